@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# THE test command: installs what the tests need (idempotently), builds, runs every test project.
+# Usage: scripts/test.sh [extra dotnet test args, e.g. --filter FullyQualifiedName~Lisp]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+log() { printf '[test.sh] %s\n' "$*" >&2; }
+
+# --- system packages the tests use (tshark decodes our packets, iproute2 builds namespaces) ---
+need=()
+command -v tshark >/dev/null 2>&1 || need+=(tshark)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v arping >/dev/null 2>&1 || need+=(iputils-arping)
+command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    log "installing: ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # wireshark-common asks whether non-root users may capture; answer before it asks.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
+    if ! apt-get install -y --no-install-recommends "${need[@]}" >/tmp/lispmobility-apt.log 2>&1; then
+      apt-get update >>/tmp/lispmobility-apt.log 2>&1
+      apt-get install -y --no-install-recommends "${need[@]}" >>/tmp/lispmobility-apt.log 2>&1 \
+        || { log "apt-get install failed, see /tmp/lispmobility-apt.log"; exit 1; }
+    fi
+  else
+    log "not root: cannot install ${need[*]}; the tests that need them will say so"
+  fi
+fi
+
+# --- vcsim-lab (VMware's vCenter simulator with REST), the vCenter peer of the watcher tests ---
+vcsim_src="$root/../shared/tools/vcsim-lab"
+if [ -z "${VCSIM_LAB_BIN:-}" ] && [ -x "$vcsim_src/build.sh" ]; then
+  out="${VCSIM_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vcsim-lab}/bin"
+  mkdir -p "$out"
+  if bin=$("$vcsim_src/build.sh" --out "$out" 2>/tmp/lispmobility-vcsim-build.log); then
+    export VCSIM_LAB_BIN="$bin"
+    log "vcsim-lab: $bin"
+  else
+    log "vcsim-lab build failed, see /tmp/lispmobility-vcsim-build.log"; exit 1
+  fi
+fi
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+log "building"
+dotnet build LispMobility.sln -c Release -nologo -clp:ErrorsOnly -m:2
+
+results="$root/artifacts/test-results"
+rm -rf "$results"; mkdir -p "$results"
+status=0
+log "testing"
+dotnet test LispMobility.sln -c Release --no-build -nologo --logger "trx" --results-directory "$results" \
+  --logger "console;verbosity=normal" "$@" 2>&1 | tee "$results/console.log" || status=$?
+
+# One plain closing line summed over every test project (dotnet test prints one per project).
+summary=$(grep -hoE '(Passed|Failed)!? +- Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+' "$results/console.log" \
+  | awk -F'[:,]' '{f+=$2; p+=$4; s+=$6} END {printf "%d passed, %d failed, %d skipped", p, f, s}')
+echo
+echo "tests: ${summary:-0 passed, 0 failed}"
+exit $status
