@@ -1,0 +1,93 @@
+using System.Net;
+using LispMobility.Agent.Security;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+
+namespace LispMobility.Agent.Hosting;
+
+/// <summary>The local management API: <c>/healthz</c> and <c>/metrics</c> open, everything under <c>/api</c> behind the bearer token.</summary>
+/// <remarks>
+/// Call <see cref="AddManagementApi"/> on the builder, then <see cref="MapManagementApi"/> on the built app; add your own
+/// endpoints to the returned <c>/api</c> group (or any route under <c>/api</c>: the token check is a middleware on the
+/// path, so an endpoint mapped elsewhere in the code is protected too, and an unknown <c>/api</c> path answers 401, not 404).
+/// </remarks>
+public static partial class ManagementApi
+{
+    /// <summary>The path prefix that requires the bearer token.</summary>
+    public const string ApiPrefix = "/api";
+
+    /// <summary>Binds Kestrel to the configured address and port and registers the token, metrics and health checks.</summary>
+    public static WebApplicationBuilder AddManagementApi(this WebApplicationBuilder builder, ManagementApiOptions options, ApiToken token)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(token);
+        var address = IPAddress.Parse(options.BindAddress);
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(address, options.Port));
+        builder.Services.AddSingleton(token);
+        builder.Services.TryAddSingleton<MetricsRegistry>();
+        builder.Services.AddHealthChecks();
+        return builder;
+    }
+
+    /// <summary>Maps <c>/healthz</c>, <c>/metrics</c> and the token check; returns the <c>/api</c> group for more endpoints.</summary>
+    public static RouteGroupBuilder MapManagementApi(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var token = app.Services.GetRequiredService<ApiToken>();
+        var metrics = app.Services.GetRequiredService<MetricsRegistry>();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ManagementApi).FullName!);
+        var rejected = metrics.Counter("lispmobility_management_api_unauthorized_total",
+            "Management API requests refused for a missing or wrong bearer token.", "reason");
+
+        app.Use(async (context, next) =>
+        {
+            if (context.Request.Path.StartsWithSegments(ApiPrefix, StringComparison.OrdinalIgnoreCase))
+            {
+                var failure = Authenticate(context.Request, token);
+                if (failure is not null)
+                {
+                    rejected.WithLabels(failure).Inc();
+                    LogUnauthorized(logger, context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                        context.Request.Method, context.Request.Path.Value ?? "", failure);
+                    context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                    // RFC 6750 §3: say which scheme is wanted, and whether the presented token was the problem.
+                    context.Response.Headers.WWWAuthenticate = failure == "invalid_token"
+                        ? "Bearer realm=\"lispmobility\", error=\"invalid_token\""
+                        : "Bearer realm=\"lispmobility\"";
+                    return;
+                }
+            }
+            await next(context).ConfigureAwait(false);
+        });
+
+        app.MapHealthChecks("/healthz");
+        app.MapGet("/metrics", (HttpContext context) =>
+        {
+            context.Response.ContentType = MetricsRegistry.ContentType;
+            return context.Response.WriteAsync(metrics.Render(), context.RequestAborted);
+        });
+        return app.MapGroup(ApiPrefix);
+    }
+
+    // The failure reason (a metric label and a log field), or null when the request carries the token.
+    internal static string? Authenticate(HttpRequest request, ApiToken token)
+    {
+        var headers = request.Headers.Authorization;
+        if (headers.Count == 0) return "missing";
+        if (headers.Count > 1) return "malformed";
+        var header = headers[0] ?? "";
+        const string scheme = "Bearer ";
+        if (!header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase)) return "wrong_scheme";
+        return token.Matches(header.AsSpan(scheme.Length).Trim()) ? null : "invalid_token";
+    }
+
+    [LoggerMessage(EventId = Logging.AgentLogEvents.ManagementApiUnauthorized, Level = LogLevel.Warning,
+        Message = "Management API refused {Method} {Path} from {RemoteAddress}: {Reason}")]
+    private static partial void LogUnauthorized(ILogger logger, string remoteAddress, string method, string path, string reason);
+}
