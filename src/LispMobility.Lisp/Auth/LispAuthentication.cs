@@ -1,0 +1,129 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+
+namespace LispMobility.Lisp.Auth;
+
+/// <summary>
+/// Computes and checks the authentication data of Map-Register, Map-Notify and Map-Notify-Ack: an HMAC
+/// over the whole message with the authentication-data field zeroed. Deployed gear sends the full MAC
+/// (20 bytes SHA-1, 32 bytes SHA-256) although the algorithm names say 96/128: both lengths are
+/// accepted, the full one is written unless truncation is asked for.
+/// </summary>
+public static class LispAuthentication
+{
+    private const int StackLimit = 2048;
+    private static ReadOnlySpan<byte> RegisterInfo => "Map-Register Authentication"u8;
+    private static ReadOnlySpan<byte> NotifyInfo => "Map-Notify Authentication"u8;
+    private static ReadOnlySpan<byte> NotifyAckInfo => "Map-Notify-Ack Authentication"u8;
+
+    /// <summary>Untruncated MAC length of an algorithm (0 for none).</summary>
+    public static int FullLength(AuthAlgorithm algorithm) => algorithm switch
+    {
+        AuthAlgorithm.HmacSha1_96 => 20,
+        AuthAlgorithm.HmacSha256_128 or AuthAlgorithm.HmacSha256_128_HkdfSha256 => 32,
+        _ => 0,
+    };
+
+    /// <summary>Truncated MAC length the algorithm's name gives (12 or 16; 0 for none).</summary>
+    public static int TruncatedLength(AuthAlgorithm algorithm) => algorithm switch
+    {
+        AuthAlgorithm.HmacSha1_96 => 12,
+        AuthAlgorithm.HmacSha256_128 or AuthAlgorithm.HmacSha256_128_HkdfSha256 => 16,
+        _ => 0,
+    };
+
+    /// <summary>True for algorithms this library implements.</summary>
+    public static bool IsKnown(AuthAlgorithm algorithm) => algorithm <= AuthAlgorithm.HmacSha256_128_HkdfSha256;
+
+    /// <summary>The length a message should carry for <paramref name="algorithm"/>.</summary>
+    public static int LengthFor(AuthAlgorithm algorithm, bool truncated) => truncated ? TruncatedLength(algorithm) : FullLength(algorithm);
+
+    /// <summary>True when <paramref name="length"/> is the algorithm's full or truncated MAC length.</summary>
+    public static bool IsAcceptedLength(AuthAlgorithm algorithm, int length) =>
+        algorithm == AuthAlgorithm.None ? length == 0 : length == FullLength(algorithm) || length == TruncatedLength(algorithm);
+
+    /// <summary>
+    /// Fills the authentication field at <paramref name="authOffset"/> of <paramref name="message"/>
+    /// (whose field must already be zero) with the MAC, truncated to the field's length.
+    /// </summary>
+    public static void Sign(Span<byte> message, int authOffset, int authLength, AuthAlgorithm algorithm, ReadOnlySpan<byte> key, ulong nonce, AuthPurpose purpose)
+    {
+        if (algorithm == AuthAlgorithm.None) return;
+        if (!IsAcceptedLength(algorithm, authLength)) throw new ArgumentException($"{authLength} bytes is no {algorithm} MAC length", nameof(authLength));
+        Span<byte> mac = stackalloc byte[32];
+        Compute(message, algorithm, key, nonce, purpose, mac);
+        mac[..authLength].CopyTo(message.Slice(authOffset, authLength));
+    }
+
+    /// <summary>
+    /// Checks the MAC of a received message in constant time. The field's declared length must be the
+    /// algorithm's full or truncated length.
+    /// </summary>
+    public static bool Verify(ReadOnlySpan<byte> message, int authOffset, int authLength, AuthAlgorithm algorithm, ReadOnlySpan<byte> key, ulong nonce, AuthPurpose purpose)
+    {
+        if (algorithm == AuthAlgorithm.None || !IsKnown(algorithm) || !IsAcceptedLength(algorithm, authLength)) return false;
+        if (authOffset < 0 || authOffset + authLength > message.Length) return false;
+
+        byte[]? rented = null;
+        var copy = message.Length <= StackLimit ? stackalloc byte[message.Length] : (rented = ArrayPool<byte>.Shared.Rent(message.Length)).AsSpan(0, message.Length);
+        try
+        {
+            message.CopyTo(copy);
+            copy.Slice(authOffset, authLength).Clear();
+            Span<byte> mac = stackalloc byte[32];
+            Compute(copy, algorithm, key, nonce, purpose, mac);
+            return CryptographicOperations.FixedTimeEquals(mac[..authLength], message.Slice(authOffset, authLength));
+        }
+        finally
+        {
+            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    private static void Compute(ReadOnlySpan<byte> data, AuthAlgorithm algorithm, ReadOnlySpan<byte> key, ulong nonce, AuthPurpose purpose, Span<byte> mac)
+    {
+        switch (algorithm)
+        {
+            case AuthAlgorithm.HmacSha1_96:
+                HMACSHA1.HashData(key, data, mac);
+                break;
+            case AuthAlgorithm.HmacSha256_128:
+                HMACSHA256.HashData(key, data, mac);
+                break;
+            case AuthAlgorithm.HmacSha256_128_HkdfSha256:
+                Span<byte> derived = stackalloc byte[32];
+                DeriveKey(key, nonce, purpose, derived);
+                HMACSHA256.HashData(derived, data, mac);
+                CryptographicOperations.ZeroMemory(derived);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "unknown authentication algorithm");
+        }
+    }
+
+    /// <summary>The per-message key of algorithm 3: HKDF-SHA256 with input key material nonce ‖ PSK and the purpose as info.</summary>
+    public static void DeriveKey(ReadOnlySpan<byte> key, ulong nonce, AuthPurpose purpose, Span<byte> derived)
+    {
+        byte[]? rented = null;
+        var ikmLength = 8 + key.Length;
+        var ikm = ikmLength <= 512 ? stackalloc byte[ikmLength] : (rented = ArrayPool<byte>.Shared.Rent(ikmLength)).AsSpan(0, ikmLength);
+        try
+        {
+            BinaryPrimitives.WriteUInt64BigEndian(ikm, nonce);
+            key.CopyTo(ikm[8..]);
+            var info = purpose switch
+            {
+                AuthPurpose.MapNotify => NotifyInfo,
+                AuthPurpose.MapNotifyAck => NotifyAckInfo,
+                _ => RegisterInfo,
+            };
+            HKDF.DeriveKey(HashAlgorithmName.SHA256, ikm, derived, ReadOnlySpan<byte>.Empty, info);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(ikm);
+            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+}
