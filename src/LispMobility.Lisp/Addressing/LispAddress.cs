@@ -121,7 +121,10 @@ public readonly struct LispAddress : IEquatable<LispAddress>
         }
 
         if (!IPAddress.TryParse(text, out var ip)) return false;
-        if (ip.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6) || ip.ScopeId != 0) return false;
+        if (ip.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)) return false;
+
+        // ScopeId throws for IPv4; a zone index ("fe80::1%eth0") has no meaning on the wire.
+        if (ip.AddressFamily == AddressFamily.InterNetworkV6 && ip.ScopeId != 0) return false;
         address = FromIPAddress(ip);
         if (iid is { } i) address = address.WithInstanceId(i);
         return true;
