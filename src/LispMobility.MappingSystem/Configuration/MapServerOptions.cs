@@ -1,0 +1,156 @@
+using System.Globalization;
+using System.Net;
+using LispMobility.Lisp.Addressing;
+using LispMobility.Lisp.Auth;
+
+namespace LispMobility.MappingSystem.Configuration;
+
+/// <summary>Configuration of the embedded Map-Server / Map-Resolver (section "MapServer" of the agent's config).</summary>
+public sealed record MapServerOptions
+{
+    /// <summary>Addresses to listen on, "address:port" or "[v6]:port"; default all IPv4 and IPv6 addresses on 4342.</summary>
+    public IReadOnlyList<string> Listen { get; init; } = ["0.0.0.0:4342", "[::]:4342"];
+
+    /// <summary>The sites allowed to register.</summary>
+    public IReadOnlyList<SiteOptions> Sites { get; init; } = [];
+
+    /// <summary>How long a registration lives after its last valid Map-Register (RFC 9301 §8.2: 3 minutes).</summary>
+    public TimeSpan RegistrationTimeout { get; init; } = TimeSpan.FromMinutes(3);
+
+    /// <summary>UDP port Map-Notifies go to; 0 sends them back to the Map-Register's source port.</summary>
+    public int MapNotifyPort { get; init; } = 4342;
+
+    /// <summary>First retransmission interval of an unsolicited Map-Notify.</summary>
+    public TimeSpan NotifyRetransmitInterval { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Retransmissions at the fixed interval before doubling starts.</summary>
+    public int NotifyFixedRetries { get; init; } = 3;
+
+    /// <summary>Further retransmissions, each interval doubled, before giving up.</summary>
+    public int NotifyBackoffRetries { get; init; } = 3;
+
+    /// <summary>How long a Map-Requester is remembered for SMR after a mapping changes.</summary>
+    public TimeSpan RequesterMemory { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>At most one SMR per destination per this interval (RFC 9301 §6.1).</summary>
+    public TimeSpan SmrInterval { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Map-Requests per second one requester may send before the rest are dropped.</summary>
+    public double RequestsPerSecondPerRequester { get; init; } = 100;
+
+    /// <summary>Burst of Map-Requests one requester may send at once.</summary>
+    public int RequestBurstPerRequester { get; init; } = 200;
+
+    /// <summary>Bound of the requesters remembered by the rate limiter and the SMR list.</summary>
+    public int MaxTrackedRequesters { get; init; } = 100_000;
+
+    /// <summary>TTL of a negative reply for an address inside a site but not registered (minutes).</summary>
+    public uint UnregisteredNegativeTtlMinutes { get; init; } = 1;
+
+    /// <summary>TTL of a negative reply for an address outside every site (minutes).</summary>
+    public uint NonEidNegativeTtlMinutes { get; init; } = 15;
+
+    /// <summary>Every problem at once, each naming its path under <paramref name="path"/>; empty when valid.</summary>
+    public IReadOnlyList<string> Validate(string path = "MapServer")
+    {
+        var errors = new List<string>();
+        for (var i = 0; i < Listen.Count; i++)
+        {
+            if (!IPEndPoint.TryParse(Listen[i], out var ep) || ep.Port == 0 && !Listen[i].EndsWith(":0", StringComparison.Ordinal))
+            {
+                errors.Add(Invariant($"{path}.Listen[{i}]: '{Listen[i]}' is not address:port (e.g. 0.0.0.0:4342 or [::]:4342)"));
+            }
+        }
+
+        if (RegistrationTimeout <= TimeSpan.Zero) errors.Add($"{path}.RegistrationTimeout: must be positive");
+        if (MapNotifyPort is < 0 or > 65535) errors.Add(Invariant($"{path}.MapNotifyPort: {MapNotifyPort} is not a UDP port (0 = registrant's port)"));
+        if (NotifyRetransmitInterval <= TimeSpan.Zero) errors.Add($"{path}.NotifyRetransmitInterval: must be positive");
+        if (NotifyFixedRetries < 0 || NotifyBackoffRetries < 0) errors.Add($"{path}.NotifyFixedRetries/NotifyBackoffRetries: must not be negative");
+        if (RequestsPerSecondPerRequester <= 0 || RequestBurstPerRequester < 1) errors.Add($"{path}.RequestsPerSecondPerRequester/RequestBurstPerRequester: must be positive");
+        if (MaxTrackedRequesters < 1) errors.Add($"{path}.MaxTrackedRequesters: must be positive");
+        if (Sites.Count == 0) errors.Add($"{path}.Sites: no site configured; nothing could register");
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < Sites.Count; i++)
+        {
+            var site = Sites[i];
+            var sp = Invariant($"{path}.Sites[{i}]");
+            if (string.IsNullOrWhiteSpace(site.Name)) errors.Add($"{sp}.Name: required");
+            else if (!names.Add(site.Name)) errors.Add($"{sp}.Name: '{site.Name}' is configured twice");
+            errors.AddRange(site.Validate(sp));
+        }
+
+        return errors;
+    }
+
+    internal static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}
+
+/// <summary>One site: who may register which EID-prefixes, with which keys, from which RLOCs.</summary>
+public sealed record SiteOptions
+{
+    /// <summary>The site's name, as operators say it ("dc1").</summary>
+    public string Name { get; init; } = "";
+
+    /// <summary>EID-prefixes the site may register.</summary>
+    public IReadOnlyList<SiteEidPrefixOptions> EidPrefixes { get; init; } = [];
+
+    /// <summary>Authentication keys by key-id (several for rollover).</summary>
+    public IReadOnlyList<SiteKeyOptions> Keys { get; init; } = [];
+
+    /// <summary>When not empty, the only RLOCs the site may register.</summary>
+    public IReadOnlyList<string> AllowedRlocs { get; init; } = [];
+
+    internal IEnumerable<string> Validate(string path)
+    {
+        if (EidPrefixes.Count == 0) yield return $"{path}.EidPrefixes: at least one EID-prefix is required";
+        for (var i = 0; i < EidPrefixes.Count; i++)
+        {
+            if (!EidPrefix.TryParse(EidPrefixes[i].Prefix, out _))
+            {
+                yield return MapServerOptions.Invariant($"{path}.EidPrefixes[{i}].Prefix: '{EidPrefixes[i].Prefix}' is not a prefix such as 10.1.0.0/16 or [1000]10.1.0.0/16");
+            }
+        }
+
+        if (Keys.Count == 0) yield return $"{path}.Keys: at least one key is required";
+        var ids = new HashSet<byte>();
+        for (var i = 0; i < Keys.Count; i++)
+        {
+            var k = Keys[i];
+            var kp = MapServerOptions.Invariant($"{path}.Keys[{i}]");
+            if (!ids.Add(k.KeyId)) yield return MapServerOptions.Invariant($"{kp}.KeyId: {k.KeyId} is configured twice");
+            if (k.Algorithm is AuthAlgorithm.None || !LispAuthentication.IsKnown(k.Algorithm)) yield return $"{kp}.Algorithm: use HmacSha1_96, HmacSha256_128 or HmacSha256_128_HkdfSha256";
+            if (string.IsNullOrEmpty(k.Key)) yield return $"{kp}.Key: the pre-shared key is empty";
+        }
+
+        for (var i = 0; i < AllowedRlocs.Count; i++)
+        {
+            if (!LispAddress.TryParse(AllowedRlocs[i], out _)) yield return MapServerOptions.Invariant($"{path}.AllowedRlocs[{i}]: '{AllowedRlocs[i]}' is not an IP address");
+        }
+    }
+}
+
+/// <summary>An EID-prefix of a site.</summary>
+public sealed record SiteEidPrefixOptions
+{
+    /// <summary>"10.1.0.0/16" or "[1000]10.1.0.0/16".</summary>
+    public string Prefix { get; init; } = "";
+
+    /// <summary>Accept registrations of prefixes more specific than this one (the dynamic-EID /32s).</summary>
+    public bool AcceptMoreSpecifics { get; init; }
+}
+
+/// <summary>One pre-shared key of a site.</summary>
+public sealed record SiteKeyOptions
+{
+    /// <summary>Key ID the xTR puts in its Map-Registers.</summary>
+    public byte KeyId { get; init; }
+
+    /// <summary>The algorithm.</summary>
+    public AuthAlgorithm Algorithm { get; init; } = AuthAlgorithm.HmacSha256_128;
+
+    /// <summary>The pre-shared key (the UTF-8 bytes of the string, as Cisco's "authentication-key").</summary>
+    public string Key { get; init; } = "";
+
+    /// <inheritdoc />
+    public override string ToString() => MapServerOptions.Invariant($"key-id {KeyId} {Algorithm} (secret not shown)");
+}

@@ -1,0 +1,256 @@
+using System.Net;
+using LispMobility.Lisp.Addressing;
+using LispMobility.Lisp.Auth;
+using LispMobility.Lisp.Messages;
+using LispMobility.Lisp.Records;
+using LispMobility.MappingSystem.Configuration;
+using LispMobility.MappingSystem.Registrations;
+using LispMobility.Transport;
+
+namespace LispMobility.MappingSystem;
+
+public sealed partial class MapServer
+{
+    [ThreadStatic]
+    private static List<Site>? t_candidates;
+
+    private void HandleRegister(ReadOnlySpan<byte> datagram, IPEndPoint source, IDatagramSink sink, List<MapServerEvent> events)
+    {
+        if (!MapRegister.TryReadView(datagram, out var view, out var error))
+        {
+            Counters.Reject(RejectReason.Malformed);
+            LogMalformed("Map-Register", source, error.ToString());
+            return;
+        }
+
+        if (view.Algorithm == AuthAlgorithm.None)
+        {
+            Reject(RejectReason.NoAuthentication, source, "Map-Register without authentication");
+            return;
+        }
+
+        if (view.RecordCount == 0)
+        {
+            Reject(RejectReason.NoSite, source, "Map-Register with no records");
+            return;
+        }
+
+        EidPrefix first = default;
+        foreach (var r in view.Records) { first = r.Eid; break; }
+
+        var candidates = t_candidates ??= new List<Site>(4);
+        _sites.Candidates(first, candidates);
+        if (candidates.Count == 0)
+        {
+            Reject(RejectReason.NoSite, source, $"no site admits {first}");
+            return;
+        }
+
+        // Several sites may admit one dynamic-EID range; the key that verifies names the site.
+        Site? site = null;
+        SiteKey? key = null;
+        var anyKey = false;
+        foreach (var candidate in candidates)
+        {
+            if (!candidate.Keys.TryGetValue(view.KeyId, out var k) || k.Algorithm != view.Algorithm) continue;
+            anyKey = true;
+            if (view.VerifyAuthentication(k.Secret, AuthPurpose.MapRegister))
+            {
+                site = candidate;
+                key = k;
+                break;
+            }
+        }
+
+        if (site is null || key is null)
+        {
+            Reject(anyKey ? RejectReason.AuthenticationFailed : RejectReason.UnknownKey, source,
+                anyKey ? $"authentication failed for {first} (key-id {view.KeyId})" : $"no key-id {view.KeyId} with {view.Algorithm} at the sites of {first}");
+            return;
+        }
+
+        var records = new MappingRecord[view.RecordCount];
+        var i = 0;
+        foreach (var r in view.Records)
+        {
+            if (site.Admit(r.Eid) is null)
+            {
+                Reject(RejectReason.EidOutsideSite, source, $"{r.Eid} is outside site {site.Name}");
+                return;
+            }
+
+            records[i++] = r.ToRecord();
+        }
+
+        if (site.AllowedRlocs is { } allowed)
+        {
+            foreach (var rec in records)
+            {
+                foreach (var l in rec.Locators)
+                {
+                    if (!allowed.Contains(l.Address.WithInstanceId(null)))
+                    {
+                        Reject(RejectReason.RlocNotAllowed, source, $"RLOC {l.Address} is not allowed for site {site.Name}");
+                        return;
+                    }
+                }
+            }
+        }
+
+        var message = MapRegister.FromView(view);
+        var id = message.XtrId is { } x ? new RegistrantId(x, true) : RegistrantId.FromAddress(source.Address);
+        var now = _time.GetUtcNow();
+        lock (_gate)
+        {
+            var replayKey = (id, site, view.KeyId);
+            if (_lastNonce.TryGetValue(replayKey, out var last) && message.Nonce <= last)
+            {
+                Counters.Reject(RejectReason.Replay);
+                LogRejected(RejectReason.Replay, source, $"nonce {message.Nonce:x16} not above {last:x16}");
+                return;
+            }
+
+            _lastNonce[replayKey] = message.Nonce;
+            foreach (var record in records) Apply(record, message, site, key, id, source, now, sink, events);
+        }
+
+        Counters.RegisterAccepted();
+        if (message.WantMapNotify)
+        {
+            var notify = new MapNotify
+            {
+                Nonce = message.Nonce, KeyId = message.KeyId, Algorithm = message.Algorithm, TruncateMac = view.AuthenticationLength == LispAuthentication.TruncatedLength(message.Algorithm),
+                Records = records, XtrId = message.XtrId, SiteId = message.SiteId,
+            };
+            sink.Send(notify.ToSignedArray(key.Secret), NotifyDestination(source));
+            Counters.MapNotifySent();
+        }
+    }
+
+    // Under _gate.
+    private void Apply(MappingRecord record, MapRegister message, Site site, SiteKey key, RegistrantId id, IPEndPoint source,
+        DateTimeOffset now, IDatagramSink sink, List<MapServerEvent> events)
+    {
+        var prefix = record.Eid;
+        var hasEntry = _table.TryGet(prefix, out var entry);
+        if (record.Ttl == 0)
+        {
+            if (hasEntry && entry.Site == site && entry.Etrs.Find(e => e.Id == id) is { } gone)
+            {
+                RemoveEtr(entry, gone, now, expired: false, sink, events);
+                Counters.RegistrationWithdrawn();
+            }
+
+            return;
+        }
+
+        var lifetime = message.UseTtlForTimeout && record.Ttl != MappingRecord.TtlLocalPolicy ? TimeSpan.FromMinutes(record.Ttl) : _options.RegistrationTimeout;
+        var locators = record.Locators as Locator[] ?? record.Locators.ToArray();
+        if (!hasEntry)
+        {
+            entry = new RegisteredEid(prefix, site);
+            // A more-specific (a VM's /32) appearing under a covering prefix registered by someone else
+            // is a move away from them: they must stop attracting that EID.
+            var covering = prefix.MaskLength > 0 ? _table.Lookup(prefix.Address, prefix.MaskLength - 1) : null;
+            var previous = covering?.Etrs.Where(e => e.Id != id).ToList() ?? [];
+            var etr = NewEtr(id, source, locators, key, record, message, now, lifetime, entry);
+            entry.Etrs.Add(etr);
+            _table.Add(entry);
+            events.Add(new EidRegistered(now, prefix, site.Name, locators, source));
+            LogRegistered(prefix.ToString(), site.Name, source);
+            if (previous.Count > 0) AnnounceMove(entry, covering!.Site.Name, previous, now, sink, events);
+            _smr.MappingChanged(prefix, now);
+            return;
+        }
+
+        var existing = entry.Etrs.Find(e => e.Id == id);
+        if (entry.Site != site || existing is null && !message.MergeRequest)
+        {
+            // Another site (or, without merge, another ETR) now holds the EID: replace, and tell the previous ones.
+            var fromSite = entry.Site.Name;
+            var previous = entry.Etrs.Where(e => e.Id != id).ToList();
+            foreach (var p in previous) p.Removed = true;
+            entry.Etrs.RemoveAll(e => e.Id != id);
+            entry.Site = site;
+            if (existing is null) entry.Etrs.Add(NewEtr(id, source, locators, key, record, message, now, lifetime, entry));
+            else Refresh(existing, source, locators, key, record, message, now, lifetime);
+            AnnounceMove(entry, fromSite, previous, now, sink, events);
+            _smr.MappingChanged(prefix, now);
+            return;
+        }
+
+        if (existing is null)
+        {
+            entry.Etrs.Add(NewEtr(id, source, locators, key, record, message, now, lifetime, entry));
+            _smr.MappingChanged(prefix, now);
+            return;
+        }
+
+        var changed = !existing.Locators.AsSpan().SequenceEqual(locators);
+        Refresh(existing, source, locators, key, record, message, now, lifetime);
+        if (changed) _smr.MappingChanged(prefix, now);
+    }
+
+    private EtrRegistration NewEtr(RegistrantId id, IPEndPoint source, Locator[] locators, SiteKey key, MappingRecord record, MapRegister message,
+        DateTimeOffset now, TimeSpan lifetime, RegisteredEid owner)
+    {
+        var etr = new EtrRegistration
+        {
+            Id = id, Registrant = source, Locators = locators, Key = key, Ttl = record.Ttl, MapVersion = record.MapVersion,
+            ProxyReply = message.ProxyMapReply, Merge = message.MergeRequest, LastRegistered = now, ExpiresAt = now + lifetime, Owner = owner,
+        };
+        _expiry.Enqueue(etr, etr.ExpiresAt);
+        return etr;
+    }
+
+    private void Refresh(EtrRegistration etr, IPEndPoint source, Locator[] locators, SiteKey key, MappingRecord record, MapRegister message,
+        DateTimeOffset now, TimeSpan lifetime)
+    {
+        etr.Registrant = source;
+        etr.Locators = locators;
+        etr.Key = key;
+        etr.Ttl = record.Ttl;
+        etr.MapVersion = record.MapVersion;
+        etr.ProxyReply = message.ProxyMapReply;
+        etr.Merge = message.MergeRequest;
+        etr.LastRegistered = now;
+        var expires = now + lifetime;
+        // Re-queue only when the deadline moved out by a second or more; the stale queue item is skipped when popped.
+        if (expires - etr.ExpiresAt >= TimeSpan.FromSeconds(1) || expires < etr.ExpiresAt) _expiry.Enqueue(etr, expires);
+        etr.ExpiresAt = expires;
+    }
+
+    // Under _gate.
+    private void RemoveEtr(RegisteredEid entry, EtrRegistration etr, DateTimeOffset now, bool expired, IDatagramSink sink, List<MapServerEvent> events)
+    {
+        etr.Removed = true;
+        entry.Etrs.Remove(etr);
+        if (entry.Etrs.Count == 0)
+        {
+            _table.Remove(entry);
+            events.Add(new EidUnregistered(now, entry.Prefix, entry.Site.Name, expired));
+            LogUnregistered(entry.Prefix.ToString(), entry.Site.Name, expired);
+        }
+
+        _smr.MappingChanged(entry.Prefix, now);
+        _smr.SendDue(now, sink, events, Counters);
+    }
+
+    // Under _gate.
+    private void ExpireDue(DateTimeOffset now, IDatagramSink sink, List<MapServerEvent> events)
+    {
+        while (_expiry.TryPeek(out var etr, out var due) && due <= now)
+        {
+            _expiry.Dequeue();
+            if (etr.Removed || etr.ExpiresAt > now || etr.Owner is null) continue;
+            RemoveEtr(etr.Owner, etr, now, expired: true, sink, events);
+            Counters.RegistrationExpired();
+        }
+    }
+
+    private void Reject(RejectReason reason, IPEndPoint source, string detail)
+    {
+        Counters.Reject(reason);
+        LogRejected(reason, source, detail);
+    }
+}

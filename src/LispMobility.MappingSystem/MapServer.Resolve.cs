@@ -1,0 +1,120 @@
+using System.Net;
+using LispMobility.Lisp.Addressing;
+using LispMobility.Lisp.Messages;
+using LispMobility.Lisp.Records;
+using LispMobility.Transport;
+
+namespace LispMobility.MappingSystem;
+
+public sealed partial class MapServer
+{
+    private void HandleEcm(ReadOnlySpan<byte> datagram, IPEndPoint source, IDatagramSink sink)
+    {
+        if (!EcmView.TryRead(datagram, out var ecm, out var error))
+        {
+            Counters.Reject(RejectReason.Malformed);
+            LogMalformed("ECM", source, error.ToString());
+            return;
+        }
+
+        if (!MapRequestView.TryRead(ecm.InnerMessage, out var request, out error))
+        {
+            Counters.Reject(LispMessage.TryPeekType(ecm.InnerMessage, out var t) && t != LispMessageType.MapRequest ? RejectReason.UnexpectedType : RejectReason.Malformed);
+            LogMalformed("ECM inner Map-Request", source, error.ToString());
+            return;
+        }
+
+        Resolve(request, source, ecm.InnerSourcePort, datagram, sink);
+    }
+
+    private void HandleDirectRequest(ReadOnlySpan<byte> datagram, IPEndPoint source, IDatagramSink sink)
+    {
+        if (!MapRequestView.TryRead(datagram, out var request, out var error))
+        {
+            Counters.Reject(RejectReason.Malformed);
+            LogMalformed("Map-Request", source, error.ToString());
+            return;
+        }
+
+        Resolve(request, source, (ushort)source.Port, ReadOnlySpan<byte>.Empty, sink);
+    }
+
+    // Map-Resolver (RFC 9301 §8.3): proxy-reply, forward to an ETR, or answer negatively.
+    private void Resolve(MapRequestView request, IPEndPoint source, ushort replyPort, ReadOnlySpan<byte> ecm, IDatagramSink sink)
+    {
+        if (!_rateLimiter.TryTake(source.Address))
+        {
+            Counters.Reject(RejectReason.RateLimited);
+            return;
+        }
+
+        if (request.Smr || request.RecordCount == 0)
+        {
+            Reject(RejectReason.UnexpectedType, source, request.Smr ? "SMR sent to the Map-Resolver" : "Map-Request without an EID record");
+            return;
+        }
+
+        Counters.MapRequest();
+        var eid = request.FirstRecord;
+        var replyTo = new IPEndPoint(PickItrRloc(request, source), replyPort);
+        var now = _time.GetUtcNow();
+        MappingRecord reply;
+        IPEndPoint? forwardTo = null;
+        lock (_gate)
+        {
+            if (eid.Address.IsIp && !request.Probe) _smr.Requested(eid.Address, replyTo, now);
+            var entry = _table.Lookup(eid.Address, eid.MaskLength);
+            if (entry is not null && entry.Etrs.Count > 0)
+            {
+                if (!entry.ProxyReply && entry.NextEtr() is { } etr && etr.Locators.FirstOrDefault(l => l.IsUsable && l.Address.IsIp) is { Address.IsIp: true } target)
+                {
+                    forwardTo = new IPEndPoint(target.Address.WithInstanceId(null).ToIPAddress(), Lisp.Messages.LispPorts.Control);
+                    reply = null!;
+                }
+                else
+                {
+                    reply = new MappingRecord { Eid = entry.Prefix, Ttl = entry.Ttl, Locators = entry.MergedLocators() };
+                }
+            }
+            else if (_sites.IsEid(eid.Address))
+            {
+                reply = new MappingRecord { Eid = eid, Ttl = _options.UnregisteredNegativeTtlMinutes, Action = MapReplyAction.SendMapRequest, Authoritative = true };
+            }
+            else
+            {
+                var cover = eid.Address.IsIp ? _sites.NonEidCover(eid.Address) : eid;
+                reply = new MappingRecord { Eid = cover, Ttl = _options.NonEidNegativeTtlMinutes, Action = MapReplyAction.NativelyForward, Authoritative = true };
+            }
+        }
+
+        if (forwardTo is not null)
+        {
+            var forwarded = ecm.IsEmpty
+                ? EncapsulatedControlMessage.Wrap(request.ToMessage(), LispAddress.FromIPAddress(source.Address), LispAddress.FromIPAddress(source.Address), replyPort).ToArray()
+                : ecm.ToArray();
+            forwarded[0] |= 0x02; // E bit: forwarded by the Map-Server to the ETR (RFC 9301 §5.8).
+            sink.Send(forwarded, forwardTo);
+            Counters.Forward();
+            return;
+        }
+
+        if (reply.Locators.Count == 0) Counters.NegativeReply(); else Counters.ProxyReply();
+        sink.Send(new MapReply { Nonce = request.Nonce, Records = [reply] }.ToArray(), replyTo);
+    }
+
+    // The reply goes to an ITR-RLOC of the family the request came in on, if there is one (RFC 9301 §5.3).
+    private static IPAddress PickItrRloc(MapRequestView request, IPEndPoint source)
+    {
+        LispAddress? fallback = null;
+        var want = source.Address.IsIPv4MappedToIPv6 ? AddressKind.IPv4 : source.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? AddressKind.IPv4 : AddressKind.IPv6;
+        foreach (var rloc in request.ItrRlocs)
+        {
+            var bare = rloc.WithInstanceId(null);
+            if (!bare.IsIp) continue;
+            if (bare.Kind == want) return bare.ToIPAddress();
+            fallback ??= bare;
+        }
+
+        return fallback?.ToIPAddress() ?? source.Address;
+    }
+}

@@ -1,0 +1,131 @@
+using System.Net;
+using LispMobility.Lisp;
+using LispMobility.Lisp.Addressing;
+using LispMobility.Lisp.Messages;
+using LispMobility.MappingSystem.Configuration;
+using LispMobility.Transport;
+
+namespace LispMobility.MappingSystem.Resolution;
+
+/// <summary>
+/// Remembers which ITRs asked for which EIDs, and when a mapping changes solicits them (SMR) so they
+/// refresh now rather than at TTL expiry. At most one SMR per ITR and EID per interval; a change inside
+/// that interval is sent when it ends rather than lost. Not thread-safe: used under the Map-Server's lock.
+/// </summary>
+internal sealed class SmrScheduler(MapServerOptions options, TimeProvider time, NonceSource nonces)
+{
+    private readonly Dictionary<LispAddress, Dictionary<IPEndPoint, DateTimeOffset>> _requesters = [];
+    private readonly Dictionary<(IPEndPoint, LispAddress), DateTimeOffset> _lastSent = [];
+    private readonly Dictionary<(IPEndPoint, LispAddress), DateTimeOffset> _due = [];
+    private int _tracked;
+
+    /// <summary>Requester entries currently remembered.</summary>
+    public int Tracked => _tracked;
+
+    /// <summary>Notes that <paramref name="itr"/> asked for <paramref name="eid"/>.</summary>
+    public void Requested(LispAddress eid, IPEndPoint itr, DateTimeOffset now)
+    {
+        if (!_requesters.TryGetValue(eid, out var set))
+        {
+            if (_tracked >= options.MaxTrackedRequesters && !Prune(now)) return;
+            _requesters[eid] = set = [];
+        }
+
+        if (!set.ContainsKey(itr))
+        {
+            if (_tracked >= options.MaxTrackedRequesters && !Prune(now)) return;
+            _tracked++;
+        }
+
+        set[itr] = now;
+    }
+
+    /// <summary>Schedules SMRs to every recent requester of an address inside <paramref name="prefix"/>.</summary>
+    public void MappingChanged(EidPrefix prefix, DateTimeOffset now)
+    {
+        if (prefix.IsHost)
+        {
+            if (_requesters.TryGetValue(prefix.Address, out var set)) Schedule(prefix.Address, set, now);
+            return;
+        }
+
+        foreach (var (eid, set) in _requesters)
+        {
+            if (prefix.Contains(eid)) Schedule(eid, set, now);
+        }
+    }
+
+    private void Schedule(LispAddress eid, Dictionary<IPEndPoint, DateTimeOffset> set, DateTimeOffset now)
+    {
+        foreach (var (itr, asked) in set)
+        {
+            if (now - asked > options.RequesterMemory) continue;
+            var key = (itr, eid);
+            var at = _lastSent.TryGetValue(key, out var last) && now - last < options.SmrInterval ? last + options.SmrInterval : now;
+            _due[key] = at;
+        }
+    }
+
+    /// <summary>Sends the SMRs that are due; returns when the next one is.</summary>
+    public DateTimeOffset? SendDue(DateTimeOffset now, IDatagramSink sink, List<MapServerEvent> events, MapServerCounters counters)
+    {
+        if (_due.Count == 0) return null;
+        DateTimeOffset? next = null;
+        List<(IPEndPoint, LispAddress)>? sent = null;
+        foreach (var (key, at) in _due)
+        {
+            if (at > now)
+            {
+                if (next is null || at < next) next = at;
+                continue;
+            }
+
+            var (itr, eid) = key;
+            var smr = new MapRequest
+            {
+                Smr = true, Nonce = nonces.Next(), SourceEid = eid, ItrRlocs = [LispAddress.FromIPAddress(itr.Address)], Records = [EidPrefix.Host(eid)],
+            };
+            sink.Send(smr.ToArray(), itr);
+            counters.Smr();
+            events.Add(new SmrSent(now, EidPrefix.Host(eid), itr));
+            _lastSent[key] = now;
+            (sent ??= []).Add(key);
+        }
+
+        if (sent is not null)
+        {
+            foreach (var k in sent) _due.Remove(k);
+        }
+
+        if (_lastSent.Count > options.MaxTrackedRequesters)
+        {
+            foreach (var (k, t) in _lastSent.ToList())
+            {
+                if (now - t >= options.SmrInterval) _lastSent.Remove(k);
+            }
+        }
+
+        return next;
+    }
+
+    // Forgets requesters older than the memory window; true when room was made.
+    private bool Prune(DateTimeOffset now)
+    {
+        foreach (var (eid, set) in _requesters.ToList())
+        {
+            foreach (var (itr, asked) in set.ToList())
+            {
+                if (now - asked <= options.RequesterMemory) continue;
+                set.Remove(itr);
+                _tracked--;
+            }
+
+            if (set.Count == 0) _requesters.Remove(eid);
+        }
+
+        return _tracked < options.MaxTrackedRequesters;
+    }
+
+    /// <summary>The clock, for callers outside a timer.</summary>
+    public DateTimeOffset Now => time.GetUtcNow();
+}

@@ -1,0 +1,216 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace LispMobility.Transport;
+
+/// <summary>
+/// Runs an <see cref="IDatagramEngine"/> on UDP sockets: one receive loop per bound endpoint (IPv4 and
+/// IPv6 alike), a timer loop, and a send path. A datagram that makes the engine throw is logged and
+/// dropped; the loops never stop on network input.
+/// </summary>
+public sealed partial class UdpDatagramTransport : IAsyncDisposable
+{
+    private const int MaxDatagram = 65535;
+    private readonly IDatagramEngine _engine;
+    private readonly ILogger _logger;
+    private readonly List<Socket> _sockets = [];
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _loops = [];
+    private readonly SemaphoreSlim _wake = new(0);
+    private long _received;
+    private long _sent;
+    private long _sendErrors;
+    private long _engineFaults;
+
+    /// <summary>Binds every endpoint now, so that a port in use fails at start with the address in the message.</summary>
+    public UdpDatagramTransport(IDatagramEngine engine, IEnumerable<IPEndPoint> endpoints, ILogger logger, int receiveLoopsPerSocket = 1)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        _engine = engine ?? throw new ArgumentNullException(nameof(engine));
+        _logger = logger ?? throw new ArgumentNullException(nameof(logger));
+        ReceiveLoopsPerSocket = Math.Max(1, receiveLoopsPerSocket);
+        foreach (var endpoint in endpoints)
+        {
+            var socket = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            try
+            {
+                if (endpoint.AddressFamily == AddressFamily.InterNetworkV6) socket.DualMode = false;
+                socket.ReceiveBufferSize = 4 * 1024 * 1024;
+                socket.SendBufferSize = 4 * 1024 * 1024;
+                socket.Bind(endpoint);
+            }
+            catch (SocketException e)
+            {
+                socket.Dispose();
+                foreach (var s in _sockets) s.Dispose();
+                throw new InvalidOperationException($"cannot bind UDP {endpoint}: {e.Message}", e);
+            }
+
+            _sockets.Add(socket);
+        }
+    }
+
+    /// <summary>How many receive loops run on each socket.</summary>
+    public int ReceiveLoopsPerSocket { get; }
+
+    /// <summary>The bound endpoints (with the actual port when 0 was asked for).</summary>
+    public IReadOnlyList<IPEndPoint> LocalEndpoints => _sockets.Select(s => (IPEndPoint)s.LocalEndPoint!).ToList();
+
+    /// <summary>Datagrams received.</summary>
+    public long Received => Interlocked.Read(ref _received);
+
+    /// <summary>Datagrams sent.</summary>
+    public long Sent => Interlocked.Read(ref _sent);
+
+    /// <summary>Sends that failed (unreachable, no route).</summary>
+    public long SendErrors => Interlocked.Read(ref _sendErrors);
+
+    /// <summary>Datagrams the engine threw on (a bug, logged with the exception).</summary>
+    public long EngineFaults => Interlocked.Read(ref _engineFaults);
+
+    /// <summary>Starts the loops.</summary>
+    public void Start()
+    {
+        foreach (var socket in _sockets)
+        {
+            for (var i = 0; i < ReceiveLoopsPerSocket; i++) _loops.Add(Task.Run(() => ReceiveLoopAsync(socket)));
+        }
+
+        _loops.Add(Task.Run(TimerLoopAsync));
+    }
+
+    /// <summary>Asks the timer loop to re-read the engine's next due time (after an API call queued work).</summary>
+    public void Wake() => _wake.Release();
+
+    /// <summary>Sends datagrams queued outside a receive (by API calls on the engine).</summary>
+    public void Flush(DatagramList outgoing)
+    {
+        ArgumentNullException.ThrowIfNull(outgoing);
+        foreach (var d in outgoing.Items) SendNow(d.Payload.Span, d.Destination);
+        outgoing.Clear();
+    }
+
+    private async Task ReceiveLoopAsync(Socket socket)
+    {
+        var buffer = GC.AllocateUninitializedArray<byte>(MaxDatagram, pinned: true);
+        var outgoing = new DatagramList();
+        EndPoint any = socket.AddressFamily == AddressFamily.InterNetworkV6 ? new IPEndPoint(IPAddress.IPv6Any, 0) : new IPEndPoint(IPAddress.Any, 0);
+        while (!_stop.IsCancellationRequested)
+        {
+            SocketReceiveFromResult result;
+            try
+            {
+                result = await socket.ReceiveFromAsync(buffer, SocketFlags.None, any, _stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) { break; }
+            catch (ObjectDisposedException) { break; }
+            catch (SocketException e)
+            {
+                // ICMP port-unreachable from an earlier send surfaces here on some stacks: not fatal.
+                LogReceiveError(e.SocketErrorCode);
+                continue;
+            }
+
+            Interlocked.Increment(ref _received);
+            try
+            {
+                _engine.Receive(buffer.AsSpan(0, result.ReceivedBytes), (IPEndPoint)result.RemoteEndPoint, outgoing);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                Interlocked.Increment(ref _engineFaults);
+                LogEngineFault(e, result.RemoteEndPoint.ToString() ?? "?");
+            }
+
+            foreach (var d in outgoing.Items) SendNow(d.Payload.Span, d.Destination, socket);
+            outgoing.Clear();
+        }
+    }
+
+    private async Task TimerLoopAsync()
+    {
+        var outgoing = new DatagramList();
+        while (!_stop.IsCancellationRequested)
+        {
+            TimeSpan? next;
+            try
+            {
+                next = _engine.OnTimer(outgoing);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                Interlocked.Increment(ref _engineFaults);
+                LogEngineFault(e, "timer");
+                next = TimeSpan.FromSeconds(1);
+            }
+
+            Flush(outgoing);
+            var wait = next is { } n ? (n < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : n > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : n) : TimeSpan.FromSeconds(1);
+            try
+            {
+                await _wake.WaitAsync(wait, _stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) { break; }
+        }
+    }
+
+    private void SendNow(ReadOnlySpan<byte> payload, IPEndPoint destination, Socket? preferred = null)
+    {
+        var socket = preferred is not null && preferred.AddressFamily == destination.AddressFamily
+            ? preferred
+            : _sockets.FirstOrDefault(s => s.AddressFamily == destination.AddressFamily);
+        if (socket is null)
+        {
+            Interlocked.Increment(ref _sendErrors);
+            LogNoSocket(destination.ToString());
+            return;
+        }
+
+        try
+        {
+            socket.SendTo(payload, SocketFlags.None, destination);
+            Interlocked.Increment(ref _sent);
+        }
+        catch (SocketException e)
+        {
+            Interlocked.Increment(ref _sendErrors);
+            LogSendError(destination.ToString(), e.SocketErrorCode);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Shutting down.
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (_stop.IsCancellationRequested) return;
+        await _stop.CancelAsync().ConfigureAwait(false);
+        foreach (var s in _sockets) s.Dispose();
+        try
+        {
+            await Task.WhenAll(_loops).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Expected on stop.
+        }
+
+        _stop.Dispose();
+        _wake.Dispose();
+    }
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Debug, Message = "UDP receive error {Error}")]
+    private partial void LogReceiveError(SocketError error);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Error, Message = "Engine failed on a datagram from {Source}; datagram dropped")]
+    private partial void LogEngineFault(Exception exception, string source);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "No socket of the family of {Destination}; datagram dropped")]
+    private partial void LogNoSocket(string destination);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Debug, Message = "Send to {Destination} failed: {Error}")]
+    private partial void LogSendError(string destination, SocketError error);
+}
