@@ -75,7 +75,7 @@ public sealed partial class RestconfDriver : IGatewayDriver, IDisposable
         {
             IsAnswer = r => r.Status == HttpStatusCode.NotFound,
         };
-        var reply = await _channel.SendAsync(request, _ => null, ct).ConfigureAwait(false);
+        var reply = await _channel.SendAsync(request, r => IosXeVlanInterface.ErrorText(r.Body), ct).ConfigureAwait(false);
         if (reply.Status == HttpStatusCode.NotFound) return IosXeVlanInterface.Absent.Differences(desired);
         try
         {
