@@ -86,7 +86,7 @@ public static class EventLogEntryMapping
     public static string Message(LogEvent logEvent, IFormatProvider? formatProvider = null)
     {
         ArgumentNullException.ThrowIfNull(logEvent);
-        var text = logEvent.RenderMessage(formatProvider);
+        var text = JournaldFormat.RenderMessage(logEvent, formatProvider);
         if (logEvent.Exception is { } exception) text += Environment.NewLine + exception;
         return text.Length <= MaxMessageLength ? text : text[..(MaxMessageLength - 1)] + "…";
     }

@@ -68,6 +68,14 @@ internal static class JournaldFormat
         return name.Length > MaxFieldNameLength ? name[..MaxFieldNameLength] : name;
     }
 
+    /// <summary>The message as an operator reads it: string values without Serilog's quotes (the <c>:lj</c> format).</summary>
+    public static string RenderMessage(LogEvent logEvent, IFormatProvider? formatProvider)
+    {
+        using var writer = new StringWriter(CultureInfo.InvariantCulture);
+        new Serilog.Formatting.Display.MessageTemplateTextFormatter("{Message:lj}", formatProvider).Format(logEvent, writer);
+        return writer.ToString();
+    }
+
     /// <summary>A property value as plain text: strings without Serilog's quotes, numbers in the invariant culture.</summary>
     public static string Render(LogEventPropertyValue value) => value switch
     {

@@ -62,7 +62,7 @@ public sealed class JournaldSink : ILogEventSink, IDisposable
     internal static byte[] Encode(LogEvent logEvent, string identifier, IFormatProvider? formatProvider)
     {
         using var output = new MemoryStream();
-        JournaldFormat.AppendField(output, "MESSAGE", logEvent.RenderMessage(formatProvider));
+        JournaldFormat.AppendField(output, "MESSAGE", JournaldFormat.RenderMessage(logEvent, formatProvider));
         JournaldFormat.AppendField(output, "PRIORITY", JournaldFormat.Priority(logEvent.Level).ToString(System.Globalization.CultureInfo.InvariantCulture));
         JournaldFormat.AppendField(output, "SYSLOG_IDENTIFIER", identifier);
         if (logEvent.Exception is { } exception) JournaldFormat.AppendField(output, "EXCEPTION", exception.ToString());
