@@ -208,9 +208,16 @@ public readonly ref struct EcmView
                 if (!r.Require(ihl - 1, "Inner IPv4 header")) { error = r.Error; return false; }
                 var ip4 = datagram.Slice(ipStart, ihl);
                 var totalLength = BinaryPrimitives.ReadUInt16BigEndian(ip4[2..]);
-                if (totalLength < ihl + 8 || totalLength > datagram.Length - ipStart)
+                if (totalLength < ihl + 8)
                 {
-                    error = LispError.Invalid("Inner IPv4 Total Length", ipStart + 2, totalLength, "does not match the datagram");
+                    error = LispError.Invalid("Inner IPv4 Total Length", ipStart + 2, totalLength, "shorter than the IPv4 and UDP headers");
+                    return false;
+                }
+
+                // A datagram cut short is truncation, not a lying header: say so, like every other reader.
+                if (totalLength > datagram.Length - ipStart)
+                {
+                    error = LispError.Truncated("Inner IPv4 packet", ipStart, totalLength);
                     return false;
                 }
 
@@ -233,9 +240,15 @@ public readonly ref struct EcmView
                 var ip6 = datagram.Slice(ipStart, 40);
                 var payloadLength = BinaryPrimitives.ReadUInt16BigEndian(ip6[4..]);
                 if (ip6[6] != 17) { error = LispError.Unsupported("Inner IPv6 Next Header", ipStart + 6, ip6[6], "only UDP without extension headers"); return false; }
-                if (payloadLength < 8 || payloadLength > datagram.Length - ipStart - 40)
+                if (payloadLength < 8)
                 {
-                    error = LispError.Invalid("Inner IPv6 Payload Length", ipStart + 4, payloadLength, "does not match the datagram");
+                    error = LispError.Invalid("Inner IPv6 Payload Length", ipStart + 4, payloadLength, "shorter than the UDP header");
+                    return false;
+                }
+
+                if (payloadLength > datagram.Length - ipStart - 40)
+                {
+                    error = LispError.Truncated("Inner IPv6 payload", ipStart + 40, payloadLength);
                     return false;
                 }
 
