@@ -71,6 +71,18 @@ public sealed record GatewayPlan(string Driver, string Device, IReadOnlyList<Gat
 {
     /// <summary>True when the device already matches the intent.</summary>
     public bool IsEmpty => Changes.Count == 0;
+
+    /// <summary>The plan as an operator reads it in a dry run: each change's target, reason and exact payload.</summary>
+    public string ToDryRun()
+    {
+        var text = new System.Text.StringBuilder($"{Driver} {Device}: ");
+        if (IsEmpty) return text.Append("no changes").ToString();
+        text.Append(System.Globalization.CultureInfo.InvariantCulture, $"{Changes.Count} change(s)").AppendLine();
+        foreach (var change in Changes)
+            text.Append("  ").Append(change.Target).Append("  # ").AppendLine(change.Description)
+                .Append("    ").AppendLine(change.Payload);
+        return text.ToString();
+    }
 }
 
 /// <summary>Whether a device matches an intent, and every difference found when it does not.</summary>

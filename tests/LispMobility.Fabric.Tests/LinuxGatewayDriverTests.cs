@@ -129,3 +129,28 @@ public sealed class LinuxGatewayDriverTests : IDisposable
 
     public void Dispose() => _ns.Dispose();
 }
+
+/// <summary>An IPv6 gateway: HSRP IPv6 MAC block, address only (proxy-ARP is IPv4), in its own namespace.</summary>
+public sealed class LinuxGatewayDriverIpv6Tests : IDisposable
+{
+    private readonly NetworkNamespace _ns = NetworkNamespace.Create();
+
+    [Fact]
+    public void An_IPv6_virtual_ip_gets_the_hsrp_ipv6_mac_and_no_arp_sysctls()
+    {
+        _ns.Ip("link add veth0 type veth peer name veth1");
+        var driver = new LinuxGatewayDriver(new LinuxGatewayOptions { Device = "gw-dc1", MacvlanPrefix = "gw6-" });
+        var intent = new GatewayIntent(300, "veth0", IPAddress.Parse("fd00:300::1"), 64, FhrpKind.Hsrp, 2, 300,
+            VirtualMac.For(FhrpKind.Hsrp, 2, 300, System.Net.Sockets.AddressFamily.InterNetworkV6), ProxyArp: true);
+
+        var plan = _ns.Enter(() => driver.PlanAsync(intent, default).GetAwaiter().GetResult());
+        Assert.DoesNotContain(plan.Changes, c => c.Target.StartsWith("sysctl", StringComparison.Ordinal));
+        _ns.Enter(() => { driver.ApplyAsync(plan, default).GetAwaiter().GetResult(); return 0; });
+
+        Assert.Contains("link/ether 00:05:73:a0:01:2c", _ns.Ip("link show gw6-300"), StringComparison.Ordinal);
+        Assert.Contains("inet6 fd00:300::1/64", _ns.Ip("addr show dev gw6-300"), StringComparison.Ordinal);
+        Assert.True(_ns.Enter(() => driver.VerifyAsync(intent, default).GetAwaiter().GetResult()).Converged);
+    }
+
+    public void Dispose() => _ns.Dispose();
+}

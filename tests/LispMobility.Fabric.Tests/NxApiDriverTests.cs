@@ -39,6 +39,7 @@ public sealed class NxApiDriverTests : IAsyncLifetime
         Assert.Equal(("POST", "/ins", "application/json-rpc"), (read.Method, read.Path, read.ContentType));
         Assert.Equal("""[{"jsonrpc":"2.0","method":"cli_ascii","params":{"cmd":"show running-config | include ^feature","version":1},"id":1},{"jsonrpc":"2.0","method":"cli_ascii","params":{"cmd":"show running-config interface vlan 120","version":1},"id":2}]""", read.Body);
         Assert.Empty(_switch.Svis); // planning changes nothing
+        Assert.Equal($"nxapi leaf1: 1 change(s)\n  POST /ins  # {change.Description}\n    {change.Payload}\n", plan.ToDryRun().ReplaceLineEndings("\n"));
     }
 
     [Fact]
