@@ -1,0 +1,190 @@
+using LispMobility.Lisp.Addressing;
+using LispMobility.Lisp.Messages;
+using LispMobility.TestSupport;
+using LispMobility.Transport;
+using static LispMobility.MappingSystem.Tests.Lab;
+
+namespace LispMobility.MappingSystem.Tests;
+
+/// <summary>
+/// The move flow: a VM's /32 appears under another site; the previous registrant gets an unsolicited
+/// Map-Notify, retransmitted 3 s, 3 s, 3 s, 6, 12, 24 until a correctly signed Map-Notify-Ack arrives,
+/// and the ITRs that asked for the EID get an SMR, at most one per 3 s.
+/// </summary>
+public sealed class MoveTests
+{
+    private readonly MapServer _server;
+    private readonly ManualTimeProvider _time;
+    private readonly DatagramList _sent = new();
+    private readonly List<MapServerEvent> _events = [];
+
+    public MoveTests()
+    {
+        (_server, _time) = Engine();
+        _server.EventRaised += (_, e) => _events.Add(e);
+    }
+
+    [Fact]
+    public void Vm_moving_to_dc2_makes_dc1_get_a_map_notify_with_the_new_rlocs_signed_with_dc1s_key()
+    {
+        var notify = MoveVm();
+
+        Assert.True(MapNotify.TryReadView(notify.Payload.Span, out var view, out _));
+        Assert.True(view.VerifyAuthentication(Key(Dc1Secret), Lisp.Auth.AuthPurpose.MapNotify));
+        var message = ReadNotify(notify);
+        var record = Assert.Single(message.Records);
+        Assert.Equal(EidPrefix.Parse("10.200.0.7/32"), record.Eid);
+        Assert.Equal("127.10.2.1", Assert.Single(record.Locators).Address.ToString());
+
+        var moved = Assert.Single(_events.OfType<EidMoved>());
+        Assert.Equal(("dc1", "dc2"), (moved.FromSite, moved.ToSite));
+        Assert.Equal([Xtr("127.10.1.1")], moved.NotifiedRegistrants);
+        Assert.Equal("dc2", Assert.Single(_server.ListRegistrations()).Site);
+        Assert.Equal(1, _server.Counters.Moves);
+        Assert.Equal(1, _server.Counters.UnsolicitedNotifiesSent);
+        Assert.Equal(1, _server.PendingNotifyCount);
+    }
+
+    [Fact]
+    public void Unanswered_notify_is_retransmitted_3_3_3_6_12_24_then_given_up()
+    {
+        var first = MoveVm();
+        _sent.Clear();
+        var sentAt = new List<double>();
+        for (var s = 1; s <= 120; s++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+            _server.OnTimer(_sent);
+            foreach (var d in _sent.Items)
+            {
+                Assert.Equal(first.Destination, d.Destination);
+                Assert.True(d.Payload.Span.SequenceEqual(first.Payload.Span));
+                sentAt.Add(s);
+            }
+
+            _sent.Clear();
+        }
+
+        Assert.Equal([3.0, 6, 9, 15, 27, 51], sentAt);
+        Assert.Equal(6, _server.Counters.NotifyRetransmits);
+        Assert.Equal(1, _server.Counters.NotifyGiveUps);
+        Assert.Equal(0, _server.PendingNotifyCount);
+        var gaveUp = Assert.Single(_events.OfType<MoveNotifyGaveUp>());
+        Assert.Equal(7, gaveUp.Transmissions);
+    }
+
+    [Fact]
+    public void Correctly_signed_ack_stops_retransmission_and_a_badly_signed_one_does_not()
+    {
+        var notify = ReadNotify(MoveVm());
+        _sent.Clear();
+        Advance(3);
+        Assert.Single(_sent.Items);
+
+        var ack = MapNotifyAck.For(notify);
+        _server.Receive(ack.ToSignedArray(Key("wrong")), Dc1Xtr, _sent);
+        Assert.Equal(1, _server.Counters.Rejected(RejectReason.UnmatchedNotifyAck));
+        Assert.Equal(1, _server.PendingNotifyCount);
+        Advance(3);
+        Assert.Equal(2, _sent.Items.Count);
+
+        _server.Receive(ack.ToSignedArray(Key(Dc1Secret)), Dc1Xtr, _sent);
+        Assert.Equal(0, _server.PendingNotifyCount);
+        Assert.Equal(1, _server.Counters.NotifyAcks);
+        Assert.Equal(3, Assert.Single(_events.OfType<MoveNotifyAcknowledged>()).Transmissions);
+        Advance(100);
+        Assert.Equal(2, _sent.Items.Count);
+
+        // The same ack again matches nothing.
+        _server.Receive(ack.ToSignedArray(Key(Dc1Secret)), Dc1Xtr, _sent);
+        Assert.Equal(2, _server.Counters.Rejected(RejectReason.UnmatchedNotifyAck));
+    }
+
+    [Fact]
+    public void Host_route_under_a_covering_prefix_of_another_site_notifies_the_covering_registrant()
+    {
+        _server.Receive(Register(1, Dc1Secret, Record("10.200.0.0/16", 1440, "127.10.1.1")), Dc1Xtr, _sent);
+        _sent.Clear();
+        _server.Receive(Register(1, Dc2Secret, Record("10.200.3.3/32", 1440, "127.10.2.1")), Dc2Xtr, _sent);
+
+        var unsolicited = Assert.Single(_sent.Items, d => d.Destination.Equals(Xtr("127.10.1.1")));
+        Assert.Equal(EidPrefix.Parse("10.200.3.3/32"), Assert.Single(ReadNotify(unsolicited).Records).Eid);
+        Assert.Equal(2, _server.RegistrationCount);
+        Assert.Equal("dc2", _server.Lookup(LispAddress.Parse("10.200.3.3"))!.Site);
+        Assert.Equal("dc1", _server.Lookup(LispAddress.Parse("10.200.3.4"))!.Site);
+    }
+
+    [Fact]
+    public void Refresh_by_the_same_etr_is_not_a_move()
+    {
+        _server.Receive(Register(1, Dc1Secret, Record("10.200.0.7/32", 1440, "127.10.1.1")), Dc1Xtr, _sent);
+        _server.Receive(Register(2, Dc1Secret, Record("10.200.0.7/32", 1440, "127.10.1.1")), Dc1Xtr, _sent);
+        Assert.Equal(0, _server.Counters.Moves);
+        Assert.Equal(0, _server.PendingNotifyCount);
+    }
+
+    [Fact]
+    public void Requester_gets_an_smr_after_the_move_and_at_most_one_per_3_seconds()
+    {
+        _server.Receive(Register(1, Dc1Secret, Record("10.200.0.7/32", 1440, "127.10.1.1")), Dc1Xtr, _sent);
+        var itr = Xtr("127.10.9.9", 40001);
+        _server.Receive(Request("10.200.0.7", itr), itr, _sent);
+        _sent.Clear();
+
+        _server.Receive(Register(1, Dc2Secret, Record("10.200.0.7/32", 1440, "127.10.2.1")), Dc2Xtr, _sent);
+        _server.OnTimer(_sent);
+        var smr = Assert.Single(_sent.Items, d => d.Destination.Equals(itr));
+        Assert.True(MapRequest.TryRead(smr.Payload.Span, out var request, out _));
+        Assert.True(request.Smr);
+        Assert.Equal(LispAddress.Parse("10.200.0.7"), request.SourceEid);
+        Assert.Equal(EidPrefix.Parse("10.200.0.7/32"), Assert.Single(request.Records));
+        Assert.Equal(1, _server.Counters.SmrsSent);
+
+        // It moves back 1 s later: the SMR waits for the end of the 3 s interval instead of being lost.
+        Advance(1);
+        _sent.Clear();
+        _server.Receive(Register(2, Dc1Secret, Record("10.200.0.7/32", 1440, "127.10.1.1")), Dc1Xtr, _sent);
+        _server.OnTimer(_sent);
+        Assert.DoesNotContain(_sent.Items, d => d.Destination.Equals(itr));
+        Advance(1);
+        Assert.DoesNotContain(_sent.Items, d => d.Destination.Equals(itr));
+        Advance(1);
+        Assert.Single(_sent.Items, d => d.Destination.Equals(itr));
+        Assert.Equal(2, _server.Counters.SmrsSent);
+    }
+
+    [Fact]
+    public void Requesters_older_than_the_memory_window_get_no_smr()
+    {
+        _server.Receive(Register(1, Dc1Secret, Record("10.200.0.7/32", 1440, "127.10.1.1")), Dc1Xtr, _sent);
+        var itr = Xtr("127.10.9.9", 40001);
+        _server.Receive(Request("10.200.0.7", itr), itr, _sent);
+        _time.Advance(TimeSpan.FromMinutes(16));
+        _server.Receive(Register(2, Dc1Secret, Record("10.200.0.7/32", 1440, "127.10.1.1")), Dc1Xtr, _sent);
+        _sent.Clear();
+        _server.Receive(Register(1, Dc2Secret, Record("10.200.0.7/32", 1440, "127.10.2.1")), Dc2Xtr, _sent);
+        _server.OnTimer(_sent);
+        Assert.DoesNotContain(_sent.Items, d => d.Destination.Equals(itr));
+        Assert.Equal(0, _server.Counters.SmrsSent);
+    }
+
+    // Registers 10.200.0.7 at dc1, then at dc2; returns the unsolicited Map-Notify sent to dc1.
+    private OutgoingDatagram MoveVm()
+    {
+        _server.Receive(Register(1, Dc1Secret, Record("10.200.0.7/32", 1440, "127.10.1.1")), Dc1Xtr, _sent);
+        _sent.Clear();
+        _server.Receive(Register(1, Dc2Secret, Record("10.200.0.7/32", 1440, "127.10.2.1")), Dc2Xtr, _sent);
+        Assert.Equal(2, _sent.Items.Count); // the solicited one to dc2, the unsolicited one to dc1
+        Assert.Equal(Xtr("127.10.2.1"), _sent.Items.Single(d => ReadNotify(d).Nonce == 1 && d.Destination.Address.Equals(Dc2Xtr.Address)).Destination);
+        return _sent.Items.Single(d => d.Destination.Equals(Xtr("127.10.1.1")));
+    }
+
+    private void Advance(int seconds)
+    {
+        for (var i = 0; i < seconds; i++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+            _server.OnTimer(_sent);
+        }
+    }
+}
