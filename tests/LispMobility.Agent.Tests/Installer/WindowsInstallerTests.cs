@@ -45,6 +45,15 @@ public sealed class WindowsInstallerTests
         Assert.Contains("if (Test-Path $Config) { Say \"keeping existing $Config\"; return }", _text, StringComparison.Ordinal);
 
     [Fact]
+    public void No_variable_in_a_string_is_followed_by_a_colon()
+    {
+        // "$name: text" is read by PowerShell as a drive-qualified variable and fails to parse; "${name}:" is meant.
+        var bad = System.Text.RegularExpressions.Regex.Matches(_text, @"\$(?!env:)[A-Za-z_][A-Za-z0-9_]*:[^A-Za-z]")
+            .Select(m => m.Value).ToList();
+        Assert.Empty(bad);
+    }
+
+    [Fact]
     public void PowerShell_parses_it_when_pwsh_is_installed()
     {
         var pwsh = new[] { "/usr/bin/pwsh", "/usr/local/bin/pwsh", "/opt/microsoft/powershell/7/pwsh" }.FirstOrDefault(File.Exists);
