@@ -34,7 +34,7 @@ public abstract record HttpDeviceOptions
     public string DeviceName => !string.IsNullOrWhiteSpace(Device) ? Device : BaseAddress?.Host ?? "unknown";
 
     /// <summary>The pin as 32 bytes, or null when not pinned (call <see cref="Validate"/> first).</summary>
-    public byte[]? PinnedCertificateHash =>
+    public byte[]? GetPinnedCertificateHash() =>
         string.IsNullOrWhiteSpace(PinnedCertificateSha256) ? null : Convert.FromHexString(NormalizePin(PinnedCertificateSha256));
 
     /// <summary>Lists every configuration error, each naming its path under <paramref name="configPath"/>.</summary>

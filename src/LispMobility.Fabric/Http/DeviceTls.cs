@@ -22,7 +22,7 @@ public static class DeviceTls
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             ConnectTimeout = options.RequestTimeout,
         };
-        var pin = options.PinnedCertificateHash;
+        var pin = options.GetPinnedCertificateHash();
         if (pin is not null)
             handler.SslOptions = new SslClientAuthenticationOptions
             {
