@@ -56,7 +56,7 @@ public sealed partial class MapServer
 
         Counters.MapRequest();
         var eid = request.FirstRecord;
-        var replyTo = new IPEndPoint(PickItrRloc(request, source), replyPort);
+        var replyTo = new IPEndPoint(request.ReplyAddress(source.Address), replyPort);
         var now = _time.GetUtcNow();
         MappingRecord reply;
         IPEndPoint? forwardTo = null;
@@ -100,21 +100,5 @@ public sealed partial class MapServer
 
         if (reply.Locators.Count == 0) Counters.NegativeReply(); else Counters.ProxyReply();
         sink.Send(new MapReply { Nonce = request.Nonce, Records = [reply] }.ToArray(), replyTo);
-    }
-
-    // The reply goes to an ITR-RLOC of the family the request came in on, if there is one (RFC 9301 §5.3).
-    private static IPAddress PickItrRloc(MapRequestView request, IPEndPoint source)
-    {
-        LispAddress? fallback = null;
-        var want = source.Address.IsIPv4MappedToIPv6 ? AddressKind.IPv4 : source.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? AddressKind.IPv4 : AddressKind.IPv6;
-        foreach (var rloc in request.ItrRlocs)
-        {
-            var bare = rloc.WithInstanceId(null);
-            if (!bare.IsIp) continue;
-            if (bare.Kind == want) return bare.ToIPAddress();
-            fallback ??= bare;
-        }
-
-        return fallback?.ToIPAddress() ?? source.Address;
     }
 }

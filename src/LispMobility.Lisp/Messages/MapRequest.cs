@@ -167,6 +167,32 @@ public readonly ref struct MapRequestView
     /// <summary>The ITR-RLOCs.</summary>
     public AddressEnumerator ItrRlocs => new(_bytes[_rlocsOffset.._recordsOffset], ItrRlocCount);
 
+    /// <summary>
+    /// Where a Map-Reply goes: the first ITR-RLOC of <paramref name="family"/> (the family the request
+    /// arrived on, RFC 9301 §5.3), else the first IP one; null when there is none.
+    /// </summary>
+    public LispAddress? ReplyRloc(AddressKind family)
+    {
+        LispAddress? fallback = null;
+        foreach (var rloc in ItrRlocs)
+        {
+            var bare = rloc.WithInstanceId(null);
+            if (!bare.IsIp) continue;
+            if (bare.Kind == family) return bare;
+            fallback ??= bare;
+        }
+
+        return fallback;
+    }
+
+    /// <summary>The address a Map-Reply (or SMR) to a request that arrived from <paramref name="arrivedFrom"/> goes to.</summary>
+    public System.Net.IPAddress ReplyAddress(System.Net.IPAddress arrivedFrom)
+    {
+        ArgumentNullException.ThrowIfNull(arrivedFrom);
+        var family = arrivedFrom.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork || arrivedFrom.IsIPv4MappedToIPv6 ? AddressKind.IPv4 : AddressKind.IPv6;
+        return ReplyRloc(family)?.ToIPAddress() ?? arrivedFrom;
+    }
+
     /// <summary>The requested EID-prefixes.</summary>
     public EidRecordEnumerator Records => new(_bytes[_recordsOffset.._replyOffset], RecordCount);
 

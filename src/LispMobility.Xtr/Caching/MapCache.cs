@@ -1,0 +1,115 @@
+using LispMobility.Lisp.Addressing;
+using LispMobility.Lisp.Records;
+
+namespace LispMobility.Xtr.Caching;
+
+/// <summary>One map-cache entry.</summary>
+public sealed record MapCacheEntry(EidPrefix Eid, IReadOnlyList<Locator> Locators, MapReplyAction Action, uint TtlMinutes, DateTimeOffset Installed, DateTimeOffset Expires)
+{
+    /// <summary>A negative entry (no locators).</summary>
+    public bool IsNegative => Locators.Count == 0;
+
+    /// <summary>When a lookup last hit the entry.</summary>
+    public DateTimeOffset LastUsed { get; internal set; }
+}
+
+/// <summary>
+/// The ITR's map-cache: longest-prefix match per instance ID, TTL expiry, negative entries with their
+/// action, and a size bound with least-recently-used eviction. Not thread-safe (used under the xTR's lock).
+/// </summary>
+public sealed class MapCache(int capacity)
+{
+    private readonly PrefixTable<LinkedListNode<MapCacheEntry>> _table = new();
+    private readonly LinkedList<MapCacheEntry> _lru = new();
+
+    /// <summary>Entries in the cache.</summary>
+    public int Count => _table.Count;
+
+    /// <summary>Entries evicted for room.</summary>
+    public long Evictions { get; private set; }
+
+    /// <summary>Every entry, most recently used first.</summary>
+    public IReadOnlyList<MapCacheEntry> Entries => _lru.ToList();
+
+    /// <summary>Installs or replaces the entry of a record.</summary>
+    public MapCacheEntry Install(MappingRecord record, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        // TTL is in minutes; "local policy" (all ones) is treated as Cisco's default of a day.
+        var ttl = record.Ttl == MappingRecord.TtlLocalPolicy ? 1440u : record.Ttl;
+        var entry = new MapCacheEntry(record.Eid, record.Locators, record.Action, ttl, now, now + TimeSpan.FromMinutes(ttl)) { LastUsed = now };
+        if (_table.TryGet(record.Eid, out var existing))
+        {
+            existing.Value = entry;
+            _lru.Remove(existing);
+            _lru.AddFirst(existing);
+            return entry;
+        }
+
+        while (_table.Count >= capacity && _lru.Last is { } oldest)
+        {
+            _table.Remove(oldest.Value.Eid);
+            _lru.RemoveLast();
+            Evictions++;
+        }
+
+        _table.Set(record.Eid, _lru.AddFirst(entry));
+        return entry;
+    }
+
+    /// <summary>The most specific live entry covering <paramref name="address"/>; expired entries are dropped on the way.</summary>
+    public MapCacheEntry? Lookup(LispAddress address, DateTimeOffset now, bool touch = true)
+    {
+        while (_table.TryLookup(address, out var prefix, out var node))
+        {
+            if (node.Value.Expires > now)
+            {
+                if (touch)
+                {
+                    node.Value.LastUsed = now;
+                    _lru.Remove(node);
+                    _lru.AddFirst(node);
+                }
+
+                return node.Value;
+            }
+
+            _table.Remove(prefix);
+            _lru.Remove(node);
+        }
+
+        return null;
+    }
+
+    /// <summary>The entry of exactly <paramref name="prefix"/>.</summary>
+    public MapCacheEntry? Get(EidPrefix prefix) => _table.TryGet(prefix, out var node) ? node.Value : null;
+
+    /// <summary>Removes the entry of <paramref name="prefix"/>.</summary>
+    public bool Remove(EidPrefix prefix)
+    {
+        if (!_table.TryGet(prefix, out var node)) return false;
+        _table.Remove(prefix);
+        _lru.Remove(node);
+        return true;
+    }
+
+    /// <summary>Drops every expired entry; returns how many.</summary>
+    public int Expire(DateTimeOffset now)
+    {
+        var removed = 0;
+        for (var node = _lru.First; node is not null;)
+        {
+            var next = node.Next;
+            if (node.Value.Expires <= now)
+            {
+                _table.Remove(node.Value.Eid);
+                _lru.Remove(node);
+                removed++;
+            }
+
+            node = next;
+        }
+
+        return removed;
+    }
+}

@@ -1,0 +1,80 @@
+using System.Net;
+
+namespace LispMobility.Xtr.Routing;
+
+/// <summary>What a host route does with traffic to its address.</summary>
+public enum HostRouteKind
+{
+    /// <summary>Deliver to the VM-facing interface: the host is here.</summary>
+    Local,
+    /// <summary>Drop (null0): the host has moved away and traffic must not be attracted here.</summary>
+    Blackhole,
+}
+
+/// <summary>A /32 or /128 route the xTR owns.</summary>
+public sealed record HostRoute(IPAddress Address, HostRouteKind Kind, string? Interface);
+
+/// <summary>
+/// The host's routing table, as far as the xTR touches it: host routes tagged with our own route
+/// protocol number, so that what a crashed run left behind can be found and removed.
+/// </summary>
+public interface IRouteTable
+{
+    /// <summary>Installs (or replaces) the route of <paramref name="route"/>'s address.</summary>
+    void Set(HostRoute route);
+
+    /// <summary>Removes our route for <paramref name="address"/>; nothing when there is none.</summary>
+    void Remove(IPAddress address);
+
+    /// <summary>Every route we own.</summary>
+    IReadOnlyList<HostRoute> List();
+
+    /// <summary>Removes every route we own (startup after a crash, and shutdown).</summary>
+    int RemoveAll();
+}
+
+/// <summary>Failure to program the routing table, with the operation and the system's reason.</summary>
+public sealed class RouteTableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>An in-memory route table (tests, the lab, and hosts where routes are not programmed).</summary>
+public sealed class InMemoryRouteTable : IRouteTable
+{
+    private readonly Dictionary<IPAddress, HostRoute> _routes = [];
+    private readonly object _gate = new();
+
+    /// <inheritdoc />
+    public void Set(HostRoute route)
+    {
+        ArgumentNullException.ThrowIfNull(route);
+        lock (_gate) { _routes[route.Address] = route; }
+    }
+
+    /// <inheritdoc />
+    public void Remove(IPAddress address)
+    {
+        lock (_gate) { _routes.Remove(address); }
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<HostRoute> List()
+    {
+        lock (_gate) { return _routes.Values.ToList(); }
+    }
+
+    /// <inheritdoc />
+    public int RemoveAll()
+    {
+        lock (_gate)
+        {
+            var n = _routes.Count;
+            _routes.Clear();
+            return n;
+        }
+    }
+
+    /// <summary>The route of <paramref name="address"/>, if any.</summary>
+    public HostRoute? Get(IPAddress address)
+    {
+        lock (_gate) { return _routes.GetValueOrDefault(address); }
+    }
+}

@@ -1,0 +1,61 @@
+namespace LispMobility.Xtr;
+
+/// <summary>What the xTR counted; read by the metrics endpoint and the tests.</summary>
+public sealed class XtrCounters
+{
+    private long _malformed, _unexpected, _registerSent, _registerRetransmit, _registerAck, _notifyRejected, _notifyAckSent, _away;
+    private long _mapReplySent, _requestNotOurs, _smrSent, _smrSuppressed, _smrReceived, _mapRequestSent, _unmatchedReply, _cacheInstalled, _routeFailures;
+
+    /// <summary>Datagrams that did not decode.</summary>
+    public long MalformedCount => Interlocked.Read(ref _malformed);
+    /// <summary>Message types an xTR does not take.</summary>
+    public long UnexpectedCount => Interlocked.Read(ref _unexpected);
+    /// <summary>Map-Registers sent.</summary>
+    public long RegistersSent => Interlocked.Read(ref _registerSent);
+    /// <summary>Host registrations retransmitted.</summary>
+    public long RegisterRetransmits => Interlocked.Read(ref _registerRetransmit);
+    /// <summary>Map-Notifies that acknowledged a Map-Register.</summary>
+    public long RegistersAcknowledged => Interlocked.Read(ref _registerAck);
+    /// <summary>Map-Notifies refused (unknown sender, bad MAC).</summary>
+    public long NotifiesRejected => Interlocked.Read(ref _notifyRejected);
+    /// <summary>Map-Notify-Acks sent.</summary>
+    public long NotifyAcksSent => Interlocked.Read(ref _notifyAckSent);
+    /// <summary>Hosts that went away.</summary>
+    public long HostsAway => Interlocked.Read(ref _away);
+    /// <summary>Authoritative Map-Replies sent.</summary>
+    public long MapRepliesSent => Interlocked.Read(ref _mapReplySent);
+    /// <summary>Map-Requests for EIDs this xTR does not hold.</summary>
+    public long RequestsNotOurs => Interlocked.Read(ref _requestNotOurs);
+    /// <summary>SMRs sent.</summary>
+    public long SmrsSent => Interlocked.Read(ref _smrSent);
+    /// <summary>SMRs held back by the rate limit.</summary>
+    public long SmrsSuppressed => Interlocked.Read(ref _smrSuppressed);
+    /// <summary>SMRs received.</summary>
+    public long SmrsReceived => Interlocked.Read(ref _smrReceived);
+    /// <summary>Map-Requests sent to the Map-Resolver.</summary>
+    public long MapRequestsSent => Interlocked.Read(ref _mapRequestSent);
+    /// <summary>Map-Replies with no matching nonce.</summary>
+    public long UnmatchedReplies => Interlocked.Read(ref _unmatchedReply);
+    /// <summary>Map-cache installs.</summary>
+    public long CacheInstalls => Interlocked.Read(ref _cacheInstalled);
+    /// <summary>Route-table operations that failed.</summary>
+    public long RouteFailures => Interlocked.Read(ref _routeFailures);
+
+    internal void Malformed() => Interlocked.Increment(ref _malformed);
+    internal void Unexpected() => Interlocked.Increment(ref _unexpected);
+    internal void RegisterSent() => Interlocked.Increment(ref _registerSent);
+    internal void RegisterRetransmit() => Interlocked.Increment(ref _registerRetransmit);
+    internal void RegisterAcknowledged() => Interlocked.Increment(ref _registerAck);
+    internal void NotifyRejected() => Interlocked.Increment(ref _notifyRejected);
+    internal void NotifyAckSent() => Interlocked.Increment(ref _notifyAckSent);
+    internal void WentAway() => Interlocked.Increment(ref _away);
+    internal void MapReplySent() => Interlocked.Increment(ref _mapReplySent);
+    internal void RequestNotOurs() => Interlocked.Increment(ref _requestNotOurs);
+    internal void SmrSent() => Interlocked.Increment(ref _smrSent);
+    internal void SmrSuppressed() => Interlocked.Increment(ref _smrSuppressed);
+    internal void SmrReceived() => Interlocked.Increment(ref _smrReceived);
+    internal void MapRequestSent() => Interlocked.Increment(ref _mapRequestSent);
+    internal void UnmatchedReply() => Interlocked.Increment(ref _unmatchedReply);
+    internal void CacheInstalled() => Interlocked.Increment(ref _cacheInstalled);
+    internal void RouteFailure() => Interlocked.Increment(ref _routeFailures);
+}

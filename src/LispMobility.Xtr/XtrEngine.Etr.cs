@@ -1,0 +1,358 @@
+using System.Net;
+using LispMobility.Lisp.Addressing;
+using LispMobility.Lisp.Auth;
+using LispMobility.Lisp.Messages;
+using LispMobility.Lisp.Records;
+using LispMobility.Transport;
+using LispMobility.Xtr.Routing;
+
+namespace LispMobility.Xtr;
+
+public sealed partial class XtrEngine
+{
+    private const int RecordsPerRegister = 40;
+    private readonly Dictionary<LispAddress, DynamicHost> _hosts = [];
+    private readonly Dictionary<ulong, (MapServerPeer Ms, DynamicHost? Host)> _pendingRegisters = [];
+    private DateTimeOffset _quickUntil;
+    private DateTimeOffset _nextPeriodic;
+
+    private sealed class DynamicHost
+    {
+        public required EidPrefix Eid { get; init; }
+        public required string Range { get; init; }
+        public required string? Interface { get; init; }
+        public HostState State { get; set; }
+        public DateTimeOffset Since { get; set; }
+        public DateTimeOffset Started { get; set; }
+        public DateTimeOffset Deadline { get; set; }
+        public DateTimeOffset NextRetransmit { get; set; }
+        public TimeSpan Interval { get; set; }
+        public int Transmissions { get; set; }
+        public bool[] Acked { get; set; } = [];
+        public List<TaskCompletionSource<RegistrationResult>> Waiters { get; } = [];
+        public List<TaskCompletionSource> WithdrawWaiters { get; } = [];
+    }
+
+    /// <summary>The dynamic hosts and their state.</summary>
+    public IReadOnlyList<HostInfo> Hosts()
+    {
+        lock (_gate) { return _hosts.Values.Select(h => new HostInfo(h.Eid, h.Range, h.State, h.Since)).OrderBy(h => h.Eid.ToString(), StringComparer.Ordinal).ToList(); }
+    }
+
+    /// <summary>The state of one host, or null when unknown.</summary>
+    public HostState? StateOf(IPAddress address)
+    {
+        lock (_gate) { return _hosts.TryGetValue(LispAddress.FromIPAddress(address), out var h) ? h.State : null; }
+    }
+
+    /// <summary>When each Map-Server last acknowledged a registration.</summary>
+    public IReadOnlyList<(IPEndPoint MapServer, DateTimeOffset? LastAcknowledged)> MapServerStatus()
+    {
+        lock (_gate) { return _mapServers.Select(m => (m.Endpoint, m.LastAcknowledged)).ToList(); }
+    }
+
+    /// <summary>
+    /// Registers a host's /32 (or /128) inside a dynamic-EID range with every Map-Server; the task completes
+    /// when each has acknowledged with a valid Map-Notify, or fails at the deadline naming those that did not.
+    /// </summary>
+    public Task<RegistrationResult> BeginRegisterHost(IPAddress address, string? rangeName, IDatagramSink sink)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        var eid = LispAddress.FromIPAddress(address);
+        var range = _ranges.FirstOrDefault(r => r.Prefix.Contains(eid) && (rangeName is null || string.Equals(r.Options.Name, rangeName, StringComparison.OrdinalIgnoreCase)));
+        if (range.Options is null)
+        {
+            return Task.FromException<RegistrationResult>(new ArgumentException(
+                rangeName is null ? $"{address} is in no dynamic-EID range of site {Site}" : $"{address} is not inside dynamic-EID range '{rangeName}' of site {Site}", nameof(address)));
+        }
+
+        var tcs = new TaskCompletionSource<RegistrationResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var now = _time.GetUtcNow();
+        lock (_gate)
+        {
+            if (!_hosts.TryGetValue(eid, out var host) || host.State is HostState.Away or HostState.Withdrawing)
+            {
+                host = new DynamicHost { Eid = EidPrefix.Host(eid), Range = range.Options.Name, Interface = range.Options.Interface };
+                _hosts[eid] = host;
+            }
+
+            host.Waiters.Add(tcs);
+            if (host.State == HostState.Registered && host.Transmissions > 0 && host.Acked.All(a => a))
+            {
+                // Already acknowledged: re-registering is idempotent; confirm again so the caller sees the Map-Servers answer.
+            }
+
+            StartHostRegistration(host, HostState.Registering, now, sink);
+            SetRoute(new HostRoute(address, HostRouteKind.Local, host.Interface));
+            _quickUntil = now + _options.QuickRegisterWindow;
+        }
+
+        return tcs.Task;
+    }
+
+    /// <summary>Withdraws a host's /32 (record TTL 0) from every Map-Server and removes its route.</summary>
+    /// <remarks>Moving a host back home withdraws its /32 while the host stays: pass <paramref name="removeRoute"/> false.</remarks>
+    public Task BeginWithdrawHost(IPAddress address, IDatagramSink sink, bool removeRoute = true)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        var eid = LispAddress.FromIPAddress(address);
+        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var now = _time.GetUtcNow();
+        lock (_gate)
+        {
+            if (!_hosts.TryGetValue(eid, out var host))
+            {
+                host = new DynamicHost { Eid = EidPrefix.Host(eid), Range = RangeOf(address) ?? "", Interface = null };
+                _hosts[eid] = host;
+            }
+
+            host.WithdrawWaiters.Add(tcs);
+            FailWaiters(host, $"registration of {host.Eid} superseded by its withdrawal");
+            StartHostRegistration(host, HostState.Withdrawing, now, sink);
+            if (removeRoute) RemoveRoute(address);
+        }
+
+        return tcs.Task;
+    }
+
+    // Under _gate.
+    private void StartHostRegistration(DynamicHost host, HostState state, DateTimeOffset now, IDatagramSink sink)
+    {
+        host.State = state;
+        host.Since = now;
+        host.Started = now;
+        host.Deadline = now + _options.RegisterDeadline;
+        host.Interval = _options.RegisterRetransmitInitial;
+        host.Transmissions = 0;
+        host.Acked = new bool[_mapServers.Length];
+        SendHostRegister(host, now, sink);
+    }
+
+    // Under _gate: one Map-Register with just this host to each Map-Server that has not acknowledged.
+    private void SendHostRegister(DynamicHost host, DateTimeOffset now, IDatagramSink sink)
+    {
+        var record = new MappingRecord
+        {
+            Eid = host.Eid, Ttl = host.State == HostState.Withdrawing ? 0 : _options.RecordTtlMinutes, Authoritative = true,
+            Locators = host.State == HostState.Withdrawing ? [] : _rlocs,
+        };
+        foreach (var ms in _mapServers)
+        {
+            if (host.Acked[ms.Index]) continue;
+            SendRegister(ms, [record], host, sink);
+        }
+
+        host.Transmissions++;
+        host.NextRetransmit = now + host.Interval;
+        var doubled = host.Interval * 2;
+        host.Interval = doubled > _options.RegisterRetransmitMax ? _options.RegisterRetransmitMax : doubled;
+    }
+
+    private void SendRegister(MapServerPeer ms, MappingRecord[] records, DynamicHost? host, IDatagramSink sink)
+    {
+        var nonce = _registerNonces.Next();
+        var register = new MapRegister
+        {
+            Nonce = nonce, KeyId = ms.Options.KeyId, Algorithm = ms.Options.Algorithm, TruncateMac = ms.Options.TruncateMac,
+            ProxyMapReply = ms.Options.ProxyReply, WantMapNotify = true, MergeRequest = true, Records = records, XtrId = XtrId, SiteId = _options.SiteId,
+        };
+        _pendingRegisters[nonce] = (ms, host);
+        sink.Send(register.ToSignedArray(ms.Key), ms.Endpoint);
+        Counters.RegisterSent();
+    }
+
+    // Under _gate: retransmissions, deadlines, periodic registration; returns the next due time.
+    private DateTimeOffset RegistrationTimers(DateTimeOffset now, IDatagramSink sink)
+    {
+        var next = DateTimeOffset.MaxValue;
+        foreach (var host in _hosts.Values.ToList())
+        {
+            if (host.State is not (HostState.Registering or HostState.Withdrawing)) continue;
+            if (now >= host.Deadline)
+            {
+                var missing = string.Join(", ", _mapServers.Where(m => !host.Acked[m.Index]).Select(m => m.Endpoint));
+                var what = host.State == HostState.Withdrawing ? "withdrawal" : "registration";
+                var message = $"Map-Server(s) {missing} did not acknowledge the {what} of {host.Eid} within {_options.RegisterDeadline.TotalSeconds:0.#} s ({host.Transmissions} transmissions)";
+                LogRegisterTimeout(host.Eid.ToString(), missing, host.Transmissions);
+                FailWaiters(host, message);
+                if (host.State == HostState.Withdrawing)
+                {
+                    foreach (var w in host.WithdrawWaiters) _completions.Add((() => w.TrySetException(new XtrRegistrationException(message))));
+                    host.WithdrawWaiters.Clear();
+                    _hosts.Remove(host.Eid.Address);
+                }
+                else
+                {
+                    host.State = HostState.Unconfirmed;
+                }
+
+                continue;
+            }
+
+            if (now >= host.NextRetransmit)
+            {
+                SendHostRegister(host, now, sink);
+                Counters.RegisterRetransmit();
+            }
+
+            next = Min(next, Min(host.NextRetransmit, host.Deadline));
+        }
+
+        if (now >= _nextPeriodic)
+        {
+            SendPeriodicRegisters(sink);
+            _nextPeriodic = now + (now < _quickUntil ? _options.QuickRegisterInterval : _options.RegisterInterval);
+        }
+
+        // Forget register nonces that were never answered so the table stays bounded.
+        if (_pendingRegisters.Count > 10_000) _pendingRegisters.Clear();
+        return Min(next, _nextPeriodic);
+    }
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+
+    // Under _gate: the whole database (static prefixes and present hosts) to every Map-Server.
+    private void SendPeriodicRegisters(IDatagramSink sink)
+    {
+        var records = _static.Select(p => new MappingRecord { Eid = p, Ttl = _options.RecordTtlMinutes, Authoritative = true, Locators = _rlocs })
+            .Concat(_hosts.Values.Where(h => h.State is HostState.Registered or HostState.Unconfirmed)
+                .Select(h => new MappingRecord { Eid = h.Eid, Ttl = _options.RecordTtlMinutes, Authoritative = true, Locators = _rlocs }))
+            .ToArray();
+        if (records.Length == 0) return;
+        foreach (var ms in _mapServers)
+        {
+            for (var i = 0; i < records.Length; i += RecordsPerRegister)
+            {
+                SendRegister(ms, records[i..Math.Min(records.Length, i + RecordsPerRegister)], null, sink);
+            }
+        }
+    }
+
+    /// <summary>Re-registers everything now and opens the quick-registration window (after a restart or a change).</summary>
+    public void RegisterNow(IDatagramSink sink)
+    {
+        lock (_gate)
+        {
+            var now = _time.GetUtcNow();
+            _quickUntil = now + _options.QuickRegisterWindow;
+            SendPeriodicRegisters(sink);
+            _nextPeriodic = now + _options.QuickRegisterInterval;
+        }
+    }
+
+    private void HandleMapNotify(ReadOnlySpan<byte> datagram, IPEndPoint source, IDatagramSink sink, List<XtrEvent> events)
+    {
+        if (!MapNotify.TryReadView(datagram, out var view, out var error))
+        {
+            Counters.Malformed();
+            LogMalformed("Map-Notify", source, error.ToString());
+            return;
+        }
+
+        var ms = _mapServers.FirstOrDefault(m => m.Endpoint.Address.Equals(source.Address));
+        if (ms is null || !view.VerifyAuthentication(ms.Key, AuthPurpose.MapNotify))
+        {
+            Counters.NotifyRejected();
+            LogNotifyRejected(source, ms is null ? "not from a configured Map-Server" : "authentication failed");
+            return;
+        }
+
+        var notify = MapNotify.TryRead(datagram, out var n, out _) ? n : null!;
+        var now = _time.GetUtcNow();
+        lock (_gate)
+        {
+            if (_pendingRegisters.Remove(view.Nonce, out var pending) && pending.Ms == ms)
+            {
+                ms.LastAcknowledged = now;
+                Counters.RegisterAcknowledged();
+                if (pending.Host is { } host) Acknowledge(host, ms, now, events);
+                return;
+            }
+
+            // Unsolicited: the mapping of one of our EIDs changed (RFC 9301 §5.7, eid-mobility).
+            foreach (var record in notify.Records)
+            {
+                if (IsOurs(record.Locators) || !record.Eid.IsHost) continue;
+                var eid = record.Eid.Address;
+                var inRange = _ranges.Any(r => r.Prefix.Contains(eid));
+                if (!_hosts.TryGetValue(eid, out var host) && !inRange) continue;
+                if (host is null)
+                {
+                    host = new DynamicHost { Eid = record.Eid, Range = _ranges.First(r => r.Prefix.Contains(eid)).Options.Name, Interface = null };
+                    _hosts[eid] = host;
+                }
+
+                if (host.State == HostState.Away) continue;
+                FailWaiters(host, $"{host.Eid} registered by another site while its registration here was in progress");
+                host.State = HostState.Away;
+                host.Since = now;
+                SetRoute(new HostRoute(eid.ToIPAddress(), HostRouteKind.Blackhole, null));
+                Counters.WentAway();
+                events.Add(new HostAway(now, host.Eid, record.Locators, source));
+                LogAway(host.Eid.ToString(), source);
+            }
+        }
+
+        var ack = MapNotifyAck.For(notify) with { TruncateMac = view.AuthenticationLength == LispAuthentication.TruncatedLength(view.Algorithm) };
+        sink.Send(ack.ToSignedArray(ms.Key), source);
+        Counters.NotifyAckSent();
+    }
+
+    // Under _gate.
+    private void Acknowledge(DynamicHost host, MapServerPeer ms, DateTimeOffset now, List<XtrEvent> events)
+    {
+        if (host.State is not (HostState.Registering or HostState.Withdrawing or HostState.Unconfirmed) || host.Acked.Length <= ms.Index) return;
+        host.Acked[ms.Index] = true;
+        if (!host.Acked.All(a => a)) return;
+        var elapsed = now - host.Started;
+        if (host.State == HostState.Withdrawing)
+        {
+            _hosts.Remove(host.Eid.Address);
+            foreach (var w in host.WithdrawWaiters) _completions.Add((() => w.TrySetResult()));
+            host.WithdrawWaiters.Clear();
+            events.Add(new HostWithdrawn(now, host.Eid));
+            return;
+        }
+
+        host.State = HostState.Registered;
+        host.Since = now;
+        var result = new RegistrationResult(host.Eid, elapsed, host.Transmissions);
+        foreach (var w in host.Waiters) _completions.Add((() => w.TrySetResult(result)));
+        host.Waiters.Clear();
+        events.Add(new HostRegistered(now, host.Eid, elapsed, host.Transmissions));
+    }
+
+    // Under _gate.
+    private void FailWaiters(DynamicHost host, string message)
+    {
+        foreach (var w in host.Waiters) _completions.Add((() => w.TrySetException(new XtrRegistrationException(message))));
+        host.Waiters.Clear();
+    }
+
+    private void SetRoute(HostRoute route)
+    {
+        try
+        {
+            if (route.Kind == HostRouteKind.Local && route.Interface is null) _routes.Remove(route.Address);
+            else _routes.Set(route);
+        }
+        catch (RouteTableException e)
+        {
+            Counters.RouteFailure();
+            LogRouteFailure(e, route.Address.ToString());
+        }
+    }
+
+    private void RemoveRoute(IPAddress address)
+    {
+        try
+        {
+            _routes.Remove(address);
+        }
+        catch (RouteTableException e)
+        {
+            Counters.RouteFailure();
+            LogRouteFailure(e, address.ToString());
+        }
+    }
+}

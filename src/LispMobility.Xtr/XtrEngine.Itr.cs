@@ -1,0 +1,159 @@
+using System.Net;
+using LispMobility.Lisp.Addressing;
+using LispMobility.Lisp.Messages;
+using LispMobility.Lisp.Records;
+using LispMobility.Transport;
+using LispMobility.Xtr.Caching;
+
+namespace LispMobility.Xtr;
+
+public sealed partial class XtrEngine
+{
+    private readonly Dictionary<EidPrefix, Resolution> _resolutions = [];
+    private readonly Dictionary<ulong, Resolution> _resolutionNonces = [];
+    private int _resolverIndex;
+
+    /// <summary>A Map-Request in flight for one prefix: its nonce, its retry budget and who waits for it.</summary>
+    private sealed class Resolution
+    {
+        public required EidPrefix Eid { get; init; }
+        public bool SmrInvoked { get; set; }
+        public ulong Nonce { get; set; }
+        public int Attempts { get; set; }
+        public DateTimeOffset NextSend { get; set; }
+        public List<TaskCompletionSource<MapCacheEntry>> Waiters { get; } = [];
+    }
+
+    /// <summary>The map-cache entries, most recently used first.</summary>
+    public IReadOnlyList<MapCacheEntry> MapCacheEntries()
+    {
+        lock (_gate) { return _cache.Entries; }
+    }
+
+    /// <summary>The live map-cache entry covering <paramref name="address"/> (marks it used), or null.</summary>
+    public MapCacheEntry? LookupMapCache(IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        lock (_gate) { return _cache.Lookup(LispAddress.FromIPAddress(address), _time.GetUtcNow()); }
+    }
+
+    /// <summary>
+    /// The mapping of <paramref name="address"/>: from the map-cache when present (unless <paramref name="refresh"/>),
+    /// else through the Map-Resolver. The task completes when a nonce-matched Map-Reply arrives.
+    /// </summary>
+    public Task<MapCacheEntry> BeginResolve(IPAddress address, IDatagramSink sink, bool refresh = false)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        if (_resolvers.Length == 0) return Task.FromException<MapCacheEntry>(new InvalidOperationException($"site {Site} has no Map-Resolver configured"));
+        var eid = LispAddress.FromIPAddress(address);
+        var tcs = new TaskCompletionSource<MapCacheEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gate)
+        {
+            var now = _time.GetUtcNow();
+            if (!refresh && _cache.Lookup(eid, now) is { } hit) return Task.FromResult(hit);
+            var resolution = StartResolution(EidPrefix.Host(eid), smrInvoked: refresh, now, sink);
+            resolution.Waiters.Add(tcs);
+        }
+
+        return tcs.Task;
+    }
+
+    // Under _gate. One resolution per prefix; a new ask joins it (rate limit: 1 Map-Request per second per prefix).
+    private Resolution StartResolution(EidPrefix eid, bool smrInvoked, DateTimeOffset now, IDatagramSink sink)
+    {
+        if (_resolutions.TryGetValue(eid, out var existing))
+        {
+            existing.SmrInvoked |= smrInvoked;
+            return existing;
+        }
+
+        var resolution = new Resolution { Eid = eid, SmrInvoked = smrInvoked, NextSend = now };
+        _resolutions[eid] = resolution;
+        SendMapRequest(resolution, now, sink);
+        return resolution;
+    }
+
+    // Under _gate.
+    private void SendMapRequest(Resolution resolution, DateTimeOffset now, IDatagramSink sink)
+    {
+        if (_resolvers.Length == 0) return;
+        _resolutionNonces.Remove(resolution.Nonce);
+        resolution.Nonce = _nonces.Next();
+        _resolutionNonces[resolution.Nonce] = resolution;
+        resolution.Attempts++;
+        resolution.NextSend = now + (resolution.Attempts % _options.MapRequestRetries == 0 ? _options.MapRequestBackoff : _options.MapRequestInterval);
+        var eidAddress = resolution.Eid.Address;
+        var itr = RlocFor(eidAddress);
+        var request = new MapRequest
+        {
+            SmrInvoked = resolution.SmrInvoked, Nonce = resolution.Nonce, SourceEid = LispAddress.None,
+            ItrRlocs = _rlocs.Select(r => r.Address).ToArray(), Records = [resolution.Eid],
+        };
+        var innerSource = itr.Kind == eidAddress.Kind ? itr : eidAddress.WithInstanceId(null);
+        var ecm = EncapsulatedControlMessage.Wrap(request, innerSource, eidAddress.WithInstanceId(null), (ushort)ControlPort);
+        var resolver = _resolvers[_resolverIndex++ % _resolvers.Length];
+        sink.Send(ecm.ToArray(), resolver);
+        Counters.MapRequestSent();
+    }
+
+    // Under _gate.
+    private DateTimeOffset? ResolutionTimers(DateTimeOffset now, IDatagramSink sink)
+    {
+        DateTimeOffset? next = null;
+        foreach (var r in _resolutions.Values)
+        {
+            if (r.NextSend <= now) SendMapRequest(r, now, sink);
+            if (next is null || r.NextSend < next) next = r.NextSend;
+        }
+
+        if (_cache.Count > 0) _cache.Expire(now);
+        return next;
+    }
+
+    private void HandleMapReply(ReadOnlySpan<byte> datagram, IPEndPoint source, List<XtrEvent> events)
+    {
+        if (!MapReply.TryRead(datagram, out var reply, out var error))
+        {
+            Counters.Malformed();
+            LogMalformed("Map-Reply", source, error.ToString());
+            return;
+        }
+
+        var now = _time.GetUtcNow();
+        lock (_gate)
+        {
+            if (!_resolutionNonces.Remove(reply.Nonce, out var resolution))
+            {
+                Counters.UnmatchedReply();
+                return;
+            }
+
+            _resolutions.Remove(resolution.Eid);
+            MapCacheEntry? answer = null;
+            foreach (var record in reply.Records)
+            {
+                // Entries more specific than the answer that cover the asked EID are stale (a /32 withdrawn after a move home).
+                foreach (var stale in _cache.Entries.Where(e => e.Eid.MaskLength > record.Eid.MaskLength && record.Eid.Contains(e.Eid) && e.Eid.Contains(resolution.Eid)).ToList())
+                {
+                    _cache.Remove(stale.Eid);
+                }
+
+                var entry = _cache.Install(record, now);
+                Counters.CacheInstalled();
+                events.Add(new MapCacheUpdated(now, record.Eid, record.Locators, resolution.SmrInvoked));
+                if (record.Eid.Contains(resolution.Eid)) answer ??= entry;
+            }
+
+            answer ??= _cache.Lookup(resolution.Eid.Address, now, touch: false);
+            foreach (var w in resolution.Waiters)
+            {
+                var result = answer;
+                _completions.Add(() =>
+                {
+                    if (result is null) w.TrySetException(new InvalidOperationException($"the Map-Reply for {resolution.Eid} carried no record covering it"));
+                    else w.TrySetResult(result);
+                });
+            }
+        }
+    }
+}

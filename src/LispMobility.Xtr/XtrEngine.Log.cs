@@ -1,0 +1,29 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace LispMobility.Xtr;
+
+// Event ids 2000-2099: xTR.
+public sealed partial class XtrEngine
+{
+    [LoggerMessage(EventId = 2000, Level = LogLevel.Debug, Message = "Malformed {Kind} from {Source}: {Error}")]
+    private partial void LogMalformed(string kind, IPEndPoint source, string error);
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Debug, Message = "Unexpected message type {Type} from {Source}")]
+    private partial void LogUnexpected(int type, IPEndPoint source);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Map-Notify from {Source} refused: {Reason}")]
+    private partial void LogNotifyRejected(IPEndPoint source, string reason);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Information, Message = "{Eid} is now away (registered by another site; told by {MapServer}); blackhole route installed")]
+    private partial void LogAway(string eid, IPEndPoint mapServer);
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "{Eid}: no acknowledgement from {MapServers} after {Transmissions} transmissions")]
+    private partial void LogRegisterTimeout(string eid, string mapServers, int transmissions);
+
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Error, Message = "Route for {Address} could not be programmed")]
+    private partial void LogRouteFailure(Exception exception, string address);
+
+    [LoggerMessage(EventId = 2006, Level = LogLevel.Error, Message = "An event observer failed")]
+    private partial void LogObserverFault(Exception exception);
+}

@@ -1,0 +1,186 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using LispMobility.Lisp;
+using LispMobility.Lisp.Addressing;
+using LispMobility.Lisp.Messages;
+using LispMobility.Lisp.Records;
+using LispMobility.Transport;
+using LispMobility.Xtr.Caching;
+using LispMobility.Xtr.Configuration;
+using LispMobility.Xtr.Routing;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace LispMobility.Xtr;
+
+/// <summary>
+/// The embedded xTR, sans I/O (datagrams and time in, datagrams out): the ETR's registration engine
+/// and EID database with dynamic hosts, the away state, authoritative Map-Replies and SMRs, and the
+/// ITR's map-cache with resolution through the Map-Resolver. Host routes go to an <see cref="IRouteTable"/>.
+/// Thread-safe through one lock; completions of awaited operations run outside it.
+/// </summary>
+public sealed partial class XtrEngine : IDatagramEngine
+{
+    private readonly object _gate = new();
+    private readonly XtrOptions _options;
+    private readonly IRouteTable _routes;
+    private readonly TimeProvider _time;
+    private readonly NonceSource _registerNonces;
+    private readonly NonceSource _nonces;
+    private readonly ILogger _logger;
+    private readonly Locator[] _rlocs;
+    private readonly HashSet<LispAddress> _rlocAddresses;
+    private readonly MapServerPeer[] _mapServers;
+    private readonly IPEndPoint[] _resolvers;
+    private readonly EidPrefix[] _static;
+    private readonly (DynamicEidOptions Options, EidPrefix Prefix)[] _ranges;
+    private readonly MapCache _cache;
+    private readonly List<Action> _completions = [];
+
+    /// <summary>Builds the engine from validated options (throws listing every problem otherwise).</summary>
+    public XtrEngine(XtrOptions options, IRouteTable routes, TimeProvider? time = null, NonceSource? nonces = null, ILogger<XtrEngine>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = options.Validate();
+        if (errors.Count > 0) throw new ArgumentException("invalid xTR configuration:" + Environment.NewLine + string.Join(Environment.NewLine, errors), nameof(options));
+        _options = options;
+        _routes = routes ?? throw new ArgumentNullException(nameof(routes));
+        _time = time ?? TimeProvider.System;
+        _registerNonces = NonceSource.Increasing(_time);
+        _nonces = nonces ?? NonceSource.Random;
+        _logger = logger ?? NullLogger<XtrEngine>.Instance;
+        _rlocs = options.Rlocs.Select(r => new Locator(LispAddress.Parse(r.Address), r.Priority, r.Weight, Local: true)).ToArray();
+        _rlocAddresses = _rlocs.Select(r => r.Address).ToHashSet();
+        _mapServers = options.MapServers.Select((m, i) => new MapServerPeer(i, IPEndPoint.Parse(m.Address), m, Encoding.UTF8.GetBytes(m.Key))).ToArray();
+        _resolvers = options.MapResolvers.Select(IPEndPoint.Parse).ToArray();
+        _static = options.DatabaseMappings.Select(EidPrefix.Parse).ToArray();
+        _ranges = options.DynamicEids.Select(d => (d, EidPrefix.Parse(d.Prefix))).ToArray();
+        _cache = new MapCache(options.MapCacheSize);
+        XtrId = string.IsNullOrEmpty(options.XtrId) ? DeriveXtrId(options) : UInt128.Parse(options.XtrId, NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        _quickUntil = _time.GetUtcNow() + options.QuickRegisterWindow;
+        _nextPeriodic = _time.GetUtcNow();
+    }
+
+    /// <summary>The xTR-ID sent in every Map-Register.</summary>
+    public UInt128 XtrId { get; }
+
+    /// <summary>The site's RLOCs.</summary>
+    public IReadOnlyList<Locator> Rlocs => _rlocs;
+
+    /// <summary>The site name.</summary>
+    public string Site => _options.Site;
+
+    /// <summary>What the xTR counted.</summary>
+    public XtrCounters Counters { get; } = new();
+
+    /// <summary>Raised (outside the lock) for registrations, away transitions, cache updates and SMRs.</summary>
+    public event EventHandler<XtrEvent>? EventRaised;
+
+    /// <summary>The dynamic-EID range named <paramref name="name"/> or containing <paramref name="address"/>.</summary>
+    public string? RangeOf(IPAddress address)
+    {
+        var a = LispAddress.FromIPAddress(address);
+        foreach (var (o, p) in _ranges)
+        {
+            if (p.Contains(a)) return o.Name;
+        }
+
+        return null;
+    }
+
+    /// <inheritdoc />
+    public void Receive(ReadOnlySpan<byte> datagram, IPEndPoint source, IDatagramSink sink)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(sink);
+        var events = new List<XtrEvent>(0);
+        if (!LispMessage.TryPeekType(datagram, out var type))
+        {
+            Counters.Malformed();
+            return;
+        }
+
+        switch (type)
+        {
+            case LispMessageType.MapNotify: HandleMapNotify(datagram, source, sink, events); break;
+            case LispMessageType.MapReply: HandleMapReply(datagram, source, events); break;
+            case LispMessageType.MapRequest: HandleMapRequest(datagram, source, (ushort)source.Port, false, sink, events); break;
+            case LispMessageType.EncapsulatedControlMessage: HandleEcm(datagram, source, sink, events); break;
+            default:
+                Counters.Unexpected();
+                LogUnexpected((int)type, source);
+                break;
+        }
+
+        Finish(events);
+    }
+
+    /// <inheritdoc />
+    public TimeSpan? OnTimer(IDatagramSink sink)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        var now = _time.GetUtcNow();
+        var events = new List<XtrEvent>(0);
+        DateTimeOffset next;
+        lock (_gate)
+        {
+            next = RegistrationTimers(now, sink);
+            var resolveNext = ResolutionTimers(now, sink);
+            if (resolveNext is { } r && r < next) next = r;
+        }
+
+        Finish(events);
+        return next > now ? next - now : TimeSpan.Zero;
+    }
+
+    // Completes awaited tasks and raises events outside the lock.
+    private void Finish(List<XtrEvent> events)
+    {
+        List<Action> completions;
+        lock (_gate)
+        {
+            completions = [.. _completions];
+            _completions.Clear();
+        }
+
+        foreach (var complete in completions) complete();
+        var handler = EventRaised;
+        if (handler is null) return;
+        foreach (var e in events)
+        {
+            try
+            {
+                handler(this, e);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                LogObserverFault(ex);
+            }
+        }
+    }
+
+    private bool IsOurs(IReadOnlyList<Locator> locators)
+    {
+        foreach (var l in locators)
+        {
+            if (_rlocAddresses.Contains(l.Address)) return true;
+        }
+
+        return false;
+    }
+
+    private static UInt128 DeriveXtrId(XtrOptions options)
+    {
+        var bytes = System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(options.Site + "|" + string.Join(",", options.Rlocs.Select(r => r.Address))));
+        return new UInt128(BitConverter.ToUInt64(bytes, 0), BitConverter.ToUInt64(bytes, 8));
+    }
+
+    /// <summary>A Map-Server and its key.</summary>
+    private sealed record MapServerPeer(int Index, IPEndPoint Endpoint, MapServerPeerOptions Options, byte[] Key)
+    {
+        public DateTimeOffset? LastAcknowledged { get; set; }
+
+        public override string ToString() => Endpoint.ToString();
+    }
+}
