@@ -54,6 +54,11 @@ public sealed partial class VCenterWatcher : IWorkloadWatcher, IDisposable
     /// <inheritdoc />
     public string Name => WorkloadSources.VCenter;
 
+    /// <summary>The change feed's current SOAP session key, null while no feed is open (tests revoke it).</summary>
+    internal string? FeedSessionKey => _feed?.SessionKey;
+
+    private VimChangeFeed? _feed;
+
     /// <summary>The REST client (for the agent's own checks, and tests).</summary>
     public IVsphereApi Api => _client.Value.Api;
 
@@ -165,6 +170,7 @@ public sealed partial class VCenterWatcher : IWorkloadWatcher, IDisposable
         var credentials = _client.Value.Credentials;
         await using var feed = new VimChangeFeed(_http, credentials, _logger, _options.RequestTimeout);
         await feed.OpenAsync(ct).ConfigureAwait(false);
+        _feed = feed;
         var reconcileAt = _time.GetTimestamp() + (long)(_options.ReconciliationInterval.TotalSeconds * _time.TimestampFrequency);
         while (!ct.IsCancellationRequested)
         {

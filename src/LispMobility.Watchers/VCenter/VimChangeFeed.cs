@@ -46,6 +46,9 @@ public sealed partial class VimChangeFeed : IAsyncDisposable
         _requestTimeout = requestTimeout;
     }
 
+    /// <summary>The SOAP session key (the vmware_soap_session cookie's value); tests terminate it to provoke NotAuthenticated.</summary>
+    internal string? SessionKey => _cookie?.Split('=', 2)[1].Trim('"');
+
     /// <summary>Logs in and creates the view and the filter; the first <see cref="WaitAsync"/> then returns every VM ("enter").</summary>
     public async Task OpenAsync(CancellationToken ct)
     {

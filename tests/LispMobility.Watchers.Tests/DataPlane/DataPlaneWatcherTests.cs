@@ -82,6 +82,25 @@ public sealed class DataPlaneWatcherTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task First_ip_packet_of_an_unknown_host_is_reported_once()
+    {
+        var source = IPAddress.Parse("10.77.0.50");
+        // A minimal IPv4/UDP datagram to the broadcast address, from the "VM".
+        var frame = Convert.FromHexString("ffffffffffff" + Convert.ToHexString(_net.VmMac.GetAddressBytes()) + "0800"
+            + "4500001c0000400040110000" + "0a4d0032" + "0a4dffff" + "d43100350008" + "0000");
+        var (fact, latency) = await SendAndAwait(frame, f => f.Addresses.Contains(source));
+        Assert.Equal([_net.VmMac], fact.Macs);
+        Assert.True(latency <= ReportDeadline, $"reported after {latency.TotalMilliseconds} ms");
+
+        var before = _watcher.Statistics;
+        for (var i = 0; i < 5; i++) _vm.Send(frame);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (_watcher.Statistics.Frames < before.Frames + 5 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.Equal(before.Frames + 5, _watcher.Statistics.Frames);
+        Assert.Equal(before.Reported, _watcher.Statistics.Reported);
+    }
+
+    [Fact]
     public async Task Liveness_probe_gets_an_answer_from_a_live_host_and_none_from_a_silent_one()
     {
         _net.IpInside($"addr add 10.77.0.2/24 dev {_net.VmEnd}");

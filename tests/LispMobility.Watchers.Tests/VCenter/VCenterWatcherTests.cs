@@ -71,4 +71,48 @@ public sealed class VCenterWatcherTests(VcsimFixture vcsim) : IClassFixture<Vcsi
         Assert.Contains(vms, v => v.Vm == "vm-57");
         Assert.DoesNotContain(stale, run.Log.All, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_feed_session_terminated_mid_run_is_replaced_and_the_next_vmotion_still_arrives_within_2s()
+    {
+        await using var run = new WatcherRun(vcsim).Start();
+        await run.NextAsync(f => f.Name == "DC0_H0_VM1", TimeSpan.FromSeconds(15));
+        await run.WaitForLogAsync(1020, TimeSpan.FromSeconds(10));
+        var key = run.Watcher.FeedSessionKey;
+        Assert.NotNull(key);
+
+        await TerminateSoapSession(key);
+        await run.WaitForLogAsync(1045, TimeSpan.FromSeconds(5));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while ((run.Watcher.FeedSessionKey is null || run.Watcher.FeedSessionKey == key) && DateTime.UtcNow < deadline) await Task.Delay(50);
+        Assert.NotEqual(key, run.Watcher.FeedSessionKey);
+
+        var clock = Stopwatch.StartNew();
+        await vcsim.RunAsync("migrate", "DC0_H0_VM1", "DC0_C0_H2");
+        var moved = await run.NextAsync(f => f.Name == "DC0_H0_VM1", Deadline + TimeSpan.FromSeconds(1));
+        Assert.Equal((WorkloadChange.Migrated, "DC0_C0_H2", "paris", "dr"), (moved.Change, moved.Host, moved.Site, moved.PreviousSite));
+        Assert.True(clock.Elapsed <= Deadline, $"reported after {clock.Elapsed.TotalMilliseconds:0} ms");
+        Assert.DoesNotContain(key, run.Log.All, StringComparison.Ordinal);
+    }
+
+    // An administrator's SessionManager.TerminateSession from a second SOAP session, as vCenter's session list does.
+    private async Task TerminateSoapSession(string key)
+    {
+        using var http = new HttpClient(LispMobility.Watchers.VCenter.PinnedCertificate.CreateHandler(vcsim.CertificateThumbprint)) { BaseAddress = vcsim.BaseUrl };
+        async Task<string> Call(string body, string? cookie)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "sdk")
+            {
+                Content = new StringContent($"<?xml version=\"1.0\"?><e:Envelope xmlns:e=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns=\"urn:vim25\"><e:Body>{body}</e:Body></e:Envelope>",
+                    System.Text.Encoding.UTF8, "text/xml"),
+            };
+            if (cookie is not null) request.Headers.Add("Cookie", cookie);
+            using var response = await http.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.DoesNotContain("Fault", text, StringComparison.Ordinal);
+            return response.Headers.TryGetValues("Set-Cookie", out var cookies) ? cookies.First().Split(';')[0] : "";
+        }
+        var admin = await Call($"<Login><_this type=\"SessionManager\">SessionManager</_this><userName>{vcsim.UserName}</userName><password>{vcsim.Password}</password></Login>", null);
+        await Call($"<TerminateSession><_this type=\"SessionManager\">SessionManager</_this><sessionId>{key}</sessionId></TerminateSession>", admin);
+    }
 }
