@@ -290,11 +290,11 @@ public readonly struct LispAddress : IEquatable<LispAddress>
             case Afi.None:
                 return true;
             case Afi.IPv4:
-                if (!r.TryU32(field + " IPv4 address", out var v4)) return false;
+                if (!r.TryU32(AddressField(field), out var v4)) return false;
                 address = IPv4(v4);
                 return true;
             case Afi.IPv6:
-                if (!r.TryU64(field + " IPv6 address", out var hi) || !r.TryU64(field + " IPv6 address", out var lo)) return false;
+                if (!r.TryU64(AddressField(field), out var hi) || !r.TryU64(AddressField(field), out var lo)) return false;
                 address = IPv6(hi, lo);
                 return true;
             case Afi.Lcaf:
@@ -304,6 +304,18 @@ public readonly struct LispAddress : IEquatable<LispAddress>
                 return r.Fail(LispError.Unsupported(field, afiOffset, afi, "only AFI 0, 1, 2 and 16387 (LCAF) are handled"));
         }
     }
+
+    // The name of the address after an AFI field, as a constant: building it by concatenation allocated on every read.
+    private static string AddressField(string afiField) => afiField switch
+    {
+        "EID-Prefix-AFI" => "EID-Prefix",
+        "Loc-AFI" => "Locator",
+        "Source-EID-AFI" => "Source EID Address",
+        "ITR-RLOC-AFI" => "ITR-RLOC Address",
+        "IID AFI" => "IID Address",
+        "AFI-list AFI" => "AFI-list Address",
+        _ => "Address",
+    };
 
     private static bool TryReadLcaf(ref WireReader r, int afiOffset, int depth, out LispAddress address)
     {
