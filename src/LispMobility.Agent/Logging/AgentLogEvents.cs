@@ -13,6 +13,10 @@ internal static class AgentLogEvents
     public const int SystemdReady = 1002;
     public const int SystemdStopping = 1003;
     public const int SystemdWatchdogEnabled = 1004;
+    public const int WindowsServiceNotStartedBySCM = 1005;
+    public const int WindowsServiceDispatcherFailed = 1006;
+    public const int WindowsServiceStopRequested = 1007;
+    public const int WindowsServiceStatusFailed = 1008;
     public const int ManagementApiUnauthorized = 1010;
     public const int ManagementApiListening = 1011;
     public const int ApiTokenCreated = 1100;
