@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace LispMobility.Fabric.Linux.Netlink;
+namespace LispMobility.Transport.Netlink;
 
 /// <summary>rtnetlink numbers from linux/netlink.h, linux/rtnetlink.h, linux/if_link.h, linux/if_addr.h.</summary>
 internal static class Rtnl
@@ -17,7 +17,10 @@ internal static class Rtnl
     public const ushort IfaAddress = 1, IfaLocal = 2;
     public const uint IffUp = 1;
     public const ushort NlmsgerrAttrMsg = 1;
-    public const int HeaderLength = 16, IfinfoLength = 16, IfaddrLength = 8;
+    public const int HeaderLength = 16, IfinfoLength = 16, IfaddrLength = 8, RtmsgLength = 12;
+    public const ushort NewRoute = 24, DelRoute = 25, GetRoute = 26;
+    public const ushort RtaDst = 1, RtaOif = 4, RtaTable = 15;
+    public const byte RtnUnicast = 1, RtnBlackhole = 6, RtScopeUniverse = 0, RtScopeLink = 253, RtTableMain = 254;
 }
 
 /// <summary>Builds one netlink request: header, fixed family header, then 4-byte-aligned attributes (host byte order).</summary>
@@ -40,6 +43,18 @@ internal sealed class NetlinkMessage
         Write(at + 4, index);
         Write(at + 8, flags);
         Write(at + 12, change);
+        return this;
+    }
+
+    public NetlinkMessage Rtmsg(byte family, byte destinationLength, byte table, byte protocol, byte scope, byte type)
+    {
+        var at = Reserve(Rtnl.RtmsgLength);
+        _buffer[at] = family;
+        _buffer[at + 1] = destinationLength;
+        _buffer[at + 4] = table;
+        _buffer[at + 5] = protocol;
+        _buffer[at + 6] = scope;
+        _buffer[at + 7] = type;
         return this;
     }
 

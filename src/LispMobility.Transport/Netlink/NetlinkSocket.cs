@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace LispMobility.Fabric.Linux.Netlink;
+namespace LispMobility.Transport.Netlink;
 
 /// <summary>The kernel refused a netlink request: errno and, when the kernel sent one, its extended-ack message.</summary>
 internal sealed class NetlinkException(int errno, string? kernelMessage, string request)

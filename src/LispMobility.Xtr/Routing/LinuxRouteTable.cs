@@ -1,0 +1,130 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
+using LispMobility.Transport.Netlink;
+
+namespace LispMobility.Xtr.Routing;
+
+/// <summary>
+/// Host routes in Linux's main table over rtnetlink (no `ip` process): /32 and /128 routes to the VM-facing
+/// interface and blackhole routes, all with our own route protocol number so we can find them again.
+/// Works in the network namespace of the calling thread.
+/// </summary>
+[SupportedOSPlatform("linux")]
+public sealed partial class LinuxRouteTable(byte routeProtocol = LinuxRouteTable.DefaultProtocol, TimeSpan? timeout = null) : IRouteTable
+{
+    /// <summary>Our rtm_protocol (unassigned in /etc/iproute2/rt_protos; "proto 222" in `ip route`).</summary>
+    public const byte DefaultProtocol = 222;
+
+    private const int Enoent = 2, Esrch = 3;
+    private readonly TimeSpan _timeout = timeout ?? TimeSpan.FromSeconds(5);
+
+    /// <summary>The protocol number our routes carry.</summary>
+    public byte RouteProtocol => routeProtocol;
+
+    /// <inheritdoc />
+    public void Set(HostRoute route)
+    {
+        ArgumentNullException.ThrowIfNull(route);
+        var (family, length, bytes) = Destination(route.Address);
+        var local = route.Kind == HostRouteKind.Local;
+        var message = new NetlinkMessage(Rtnl.NewRoute, Rtnl.FRequest | Rtnl.FAck | Rtnl.FCreate | Rtnl.FReplace)
+            .Rtmsg(family, length, Rtnl.RtTableMain, routeProtocol, local ? Rtnl.RtScopeLink : Rtnl.RtScopeUniverse, local ? Rtnl.RtnUnicast : Rtnl.RtnBlackhole)
+            .Attribute(Rtnl.RtaDst, bytes);
+        if (local)
+        {
+            if (string.IsNullOrEmpty(route.Interface)) throw new RouteTableException($"a local route for {route.Address} needs an interface");
+            var index = if_nametoindex(route.Interface);
+            if (index == 0) throw new RouteTableException($"interface '{route.Interface}' does not exist (route for {route.Address})");
+            message.Attribute(Rtnl.RtaOif, index);
+        }
+
+        Exchange(message, $"add {(local ? "route" : "blackhole")} {route.Address}/{length}{(local ? " dev " + route.Interface : "")}");
+    }
+
+    /// <inheritdoc />
+    public void Remove(IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        var (family, length, bytes) = Destination(address);
+        var message = new NetlinkMessage(Rtnl.DelRoute, Rtnl.FRequest | Rtnl.FAck)
+            .Rtmsg(family, length, Rtnl.RtTableMain, routeProtocol, 255 /* RT_SCOPE_NOWHERE: any scope */, 0)
+            .Attribute(Rtnl.RtaDst, bytes);
+        try
+        {
+            Exchange(message, $"delete route {address}/{length}");
+        }
+        catch (RouteTableException e) when (e.InnerException is NetlinkException { Errno: Enoent or Esrch })
+        {
+            // Not there: removing is idempotent.
+        }
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<HostRoute> List()
+    {
+        var routes = new List<HostRoute>();
+        foreach (var family in new[] { (byte)AddressFamily.InterNetwork, (byte)10 /* AF_INET6 */ })
+        {
+            var dump = Exchange(new NetlinkMessage(Rtnl.GetRoute, Rtnl.FRequest | Rtnl.FDump).Rtmsg(family, 0, 0, 0, 0, 0), "list routes");
+            foreach (var (type, payload) in dump)
+            {
+                if (type != Rtnl.NewRoute || payload.Length < Rtnl.RtmsgLength) continue;
+                if (payload[5] != routeProtocol || payload[4] != Rtnl.RtTableMain) continue;
+                var attributes = NetlinkAttributes.Parse(payload.AsSpan(Rtnl.RtmsgLength));
+                if (!attributes.TryGetValue(Rtnl.RtaDst, out var dst) || dst.Length is not (4 or 16)) continue;
+                var kind = payload[7] == Rtnl.RtnBlackhole ? HostRouteKind.Blackhole : HostRouteKind.Local;
+                var oif = NetlinkAttributes.UInt32(attributes, Rtnl.RtaOif);
+                routes.Add(new HostRoute(new IPAddress(dst), kind, oif is { } i ? InterfaceName(i) : null));
+            }
+        }
+
+        return routes;
+    }
+
+    /// <inheritdoc />
+    public int RemoveAll()
+    {
+        var routes = List();
+        foreach (var r in routes) Remove(r.Address);
+        return routes.Count;
+    }
+
+    private static (byte Family, byte Length, byte[] Bytes) Destination(IPAddress address) =>
+        address.AddressFamily == AddressFamily.InterNetwork ? ((byte)2, (byte)32, address.GetAddressBytes()) : ((byte)10, (byte)128, address.GetAddressBytes());
+
+    private List<(ushort Type, byte[] Payload)> Exchange(NetlinkMessage message, string what)
+    {
+        try
+        {
+            using var socket = new NetlinkSocket(_timeout);
+            return socket.Exchange(message, what);
+        }
+        catch (NetlinkException e)
+        {
+            throw new RouteTableException(e.Message, e);
+        }
+    }
+
+    private static string? InterfaceName(uint index)
+    {
+        Span<byte> name = stackalloc byte[16];
+        unsafe
+        {
+            fixed (byte* p = name)
+            {
+                if (if_indextoname(index, p) == IntPtr.Zero) return null;
+            }
+        }
+
+        var end = name.IndexOf((byte)0);
+        return System.Text.Encoding.ASCII.GetString(end < 0 ? name : name[..end]);
+    }
+
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial uint if_nametoindex(string name);
+
+    [LibraryImport("libc")]
+    private static unsafe partial IntPtr if_indextoname(uint index, byte* name);
+}
