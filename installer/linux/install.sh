@@ -29,6 +29,8 @@ readonly LOG_DIR=/var/log/lispmobility
 readonly WATCHDOG_SEC=30
 
 prefix="" from_publish="" self_contained=0 systemctl=1 start=1 uninstall=0 purge=0
+staging=""   # a temporary publish output, removed on exit
+trap '[ -z "$staging" ] || rm -rf "$staging"' EXIT
 
 say() { printf 'install.sh: %s\n' "$*"; }
 die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -216,10 +218,9 @@ ensure_user() {
 }
 
 install_program() {
-  local source=$from_publish staging=""
+  local source=$from_publish
   if [ -z "$source" ]; then
     staging=$(mktemp -d)
-    trap 'rm -rf "$staging"' EXIT
     publish "$staging"
     source=$staging
   fi
