@@ -1,0 +1,55 @@
+using LispMobility.Agent.Logging;
+using LispMobility.Agent.Security;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Logging;
+using Serilog.Extensions.Logging;
+
+namespace LispMobility.Agent.Hosting;
+
+/// <summary>One call that gives <c>lispmobility run</c> its service plumbing: logging, systemd / Windows service lifetime,
+/// and the management API with its token.</summary>
+/// <remarks>
+/// Usage: <c>var errors = builder.AddServicePlumbing(); if (errors.Count &gt; 0) { print them; exit 1 }</c>, then after
+/// <c>Build()</c> call <c>app.MapManagementApi()</c> and add <c>/api</c> endpoints to the group it returns.
+/// Every configuration problem is collected first (each naming its config path), so an operator fixes them in one go
+/// and nothing is half set up.
+/// </remarks>
+public static class ServicePlumbing
+{
+    /// <summary>Validates the <c>Log</c> and <c>ManagementApi</c> sections and the token file, then wires everything.</summary>
+    /// <param name="builder">The host builder, with the configuration already loaded.</param>
+    /// <param name="logging">Where we run, for choosing sinks; defaults to this process's environment.</param>
+    /// <param name="systemd">What systemd said; defaults to this process's environment.</param>
+    /// <returns>The configuration errors; empty when everything was wired.</returns>
+    public static IReadOnlyList<string> AddServicePlumbing(this WebApplicationBuilder builder,
+        LoggingEnvironment? logging = null, SystemdServiceEnvironment? systemd = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var errors = new List<string>();
+        var log = LogOptions.FromConfiguration(builder.Configuration, out var logErrors);
+        errors.AddRange(logErrors);
+        var api = ManagementApiOptions.FromConfiguration(builder.Configuration, out var apiErrors);
+        errors.AddRange(apiErrors);
+        ApiToken? token = null;
+        if (api is not null)
+        {
+            try
+            {
+                token = ApiToken.Read(api.TokenFile);
+            }
+            catch (ApiTokenException e)
+            {
+                errors.Add($"{ManagementApiOptions.SectionName}:{nameof(ManagementApiOptions.TokenFile)}: {e.Message}");
+            }
+        }
+        if (errors.Count > 0 || log is null || api is null || token is null) return errors;
+
+        var logger = LoggingSetup.CreateLogger(log, logging ?? LoggingEnvironment.Detect(), builder.Configuration);
+        builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(new SerilogLoggerProvider(logger, dispose: true));
+        builder.Services.AddSystemdNotify(systemd);
+        builder.Services.AddWindowsService();
+        builder.AddManagementApi(api, token);
+        return errors;
+    }
+}

@@ -1,0 +1,73 @@
+using LispMobility.Agent.Hosting;
+using LispMobility.Agent.Logging;
+using LispMobility.Agent.Security;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace LispMobility.Agent.Tests.Hosting;
+
+/// <summary>The whole plumbing as <c>lispmobility run</c> would use it: real Kestrel, real sockets, real log file.</summary>
+public sealed class ServicePlumbingTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("lm-plumbing-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task A_valid_configuration_gives_a_service_that_notifies_systemd_logs_and_serves_the_API()
+    {
+        using var systemd = UnixDatagramReceiver.AtTempPath();
+        var tokenFile = Path.Combine(_dir, "api-token");
+        var token = ApiToken.Create(tokenFile);
+        var logDir = Path.Combine(_dir, "logs");
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Log:Directory"] = logDir,
+            ["Log:Console"] = "false",
+            ["ManagementApi:Port"] = "0",
+            ["ManagementApi:TokenFile"] = tokenFile,
+        });
+
+        var errors = builder.AddServicePlumbing(new LoggingEnvironment(false, false), new SystemdServiceEnvironment(systemd.Address, null));
+
+        Assert.Empty(errors);
+        await using (var app = builder.Build())
+        {
+            app.MapManagementApi().MapGet("/ping", () => "pong");
+            await app.StartAsync();
+            Assert.Equal("READY=1\nSTATUS=running", systemd.ReceiveText(TimeSpan.FromSeconds(5)));
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+            using var http = new HttpClient { BaseAddress = new Uri(address) };
+            http.DefaultRequestHeaders.Authorization = new("Bearer", token.Value);
+            Assert.Equal("pong", await http.GetStringAsync(new Uri("/api/ping", UriKind.Relative)));
+            await app.StopAsync();
+            Assert.Equal("STOPPING=1", systemd.ReceiveText(TimeSpan.FromSeconds(5)));
+        }
+
+        var log = await File.ReadAllTextAsync(Assert.Single(Directory.GetFiles(logDir, "lispmobility-*.log")));
+        Assert.Contains("Told systemd the agent is ready", log, StringComparison.Ordinal);
+        Assert.DoesNotContain(token.Value, log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Every_problem_is_reported_at_once_and_nothing_is_wired()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Log:MinimumLevel"] = "Chatty",
+            ["ManagementApi:TokenFile"] = Path.Combine(_dir, "missing-token"),
+        });
+
+        var errors = builder.AddServicePlumbing(new LoggingEnvironment(false, false), new SystemdServiceEnvironment(null, null));
+
+        Assert.Collection(errors,
+            e => Assert.StartsWith("Log:MinimumLevel: 'Chatty'", e, StringComparison.Ordinal),
+            e => Assert.Equal($"ManagementApi:TokenFile: API token file {Path.Combine(_dir, "missing-token")} does not exist (the installer creates it)", e));
+        Assert.DoesNotContain(builder.Services, d => d.ServiceType == typeof(SystemdNotifier));
+    }
+}
