@@ -75,6 +75,24 @@ public static partial class ManagementApi
         return app.MapGroup(ApiPrefix);
     }
 
+    /// <summary>An <see cref="HttpClient"/> for the CLI verbs: base address from the options, the bearer token attached.</summary>
+    /// <remarks>A wildcard bind address (0.0.0.0, ::) is reached through loopback of the same family.</remarks>
+    public static HttpClient CreateClient(ManagementApiOptions options, ApiToken token, TimeSpan? timeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(token);
+        var address = IPAddress.Parse(options.BindAddress);
+        if (address.Equals(IPAddress.Any)) address = IPAddress.Loopback;
+        if (address.Equals(IPAddress.IPv6Any)) address = IPAddress.IPv6Loopback;
+        var client = new HttpClient
+        {
+            BaseAddress = new UriBuilder(Uri.UriSchemeHttp, address.ToString(), options.Port).Uri,
+            Timeout = timeout ?? TimeSpan.FromSeconds(10),
+        };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token.Value);
+        return client;
+    }
+
     // The failure reason (a metric label and a log field), or null when the request carries the token.
     internal static string? Authenticate(HttpRequest request, ApiToken token)
     {

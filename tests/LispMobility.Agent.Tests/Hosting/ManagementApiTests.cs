@@ -101,6 +101,25 @@ public sealed class ManagementApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_CLI_client_reaches_the_api_with_the_token()
+    {
+        using var client = ManagementApi.CreateClient(new ManagementApiOptions { Port = _http.BaseAddress!.Port }, _token);
+
+        Assert.Equal("{\"eids\":3}", await client.GetStringAsync(new Uri("api/status", UriKind.Relative)));
+    }
+
+    [Theory]
+    [InlineData("0.0.0.0", "http://127.0.0.1:4380/")]
+    [InlineData("::", "http://[::1]:4380/")]
+    [InlineData("::1", "http://[::1]:4380/")]
+    [InlineData("127.0.0.2", "http://127.0.0.2:4380/")]
+    public void The_CLI_client_turns_a_wildcard_bind_into_loopback(string bind, string expected)
+    {
+        using var client = ManagementApi.CreateClient(new ManagementApiOptions { BindAddress = bind }, _token);
+        Assert.Equal(expected, client.BaseAddress!.ToString());
+    }
+
+    [Fact]
     public async Task An_unknown_api_path_is_401_before_404_so_it_reveals_nothing()
     {
         using var anonymous = await Send("/api/nothing-here", null, null);
