@@ -135,7 +135,11 @@ public sealed partial class XtrEngine
         return sent;
     }
 
-    private int ControlPort => _options.Listen.Count > 0 && IPEndPoint.TryParse(_options.Listen[0], out var ep) && ep.Port != 0 ? ep.Port : LispPorts.Control;
+    /// <summary>
+    /// The UDP port this xTR's control plane listens on: where Map-Replies to our Map-Requests come back, and
+    /// the port assumed for remote ITRs we solicit. Set by the transport once bound.
+    /// </summary>
+    public int ControlPort { get; set; } = LispPorts.Control;
 
     private LispAddress RlocFor(LispAddress eid)
     {

@@ -13,7 +13,7 @@ namespace LispMobility.Xtr;
 /// The xTR as the rest of the agent uses it: the engine on its UDP sockets, with awaitable operations
 /// (register a host, withdraw it, resolve an EID, solicit remote ITRs).
 /// </summary>
-public sealed class XtrNode : IAsyncDisposable
+public sealed class XtrNode : ITunnelRouter, IAsyncDisposable
 {
     private readonly UdpDatagramTransport _transport;
     private readonly IRouteTable _routes;
@@ -32,6 +32,15 @@ public sealed class XtrNode : IAsyncDisposable
     /// <summary>The protocol engine (state, counters, events).</summary>
     public XtrEngine Engine { get; }
 
+    /// <inheritdoc />
+    public string Site => Engine.Site;
+
+    /// <inheritdoc />
+    public IReadOnlyList<Lisp.Records.Locator> Rlocs => Engine.Rlocs;
+
+    /// <inheritdoc />
+    public HostState? StateOf(IPAddress eid) => Engine.StateOf(eid);
+
     /// <summary>The bound endpoints.</summary>
     public IReadOnlyList<IPEndPoint> LocalEndpoints => _transport.LocalEndpoints;
 
@@ -39,6 +48,7 @@ public sealed class XtrNode : IAsyncDisposable
     public void Start()
     {
         _routes.RemoveAll();
+        Engine.ControlPort = _transport.LocalEndpoints[0].Port;
         _transport.Start();
         Run(sink => Engine.RegisterNow(sink));
     }

@@ -1,0 +1,267 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using LispMobility.Fabric;
+using LispMobility.Lisp.Addressing;
+using LispMobility.Mobility.Configuration;
+using LispMobility.Mobility.Persistence;
+using LispMobility.Xtr;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Polly;
+using Polly.Retry;
+
+namespace LispMobility.Mobility;
+
+/// <summary>
+/// The one place that changes the network when a workload moves: one saga per move — journal the intent,
+/// register the /32 at the new site and await the Map-Notify, make sure the old site is away (withdraw
+/// when moving home), converge the gateways, solicit remote ITRs — each step idempotent, retried with
+/// back-off, journaled and audited. Moves of one EID run one at a time; moves of different EIDs in parallel.
+/// </summary>
+public sealed partial class MobilityCoordinator
+{
+    private readonly MobilityOptions _options;
+    private readonly IReadOnlyDictionary<string, ITunnelRouter> _routers;
+    private readonly IReadOnlyDictionary<string, IReadOnlyList<IGatewayDriver>> _gateways;
+    private readonly MobilityStore _store;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly DynamicEidRange[] _ranges;
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _perEid = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _owners;
+    private readonly SemaphoreSlim _parallel;
+    private readonly ResiliencePipeline _retry;
+
+    /// <summary>Builds the coordinator over the xTRs of the sites this agent serves.</summary>
+    public MobilityCoordinator(MobilityOptions options, IReadOnlyDictionary<string, ITunnelRouter> routers, MobilityStore store,
+        IReadOnlyDictionary<string, IReadOnlyList<IGatewayDriver>>? gateways = null, TimeProvider? time = null, ILogger<MobilityCoordinator>? logger = null)
+    {
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        _routers = routers ?? throw new ArgumentNullException(nameof(routers));
+        _store = store ?? throw new ArgumentNullException(nameof(store));
+        _gateways = gateways ?? new Dictionary<string, IReadOnlyList<IGatewayDriver>>();
+        _time = time ?? TimeProvider.System;
+        _logger = logger ?? NullLogger<MobilityCoordinator>.Instance;
+        _ranges = options.Ranges.Select(r => new DynamicEidRange(r, EidPrefix.Parse(r.Prefix))).ToArray();
+        _owners = new ConcurrentDictionary<string, string>(store.Owners(), StringComparer.Ordinal);
+        _parallel = new SemaphoreSlim(options.MaxParallelMoves);
+        _retry = new ResiliencePipelineBuilder { TimeProvider = _time }.AddRetry(new RetryStrategyOptions
+        {
+            MaxRetryAttempts = Math.Max(0, options.StepAttempts - 1), Delay = options.StepBackoff, BackoffType = DelayBackoffType.Exponential, UseJitter = true,
+            ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException and not ArgumentException),
+        }).Build();
+    }
+
+    /// <summary>Each step of each move as it finishes (raised on the saga's thread).</summary>
+    public event EventHandler<MoveProgress>? Progress;
+
+    /// <summary>The configured ranges.</summary>
+    public IReadOnlyList<DynamicEidRange> Ranges => _ranges;
+
+    /// <summary>The sites whose xTR this agent drives.</summary>
+    public IReadOnlyCollection<string> LocalSites => _routers.Keys.ToList();
+
+    /// <summary>The store (journal and audit).</summary>
+    public MobilityStore Store => _store;
+
+    /// <summary>The range that contains <paramref name="eid"/>, or null.</summary>
+    public DynamicEidRange? RangeOf(IPAddress eid)
+    {
+        var a = LispAddress.FromIPAddress(eid);
+        return _ranges.FirstOrDefault(r => r.Prefix.Contains(a));
+    }
+
+    /// <summary>The site that holds <paramref name="eid"/> now (the home site until it first moves).</summary>
+    public string? OwnerOf(IPAddress eid) =>
+        _owners.TryGetValue(eid.ToString(), out var site) ? site : RangeOf(eid)?.Options.HomeSite;
+
+    /// <summary>Every EID whose owner is <paramref name="site"/> as far as this agent knows.</summary>
+    public IReadOnlyList<IPAddress> EidsAt(string site) =>
+        _owners.Where(o => string.Equals(o.Value, site, StringComparison.OrdinalIgnoreCase)).Select(o => IPAddress.Parse(o.Key)).ToList();
+
+    /// <summary>Records that an EID lives at a site without moving it (inventory at start).</summary>
+    public void Adopt(IPAddress eid, string site) => _owners.TryAdd(eid.ToString(), site);
+
+    /// <summary>Runs one move saga to its end: converged, or failed with the reason. Never half-done silently.</summary>
+    public async Task<MoveOutcome> MoveAsync(MoveIntent intent, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(intent);
+        var range = RangeOf(intent.Eid) ?? throw new ArgumentException($"{intent.Eid} is in no dynamic-EID range", nameof(intent));
+        if (!range.Allows(intent.ToSite)) throw new ArgumentException($"range '{range.Name}' may not live at site '{intent.ToSite}'", nameof(intent));
+        var now = _time.GetUtcNow();
+        var record = new MoveRecord(Guid.NewGuid(), intent.Eid.ToString(), intent.Vm, intent.FromSite ?? OwnerOf(intent.Eid), intent.ToSite, intent.Trigger, intent.Source,
+            MoveState.Running, MoveStep.Journaled, now, now, null);
+        var gate = _perEid.GetOrAdd(record.Eid, _ => new SemaphoreSlim(1));
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _parallel.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                _store.Begin(record);
+                Audit(record, "intent", "journaled", $"{record.FromSite ?? "?"} -> {record.ToSite} ({record.Trigger} via {record.Source})", null);
+                return await RunSagaAsync(record, range, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                _parallel.Release();
+            }
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Finishes the moves a crash left unfinished, from the step each had reached (every step is idempotent).</summary>
+    public async Task<IReadOnlyList<MoveOutcome>> ResumeAsync(CancellationToken cancellationToken = default)
+    {
+        var outcomes = new List<MoveOutcome>();
+        foreach (var move in _store.Unfinished())
+        {
+            var range = RangeOf(IPAddress.Parse(move.Eid));
+            if (range is null || !_routers.ContainsKey(move.ToSite))
+            {
+                var why = range is null ? "the EID is no longer in a configured range" : $"site {move.ToSite} is not served by this agent";
+                _store.Update(move.Id, MoveState.Failed, move.Step, _time.GetUtcNow(), "not resumed: " + why);
+                Audit(move, "resume", "failed", why, null);
+                continue;
+            }
+
+            Audit(move, "resume", "resumed", $"from step {move.Step}", null);
+            LogResuming(move.Eid, move.Step.ToString());
+            outcomes.Add(await RunSagaAsync(move, range, cancellationToken).ConfigureAwait(false));
+        }
+
+        return outcomes;
+    }
+
+    private async Task<MoveOutcome> RunSagaAsync(MoveRecord move, DynamicEidRange range, CancellationToken cancellationToken)
+    {
+        var eid = IPAddress.Parse(move.Eid);
+        var total = Stopwatch.StartNew();
+        var timings = new List<StepTiming>();
+        if (!_routers.TryGetValue(move.ToSite, out var router))
+        {
+            return Fail(move, eid, move.Step, timings, total, $"site {move.ToSite} is not served by this agent (no local xTR)");
+        }
+
+        var steps = new (MoveStep Step, Func<CancellationToken, Task<string>> Run)[]
+        {
+            (MoveStep.Registered, async ct =>
+            {
+                var r = await router.RegisterHostAsync(eid, range.Name, ct).ConfigureAwait(false);
+                return $"/32 registered at {move.ToSite}, Map-Notify after {r.Elapsed.TotalMilliseconds:0.0} ms ({r.Transmissions} transmission(s))";
+            }),
+            (MoveStep.OldSiteAway, ct => EnsureOldSiteAwayAsync(move, range, router, eid, ct)),
+            (MoveStep.GatewaysConverged, ct => ConvergeGatewaysAsync(move, range, ct)),
+            (MoveStep.RemoteItrsSolicited, ct => Task.FromResult($"{router.SolicitRemoteItrs(eid)} remote ITR(s) solicited")),
+        };
+
+        foreach (var (step, run) in steps)
+        {
+            if (step <= move.Step) continue;
+            var watch = Stopwatch.StartNew();
+            string detail;
+            try
+            {
+                detail = await _retry.ExecuteAsync(async ct => await run(ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                Progress?.Invoke(this, new MoveProgress(move.Id, eid, move.Vm, step, watch.Elapsed, e.Message, Failed: true));
+                return Fail(move, eid, step, timings, total, $"{step}: {e.Message}");
+            }
+
+            timings.Add(new StepTiming(step, watch.Elapsed, detail));
+            _store.Update(move.Id, MoveState.Running, step, _time.GetUtcNow());
+            Audit(move, step.ToString(), "ok", detail, watch.Elapsed.TotalMilliseconds);
+            Progress?.Invoke(this, new MoveProgress(move.Id, eid, move.Vm, step, watch.Elapsed, detail));
+        }
+
+        _store.Update(move.Id, MoveState.Converged, MoveStep.Done, _time.GetUtcNow());
+        _owners[move.Eid] = move.ToSite;
+        Audit(move, "move", "converged", $"{move.FromSite ?? "?"} -> {move.ToSite}", total.Elapsed.TotalMilliseconds);
+        LogConverged(move.Eid, move.ToSite, total.Elapsed.TotalMilliseconds);
+        return new MoveOutcome(move.Id, eid, move.Vm, move.FromSite, move.ToSite, MoveState.Converged, timings, total.Elapsed, null);
+    }
+
+    private MoveOutcome Fail(MoveRecord move, IPAddress eid, MoveStep step, List<StepTiming> timings, Stopwatch total, string error)
+    {
+        _store.Update(move.Id, MoveState.Failed, step, _time.GetUtcNow(), error);
+        Audit(move, "move", "failed", error, total.Elapsed.TotalMilliseconds);
+        LogFailed(move.Eid, move.ToSite, error);
+        return new MoveOutcome(move.Id, eid, move.Vm, move.FromSite, move.ToSite, MoveState.Failed, timings, total.Elapsed, error);
+    }
+
+    // Moving home: the home aggregate serves again once the /32 is withdrawn. Elsewhere: the mapping system must
+    // point at the new site, and the old site's xTR (when this agent drives it) must be away.
+    private async Task<string> EnsureOldSiteAwayAsync(MoveRecord move, DynamicEidRange range, ITunnelRouter router, IPAddress eid, CancellationToken ct)
+    {
+        var home = range.IsHome(move.ToSite);
+        if (home) await router.WithdrawHostAsync(eid, removeRoute: false, ct).ConfigureAwait(false);
+        var entry = await router.ResolveAsync(eid, refresh: true, ct).ConfigureAwait(false);
+        var ours = router.Rlocs.Select(l => l.Address).ToHashSet();
+        if (entry.Locators.Count == 0 || !entry.Locators.All(l => ours.Contains(l.Address)))
+        {
+            throw new InvalidOperationException($"the Map-Resolver still maps {eid} to {string.Join(", ", entry.Locators.Select(l => l.Address))} (entry {entry.Eid})");
+        }
+
+        if (move.FromSite is { } from && !string.Equals(from, move.ToSite, StringComparison.OrdinalIgnoreCase) && _routers.TryGetValue(from, out var old) && !home)
+        {
+            var deadline = _time.GetUtcNow() + TimeSpan.FromSeconds(10);
+            while (old.StateOf(eid) is not HostState.Away && old.StateOf(eid) is not null)
+            {
+                if (_time.GetUtcNow() > deadline) throw new InvalidOperationException($"site {from} did not go away for {eid} (state {old.StateOf(eid)})");
+                await Task.Delay(TimeSpan.FromMilliseconds(5), _time, ct).ConfigureAwait(false);
+            }
+        }
+
+        return home
+            ? $"moved home: /32 withdrawn, {entry.Eid} at {move.ToSite} serves it"
+            : $"mapping system points {eid} at {move.ToSite} ({entry.Eid}); {move.FromSite ?? "previous site"} away";
+    }
+
+    private async Task<string> ConvergeGatewaysAsync(MoveRecord move, DynamicEidRange range, CancellationToken ct)
+    {
+        if (range.Options.Gateway is not { } g || !_gateways.TryGetValue(move.ToSite, out var drivers) || drivers.Count == 0)
+        {
+            return range.Options.Gateway is null ? "no gateway configured for the range" : $"no gateway driver at {move.ToSite}";
+        }
+
+        var intent = GatewayIntentFor(range)!;
+        var changes = 0;
+        foreach (var driver in drivers)
+        {
+            var plan = await driver.PlanAsync(intent, ct).ConfigureAwait(false);
+            if (!plan.IsEmpty) await driver.ApplyAsync(plan, ct).ConfigureAwait(false);
+            changes += plan.Changes.Count;
+            var verification = await driver.VerifyAsync(intent, ct).ConfigureAwait(false);
+            if (!verification.Converged) throw new InvalidOperationException($"{driver.Name}: {string.Join("; ", verification.Differences)}");
+        }
+
+        return $"gateway {g.VirtualIp} / {VirtualMac.ToCiscoNotation(intent.VirtualMac)} on {drivers.Count} device(s), {changes} change(s)";
+    }
+
+    /// <summary>The gateway every site of the range must present (same virtual IP and MAC everywhere).</summary>
+    public static GatewayIntent? GatewayIntentFor(DynamicEidRange range)
+    {
+        ArgumentNullException.ThrowIfNull(range);
+        if (range.Options.Gateway is not { } g) return null;
+        return new GatewayIntent(g.Vlan, g.Interface, IPAddress.Parse(g.VirtualIp), g.PrefixLength, g.Fhrp, g.FhrpVersion, g.Group,
+            VirtualMac.For(g.Fhrp, g.FhrpVersion, g.Group), ProxyArp: range.Options.Mode == Xtr.Configuration.MobilityMode.AcrossSubnet);
+    }
+
+    private void Audit(MoveRecord move, string kind, string outcome, string? detail, double? ms) =>
+        _store.Audit(new AuditEntry(0, _time.GetUtcNow(), move.Id, move.Eid, move.Vm, move.FromSite, move.ToSite, kind, move.Trigger, move.Source, outcome, detail, ms));
+
+    [LoggerMessage(EventId = 3000, Level = LogLevel.Information, Message = "Move of {Eid} to {Site} converged in {Milliseconds:0.0} ms")]
+    private partial void LogConverged(string eid, string site, double milliseconds);
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Error, Message = "Move of {Eid} to {Site} failed: {Error}")]
+    private partial void LogFailed(string eid, string site, string error);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Resuming the move of {Eid} from step {Step}")]
+    private partial void LogResuming(string eid, string step);
+}

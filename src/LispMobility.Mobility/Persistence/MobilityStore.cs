@@ -1,0 +1,193 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+
+namespace LispMobility.Mobility.Persistence;
+
+/// <summary>A move as the journal keeps it.</summary>
+public sealed record MoveRecord(
+    Guid Id, string Eid, string Vm, string? FromSite, string ToSite, string Trigger, string Source, MoveState State, MoveStep Step,
+    DateTimeOffset Created, DateTimeOffset Updated, string? Error);
+
+/// <summary>Where a move is.</summary>
+public enum MoveState
+{
+    /// <summary>Journaled, not finished.</summary>
+    Running,
+    /// <summary>Every step done.</summary>
+    Converged,
+    /// <summary>A step failed after its retries; the error says why.</summary>
+    Failed,
+}
+
+/// <summary>The steps of a move saga, in order.</summary>
+public enum MoveStep
+{
+    /// <summary>Intent journaled.</summary>
+    Journaled,
+    /// <summary>The /32 registered at the new site and acknowledged.</summary>
+    Registered,
+    /// <summary>The old site no longer attracts the EID (away, or withdrawn when moving home).</summary>
+    OldSiteAway,
+    /// <summary>Gateways converged.</summary>
+    GatewaysConverged,
+    /// <summary>Remote ITRs solicited.</summary>
+    RemoteItrsSolicited,
+    /// <summary>Finished.</summary>
+    Done,
+}
+
+/// <summary>One audit row: a decision or a step.</summary>
+public sealed record AuditEntry(
+    long Id, DateTimeOffset Time, Guid? MoveId, string? Eid, string? Vm, string? FromSite, string? ToSite, string Kind, string? Trigger,
+    string? Source, string Outcome, string? Detail, double? DurationMs);
+
+/// <summary>An audit query; every criterion optional.</summary>
+public sealed record AuditQuery(string? Eid = null, string? Vm = null, string? Site = null, DateTimeOffset? Since = null, int Limit = 1000);
+
+/// <summary>
+/// The SQLite file behind the move journal (written before the network is touched, replayed at start)
+/// and the audit history. One connection, serialized, WAL mode.
+/// </summary>
+public sealed class MobilityStore : IDisposable
+{
+    private readonly SqliteConnection _db;
+    private readonly object _gate = new();
+
+    /// <summary>Opens (and creates) the database.</summary>
+    public MobilityStore(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        _db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        _db.Open();
+        Execute("""
+            PRAGMA journal_mode=WAL;
+            PRAGMA synchronous=NORMAL;
+            CREATE TABLE IF NOT EXISTS moves(id TEXT PRIMARY KEY, eid TEXT NOT NULL, vm TEXT NOT NULL, from_site TEXT, to_site TEXT NOT NULL,
+              trigger TEXT NOT NULL, source TEXT NOT NULL, state INTEGER NOT NULL, step INTEGER NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL, error TEXT);
+            CREATE INDEX IF NOT EXISTS moves_state ON moves(state);
+            CREATE TABLE IF NOT EXISTS audit(id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, move_id TEXT, eid TEXT, vm TEXT,
+              from_site TEXT, to_site TEXT, kind TEXT NOT NULL, trigger TEXT, source TEXT, outcome TEXT NOT NULL, detail TEXT, duration_ms REAL);
+            CREATE INDEX IF NOT EXISTS audit_eid ON audit(eid);
+            CREATE INDEX IF NOT EXISTS audit_time ON audit(time);
+            """);
+    }
+
+    /// <summary>Journals a new move (before anything in the network changes).</summary>
+    public void Begin(MoveRecord move)
+    {
+        ArgumentNullException.ThrowIfNull(move);
+        Execute("INSERT INTO moves VALUES($id,$eid,$vm,$from,$to,$trigger,$source,$state,$step,$created,$updated,$error)",
+            ("$id", move.Id.ToString()), ("$eid", move.Eid), ("$vm", move.Vm), ("$from", move.FromSite), ("$to", move.ToSite), ("$trigger", move.Trigger),
+            ("$source", move.Source), ("$state", (int)move.State), ("$step", (int)move.Step), ("$created", Time(move.Created)), ("$updated", Time(move.Updated)), ("$error", move.Error));
+    }
+
+    /// <summary>Records a step or the end of a move.</summary>
+    public void Update(Guid id, MoveState state, MoveStep step, DateTimeOffset time, string? error = null) =>
+        Execute("UPDATE moves SET state=$state, step=$step, updated=$updated, error=$error WHERE id=$id",
+            ("$id", id.ToString()), ("$state", (int)state), ("$step", (int)step), ("$updated", Time(time)), ("$error", error));
+
+    /// <summary>Moves not finished (replayed at start).</summary>
+    public IReadOnlyList<MoveRecord> Unfinished() => Moves("WHERE state=0 ORDER BY created");
+
+    /// <summary>The last converged move of each EID: who holds it now.</summary>
+    public IReadOnlyDictionary<string, string> Owners()
+    {
+        var owners = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var m in Moves("WHERE state=1 ORDER BY updated")) owners[m.Eid] = m.ToSite;
+        return owners;
+    }
+
+    /// <summary>A move by id.</summary>
+    public MoveRecord? Move(Guid id) => Moves("WHERE id=$id", ("$id", id.ToString())).FirstOrDefault();
+
+    /// <summary>Appends an audit row.</summary>
+    public void Audit(AuditEntry e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        Execute("INSERT INTO audit(time,move_id,eid,vm,from_site,to_site,kind,trigger,source,outcome,detail,duration_ms) VALUES($t,$m,$e,$v,$f,$to,$k,$tr,$s,$o,$d,$ms)",
+            ("$t", Time(e.Time)), ("$m", e.MoveId?.ToString()), ("$e", e.Eid), ("$v", e.Vm), ("$f", e.FromSite), ("$to", e.ToSite), ("$k", e.Kind),
+            ("$tr", e.Trigger), ("$s", e.Source), ("$o", e.Outcome), ("$d", e.Detail), ("$ms", e.DurationMs));
+    }
+
+    /// <summary>Audit rows matching <paramref name="query"/>, oldest first.</summary>
+    public IReadOnlyList<AuditEntry> QueryAudit(AuditQuery query)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var where = new List<string>();
+        var args = new List<(string, object?)>();
+        if (query.Eid is not null) { where.Add("eid=$eid"); args.Add(("$eid", query.Eid)); }
+        if (query.Vm is not null) { where.Add("vm=$vm"); args.Add(("$vm", query.Vm)); }
+        if (query.Site is not null) { where.Add("(from_site=$site OR to_site=$site)"); args.Add(("$site", query.Site)); }
+        if (query.Since is { } since) { where.Add("time>=$since"); args.Add(("$since", Time(since))); }
+        args.Add(("$limit", query.Limit));
+        var sql = "SELECT id,time,move_id,eid,vm,from_site,to_site,kind,trigger,source,outcome,detail,duration_ms FROM audit" +
+                  (where.Count > 0 ? " WHERE " + string.Join(" AND ", where) : "") + " ORDER BY id LIMIT $limit";
+        lock (_gate)
+        {
+            using var cmd = Command(sql, args.ToArray());
+            using var r = cmd.ExecuteReader();
+            var rows = new List<AuditEntry>();
+            while (r.Read())
+            {
+                rows.Add(new AuditEntry(r.GetInt64(0), Parse(r.GetString(1)), r.IsDBNull(2) ? null : Guid.Parse(r.GetString(2)), Str(r, 3), Str(r, 4), Str(r, 5), Str(r, 6),
+                    r.GetString(7), Str(r, 8), Str(r, 9), r.GetString(10), Str(r, 11), r.IsDBNull(12) ? null : r.GetDouble(12)));
+            }
+
+            return rows;
+        }
+    }
+
+    /// <summary>Deletes audit rows and finished moves older than <paramref name="before"/>; returns the rows deleted.</summary>
+    public int Prune(DateTimeOffset before)
+    {
+        lock (_gate)
+        {
+            using var a = Command("DELETE FROM audit WHERE time<$b", ("$b", Time(before)));
+            using var m = Command("DELETE FROM moves WHERE state<>0 AND updated<$b", ("$b", Time(before)));
+            return a.ExecuteNonQuery() + m.ExecuteNonQuery();
+        }
+    }
+
+    private List<MoveRecord> Moves(string where, params (string, object?)[] args)
+    {
+        lock (_gate)
+        {
+            using var cmd = Command("SELECT id,eid,vm,from_site,to_site,trigger,source,state,step,created,updated,error FROM moves " + where, args);
+            using var r = cmd.ExecuteReader();
+            var list = new List<MoveRecord>();
+            while (r.Read())
+            {
+                list.Add(new MoveRecord(Guid.Parse(r.GetString(0)), r.GetString(1), r.GetString(2), Str(r, 3), r.GetString(4), r.GetString(5), r.GetString(6),
+                    (MoveState)r.GetInt32(7), (MoveStep)r.GetInt32(8), Parse(r.GetString(9)), Parse(r.GetString(10)), Str(r, 11)));
+            }
+
+            return list;
+        }
+    }
+
+    private void Execute(string sql, params (string, object?)[] args)
+    {
+        lock (_gate)
+        {
+            using var cmd = Command(sql, args);
+            cmd.ExecuteNonQuery();
+        }
+    }
+
+    private SqliteCommand Command(string sql, params (string Name, object? Value)[] args)
+    {
+        var cmd = _db.CreateCommand();
+        cmd.CommandText = sql;
+        foreach (var (name, value) in args) cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        return cmd;
+    }
+
+    private static string? Str(SqliteDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
+
+    private static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset Parse(string s) => DateTimeOffset.Parse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+
+    /// <inheritdoc />
+    public void Dispose() => _db.Dispose();
+}
