@@ -14,7 +14,9 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
     private const int MaxDatagram = 65535;
     private readonly IDatagramEngine _engine;
     private readonly ILogger _logger;
+    private const int SolSocket = 1, SoReusePort = 15; // Linux values; SocketOptionName has no SO_REUSEPORT
     private readonly List<Socket> _sockets = [];
+    private readonly List<Socket> _primary = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
     private readonly SemaphoreSlim _wake = new(0);
@@ -23,39 +25,63 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
     private long _sendErrors;
     private long _engineFaults;
 
-    /// <summary>Binds every endpoint now, so that a port in use fails at start with the address in the message.</summary>
+    /// <summary>
+    /// Binds every endpoint now, so that a port in use fails at start with the address in the message.
+    /// With more than one receive loop, Linux gets one SO_REUSEPORT socket per loop: the kernel keeps each
+    /// flow on one socket, so one sender's datagrams are handled in the order sent (a Map-Server's replay
+    /// check drops a Map-Register overtaken by its successor). Elsewhere one socket and one loop.
+    /// </summary>
     public UdpDatagramTransport(IDatagramEngine engine, IEnumerable<IPEndPoint> endpoints, ILogger logger, int receiveLoopsPerSocket = 1)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         _engine = engine ?? throw new ArgumentNullException(nameof(engine));
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
-        ReceiveLoopsPerSocket = Math.Max(1, receiveLoopsPerSocket);
-        foreach (var endpoint in endpoints)
+        ReceiveLoopsPerSocket = OperatingSystem.IsLinux() ? Math.Max(1, receiveLoopsPerSocket) : 1;
+        try
         {
-            var socket = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-            try
+            foreach (var endpoint in endpoints)
             {
-                if (endpoint.AddressFamily == AddressFamily.InterNetworkV6) socket.DualMode = false;
-                socket.ReceiveBufferSize = 4 * 1024 * 1024;
-                socket.SendBufferSize = 4 * 1024 * 1024;
-                socket.Bind(endpoint);
-            }
-            catch (SocketException e)
-            {
-                socket.Dispose();
-                foreach (var s in _sockets) s.Dispose();
-                throw new InvalidOperationException($"cannot bind UDP {endpoint}: {e.Message}", e);
-            }
+                var group = ReceiveLoopsPerSocket > 1;
 
-            _sockets.Add(socket);
+                // A group of SO_REUSEPORT sockets could silently share its port with another group: check the port is free first.
+                if (group && endpoint.Port != 0) Open(endpoint, reusePort: false).Dispose();
+                var first = Open(endpoint, group);
+                _sockets.Add(first);
+                _primary.Add(first);
+                for (var i = 1; i < ReceiveLoopsPerSocket; i++) _sockets.Add(Open((IPEndPoint)first.LocalEndPoint!, reusePort: true));
+            }
+        }
+        catch
+        {
+            foreach (var s in _sockets) s.Dispose();
+            throw;
         }
     }
 
-    /// <summary>How many receive loops run on each socket.</summary>
+    private static Socket Open(IPEndPoint endpoint, bool reusePort)
+    {
+        var socket = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            if (endpoint.AddressFamily == AddressFamily.InterNetworkV6) socket.DualMode = false;
+            socket.ReceiveBufferSize = 4 * 1024 * 1024;
+            socket.SendBufferSize = 4 * 1024 * 1024;
+            if (reusePort) socket.SetRawSocketOption(SolSocket, SoReusePort, BitConverter.GetBytes(1));
+            socket.Bind(endpoint);
+            return socket;
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new InvalidOperationException($"cannot bind UDP {endpoint}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Receive loops per endpoint (each on its own SO_REUSEPORT socket when more than one).</summary>
     public int ReceiveLoopsPerSocket { get; }
 
     /// <summary>The bound endpoints (with the actual port when 0 was asked for).</summary>
-    public IReadOnlyList<IPEndPoint> LocalEndpoints => _sockets.Select(s => (IPEndPoint)s.LocalEndPoint!).ToList();
+    public IReadOnlyList<IPEndPoint> LocalEndpoints => _primary.Select(s => (IPEndPoint)s.LocalEndPoint!).ToList();
 
     /// <summary>Datagrams received.</summary>
     public long Received => Interlocked.Read(ref _received);
@@ -74,7 +100,7 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
     {
         foreach (var socket in _sockets)
         {
-            for (var i = 0; i < ReceiveLoopsPerSocket; i++) _loops.Add(Task.Run(() => ReceiveLoopAsync(socket)));
+            _loops.Add(Task.Run(() => ReceiveLoopAsync(socket)));
         }
 
         _loops.Add(Task.Run(TimerLoopAsync));
