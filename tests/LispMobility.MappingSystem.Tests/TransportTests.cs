@@ -1,0 +1,93 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using LispMobility.Transport;
+using Microsoft.Extensions.Logging.Abstractions;
+using static LispMobility.MappingSystem.Tests.Lab;
+using static LispMobility.MappingSystem.Tests.UdpTests;
+
+namespace LispMobility.MappingSystem.Tests;
+
+/// <summary>The UDP shell: several receive loops keep one sender's datagrams in order, and a port in use is refused.</summary>
+public sealed class TransportTests
+{
+    [Fact]
+    public async Task Several_receive_loops_keep_each_senders_datagrams_in_order()
+    {
+        var engine = new SequenceRecorder();
+        await using var transport = new UdpDatagramTransport(engine, [new IPEndPoint(IPAddress.Parse("127.10.30.1"), 0)], NullLogger.Instance, receiveLoopsPerSocket: 2);
+        transport.Start();
+        var server = transport.LocalEndpoints[0];
+        Assert.Single(transport.LocalEndpoints);
+
+        using var a = Bind("127.10.30.2");
+        using var b = Bind("127.10.30.3");
+        var datagram = new byte[8];
+        const int Count = 20_000;
+        for (var i = 1; i <= Count; i++)
+        {
+            BinaryPrimitives.WriteInt32BigEndian(datagram, i);
+            a.SendTo(datagram, server);
+            b.SendTo(datagram, server);
+            if (i % 200 == 0) await UdpTests.WaitUntil(() => transport.Received >= 2L * i - 400);
+        }
+
+        await UdpTests.WaitUntil(() => transport.Received == 2 * Count);
+        Assert.Equal(0, engine.OutOfOrder);
+        Assert.Equal(2 * Count, engine.Total);
+    }
+
+    [Fact]
+    public async Task A_port_held_by_a_group_of_receive_loops_is_refused_to_a_second_group()
+    {
+        var endpoint = new IPEndPoint(IPAddress.Parse("127.10.30.4"), 0);
+        await using var first = new UdpDatagramTransport(new SequenceRecorder(), [endpoint], NullLogger.Instance, receiveLoopsPerSocket: 2);
+        var taken = first.LocalEndpoints[0];
+        var e = Assert.Throws<InvalidOperationException>(() => new UdpDatagramTransport(new SequenceRecorder(), [taken], NullLogger.Instance, receiveLoopsPerSocket: 2));
+        Assert.Contains(taken.ToString(), e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Burst_of_map_registers_from_one_xtr_is_accepted_without_false_replays()
+    {
+        await using var service = await StartAsync(UdpOptions("127.10.30.5:0"));
+        var server = service.LocalEndpoints[0];
+        Assert.True(service.Transport!.ReceiveLoopsPerSocket == Environment.ProcessorCount || !OperatingSystem.IsLinux());
+        using var xtr = Bind("127.10.1.1");
+        const int Count = 3000;
+        for (var i = 1; i <= Count; i++)
+        {
+            var eid = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"10.1.{i / 256}.{i % 256}/32");
+            xtr.SendTo(Register((ulong)i, Dc1Secret, Record(eid, 1440, "127.10.1.1")), server);
+            if (i % 100 == 0) await UdpTests.WaitUntil(() => service.Server.Counters.RegistersAccepted + service.Server.Counters.Rejected(RejectReason.Replay) >= i - 100);
+        }
+
+        await UdpTests.WaitUntil(() => service.Server.Counters.RegistersAccepted + service.Server.Counters.Rejected(RejectReason.Replay) == Count);
+        Assert.Equal(0, service.Server.Counters.Rejected(RejectReason.Replay));
+        Assert.Equal(Count, service.Server.RegistrationCount);
+    }
+
+    /// <summary>Counts datagrams whose sequence number is not above the previous one from the same sender.</summary>
+    private sealed class SequenceRecorder : IDatagramEngine
+    {
+        private readonly Dictionary<IPEndPoint, int> _last = [];
+        private int _outOfOrder, _total;
+
+        public int OutOfOrder => Volatile.Read(ref _outOfOrder);
+
+        public int Total => Volatile.Read(ref _total);
+
+        public void Receive(ReadOnlySpan<byte> datagram, IPEndPoint source, IDatagramSink sink)
+        {
+            var n = BinaryPrimitives.ReadInt32BigEndian(datagram);
+            lock (_last)
+            {
+                if (_last.TryGetValue(source, out var last) && n <= last) _outOfOrder++;
+                _last[source] = n;
+                _total++;
+            }
+        }
+
+        public TimeSpan? OnTimer(IDatagramSink sink) => null;
+    }
+}
