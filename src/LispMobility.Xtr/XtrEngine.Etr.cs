@@ -12,7 +12,7 @@ public sealed partial class XtrEngine
 {
     private const int RecordsPerRegister = 40;
     private readonly Dictionary<LispAddress, DynamicHost> _hosts = [];
-    private readonly Dictionary<ulong, (MapServerPeer Ms, DynamicHost? Host)> _pendingRegisters = [];
+    private readonly Dictionary<ulong, (MapServerPeer Ms, DynamicHost? Host, int Generation)> _pendingRegisters = [];
     private DateTimeOffset _quickUntil;
     private DateTimeOffset _nextPeriodic;
 
@@ -28,6 +28,10 @@ public sealed partial class XtrEngine
         public DateTimeOffset NextRetransmit { get; set; }
         public TimeSpan Interval { get; set; }
         public int Transmissions { get; set; }
+
+        // Bumped by every new registration or withdrawal of the host, so that a late Map-Notify for an
+        // earlier one (a register acked after the withdrawal started) is not taken as this one's ack.
+        public int Generation { get; set; }
         public bool[] Acked { get; set; } = [];
         public List<TaskCompletionSource<RegistrationResult>> Waiters { get; } = [];
         public List<TaskCompletionSource> WithdrawWaiters { get; } = [];
@@ -124,6 +128,7 @@ public sealed partial class XtrEngine
         host.Deadline = now + _options.RegisterDeadline;
         host.Interval = _options.RegisterRetransmitInitial;
         host.Transmissions = 0;
+        host.Generation++;
         host.Acked = new bool[_mapServers.Length];
         SendHostRegister(host, now, sink);
     }
@@ -156,7 +161,7 @@ public sealed partial class XtrEngine
             Nonce = nonce, KeyId = ms.Options.KeyId, Algorithm = ms.Options.Algorithm, TruncateMac = ms.Options.TruncateMac,
             ProxyMapReply = ms.Options.ProxyReply, WantMapNotify = true, MergeRequest = true, Records = records, XtrId = XtrId, SiteId = _options.SiteId,
         };
-        _pendingRegisters[nonce] = (ms, host);
+        _pendingRegisters[nonce] = (ms, host, host?.Generation ?? 0);
         sink.Send(register.ToSignedArray(ms.Key), ms.Endpoint);
         Counters.RegisterSent();
     }
@@ -257,22 +262,32 @@ public sealed partial class XtrEngine
             return;
         }
 
-        var notify = MapNotify.TryRead(datagram, out var n, out _) ? n : null!;
+        if (!MapNotify.TryRead(datagram, out var notify, out error))
+        {
+            Counters.Malformed();
+            LogMalformed("Map-Notify", source, error.ToString());
+            return;
+        }
+
         var now = _time.GetUtcNow();
+        var foreign = false;
         lock (_gate)
         {
             if (_pendingRegisters.Remove(view.Nonce, out var pending) && pending.Ms == ms)
             {
                 ms.LastAcknowledged = now;
                 Counters.RegisterAcknowledged();
-                if (pending.Host is { } host) Acknowledge(host, ms, now, events);
+                if (pending.Host is { } host && pending.Generation == host.Generation) Acknowledge(host, ms, now, events);
                 return;
             }
 
             // Unsolicited: the mapping of one of our EIDs changed (RFC 9301 §5.7, eid-mobility).
             foreach (var record in notify.Records)
             {
-                if (IsOurs(record.Locators) || !record.Eid.IsHost) continue;
+                // Ours: a late acknowledgement. No locators: a withdrawal echoed back, not another site holding the EID.
+                if (IsOurs(record.Locators) || record.Locators.Count == 0) continue;
+                foreign = true;
+                if (!record.Eid.IsHost) continue;
                 var eid = record.Eid.Address;
                 var inRange = _ranges.Any(r => r.Prefix.Contains(eid));
                 if (!_hosts.TryGetValue(eid, out var host) && !inRange) continue;
@@ -284,6 +299,9 @@ public sealed partial class XtrEngine
 
                 if (host.State == HostState.Away) continue;
                 FailWaiters(host, $"{host.Eid} registered by another site while its registration here was in progress");
+                // A withdrawal is moot once another site holds the EID: the Map-Server dropped our registration.
+                foreach (var w in host.WithdrawWaiters) _completions.Add(() => w.TrySetResult());
+                host.WithdrawWaiters.Clear();
                 host.State = HostState.Away;
                 host.Since = now;
                 SetRoute(new HostRoute(eid.ToIPAddress(), HostRouteKind.Blackhole, null));
@@ -293,6 +311,8 @@ public sealed partial class XtrEngine
             }
         }
 
+        // A Map-Notify with only our own RLOCs is a late or duplicated acknowledgement, not news to acknowledge.
+        if (!foreign) return;
         var ack = MapNotifyAck.For(notify) with { TruncateMac = view.AuthenticationLength == LispAuthentication.TruncatedLength(view.Algorithm) };
         sink.Send(ack.ToSignedArray(ms.Key), source);
         Counters.NotifyAckSent();
