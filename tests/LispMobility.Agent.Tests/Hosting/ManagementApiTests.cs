@@ -100,6 +100,16 @@ public sealed class ManagementApiTests : IAsyncLifetime
         Assert.Contains(families["lispmobility_management_api_unauthorized_total"].Samples, s => s.Labels["reason"] == reason && s.Value >= 1);
     }
 
+    [Theory]
+    [InlineData("/API/status")]
+    [InlineData("/Api/status/")]
+    [InlineData("/api")]
+    public async Task The_token_check_follows_routing_which_ignores_case(string path)
+    {
+        using var response = await Send(path, null, null);
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+
     [Fact]
     public async Task The_CLI_client_reaches_the_api_with_the_token()
     {
