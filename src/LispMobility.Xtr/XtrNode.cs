@@ -26,7 +26,7 @@ public sealed class XtrNode : ITunnelRouter, IAsyncDisposable
         loggers ??= NullLoggerFactory.Instance;
         _routes = routes ?? throw new ArgumentNullException(nameof(routes));
         Engine = new XtrEngine(options, routes, time, nonces, loggers.CreateLogger<XtrEngine>());
-        _transport = new UdpDatagramTransport(Engine, options.Listen.Select(IPEndPoint.Parse), loggers.CreateLogger<UdpDatagramTransport>());
+        _transport = new UdpDatagramTransport(Engine, options.EffectiveListen.Select(IPEndPoint.Parse), loggers.CreateLogger<UdpDatagramTransport>());
     }
 
     /// <summary>The protocol engine (state, counters, events).</summary>

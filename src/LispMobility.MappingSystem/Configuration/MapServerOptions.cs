@@ -8,8 +8,12 @@ namespace LispMobility.MappingSystem.Configuration;
 /// <summary>Configuration of the embedded Map-Server / Map-Resolver (section "MapServer" of the agent's config).</summary>
 public sealed record MapServerOptions
 {
-    /// <summary>Addresses to listen on, "address:port" or "[v6]:port"; default all IPv4 and IPv6 addresses on 4342.</summary>
-    public IReadOnlyList<string> Listen { get; init; } = ["0.0.0.0:4342", "[::]:4342"];
+    /// <summary>Addresses to listen on, "address:port" or "[v6]:port"; none given means all IPv4 and IPv6 addresses on 4342.</summary>
+    /// <remarks>Empty by default rather than pre-filled: configuration binding appends to a pre-filled list.</remarks>
+    public IReadOnlyList<string> Listen { get; init; } = [];
+
+    /// <summary>What is actually bound: <see cref="Listen"/>, or the default endpoints.</summary>
+    public IReadOnlyList<string> EffectiveListen => Listen.Count > 0 ? Listen : ["0.0.0.0:4342", "[::]:4342"];
 
     /// <summary>The sites allowed to register.</summary>
     public IReadOnlyList<SiteOptions> Sites { get; init; } = [];

@@ -24,7 +24,7 @@ public sealed class MapServerService(MapServer server, MapServerOptions options,
     public Task StartAsync(CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var endpoints = options.Listen.Select(IPEndPoint.Parse).ToList();
+        var endpoints = options.EffectiveListen.Select(IPEndPoint.Parse).ToList();
         _transport = new UdpDatagramTransport(server, endpoints, loggers.CreateLogger<UdpDatagramTransport>(), receiveLoopsPerSocket: Environment.ProcessorCount);
         _transport.Start();
         return Task.CompletedTask;

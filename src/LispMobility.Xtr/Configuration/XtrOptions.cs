@@ -20,8 +20,12 @@ public sealed record XtrOptions
     /// <summary>The site this xTR serves (for logs and the audit trail).</summary>
     public string Site { get; init; } = "";
 
-    /// <summary>Control-plane endpoints to listen on.</summary>
-    public IReadOnlyList<string> Listen { get; init; } = ["0.0.0.0:4342"];
+    /// <summary>Control-plane endpoints to listen on; none given means 0.0.0.0:4342.</summary>
+    /// <remarks>Empty by default rather than pre-filled: configuration binding appends to a pre-filled list.</remarks>
+    public IReadOnlyList<string> Listen { get; init; } = [];
+
+    /// <summary>What is actually bound.</summary>
+    public IReadOnlyList<string> EffectiveListen => Listen.Count > 0 ? Listen : ["0.0.0.0:4342"];
 
     /// <summary>The site's RLOCs.</summary>
     public IReadOnlyList<LocatorOptions> Rlocs { get; init; } = [];

@@ -1,0 +1,109 @@
+using LispMobility.MappingSystem;
+using LispMobility.MappingSystem.Configuration;
+using LispMobility.MappingSystem.Hosting;
+using LispMobility.Mobility.Configuration;
+using LispMobility.Xtr.Configuration;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace LispMobility.Agent.Cli;
+
+/// <summary><c>config validate</c> and <c>map-server</c>: configuration read whole, every error reported at once.</summary>
+internal static class ConfigCommands
+{
+    public static int Validate(FileInfo file, TextWriter output)
+    {
+        var errors = Load(file, out _, out _, out _);
+        if (errors.Count == 0)
+        {
+            output.WriteLine($"{file.FullName}: valid");
+            return 0;
+        }
+
+        foreach (var e in errors) output.WriteLine($"{file.Name}: {e}");
+        output.WriteLine($"{errors.Count} error(s)");
+        return 2;
+    }
+
+    public static async Task<int> RunMapServerAsync(FileInfo file, CancellationToken ct)
+    {
+        var errors = Load(file, out var ms, out _, out _);
+        if (ms is null) errors.Add("MapServer: section missing");
+        if (errors.Count > 0)
+        {
+            foreach (var e in errors) await Console.Error.WriteLineAsync($"{file.Name}: {e}").ConfigureAwait(false);
+            return 2;
+        }
+
+        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
+        var server = new MapServer(ms!, logger: loggers.CreateLogger<MapServer>());
+        await using var service = new MapServerService(server, ms!, loggers);
+        await service.StartAsync(ct).ConfigureAwait(false);
+        Console.WriteLine($"map-server listening on {string.Join(", ", service.LocalEndpoints)}; Ctrl-C to stop");
+        try
+        {
+            await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Ctrl-C.
+        }
+
+        return 0;
+    }
+
+    /// <summary>Binds the sections that are present and validates each, returning every error with its path.</summary>
+    internal static List<string> Load(FileInfo file, out MapServerOptions? mapServer, out XtrOptions? xtr, out MobilityOptions? mobility)
+    {
+        mapServer = null;
+        xtr = null;
+        mobility = null;
+        var errors = new List<string>();
+        if (!file.Exists)
+        {
+            errors.Add($"file not found: {file.FullName}");
+            return errors;
+        }
+
+        IConfigurationRoot root;
+        try
+        {
+            root = new ConfigurationBuilder().AddJsonFile(file.FullName, optional: false, reloadOnChange: false).Build();
+        }
+        catch (Exception e) when (e is FormatException or InvalidDataException or System.Text.Json.JsonException)
+        {
+            errors.Add($"not valid JSON: {e.Message}");
+            return errors;
+        }
+
+        mapServer = Bind<MapServerOptions>(root, "MapServer", errors);
+        if (mapServer is not null) errors.AddRange(mapServer.Validate());
+        xtr = Bind<XtrOptions>(root, "Xtr", errors);
+        if (xtr is not null) errors.AddRange(xtr.Validate());
+        mobility = Bind<MobilityOptions>(root, "Mobility", errors);
+        if (mobility is not null)
+        {
+            // The sites the mapping system knows, and this agent's own, are the sites a range may name.
+            var sites = (mapServer?.Sites.Select(s => s.Name) ?? []).Append(xtr?.Site).OfType<string>().Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+            errors.AddRange(mobility.Validate(sites.Count > 0 ? sites : mobility.Ranges.SelectMany(r => r.Sites).Distinct().ToList()));
+        }
+
+        if (mapServer is null && xtr is null && mobility is null) errors.Add("none of the sections MapServer, Xtr, Mobility is present");
+        return errors;
+    }
+
+    private static T? Bind<T>(IConfiguration root, string section, List<string> errors) where T : class
+    {
+        var s = root.GetSection(section);
+        if (!s.Exists()) return null;
+        try
+        {
+            return s.Get<T>(o => o.ErrorOnUnknownConfiguration = true);
+        }
+        catch (InvalidOperationException e)
+        {
+            errors.Add($"{section}: {e.Message}");
+            return null;
+        }
+    }
+}
