@@ -1,0 +1,165 @@
+using System.Net;
+using LispMobility.Lisp.Addressing;
+using LispMobility.Lisp.Messages;
+using LispMobility.MappingSystem;
+using LispMobility.TestSupport;
+using LispMobility.Transport;
+using LispMobility.Xtr.Routing;
+
+namespace LispMobility.Xtr.Tests;
+
+/// <summary>
+/// A host moves between sites A and B while site C's ITR talks to it: the real xTR engines and the real Map-Server
+/// engine joined by an in-memory wire on a manual clock, so every step (and every lost datagram) is deterministic.
+/// </summary>
+public sealed class MoveTests
+{
+    private static readonly IPAddress Host = IPAddress.Parse("10.200.0.7");
+    private readonly XtrLab _lab = XtrLab.Fresh();
+    private readonly ManualTimeProvider _time = new();
+    private readonly SimulatedNetwork _net = new();
+    private readonly InMemoryRouteTable _routesA = new(), _routesB = new();
+    private readonly MapServer _ms;
+    private readonly XtrEngine _a, _b, _c;
+
+    public MoveTests()
+    {
+        _ms = new MapServer(_lab.MapServer(), _time);
+        _a = new XtrEngine(_lab.SiteA(), _routesA, _time);
+        _b = new XtrEngine(_lab.SiteB(), _routesB, _time);
+        _c = new XtrEngine(_lab.SiteC(), new InMemoryRouteTable(), _time);
+        _net.Attach(Ep(_lab.Ms), _ms);
+        _net.Attach(Ep(_lab.A), _a);
+        _net.Attach(Ep(_lab.B), _b);
+        _net.Attach(Ep(_lab.C), _c);
+    }
+
+    private IPEndPoint Ep(string address) => _lab.Endpoint(address);
+
+    private void Advance(double seconds)
+    {
+        _time.Advance(TimeSpan.FromSeconds(seconds));
+        _net.Tick();
+    }
+
+    private async Task HostAtAWithCachedEntryAtC()
+    {
+        await _net.Call(Ep(_lab.A), s => _a.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
+        var entry = await _net.Call(Ep(_lab.C), s => _c.BeginResolve(Host, s)).WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal((EidPrefix.Parse("10.200.0.7/32"), _lab.A), (entry.Eid, entry.Locators.Single().Address.ToString()));
+    }
+
+    [Fact]
+    public async Task Move_A_to_B_leaves_A_away_with_a_blackhole_B_local_and_C_refreshed_by_SMR()
+    {
+        await HostAtAWithCachedEntryAtC();
+        var cEvents = new List<XtrEvent>();
+        _c.EventRaised += (_, e) => cEvents.Add(e);
+        var aEvents = new List<XtrEvent>();
+        _a.EventRaised += (_, e) => aEvents.Add(e);
+
+        var result = await _net.Call(Ep(_lab.B), s => _b.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(1, result.Transmissions);
+        Assert.Equal(HostState.Away, _a.StateOf(Host));
+        Assert.Equal(new HostRoute(Host, HostRouteKind.Blackhole, null), _routesA.Get(Host));
+        var away = Assert.IsType<HostAway>(Assert.Single(aEvents));
+        Assert.Equal(_lab.B, away.NewRlocs.Single().Address.ToString());
+        Assert.Equal(1, _net.Count(LispMessageType.MapNotifyAck, Ep(_lab.A), Ep(_lab.Ms)));
+        Assert.Equal(1, _ms.Counters.NotifyAcks);
+        Assert.Equal(0, _ms.PendingNotifyCount);
+        Assert.Equal(HostState.Registered, _b.StateOf(Host));
+        Assert.Equal(new HostRoute(Host, HostRouteKind.Local, "vm0"), _routesB.Get(Host));
+
+        // C still uses A's entry until the Map-Server's SMR makes it ask again (its SMR goes out on the Map-Server's timer).
+        Assert.Equal(_lab.A, _c.LookupMapCache(Host)!.Locators.Single().Address.ToString());
+        Advance(0.001);
+        Assert.Contains(cEvents, e => e is SmrReceived);
+        var update = Assert.Single(cEvents.OfType<MapCacheUpdated>());
+        Assert.True(update.SmrInvoked);
+        Assert.Equal(_lab.B, _c.LookupMapCache(Host)!.Locators.Single().Address.ToString());
+        var request = _net.Log.Last(l => l.Type == LispMessageType.EncapsulatedControlMessage && l.From.Equals(Ep(_lab.C)));
+        Assert.True(EcmView.TryRead(request.Payload, out var ecm, out _));
+        Assert.True(MapRequestView.TryRead(ecm.InnerMessage, out var view, out _));
+        Assert.True(view.SmrInvoked);
+    }
+
+    [Fact]
+    public async Task An_away_host_answers_map_requests_with_a_rate_limited_SMR_not_a_map_reply()
+    {
+        await HostAtAWithCachedEntryAtC();
+        await _net.Call(Ep(_lab.B), s => _b.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
+        var stale = EncapsulatedControlMessage.Wrap(new MapRequest
+        {
+            Nonce = 77, SourceEid = LispAddress.Parse("10.3.0.9"), ItrRlocs = [LispAddress.Parse(_lab.C)], Records = [EidPrefix.Parse("10.200.0.7/32")],
+        }, LispAddress.Parse(_lab.C), LispAddress.Parse("10.200.0.7")).ToArray();
+
+        var replies = new DatagramList();
+        _a.Receive(stale, Ep(_lab.Ms), replies);
+        _a.Receive(stale, Ep(_lab.Ms), replies);
+
+        var smr = Assert.Single(replies.Items);
+        Assert.Equal(Ep(_lab.C), smr.Destination);
+        Assert.True(MapRequest.TryRead(smr.Payload.Span, out var message, out _));
+        Assert.True(message.Smr);
+        Assert.Equal(EidPrefix.Parse("10.200.0.7/32"), message.Records.Single());
+        Assert.Equal(1, _a.Counters.SmrsSuppressed);
+        Assert.Equal(0, _a.Counters.MapRepliesSent - 1); // the one reply it sent was before the move
+        _time.Advance(TimeSpan.FromSeconds(3));
+        replies.Clear();
+        _a.Receive(stale, Ep(_lab.Ms), replies);
+        Assert.Single(replies.Items);
+    }
+
+    [Fact]
+    public async Task A_lost_unsolicited_map_notify_is_retransmitted_and_the_old_site_still_goes_away()
+    {
+        await HostAtAWithCachedEntryAtC();
+        var lost = 0;
+        _net.Drop = (type, from, to, _) => type == LispMessageType.MapNotify && from.Equals(Ep(_lab.Ms)) && to.Equals(Ep(_lab.A)) && lost++ == 0;
+
+        await _net.Call(Ep(_lab.B), s => _b.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(HostState.Registered, _a.StateOf(Host));
+        Assert.Equal(1, _ms.PendingNotifyCount);
+        Advance(0.5); // the Map-Server's retransmission interval in the lab
+
+        Assert.Equal(HostState.Away, _a.StateOf(Host));
+        Assert.Equal(HostRouteKind.Blackhole, _routesA.Get(Host)!.Kind);
+        Assert.Equal(0, _ms.PendingNotifyCount);
+    }
+
+    [Fact]
+    public async Task Moving_home_registers_then_withdraws_the_host_and_C_falls_back_to_the_home_aggregate()
+    {
+        await HostAtAWithCachedEntryAtC();
+        await _net.Call(Ep(_lab.B), s => _b.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
+        Advance(0.001); // the Map-Server's SMR to C
+        Assert.Equal(_lab.B, _c.LookupMapCache(Host)!.Locators.Single().Address.ToString());
+
+        await _net.Call(Ep(_lab.A), s => _a.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(HostState.Away, _b.StateOf(Host));
+        Assert.Equal(HostRouteKind.Blackhole, _routesB.Get(Host)!.Kind);
+        await _net.Call(Ep(_lab.A), s => _a.BeginWithdrawHost(Host, s, removeRoute: false)).WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(new HostRoute(Host, HostRouteKind.Local, "vm0"), _routesA.Get(Host));
+        Assert.Null(_a.StateOf(Host));
+        Advance(3.1); // the Map-Server's SMRs to C (one per 3 s per ITR and EID)
+        var entry = _c.LookupMapCache(Host)!;
+        Assert.Equal(_lab.A, entry.Locators.Single().Address.ToString());
+    }
+
+    [Fact]
+    public async Task Withdrawal_ends_when_another_site_takes_the_host_instead_of_waiting_forever()
+    {
+        await HostAtAWithCachedEntryAtC();
+        _net.Drop = (type, from, _, _) => type == LispMessageType.MapRegister && from.Equals(Ep(_lab.A)); // the withdrawal is lost
+        var withdraw = _net.Call(Ep(_lab.A), s => _a.BeginWithdrawHost(Host, s));
+        _net.Drop = (_, _, _, _) => false;
+
+        await _net.Call(Ep(_lab.B), s => _b.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
+
+        await withdraw.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(HostState.Away, _a.StateOf(Host));
+        Assert.Equal(HostRouteKind.Blackhole, _routesA.Get(Host)!.Kind);
+    }
+}

@@ -1,0 +1,198 @@
+using System.Net;
+using LispMobility.Lisp.Addressing;
+using LispMobility.Lisp.Messages;
+using LispMobility.MappingSystem;
+using LispMobility.TestSupport;
+using LispMobility.Xtr.Configuration;
+using LispMobility.Xtr.Routing;
+
+namespace LispMobility.Xtr.Tests;
+
+/// <summary>The ETR's host registration against the real Map-Server engine, on a manual clock, with datagrams lost on purpose.</summary>
+public sealed class RegistrationTests
+{
+    private static readonly IPAddress Host = IPAddress.Parse("10.200.0.7");
+    private readonly XtrLab _lab = XtrLab.Fresh();
+    private readonly ManualTimeProvider _time = new();
+    private readonly SimulatedNetwork _net = new();
+    private readonly InMemoryRouteTable _routesA = new();
+    private readonly MapServer _ms;
+    private readonly XtrEngine _a;
+
+    public RegistrationTests()
+    {
+        _ms = new MapServer(_lab.MapServer(), _time);
+        _a = new XtrEngine(_lab.SiteA(), _routesA, _time);
+        _net.Attach(_lab.Endpoint(_lab.Ms), _ms);
+        _net.Attach(_lab.Endpoint(_lab.A), _a);
+    }
+
+    private IPEndPoint A => _lab.Endpoint(_lab.A);
+
+    private void Advance(double seconds)
+    {
+        _time.Advance(TimeSpan.FromSeconds(seconds));
+        _net.Tick();
+    }
+
+    [Fact]
+    public async Task Register_sends_one_signed_host_record_with_M_merge_and_xtr_id_and_completes_on_the_map_notify()
+    {
+        var task = _net.Call(A, sink => _a.BeginRegisterHost(Host, "vm", sink));
+
+        var result = await task.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(EidPrefix.Parse("10.200.0.7/32"), result.Eid);
+        Assert.Equal(1, result.Transmissions);
+        var sent = _net.Log.Single(l => l.Type == LispMessageType.MapRegister);
+        Assert.True(MapRegister.TryRead(sent.Payload, out var register, out var error), error.ToString());
+        Assert.True(register.WantMapNotify);
+        Assert.True(register.MergeRequest);
+        Assert.Equal(_a.XtrId, register.XtrId);
+        var record = Assert.Single(register.Records);
+        Assert.Equal(EidPrefix.Parse("10.200.0.7/32"), record.Eid);
+        Assert.Equal([LispAddress.Parse(_lab.A)], record.Locators.Select(l => l.Address));
+        Assert.Equal(HostState.Registered, _a.StateOf(Host));
+        Assert.Equal(new HostRoute(Host, HostRouteKind.Local, "vm0"), _routesA.Get(Host));
+        Assert.Equal(_lab.A, _ms.Lookup(LispAddress.Parse("10.200.0.7"))!.Rlocs.Single().Address.ToString());
+    }
+
+    [Fact]
+    public async Task Lost_map_notifies_are_retransmitted_after_1_s_doubling_with_ever_increasing_nonces()
+    {
+        var dropped = 0;
+        _net.Drop = (type, _, to, payload) => type == LispMessageType.MapNotify && to.Equals(A) && SimulatedNetwork.IsHostOnly(payload) && dropped++ < 3;
+        var task = _net.Call(A, sink => _a.BeginRegisterHost(Host, null, sink));
+
+        Advance(0.999);
+        Assert.Equal(1, _net.CountHostOnly(LispMessageType.MapRegister, A));
+        Advance(0.001); // t = 1 s: second transmission
+        Assert.Equal(2, _net.CountHostOnly(LispMessageType.MapRegister, A));
+        Advance(1.999);
+        Assert.Equal(2, _net.CountHostOnly(LispMessageType.MapRegister, A));
+        Advance(0.001); // t = 3 s: third (interval 2 s)
+        Assert.Equal(3, _net.CountHostOnly(LispMessageType.MapRegister, A));
+        Assert.False(task.IsCompleted);
+        Advance(4); // t = 7 s: fourth (interval 4 s), whose Map-Notify gets through
+        var result = await task.WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(4, result.Transmissions);
+        Assert.Equal(TimeSpan.FromSeconds(7), result.Elapsed);
+        Assert.Equal(3, _a.Counters.RegisterRetransmits);
+        var nonces = _net.Log.Where(l => l.Type == LispMessageType.MapRegister).Select(l => MapRegister.TryRead(l.Payload, out var m, out _) ? m.Nonce : 0).ToList();
+        Assert.Equal(nonces.Order(), nonces);
+        Assert.Equal(nonces.Count, nonces.Distinct().Count());
+        Assert.Equal(0, _ms.Counters.Rejected(RejectReason.Replay));
+    }
+
+    [Fact]
+    public async Task A_silent_map_server_fails_the_registration_at_the_deadline_naming_it_and_the_host_stays_unconfirmed()
+    {
+        _net.Drop = (type, _, to, _) => type == LispMessageType.MapNotify && to.Equals(A);
+        var task = _net.Call(A, sink => _a.BeginRegisterHost(Host, null, sink));
+
+        for (var t = 0; t < 29; t++) Advance(1);
+        Assert.False(task.IsCompleted);
+        Advance(1); // t = 30 s: RegisterDeadline
+
+        var e = await Assert.ThrowsAsync<XtrRegistrationException>(() => task.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Contains($"{_lab.Ms}:4342", e.Message, StringComparison.Ordinal);
+        Assert.Contains("10.200.0.7/32", e.Message, StringComparison.Ordinal);
+        Assert.Contains("within 30 s (5 transmissions)", e.Message, StringComparison.Ordinal); // t = 0, 1, 3, 7, 15
+        Assert.Equal(HostState.Unconfirmed, _a.StateOf(Host));
+
+        // The periodic registration keeps carrying the unconfirmed host.
+        var before = _net.Log.Count;
+        Advance(20);
+        var periodic = _net.Log.Skip(before).Where(l => l.Type == LispMessageType.MapRegister)
+            .SelectMany(l => MapRegister.TryRead(l.Payload, out var m, out _) ? m.Records : []).Select(r => r.Eid.ToString()).ToList();
+        Assert.Contains("10.200.0.7/32", periodic);
+        Assert.Contains("10.1.0.0/16", periodic);
+    }
+
+    [Fact]
+    public async Task Each_map_server_is_tracked_separately_and_only_the_silent_one_gets_retransmissions()
+    {
+        var silent = _lab.Endpoint(_lab.Ms2); // nothing listens there
+        var options = _lab.SiteA() with { MapServers = [.. _lab.SiteA().MapServers, _lab.SiteA().MapServers[0] with { Address = $"{_lab.Ms2}:4342" }] };
+        var a = new XtrEngine(options, _routesA, _time);
+        _net.Attach(A, a);
+        var task = _net.Call(A, sink => a.BeginRegisterHost(Host, null, sink));
+        for (var t = 0; t < 30; t++) Advance(1);
+
+        var e = await Assert.ThrowsAsync<XtrRegistrationException>(() => task.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.StartsWith($"Map-Server(s) {_lab.Ms2}:4342 did not", e.Message, StringComparison.Ordinal);
+        Assert.Equal(1, _net.CountHostOnly(LispMessageType.MapRegister, A, _lab.Endpoint(_lab.Ms)));
+        Assert.Equal(5, _net.CountHostOnly(LispMessageType.MapRegister, A, silent));
+        var status = a.MapServerStatus();
+        Assert.NotNull(status.Single(s => s.MapServer.Equals(_lab.Endpoint(_lab.Ms))).LastAcknowledged);
+        Assert.Null(status.Single(s => s.MapServer.Equals(silent)).LastAcknowledged);
+    }
+
+    [Fact]
+    public async Task Withdraw_sends_ttl_0_no_locators_and_removes_the_route_and_the_registration()
+    {
+        await _net.Call(A, sink => _a.BeginRegisterHost(Host, null, sink)).WaitAsync(TimeSpan.FromSeconds(5));
+
+        await _net.Call(A, sink => _a.BeginWithdrawHost(Host, sink)).WaitAsync(TimeSpan.FromSeconds(5));
+
+        var last = _net.Log.Last(l => l.Type == LispMessageType.MapRegister);
+        Assert.True(MapRegister.TryRead(last.Payload, out var register, out _));
+        Assert.Equal((0u, 0), (register.Records[0].Ttl, register.Records[0].Locators.Count));
+        Assert.Null(_routesA.Get(Host));
+        Assert.Null(_a.StateOf(Host));
+        Assert.Null(_ms.Lookup(LispAddress.Parse("10.200.0.7")));
+    }
+
+    [Fact]
+    public async Task A_late_map_notify_for_the_registration_does_not_count_as_the_withdrawal_ack()
+    {
+        // The register's Map-Notify is lost, the withdrawal's too; the register's arrives late (a delayed duplicate).
+        _net.Drop = (type, _, to, _) => type == LispMessageType.MapNotify && to.Equals(A);
+        _ = _net.Call(A, sink => _a.BeginRegisterHost(Host, null, sink));
+        var registerNotify = _net.Log.Last(l => l.Type == LispMessageType.MapNotify);
+        var withdraw = _net.Call(A, sink => _a.BeginWithdrawHost(Host, sink));
+
+        var replies = new Transport.DatagramList();
+        _a.Receive(registerNotify.Payload, _lab.Endpoint(_lab.Ms), replies);
+        _a.OnTimer(replies);
+
+        Assert.False(withdraw.IsCompleted);
+        Assert.Equal(HostState.Withdrawing, _a.StateOf(Host));
+        _net.Drop = (_, _, _, _) => false;
+        Advance(1); // retransmitted withdrawal, acknowledged this time
+        await withdraw.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Null(_a.StateOf(Host));
+    }
+
+    [Fact]
+    public async Task Register_outside_every_dynamic_range_fails_precisely_without_sending()
+    {
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => _net.Call(A, sink => _a.BeginRegisterHost(IPAddress.Parse("10.9.0.1"), null, sink)));
+        Assert.StartsWith("10.9.0.1 is in no dynamic-EID range of site a", e.Message, StringComparison.Ordinal);
+        e = await Assert.ThrowsAsync<ArgumentException>(() => _net.Call(A, sink => _a.BeginRegisterHost(Host, "db", sink)));
+        Assert.StartsWith("10.200.0.7 is not inside dynamic-EID range 'db' of site a", e.Message, StringComparison.Ordinal);
+        Assert.Empty(_net.Log);
+    }
+
+    [Fact]
+    public void Invalid_options_are_refused_with_every_problem_naming_its_path()
+    {
+        var bad = new XtrOptions
+        {
+            Listen = ["nowhere"], Rlocs = [new LocatorOptions { Address = "x" }],
+            MapServers = [new MapServerPeerOptions { Address = "10.0.0.1", Key = "" }],
+            DynamicEids = [new DynamicEidOptions { Name = "vm", Prefix = "10.0.0.0/40" }, new DynamicEidOptions { Name = "VM", Prefix = "10.1.0.0/16" }],
+        };
+
+        var e = Assert.Throws<ArgumentException>(() => new XtrEngine(bad, new InMemoryRouteTable()));
+        foreach (var expected in new[]
+        {
+            "Xtr.Site: required", "Xtr.Listen[0]: 'nowhere' is not address:port", "Xtr.Rlocs[0].Address: 'x' is not an IP address",
+            "Xtr.MapServers[0].Address: '10.0.0.1' is not address:port", "Xtr.MapServers[0].Key: the pre-shared key is empty",
+            "Xtr.DynamicEids[0].Prefix: '10.0.0.0/40' is not an EID prefix", "Xtr.DynamicEids[1].Name: 'VM' is configured twice",
+        })
+        {
+            Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+        }
+    }
+}
