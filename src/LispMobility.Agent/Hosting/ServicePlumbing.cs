@@ -16,6 +16,16 @@ namespace LispMobility.Agent.Hosting;
 /// </remarks>
 public static class ServicePlumbing
 {
+    /// <summary>The errors in the <c>Log</c> and <c>ManagementApi</c> sections, each naming its config path; no file is
+    /// touched, so <c>config validate</c> can run it on any machine.</summary>
+    public static IReadOnlyList<string> ValidateConfiguration(Microsoft.Extensions.Configuration.IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        LogOptions.FromConfiguration(configuration, out var logErrors);
+        ManagementApiOptions.FromConfiguration(configuration, out var apiErrors);
+        return [.. logErrors, .. apiErrors];
+    }
+
     /// <summary>Validates the <c>Log</c> and <c>ManagementApi</c> sections and the token file, then wires everything.</summary>
     /// <param name="builder">The host builder, with the configuration already loaded.</param>
     /// <param name="logging">Where we run, for choosing sinks; defaults to this process's environment.</param>

@@ -54,6 +54,24 @@ public sealed class ServicePlumbingTests : IDisposable
     }
 
     [Fact]
+    public void Validation_alone_names_every_bad_key_without_touching_files()
+    {
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Log:RetainedFileCount"] = "-1",
+            ["ManagementApi:Port"] = "http",
+            ["ManagementApi:TokenFile"] = Path.Combine(_dir, "missing-token"),
+        }).Build();
+
+        var errors = ServicePlumbing.ValidateConfiguration(config);
+
+        Assert.Collection(errors,
+            e => Assert.StartsWith("Log:RetainedFileCount: '-1'", e, StringComparison.Ordinal),
+            e => Assert.StartsWith("ManagementApi:Port: 'http'", e, StringComparison.Ordinal));
+        Assert.Empty(ServicePlumbing.ValidateConfiguration(new ConfigurationBuilder().Build()));
+    }
+
+    [Fact]
     public void Every_problem_is_reported_at_once_and_nothing_is_wired()
     {
         var builder = WebApplication.CreateSlimBuilder();
