@@ -53,9 +53,12 @@ log "testing"
 dotnet test LispMobility.sln -c Release --no-build -nologo --logger "trx" --results-directory "$results" \
   --logger "console;verbosity=normal" "$@" 2>&1 | tee "$results/console.log" || status=$?
 
-# One plain closing line summed over every test project (dotnet test prints one per project).
-summary=$(grep -hoE '(Passed|Failed)!? +- Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+' "$results/console.log" \
-  | awk -F'[:,]' '{f+=$2; p+=$4; s+=$6} END {printf "%d passed, %d failed, %d skipped", p, f, s}')
+# One plain closing line summed over every test project's TRX report.
+read -r passed failed skipped < <(cat "$results"/*.trx 2>/dev/null | grep -oE '<Counters [^>]*>' \
+  | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "=\""); gsub(/"/, "", kv[2]);
+           if (kv[1] == "passed") p += kv[2]; if (kv[1] == "failed") f += kv[2]; if (kv[1] == "notExecuted") s += kv[2] } }
+         END { printf "%d %d %d\n", p, f, s }')
 echo
-echo "tests: ${summary:-0 passed, 0 failed}"
+echo "tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
+if [ "${passed:-0}" -eq 0 ] && [ "$status" -eq 0 ]; then echo "[test.sh] no test ran" >&2; exit 1; fi
 exit $status
