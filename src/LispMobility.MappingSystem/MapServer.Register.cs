@@ -6,6 +6,7 @@ using LispMobility.Lisp.Records;
 using LispMobility.MappingSystem.Configuration;
 using LispMobility.MappingSystem.Registrations;
 using LispMobility.Transport;
+using Microsoft.Extensions.Logging;
 
 namespace LispMobility.MappingSystem;
 
@@ -97,38 +98,59 @@ public sealed partial class MapServer
             }
         }
 
-        var message = MapRegister.FromView(view);
-        var id = message.XtrId is { } x ? new RegistrantId(x, true) : RegistrantId.FromAddress(source.Address);
+        var message = new RegisterBits(view.Flags);
+        var nonce = view.Nonce;
+        var id = view.XtrId is { } x ? new RegistrantId(x, true) : RegistrantId.FromAddress(source.Address);
         var now = _time.GetUtcNow();
         lock (_gate)
         {
             var replayKey = (id, site, view.KeyId);
-            if (_lastNonce.TryGetValue(replayKey, out var last) && message.Nonce <= last)
+            if (_lastNonce.TryGetValue(replayKey, out var last) && nonce <= last)
             {
                 Counters.Reject(RejectReason.Replay);
-                LogRejected(RejectReason.Replay, source, $"nonce {message.Nonce:x16} not above {last:x16}");
+                LogRejected(RejectReason.Replay, source, $"nonce {nonce:x16} not above {last:x16}");
                 return;
             }
 
-            _lastNonce[replayKey] = message.Nonce;
+            _lastNonce[replayKey] = nonce;
             foreach (var record in records) Apply(record, message, site, key, id, source, now, sink, events);
         }
 
         Counters.RegisterAccepted();
         if (message.WantMapNotify)
         {
-            var notify = new MapNotify
-            {
-                Nonce = message.Nonce, KeyId = message.KeyId, Algorithm = message.Algorithm, TruncateMac = view.AuthenticationLength == LispAuthentication.TruncatedLength(message.Algorithm),
-                Records = records, XtrId = message.XtrId, SiteId = message.SiteId,
-            };
-            sink.Send(notify.ToSignedArray(key.Secret), NotifyDestination(source));
+            sink.Send(NotifyFor(view, key), NotifyDestination(source));
             Counters.MapNotifySent();
         }
     }
 
+    // The Map-Notify echoes the Map-Register byte for byte (records, xTR-ID, site-ID, MAC length) under its own
+    // type and flags and MAC (RFC 9301 §5.7), so it is built by patching a copy rather than re-serializing.
+    private static byte[] NotifyFor(AuthenticatedMessageView register, SiteKey key)
+    {
+        var notify = register.Bytes.ToArray();
+        notify[0] = (byte)((int)LispMessageType.MapNotify << 4 | (register.XtrId.HasValue ? NotifyIBit >> 16 : 0));
+        notify[1] = 0;
+        notify[2] = 0;
+        notify.AsSpan(register.AuthenticationOffset, register.AuthenticationLength).Clear();
+        LispAuthentication.Sign(notify, register.AuthenticationOffset, register.AuthenticationLength, register.Algorithm, key.Secret, register.Nonce, AuthPurpose.MapNotify);
+        return notify;
+    }
+
+    // Map-Register flag bits (RFC 9301 §5.6) and the Map-Notify I bit, in the 24 bits after the type.
+    private const int ProxyBit = 1 << 19, TtlTimeoutBit = 1 << 3, MergeBit = 1 << 2, WantNotifyBit = 1, NotifyIBit = 1 << 19;
+
+    /// <summary>The Map-Register flags the Map-Server acts on.</summary>
+    private readonly record struct RegisterBits(int Flags)
+    {
+        public bool ProxyMapReply => (Flags & ProxyBit) != 0;
+        public bool UseTtlForTimeout => (Flags & TtlTimeoutBit) != 0;
+        public bool MergeRequest => (Flags & MergeBit) != 0;
+        public bool WantMapNotify => (Flags & WantNotifyBit) != 0;
+    }
+
     // Under _gate.
-    private void Apply(MappingRecord record, MapRegister message, Site site, SiteKey key, RegistrantId id, IPEndPoint source,
+    private void Apply(MappingRecord record, RegisterBits message, Site site, SiteKey key, RegistrantId id, IPEndPoint source,
         DateTimeOffset now, IDatagramSink sink, List<MapServerEvent> events)
     {
         var prefix = record.Eid;
@@ -146,6 +168,10 @@ public sealed partial class MapServer
 
         var lifetime = message.UseTtlForTimeout && record.Ttl != MappingRecord.TtlLocalPolicy ? TimeSpan.FromMinutes(record.Ttl) : _options.RegistrationTimeout;
         var locators = record.Locators as Locator[] ?? record.Locators.ToArray();
+
+        // An xTR registers its many EIDs with the same RLOC set: one array for all of them, not one each.
+        if (_sharedLocators.TryGetValue(id, out var shared) && shared.AsSpan().SequenceEqual(locators)) locators = shared;
+        else _sharedLocators[id] = locators;
         if (!hasEntry)
         {
             entry = new RegisteredEid(prefix, site);
@@ -157,7 +183,7 @@ public sealed partial class MapServer
             entry.Etrs.Add(etr);
             _table.Add(entry);
             events.Add(new EidRegistered(now, prefix, site.Name, locators, source));
-            LogRegistered(prefix.ToString(), site.Name, source);
+            if (_logger.IsEnabled(LogLevel.Information)) LogRegistered(prefix.ToString(), site.Name, source);
             if (previous.Count > 0) AnnounceMove(entry, covering!.Site.Name, previous, now, sink, events);
             _smr.MappingChanged(prefix, now);
             return;
@@ -191,7 +217,7 @@ public sealed partial class MapServer
         if (changed) _smr.MappingChanged(prefix, now);
     }
 
-    private EtrRegistration NewEtr(RegistrantId id, IPEndPoint source, Locator[] locators, SiteKey key, MappingRecord record, MapRegister message,
+    private EtrRegistration NewEtr(RegistrantId id, IPEndPoint source, Locator[] locators, SiteKey key, MappingRecord record, RegisterBits message,
         DateTimeOffset now, TimeSpan lifetime, RegisteredEid owner)
     {
         var etr = new EtrRegistration
@@ -203,7 +229,7 @@ public sealed partial class MapServer
         return etr;
     }
 
-    private void Refresh(EtrRegistration etr, IPEndPoint source, Locator[] locators, SiteKey key, MappingRecord record, MapRegister message,
+    private void Refresh(EtrRegistration etr, IPEndPoint source, Locator[] locators, SiteKey key, MappingRecord record, RegisterBits message,
         DateTimeOffset now, TimeSpan lifetime)
     {
         etr.Registrant = source;

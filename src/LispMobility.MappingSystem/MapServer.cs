@@ -2,6 +2,7 @@ using System.Net;
 using LispMobility.Lisp;
 using LispMobility.Lisp.Addressing;
 using LispMobility.Lisp.Messages;
+using LispMobility.Lisp.Records;
 using LispMobility.MappingSystem.Configuration;
 using LispMobility.MappingSystem.Registrations;
 using LispMobility.MappingSystem.Resolution;
@@ -30,6 +31,7 @@ public sealed partial class MapServer : IDatagramEngine
     private readonly PriorityQueue<EtrRegistration, DateTimeOffset> _expiry = new();
     private readonly Dictionary<(RegistrantId, Site, byte), ulong> _lastNonce = [];
     private readonly Dictionary<ulong, PendingNotify> _pending = [];
+    private readonly Dictionary<RegistrantId, Locator[]> _sharedLocators = [];
     private readonly RequesterRateLimiter _rateLimiter;
     private readonly SmrScheduler _smr;
 
