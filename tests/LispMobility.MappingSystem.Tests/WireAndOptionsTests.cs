@@ -13,7 +13,7 @@ namespace LispMobility.MappingSystem.Tests;
 public sealed class WireAndOptionsTests
 {
     [Fact]
-    public async Task Unsolicited_map_notify_and_smr_sent_over_udp_decode_in_tshark_without_errors()
+    public async Task Solicited_and_unsolicited_map_notify_and_smr_sent_over_udp_decode_in_tshark_without_errors()
     {
         Assert.True(Tshark.IsAvailable, "tshark is not installed; scripts/test.sh installs it (apt-get install tshark)");
         await using var service = await StartAsync(UdpOptions("127.10.20.3:0"));
@@ -26,8 +26,8 @@ public sealed class WireAndOptionsTests
         await ReceiveAsync(dc1);
         await itr.SendToAsync(Request("10.200.0.9", (IPEndPoint)itr.LocalEndPoint!), server);
         await ReceiveAsync(itr); // the proxy Map-Reply
-        await dc2.SendToAsync(Register(1, Dc2Secret, Record("10.200.0.9/32", 1440, "127.10.2.1")), server);
-        await ReceiveAsync(dc2);
+        await dc2.SendToAsync((RegisterMessage(1, Record("10.200.0.9/32", 1440, "127.10.2.1")) with { XtrId = 0x2222, SiteId = 2 }).ToSignedArray(Key(Dc2Secret)), server);
+        var solicited = await ReceiveAsync(dc2);
         var notify = await ReceiveAsync(dc1);
         var smr = await ReceiveAsync(itr);
 
@@ -38,18 +38,22 @@ public sealed class WireAndOptionsTests
             {
                 writer.WriteUdp(notify.From, (IPEndPoint)dc1.LocalEndPoint!, notify.Payload);
                 writer.WriteUdp(smr.From, (IPEndPoint)itr.LocalEndPoint!, smr.Payload);
+                writer.WriteUdp(solicited.From, (IPEndPoint)dc2.LocalEndPoint!, solicited.Payload);
             }
 
             var result = Tshark.DecodeVerbose(pcap, "-d", string.Create(CultureInfo.InvariantCulture, $"udp.port=={server.Port},lisp"));
             result.EnsureSuccess();
             Assert.False(result.HasDecodeErrors, result.DecodeErrorLines);
-            Assert.Equal(2, result.Frames.Count);
+            Assert.Equal(3, result.Frames.Count);
             Assert.Contains("Type: Map-Notify (4)", result.Frames[0], StringComparison.Ordinal);
             Assert.Contains("10.200.0.9/32", result.Frames[0], StringComparison.Ordinal);
             Assert.Contains("127.10.2.1", result.Frames[0], StringComparison.Ordinal);
             Assert.Contains("Type: Map-Request (1)", result.Frames[1], StringComparison.Ordinal);
             Assert.Contains("S bit (Solicit-Map-Request): Set", result.Frames[1], StringComparison.Ordinal);
             Assert.Contains("Source EID: 10.200.0.9", result.Frames[1], StringComparison.Ordinal);
+            Assert.Contains("Type: Map-Notify (4)", result.Frames[2], StringComparison.Ordinal);
+            Assert.Contains("I bit (xTR-ID present): Set", result.Frames[2], StringComparison.Ordinal);
+            Assert.Contains("Nonce: 0x0000000000000001", result.Frames[2], StringComparison.Ordinal);
         }
         finally
         {
