@@ -12,6 +12,7 @@ namespace LispMobility.Transport;
 public sealed partial class UdpDatagramTransport : IAsyncDisposable
 {
     private const int MaxDatagram = 65535;
+    private const int MaxCachedEndpoints = 4096;
     private readonly IDatagramEngine _engine;
     private readonly ILogger _logger;
     private const int SolSocket = 1, SoReusePort = 15; // Linux values; SocketOptionName has no SO_REUSEPORT
@@ -100,7 +101,7 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
     {
         foreach (var socket in _sockets)
         {
-            _loops.Add(Task.Run(() => ReceiveLoopAsync(socket)));
+            _loops.Add(Task.Factory.StartNew(() => ReceiveLoop(socket), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default));
         }
 
         _loops.Add(Task.Run(TimerLoopAsync));
@@ -117,39 +118,72 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
         outgoing.Clear();
     }
 
-    private async Task ReceiveLoopAsync(Socket socket)
+    // A dedicated thread per socket with blocking receives: no async state machine, no hop through the
+    // epoll thread, and the sender's endpoint is made once per source rather than once per datagram
+    // (engines keep it, so a registrant's many registrations share one IPEndPoint).
+    private void ReceiveLoop(Socket socket)
     {
         var buffer = GC.AllocateUninitializedArray<byte>(MaxDatagram, pinned: true);
         var outgoing = new DatagramList();
-        EndPoint any = socket.AddressFamily == AddressFamily.InterNetworkV6 ? new IPEndPoint(IPAddress.IPv6Any, 0) : new IPEndPoint(IPAddress.Any, 0);
+        var received = new SocketAddress(socket.AddressFamily);
+        var sources = new Dictionary<SocketAddress, IPEndPoint>();
+        var destinations = new Dictionary<IPEndPoint, SocketAddress>();
+        EndPoint template = socket.AddressFamily == AddressFamily.InterNetworkV6 ? new IPEndPoint(IPAddress.IPv6Any, 0) : new IPEndPoint(IPAddress.Any, 0);
+        socket.ReceiveTimeout = 500; // to notice a stop even where closing does not wake a blocked receive
         while (!_stop.IsCancellationRequested)
         {
-            SocketReceiveFromResult result;
+            int length;
             try
             {
-                result = await socket.ReceiveFromAsync(buffer, SocketFlags.None, any, _stop.Token).ConfigureAwait(false);
+                length = socket.ReceiveFrom(buffer, SocketFlags.None, received);
             }
-            catch (OperationCanceledException) { break; }
             catch (ObjectDisposedException) { break; }
             catch (SocketException e)
             {
-                // ICMP port-unreachable from an earlier send surfaces here on some stacks: not fatal.
-                LogReceiveError(e.SocketErrorCode);
+                if (_stop.IsCancellationRequested) break;
+
+                // A timeout is the stop check; ICMP port-unreachable from an earlier send surfaces here on some stacks: not fatal.
+                if (e.SocketErrorCode != SocketError.TimedOut && e.SocketErrorCode != SocketError.WouldBlock) LogReceiveError(e.SocketErrorCode);
                 continue;
+            }
+
+            if (!sources.TryGetValue(received, out var source))
+            {
+                if (sources.Count >= MaxCachedEndpoints) sources.Clear();
+                source = (IPEndPoint)template.Create(received);
+                var key = new SocketAddress(received.Family, received.Size);
+                received.Buffer.Span[..received.Size].CopyTo(key.Buffer.Span);
+                sources[key] = source;
             }
 
             Interlocked.Increment(ref _received);
             try
             {
-                _engine.Receive(buffer.AsSpan(0, result.ReceivedBytes), (IPEndPoint)result.RemoteEndPoint, outgoing);
+                _engine.Receive(buffer.AsSpan(0, length), source, outgoing);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 Interlocked.Increment(ref _engineFaults);
-                LogEngineFault(e, result.RemoteEndPoint.ToString() ?? "?");
+                LogEngineFault(e, source.ToString());
             }
 
-            foreach (var d in outgoing.Items) SendNow(d.Payload.Span, d.Destination, socket);
+            foreach (var d in outgoing.Items)
+            {
+                if (d.Destination.AddressFamily != socket.AddressFamily)
+                {
+                    SendNow(d.Payload.Span, d.Destination);
+                    continue;
+                }
+
+                if (!destinations.TryGetValue(d.Destination, out var address))
+                {
+                    if (destinations.Count >= MaxCachedEndpoints) destinations.Clear();
+                    destinations[d.Destination] = address = d.Destination.Serialize();
+                }
+
+                SendNow(d.Payload.Span, d.Destination, socket, address);
+            }
+
             outgoing.Clear();
         }
     }
@@ -181,7 +215,7 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
         }
     }
 
-    private void SendNow(ReadOnlySpan<byte> payload, IPEndPoint destination, Socket? preferred = null)
+    private void SendNow(ReadOnlySpan<byte> payload, IPEndPoint destination, Socket? preferred = null, SocketAddress? address = null)
     {
         var socket = preferred is not null && preferred.AddressFamily == destination.AddressFamily
             ? preferred
@@ -195,7 +229,8 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
 
         try
         {
-            socket.SendTo(payload, SocketFlags.None, destination);
+            if (address is not null && ReferenceEquals(socket, preferred)) socket.SendTo(payload, SocketFlags.None, address);
+            else socket.SendTo(payload, SocketFlags.None, destination);
             Interlocked.Increment(ref _sent);
         }
         catch (SocketException e)
