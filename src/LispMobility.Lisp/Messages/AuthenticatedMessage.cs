@@ -45,7 +45,7 @@ public abstract record AuthenticatedMessage : LispMessage
     public override int GetSerializedLength()
     {
         var length = AuthenticatedMessageView.HeaderLength + AuthenticationLength + (XtrId.HasValue ? 24 : 0);
-        foreach (var record in Records) length += record.GetSerializedLength();
+        for (var i = 0; i < Records.Count; i++) length += Records[i].GetSerializedLength();
         return length;
     }
 
@@ -65,7 +65,7 @@ public abstract record AuthenticatedMessage : LispMessage
         w.U8((byte)Algorithm);
         w.U16((ushort)AuthenticationLength);
         if (AuthenticationData.Length > 0) w.Bytes(AuthenticationData.Span); else w.Zeros(AuthenticationLength);
-        foreach (var record in Records) record.Write(ref w);
+        for (var i = 0; i < Records.Count; i++) Records[i].Write(ref w);
         if (XtrId is { } id)
         {
             w.U64((ulong)(id >> 64));
@@ -79,7 +79,8 @@ public abstract record AuthenticatedMessage : LispMessage
     /// <summary>Writes the message and signs it with <paramref name="key"/>; returns the bytes written.</summary>
     public int WriteSigned(Span<byte> destination, ReadOnlySpan<byte> key)
     {
-        var unsigned = this with { AuthenticationData = ReadOnlyMemory<byte>.Empty };
+        // A message built to be signed has no authentication data; copying it only to clear that would allocate per send.
+        var unsigned = AuthenticationData.IsEmpty ? this : this with { AuthenticationData = ReadOnlyMemory<byte>.Empty };
         var length = unsigned.Write(destination);
         LispAuthentication.Sign(destination[..length], AuthenticatedMessageView.HeaderLength, unsigned.AuthenticationLength, Algorithm, key, Nonce, Purpose);
         return length;
@@ -88,7 +89,8 @@ public abstract record AuthenticatedMessage : LispMessage
     /// <summary>Serializes and signs into a new array.</summary>
     public byte[] ToSignedArray(ReadOnlySpan<byte> key)
     {
-        var bytes = new byte[(this with { AuthenticationData = ReadOnlyMemory<byte>.Empty }).GetSerializedLength()];
+        var unsigned = AuthenticationData.IsEmpty ? this : this with { AuthenticationData = ReadOnlyMemory<byte>.Empty };
+        var bytes = new byte[unsigned.GetSerializedLength()];
         WriteSigned(bytes, key);
         return bytes;
     }

@@ -58,6 +58,9 @@ public abstract record LispMessage
         return ok;
     }
 
-    private protected static void EnsureCapacity(Span<byte> destination, int length, LispMessageType type) =>
-        WireWriter.EnsureCapacity(destination, length, type.ToString());
+    private protected static void EnsureCapacity(Span<byte> destination, int length, LispMessageType type)
+    {
+        // The type's name boxes the enum; build it only for the exception, not on every write.
+        if (destination.Length < length) WireWriter.EnsureCapacity(destination, length, type.ToString());
+    }
 }

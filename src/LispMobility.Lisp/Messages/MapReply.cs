@@ -37,7 +37,7 @@ public sealed record MapReply : LispMessage
     public override int GetSerializedLength()
     {
         var length = 12;
-        foreach (var r in Records) length += r.GetSerializedLength();
+        for (var i = 0; i < Records.Count; i++) length += Records[i].GetSerializedLength();
         return length;
     }
 
@@ -52,7 +52,7 @@ public sealed record MapReply : LispMessage
         w.U16(0);
         w.U8((byte)Records.Count);
         w.U64(Nonce);
-        foreach (var r in Records) r.Write(ref w);
+        for (var i = 0; i < Records.Count; i++) Records[i].Write(ref w);
         return w.Position;
     }
 

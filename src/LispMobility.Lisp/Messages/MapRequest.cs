@@ -64,8 +64,8 @@ public sealed record MapRequest : LispMessage
     public override int GetSerializedLength()
     {
         var length = 12 + SourceEid.GetSerializedLength();
-        foreach (var rloc in ItrRlocs) length += rloc.GetSerializedLength();
-        foreach (var record in Records) length += 2 + record.Address.GetSerializedLength();
+        for (var i = 0; i < ItrRlocs.Count; i++) length += ItrRlocs[i].GetSerializedLength();
+        for (var i = 0; i < Records.Count; i++) length += 2 + Records[i].Address.GetSerializedLength();
         return length + (MapReplyRecord?.GetSerializedLength() ?? 0);
     }
 
@@ -84,9 +84,10 @@ public sealed record MapRequest : LispMessage
         w.U8((byte)Records.Count);
         w.U64(Nonce);
         SourceEid.Write(ref w);
-        foreach (var rloc in ItrRlocs) rloc.Write(ref w);
-        foreach (var record in Records)
+        for (var i = 0; i < ItrRlocs.Count; i++) ItrRlocs[i].Write(ref w);
+        for (var i = 0; i < Records.Count; i++)
         {
+            var record = Records[i];
             w.U8(0);
             w.U8(record.MaskLength);
             record.Address.Write(ref w);

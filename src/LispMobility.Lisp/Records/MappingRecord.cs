@@ -41,7 +41,7 @@ public sealed record MappingRecord
     public int GetSerializedLength()
     {
         var length = 12 + Eid.Address.GetSerializedLength() - 2;
-        foreach (var l in Locators) length += l.GetSerializedLength();
+        for (var i = 0; i < Locators.Count; i++) length += Locators[i].GetSerializedLength();
         return length;
     }
 
@@ -55,7 +55,7 @@ public sealed record MappingRecord
         w.U16((ushort)((((int)Action & 7) << 13) | (Authoritative ? 1 << 12 : 0)));
         w.U16(MapVersion);
         Eid.Address.Write(ref w);
-        foreach (var l in Locators) l.Write(ref w);
+        for (var i = 0; i < Locators.Count; i++) Locators[i].Write(ref w);
     }
 
     /// <summary>Writes the record; returns the bytes written.</summary>
