@@ -114,6 +114,9 @@ public sealed partial class MapServer
 
             _lastNonce[replayKey] = nonce;
             foreach (var record in records) Apply(record, message, site, key, id, source, now, sink, events);
+
+            // SMRs not held back by their rate limit go now: waiting for the timer loop would add up to its period to every move.
+            _smr.SendDue(now, sink, events, Counters);
         }
 
         Counters.RegisterAccepted();
