@@ -154,6 +154,18 @@ public sealed class MoveTests
     }
 
     [Fact]
+    public void Smr_goes_out_with_the_register_that_moved_the_eid_not_at_the_next_timer()
+    {
+        _server.Receive(Register(1, Dc1Secret, Record("10.200.0.7/32", 1440, "127.10.1.1")), Dc1Xtr, _sent);
+        var itr = Xtr("127.10.9.9", 40001);
+        _server.Receive(Request("10.200.0.7", itr), itr, _sent);
+        _sent.Clear();
+        _server.Receive(Register(1, Dc2Secret, Record("10.200.0.7/32", 1440, "127.10.2.1")), Dc2Xtr, _sent);
+        Assert.Single(_sent.Items, d => d.Destination.Equals(itr));
+        Assert.Equal(1, _server.Counters.SmrsSent);
+    }
+
+    [Fact]
     public void Requesters_older_than_the_memory_window_get_no_smr()
     {
         _server.Receive(Register(1, Dc1Secret, Record("10.200.0.7/32", 1440, "127.10.1.1")), Dc1Xtr, _sent);
