@@ -89,16 +89,20 @@ public sealed partial class MobilityCoordinator
         ArgumentNullException.ThrowIfNull(intent);
         var range = RangeOf(intent.Eid) ?? throw new ArgumentException($"{intent.Eid} is in no dynamic-EID range", nameof(intent));
         if (!range.Allows(intent.ToSite)) throw new ArgumentException($"range '{range.Name}' may not live at site '{intent.ToSite}'", nameof(intent));
-        var now = _time.GetUtcNow();
-        var record = new MoveRecord(Guid.NewGuid(), intent.Eid.ToString(), intent.Vm, intent.FromSite ?? OwnerOf(intent.Eid), intent.ToSite, intent.Trigger, intent.Source,
-            MoveState.Running, MoveStep.Journaled, now, now, null);
-        var gate = _perEid.GetOrAdd(record.Eid, _ => new SemaphoreSlim(1));
+        var key = intent.Eid.ToString();
+        var gate = _perEid.GetOrAdd(key, _ => new SemaphoreSlim(1));
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             await _parallel.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
+                // Where the EID is comes from the moves this coordinator finished, read only now that the previous move of
+                // this EID is over: an owner read when the intent was made is stale for a move that queued behind another.
+                var from = _owners.TryGetValue(key, out var owner) ? owner : intent.FromSite ?? OwnerOf(intent.Eid);
+                var now = _time.GetUtcNow();
+                var record = new MoveRecord(Guid.NewGuid(), key, intent.Vm, from, intent.ToSite, intent.Trigger, intent.Source,
+                    MoveState.Running, MoveStep.Journaled, now, now, null);
                 _store.Begin(record);
                 Audit(record, "intent", "journaled", $"{record.FromSite ?? "?"} -> {record.ToSite} ({record.Trigger} via {record.Source})", null);
                 return await RunSagaAsync(record, range, cancellationToken).ConfigureAwait(false);

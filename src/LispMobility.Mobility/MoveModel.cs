@@ -5,7 +5,10 @@ using LispMobility.Mobility.Persistence;
 
 namespace LispMobility.Mobility;
 
-/// <summary>A decided move: this EID of this VM now belongs at <see cref="ToSite"/>.</summary>
+/// <summary>
+/// A decided move: this EID of this VM now belongs at <see cref="ToSite"/>. <see cref="FromSite"/> is used only while the
+/// coordinator has no owner of its own for the EID (inventory not adopted yet); otherwise the site its last move left it at wins.
+/// </summary>
 public sealed record MoveIntent(IPAddress Eid, string Vm, string? FromSite, string ToSite, string Trigger, string Source);
 
 /// <summary>How a move ended, with the time each step took.</summary>
