@@ -1,0 +1,79 @@
+using System.Collections.Concurrent;
+using System.Net;
+using LispMobility.Lisp.Records;
+using LispMobility.Xtr;
+using LispMobility.Xtr.Caching;
+
+namespace LispMobility.Mobility.Tests;
+
+/// <summary>The calls of <see cref="ITunnelRouter"/> a test can make fail.</summary>
+public enum RouterCall
+{
+    Register,
+    Resolve,
+    Withdraw,
+    Solicit,
+}
+
+/// <summary>
+/// A real xTR with faults injected in front of it: the next N calls of a chosen kind throw before reaching the xTR (so the
+/// network is untouched by a failed attempt), a call can be held until the caller cancels (a crash in the middle of a step),
+/// and every call is counted.
+/// </summary>
+internal sealed class FaultyTunnelRouter(ITunnelRouter inner) : ITunnelRouter
+{
+    private readonly ConcurrentDictionary<RouterCall, int> _failures = new();
+    private readonly ConcurrentDictionary<RouterCall, int> _calls = new();
+    private readonly ConcurrentDictionary<RouterCall, bool> _hang = new();
+
+    public string Site => inner.Site;
+
+    public IReadOnlyList<Locator> Rlocs => inner.Rlocs;
+
+    /// <summary>Runs before each register reaches the xTR (probes for serialization and parallelism).</summary>
+    public Func<IPAddress, CancellationToken, Task>? BeforeRegister { get; set; }
+
+    /// <summary>The next <paramref name="count"/> calls of <paramref name="call"/> throw.</summary>
+    public void FailNext(RouterCall call, int count) => _failures[call] = count;
+
+    /// <summary>Calls of <paramref name="call"/> wait until cancelled (a crash mid-saga).</summary>
+    public void Hang(RouterCall call) => _hang[call] = true;
+
+    /// <summary>Calls of <paramref name="call"/> so far, failed ones included.</summary>
+    public int Calls(RouterCall call) => _calls.GetValueOrDefault(call);
+
+    public async Task<RegistrationResult> RegisterHostAsync(IPAddress eid, string? range = null, CancellationToken cancellationToken = default)
+    {
+        await EnterAsync(RouterCall.Register, cancellationToken);
+        if (BeforeRegister is { } probe) await probe(eid, cancellationToken);
+        return await inner.RegisterHostAsync(eid, range, cancellationToken);
+    }
+
+    public async Task WithdrawHostAsync(IPAddress eid, bool removeRoute = true, CancellationToken cancellationToken = default)
+    {
+        await EnterAsync(RouterCall.Withdraw, cancellationToken);
+        await inner.WithdrawHostAsync(eid, removeRoute, cancellationToken);
+    }
+
+    public async Task<MapCacheEntry> ResolveAsync(IPAddress eid, bool refresh = false, CancellationToken cancellationToken = default)
+    {
+        await EnterAsync(RouterCall.Resolve, cancellationToken);
+        return await inner.ResolveAsync(eid, refresh, cancellationToken);
+    }
+
+    public int SolicitRemoteItrs(IPAddress eid)
+    {
+        EnterAsync(RouterCall.Solicit, default).GetAwaiter().GetResult();
+        return inner.SolicitRemoteItrs(eid);
+    }
+
+    public HostState? StateOf(IPAddress eid) => inner.StateOf(eid);
+
+    private async Task EnterAsync(RouterCall call, CancellationToken cancellationToken)
+    {
+        var n = _calls.AddOrUpdate(call, 1, (_, c) => c + 1);
+        if (_hang.GetValueOrDefault(call)) await Task.Delay(Timeout.Infinite, cancellationToken);
+        var left = _failures.GetValueOrDefault(call);
+        if (left > 0 && _failures.TryUpdate(call, left - 1, left)) throw new InvalidOperationException($"injected {call} failure (call {n})");
+    }
+}
