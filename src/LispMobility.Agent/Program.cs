@@ -1,18 +1,92 @@
 using System.CommandLine;
+using System.Net;
 using LispMobility.Agent.Cli;
 using LispMobility.Agent.Lab;
+using LispMobility.Agent.Service;
 
 var root = new RootCommand("lispmobility: the network follows the VM (LISP host mobility for hypervisor hosts)");
+var config = new Option<FileInfo>("--config") { Description = "the agent's configuration file", DefaultValueFactory = _ => new FileInfo(ClientCommands.DefaultConfig) };
+var json = new Option<bool>("--json") { Description = "print JSON for scripts" };
 
 var lab = new Command("lab", "Run the embedded lab: Map-Server, two data centers and a branch on loopback; move a VM and fail a site over");
 lab.SetAction(async (_, ct) => await new LabScenario(Console.Out).RunAsync(ct) ? 0 : 1);
 root.Subcommands.Add(lab);
 
+var run = new Command("run", "Run the agent (as a service under systemd or the Windows SCM, or in the foreground)") { config };
+run.SetAction((parse, ct) => RunCommand.RunAsync(parse.GetValue(config)!, ct));
+root.Subcommands.Add(run);
+
+foreach (var (name, path, description, columns) in new[]
+{
+    ("status", "/api/status", "The agent: site, xTR, Map-Servers and their last acknowledgement", Array.Empty<string>()),
+    ("eids", "/api/eids", "Dynamic hosts at this site and their state", ["eid", "range", "state", "since"]),
+    ("map-cache", "/api/map-cache", "The ITR's map-cache", ["eid", "rlocs", "action", "ttlMinutes", "expires"]),
+    ("registrations", "/api/registrations", "Registrations at the embedded Map-Server", ["eid", "site", "rlocs", "lastRegistered", "expires", "registrant"]),
+})
+{
+    var verb = new Command(name, description) { config, json };
+    verb.SetAction((parse, ct) => ClientCommands.ShowAsync(parse.GetValue(config)!, path, parse.GetValue(json), columns, Console.Out, ct));
+    root.Subcommands.Add(verb);
+}
+
+var eidFilter = new Option<string?>("--eid") { Description = "only this EID" };
+var vmFilter = new Option<string?>("--vm") { Description = "only this VM" };
+var siteFilter = new Option<string?>("--site") { Description = "only moves from or to this site" };
+var since = new Option<DateTimeOffset?>("--since") { Description = "only since this time (ISO 8601)" };
+var moves = new Command("moves", "The audit history of moves and decisions") { config, json, eidFilter, vmFilter, siteFilter, since };
+moves.SetAction((parse, ct) =>
+{
+    var query = string.Join("&", new[] { ("eid", parse.GetValue(eidFilter)), ("vm", parse.GetValue(vmFilter)), ("site", parse.GetValue(siteFilter)),
+            ("since", parse.GetValue(since)?.ToString("o", System.Globalization.CultureInfo.InvariantCulture)) }
+        .Where(p => p.Item2 is not null).Select(p => $"{p.Item1}={Uri.EscapeDataString(p.Item2!)}"));
+    return ClientCommands.ShowAsync(parse.GetValue(config)!, "/api/moves" + (query.Length > 0 ? "?" + query : ""), parse.GetValue(json),
+        ["time", "eid", "vm", "fromSite", "toSite", "kind", "outcome", "durationMs", "detail"], Console.Out, ct);
+});
+root.Subcommands.Add(moves);
+
+var lookupEid = new Argument<string>("eid") { Description = "the EID to look up" };
+var resolver = new Option<string?>("--map-resolver") { Description = "address[:port] of a Map-Resolver to ask directly (lig); without it, the running agent asks" };
+var lookup = new Command("lookup", "Send a Map-Request and print the mapping (or negative reply) and the round trip") { lookupEid, resolver, config, json };
+lookup.SetAction(async (parse, ct) =>
+{
+    if (!IPAddress.TryParse(parse.GetValue(lookupEid), out var eid))
+    {
+        await Console.Error.WriteLineAsync($"lispmobility: '{parse.GetValue(lookupEid)}' is not an IP address").ConfigureAwait(false);
+        return 2;
+    }
+
+    if (parse.GetValue(resolver) is { } mr)
+    {
+        if (!IPEndPoint.TryParse(mr, out var ep))
+        {
+            await Console.Error.WriteLineAsync($"lispmobility: '{mr}' is not address[:port]").ConfigureAwait(false);
+            return 2;
+        }
+
+        if (ep.Port == 0) ep.Port = 4342;
+        return await ClientCommands.LookupAsync(eid, ep, Console.Out, ct).ConfigureAwait(false);
+    }
+
+    return await ClientCommands.ShowAsync(parse.GetValue(config)!, $"/api/lookup?eid={eid}", parse.GetValue(json), [], Console.Out, ct).ConfigureAwait(false);
+});
+root.Subcommands.Add(lookup);
+
+foreach (var (name, description) in new[] { ("failover", "DR without renumbering: move every EID of a site to another"), ("failback", "Return EIDs to their site after a failover") })
+{
+    var from = new Option<string>("--from") { Description = "the site the EIDs leave", Required = true };
+    var to = new Option<string>("--to") { Description = "the site that takes them", Required = true };
+    var dryRun = new Option<bool>("--dry-run") { Description = "show what would move; change nothing" };
+    var eids = new Option<string[]>("--eid") { Description = "the EIDs to move (repeatable); default: every EID this agent knows at --from", AllowMultipleArgumentsPerToken = true };
+    var verb = new Command(name, description) { from, to, dryRun, eids, config };
+    verb.SetAction((parse, ct) => ClientCommands.FailoverAsync(parse.GetValue(config)!, parse.GetValue(from)!, parse.GetValue(to)!, parse.GetValue(dryRun),
+        parse.GetValue(eids) ?? [], Console.Out, ct));
+    root.Subcommands.Add(verb);
+}
+
 var configFile = new Argument<FileInfo>("file") { Description = "appsettings.json to check" };
 var validate = new Command("validate", "Check a configuration file; prints every error with its path") { configFile };
 validate.SetAction(parse => ConfigCommands.Validate(parse.GetValue(configFile)!, Console.Out));
-var config = new Command("config", "Configuration tools") { validate };
-root.Subcommands.Add(config);
+root.Subcommands.Add(new Command("config", "Configuration tools") { validate });
 
 var msConfig = new Option<FileInfo>("--config") { Description = "configuration file with a MapServer section", Required = true };
 var mapServer = new Command("map-server", "Run the mapping system (Map-Server/Map-Resolver) alone") { msConfig };

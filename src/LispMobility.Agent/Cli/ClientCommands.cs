@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using LispMobility.Agent.Hosting;
+using LispMobility.Agent.Security;
+using LispMobility.Lisp;
+using LispMobility.Lisp.Addressing;
+using LispMobility.Lisp.Messages;
+using Microsoft.Extensions.Configuration;
+using Spectre.Console;
+
+namespace LispMobility.Agent.Cli;
+
+/// <summary>The verbs that talk to a running agent through its management API, and the standalone lig.</summary>
+internal static class ClientCommands
+{
+    public const string DefaultConfig = "/etc/lispmobility/appsettings.json";
+    private static readonly JsonSerializerOptions Pretty = new() { WriteIndented = true };
+
+    /// <summary>GETs <paramref name="path"/> and prints it as JSON or as a table of <paramref name="columns"/>.</summary>
+    public static async Task<int> ShowAsync(FileInfo config, string path, bool json, string[] columns, TextWriter output, CancellationToken ct)
+    {
+        using var client = Client(config, out var error);
+        if (client is null) return Fail(error!);
+        HttpResponseMessage response;
+        try
+        {
+            response = await client.GetAsync(new Uri(path, UriKind.Relative), ct).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e)
+        {
+            return Fail($"the agent's management API at {client.BaseAddress} does not answer: {e.Message} (is `lispmobility run` running?)");
+        }
+
+        using (response)
+        {
+            var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode) return Fail($"{(int)response.StatusCode} {response.ReasonPhrase}: {body}");
+            using var doc = JsonDocument.Parse(body);
+            if (json)
+            {
+                output.WriteLine(JsonSerializer.Serialize(doc.RootElement, Pretty));
+                return 0;
+            }
+
+            var rows = doc.RootElement.ValueKind == JsonValueKind.Array ? doc.RootElement.EnumerateArray().ToList() : [doc.RootElement];
+            var table = new Table();
+            var cols = columns.Length > 0 ? columns : rows.FirstOrDefault().ValueKind == JsonValueKind.Object ? rows[0].EnumerateObject().Select(p => p.Name).ToArray() : ["value"];
+            foreach (var c in cols) table.AddColumn(Markup.Escape(c));
+            foreach (var row in rows)
+            {
+                table.AddRow(cols.Select(c => Markup.Escape(row.ValueKind == JsonValueKind.Object && row.TryGetProperty(c, out var v) ? Text(v) : "")).ToArray());
+            }
+
+            AnsiConsole.Write(table);
+            return 0;
+        }
+    }
+
+    /// <summary>Asks the agent to fail <paramref name="from"/> over to <paramref name="to"/> (or shows what would move).</summary>
+    public static async Task<int> FailoverAsync(FileInfo config, string from, string to, bool dryRun, IReadOnlyList<string> eids, TextWriter output, CancellationToken ct)
+    {
+        using var client = Client(config, out var error, TimeSpan.FromMinutes(10));
+        if (client is null) return Fail(error!);
+        var watch = Stopwatch.StartNew();
+        using var response = await AnsiConsole.Status().StartAsync($"{(dryRun ? "planning" : "failing over")} {from} -> {to}...",
+            _ => client.PostAsJsonAsync(new Uri("/api/failover", UriKind.Relative), new { from, to, dryRun, eids }, ct)).ConfigureAwait(false);
+        var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode) return Fail($"{(int)response.StatusCode}: {body}");
+        using var doc = JsonDocument.Parse(body);
+        output.WriteLine(JsonSerializer.Serialize(doc.RootElement, Pretty));
+        output.WriteLine($"{(dryRun ? "plan" : "failover")} finished in {watch.Elapsed.TotalSeconds:0.00} s");
+        return dryRun || doc.RootElement.GetProperty("converged").GetBoolean() ? 0 : 1;
+    }
+
+    /// <summary>lig (RFC 6835): a Map-Request in an ECM straight to a Map-Resolver; prints the mapping and the round trip.</summary>
+    public static async Task<int> LookupAsync(IPAddress eid, IPEndPoint resolver, TextWriter output, CancellationToken ct)
+    {
+        using var probe = new Socket(resolver.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        probe.Connect(resolver);
+        var local = ((IPEndPoint)probe.LocalEndPoint!).Address;
+        using var socket = new Socket(resolver.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(local, 0));
+        var port = (ushort)((IPEndPoint)socket.LocalEndPoint!).Port;
+        var buffer = new byte[65535];
+        for (var attempt = 1; attempt <= 3; attempt++)
+        {
+            var nonce = NonceSource.Random.Next();
+            var request = new MapRequest { Nonce = nonce, ItrRlocs = [LispAddress.FromIPAddress(local)], Records = [EidPrefix.Host(eid)] };
+            var ecm = EncapsulatedControlMessage.Wrap(request, LispAddress.FromIPAddress(local), LispAddress.FromIPAddress(eid), port);
+            var watch = Stopwatch.StartNew();
+            await socket.SendToAsync(ecm.ToArray(), SocketFlags.None, resolver, ct).ConfigureAwait(false);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(TimeSpan.FromSeconds(2));
+            try
+            {
+                while (true)
+                {
+                    var r = await socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(local, 0), timeout.Token).ConfigureAwait(false);
+                    if (!MapReply.TryRead(buffer.AsSpan(0, r.ReceivedBytes), out var reply, out _) || reply.Nonce != nonce) continue;
+                    output.WriteLine($"Mapping entry for EID '{eid}', from {r.RemoteEndPoint}, RTT {watch.Elapsed.TotalMilliseconds:0.0} ms, nonce 0x{nonce:x16}");
+                    foreach (var rec in reply.Records)
+                    {
+                        output.WriteLine(rec.Locators.Count == 0
+                            ? $"  {rec.Eid}  negative, action {rec.Action}, ttl {rec.Ttl} min"
+                            : $"  {rec.Eid}  ttl {rec.Ttl} min{(rec.Authoritative ? ", authoritative" : "")}");
+                        foreach (var l in rec.Locators) output.WriteLine($"    {l.Address,-40} priority {l.Priority}/weight {l.Weight}{(l.Reachable ? "" : ", unreachable")}");
+                    }
+
+                    return 0;
+                }
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                output.WriteLine($"no reply from {resolver} (attempt {attempt} of 3)");
+            }
+        }
+
+        return 1;
+    }
+
+    private static HttpClient? Client(FileInfo config, out string? error, TimeSpan? timeout = null)
+    {
+        error = null;
+        if (!config.Exists)
+        {
+            error = $"configuration file not found: {config.FullName} (give --config)";
+            return null;
+        }
+
+        var root = new ConfigurationBuilder().AddJsonFile(config.FullName, optional: false).Build();
+        var options = ManagementApiOptions.FromConfiguration(root, out var errors);
+        if (options is null || errors.Count > 0)
+        {
+            error = string.Join(Environment.NewLine, errors);
+            return null;
+        }
+
+        try
+        {
+            return ManagementApi.CreateClient(options, ApiToken.Read(options.TokenFile), timeout);
+        }
+        catch (ApiTokenException e)
+        {
+            error = e.Message;
+            return null;
+        }
+    }
+
+    private static string Text(JsonElement v) => v.ValueKind switch
+    {
+        JsonValueKind.Array => string.Join(", ", v.EnumerateArray().Select(Text)),
+        JsonValueKind.Null => "",
+        JsonValueKind.String => v.GetString() ?? "",
+        _ => v.GetRawText(),
+    };
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine($"lispmobility: {message}");
+        return 1;
+    }
+}

@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using LispMobility.Mobility.Persistence;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace LispMobility.Agent.Service;
+
+/// <summary>The management API's <c>/api</c> endpoints the CLI verbs use.</summary>
+internal static class AgentApi
+{
+    public static void Map(RouteGroupBuilder api, MobilityAgent agent)
+    {
+        api.MapGet("/status", () => Results.Json(new
+        {
+            site = agent.Config.Xtr.Site,
+            xtrId = agent.Xtr.Engine.XtrId.ToString("x32", CultureInfo.InvariantCulture),
+            rlocs = agent.Xtr.Rlocs.Select(r => r.Address.ToString()),
+            control = agent.Xtr.LocalEndpoints.Select(e => e.ToString()),
+            mapServers = agent.Xtr.Engine.MapServerStatus().Select(m => new { address = m.MapServer.ToString(), lastAcknowledged = m.LastAcknowledged }),
+            hosts = agent.Xtr.Engine.Hosts().Count,
+            mapCache = agent.Xtr.Engine.MapCacheEntries().Count,
+            embeddedMapServer = agent.MapServer is { } ms ? new { registrations = ms.RegistrationCount, pendingNotifies = ms.PendingNotifyCount } : null,
+        }));
+
+        api.MapGet("/eids", () => Results.Json(agent.Xtr.Engine.Hosts().Select(h => new
+        {
+            eid = h.Eid.ToString(), range = h.Range, state = h.State.ToString(), since = h.Since,
+        })));
+
+        api.MapGet("/map-cache", () => Results.Json(agent.Xtr.Engine.MapCacheEntries().Select(e => new
+        {
+            eid = e.Eid.ToString(), rlocs = e.Locators.Select(l => $"{l.Address} p{l.Priority}/w{l.Weight}"), action = e.IsNegative ? e.Action.ToString() : null,
+            ttlMinutes = e.TtlMinutes, expires = e.Expires, lastUsed = e.LastUsed,
+        })));
+
+        api.MapGet("/registrations", () => agent.MapServer is { } ms
+            ? Results.Json(ms.ListRegistrations().Select(r => new
+            {
+                eid = r.Eid.ToString(), site = r.Site, rlocs = r.Rlocs.Select(l => l.Address.ToString()), lastRegistered = r.LastRegistered, expires = r.Expires,
+                registrant = r.Registrant.ToString(), proxyReply = r.ProxyReply,
+            }))
+            : Results.Problem("this agent runs no embedded Map-Server (no MapServer section)", statusCode: StatusCodes.Status404NotFound));
+
+        api.MapGet("/moves", (string? eid, string? vm, string? site, DateTimeOffset? since, int? limit) =>
+            Results.Json(agent.Store.QueryAudit(new AuditQuery(eid, vm, site, since, limit ?? 1000))));
+
+        api.MapGet("/lookup", async (string eid, CancellationToken ct) =>
+        {
+            if (!IPAddress.TryParse(eid, out var address)) return Results.Problem($"'{eid}' is not an IP address", statusCode: StatusCodes.Status400BadRequest);
+            var watch = Stopwatch.StartNew();
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            try
+            {
+                var entry = await agent.Xtr.ResolveAsync(address, refresh: true, timeout.Token).ConfigureAwait(false);
+                return Results.Json(new
+                {
+                    eid = entry.Eid.ToString(), rlocs = entry.Locators.Select(l => l.Address.ToString()), action = entry.IsNegative ? entry.Action.ToString() : null,
+                    ttlMinutes = entry.TtlMinutes, rttMs = watch.Elapsed.TotalMilliseconds,
+                });
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                return Results.Problem($"no Map-Reply for {eid} within 5 s", statusCode: StatusCodes.Status504GatewayTimeout);
+            }
+        });
+
+        api.MapPost("/failover", async (FailoverRequest request, CancellationToken ct) =>
+        {
+            if (string.IsNullOrWhiteSpace(request.From) || string.IsNullOrWhiteSpace(request.To))
+            {
+                return Results.Problem("from and to are required", statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            var scope = new List<IPAddress>();
+            foreach (var text in request.Eids ?? [])
+            {
+                if (!IPAddress.TryParse(text, out var a)) return Results.Problem($"'{text}' is not an IP address", statusCode: StatusCodes.Status400BadRequest);
+                scope.Add(a);
+            }
+
+            // The DR site's agent may never have seen the failed site's EIDs: the operator can name them.
+            var eids = scope.Count > 0 ? scope : agent.Coordinator.EidsAt(request.From);
+            if (request.DryRun) return Results.Json(new { from = request.From, to = request.To, dryRun = true, eids = eids.Select(e => e.ToString()) });
+            try
+            {
+                var report = await agent.Coordinator.FailoverAsync(request.From, request.To, eids, cancellationToken: ct).ConfigureAwait(false);
+                return Results.Json(new
+                {
+                    from = report.From, to = report.To, converged = report.Converged, moved = report.Moves.Count(m => m.Converged), verified = report.Verified.Count,
+                    notConverged = report.NotConverged.Select(n => new { eid = n.Eid.ToString(), reason = n.Reason }), elapsedMs = report.Elapsed.TotalMilliseconds,
+                });
+            }
+            catch (ArgumentException e)
+            {
+                return Results.Problem(e.Message, statusCode: StatusCodes.Status400BadRequest);
+            }
+        });
+    }
+}
+
+/// <summary>Body of <c>POST /api/failover</c>.</summary>
+internal sealed record FailoverRequest(string From, string To, bool DryRun = false, IReadOnlyList<string>? Eids = null);

@@ -1,0 +1,106 @@
+using LispMobility.Fabric;
+using LispMobility.MappingSystem.Configuration;
+using LispMobility.Mobility.Configuration;
+using LispMobility.Watchers;
+using LispMobility.Watchers.DataPlane;
+using LispMobility.Watchers.HyperV;
+using LispMobility.Watchers.VCenter;
+using LispMobility.Xtr.Configuration;
+using Microsoft.Extensions.Configuration;
+
+namespace LispMobility.Agent.Service;
+
+/// <summary>Everything <c>lispmobility run</c> reads from its configuration, bound and validated as one.</summary>
+internal sealed record AgentConfiguration(
+    MapServerOptions? MapServer, XtrOptions Xtr, MobilityOptions Mobility, SiteMapOptions Sites, VCenterOptions? VCenter, HyperVOptions? HyperV,
+    DataPlaneOptions? DataPlane, NxApiOptions? NxApi, RestconfOptions? Restconf, LinuxGatewayOptions? LinuxGateway, AgentRuntimeOptions Runtime)
+{
+    /// <summary>Binds every section; returns null with every error (each with its path) when anything is wrong.</summary>
+    public static AgentConfiguration? Load(IConfiguration root, List<string> errors)
+    {
+        var ms = Bind<MapServerOptions>(root, "MapServer", errors);
+        if (ms is not null) errors.AddRange(ms.Validate());
+        var xtr = Bind<XtrOptions>(root, "Xtr", errors);
+        if (xtr is null) errors.Add("Xtr: section missing (the site, its RLOCs, Map-Servers and dynamic-EID ranges)");
+        else errors.AddRange(xtr.Validate());
+        var mobility = Bind<MobilityOptions>(root, "Mobility", errors) ?? new MobilityOptions();
+        var knownSites = (ms?.Sites.Select(s => s.Name) ?? []).Append(xtr?.Site).OfType<string>().Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+        errors.AddRange(mobility.Validate(knownSites.Count > 0 ? knownSites : mobility.Ranges.SelectMany(r => r.Sites).Distinct().ToList()));
+        var sites = Bind<SiteMapOptions>(root, SiteMapOptions.Section, errors) ?? new SiteMapOptions();
+        errors.AddRange(sites.Validate());
+        var vcenter = Bind<VCenterOptions>(root, VCenterOptions.Section, errors);
+        if (vcenter is not null) errors.AddRange(vcenter.Validate());
+        var hyperv = Bind<HyperVOptions>(root, HyperVOptions.Section, errors);
+        if (hyperv is not null) errors.AddRange(hyperv.Validate());
+        var dataPlane = Bind<DataPlaneOptions>(root, DataPlaneOptions.Section, errors);
+        if (dataPlane is not null)
+        {
+            // The sniffer sees hosts arriving here: they are at this agent's site unless told otherwise.
+            if (dataPlane.Site is null && xtr is not null) dataPlane = dataPlane with { Site = xtr.Site };
+            errors.AddRange(dataPlane.Validate());
+        }
+
+        var nxapi = Bind<NxApiOptions>(root, "Fabric:NxApi", errors);
+        if (nxapi is not null) errors.AddRange(nxapi.Validate("Fabric:NxApi"));
+        var restconf = Bind<RestconfOptions>(root, "Fabric:Restconf", errors);
+        if (restconf is not null) errors.AddRange(restconf.Validate("Fabric:Restconf"));
+        var linux = Bind<LinuxGatewayOptions>(root, "Fabric:Linux", errors);
+        if (linux is not null) errors.AddRange(linux.Validate("Fabric:Linux"));
+        var runtime = Bind<AgentRuntimeOptions>(root, "Agent", errors) ?? new AgentRuntimeOptions();
+        errors.AddRange(runtime.Validate());
+        return errors.Count > 0 || xtr is null ? null : new AgentConfiguration(ms, xtr, mobility, sites, vcenter, hyperv, dataPlane, nxapi, restconf, linux, runtime);
+    }
+
+    internal static T? Bind<T>(IConfiguration root, string section, List<string> errors) where T : class
+    {
+        var s = root.GetSection(section);
+        if (!s.Exists()) return null;
+        try
+        {
+            return s.Get<T>(o => o.ErrorOnUnknownConfiguration = true);
+        }
+        catch (InvalidOperationException e)
+        {
+            errors.Add($"{section}: {e.Message}");
+            return null;
+        }
+    }
+}
+
+/// <summary>Agent-wide settings (section "Agent").</summary>
+internal sealed record AgentRuntimeOptions
+{
+    /// <summary>"kernel" programs host routes (netlink on Linux), "memory" keeps them in memory only.</summary>
+    public string RouteTable { get; init; } = OperatingSystem.IsLinux() ? "kernel" : "memory";
+
+    /// <summary>Cron expression of the audit retention job (Quartz syntax).</summary>
+    public string RetentionCron { get; init; } = "0 15 3 * * ?";
+
+    /// <summary>Cron expression of the vCenter reconciliation sweep.</summary>
+    public string ReconciliationCron { get; init; } = "0 0/5 * * * ?";
+
+    /// <summary>Scheduled DR drills (dry runs: the plan is computed, checked by lookup and audited; nothing moves).</summary>
+    public IReadOnlyList<DrillOptions> Drills { get; init; } = [];
+
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (RouteTable is not ("kernel" or "memory")) errors.Add($"Agent.RouteTable: '{RouteTable}' must be kernel or memory");
+        if (RouteTable == "kernel" && !OperatingSystem.IsLinux()) errors.Add("Agent.RouteTable: kernel routes are programmed on Linux only here; use memory");
+        foreach (var (cron, path) in new[] { (RetentionCron, "Agent.RetentionCron"), (ReconciliationCron, "Agent.ReconciliationCron") }
+                     .Concat(Drills.Select((d, i) => (d.Cron, $"Agent.Drills[{i}].Cron"))))
+        {
+            if (!Quartz.CronExpression.TryParse(cron, out _)) errors.Add($"{path}: '{cron}' is not a Quartz cron expression (e.g. 0 15 3 * * ?)");
+        }
+
+        return errors;
+    }
+}
+
+/// <summary>A scheduled DR drill.</summary>
+internal sealed record DrillOptions
+{
+    public string Cron { get; init; } = "";
+    public string From { get; init; } = "";
+    public string To { get; init; } = "";
+}

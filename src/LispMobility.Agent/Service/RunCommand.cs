@@ -1,0 +1,70 @@
+using LispMobility.Agent.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Quartz;
+
+namespace LispMobility.Agent.Service;
+
+/// <summary><c>lispmobility run --config FILE</c>: the agent as a service.</summary>
+internal static class RunCommand
+{
+    public static async Task<int> RunAsync(FileInfo file, CancellationToken cancellationToken)
+    {
+        if (!file.Exists)
+        {
+            await Console.Error.WriteLineAsync($"configuration file not found: {file.FullName}").ConfigureAwait(false);
+            return 2;
+        }
+
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddJsonFile(file.FullName, optional: false).AddEnvironmentVariables("LISPMOBILITY_");
+        var errors = new List<string>();
+        var config = AgentConfiguration.Load(builder.Configuration, errors);
+        errors.AddRange(builder.AddServicePlumbing());
+        if (errors.Count > 0 || config is null)
+        {
+            foreach (var e in errors) await Console.Error.WriteLineAsync($"{file.Name}: {e}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"{errors.Count} configuration error(s); nothing was started").ConfigureAwait(false);
+            return 2;
+        }
+
+        // One line per HTTP request is noise for an agent whose API is polled by scripts.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Services.AddSingleton(config);
+        builder.Services.AddSingleton<MobilityAgent>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<MobilityAgent>());
+        // Quartz 4 carries its hosting: AddQuartz registers the scheduler as a hosted service.
+        builder.Services.AddQuartz(q =>
+        {
+            q.ScheduleJob<AuditRetentionJob>(t => t.WithCronSchedule(config.Runtime.RetentionCron), j => j.WithIdentity("audit-retention"));
+            if (config.VCenter is not null)
+            {
+                q.ScheduleJob<ReconciliationJob>(t => t.WithCronSchedule(config.Runtime.ReconciliationCron), j => j.WithIdentity("vcenter-reconciliation"));
+            }
+
+            for (var i = 0; i < config.Runtime.Drills.Count; i++)
+            {
+                var d = config.Runtime.Drills[i];
+                q.ScheduleJob<DrillJob>(t => t.WithCronSchedule(d.Cron).UsingJobData("from", d.From).UsingJobData("to", d.To), j => j.WithIdentity($"dr-drill-{i}"));
+            }
+        });
+
+        await using var app = builder.Build();
+        AgentApi.Map(app.MapManagementApi(), app.Services.GetRequiredService<MobilityAgent>());
+        try
+        {
+            await app.RunAsync(cancellationToken).ConfigureAwait(false);
+            return 0;
+        }
+        catch (InvalidOperationException e)
+        {
+            app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("LispMobility.Agent").LogCritical(e, "The agent could not start");
+            await Console.Error.WriteLineAsync($"lispmobility: {e.Message}").ConfigureAwait(false);
+            return 1;
+        }
+    }
+}
