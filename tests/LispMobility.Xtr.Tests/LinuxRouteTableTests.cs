@@ -1,0 +1,127 @@
+using System.Net;
+using System.Runtime.Versioning;
+using LispMobility.MappingSystem;
+using LispMobility.TestSupport;
+using LispMobility.Xtr.Routing;
+
+namespace LispMobility.Xtr.Tests;
+
+/// <summary>The Linux route table for real: rtnetlink inside a namespace the test creates, checked with <c>ip</c>.</summary>
+[SupportedOSPlatform("linux")]
+public sealed class LinuxRouteTableTests : IDisposable
+{
+    private readonly NetworkNamespace _ns = NetworkNamespace.Create();
+    private readonly LinuxRouteTable _table = new();
+
+    public LinuxRouteTableTests()
+    {
+        try
+        {
+            _ns.Ip("link add vm0 type veth peer name vm1");
+            _ns.Ip("link set vm0 up");
+            _ns.Ip("link set vm1 up");
+        }
+        catch
+        {
+            _ns.Dispose(); // xunit does not dispose a test class whose constructor failed
+            throw;
+        }
+    }
+
+    public void Dispose() => _ns.Dispose();
+
+    private string Routes(string family = "-4") => _ns.Ip($"{family} route show proto 222");
+
+    [Fact]
+    public void Host_and_blackhole_routes_are_installed_with_proto_222_listed_and_removed()
+    {
+        _ns.Enter(() =>
+        {
+            _table.Set(new HostRoute(IPAddress.Parse("10.200.0.7"), HostRouteKind.Local, "vm0"));
+            _table.Set(new HostRoute(IPAddress.Parse("10.200.0.8"), HostRouteKind.Blackhole, null));
+            _table.Set(new HostRoute(IPAddress.Parse("2001:db8::7"), HostRouteKind.Local, "vm0"));
+            _table.Set(new HostRoute(IPAddress.Parse("2001:db8::8"), HostRouteKind.Blackhole, null));
+        });
+
+        var v4 = Routes();
+        Assert.Contains("10.200.0.7 dev vm0 scope link", v4, StringComparison.Ordinal);
+        Assert.Contains("blackhole 10.200.0.8", v4, StringComparison.Ordinal);
+        var v6 = Routes("-6");
+        Assert.Contains("2001:db8::7 dev vm0", v6, StringComparison.Ordinal);
+        Assert.Contains("blackhole 2001:db8::8", v6, StringComparison.Ordinal);
+        var listed = _ns.Enter(_table.List).OrderBy(r => r.Address.ToString(), StringComparer.Ordinal).ToList();
+        Assert.Equal(
+        [
+            (IPAddress.Parse("10.200.0.7"), HostRouteKind.Local, "vm0"), (IPAddress.Parse("10.200.0.8"), HostRouteKind.Blackhole, null),
+            (IPAddress.Parse("2001:db8::7"), HostRouteKind.Local, "vm0"),
+        ], listed.Take(3).Select(r => (r.Address, r.Kind, r.Interface)));
+        Assert.Equal((IPAddress.Parse("2001:db8::8"), HostRouteKind.Blackhole), (listed[3].Address, listed[3].Kind));
+
+        _ns.Enter(() =>
+        {
+            _table.Remove(IPAddress.Parse("10.200.0.7"));
+            _table.Remove(IPAddress.Parse("2001:db8::8"));
+            _table.Remove(IPAddress.Parse("10.200.0.99")); // not there: nothing happens
+        });
+
+        Assert.DoesNotContain("10.200.0.7", Routes(), StringComparison.Ordinal);
+        Assert.DoesNotContain("2001:db8::8", Routes("-6"), StringComparison.Ordinal);
+        Assert.Contains("blackhole 10.200.0.8", Routes(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Going_away_replaces_the_local_route_with_a_blackhole()
+    {
+        _ns.Enter(() =>
+        {
+            _table.Set(new HostRoute(IPAddress.Parse("10.200.0.7"), HostRouteKind.Local, "vm0"));
+            _table.Set(new HostRoute(IPAddress.Parse("10.200.0.7"), HostRouteKind.Blackhole, null));
+        });
+
+        Assert.Equal("blackhole 10.200.0.7", Routes().Trim());
+    }
+
+    [Fact]
+    public void RemoveAll_at_startup_removes_what_a_crashed_run_left_and_nothing_else()
+    {
+        _ns.Ip("route add 10.200.0.9/32 dev vm0 proto 222");
+        _ns.Ip("route add blackhole 10.200.0.10/32 proto 222");
+        _ns.Ip("route add 10.200.0.11/32 dev vm0"); // the operator's own (proto boot)
+
+        var removed = _ns.Enter(_table.RemoveAll);
+
+        Assert.Equal(2, removed);
+        Assert.Equal("", Routes().Trim());
+        Assert.Contains("10.200.0.11 dev vm0", _ns.Ip("route show"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_missing_interface_is_a_precise_error()
+    {
+        var e = Assert.Throws<RouteTableException>(() => _ns.Enter(() => _table.Set(new HostRoute(IPAddress.Parse("10.200.0.7"), HostRouteKind.Local, "nosuch0"))));
+        Assert.Equal("interface 'nosuch0' does not exist (route for 10.200.0.7)", e.Message);
+    }
+
+    [Fact]
+    public void The_engine_programs_the_local_route_then_the_blackhole_when_the_host_moves_away()
+    {
+        var lab = XtrLab.Fresh();
+        var time = new ManualTimeProvider();
+        var net = new SimulatedNetwork();
+        var host = IPAddress.Parse("10.200.0.7");
+        _ns.Enter(() =>
+        {
+            var a = new XtrEngine(lab.SiteA(), _table, time);
+            var b = new XtrEngine(lab.SiteB(), new InMemoryRouteTable(), time);
+            net.Attach(lab.Endpoint(lab.Ms), new MapServer(lab.MapServer(), time));
+            net.Attach(lab.Endpoint(lab.A), a);
+            net.Attach(lab.Endpoint(lab.B), b);
+            Assert.True(net.Call(lab.Endpoint(lab.A), s => a.BeginRegisterHost(host, "vm", s)).IsCompletedSuccessfully);
+            Assert.Equal("10.200.0.7 dev vm0 scope link", Routes().Trim());
+            Assert.True(net.Call(lab.Endpoint(lab.B), s => b.BeginRegisterHost(host, "vm", s)).IsCompletedSuccessfully);
+            Assert.Equal(HostState.Away, a.StateOf(host));
+        });
+
+        Assert.Equal("blackhole 10.200.0.7", Routes().Trim());
+    }
+}
