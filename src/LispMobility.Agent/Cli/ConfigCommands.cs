@@ -13,7 +13,7 @@ internal static class ConfigCommands
 {
     public static int Validate(FileInfo file, TextWriter output)
     {
-        var errors = Load(file, out _, out _, out _);
+        var errors = ValidateAll(file);
         if (errors.Count == 0)
         {
             output.WriteLine($"{file.FullName}: valid");
@@ -50,6 +50,31 @@ internal static class ConfigCommands
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// Every error of a file: a whole agent's configuration when it has an Xtr section (as <c>run</c> would read it, logging and
+    /// management API included), else the mapping-system sections alone (as <c>map-server</c> would).
+    /// </summary>
+    internal static List<string> ValidateAll(FileInfo file)
+    {
+        var errors = Load(file, out _, out var xtr, out _);
+        if (errors.Count > 0 && !file.Exists) return errors;
+        if (xtr is null) return errors;
+        IConfigurationRoot root;
+        try
+        {
+            root = new ConfigurationBuilder().AddJsonFile(file.FullName, optional: false).Build();
+        }
+        catch (Exception e) when (e is FormatException or InvalidDataException or System.Text.Json.JsonException)
+        {
+            return [$"not valid JSON: {e.Message}"];
+        }
+
+        var all = new List<string>();
+        Service.AgentConfiguration.Load(root, all);
+        all.AddRange(Hosting.ServicePlumbing.ValidateConfiguration(root));
+        return all.Distinct().ToList();
     }
 
     /// <summary>Binds the sections that are present and validates each, returning every error with its path.</summary>

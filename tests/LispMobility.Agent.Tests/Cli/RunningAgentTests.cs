@@ -1,0 +1,140 @@
+using System.Net;
+using System.Text.Json;
+using LispMobility.Agent.Cli;
+using LispMobility.Agent.Service;
+
+namespace LispMobility.Agent.Tests.Cli;
+
+/// <summary>`lispmobility run` in-process on loopback, and the CLI verbs against it through the management API.</summary>
+public sealed class RunningAgentTests : IAsyncLifetime
+{
+    private const int ApiPort = 4391;
+    private readonly string _dir = Directory.CreateTempSubdirectory("lispmobility-agent-").FullName;
+    private readonly CancellationTokenSource _stop = new();
+    private Task<int>? _agent;
+    private FileInfo _config = null!;
+
+    public async Task InitializeAsync()
+    {
+        var token = Path.Combine(_dir, "token");
+        Agent.Security.ApiToken.Create(token);
+        _config = new FileInfo(Path.Combine(_dir, "agent.json"));
+        await File.WriteAllTextAsync(_config.FullName, $$"""
+        {
+          "MapServer": { "Listen": ["127.91.0.1:4342"], "Sites": [
+            { "Name": "dc1", "EidPrefixes": [ { "Prefix": "172.16.4.0/24", "AcceptMoreSpecifics": true } ], "Keys": [ { "KeyId": 1, "Key": "k1" } ] } ] },
+          "Xtr": { "Site": "dc1", "Listen": ["127.91.1.1:4342"], "Rlocs": [ { "Address": "127.91.1.1" } ],
+            "MapServers": [ { "Address": "127.91.0.1:4342", "KeyId": 1, "Key": "k1" } ], "MapResolvers": ["127.91.0.1:4342"],
+            "DatabaseMappings": ["172.16.4.0/24"], "DynamicEids": [ { "Name": "vm-web", "Prefix": "172.16.4.0/24" } ] },
+          "Mobility": { "Database": "{{Path.Combine(_dir, "agent.db").Replace("\\", "/", StringComparison.Ordinal)}}",
+            "Ranges": [ { "Name": "vm-web", "Prefix": "172.16.4.0/24", "HomeSite": "dc1", "Sites": ["dc1"] } ] },
+          "Agent": { "RouteTable": "memory" },
+          "ManagementApi": { "BindAddress": "127.0.0.1", "Port": {{ApiPort}}, "TokenFile": "{{token.Replace("\\", "/", StringComparison.Ordinal)}}" },
+          "Log": { "File": false, "Console": false, "Journald": "false" }
+        }
+        """);
+        _agent = RunCommand.RunAsync(_config, _stop.Token);
+        using var http = new HttpClient();
+        for (var i = 0; i < 200; i++)
+        {
+            if (_agent.IsCompleted) Assert.Fail($"the agent exited with {await _agent}");
+            try
+            {
+                if ((await http.GetAsync(new Uri($"http://127.0.0.1:{ApiPort}/healthz"))).IsSuccessStatusCode) return;
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Fail("the agent's management API never answered");
+    }
+
+    [Fact]
+    public async Task Status_reports_the_site_and_an_acknowledging_map_server()
+    {
+        var json = await Eventually(async () =>
+        {
+            var text = await Verb("/api/status");
+            using var doc = JsonDocument.Parse(text);
+            return doc.RootElement.GetProperty("mapServers")[0].GetProperty("lastAcknowledged").ValueKind == JsonValueKind.String ? text : null;
+        });
+        using var status = JsonDocument.Parse(json);
+        Assert.Equal("dc1", status.RootElement.GetProperty("site").GetString());
+        Assert.Equal(1, status.RootElement.GetProperty("embeddedMapServer").GetProperty("registrations").GetInt32());
+    }
+
+    [Fact]
+    public async Task Registrations_list_the_aggregate_and_lookup_through_the_agent_answers_it()
+    {
+        var registrations = await Eventually(async () => { var t = await Verb("/api/registrations"); return t.Contains("172.16.4.0/24", StringComparison.Ordinal) ? t : null; });
+        Assert.Contains("\"site\": \"dc1\"", registrations, StringComparison.Ordinal);
+
+        var lookup = await Verb("/api/lookup?eid=172.16.4.20");
+        using var doc = JsonDocument.Parse(lookup);
+        Assert.Equal("172.16.4.0/24", doc.RootElement.GetProperty("eid").GetString());
+        Assert.Equal("127.91.1.1", doc.RootElement.GetProperty("rlocs")[0].GetString());
+    }
+
+    [Fact]
+    public async Task Lig_asks_the_map_resolver_directly()
+    {
+        await Eventually(async () => { var t = await Verb("/api/registrations"); return t.Contains("172.16.4.0/24", StringComparison.Ordinal) ? t : null; });
+        var output = new StringWriter();
+
+        var exit = await ClientCommands.LookupAsync(IPAddress.Parse("172.16.4.30"), IPEndPoint.Parse("127.91.0.1:4342"), output, CancellationToken.None);
+
+        Assert.Equal(0, exit);
+        Assert.Contains("172.16.4.0/24", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("127.91.1.1", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Failover_dry_run_and_moves_answer_as_json()
+    {
+        var output = new StringWriter();
+        Assert.Equal(0, await ClientCommands.FailoverAsync(_config, "dc1", "dc1", dryRun: true, ["172.16.4.40"], output, CancellationToken.None));
+        Assert.Contains("\"dryRun\": true", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("172.16.4.40", output.ToString(), StringComparison.Ordinal);
+
+        Assert.Equal("[]", (await Verb("/api/moves?eid=172.16.4.40")).Replace("\n", "", StringComparison.Ordinal).Replace(" ", "", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_api_refuses_a_request_without_the_token()
+    {
+        using var http = new HttpClient();
+        var response = await http.GetAsync(new Uri($"http://127.0.0.1:{ApiPort}/api/status"));
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+
+    private async Task<string> Verb(string path)
+    {
+        var output = new StringWriter();
+        var exit = await ClientCommands.ShowAsync(_config, path, json: true, [], output, CancellationToken.None);
+        Assert.True(exit == 0, $"{path} exited {exit}: {output}");
+        return output.ToString();
+    }
+
+    private static async Task<string> Eventually(Func<Task<string?>> probe)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            if (await probe() is { } result) return result;
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException("condition never held");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        if (_agent is not null) Assert.Equal(0, await _agent.WaitAsync(TimeSpan.FromSeconds(20)));
+        _stop.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+}
