@@ -280,6 +280,23 @@ public readonly struct LispAddress : IEquatable<LispAddress>
 
     internal static bool TryRead(ref WireReader r, string field, out LispAddress address) => TryRead(ref r, field, 0, out address);
 
+    /// <summary>Moves past an address that was already validated, without decoding it.</summary>
+    internal static bool TrySkip(ref WireReader r)
+    {
+        if (!r.TryU16("AFI", out var afi)) return false;
+        switch ((Afi)afi)
+        {
+            case Afi.None: return true;
+            case Afi.IPv4: return r.TrySlice(4, "Address", out _);
+            case Afi.IPv6: return r.TrySlice(16, "Address", out _);
+            case Afi.Lcaf:
+                if (!r.TrySlice(4, "LCAF header", out _) || !r.TryU16("LCAF Length", out var length)) return false;
+                return r.TrySlice(length, "LCAF payload", out _);
+            default:
+                return r.Fail(LispError.Unsupported("AFI", r.Position - 2, afi));
+        }
+    }
+
     private static bool TryRead(ref WireReader r, string field, int depth, out LispAddress address)
     {
         address = default;

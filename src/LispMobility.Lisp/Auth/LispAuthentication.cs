@@ -13,6 +13,8 @@ namespace LispMobility.Lisp.Auth;
 public static class LispAuthentication
 {
     private const int StackLimit = 2048;
+    private const int HmacBlockSize = 64; // SHA-1 and SHA-256 alike
+    private const int InlineHmacLimit = 1024;
     private static ReadOnlySpan<byte> RegisterInfo => "Map-Register Authentication"u8;
     private static ReadOnlySpan<byte> NotifyInfo => "Map-Notify Authentication"u8;
     private static ReadOnlySpan<byte> NotifyAckInfo => "Map-Notify-Ack Authentication"u8;
@@ -86,21 +88,62 @@ public static class LispAuthentication
         switch (algorithm)
         {
             case AuthAlgorithm.HmacSha1_96:
-                HMACSHA1.HashData(key, data, mac);
+                Hmac(sha256: false, key, data, mac);
                 break;
             case AuthAlgorithm.HmacSha256_128:
-                HMACSHA256.HashData(key, data, mac);
+                Hmac(sha256: true, key, data, mac);
                 break;
             case AuthAlgorithm.HmacSha256_128_HkdfSha256:
                 Span<byte> derived = stackalloc byte[32];
                 DeriveKey(key, nonce, purpose, derived);
-                HMACSHA256.HashData(derived, data, mac);
+                Hmac(sha256: true, derived, data, mac);
                 CryptographicOperations.ZeroMemory(derived);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "unknown authentication algorithm");
         }
     }
+
+    /// <summary>
+    /// HMAC (RFC 2104) of a message up to <see cref="InlineHmacLimit"/> bytes as two one-shot digests over ipad ‖ message and
+    /// opad ‖ inner hash. OpenSSL 3's one-shot HMAC builds a MAC context and both pads on every call, which costs more than
+    /// the digests of a Map-Register themselves; longer messages go to the BCL's HMAC. Both give the same bytes.
+    /// </summary>
+    private static void Hmac(bool sha256, ReadOnlySpan<byte> key, ReadOnlySpan<byte> data, Span<byte> mac)
+    {
+        if (data.Length > InlineHmacLimit)
+        {
+            if (sha256) HMACSHA256.HashData(key, data, mac); else HMACSHA1.HashData(key, data, mac);
+            return;
+        }
+
+        Span<byte> hashedKey = stackalloc byte[32];
+        Span<byte> inner = stackalloc byte[HmacBlockSize + InlineHmacLimit];
+        Span<byte> outer = stackalloc byte[HmacBlockSize + 32];
+        try
+        {
+            scoped var keyBytes = key.Length > HmacBlockSize ? hashedKey[..Digest(sha256, key, hashedKey)] : key;
+            for (var i = 0; i < HmacBlockSize; i++)
+            {
+                var k = i < keyBytes.Length ? keyBytes[i] : (byte)0;
+                inner[i] = (byte)(k ^ 0x36);
+                outer[i] = (byte)(k ^ 0x5C);
+            }
+
+            data.CopyTo(inner[HmacBlockSize..]);
+            var innerLength = Digest(sha256, inner[..(HmacBlockSize + data.Length)], outer[HmacBlockSize..]);
+            Digest(sha256, outer[..(HmacBlockSize + innerLength)], mac);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(hashedKey);
+            CryptographicOperations.ZeroMemory(inner[..HmacBlockSize]);
+            CryptographicOperations.ZeroMemory(outer);
+        }
+    }
+
+    private static int Digest(bool sha256, ReadOnlySpan<byte> data, Span<byte> hash) =>
+        sha256 ? SHA256.HashData(data, hash) : SHA1.HashData(data, hash);
 
     /// <summary>The per-message key of algorithm 3: HKDF-SHA256 with input key material nonce ‖ PSK and the purpose as info.</summary>
     public static void DeriveKey(ReadOnlySpan<byte> key, ulong nonce, AuthPurpose purpose, Span<byte> derived)

@@ -80,6 +80,28 @@ public sealed record MappingRecord
         return true;
     }
 
+    // A record the message reader already validated: decode the header and EID, step over the locators by their lengths.
+    internal static bool TryReadValidated(ref WireReader r, out RecordBounds bounds)
+    {
+        bounds = default;
+        var start = r.Position;
+        if (!r.TryU32("Record TTL", out var ttl) || !r.TryU8("Locator Count", out var locatorCount) || !r.TryU8("EID mask-len", out var maskLength) ||
+            !r.TryU16("ACT/A", out var actA) || !r.TryU16("Map-Version", out var version) || !LispAddress.TryRead(ref r, "EID-Prefix-AFI", out var eid))
+        {
+            return false;
+        }
+
+        var locatorsStart = r.Position;
+        for (var i = 0; i < locatorCount; i++)
+        {
+            if (!r.TrySlice(6, "Locator", out _) || !LispAddress.TrySkip(ref r)) return false;
+        }
+
+        bounds = new RecordBounds(start, locatorsStart, r.Position, ttl, locatorCount, new EidPrefix(eid, maskLength),
+            (MapReplyAction)(actA >> 13), (actA & 0x1000) != 0, (ushort)(version & 0xFFF));
+        return true;
+    }
+
     // Validates the whole record, locators included, so that a view's enumerators can re-read without checks.
     internal static bool TryReadView(ref WireReader r, out RecordBounds bounds)
     {
@@ -226,7 +248,7 @@ public ref struct MappingRecordEnumerator
     /// <summary>Advances to the next record.</summary>
     public bool MoveNext()
     {
-        if (_left == 0 || !MappingRecord.TryReadView(ref _reader, out var bounds)) return false;
+        if (_left == 0 || !MappingRecord.TryReadValidated(ref _reader, out var bounds)) return false;
         _left--;
         Current = new MappingRecordView(_reader.Buffer, bounds);
         return true;
