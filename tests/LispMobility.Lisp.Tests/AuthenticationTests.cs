@@ -175,6 +175,35 @@ public sealed class AuthenticationTests
         Assert.False(LispAuthentication.Verify(signed, 16, 32, AuthAlgorithm.None, Samples.Key, 0, AuthPurpose.MapRegister));
     }
 
+    [Theory]
+    [InlineData(AuthAlgorithm.HmacSha1_96)]
+    [InlineData(AuthAlgorithm.HmacSha256_128)]
+    public void Mac_equals_the_bcl_hmac_for_any_key_and_message_length(AuthAlgorithm algorithm)
+    {
+        // Keys around the 64-byte block size, messages around the library's inline limit and far beyond it.
+        var random = new Random(4231);
+        int[] keyLengths = [0, 1, 20, 63, 64, 65, 131, 300];
+        int[] messageLengths = [48, 100, 1023, 1024, 1025, 1040, 1041, 4000, 9000];
+        foreach (var keyLength in keyLengths)
+        {
+            foreach (var messageLength in messageLengths)
+            {
+                var key = new byte[keyLength];
+                random.NextBytes(key);
+                var message = new byte[messageLength];
+                random.NextBytes(message);
+                var full = LispAuthentication.FullLength(algorithm);
+                message.AsSpan(16, full).Clear();
+                var signed = (byte[])message.Clone();
+                LispAuthentication.Sign(signed, 16, full, algorithm, key, 0, AuthPurpose.MapRegister);
+
+                var expected = algorithm == AuthAlgorithm.HmacSha1_96 ? HMACSHA1.HashData(key, message) : HMACSHA256.HashData(key, message);
+                Assert.True(expected.AsSpan().SequenceEqual(signed.AsSpan(16, full)), $"key {keyLength} B, message {messageLength} B");
+                Assert.True(LispAuthentication.Verify(signed, 16, full, algorithm, key, 0, AuthPurpose.MapRegister));
+            }
+        }
+    }
+
     private static bool Verify(byte[] bytes, byte[] key) =>
         MapRegister.TryReadView(bytes, out var view, out _) && view.VerifyAuthentication(key, AuthPurpose.MapRegister);
 
