@@ -12,7 +12,7 @@ public sealed partial class XtrEngine
 {
     private const int RecordsPerRegister = 40;
     private readonly Dictionary<LispAddress, DynamicHost> _hosts = [];
-    private readonly Dictionary<ulong, (MapServerPeer Ms, DynamicHost? Host, int Generation)> _pendingRegisters = [];
+    private readonly Dictionary<ulong, (MapServerPeer Ms, DynamicHost? Host, int Generation, DateTimeOffset Sent)> _pendingRegisters = [];
     private DateTimeOffset _quickUntil;
     private DateTimeOffset _nextPeriodic;
 
@@ -161,7 +161,7 @@ public sealed partial class XtrEngine
             Nonce = nonce, KeyId = ms.Options.KeyId, Algorithm = ms.Options.Algorithm, TruncateMac = ms.Options.TruncateMac,
             ProxyMapReply = ms.Options.ProxyReply, WantMapNotify = true, MergeRequest = true, Records = records, XtrId = XtrId, SiteId = _options.SiteId,
         };
-        _pendingRegisters[nonce] = (ms, host, host?.Generation ?? 0);
+        _pendingRegisters[nonce] = (ms, host, host?.Generation ?? 0, _time.GetUtcNow());
         sink.Send(register.ToSignedArray(ms.Key), ms.Endpoint);
         Counters.RegisterSent();
     }
@@ -210,7 +210,14 @@ public sealed partial class XtrEngine
         }
 
         // Forget register nonces that were never answered so the table stays bounded.
-        if (_pendingRegisters.Count > 10_000) _pendingRegisters.Clear();
+        if (_pendingRegisters.Count > 10_000)
+        {
+            // Registers unanswered for longer than the longest retransmission interval will never be acknowledged.
+            foreach (var (nonce, p) in _pendingRegisters.ToList())
+            {
+                if (now - p.Sent > _options.RegisterRetransmitMax) _pendingRegisters.Remove(nonce);
+            }
+        }
         return Min(next, _nextPeriodic);
     }
 
@@ -278,6 +285,7 @@ public sealed partial class XtrEngine
                 ms.LastAcknowledged = now;
                 Counters.RegisterAcknowledged();
                 if (pending.Host is { } host && pending.Generation == host.Generation) Acknowledge(host, ms, now, events);
+                else if (pending.Host is null) ConfirmByPeriodic(ms, now, events);
                 return;
             }
 
@@ -340,6 +348,15 @@ public sealed partial class XtrEngine
         foreach (var w in host.Waiters) _completions.Add((() => w.TrySetResult(result)));
         host.Waiters.Clear();
         events.Add(new HostRegistered(now, host.Eid, elapsed, host.Transmissions));
+    }
+
+    // Under _gate. A periodic Map-Register carries every unconfirmed host: its acknowledgement confirms them too.
+    private void ConfirmByPeriodic(MapServerPeer ms, DateTimeOffset now, List<XtrEvent> events)
+    {
+        foreach (var host in _hosts.Values)
+        {
+            if (host.State == HostState.Unconfirmed) Acknowledge(host, ms, now, events);
+        }
     }
 
     // Under _gate.

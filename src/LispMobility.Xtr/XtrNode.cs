@@ -18,6 +18,7 @@ public sealed class XtrNode : ITunnelRouter, IAsyncDisposable
     private readonly UdpDatagramTransport _transport;
     private readonly IRouteTable _routes;
     private readonly object _sendGate = new();
+    private readonly TimeSpan _resolveTimeout;
 
     /// <summary>Binds the sockets (a port in use fails here, naming the address).</summary>
     public XtrNode(XtrOptions options, IRouteTable routes, ILoggerFactory? loggers = null, TimeProvider? time = null, NonceSource? nonces = null)
@@ -26,6 +27,7 @@ public sealed class XtrNode : ITunnelRouter, IAsyncDisposable
         loggers ??= NullLoggerFactory.Instance;
         _routes = routes ?? throw new ArgumentNullException(nameof(routes));
         Engine = new XtrEngine(options, routes, time, nonces, loggers.CreateLogger<XtrEngine>());
+        _resolveTimeout = options.ResolveTimeout;
         _transport = new UdpDatagramTransport(Engine, options.EffectiveListen.Select(IPEndPoint.Parse), loggers.CreateLogger<UdpDatagramTransport>());
     }
 
@@ -62,8 +64,9 @@ public sealed class XtrNode : ITunnelRouter, IAsyncDisposable
         Run(sink => Engine.BeginWithdrawHost(eid, sink, removeRoute)).WaitAsync(cancellationToken);
 
     /// <inheritdoc cref="XtrEngine.BeginResolve"/>
+    /// <remarks>Fails with <see cref="TimeoutException"/> after <see cref="XtrOptions.ResolveTimeout"/>; the engine keeps asking at its own pace.</remarks>
     public Task<MapCacheEntry> ResolveAsync(IPAddress eid, bool refresh = false, CancellationToken cancellationToken = default) =>
-        Run(sink => Engine.BeginResolve(eid, sink, refresh)).WaitAsync(cancellationToken);
+        Run(sink => Engine.BeginResolve(eid, sink, refresh)).WaitAsync(_resolveTimeout, cancellationToken);
 
     /// <inheritdoc cref="XtrEngine.SolicitRemoteItrs"/>
     public int SolicitRemoteItrs(IPAddress eid) => Run(sink => Engine.SolicitRemoteItrs(eid, sink));

@@ -110,6 +110,21 @@ public sealed class RegistrationTests
     }
 
     [Fact]
+    public async Task An_unconfirmed_host_is_registered_again_once_a_periodic_register_is_acknowledged()
+    {
+        _net.Drop = (type, _, to, _) => type == LispMessageType.MapNotify && to.Equals(A);
+        var task = _net.Call(A, sink => _a.BeginRegisterHost(Host, null, sink));
+        for (var t = 0; t < 30; t++) Advance(1);
+        await Assert.ThrowsAsync<XtrRegistrationException>(() => task.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Equal(HostState.Unconfirmed, _a.StateOf(Host));
+
+        _net.Drop = (_, _, _, _) => false; // the Map-Server's answers get through again
+        Advance(60);
+
+        Assert.Equal(HostState.Registered, _a.StateOf(Host));
+    }
+
+    [Fact]
     public async Task Each_map_server_is_tracked_separately_and_only_the_silent_one_gets_retransmissions()
     {
         var silent = _lab.Endpoint(_lab.Ms2); // nothing listens there

@@ -81,6 +81,9 @@ public sealed record XtrOptions
     /// <summary>Back-off after <see cref="MapRequestRetries"/> unanswered requests.</summary>
     public TimeSpan MapRequestBackoff { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long an awaited resolution (a lookup, a saga's verification) waits for its Map-Reply.</summary>
+    public TimeSpan ResolveTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>At most one SMR per destination and EID per this interval.</summary>
     public TimeSpan SmrInterval { get; init; } = TimeSpan.FromSeconds(3);
 
@@ -138,6 +141,7 @@ public sealed record XtrOptions
         if (RegisterInterval <= TimeSpan.Zero || QuickRegisterInterval <= TimeSpan.Zero) errors.Add($"{path}.RegisterInterval/QuickRegisterInterval: must be positive");
         if (RegisterRetransmitInitial <= TimeSpan.Zero || RegisterRetransmitMax < RegisterRetransmitInitial) errors.Add($"{path}.RegisterRetransmitInitial/Max: initial must be positive and not above the max");
         if (RegisterDeadline <= TimeSpan.Zero) errors.Add($"{path}.RegisterDeadline: must be positive");
+        if (ResolveTimeout <= TimeSpan.Zero) errors.Add($"{path}.ResolveTimeout: must be positive");
         if (MapCacheSize < 1) errors.Add($"{path}.MapCacheSize: must be positive");
         return errors;
     }
