@@ -84,8 +84,10 @@ public sealed partial class MoveDetector(MobilityCoordinator coordinator, TimeSp
         var now = _time.GetUtcNow();
         if (_inFlight.TryGetValue(key, out var running))
         {
-            if (string.Equals(running.Site, site, StringComparison.OrdinalIgnoreCase)) return new Detection(eid, DetectionKind.AlreadyThere, $"already moving to {site}", running.Task);
-            if (now - running.Started < holdDown)
+            // A move that ended failed left the EID where it was (nothing flapped): a new report tries again, hold-down or not.
+            var failed = running.Task.IsCompleted && !(running.Task.IsCompletedSuccessfully && running.Task.Result.Converged);
+            if (string.Equals(running.Site, site, StringComparison.OrdinalIgnoreCase) && !failed) return new Detection(eid, DetectionKind.AlreadyThere, $"already moving to {site}", running.Task);
+            if (!failed && now - running.Started < holdDown)
             {
                 _ = RecheckAfterAsync(fact, holdDown - (now - running.Started));
                 return new Detection(eid, DetectionKind.HeldDown, $"moved to {running.Site} {(now - running.Started).TotalMilliseconds:0} ms ago; re-examined after the hold-down");
