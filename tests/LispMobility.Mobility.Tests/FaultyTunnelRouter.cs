@@ -25,6 +25,7 @@ internal sealed class FaultyTunnelRouter(ITunnelRouter inner) : ITunnelRouter
     private readonly ConcurrentDictionary<RouterCall, int> _failures = new();
     private readonly ConcurrentDictionary<RouterCall, int> _calls = new();
     private readonly ConcurrentDictionary<RouterCall, bool> _hang = new();
+    private readonly ConcurrentDictionary<IPAddress, bool> _broken = new();
 
     public string Site => inner.Site;
 
@@ -36,6 +37,9 @@ internal sealed class FaultyTunnelRouter(ITunnelRouter inner) : ITunnelRouter
     /// <summary>The next <paramref name="count"/> calls of <paramref name="call"/> throw.</summary>
     public void FailNext(RouterCall call, int count) => _failures[call] = count;
 
+    /// <summary>Every register of <paramref name="eid"/> throws (one EID failing among many running in parallel).</summary>
+    public void BreakRegister(IPAddress eid) => _broken[eid] = true;
+
     /// <summary>Calls of <paramref name="call"/> wait until cancelled (a crash mid-saga).</summary>
     public void Hang(RouterCall call) => _hang[call] = true;
 
@@ -45,6 +49,7 @@ internal sealed class FaultyTunnelRouter(ITunnelRouter inner) : ITunnelRouter
     public async Task<RegistrationResult> RegisterHostAsync(IPAddress eid, string? range = null, CancellationToken cancellationToken = default)
     {
         await EnterAsync(RouterCall.Register, cancellationToken);
+        if (_broken.ContainsKey(eid)) throw new InvalidOperationException($"injected Register failure of {eid}");
         if (BeforeRegister is { } probe) await probe(eid, cancellationToken);
         return await inner.RegisterHostAsync(eid, range, cancellationToken);
     }
