@@ -147,6 +147,9 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
                 continue;
             }
 
+            // A receive woken by the shutdown at stop returns nothing from nobody.
+            if (_stop.IsCancellationRequested) break;
+            if (received.Size < MinAddressSize(socket.AddressFamily)) continue;
             if (!sources.TryGetValue(received, out var source))
             {
                 if (sources.Count >= MaxCachedEndpoints) sources.Clear();
@@ -187,6 +190,8 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
             outgoing.Clear();
         }
     }
+
+    private static int MinAddressSize(AddressFamily family) => family == AddressFamily.InterNetworkV6 ? 28 : 16; // sockaddr_in6 / sockaddr_in
 
     private async Task TimerLoopAsync()
     {
@@ -249,7 +254,12 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
     {
         if (_stop.IsCancellationRequested) return;
         await _stop.CancelAsync().ConfigureAwait(false);
-        foreach (var s in _sockets) s.Dispose();
+        foreach (var s in _sockets)
+        {
+            // Shutdown wakes a receive blocked on the socket (Linux reports ENOTCONN for UDP but still wakes it).
+            try { s.Shutdown(SocketShutdown.Both); } catch (SocketException) { }
+            s.Dispose();
+        }
         try
         {
             await Task.WhenAll(_loops).ConfigureAwait(false);
