@@ -67,6 +67,29 @@ public sealed class TransportTests
         Assert.Equal(Count, service.Server.RegistrationCount);
     }
 
+    [Fact]
+    public async Task An_engine_that_throws_costs_one_datagram_and_stop_returns_promptly()
+    {
+        var engine = new SequenceRecorder { ThrowOn = 2 };
+        var transport = new UdpDatagramTransport(engine, [new IPEndPoint(IPAddress.Parse("127.10.30.6"), 0)], NullLogger.Instance);
+        transport.Start();
+        using var client = Bind("127.10.30.7");
+        var datagram = new byte[4];
+        for (var i = 1; i <= 3; i++)
+        {
+            BinaryPrimitives.WriteInt32BigEndian(datagram, i);
+            client.SendTo(datagram, transport.LocalEndpoints[0]);
+        }
+
+        await UdpTests.WaitUntil(() => transport.Received == 3);
+        Assert.Equal(1, transport.EngineFaults);
+        Assert.Equal(2, engine.Total);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await transport.DisposeAsync();
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"stop took {clock.Elapsed}");
+    }
+
     /// <summary>Counts datagrams whose sequence number is not above the previous one from the same sender.</summary>
     private sealed class SequenceRecorder : IDatagramEngine
     {
@@ -77,9 +100,12 @@ public sealed class TransportTests
 
         public int Total => Volatile.Read(ref _total);
 
+        public int ThrowOn { get; init; } = -1;
+
         public void Receive(ReadOnlySpan<byte> datagram, IPEndPoint source, IDatagramSink sink)
         {
             var n = BinaryPrimitives.ReadInt32BigEndian(datagram);
+            if (n == ThrowOn) throw new InvalidOperationException("engine bug");
             lock (_last)
             {
                 if (_last.TryGetValue(source, out var last) && n <= last) _outOfOrder++;
