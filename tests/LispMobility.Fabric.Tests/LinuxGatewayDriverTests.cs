@@ -1,12 +1,14 @@
 using System.Net;
 using LispMobility.Fabric.Linux;
 
+using LispMobility.TestSupport.Netns;
+
 namespace LispMobility.Fabric.Tests;
 
 /// <summary>The Linux driver for real: rtnetlink and /proc/sys inside a namespace the test creates, checked with <c>ip</c>.</summary>
 public sealed class LinuxGatewayDriverTests : IDisposable
 {
-    private readonly NetworkNamespace _ns = NetworkNamespace.Create();
+    private readonly NetworkNamespace _ns = NetworkNamespace.Create("lmfab");
     private readonly LinuxGatewayDriver _driver = new(new LinuxGatewayOptions { Device = "gw-dc1" });
     private static readonly GatewayIntent Intent = TestDevices.Intent(interfaceName: "veth0");
 
@@ -133,7 +135,7 @@ public sealed class LinuxGatewayDriverTests : IDisposable
 /// <summary>An IPv6 gateway: HSRP IPv6 MAC block, address only (proxy-ARP is IPv4), in its own namespace.</summary>
 public sealed class LinuxGatewayDriverIpv6Tests : IDisposable
 {
-    private readonly NetworkNamespace _ns = NetworkNamespace.Create();
+    private readonly NetworkNamespace _ns = NetworkNamespace.Create("lmfab");
 
     [Fact]
     public void An_IPv6_virtual_ip_gets_the_hsrp_ipv6_mac_and_no_arp_sysctls()

@@ -4,13 +4,15 @@ using LispMobility.MappingSystem;
 using LispMobility.TestSupport;
 using LispMobility.Xtr.Routing;
 
+using LispMobility.TestSupport.Netns;
+
 namespace LispMobility.Xtr.Tests;
 
 /// <summary>The Linux route table for real: rtnetlink inside a namespace the test creates, checked with <c>ip</c>.</summary>
 [SupportedOSPlatform("linux")]
 public sealed class LinuxRouteTableTests : IDisposable
 {
-    private readonly NetworkNamespace _ns = NetworkNamespace.Create();
+    private readonly NetworkNamespace _ns = NetworkNamespace.Create("lmxtr");
     private readonly LinuxRouteTable _table = new();
 
     public LinuxRouteTableTests()

@@ -101,11 +101,11 @@ internal static class ConfigCommands
             return errors;
         }
 
-        mapServer = Bind<MapServerOptions>(root, "MapServer", errors);
+        mapServer = Service.AgentConfiguration.Bind<MapServerOptions>(root, "MapServer", errors);
         if (mapServer is not null) errors.AddRange(mapServer.Validate());
-        xtr = Bind<XtrOptions>(root, "Xtr", errors);
+        xtr = Service.AgentConfiguration.Bind<XtrOptions>(root, "Xtr", errors);
         if (xtr is not null) errors.AddRange(xtr.Validate());
-        mobility = Bind<MobilityOptions>(root, "Mobility", errors);
+        mobility = Service.AgentConfiguration.Bind<MobilityOptions>(root, "Mobility", errors);
         if (mobility is not null)
         {
             // The sites the mapping system knows, and this agent's own, are the sites a range may name.
@@ -115,20 +115,5 @@ internal static class ConfigCommands
 
         if (mapServer is null && xtr is null && mobility is null) errors.Add("none of the sections MapServer, Xtr, Mobility is present");
         return errors;
-    }
-
-    private static T? Bind<T>(IConfiguration root, string section, List<string> errors) where T : class
-    {
-        var s = root.GetSection(section);
-        if (!s.Exists()) return null;
-        try
-        {
-            return s.Get<T>(o => o.ErrorOnUnknownConfiguration = true);
-        }
-        catch (InvalidOperationException e)
-        {
-            errors.Add($"{section}: {e.Message}");
-            return null;
-        }
     }
 }

@@ -1,13 +1,13 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 
-namespace LispMobility.Fabric.Tests;
+namespace LispMobility.TestSupport.Netns;
 
 /// <summary>
 /// A network namespace made for one test (unique name, deleted on dispose), with a way to run code on a thread
-/// that has entered it through setns(2) — the way the Linux driver is meant to be hosted inside a namespace.
+/// that has entered it through setns(2) — the way the agent's netlink code is meant to be hosted inside a namespace.
 /// </summary>
-internal sealed partial class NetworkNamespace : IDisposable
+public sealed partial class NetworkNamespace : IDisposable
 {
     private const int CloneNewnet = 0x40000000;
 
@@ -16,9 +16,9 @@ internal sealed partial class NetworkNamespace : IDisposable
     public string Name { get; }
 
     /// <summary>Creates the namespace; fails loudly (never skips) when the machine cannot, since CI runs as root.</summary>
-    public static NetworkNamespace Create()
+    public static NetworkNamespace Create(string prefix = "lmtest")
     {
-        var name = $"lmfab-{Guid.NewGuid().ToString("N")[..8]}";
+        var name = $"{prefix}-{Guid.NewGuid().ToString("N")[..8]}";
         Run("ip", $"netns add {name}");
         return new NetworkNamespace(name);
     }
@@ -53,6 +53,9 @@ internal sealed partial class NetworkNamespace : IDisposable
         if (failure is not null) throw new AggregateException(failure).InnerException!;
         return result;
     }
+
+    /// <summary>Runs <paramref name="work"/> on a fresh thread inside this namespace.</summary>
+    public void Enter(Action work) => Enter(() => { work(); return 0; });
 
     public static string Run(string file, string arguments)
     {
