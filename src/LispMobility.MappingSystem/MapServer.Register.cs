@@ -105,14 +105,17 @@ public sealed partial class MapServer
         lock (_gate)
         {
             var replayKey = (id, site, view.KeyId);
-            if (_lastNonce.TryGetValue(replayKey, out var last) && nonce <= last)
+            // RFC 9301 lets an ETR that asks for no Map-Notify send nonce 0 every time; such registrations have no replay
+            // protection, so they are accepted only from sites configured for it.
+            var zeroNonceAllowed = nonce == 0 && !message.WantMapNotify && site.AcceptZeroNonce;
+            if (!zeroNonceAllowed && _lastNonce.TryGetValue(replayKey, out var last) && nonce <= last)
             {
                 Counters.Reject(RejectReason.Replay);
                 LogRejected(RejectReason.Replay, source, $"nonce {nonce:x16} not above {last:x16}");
                 return;
             }
 
-            _lastNonce[replayKey] = nonce;
+            if (!zeroNonceAllowed) _lastNonce[replayKey] = nonce;
             foreach (var record in records) Apply(record, message, site, key, id, source, now, sink, events);
 
             // SMRs not held back by their rate limit go now: waiting for the timer loop would add up to its period to every move.

@@ -99,6 +99,23 @@ public sealed class RegisterTests
     }
 
     [Fact]
+    public void Nonce_zero_without_m_bit_is_a_replay_unless_the_site_accepts_it()
+    {
+        var record = Record("10.1.0.5/32", 1440, "127.10.1.1");
+        byte[] ZeroNonce() => (RegisterMessage(0, record) with { WantMapNotify = false }).ToSignedArray(Key(Dc1Secret));
+        _server.Receive(ZeroNonce(), Dc1Xtr, _sent);
+        _server.Receive(ZeroNonce(), Dc1Xtr, _sent);
+        Assert.Equal(1, _server.Counters.Rejected(RejectReason.Replay));
+
+        var options = Options() with { Sites = [.. Options().Sites.Select(s => s.Name == "dc1" ? s with { AcceptZeroNonce = true } : s)] };
+        var (lenient, _) = Engine(options);
+        lenient.Receive(ZeroNonce(), Dc1Xtr, _sent);
+        lenient.Receive(ZeroNonce(), Dc1Xtr, _sent);
+        Assert.Equal(0, lenient.Counters.Rejected(RejectReason.Replay));
+        Assert.Equal(2, lenient.Counters.RegistersAccepted);
+    }
+
+    [Fact]
     public void Replay_state_is_per_registrant_so_two_etrs_keep_their_own_nonces()
     {
         _server.Receive(Register(10, Dc1Secret, Record("10.1.0.5/32", 1440, "127.10.1.1")), Dc1Xtr, _sent);

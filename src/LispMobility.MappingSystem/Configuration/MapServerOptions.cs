@@ -104,6 +104,12 @@ public sealed record SiteOptions
     /// <summary>When not empty, the only RLOCs the site may register.</summary>
     public IReadOnlyList<string> AllowedRlocs { get; init; } = [];
 
+    /// <summary>
+    /// Accept Map-Registers with nonce 0 and no M bit (RFC 9301 allows them) without the replay check. Off by default:
+    /// a captured registration of such an xTR can then be replayed, e.g. to pull a moved EID back.
+    /// </summary>
+    public bool AcceptZeroNonce { get; init; }
+
     internal IEnumerable<string> Validate(string path)
     {
         if (EidPrefixes.Count == 0) yield return $"{path}.EidPrefixes: at least one EID-prefix is required";

@@ -13,7 +13,11 @@ public sealed class Site
         Prefixes = options.EidPrefixes.Select(p => new SitePrefix(EidPrefix.Parse(p.Prefix), p.AcceptMoreSpecifics)).ToArray();
         Keys = options.Keys.ToDictionary(k => k.KeyId, k => new SiteKey(k.KeyId, k.Algorithm, Encoding.UTF8.GetBytes(k.Key)));
         AllowedRlocs = options.AllowedRlocs.Count == 0 ? null : options.AllowedRlocs.Select(LispAddress.Parse).ToHashSet();
+        AcceptZeroNonce = options.AcceptZeroNonce;
     }
+
+    /// <summary>Whether nonce-0 registrations without the M bit skip the replay check.</summary>
+    public bool AcceptZeroNonce { get; }
 
     /// <summary>The site's name.</summary>
     public string Name { get; }
