@@ -24,8 +24,12 @@ internal sealed record AgentConfiguration(
         if (xtr is null) errors.Add("Xtr: section missing (the site, its RLOCs, Map-Servers and dynamic-EID ranges)");
         else errors.AddRange(xtr.Validate());
         var mobility = Bind<MobilityOptions>(root, "Mobility", errors) ?? new MobilityOptions();
-        var knownSites = (ms?.Sites.Select(s => s.Name) ?? []).Append(xtr?.Site).OfType<string>().Distinct(StringComparer.OrdinalIgnoreCase).ToList();
-        errors.AddRange(mobility.Validate(knownSites.Count > 0 ? knownSites : mobility.Ranges.SelectMany(r => r.Sites).Distinct().ToList()));
+        // Only an embedded Map-Server knows every site. An agent registering with a remote one knows its own site alone, and
+        // its ranges must still name the other sites the EIDs move between (they are served by the other sites' agents).
+        var knownSites = ms is not null
+            ? ms.Sites.Select(s => s.Name).Append(xtr?.Site).OfType<string>().Distinct(StringComparer.OrdinalIgnoreCase).ToList()
+            : mobility.Ranges.SelectMany(r => r.Sites).Append(xtr?.Site).OfType<string>().Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+        errors.AddRange(mobility.Validate(knownSites));
         var sites = Bind<SiteMapOptions>(root, SiteMapOptions.Section, errors) ?? new SiteMapOptions();
         errors.AddRange(sites.Validate());
         var vcenter = Bind<VCenterOptions>(root, VCenterOptions.Section, errors);
