@@ -76,6 +76,12 @@ public sealed partial class MobilityCoordinator
     public string? OwnerOf(IPAddress eid) =>
         _owners.TryGetValue(eid.ToString(), out var site) ? site : RangeOf(eid)?.Options.HomeSite;
 
+    /// <summary>
+    /// Whether this agent's xTR at <paramref name="site"/> was told (Map-Notify) that another site holds <paramref name="eid"/>:
+    /// a move run by another site's agent reaches this one only that way, so the owner recorded here is then stale.
+    /// </summary>
+    public bool IsAwayAt(string site, IPAddress eid) => _routers.TryGetValue(site, out var router) && router.StateOf(eid) is HostState.Away;
+
     /// <summary>Every EID whose owner is <paramref name="site"/> as far as this agent knows.</summary>
     public IReadOnlyList<IPAddress> EidsAt(string site) =>
         _owners.Where(o => string.Equals(o.Value, site, StringComparison.OrdinalIgnoreCase)).Select(o => IPAddress.Parse(o.Key)).ToList();
@@ -100,6 +106,7 @@ public sealed partial class MobilityCoordinator
                 // Where the EID is comes from the moves this coordinator finished, read only now that the previous move of
                 // this EID is over: an owner read when the intent was made is stale for a move that queued behind another.
                 var from = _owners.TryGetValue(key, out var owner) ? owner : intent.FromSite ?? OwnerOf(intent.Eid);
+                if (from is not null && string.Equals(from, intent.ToSite, StringComparison.OrdinalIgnoreCase) && IsAwayAt(from, intent.Eid)) from = null;
                 var now = _time.GetUtcNow();
                 var record = new MoveRecord(Guid.NewGuid(), key, intent.Vm, from, intent.ToSite, intent.Trigger, intent.Source,
                     MoveState.Running, MoveStep.Journaled, now, now, null);

@@ -95,7 +95,7 @@ public sealed partial class MoveDetector(MobilityCoordinator coordinator, TimeSp
         }
 
         var owner = coordinator.OwnerOf(eid);
-        if (string.Equals(owner, site, StringComparison.OrdinalIgnoreCase) && (running.Task is null || running.Task.IsCompleted))
+        if (string.Equals(owner, site, StringComparison.OrdinalIgnoreCase) && !coordinator.IsAwayAt(site, eid) && (running.Task is null || running.Task.IsCompleted))
         {
             return new Detection(eid, DetectionKind.AlreadyThere, $"{eid} is already at {site}");
         }
