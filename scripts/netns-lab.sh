@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# The multi-site lab of the system test, built by hand in network namespaces (run as root):
+#   scripts/netns-lab.sh up [--no-agents]   namespaces, veths, bridges, configs in LAB_DIR; the four agents unless --no-agents
+#   scripts/netns-lab.sh move dc1|dc2       move the VM's veth to that site's server bridge and announce it (GARP)
+#   scripts/netns-lab.sh netem on|off       30 % loss + 50 ms delay on every site link (both ends)
+#   scripts/netns-lab.sh cli NODE VERB...   a CLI verb against a node's agent, e.g. `cli br map-cache`
+#   scripts/netns-lab.sh down               stop the agents, delete every namespace of the lab
+# Environment: LAB_PREFIX (namespace prefix, default lml), LAB_DIR (configs, logs), LISPMOBILITY_DLL (the built agent).
+#
+#   ${P}-ms   core bridge 198.18.0.1/24, the Map-Server/Resolver (agent with an embedded MapServer)
+#   ${P}-dc1  wan 198.18.0.11/24 ─┐                      srv bridge 172.16.4.1/24 (servers); VM veth "vm" starts here
+#   ${P}-dc2  wan 198.18.0.12/24 ─┼─ veth to the core    srv bridge 172.16.4.1/24 (same gateway address: no renumbering)
+#   ${P}-br   wan 198.18.0.13/24 ─┘                      the branch: an ITR only
+#   ${P}-tap  wan 198.18.0.66/24 on the core, for hand-made control packets
+#   ${P}-vm   eth0 172.16.4.10/24, the VM
+# Nothing is done in the root namespace.
+set -euo pipefail
+P=${LAB_PREFIX:-lml}
+DIR=${LAB_DIR:-/tmp/lispmobility-netns-lab}
+root=$(cd "$(dirname "$0")/.." && pwd)
+SITES=(dc1 dc2 br)
+declare -A RLOC=([ms]=198.18.0.1 [dc1]=198.18.0.11 [dc2]=198.18.0.12 [br]=198.18.0.13)
+
+ns() { echo "$P-$1"; }
+
+topology_up() {
+  ip netns add "$(ns ms)"
+  ip -n "$(ns ms)" link set lo up
+  ip -n "$(ns ms)" link add core type bridge
+  ip -n "$(ns ms)" addr add "${RLOC[ms]}/24" dev core
+  ip -n "$(ns ms)" link set core up
+  for s in "${SITES[@]}"; do
+    ip netns add "$(ns "$s")"
+    ip -n "$(ns "$s")" link set lo up
+    ip -n "$(ns "$s")" link add wan type veth peer name "$s" netns "$(ns ms)"
+    ip -n "$(ns "$s")" addr add "${RLOC[$s]}/24" dev wan
+    ip -n "$(ns "$s")" link set wan up
+    ip -n "$(ns ms)" link set dev "$s" master core up
+  done
+  for s in dc1 dc2; do
+    ip -n "$(ns "$s")" link add srv type bridge
+    ip -n "$(ns "$s")" addr add 172.16.4.1/24 dev srv
+    ip -n "$(ns "$s")" link set srv up
+  done
+  # A host on the core for hand-made control traffic (lig, crafted Map-Registers, floods).
+  ip netns add "$(ns tap)"
+  ip -n "$(ns tap)" link set lo up
+  ip -n "$(ns tap)" link add wan type veth peer name tap netns "$(ns ms)"
+  ip -n "$(ns tap)" addr add 198.18.0.66/24 dev wan
+  ip -n "$(ns tap)" link set wan up
+  ip -n "$(ns ms)" link set dev tap master core up
+  ip netns add "$(ns vm)"
+  ip -n "$(ns vm)" link set lo up
+  ip -n "$(ns vm)" link add eth0 type veth peer name vm netns "$(ns dc1)"
+  ip -n "$(ns vm)" addr add 172.16.4.10/24 dev eth0
+  ip -n "$(ns vm)" link set eth0 up
+  ip -n "$(ns dc1)" link set dev vm master srv up
+}
+
+move_vm() {
+  local to=$1 from
+  from=$([ "$to" = dc1 ] && echo dc2 || echo dc1)
+  if ip -n "$(ns "$from")" link show vm >/dev/null 2>&1; then
+    ip -n "$(ns "$from")" link set dev vm netns "$(ns "$to")"
+  fi
+  ip -n "$(ns "$to")" link set dev vm master srv up
+  # What a hypervisor does after a move: announce the VM's address (ESXi sends RARP, Hyper-V and KVM GARP).
+  ip netns exec "$(ns vm)" arping -q -U -c 3 -I eth0 172.16.4.10 || true
+}
+
+netem() {
+  for s in "${SITES[@]}"; do
+    if [ "$1" = on ]; then
+      tc -n "$(ns "$s")" qdisc replace dev wan root netem loss 30% delay 50ms
+      tc -n "$(ns ms)" qdisc replace dev "$s" root netem loss 30% delay 50ms
+    else
+      tc -n "$(ns "$s")" qdisc del dev wan root 2>/dev/null || true
+      tc -n "$(ns ms)" qdisc del dev "$s" root 2>/dev/null || true
+    fi
+  done
+}
+
+config() { # node site key aggregate dynamic
+  local node=$1 site=$2 key=$3 aggregate=$4 dynamic=$5 ms_section="" dp="" dyn=""
+  if [ "$node" = ms ]; then
+    ms_section='"MapServer": { "Listen": ["198.18.0.1:4342"], "Sites": [
+      { "Name": "dc1", "EidPrefixes": [ { "Prefix": "172.16.4.0/24", "AcceptMoreSpecifics": true } ], "Keys": [ { "KeyId": 1, "Key": "lab-key-dc1" } ] },
+      { "Name": "dc2", "EidPrefixes": [ { "Prefix": "172.16.4.0/24", "AcceptMoreSpecifics": true } ], "Keys": [ { "KeyId": 1, "Key": "lab-key-dc2" } ] },
+      { "Name": "br", "EidPrefixes": [ { "Prefix": "10.50.0.0/24" } ], "Keys": [ { "KeyId": 1, "Key": "lab-key-br" } ] },
+      { "Name": "core", "EidPrefixes": [ { "Prefix": "10.99.0.0/24" } ], "Keys": [ { "KeyId": 1, "Key": "lab-key-core" } ] } ] },'
+  fi
+  if [ "$dynamic" = yes ]; then
+    dp='"Watchers": { "DataPlane": { "Interfaces": ["srv"] } },'
+    dyn='{ "Name": "vm-web", "Prefix": "172.16.4.0/24", "Interface": "srv" }'
+  fi
+  cat >"$DIR/$node.json" <<EOF
+{ $ms_section
+  "Xtr": { "Site": "$site", "Listen": ["${RLOC[$node]}:$([ "$node" = ms ] && echo 4343 || echo 4342)"], "Rlocs": [ { "Address": "${RLOC[$node]}" } ],
+    "MapServers": [ { "Address": "198.18.0.1:4342", "KeyId": 1, "Key": "$key" } ], "MapResolvers": ["198.18.0.1:4342"],
+    "DatabaseMappings": [$aggregate], "DynamicEids": [$dyn], "RegisterDeadline": "00:00:10",
+    "RegisterInterval": "00:00:03", "QuickRegisterInterval": "00:00:03" },
+  $dp
+  "Mobility": { "Database": "$DIR/$node.db", "HoldDown": "00:00:00.500",
+    "Ranges": [ { "Name": "vm-web", "Prefix": "172.16.4.0/24", "HomeSite": "dc1", "Sites": ["dc1", "dc2"] } ] },
+  "Agent": { "RouteTable": "kernel" },
+  "ManagementApi": { "BindAddress": "127.0.0.1", "Port": 4380, "TokenFile": "$DIR/$node.token" },
+  "Log": { "File": false }
+}
+EOF
+  [ -f "$DIR/$node.token" ] || { head -c 48 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '=' >"$DIR/$node.token"; chmod 600 "$DIR/$node.token"; }
+}
+
+dll() {
+  local d=${LISPMOBILITY_DLL:-}
+  # The newest complete build (a build in progress leaves a lispmobility.dll without its dependencies).
+  [ -n "$d" ] || d=$(ls -t "$root"/src/LispMobility.Agent/bin/*/net10.0/lispmobility.dll 2>/dev/null \
+    | while read -r c; do [ -f "$(dirname "$c")/LispMobility.Xtr.dll" ] && [ -f "$(dirname "$c")/lispmobility.runtimeconfig.json" ] && { echo "$c"; break; }; done)
+  [ -n "$d" ] || { echo "build the agent first (dotnet build src/LispMobility.Agent -c Release)" >&2; exit 1; }
+  echo "$d"
+}
+
+configs() {
+  mkdir -p "$DIR"
+  config ms core lab-key-core "" no
+  config dc1 dc1 lab-key-dc1 '"172.16.4.0/24"' yes
+  config dc2 dc2 lab-key-dc2 "" yes
+  config br br lab-key-br '"10.50.0.0/24"' no
+}
+
+agents_up() {
+  local d; d=$(dll)
+  for n in ms dc1 dc2 br; do
+    ip netns exec "$(ns "$n")" dotnet "$d" run --config "$DIR/$n.json" >"$DIR/$n.log" 2>&1 &
+    echo $! >"$DIR/$n.pid"
+  done
+  for n in ms dc1 dc2 br; do
+    for _ in $(seq 60); do ip netns exec "$(ns "$n")" dotnet "$d" status --json --config "$DIR/$n.json" >/dev/null 2>&1 && break; sleep 1; done
+  done
+  echo "agents up; logs in $DIR/*.log; try: $0 cli br lookup 172.16.4.10 && $0 move dc2 && $0 cli br map-cache"
+}
+
+down() {
+  for f in "$DIR"/*.pid; do [ -f "$f" ] && { kill "$(cat "$f")" 2>/dev/null || true; rm -f "$f"; }; done
+  for n in $(ip netns list | awk '{print $1}' | grep "^$P-" || true); do
+    # Agents started by hand in the namespace die with it only if nothing holds it: stop them first.
+    for pid in $(ip netns pids "$n" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+    ip netns del "$n"
+  done
+}
+
+case "${1:-}" in
+  up) down; topology_up; configs; [ "${2:-}" = --no-agents ] || agents_up ;;
+  down) down ;;
+  move) move_vm "${2:?dc1 or dc2}" ;;
+  netem) netem "${2:?on or off}" ;;
+  cli) n=${2:?node}; shift 2; ip netns exec "$(ns "$n")" dotnet "$(dll)" "$@" --config "$DIR/$n.json" ;;
+  *) sed -n '2,8p' "$0"; exit 2 ;;
+esac

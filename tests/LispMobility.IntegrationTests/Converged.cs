@@ -1,0 +1,52 @@
+using System.Text.Json;
+using LispMobility.IntegrationTests.Lab;
+
+namespace LispMobility.IntegrationTests;
+
+/// <summary>What "the network followed the VM" means in the lab, checked in the real routing tables, map-caches and registrations.</summary>
+internal static class Converged
+{
+    /// <summary>Generous: the faults (netem, restarts) stretch convergence; a healthy lab takes well under a second.</summary>
+    public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
+
+    /// <summary>The EID is at DC2: its /32 registered by DC2, DC1 blackholes it, the branch's map-cache points at DC2 (after SMR).</summary>
+    public static async Task AtDc2Async(NetnsLab lab, string eid, bool branchAsked = true)
+    {
+        await lab.EventuallyAsync(async () => HostRegisteredBy(await lab.ApiAsync("ms", "/registrations").ConfigureAwait(false), eid, "dc2"),
+            Deadline, $"the Map-Server holds {eid}/32 from dc2").ConfigureAwait(false);
+        await lab.EventuallyAsync(async () => (await lab.RoutesAsync("dc1").ConfigureAwait(false)).Contains($"blackhole {eid} ", StringComparison.Ordinal),
+            Deadline, $"DC1 has 'blackhole {eid} proto 222' in its routing table").ConfigureAwait(false);
+        await lab.EventuallyAsync(async () => (await lab.RoutesAsync("dc2").ConfigureAwait(false)).Contains($"{eid} dev srv", StringComparison.Ordinal),
+            Deadline, $"DC2 routes {eid} to its server bridge").ConfigureAwait(false);
+        if (branchAsked)
+        {
+            await lab.EventuallyAsync(async () => CacheHolds(await lab.ApiAsync("br", "/map-cache").ConfigureAwait(false), eid + "/32", NetnsLab.Rloc["dc2"]),
+                Deadline, $"the branch's map-cache holds {eid}/32 -> DC2's RLOC").ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The EID is home: no /32 registered, DC1's aggregate answers lookups, no blackhole at DC1.</summary>
+    public static async Task HomeAsync(NetnsLab lab, string eid)
+    {
+        await lab.EventuallyAsync(async () => !HostRegistered(await lab.ApiAsync("ms", "/registrations").ConfigureAwait(false), eid),
+            Deadline, $"the Map-Server holds no {eid}/32").ConfigureAwait(false);
+        await lab.EventuallyAsync(async () => !(await lab.RoutesAsync("dc1").ConfigureAwait(false)).Contains($"blackhole {eid} ", StringComparison.Ordinal),
+            Deadline, $"DC1 no longer blackholes {eid}").ConfigureAwait(false);
+        await lab.EventuallyAsync(async () =>
+        {
+            var r = await lab.CliAsync("br", "lookup", eid, "--json").ConfigureAwait(false);
+            return r.ExitCode == 0 && r.Output.Contains("172.16.4.0/24", StringComparison.Ordinal) && r.Output.Contains(NetnsLab.Rloc["dc1"], StringComparison.Ordinal);
+        }, Deadline, $"a lookup of {eid} from the branch answers DC1's aggregate 172.16.4.0/24").ConfigureAwait(false);
+    }
+
+    public static bool HostRegisteredBy(JsonElement? registrations, string eid, string site) =>
+        registrations is { ValueKind: JsonValueKind.Array } r && r.EnumerateArray().Any(e =>
+            e.GetProperty("eid").GetString() == eid + "/32" && e.GetProperty("site").GetString() == site);
+
+    public static bool HostRegistered(JsonElement? registrations, string eid) =>
+        registrations is not { ValueKind: JsonValueKind.Array } r || r.EnumerateArray().Any(e => e.GetProperty("eid").GetString() == eid + "/32");
+
+    public static bool CacheHolds(JsonElement? cache, string prefix, string rloc) =>
+        cache is { ValueKind: JsonValueKind.Array } c && c.EnumerateArray().Any(e => e.GetProperty("eid").GetString() == prefix
+            && e.GetProperty("rlocs").EnumerateArray().Any(l => l.GetString()!.StartsWith(rloc + " ", StringComparison.Ordinal)));
+}

@@ -1,0 +1,313 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Xunit.Abstractions;
+
+namespace LispMobility.IntegrationTests.Lab;
+
+/// <summary>Output of one command run in the lab.</summary>
+public sealed record CommandResult(int ExitCode, string Output, string Error)
+{
+    /// <summary>Both streams, for failure messages.</summary>
+    public override string ToString() => $"exit {ExitCode}\n{Output}\n{Error}";
+}
+
+/// <summary>
+/// The multi-site lab of the system test: namespaces, veths and bridges built by <c>scripts/netns-lab.sh up --no-agents</c>
+/// (the same lab people build by hand), one real <c>lispmobility run</c> per node, and the ways the tests poke at it.
+/// Every namespace is deleted on dispose, and leftovers of earlier runs (same name prefix) at the first start.
+/// </summary>
+public sealed class NetnsLab : IAsyncDisposable
+{
+    /// <summary>Namespace names of every lab start with this (and nothing else on the machine does).</summary>
+    public const string NamePrefix = "lmsys";
+
+    /// <summary>The nodes that run an agent: the Map-Server, the two data centers, the branch.</summary>
+    public static readonly string[] AgentNodes = ["ms", "dc1", "dc2", "br"];
+
+    /// <summary>RLOC of each node on the core.</summary>
+    public static readonly IReadOnlyDictionary<string, string> Rloc = new Dictionary<string, string>
+    {
+        ["ms"] = "198.18.0.1", ["dc1"] = "198.18.0.11", ["dc2"] = "198.18.0.12", ["br"] = "198.18.0.13", ["tap"] = "198.18.0.66",
+    };
+
+    private static readonly SemaphoreSlim LeftoversCleaned = new(1);
+    private static bool _leftoversDone;
+    private readonly ITestOutputHelper? _output;
+    private readonly Dictionary<string, AgentProcess> _agents = [];
+    private readonly Dictionary<string, string> _tokens = [];
+
+    private NetnsLab(string prefix, string directory, ITestOutputHelper? output)
+    {
+        Prefix = prefix;
+        Directory = directory;
+        _output = output;
+    }
+
+    /// <summary>This lab's namespace prefix.</summary>
+    public string Prefix { get; }
+
+    /// <summary>Configs, tokens, databases and logs of this lab.</summary>
+    public string Directory { get; }
+
+    /// <summary>The agent built with this test project.</summary>
+    public static string AgentDll => Path.Combine(AppContext.BaseDirectory, "lispmobility.dll");
+
+    /// <summary>The running agent of <paramref name="node"/>.</summary>
+    public AgentProcess Agent(string node) => _agents[node];
+
+    /// <summary>The namespace of a node.</summary>
+    public string Ns(string node) => $"{Prefix}-{node}";
+
+    /// <summary>The configuration file of a node.</summary>
+    public string Config(string node) => Path.Combine(Directory, node + ".json");
+
+    /// <summary>Builds the topology, starts every agent and waits until each answers and the aggregates are registered.</summary>
+    public static async Task<NetnsLab> StartAsync(ITestOutputHelper? output = null)
+    {
+        if (!OperatingSystem.IsLinux() || Environment.UserName != "root") throw new InvalidOperationException("the system test needs Linux and root (network namespaces)");
+        await CleanLeftoversAsync().ConfigureAwait(false);
+        var prefix = NamePrefix + Guid.NewGuid().ToString("N")[..4];
+        var lab = new NetnsLab(prefix, Path.Combine(Path.GetTempPath(), "lispmobility-systest", prefix), output);
+        try
+        {
+            await lab.ScriptAsync("up", "--no-agents").ConfigureAwait(false);
+            foreach (var node in AgentNodes) lab.StartAgent(node);
+            foreach (var node in AgentNodes) await lab.WaitReadyAsync(node).ConfigureAwait(false);
+            await lab.EventuallyAsync(async () =>
+            {
+                var r = await lab.ApiAsync("ms", "/registrations").ConfigureAwait(false);
+                return r?.ToString() is { } s && s.Contains("172.16.4.0/24", StringComparison.Ordinal) && s.Contains("10.50.0.0/24", StringComparison.Ordinal);
+            }, TimeSpan.FromSeconds(30), "DC1's and the branch's aggregates registered at the Map-Server").ConfigureAwait(false);
+            return lab;
+        }
+        catch
+        {
+            await lab.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Starts (or restarts) the agent of a node.</summary>
+    public void StartAgent(string node)
+    {
+        if (_agents.Remove(node, out var old)) old.Dispose();
+        if (!File.Exists(AgentDll)) throw new FileNotFoundException("the agent was not built next to the tests", AgentDll);
+        _agents[node] = AgentProcess.Start(Ns(node), AgentDll, Config(node), Path.Combine(Directory, node + ".log"));
+    }
+
+    /// <summary>Waits until <c>lispmobility status --json</c> answers for the node.</summary>
+    public Task WaitReadyAsync(string node) => EventuallyAsync(async () =>
+    {
+        if (!_agents[node].IsRunning) throw new InvalidOperationException($"the agent of {node} exited:\n{LogTail(node)}");
+        return (await CliAsync(node, "status", "--json").ConfigureAwait(false)).ExitCode == 0;
+    }, TimeSpan.FromSeconds(60), $"agent {node} answers status");
+
+    /// <summary>Runs a CLI verb against a node's agent, inside the node's namespace (the verb adds --config).</summary>
+    public Task<CommandResult> CliAsync(string node, params string[] args) =>
+        RunAsync("ip", ["netns", "exec", Ns(node), "dotnet", AgentDll, .. args, "--config", Config(node)], TimeSpan.FromMinutes(5));
+
+    /// <summary>GETs a management API path (under /api, or /metrics) inside the node's namespace; null when it does not answer.</summary>
+    public async Task<JsonElement?> ApiAsync(string node, string path)
+    {
+        var r = await CurlAsync(node, "/api" + path).ConfigureAwait(false);
+        if (r.ExitCode != 0) return null;
+        using var doc = JsonDocument.Parse(r.Output);
+        return doc.RootElement.Clone();
+    }
+
+    /// <summary>The Prometheus text of a node's /metrics.</summary>
+    public async Task<string> MetricsAsync(string node) => (await CurlAsync(node, "/metrics").ConfigureAwait(false)).Output;
+
+    /// <summary>Sum of the samples of a metric whose line starts with <paramref name="seriesPrefix"/> (name and leading labels).</summary>
+    public async Task<double> MetricAsync(string node, string seriesPrefix)
+    {
+        var sum = 0.0;
+        foreach (var line in (await MetricsAsync(node).ConfigureAwait(false)).Split('\n'))
+        {
+            if (line.StartsWith(seriesPrefix, StringComparison.Ordinal) && double.TryParse(line[(line.LastIndexOf(' ') + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var v)) sum += v;
+        }
+
+        return sum;
+    }
+
+    private Task<CommandResult> CurlAsync(string node, string path)
+    {
+        if (!_tokens.TryGetValue(node, out var token)) _tokens[node] = token = File.ReadAllText(Path.Combine(Directory, node + ".token")).Trim();
+        return RunAsync("ip", ["netns", "exec", Ns(node), "curl", "-sf", "-m", "10", "-H", $"Authorization: Bearer {token}", $"http://127.0.0.1:4380{path}"], TimeSpan.FromSeconds(20));
+    }
+
+    /// <summary>Our routes (proto 222) in a node's routing table, as <c>ip route</c> prints them.</summary>
+    public async Task<string> RoutesAsync(string node) => (await RunAsync("ip", ["-n", Ns(node), "route", "show", "proto", "222"], TimeSpan.FromSeconds(10)).ConfigureAwait(false)).Output;
+
+    /// <summary>Moves the VM's veth to a site's server bridge and lets the VM announce itself with gratuitous ARP.</summary>
+    public async Task MoveVmAsync(string site, bool cold = false)
+    {
+        var from = site == "dc1" ? "dc2" : "dc1";
+        if (cold) await IpAsync("-n", Ns("vm"), "link", "set", "dev", "eth0", "down").ConfigureAwait(false);
+        if ((await RunAsync("ip", ["-n", Ns(from), "link", "show", "dev", "vm"], TimeSpan.FromSeconds(10)).ConfigureAwait(false)).ExitCode == 0)
+        {
+            await IpAsync("-n", Ns(from), "link", "set", "dev", "vm", "netns", Ns(site)).ConfigureAwait(false);
+        }
+
+        await IpAsync("-n", Ns(site), "link", "set", "dev", "vm", "master", "srv", "up").ConfigureAwait(false);
+        if (cold) await IpAsync("-n", Ns("vm"), "link", "set", "dev", "eth0", "up").ConfigureAwait(false);
+        await AnnounceAsync("172.16.4.10").ConfigureAwait(false);
+    }
+
+    /// <summary>Gratuitous ARP for an address of the VM (added to its interface first when it is new).</summary>
+    public async Task AnnounceAsync(string address)
+    {
+        await RunAsync("ip", ["-n", Ns("vm"), "addr", "add", address + "/32", "dev", "eth0"], TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        var r = await RunAsync("ip", ["netns", "exec", Ns("vm"), "arping", "-U", "-c", "3", "-w", "5", "-I", "eth0", "-s", address, address], TimeSpan.FromSeconds(20)).ConfigureAwait(false);
+        Log($"arping {address}: {r.ExitCode}");
+    }
+
+    /// <summary>30 % loss and 50 ms delay on both ends of every site link (or off).</summary>
+    public Task NetemAsync(bool on) => ScriptAsync("netem", on ? "on" : "off");
+
+    /// <summary>Runs <c>ip ARGS</c>, failing the test when it fails.</summary>
+    public async Task IpAsync(params string[] args)
+    {
+        var r = await RunAsync("ip", args, TimeSpan.FromSeconds(20)).ConfigureAwait(false);
+        if (r.ExitCode != 0) throw new InvalidOperationException($"ip {string.Join(' ', args)}: {r}");
+    }
+
+    /// <summary>Sends each datagram <paramref name="repeat"/> times from the tap namespace (198.18.0.66) to <paramref name="target"/>.</summary>
+    public async Task<CommandResult> SendFromTapAsync(string target, IReadOnlyList<byte[]> datagrams, int repeat = 1)
+    {
+        var (host, port) = (target[..target.LastIndexOf(':')], target[(target.LastIndexOf(':') + 1)..]);
+        // printf with \xHH escapes writes each datagram in one write() on the UDP socket: one packet each, no fork per packet.
+        var script = new StringBuilder($"exec 3>/dev/udp/{host}/{port}; for ((i = 0; i < {repeat}; i++)); do for p in \"$@\"; do printf \"$p\" >&3; done; done");
+        var args = new List<string> { "netns", "exec", Ns("tap"), "bash", "-c", script.ToString(), "flood" };
+        args.AddRange(datagrams.Select(d => string.Concat(d.Select(b => $"\\x{b:x2}"))));
+        return await RunAsync("ip", args, TimeSpan.FromMinutes(3)).ConfigureAwait(false);
+    }
+
+    /// <summary>Polls until <paramref name="condition"/> holds; fails with what was awaited and the agents' log tails.</summary>
+    public async Task EventuallyAsync(Func<Task<bool>> condition, TimeSpan deadline, string what)
+    {
+        var watch = Stopwatch.StartNew();
+        while (watch.Elapsed < deadline)
+        {
+            if (await condition().ConfigureAwait(false))
+            {
+                Log($"{what}: after {watch.Elapsed.TotalSeconds:0.00} s");
+                return;
+            }
+
+            await Task.Delay(250).ConfigureAwait(false);
+        }
+
+        if (await condition().ConfigureAwait(false)) return;
+        throw new TimeoutException($"not within {deadline.TotalSeconds} s: {what}\n{string.Join("\n", _agents.Keys.Select(n => $"--- {n} ---\n{LogTail(n)}"))}");
+    }
+
+    /// <summary>The last lines an agent wrote.</summary>
+    public string LogTail(string node, int lines = 30)
+    {
+        var file = Path.Combine(Directory, node + ".log");
+        return File.Exists(file) ? string.Join("\n", File.ReadLines(file).TakeLast(lines)) : "(no log)";
+    }
+
+    /// <summary>A line in the test's output.</summary>
+    public void Log(string line) => _output?.WriteLine($"[{DateTime.UtcNow:HH:mm:ss.fff}] {line}");
+
+    private Task<CommandResult> ScriptAsync(params string[] args)
+    {
+        var psi = new ProcessStartInfo(ScriptPath()) { UseShellExecute = false };
+        psi.Environment["LAB_PREFIX"] = Prefix;
+        psi.Environment["LAB_DIR"] = Directory;
+        return RunAsync(psi, args, TimeSpan.FromMinutes(1), check: true);
+    }
+
+    private static string ScriptPath()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "scripts", "netns-lab.sh");
+            if (File.Exists(candidate)) return candidate;
+        }
+
+        throw new FileNotFoundException("scripts/netns-lab.sh not found above " + AppContext.BaseDirectory);
+    }
+
+    /// <summary>Runs a program and collects its output.</summary>
+    public static Task<CommandResult> RunAsync(string file, IEnumerable<string> args, TimeSpan timeout) =>
+        RunAsync(new ProcessStartInfo(file) { UseShellExecute = false }, args, timeout, check: false);
+
+    private static async Task<CommandResult> RunAsync(ProcessStartInfo psi, IEnumerable<string> args, TimeSpan timeout, bool check)
+    {
+        psi.RedirectStandardOutput = psi.RedirectStandardError = true;
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var process = Process.Start(psi)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{psi.FileName} {string.Join(' ', psi.ArgumentList)} did not finish within {timeout.TotalSeconds} s");
+        }
+
+        var result = new CommandResult(process.ExitCode, await output.ConfigureAwait(false), await error.ConfigureAwait(false));
+        if (check && result.ExitCode != 0) throw new InvalidOperationException($"{psi.FileName} {string.Join(' ', psi.ArgumentList)}: {result}");
+        return result;
+    }
+
+    private static async Task CleanLeftoversAsync()
+    {
+        await LeftoversCleaned.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_leftoversDone) return;
+            var list = await RunAsync("ip", ["netns", "list"], TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            foreach (var name in list.Output.Split('\n').Select(l => l.Split(' ')[0]).Where(n => n.StartsWith(NamePrefix, StringComparison.Ordinal)))
+            {
+                await DeleteNamespaceAsync(name).ConfigureAwait(false);
+            }
+
+            _leftoversDone = true;
+        }
+        finally
+        {
+            LeftoversCleaned.Release();
+        }
+    }
+
+    private static async Task DeleteNamespaceAsync(string name)
+    {
+        // A process left in the namespace (a crashed run's agent) would keep its sockets; end it first.
+        var pids = await RunAsync("ip", ["netns", "pids", name], TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        foreach (var pid in pids.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            await RunAsync("kill", ["-KILL", pid.Trim()], TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+
+        await RunAsync("ip", ["netns", "del", name], TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops every agent and deletes every namespace and file of this lab.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var (node, agent) in _agents)
+        {
+            agent.Dispose();
+            Log($"--- {node} log tail ---\n{LogTail(node, 15)}");
+        }
+
+        _agents.Clear();
+        var list = await RunAsync("ip", ["netns", "list"], TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        foreach (var name in list.Output.Split('\n').Select(l => l.Split(' ')[0]).Where(n => n.StartsWith(Prefix + "-", StringComparison.Ordinal)))
+        {
+            await DeleteNamespaceAsync(name).ConfigureAwait(false);
+        }
+
+        if (System.IO.Directory.Exists(Directory)) System.IO.Directory.Delete(Directory, recursive: true);
+    }
+}
