@@ -59,20 +59,39 @@ internal static class ClientCommands
         }
     }
 
-    /// <summary>Asks the agent to fail <paramref name="from"/> over to <paramref name="to"/> (or shows what would move).</summary>
+    /// <summary>Asks the agent to fail <paramref name="from"/> over to <paramref name="to"/> (or shows what would move), with a live progress bar.</summary>
     public static async Task<int> FailoverAsync(FileInfo config, string from, string to, bool dryRun, IReadOnlyList<string> eids, TextWriter output, CancellationToken ct)
     {
-        using var client = Client(config, out var error, TimeSpan.FromMinutes(10));
+        using var client = Client(config, out var error);
         if (client is null) return Fail(error!);
-        var watch = Stopwatch.StartNew();
-        using var response = await AnsiConsole.Status().StartAsync($"{(dryRun ? "planning" : "failing over")} {from} -> {to}...",
-            _ => client.PostAsJsonAsync(new Uri("/api/failover", UriKind.Relative), new { from, to, dryRun, eids }, ct)).ConfigureAwait(false);
+        using var response = await client.PostAsJsonAsync(new Uri("/api/failover", UriKind.Relative), new { from, to, dryRun, eids }, ct).ConfigureAwait(false);
         var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode) return Fail($"{(int)response.StatusCode}: {body}");
-        using var doc = JsonDocument.Parse(body);
-        output.WriteLine(JsonSerializer.Serialize(doc.RootElement, Pretty));
-        output.WriteLine($"{(dryRun ? "plan" : "failover")} finished in {watch.Elapsed.TotalSeconds:0.00} s");
-        return dryRun || doc.RootElement.GetProperty("converged").GetBoolean() ? 0 : 1;
+        if (dryRun)
+        {
+            using var plan = JsonDocument.Parse(body);
+            output.WriteLine(JsonSerializer.Serialize(plan.RootElement, Pretty));
+            return 0;
+        }
+
+        var id = JsonDocument.Parse(body).RootElement.GetProperty("id").GetString()!;
+        JsonElement last = default;
+        await AnsiConsole.Progress().StartAsync(async progress =>
+        {
+            var bar = progress.AddTask($"{from} -> {to}");
+            while (true)
+            {
+                using var poll = await client.GetAsync(new Uri($"/api/failover/{id}", UriKind.Relative), ct).ConfigureAwait(false);
+                using var doc = JsonDocument.Parse(await poll.Content.ReadAsStringAsync(ct).ConfigureAwait(false));
+                last = doc.RootElement.Clone();
+                bar.MaxValue = Math.Max(1, last.GetProperty("total").GetInt32());
+                bar.Value = last.GetProperty("moved").GetInt32() + last.GetProperty("failed").GetInt32();
+                if (last.GetProperty("done").GetBoolean()) break;
+                await Task.Delay(200, ct).ConfigureAwait(false);
+            }
+        }).ConfigureAwait(false);
+        output.WriteLine(JsonSerializer.Serialize(last, Pretty));
+        return last.GetProperty("converged").GetBoolean() ? 0 : 1;
     }
 
     /// <summary>lig (RFC 6835): a Map-Request in an ECM straight to a Map-Resolver; prints the mapping and the round trip.</summary>

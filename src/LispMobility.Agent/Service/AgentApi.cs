@@ -85,20 +85,51 @@ internal static class AgentApi
             // The DR site's agent may never have seen the failed site's EIDs: the operator can name them.
             var eids = scope.Count > 0 ? scope : agent.Coordinator.EidsAt(request.From);
             if (request.DryRun) return Results.Json(new { from = request.From, to = request.To, dryRun = true, eids = eids.Select(e => e.ToString()) });
-            try
+            var job = new FailoverJob(request.From, request.To, eids.Count);
+            Jobs[job.Id] = job;
+            // The failover outlives the request: the CLI follows it through GET /api/failover/{id}.
+            _ = Task.Run(async () =>
             {
-                var report = await agent.Coordinator.FailoverAsync(request.From, request.To, eids, cancellationToken: ct).ConfigureAwait(false);
-                return Results.Json(new
+                try
                 {
-                    from = report.From, to = report.To, converged = report.Converged, moved = report.Moves.Count(m => m.Converged), verified = report.Verified.Count,
-                    notConverged = report.NotConverged.Select(n => new { eid = n.Eid.ToString(), reason = n.Reason }), elapsedMs = report.Elapsed.TotalMilliseconds,
-                });
-            }
-            catch (ArgumentException e)
-            {
-                return Results.Problem(e.Message, statusCode: StatusCodes.Status400BadRequest);
-            }
+                    job.Report = await agent.Coordinator.FailoverAsync(request.From, request.To, eids, new Progress<Mobility.FailoverProgress>(p => job.Progress = p)).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    job.Error = e.Message;
+                }
+            }, CancellationToken.None);
+            return Results.Accepted($"/api/failover/{job.Id}", job.ToJson());
         });
+
+        api.MapGet("/failover/{id}", (string id) => Jobs.TryGetValue(id, out var job)
+            ? Results.Json(job.ToJson())
+            : Results.Problem($"no failover {id}", statusCode: StatusCodes.Status404NotFound));
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, FailoverJob> Jobs = new(StringComparer.Ordinal);
+
+    /// <summary>A failover running in the agent, followed by the CLI.</summary>
+    private sealed class FailoverJob(string from, string to, int total)
+    {
+        public string Id { get; } = Guid.NewGuid().ToString("N");
+        public volatile Mobility.FailoverProgress? Progress;
+        public volatile Mobility.FailoverReport? Report;
+        public volatile string? Error;
+
+        public object ToJson()
+        {
+            var report = Report;
+            var progress = Progress;
+            return new
+            {
+                id = Id, from, to, total, done = report is not null || Error is not null, error = Error,
+                converged = report?.Converged ?? false, moved = report?.Moves.Count(m => m.Converged) ?? progress?.Converged ?? 0,
+                failed = progress?.Failed ?? 0, verified = report?.Verified.Count ?? 0,
+                notConverged = report?.NotConverged.Select(n => new { eid = n.Eid.ToString(), reason = n.Reason }) ?? [],
+                elapsedMs = report?.Elapsed.TotalMilliseconds,
+            };
+        }
     }
 }
 

@@ -104,6 +104,22 @@ public sealed class RunningAgentTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Failover_runs_in_the_agent_and_the_cli_follows_it_to_a_verified_report()
+    {
+        await Eventually(async () => { var t = await Verb("/api/registrations"); return t.Contains("172.16.4.0/24", StringComparison.Ordinal) ? t : null; });
+        var output = new StringWriter();
+
+        var exit = await ClientCommands.FailoverAsync(_config, "dc1", "dc1", dryRun: false, ["172.16.4.41", "172.16.4.42"], output, CancellationToken.None);
+
+        Assert.True(exit == 0, output.ToString());
+        Assert.Contains("\"converged\": true", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("\"verified\": 2", output.ToString(), StringComparison.Ordinal);
+        var moves = await Verb("/api/moves?eid=172.16.4.41");
+        Assert.Contains("dr-failover", moves, StringComparison.Ordinal);
+        Assert.Contains("converged", moves, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_api_refuses_a_request_without_the_token()
     {
         using var http = new HttpClient();
