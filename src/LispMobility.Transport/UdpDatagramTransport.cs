@@ -6,7 +6,8 @@ namespace LispMobility.Transport;
 
 /// <summary>
 /// Runs an <see cref="IDatagramEngine"/> on UDP sockets: one receive loop per bound endpoint (IPv4 and
-/// IPv6 alike), a timer loop, and a send path. A datagram that makes the engine throw is logged and
+/// IPv6 alike), a timer loop, and a send path. On Linux a receive loop takes up to 64 datagrams per
+/// recvmmsg and sends their replies with sendmmsg. A datagram that makes the engine throw is logged and
 /// dropped; the loops never stop on network input.
 /// </summary>
 public sealed partial class UdpDatagramTransport : IAsyncDisposable
@@ -101,7 +102,8 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
     {
         foreach (var socket in _sockets)
         {
-            _loops.Add(Task.Factory.StartNew(() => ReceiveLoop(socket), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default));
+            Action loop = OperatingSystem.IsLinux() ? () => BatchReceiveLoop(socket) : () => ReceiveLoop(socket);
+            _loops.Add(Task.Factory.StartNew(loop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default));
         }
 
         _loops.Add(Task.Run(TimerLoopAsync));
