@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.ExceptionServices;
 using Microsoft.Data.Sqlite;
 
 namespace LispMobility.Mobility.Persistence;
@@ -52,6 +53,11 @@ public sealed class MobilityStore : IDisposable
 {
     private readonly SqliteConnection _db;
     private readonly object _gate = new();
+    private readonly object _pendingGate = new();
+    private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
+    private List<PendingWrite> _pending = [];
+    private int _flushQueued;
+    private bool _disposed;
 
     /// <summary>Opens (and creates) the database.</summary>
     public MobilityStore(string path)
@@ -59,7 +65,8 @@ public sealed class MobilityStore : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(path);
         _db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
         _db.Open();
-        Execute("""
+        // Outside the group commit: journal_mode cannot change inside a transaction.
+        using var schema = Command("""
             PRAGMA journal_mode=WAL;
             PRAGMA synchronous=NORMAL;
             CREATE TABLE IF NOT EXISTS moves(id TEXT PRIMARY KEY, eid TEXT NOT NULL, vm TEXT NOT NULL, from_site TEXT, to_site TEXT NOT NULL,
@@ -70,20 +77,28 @@ public sealed class MobilityStore : IDisposable
             CREATE INDEX IF NOT EXISTS audit_eid ON audit(eid);
             CREATE INDEX IF NOT EXISTS audit_time ON audit(time);
             """);
+        schema.ExecuteNonQuery();
     }
+
+    /// <summary>The last write that failed (a step or audit row nobody waited for), or null.</summary>
+    public Exception? LastWriteError { get; private set; }
 
     /// <summary>Journals a new move (before anything in the network changes).</summary>
     public void Begin(MoveRecord move)
     {
         ArgumentNullException.ThrowIfNull(move);
-        Execute("INSERT INTO moves VALUES($id,$eid,$vm,$from,$to,$trigger,$source,$state,$step,$created,$updated,$error)",
+        Execute(wait: true, "INSERT INTO moves VALUES($id,$eid,$vm,$from,$to,$trigger,$source,$state,$step,$created,$updated,$error)",
             ("$id", move.Id.ToString()), ("$eid", move.Eid), ("$vm", move.Vm), ("$from", move.FromSite), ("$to", move.ToSite), ("$trigger", move.Trigger),
             ("$source", move.Source), ("$state", (int)move.State), ("$step", (int)move.Step), ("$created", Time(move.Created)), ("$updated", Time(move.Updated)), ("$error", move.Error));
     }
 
     /// <summary>Records a step or the end of a move.</summary>
+    /// <remarks>
+    /// The end of a move is committed before this returns; a step of a running move may be committed with the next write:
+    /// if a crash loses it, the move resumes from the step before, and every step is idempotent.
+    /// </remarks>
     public void Update(Guid id, MoveState state, MoveStep step, DateTimeOffset time, string? error = null) =>
-        Execute("UPDATE moves SET state=$state, step=$step, updated=$updated, error=$error WHERE id=$id",
+        Execute(wait: state != MoveState.Running, "UPDATE moves SET state=$state, step=$step, updated=$updated, error=$error WHERE id=$id",
             ("$id", id.ToString()), ("$state", (int)state), ("$step", (int)step), ("$updated", Time(time)), ("$error", error));
 
     /// <summary>Moves not finished (replayed at start).</summary>
@@ -100,11 +115,11 @@ public sealed class MobilityStore : IDisposable
     /// <summary>A move by id.</summary>
     public MoveRecord? Move(Guid id) => Moves("WHERE id=$id", ("$id", id.ToString())).FirstOrDefault();
 
-    /// <summary>Appends an audit row.</summary>
+    /// <summary>Appends an audit row (committed with the next write, a read, or within moments).</summary>
     public void Audit(AuditEntry e)
     {
         ArgumentNullException.ThrowIfNull(e);
-        Execute("INSERT INTO audit(time,move_id,eid,vm,from_site,to_site,kind,trigger,source,outcome,detail,duration_ms) VALUES($t,$m,$e,$v,$f,$to,$k,$tr,$s,$o,$d,$ms)",
+        Execute(wait: false, "INSERT INTO audit(time,move_id,eid,vm,from_site,to_site,kind,trigger,source,outcome,detail,duration_ms) VALUES($t,$m,$e,$v,$f,$to,$k,$tr,$s,$o,$d,$ms)",
             ("$t", Time(e.Time)), ("$m", e.MoveId?.ToString()), ("$e", e.Eid), ("$v", e.Vm), ("$f", e.FromSite), ("$to", e.ToSite), ("$k", e.Kind),
             ("$tr", e.Trigger), ("$s", e.Source), ("$o", e.Outcome), ("$d", e.Detail), ("$ms", e.DurationMs));
     }
@@ -124,6 +139,7 @@ public sealed class MobilityStore : IDisposable
                   (where.Count > 0 ? " WHERE " + string.Join(" AND ", where) : "") + " ORDER BY id LIMIT $limit";
         lock (_gate)
         {
+            CommitPending();
             using var cmd = Command(sql, args.ToArray());
             using var r = cmd.ExecuteReader();
             var rows = new List<AuditEntry>();
@@ -142,6 +158,7 @@ public sealed class MobilityStore : IDisposable
     {
         lock (_gate)
         {
+            CommitPending();
             using var a = Command("DELETE FROM audit WHERE time<$b", ("$b", Time(before)));
             using var m = Command("DELETE FROM moves WHERE state<>0 AND updated<$b", ("$b", Time(before)));
             return a.ExecuteNonQuery() + m.ExecuteNonQuery();
@@ -152,6 +169,7 @@ public sealed class MobilityStore : IDisposable
     {
         lock (_gate)
         {
+            CommitPending();
             using var cmd = Command("SELECT id,eid,vm,from_site,to_site,trigger,source,state,step,created,updated,error FROM moves " + where, args);
             using var r = cmd.ExecuteReader();
             var list = new List<MoveRecord>();
@@ -165,13 +183,93 @@ public sealed class MobilityStore : IDisposable
         }
     }
 
-    private void Execute(string sql, params (string, object?)[] args)
+    // Group commit: a write is queued, and whoever holds the connection next commits every queued write in one transaction
+    // (a commit costs ten times a write). A waiting caller returns only once its own write is committed — the intent is
+    // journaled before the network is touched; other writes ride along with the next commit, or a flush queued for them.
+    private void Execute(bool wait, string sql, params (string, object?)[] args)
     {
+        var write = new PendingWrite(sql, args);
+        lock (_pendingGate) _pending.Add(write);
+        if (!wait)
+        {
+            if (Interlocked.Exchange(ref _flushQueued, 1) == 0) ThreadPool.UnsafeQueueUserWorkItem(static store => store.Flush(), this, preferLocal: false);
+            return;
+        }
+
         lock (_gate)
         {
-            using var cmd = Command(sql, args);
-            cmd.ExecuteNonQuery();
+            if (!write.Done) CommitPending();
         }
+
+        if (write.Error is { } error) ExceptionDispatchInfo.Throw(error);
+    }
+
+    private void Flush()
+    {
+        Volatile.Write(ref _flushQueued, 0);
+        lock (_gate)
+        {
+            if (!_disposed) CommitPending();
+        }
+    }
+
+    // Under _gate.
+    private void CommitPending()
+    {
+        List<PendingWrite> batch;
+        lock (_pendingGate)
+        {
+            batch = _pending;
+            _pending = [];
+        }
+
+        if (batch.Count == 0) return;
+
+        try
+        {
+            using var transaction = _db.BeginTransaction();
+            foreach (var w in batch) Run(w, transaction);
+            transaction.Commit();
+        }
+        catch (SqliteException)
+        {
+            // One bad write must not fail the others queued with it: replay them one by one, each its own transaction.
+            foreach (var w in batch)
+            {
+                try { Run(w, null); }
+                catch (SqliteException e) { w.Error = e; }
+            }
+        }
+
+        foreach (var w in batch) w.Done = true;
+        if (batch.FirstOrDefault(w => w.Error is not null) is { } failed) LastWriteError = failed.Error;
+    }
+
+    // Under _gate. Statements are prepared once per SQL text and kept, not re-prepared for every write.
+    private void Run(PendingWrite write, SqliteTransaction? transaction)
+    {
+        if (!_prepared.TryGetValue(write.Sql, out var cmd))
+        {
+            cmd = _db.CreateCommand();
+            cmd.CommandText = write.Sql;
+            _prepared[write.Sql] = cmd;
+        }
+
+        cmd.Transaction = transaction;
+        cmd.Parameters.Clear();
+        foreach (var (name, value) in write.Args) cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        cmd.ExecuteNonQuery();
+    }
+
+    private sealed class PendingWrite(string sql, (string Name, object? Value)[] args)
+    {
+        public string Sql { get; } = sql;
+
+        public (string Name, object? Value)[] Args { get; } = args;
+
+        public bool Done { get; set; }
+
+        public Exception? Error { get; set; }
     }
 
     private SqliteCommand Command(string sql, params (string Name, object? Value)[] args)
@@ -189,5 +287,16 @@ public sealed class MobilityStore : IDisposable
     private static DateTimeOffset Parse(string s) => DateTimeOffset.Parse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
 
     /// <inheritdoc />
-    public void Dispose() => _db.Dispose();
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed) return;
+            CommitPending();
+            _disposed = true;
+            foreach (var cmd in _prepared.Values) cmd.Dispose();
+            _prepared.Clear();
+            _db.Dispose();
+        }
+    }
 }
