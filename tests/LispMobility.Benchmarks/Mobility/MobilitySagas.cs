@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using LispMobility.Lisp.Auth;
+using LispMobility.MappingSystem.Configuration;
+using LispMobility.MappingSystem.Hosting;
+using LispMobility.Mobility;
+using LispMobility.Mobility.Configuration;
+using LispMobility.Mobility.Persistence;
+using LispMobility.Xtr;
+using LispMobility.Xtr.Configuration;
+using LispMobility.Xtr.Routing;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace LispMobility.Benchmarks.Mobility;
+
+/// <summary>
+/// The mobility domain end to end on loopback, without switch drivers: the embedded Map-Server on 127.42.0.100 and the xTRs
+/// of DC1 (home of 172.16.0.0/16) and DC2 on 127.42.0.1/.2, port 4342, a <see cref="MobilityCoordinator"/> over a SQLite
+/// journal in a temporary file. <c>mobility-converge</c> times full move sagas (journal → register + Map-Notify → old site
+/// away → gateways (none) → SMR), away from home and back home; <c>mobility-failover</c> fails N EIDs over DC1 → DC2 with
+/// verification by Map-Request, then fails them back.
+/// </summary>
+internal static class MobilitySagas
+{
+    private const string Net = "127.42.0";
+
+    /// <summary>Parses the arguments, runs, prints; returns the process exit code.</summary>
+    public static async Task<int> RunAsync(string mode, string[] args)
+    {
+        var count = mode == "mobility-failover" ? 10_000 : 1000;
+        var parallel = 64;
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] is "--moves" or "--eids" && i + 1 < args.Length && int.TryParse(args[++i], CultureInfo.InvariantCulture, out var n) && n is > 0 and <= 60_000) count = n;
+            else if (args[i] == "--parallel" && i + 1 < args.Length && int.TryParse(args[++i], CultureInfo.InvariantCulture, out var p) && p is > 0 and <= 4096) parallel = p;
+            else
+            {
+                Console.Error.WriteLine("usage: mobility-converge [--moves 1000] | mobility-failover [--eids 10000] [--parallel 64]");
+                return 2;
+            }
+        }
+
+        var msOptions = new MapServerOptions
+        {
+            Listen = [$"{Net}.100:4342"], MapNotifyPort = 4342, RequestsPerSecondPerRequester = 1_000_000, RequestBurstPerRequester = 1_000_000,
+            Sites = [Site("dc1", ("172.16.0.0/16", true)), Site("dc2", ("10.2.0.0/16", false), ("172.16.0.0/16", true))],
+        };
+        var directory = Directory.CreateTempSubdirectory("lm-bench-mobility-").FullName;
+        try
+        {
+            await using var ms = new MapServerService(new LispMobility.MappingSystem.MapServer(msOptions), msOptions, NullLoggerFactory.Instance);
+            await ms.StartAsync(default);
+            await using var dc1 = new XtrNode(Xtr("dc1", 1, "172.16.0.0/16"), new InMemoryRouteTable());
+            await using var dc2 = new XtrNode(Xtr("dc2", 2, "10.2.0.0/16"), new InMemoryRouteTable());
+            dc1.Start();
+            dc2.Start();
+            while (ms.Server.RegistrationCount < 2) await Task.Delay(10);
+            using var store = new MobilityStore(Path.Combine(directory, "mobility.db"));
+            var options = new MobilityOptions
+            {
+                Database = Path.Combine(directory, "mobility.db"), MaxParallelMoves = parallel,
+                Ranges = [new DynamicEidRangeOptions { Name = "vm", Prefix = "172.16.0.0/16", HomeSite = "dc1", Sites = ["dc1", "dc2"] }],
+            };
+            var coordinator = new MobilityCoordinator(options, new Dictionary<string, ITunnelRouter> { ["dc1"] = dc1, ["dc2"] = dc2 }, store);
+            var eids = Enumerable.Range(0, count).Select(i => IPAddress.Parse(Invariant($"172.16.{100 + i / 250}.{i % 250 + 1}"))).ToList();
+            foreach (var eid in eids) coordinator.Adopt(eid, "dc1");
+            Console.WriteLine(Invariant($"{mode}: {count} EIDs, {Environment.ProcessorCount} cores, MaxParallelMoves {parallel}"));
+            return mode == "mobility-failover" ? await FailoverAsync(coordinator, eids) : await ConvergeAsync(coordinator, eids);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static async Task<int> ConvergeAsync(MobilityCoordinator coordinator, List<IPAddress> eids)
+    {
+        var away = new double[eids.Count];
+        var home = new double[eids.Count];
+        var steps = new Dictionary<MoveStep, List<double>>();
+        var failed = 0;
+        for (var i = 0; i < eids.Count; i++)
+        {
+            foreach (var (to, into) in new[] { ("dc2", away), ("dc1", home) })
+            {
+                var start = Stopwatch.GetTimestamp();
+                var outcome = await coordinator.MoveAsync(new MoveIntent(eids[i], "vm-" + i, null, to, "migration", "benchmark"));
+                into[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                if (!outcome.Converged) failed++;
+                foreach (var s in outcome.Steps) (steps.TryGetValue(s.Step, out var l) ? l : steps[s.Step] = []).Add(s.Elapsed.TotalMilliseconds);
+            }
+        }
+
+        Console.WriteLine(Invariant($"move saga DC1 -> DC2 (MoveAsync call -> converged): {Summary(away)}"));
+        Console.WriteLine(Invariant($"move saga DC2 -> DC1 home (/32 withdrawn):          {Summary(home)}"));
+        foreach (var (step, samples) in steps) Console.WriteLine(Invariant($"  step {step,-20} {Summary([.. samples])}"));
+        Console.WriteLine(Invariant($"failed moves: {failed}"));
+        return failed == 0 ? 0 : 1;
+    }
+
+    private static async Task<int> FailoverAsync(MobilityCoordinator coordinator, List<IPAddress> eids)
+    {
+        var over = await coordinator.FailoverAsync("dc1", "dc2");
+        Console.WriteLine(Invariant($"failover DC1 -> DC2: {over.Moves.Count} moved, {over.Verified.Count} verified by Map-Request, {over.NotConverged.Count} not converged, {over.Elapsed.TotalMilliseconds:F0} ms"));
+        var back = await coordinator.FailoverAsync("dc2", "dc1");
+        Console.WriteLine(Invariant($"failback DC2 -> DC1: {back.Moves.Count} moved, {back.Verified.Count} verified by Map-Request, {back.NotConverged.Count} not converged, {back.Elapsed.TotalMilliseconds:F0} ms"));
+        foreach (var (name, report) in new[] { ("failover", over), ("failback", back) })
+        {
+            Console.WriteLine(Invariant($"  {name} saga total per EID: {Summary([.. report.Moves.Select(m => m.Total.TotalMilliseconds)])}"));
+            foreach (var step in report.Moves.SelectMany(m => m.Steps).GroupBy(s => s.Step))
+            {
+                Console.WriteLine(Invariant($"    step {step.Key,-20} {Summary([.. step.Select(s => s.Elapsed.TotalMilliseconds)])}"));
+            }
+        }
+
+        foreach (var (eid, reason) in over.NotConverged.Concat(back.NotConverged).Take(5)) Console.WriteLine($"  {eid}: {reason}");
+        return over.Converged && back.Converged && over.Verified.Count == eids.Count && back.Verified.Count == eids.Count ? 0 : 1;
+    }
+
+    private static SiteOptions Site(string name, params (string Prefix, bool MoreSpecifics)[] prefixes) => new()
+    {
+        Name = name,
+        EidPrefixes = prefixes.Select(p => new SiteEidPrefixOptions { Prefix = p.Prefix, AcceptMoreSpecifics = p.MoreSpecifics }).ToList(),
+        Keys = [new SiteKeyOptions { KeyId = 1, Algorithm = AuthAlgorithm.HmacSha256_128, Key = name + "-secret" }],
+    };
+
+    private static XtrOptions Xtr(string site, int n, string aggregate) => new()
+    {
+        Site = site,
+        Listen = [Invariant($"{Net}.{n}:4342")],
+        Rlocs = [new() { Address = Invariant($"{Net}.{n}") }],
+        MapServers = [new() { Address = $"{Net}.100:4342", KeyId = 1, Algorithm = AuthAlgorithm.HmacSha256_128, Key = site + "-secret" }],
+        MapResolvers = [$"{Net}.100:4342"],
+        DatabaseMappings = [aggregate],
+        DynamicEids = [new() { Name = "vm", Prefix = "172.16.0.0/16", Interface = "vm0" }],
+    };
+
+    private static string Summary(double[] samples)
+    {
+        var sorted = samples.Order().ToArray();
+        double P(double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
+        return Invariant($"p50 {P(0.50):F2} ms, p90 {P(0.90):F2} ms, p99 {P(0.99):F2} ms, max {sorted[^1]:F2} ms");
+    }
+
+    private static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}
