@@ -88,10 +88,10 @@ public static class LispAuthentication
         switch (algorithm)
         {
             case AuthAlgorithm.HmacSha1_96:
-                Hmac(sha256: false, key, data, mac);
+                (t_keyedMacs ??= new KeyedMacs()).Compute(sha256: false, key, data, mac);
                 break;
             case AuthAlgorithm.HmacSha256_128:
-                Hmac(sha256: true, key, data, mac);
+                (t_keyedMacs ??= new KeyedMacs()).Compute(sha256: true, key, data, mac);
                 break;
             case AuthAlgorithm.HmacSha256_128_HkdfSha256:
                 Span<byte> derived = stackalloc byte[32];
@@ -104,8 +104,12 @@ public static class LispAuthentication
         }
     }
 
+    // A site key is used for every message of the site: a keyed context per thread and key skips the key setup per message.
+    [ThreadStatic]
+    private static KeyedMacs? t_keyedMacs;
+
     /// <summary>
-    /// HMAC (RFC 2104) of a message up to <see cref="InlineHmacLimit"/> bytes as two one-shot digests over ipad ‖ message and
+    /// HMAC (RFC 2104), for the per-message keys of algorithm 3, of a message up to <see cref="InlineHmacLimit"/> bytes as two one-shot digests over ipad ‖ message and
     /// opad ‖ inner hash. OpenSSL 3's one-shot HMAC builds a MAC context and both pads on every call, which costs more than
     /// the digests of a Map-Register themselves; longer messages go to the BCL's HMAC. Both give the same bytes.
     /// </summary>
