@@ -30,6 +30,7 @@ public sealed partial class MobilityCoordinator
     private readonly DynamicEidRange[] _ranges;
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _perEid = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _owners;
+    private readonly ConcurrentDictionary<string, Guid> _started = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _parallel;
     private readonly ResiliencePipeline _retry;
 
@@ -111,6 +112,7 @@ public sealed partial class MobilityCoordinator
                 var record = new MoveRecord(Guid.NewGuid(), key, intent.Vm, from, intent.ToSite, intent.Trigger, intent.Source,
                     MoveState.Running, MoveStep.Journaled, now, now, null);
                 _store.Begin(record);
+                _started[key] = record.Id;
                 Audit(record, "intent", "journaled", $"{record.FromSite ?? "?"} -> {record.ToSite} ({record.Trigger} via {record.Source})", null);
                 return await RunSagaAsync(record, range, cancellationToken).ConfigureAwait(false);
             }
@@ -125,24 +127,40 @@ public sealed partial class MobilityCoordinator
         }
     }
 
-    /// <summary>Finishes the moves a crash left unfinished, from the step each had reached (every step is idempotent).</summary>
+    /// <summary>
+    /// Finishes the moves a crash left unfinished, from the step each had reached (every step is idempotent). Runs alongside
+    /// the detector: each resumed move holds its EID like any move, and one overtaken by a newer move of the same EID is
+    /// closed as superseded instead of moving the EID back.
+    /// </summary>
     public async Task<IReadOnlyList<MoveOutcome>> ResumeAsync(CancellationToken cancellationToken = default)
     {
         var outcomes = new List<MoveOutcome>();
         foreach (var move in _store.Unfinished())
         {
-            var range = RangeOf(IPAddress.Parse(move.Eid));
-            if (range is null || !_routers.ContainsKey(move.ToSite))
+            var gate = _perEid.GetOrAdd(move.Eid, _ => new SemaphoreSlim(1));
+            await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
             {
-                var why = range is null ? "the EID is no longer in a configured range" : $"site {move.ToSite} is not served by this agent";
-                _store.Update(move.Id, MoveState.Failed, move.Step, _time.GetUtcNow(), "not resumed: " + why);
-                Audit(move, "resume", "failed", why, null);
-                continue;
-            }
+                var range = RangeOf(IPAddress.Parse(move.Eid));
+                var why = range is null ? "the EID is no longer in a configured range"
+                    : !_routers.ContainsKey(move.ToSite) ? $"site {move.ToSite} is not served by this agent"
+                    : _started.TryGetValue(move.Eid, out var newer) ? $"superseded by move {newer} of the same EID"
+                    : null;
+                if (why is not null)
+                {
+                    _store.Update(move.Id, MoveState.Failed, move.Step, _time.GetUtcNow(), "not resumed: " + why);
+                    Audit(move, "resume", "failed", why, null);
+                    continue;
+                }
 
-            Audit(move, "resume", "resumed", $"from step {move.Step}", null);
-            LogResuming(move.Eid, move.Step.ToString());
-            outcomes.Add(await RunSagaAsync(move, range, cancellationToken).ConfigureAwait(false));
+                Audit(move, "resume", "resumed", $"from step {move.Step}", null);
+                LogResuming(move.Eid, move.Step.ToString());
+                outcomes.Add(await RunSagaAsync(move, range!, cancellationToken).ConfigureAwait(false));
+            }
+            finally
+            {
+                gate.Release();
+            }
         }
 
         return outcomes;
