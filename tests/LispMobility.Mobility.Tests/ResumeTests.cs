@@ -95,4 +95,60 @@ public sealed class ResumeTests : IAsyncLifetime
         Assert.Equal(("resume", "failed", "site dc3 is not served by this agent"), (closed.Kind, closed.Outcome, closed.Detail));
         Assert.Empty(restarted.Store.Unfinished());
     }
+
+    private async Task<MoveRecord> CrashAfterRegisteringAsync(IPAddress eid)
+    {
+        var dc2 = new FaultyTunnelRouter(_lab.Xtrs[MobilityLab.Dc2]);
+        dc2.Hang(RouterCall.Resolve);
+        using var store = new MobilityStore(_lab.Database);
+        using var crash = new CancellationTokenSource();
+        var move = _lab.Coordinator(store, wrap: r => r.Site == MobilityLab.Dc2 ? dc2 : r)
+            .MoveAsync(new MoveIntent(eid, "app", MobilityLab.Dc1, MobilityLab.Dc2, "migration", "vcenter"), crash.Token);
+        await MobilityLab.Eventually(() => dc2.Calls(RouterCall.Resolve) == 1, "the saga reached the old-site step");
+        await crash.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => move);
+        return Assert.Single(store.Unfinished(), m => m.Eid == eid.ToString());
+    }
+
+    [Fact]
+    public async Task A_move_the_detector_started_after_the_restart_wins_over_the_older_unfinished_one()
+    {
+        var eid = IPAddress.Parse("172.16.6.4");
+        var stale = await CrashAfterRegisteringAsync(eid);
+        var restarted = _lab.Coordinator(_lab.OpenStore());
+
+        var home = await restarted.MoveAsync(new MoveIntent(eid, "app", null, MobilityLab.Dc1, "migration", "vcenter"));
+        var resumed = await restarted.ResumeAsync();
+
+        Assert.True(home.Converged, home.Error);
+        Assert.Empty(resumed);
+        var closed = restarted.Store.Move(stale.Id)!;
+        Assert.Equal((MoveState.Failed, $"not resumed: superseded by move {home.Id} of the same EID"), (closed.State, closed.Error));
+        Assert.Null(_lab.HostRegistrationSite(eid)); // still home: the stale move did not take it back to DC2
+        Assert.Equal(MobilityLab.Dc1, restarted.OwnerOf(eid));
+    }
+
+    [Fact]
+    public async Task A_move_of_an_eid_being_resumed_waits_for_the_resumed_move()
+    {
+        var eid = IPAddress.Parse("172.16.6.5");
+        await CrashAfterRegisteringAsync(eid);
+        var dc1 = new FaultyTunnelRouter(_lab.Xtrs[MobilityLab.Dc1]);
+        var dc2 = new FaultyTunnelRouter(_lab.Xtrs[MobilityLab.Dc2]);
+        dc2.Hang(RouterCall.Resolve);
+        var restarted = _lab.Coordinator(_lab.OpenStore(), wrap: r => r.Site == MobilityLab.Dc1 ? dc1 : dc2);
+        using var stop = new CancellationTokenSource();
+        var resume = restarted.ResumeAsync(stop.Token);
+        await MobilityLab.Eventually(() => dc2.Calls(RouterCall.Resolve) == 1, "the resumed saga is at the old-site step");
+
+        var home = restarted.MoveAsync(new MoveIntent(eid, "app", null, MobilityLab.Dc1, "migration", "vcenter"));
+        await Task.Delay(300);
+        Assert.Equal(0, dc1.Calls(RouterCall.Register)); // held behind the resumed move of the same EID
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => resume);
+
+        Assert.True((await home).Converged);
+        Assert.Equal(1, dc1.Calls(RouterCall.Register));
+        Assert.Null(_lab.HostRegistrationSite(eid));
+    }
 }
