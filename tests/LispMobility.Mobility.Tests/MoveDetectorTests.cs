@@ -124,4 +124,21 @@ public sealed class MoveDetectorTests : IAsyncLifetime
         Assert.True((await again.Move!).Converged);
         Assert.Equal(MobilityLab.Dc2, _lab.HostRegistrationSite(IPAddress.Parse("172.16.7.20")));
     }
+
+    [Fact]
+    public async Task A_hyper_v_replica_failover_fact_moves_every_address_of_the_vm_and_skips_link_local_ones()
+    {
+        var fact = new WorkloadObserved("vm-77", "erp-77", [PhysicalAddress.Parse("00-15-5D-00-00-77")],
+            [IPAddress.Parse("172.16.8.1"), IPAddress.Parse("fe80::215:5dff:fe00:77"), IPAddress.Parse("172.16.8.2"), IPAddress.Parse("203.0.113.9")],
+            "hv-dc2-01", MobilityLab.Dc2, WorkloadChange.Failover, WorkloadSources.HyperV, ++_timestamp, "hv-dc1-01", MobilityLab.Dc1);
+
+        var decisions = _detector.Observe(fact);
+
+        Assert.Equal([DetectionKind.Move, DetectionKind.Move, DetectionKind.OutsideRanges], decisions.Select(d => d.Kind));
+        foreach (var d in decisions.Where(d => d.Move is not null)) Assert.True((await d.Move!).Converged);
+        var moves = _coordinator.Store.QueryAudit(new AuditQuery(Vm: "erp-77")).Where(a => a.Kind == "move").ToList();
+        Assert.Equal(2, moves.Count);
+        Assert.All(moves, m => Assert.Equal(("failover", WorkloadSources.HyperV, "dc1", "dc2", "converged"), (m.Trigger!, m.Source!, m.FromSite!, m.ToSite!, m.Outcome)));
+        Assert.Equal(MobilityLab.Dc2, _lab.HostRegistrationSite(IPAddress.Parse("172.16.8.2")));
+    }
 }
