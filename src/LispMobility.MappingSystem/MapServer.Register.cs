@@ -191,6 +191,17 @@ public sealed partial class MapServer
             events.Add(new EidRegistered(now, prefix, site.Name, locators, source));
             if (_logger.IsEnabled(LogLevel.Information)) LogRegistered(prefix.ToString(), site.Name, source);
             if (previous.Count > 0) AnnounceMove(entry, covering!.Site.Name, previous, now, sink, events);
+
+            // The other order, as after a Map-Server restart: a site's aggregate registered after more-specifics other sites
+            // hold under it. Its xTR must learn they are away, or it keeps attracting them. Aggregates are rare: a scan is fine.
+            if (!prefix.IsHost)
+            {
+                foreach (var away in _table.All.Where(m => m.Site != site && m.Prefix.MaskLength > prefix.MaskLength && prefix.Contains(m.Prefix.Address)).ToList())
+                {
+                    AnnounceMove(away, site.Name, [etr], now, sink, events);
+                }
+            }
+
             _smr.MappingChanged(prefix, now);
             return;
         }
