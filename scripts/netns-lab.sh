@@ -13,6 +13,7 @@
 #   ${P}-br   wan 198.18.0.13/24 ─┘                      the branch: an ITR only
 #   ${P}-tap  wan 198.18.0.66/24 on the core, for hand-made control packets
 #   ${P}-vm   eth0 172.16.4.10/24, the VM
+# Dynamic-EID ranges (home DC1, allowed at DC1 and DC2): vm-web 172.16.4.0/24 (the VM), vm-dr 172.16.16.0/22 (bulk DR runs).
 # Nothing is done in the root namespace.
 set -euo pipefail
 P=${LAB_PREFIX:-lml}
@@ -84,14 +85,14 @@ config() { # node site key aggregate dynamic
   local node=$1 site=$2 key=$3 aggregate=$4 dynamic=$5 ms_section="" dp="" dyn=""
   if [ "$node" = ms ]; then
     ms_section='"MapServer": { "Listen": ["198.18.0.1:4342"], "Sites": [
-      { "Name": "dc1", "EidPrefixes": [ { "Prefix": "172.16.4.0/24", "AcceptMoreSpecifics": true } ], "Keys": [ { "KeyId": 1, "Key": "lab-key-dc1" } ] },
-      { "Name": "dc2", "EidPrefixes": [ { "Prefix": "172.16.4.0/24", "AcceptMoreSpecifics": true } ], "Keys": [ { "KeyId": 1, "Key": "lab-key-dc2" } ] },
+      { "Name": "dc1", "EidPrefixes": [ { "Prefix": "172.16.4.0/24", "AcceptMoreSpecifics": true }, { "Prefix": "172.16.16.0/22", "AcceptMoreSpecifics": true } ], "Keys": [ { "KeyId": 1, "Key": "lab-key-dc1" } ] },
+      { "Name": "dc2", "EidPrefixes": [ { "Prefix": "172.16.4.0/24", "AcceptMoreSpecifics": true }, { "Prefix": "172.16.16.0/22", "AcceptMoreSpecifics": true } ], "Keys": [ { "KeyId": 1, "Key": "lab-key-dc2" } ] },
       { "Name": "br", "EidPrefixes": [ { "Prefix": "10.50.0.0/24" } ], "Keys": [ { "KeyId": 1, "Key": "lab-key-br" } ] },
       { "Name": "core", "EidPrefixes": [ { "Prefix": "10.99.0.0/24" } ], "Keys": [ { "KeyId": 1, "Key": "lab-key-core" } ] } ] },'
   fi
   if [ "$dynamic" = yes ]; then
     dp='"Watchers": { "DataPlane": { "Interfaces": ["srv"] } },'
-    dyn='{ "Name": "vm-web", "Prefix": "172.16.4.0/24", "Interface": "srv" }'
+    dyn='{ "Name": "vm-web", "Prefix": "172.16.4.0/24", "Interface": "srv" }, { "Name": "vm-dr", "Prefix": "172.16.16.0/22", "Interface": "srv" }'
   fi
   cat >"$DIR/$node.json" <<EOF
 { $ms_section
@@ -101,7 +102,8 @@ config() { # node site key aggregate dynamic
     "RegisterInterval": "00:00:03", "QuickRegisterInterval": "00:00:03" },
   $dp
   "Mobility": { "Database": "$DIR/$node.db", "HoldDown": "00:00:00.500",
-    "Ranges": [ { "Name": "vm-web", "Prefix": "172.16.4.0/24", "HomeSite": "dc1", "Sites": ["dc1", "dc2"] } ] },
+    "Ranges": [ { "Name": "vm-web", "Prefix": "172.16.4.0/24", "HomeSite": "dc1", "Sites": ["dc1", "dc2"] },
+      { "Name": "vm-dr", "Prefix": "172.16.16.0/22", "HomeSite": "dc1", "Sites": ["dc1", "dc2"] } ] },
   "Agent": { "RouteTable": "kernel" },
   "ManagementApi": { "BindAddress": "127.0.0.1", "Port": 4380, "TokenFile": "$DIR/$node.token" },
   "Log": { "File": false }
@@ -122,7 +124,7 @@ dll() {
 configs() {
   mkdir -p "$DIR"
   config ms core lab-key-core "" no
-  config dc1 dc1 lab-key-dc1 '"172.16.4.0/24"' yes
+  config dc1 dc1 lab-key-dc1 '"172.16.4.0/24", "172.16.16.0/22"' yes
   config dc2 dc2 lab-key-dc2 "" yes
   config br br lab-key-br '"10.50.0.0/24"' no
 }
