@@ -13,6 +13,8 @@ public sealed partial class XtrEngine
     private const int RecordsPerRegister = 40;
     private readonly Dictionary<LispAddress, DynamicHost> _hosts = [];
     private readonly Dictionary<ulong, (MapServerPeer Ms, DynamicHost? Host, int Generation, DateTimeOffset Sent)> _pendingRegisters = [];
+    // Hosts whose registration or withdrawal awaits acknowledgement: the only ones the timer has to look at.
+    private readonly HashSet<DynamicHost> _inFlight = [];
     private DateTimeOffset _quickUntil;
     private DateTimeOffset _nextPeriodic;
 
@@ -123,6 +125,7 @@ public sealed partial class XtrEngine
     private void StartHostRegistration(DynamicHost host, HostState state, DateTimeOffset now, IDatagramSink sink)
     {
         host.State = state;
+        _inFlight.Add(host);
         host.Since = now;
         host.Started = now;
         host.Deadline = now + _options.RegisterDeadline;
@@ -170,9 +173,14 @@ public sealed partial class XtrEngine
     private DateTimeOffset RegistrationTimers(DateTimeOffset now, IDatagramSink sink)
     {
         var next = DateTimeOffset.MaxValue;
-        foreach (var host in _hosts.Values.ToList())
+        foreach (var host in _inFlight.ToArray())
         {
-            if (host.State is not (HostState.Registering or HostState.Withdrawing)) continue;
+            if (host.State is not (HostState.Registering or HostState.Withdrawing))
+            {
+                _inFlight.Remove(host);
+                continue;
+            }
+
             if (now >= host.Deadline)
             {
                 var missing = string.Join(", ", _mapServers.Where(m => !host.Acked[m.Index]).Select(m => m.Endpoint));

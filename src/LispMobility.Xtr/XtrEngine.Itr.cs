@@ -12,6 +12,20 @@ public sealed partial class XtrEngine
     private readonly Dictionary<EidPrefix, Resolution> _resolutions = [];
     private readonly Dictionary<ulong, Resolution> _resolutionNonces = [];
     private int _resolverIndex;
+    private DateTimeOffset _nextCacheSweep;
+
+    // The remote RLOCs of map-cache entries and when an entry using them was last installed or used: the ITRs
+    // SolicitRemoteItrs solicits, kept as entries come and go instead of walking the cache per move.
+    private readonly Dictionary<LispAddress, DateTimeOffset> _remoteRlocs = [];
+
+    // Under _gate.
+    private void NoteRemoteRlocs(IReadOnlyList<Locator> locators, DateTimeOffset now)
+    {
+        foreach (var l in locators)
+        {
+            if (l.IsUsable && l.Address.IsIp && !_rlocAddresses.Contains(l.Address)) _remoteRlocs[l.Address.WithInstanceId(null)] = now;
+        }
+    }
 
     /// <summary>A Map-Request in flight for one prefix: its nonce, its retry budget and who waits for it.</summary>
     private sealed class Resolution
@@ -34,7 +48,13 @@ public sealed partial class XtrEngine
     public MapCacheEntry? LookupMapCache(IPAddress address)
     {
         ArgumentNullException.ThrowIfNull(address);
-        lock (_gate) { return _cache.Lookup(LispAddress.FromIPAddress(address), _time.GetUtcNow()); }
+        lock (_gate)
+        {
+            var now = _time.GetUtcNow();
+            var entry = _cache.Lookup(LispAddress.FromIPAddress(address), now);
+            if (entry is not null) NoteRemoteRlocs(entry.Locators, now);
+            return entry;
+        }
     }
 
     /// <summary>
@@ -50,7 +70,11 @@ public sealed partial class XtrEngine
         lock (_gate)
         {
             var now = _time.GetUtcNow();
-            if (!refresh && _cache.Lookup(eid, now) is { } hit) return Task.FromResult(hit);
+            if (!refresh && _cache.Lookup(eid, now) is { } hit)
+            {
+                NoteRemoteRlocs(hit.Locators, now);
+                return Task.FromResult(hit);
+            }
             var resolution = StartResolution(EidPrefix.Host(eid), smrInvoked: refresh, now, sink);
             resolution.Waiters.Add(tcs);
         }
@@ -106,7 +130,13 @@ public sealed partial class XtrEngine
             if (next is null || r.NextSend < next) next = r.NextSend;
         }
 
-        if (_cache.Count > 0) _cache.Expire(now);
+        // Expiry walks the whole cache: once a second is enough (a lookup already skips an expired entry).
+        if (_cache.Count > 0 && now >= _nextCacheSweep)
+        {
+            _cache.Expire(now);
+            _nextCacheSweep = now + TimeSpan.FromSeconds(1);
+        }
+
         return next;
     }
 
@@ -132,13 +162,16 @@ public sealed partial class XtrEngine
             MapCacheEntry? answer = null;
             foreach (var record in reply.Records)
             {
-                // Entries more specific than the answer that cover the asked EID are stale (a /32 withdrawn after a move home).
-                foreach (var stale in _cache.Entries.Where(e => e.Eid.MaskLength > record.Eid.MaskLength && record.Eid.Contains(e.Eid) && e.Eid.Contains(resolution.Eid)).ToList())
+                // Entries more specific than the answer that cover the asked EID are stale (a /32 withdrawn after a move home);
+                // found by longest-prefix match on the asked address, not by walking the cache.
+                while (_cache.Lookup(resolution.Eid.Address, now, touch: false) is { } stale &&
+                       stale.Eid.MaskLength > record.Eid.MaskLength && record.Eid.Contains(stale.Eid))
                 {
                     _cache.Remove(stale.Eid);
                 }
 
                 var entry = _cache.Install(record, now);
+                NoteRemoteRlocs(record.Locators, now);
                 Counters.CacheInstalled();
                 events.Add(new MapCacheUpdated(now, record.Eid, record.Locators, resolution.SmrInvoked));
                 if (record.Eid.Contains(resolution.Eid)) answer ??= entry;

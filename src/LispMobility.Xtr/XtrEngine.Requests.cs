@@ -122,11 +122,14 @@ public sealed partial class XtrEngine
         lock (_gate)
         {
             var port = ControlPort;
-            var targets = _cache.Entries.Where(e => now - e.LastUsed <= _options.InUseWindow)
-                .SelectMany(e => e.Locators).Where(l => l.IsUsable && l.Address.IsIp && !_rlocAddresses.Contains(l.Address))
-                .Select(l => l.Address.WithInstanceId(null)).Distinct();
-            foreach (var target in targets)
+            foreach (var (target, used) in _remoteRlocs.ToList())
             {
+                if (now - used > _options.InUseWindow)
+                {
+                    _remoteRlocs.Remove(target);
+                    continue;
+                }
+
                 if (SendSmr(new IPEndPoint(target.ToIPAddress(), port), eid, now, sink, events)) sent++;
             }
         }
