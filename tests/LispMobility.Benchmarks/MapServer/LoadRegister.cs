@@ -114,7 +114,6 @@ internal static class LoadRegister
         private readonly uint _firstEid;
         private readonly int _count;
         private readonly SemaphoreSlim _window;
-        private readonly byte[] _targetAddress;
         private readonly int _fd;
         private ulong _nonce;
 
@@ -124,8 +123,8 @@ internal static class LoadRegister
             _socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveBufferSize = 4 << 20, SendBufferSize = 4 << 20 };
             var address = IPAddress.Parse(Invariant($"127.11.0.{index + 1}"));
             _socket.Bind(new IPEndPoint(address, 0));
-            var sockaddr = target.Serialize();
-            _targetAddress = sockaddr.Buffer[..sockaddr.Size].ToArray();
+            // Connected, as an xTR's socket to its one Map-Server may be: the kernel keeps the route instead of looking it up per datagram.
+            _socket.Connect(target);
             _fd = (int)_socket.SafeHandle.DangerousGetHandle(); // the socket outlives every round
             _window = new SemaphoreSlim(settings.Window, int.MaxValue);
             _count = settings.Eids / settings.Sockets + (index < settings.Eids % settings.Sockets ? 1 : 0);
@@ -197,7 +196,7 @@ internal static class LoadRegister
                     var nonce = ++_nonce;
                     BinaryPrimitives.WriteUInt64BigEndian(datagram.AsSpan(4), nonce);
                     LispAuthentication.Sign(datagram, AuthOffset, _authLength, AuthAlgorithm.HmacSha256_128, Secret, nonce, AuthPurpose.MapRegister);
-                    outgoing.TryAdd(datagram, _targetAddress);
+                    outgoing.TryAdd(datagram, address: default);
                 }
 
                 for (var start = 0; start < outgoing.Count;)
