@@ -41,6 +41,7 @@ public sealed partial class MoveDetector(MobilityCoordinator coordinator, TimeSp
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly ILogger _logger = logger ?? NullLogger<MoveDetector>.Instance;
     private readonly ConcurrentDictionary<string, (string Site, Task<MoveOutcome> Task, DateTimeOffset Started)> _inFlight = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, WorkloadObserved> _latest = new(StringComparer.Ordinal);
 
     /// <summary>Reads facts until cancelled; one bad fact never stops the loop.</summary>
     public async Task RunAsync(IWorkloadEvents events, CancellationToken cancellationToken)
@@ -82,6 +83,7 @@ public sealed partial class MoveDetector(MobilityCoordinator coordinator, TimeSp
         if (!range.Allows(site)) return Refuse(fact, eid, DetectionKind.SiteNotAllowed, $"range '{range.Name}' may not live at site {site}");
         var key = eid.ToString();
         var now = _time.GetUtcNow();
+        _latest[key] = fact;
         if (_inFlight.TryGetValue(key, out var running))
         {
             // A move that ended failed left the EID where it was (nothing flapped): a new report tries again, hold-down or not.
@@ -89,7 +91,7 @@ public sealed partial class MoveDetector(MobilityCoordinator coordinator, TimeSp
             if (string.Equals(running.Site, site, StringComparison.OrdinalIgnoreCase) && !failed) return new Detection(eid, DetectionKind.AlreadyThere, $"already moving to {site}", running.Task);
             if (!failed && now - running.Started < holdDown)
             {
-                _ = RecheckAfterAsync(fact, holdDown - (now - running.Started));
+                _ = RecheckAfterAsync(fact, eid, holdDown - (now - running.Started));
                 return new Detection(eid, DetectionKind.HeldDown, $"moved to {running.Site} {(now - running.Started).TotalMilliseconds:0} ms ago; re-examined after the hold-down");
             }
         }
@@ -119,12 +121,14 @@ public sealed partial class MoveDetector(MobilityCoordinator coordinator, TimeSp
         return new Detection(eid, DetectionKind.Move, $"{owner ?? "?"} -> {site}", task);
     }
 
-    private async Task RecheckAfterAsync(WorkloadObserved fact, TimeSpan delay)
+    // Only the latest report of an EID is re-examined: when it flapped several times inside the hold-down, or a later report
+    // confirmed where it is, an older held report must not move it back.
+    private async Task RecheckAfterAsync(WorkloadObserved fact, IPAddress eid, TimeSpan delay)
     {
         try
         {
             await Task.Delay(delay, _time).ConfigureAwait(false);
-            Observe(fact);
+            if (fact.Site is { } site && _latest.TryGetValue(eid.ToString(), out var latest) && ReferenceEquals(latest, fact)) Decide(fact, eid, site);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
