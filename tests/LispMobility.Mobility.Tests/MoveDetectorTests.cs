@@ -141,4 +141,20 @@ public sealed class MoveDetectorTests : IAsyncLifetime
         Assert.All(moves, m => Assert.Equal(("failover", WorkloadSources.HyperV, "dc1", "dc2", "converged"), (m.Trigger!, m.Source!, m.FromSite!, m.ToSite!, m.Outcome)));
         Assert.Equal(MobilityLab.Dc2, _lab.HostRegistrationSite(IPAddress.Parse("172.16.8.2")));
     }
+
+    [Fact]
+    public async Task Only_the_latest_report_is_re_examined_after_the_hold_down()
+    {
+        var eid = IPAddress.Parse("172.16.7.30");
+        Assert.True((await _detector.Observe(Fact(MobilityLab.Dc2, ip: "172.16.7.30")).Single().Move!).Converged);
+        Assert.Equal(DetectionKind.HeldDown, _detector.Observe(Fact(MobilityLab.Dc1, ip: "172.16.7.30")).Single().Kind);
+        Assert.Equal(DetectionKind.AlreadyThere, _detector.Observe(Fact(MobilityLab.Dc2, ip: "172.16.7.30", source: WorkloadSources.DataPlane)).Single().Kind);
+
+        _clock.Advance(HoldDown);
+        await Task.Delay(500); // time for a wrongly re-examined report to start a move
+
+        Assert.Equal(MobilityLab.Dc2, _coordinator.OwnerOf(eid));
+        Assert.Single(_coordinator.Store.QueryAudit(new AuditQuery(Eid: "172.16.7.30")), a => a.Kind == "intent");
+        Assert.Equal(MobilityLab.Dc2, _lab.HostRegistrationSite(eid));
+    }
 }
