@@ -88,7 +88,9 @@ public sealed partial class MoveDetector(MobilityCoordinator coordinator, TimeSp
         {
             // A move that ended failed left the EID where it was (nothing flapped): a new report tries again, hold-down or not.
             var failed = running.Task.IsCompleted && !(running.Task.IsCompletedSuccessfully && running.Task.Result.Converged);
-            if (string.Equals(running.Site, site, StringComparison.OrdinalIgnoreCase) && !failed) return new Detection(eid, DetectionKind.AlreadyThere, $"already moving to {site}", running.Task);
+            // A finished move here is stale once this site's xTR holds the EID away (another site's agent moved it on since).
+            var movedOn = running.Task.IsCompleted && coordinator.IsAwayAt(site, eid);
+            if (string.Equals(running.Site, site, StringComparison.OrdinalIgnoreCase) && !failed && !movedOn) return new Detection(eid, DetectionKind.AlreadyThere, $"already moving to {site}", running.Task);
             if (!failed && now - running.Started < holdDown)
             {
                 _ = RecheckAfterAsync(fact, eid, holdDown - (now - running.Started));
