@@ -30,7 +30,7 @@ internal static class Measurements
             }
             catch (InvalidOperationException e)
             {
-                output.WriteLine($"| move, 30 % loss + 50 ms delay | not measured: {e.Message.Split('\n')[^1].Trim()} |");
+                output.WriteLine($"| move, 30 % loss + 50 ms delay | not measured: {e.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1].Trim()} |");
                 return 0;
             }
 
