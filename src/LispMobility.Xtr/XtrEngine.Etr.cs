@@ -175,7 +175,7 @@ public sealed partial class XtrEngine
         var next = DateTimeOffset.MaxValue;
         foreach (var host in _inFlight.ToArray())
         {
-            if (host.State is not (HostState.Registering or HostState.Withdrawing))
+            if (host.State is not (HostState.Registering or HostState.Withdrawing) || host.Acked.All(a => a))
             {
                 _inFlight.Remove(host);
                 continue;
@@ -192,7 +192,8 @@ public sealed partial class XtrEngine
                 {
                     foreach (var w in host.WithdrawWaiters) _completions.Add((() => w.TrySetException(new XtrRegistrationException(message))));
                     host.WithdrawWaiters.Clear();
-                    _hosts.Remove(host.Eid.Address);
+                    _inFlight.Remove(host);
+                    Forget(host);
                 }
                 else
                 {
@@ -343,7 +344,8 @@ public sealed partial class XtrEngine
         var elapsed = now - host.Started;
         if (host.State == HostState.Withdrawing)
         {
-            _hosts.Remove(host.Eid.Address);
+            _inFlight.Remove(host);
+            Forget(host);
             foreach (var w in host.WithdrawWaiters) _completions.Add((() => w.TrySetResult()));
             host.WithdrawWaiters.Clear();
             events.Add(new HostWithdrawn(now, host.Eid));
@@ -365,6 +367,12 @@ public sealed partial class XtrEngine
         {
             if (host.State == HostState.Unconfirmed) Acknowledge(host, ms, now, events);
         }
+    }
+
+    // Under _gate. Removes the host from the database only if it is still the entry of its address (a new registration may have replaced it).
+    private void Forget(DynamicHost host)
+    {
+        if (_hosts.TryGetValue(host.Eid.Address, out var current) && ReferenceEquals(current, host)) _hosts.Remove(host.Eid.Address);
     }
 
     // Under _gate.

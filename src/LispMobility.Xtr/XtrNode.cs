@@ -28,7 +28,7 @@ public sealed class XtrNode : ITunnelRouter, IAsyncDisposable
         _routes = routes ?? throw new ArgumentNullException(nameof(routes));
         Engine = new XtrEngine(options, routes, time, nonces, loggers.CreateLogger<XtrEngine>());
         _resolveTimeout = options.ResolveTimeout;
-        _transport = new UdpDatagramTransport(Engine, options.EffectiveListen.Select(IPEndPoint.Parse), loggers.CreateLogger<UdpDatagramTransport>());
+        _transport = new UdpDatagramTransport(new InOrder(this), options.EffectiveListen.Select(IPEndPoint.Parse), loggers.CreateLogger<UdpDatagramTransport>());
     }
 
     /// <summary>The protocol engine (state, counters, events).</summary>
@@ -71,13 +71,45 @@ public sealed class XtrNode : ITunnelRouter, IAsyncDisposable
     /// <inheritdoc cref="XtrEngine.SolicitRemoteItrs"/>
     public int SolicitRemoteItrs(IPAddress eid) => Run(sink => Engine.SolicitRemoteItrs(eid, sink));
 
+    // Map-Register nonces must reach the Map-Server in increasing order (it drops a smaller one as a replay), and they
+    // are drawn when a message is built: every engine call and the sending of what it built happen as one step.
     private T Run<T>(Func<IDatagramSink, T> call)
     {
-        var outgoing = new DatagramList();
-        var result = call(outgoing);
-        lock (_sendGate) { _transport.Flush(outgoing); }
+        T result;
+        lock (_sendGate)
+        {
+            var outgoing = new DatagramList();
+            result = call(outgoing);
+            _transport.Flush(outgoing);
+        }
+
         _transport.Wake();
         return result;
+    }
+
+    /// <summary>The engine as the transport drives it, through the same ordering as the API calls.</summary>
+    private sealed class InOrder(XtrNode node) : IDatagramEngine
+    {
+        public void Receive(ReadOnlySpan<byte> datagram, IPEndPoint source, IDatagramSink sink)
+        {
+            lock (node._sendGate)
+            {
+                var outgoing = new DatagramList();
+                node.Engine.Receive(datagram, source, outgoing);
+                node._transport.Flush(outgoing);
+            }
+        }
+
+        public TimeSpan? OnTimer(IDatagramSink sink)
+        {
+            lock (node._sendGate)
+            {
+                var outgoing = new DatagramList();
+                var next = node.Engine.OnTimer(outgoing);
+                node._transport.Flush(outgoing);
+                return next;
+            }
+        }
     }
 
     private void Run(Action<IDatagramSink> call) => Run<object?>(sink => { call(sink); return null; });

@@ -110,6 +110,20 @@ public sealed class RegistrationTests
     }
 
     [Fact]
+    public async Task A_completed_withdrawal_leaves_no_timer_behind_and_does_not_remove_a_later_registration()
+    {
+        await _net.Call(A, sink => _a.BeginRegisterHost(Host, null, sink)).WaitAsync(TimeSpan.FromSeconds(5));
+        await _net.Call(A, sink => _a.BeginWithdrawHost(Host, sink)).WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Null(_a.StateOf(Host));
+        await _net.Call(A, sink => _a.BeginRegisterHost(Host, null, sink)).WaitAsync(TimeSpan.FromSeconds(5));
+
+        for (var t = 0; t < 40; t++) Advance(1); // past every retransmission and the withdrawal's deadline
+
+        Assert.Equal(0, _a.Counters.RegisterRetransmits);
+        Assert.Equal(HostState.Registered, _a.StateOf(Host));
+    }
+
+    [Fact]
     public async Task An_unconfirmed_host_is_registered_again_once_a_periodic_register_is_acknowledged()
     {
         _net.Drop = (type, _, to, _) => type == LispMessageType.MapNotify && to.Equals(A);

@@ -52,6 +52,24 @@ public sealed class UdpMoveTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Concurrent_registrations_reach_the_map_server_in_nonce_order_so_none_is_dropped_as_a_replay()
+    {
+        // Nonces are drawn when a Map-Register is built: the timer's periodic registers (dozens of chunks every 20 ms here)
+        // and many API registrations at once must not send them overtaking each other.
+        await _a.DisposeAsync();
+        _a = new XtrNode(_lab.SiteA() with { QuickRegisterInterval = TimeSpan.FromMilliseconds(20) }, _routesA);
+        _a.Start();
+        var hosts = Enumerable.Range(1, 3000).Select(i => IPAddress.Parse($"10.200.{i / 250}.{i % 250 + 1}")).ToList();
+        foreach (var batch in hosts.Chunk(500))
+        {
+            await Task.WhenAll(batch.Select(h => Task.Run(() => _a.RegisterHostAsync(h, "vm")))).WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        Assert.Equal(0, _ms.Server.Counters.Rejected(RejectReason.Replay));
+        Assert.Equal(0, _a.Engine.Counters.RegisterRetransmits);
+    }
+
+    [Fact]
     public async Task Host_moves_A_to_B_and_C_ends_with_B_after_the_SMR_solicited_by_B()
     {
         await _a.RegisterHostAsync(Host, "vm").WaitAsync(Patience);
