@@ -57,6 +57,9 @@ public sealed partial class MobilityCoordinator
     /// <summary>Each step of each move as it finishes (raised on the saga's thread).</summary>
     public event EventHandler<MoveProgress>? Progress;
 
+    /// <summary>Every move's end, converged or failed, whatever started it (detector, failover, resume).</summary>
+    public event EventHandler<MoveOutcome>? MoveFinished;
+
     /// <summary>The configured ranges.</summary>
     public IReadOnlyList<DynamicEidRange> Ranges => _ranges;
 
@@ -213,7 +216,13 @@ public sealed partial class MobilityCoordinator
         _owners[move.Eid] = move.ToSite;
         Audit(move, "move", "converged", $"{move.FromSite ?? "?"} -> {move.ToSite}", total.Elapsed.TotalMilliseconds);
         LogConverged(move.Eid, move.ToSite, total.Elapsed.TotalMilliseconds);
-        return new MoveOutcome(move.Id, eid, move.Vm, move.FromSite, move.ToSite, MoveState.Converged, timings, total.Elapsed, null);
+        return Finished(new MoveOutcome(move.Id, eid, move.Vm, move.FromSite, move.ToSite, MoveState.Converged, timings, total.Elapsed, null));
+    }
+
+    private MoveOutcome Finished(MoveOutcome outcome)
+    {
+        MoveFinished?.Invoke(this, outcome);
+        return outcome;
     }
 
     private MoveOutcome Fail(MoveRecord move, IPAddress eid, MoveStep step, List<StepTiming> timings, Stopwatch total, string error)
@@ -221,7 +230,7 @@ public sealed partial class MobilityCoordinator
         _store.Update(move.Id, MoveState.Failed, step, _time.GetUtcNow(), error);
         Audit(move, "move", "failed", error, total.Elapsed.TotalMilliseconds);
         LogFailed(move.Eid, move.ToSite, error);
-        return new MoveOutcome(move.Id, eid, move.Vm, move.FromSite, move.ToSite, MoveState.Failed, timings, total.Elapsed, error);
+        return Finished(new MoveOutcome(move.Id, eid, move.Vm, move.FromSite, move.ToSite, MoveState.Failed, timings, total.Elapsed, error));
     }
 
     // Moving home: the home aggregate serves again once the /32 is withdrawn. Elsewhere: the mapping system must

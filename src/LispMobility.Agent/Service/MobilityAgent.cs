@@ -58,6 +58,7 @@ internal sealed partial class MobilityAgent(AgentConfiguration config, ILoggerFa
         Store = new MobilityStore(config.Mobility.Database);
         Coordinator = new MobilityCoordinator(config.Mobility, new Dictionary<string, ITunnelRouter> { [config.Xtr.Site] = Xtr }, Store,
             new Dictionary<string, IReadOnlyList<IGatewayDriver>> { [config.Xtr.Site] = GatewayDrivers() }, logger: loggers.CreateLogger<MobilityCoordinator>());
+        Coordinator.MoveFinished += (_, move) => Observe(move);
         var detector = new MoveDetector(Coordinator, config.Mobility.HoldDown, logger: loggers.CreateLogger<MoveDetector>());
         var directory = new MacDirectory();
         var token = _stop.Token;
@@ -71,10 +72,7 @@ internal sealed partial class MobilityAgent(AgentConfiguration config, ILoggerFa
             await foreach (var fact in Stream.Reader.ReadAllAsync(token).ConfigureAwait(false))
             {
                 directory.Learn(fact);
-                foreach (var d in detector.Observe(fact))
-                {
-                    if (d.Move is { } move) _ = move.ContinueWith(t => Observe(t), TaskScheduler.Default);
-                }
+                detector.Observe(fact);
             }
         }, token));
 
@@ -115,17 +113,10 @@ internal sealed partial class MobilityAgent(AgentConfiguration config, ILoggerFa
 
     private readonly Counter _moves = metrics.Counter("lispmobility_moves_total", "Moves by outcome.", "outcome");
 
-    private void Observe(Task<MoveOutcome> move)
+    private void Observe(MoveOutcome move)
     {
-        if (move.IsCompletedSuccessfully)
-        {
-            _moves.WithLabels(move.Result.Converged ? "converged" : "failed").Inc();
-            if (move.Result.Converged) _convergence.Observe(move.Result.Total.TotalSeconds);
-        }
-        else
-        {
-            _moves.WithLabels("failed").Inc();
-        }
+        _moves.WithLabels(move.Converged ? "converged" : "failed").Inc();
+        if (move.Converged) _convergence.Observe(move.Total.TotalSeconds);
     }
 
     private readonly Gauge _registrations = metrics.Gauge("lispmobility_registrations", "EID-prefixes registered at the embedded Map-Server.");

@@ -114,6 +114,10 @@ public sealed class RunningAgentTests : IAsyncLifetime
         Assert.True(exit == 0, output.ToString());
         Assert.Contains("\"converged\": true", output.ToString(), StringComparison.Ordinal);
         Assert.Contains("\"verified\": 2", output.ToString(), StringComparison.Ordinal);
+        using var http = new HttpClient();
+        var metrics = await http.GetStringAsync(new Uri($"http://127.0.0.1:{ApiPort}/metrics"));
+        Assert.Contains("lispmobility_moves_total{outcome=\"converged\"} 2", metrics, StringComparison.Ordinal);
+        Assert.Contains("lispmobility_move_convergence_seconds_count 2", metrics, StringComparison.Ordinal);
         var moves = await Verb("/api/moves?eid=172.16.4.41");
         Assert.Contains("dr-failover", moves, StringComparison.Ordinal);
         Assert.Contains("converged", moves, StringComparison.Ordinal);
