@@ -56,8 +56,8 @@ dotnet test LispMobility.sln -c Release --no-build -nologo --logger "trx" --resu
 # One plain closing line summed over every test project's TRX report.
 read -r passed failed skipped < <(cat "$results"/*.trx 2>/dev/null | grep -oE '<Counters [^>]*>' \
   | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "=\""); gsub(/"/, "", kv[2]);
-           if (kv[1] == "passed") p += kv[2]; if (kv[1] == "failed") f += kv[2]; if (kv[1] == "notExecuted") s += kv[2] } }
-         END { printf "%d %d %d\n", p, f, s }')
+           if (kv[1] == "passed") p += kv[2]; if (kv[1] == "failed") f += kv[2]; if (kv[1] == "total") t += kv[2]; if (kv[1] == "executed") e += kv[2] } }
+         END { printf "%d %d %d\n", p, f, t - e }')
 echo
 echo "tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
 if [ "${passed:-0}" -eq 0 ] && [ "$status" -eq 0 ]; then echo "[test.sh] no test ran" >&2; exit 1; fi
