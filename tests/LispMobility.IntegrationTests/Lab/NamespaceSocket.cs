@@ -9,7 +9,12 @@ public static partial class NamespaceSocket
     private const int CloneNewnet = 0x40000000;
 
     /// <summary>An unbound UDP socket in the namespace <paramref name="ns"/>.</summary>
-    public static Socket Udp(string ns)
+    public static Socket Udp(string ns) => Create(ns, SocketType.Dgram, ProtocolType.Udp);
+
+    /// <summary>An unconnected TCP socket in the namespace <paramref name="ns"/>.</summary>
+    public static Socket Tcp(string ns) => Create(ns, SocketType.Stream, ProtocolType.Tcp);
+
+    private static Socket Create(string ns, SocketType type, ProtocolType protocol)
     {
         Socket? socket = null;
         Exception? failure = null;
@@ -21,7 +26,7 @@ public static partial class NamespaceSocket
                 using var handle = File.OpenHandle($"/var/run/netns/{ns}");
                 if (setns((int)handle.DangerousGetHandle(), CloneNewnet) != 0)
                     throw new InvalidOperationException($"setns into {ns} failed: errno {Marshal.GetLastPInvokeError()}");
-                socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+                socket = new Socket(AddressFamily.InterNetwork, type, protocol);
             }
             catch (Exception e) when (e is IOException or InvalidOperationException or SocketException or UnauthorizedAccessException)
             {

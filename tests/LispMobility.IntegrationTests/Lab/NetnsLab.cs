@@ -37,7 +37,7 @@ public sealed class NetnsLab : IAsyncDisposable
     private static bool _leftoversDone;
     private readonly ITestOutputHelper? _output;
     private readonly Dictionary<string, AgentProcess> _agents = [];
-    private readonly Dictionary<string, string> _tokens = [];
+    private readonly Dictionary<string, HttpClient> _clients = [];
 
     private NetnsLab(string prefix, string directory, ITestOutputHelper? output)
     {
@@ -112,14 +112,14 @@ public sealed class NetnsLab : IAsyncDisposable
     /// <summary>GETs a management API path (under /api, or /metrics) inside the node's namespace; null when it does not answer.</summary>
     public async Task<JsonElement?> ApiAsync(string node, string path)
     {
-        var r = await CurlAsync(node, "/api" + path).ConfigureAwait(false);
+        var r = await HttpGetAsync(node, "/api" + path).ConfigureAwait(false);
         if (r.ExitCode != 0) return null;
         using var doc = JsonDocument.Parse(r.Output);
         return doc.RootElement.Clone();
     }
 
     /// <summary>The Prometheus text of a node's /metrics.</summary>
-    public async Task<string> MetricsAsync(string node) => (await CurlAsync(node, "/metrics").ConfigureAwait(false)).Output;
+    public async Task<string> MetricsAsync(string node) => (await HttpGetAsync(node, "/metrics").ConfigureAwait(false)).Output;
 
     /// <summary>Sum of the samples of a metric whose line starts with <paramref name="seriesPrefix"/> (name and leading labels).</summary>
     public async Task<double> MetricAsync(string node, string seriesPrefix)
@@ -133,10 +133,46 @@ public sealed class NetnsLab : IAsyncDisposable
         return sum;
     }
 
-    private Task<CommandResult> CurlAsync(string node, string path)
+    // HTTP to the management API on the node's own loopback, over a TCP socket made inside the node's namespace.
+    private async Task<CommandResult> HttpGetAsync(string node, string path)
     {
-        if (!_tokens.TryGetValue(node, out var token)) _tokens[node] = token = File.ReadAllText(Path.Combine(Directory, node + ".token")).Trim();
-        return RunAsync("ip", ["netns", "exec", Ns(node), "curl", "-sf", "-m", "10", "-H", $"Authorization: Bearer {token}", $"http://127.0.0.1:4380{path}"], TimeSpan.FromSeconds(20));
+        if (!_clients.TryGetValue(node, out var client))
+        {
+            var ns = Ns(node);
+            var handler = new SocketsHttpHandler
+            {
+                ConnectCallback = async (context, ct) =>
+                {
+                    var socket = NamespaceSocket.Tcp(ns);
+                    try
+                    {
+                        await socket.ConnectAsync(context.DnsEndPoint.Host, context.DnsEndPoint.Port, ct).ConfigureAwait(false);
+                        return new NetworkStream(socket, ownsSocket: true);
+                    }
+                    catch
+                    {
+                        socket.Dispose();
+                        throw;
+                    }
+                },
+            };
+            var token = File.ReadAllText(Path.Combine(Directory, node + ".token")).Trim();
+            client = new HttpClient(handler) { BaseAddress = new Uri("http://127.0.0.1:4380"), Timeout = TimeSpan.FromSeconds(10) };
+            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            _clients[node] = client;
+        }
+
+        try
+        {
+            using var response = await client.GetAsync(new Uri(path, UriKind.Relative)).ConfigureAwait(false);
+            var body = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+            return new CommandResult(response.IsSuccessStatusCode ? 0 : (int)response.StatusCode, body, "");
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or SocketException)
+        {
+            // The agent is down or restarting: the caller polls again.
+            return new CommandResult(-1, "", e.Message);
+        }
     }
 
     /// <summary>Our routes (proto 222) in a node's routing table, as <c>ip route</c> prints them.</summary>
@@ -317,6 +353,8 @@ public sealed class NetnsLab : IAsyncDisposable
         }
 
         _agents.Clear();
+        foreach (var c in _clients.Values) c.Dispose();
+        _clients.Clear();
         var list = await RunAsync("ip", ["netns", "list"], TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         foreach (var name in list.Output.Split('\n').Select(l => l.Split(' ')[0]).Where(n => n.StartsWith(Prefix + "-", StringComparison.Ordinal)))
         {
