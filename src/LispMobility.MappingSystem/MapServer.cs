@@ -100,7 +100,7 @@ public sealed partial class MapServer : IDatagramEngine
             return;
         }
 
-        var events = new List<MapServerEvent>(0);
+        var events = RentEvents();
         switch (type)
         {
             case LispMessageType.MapRegister:
@@ -122,6 +122,25 @@ public sealed partial class MapServer : IDatagramEngine
         }
 
         Raise(events);
+        ReturnEvents(events);
+    }
+
+    // One event list per receive thread: a datagram is handled without allocating one (it is taken out of the slot while
+    // in use, so an observer that feeds the engine on its own thread gets a list of its own).
+    [ThreadStatic]
+    private static List<MapServerEvent>? t_events;
+
+    private static List<MapServerEvent> RentEvents()
+    {
+        var list = t_events ?? new List<MapServerEvent>(4);
+        t_events = null;
+        return list;
+    }
+
+    private static void ReturnEvents(List<MapServerEvent> list)
+    {
+        list.Clear();
+        t_events = list;
     }
 
     /// <inheritdoc />

@@ -142,12 +142,7 @@ public sealed partial class UdpDatagramTransport
                 continue;
             }
 
-            if (!destinations.TryGetValue(d.Destination, out var address))
-            {
-                if (destinations.Count >= MaxCachedEndpoints) destinations.Clear();
-                destinations[d.Destination] = address = d.Destination.Serialize();
-            }
-
+            var address = AddressOf(d.Destination, destinations);
             var sockaddr = address.Buffer.Span[..address.Size];
             if (replies.TryAdd(d.Payload.Span, sockaddr))
             {

@@ -180,13 +180,7 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
                     continue;
                 }
 
-                if (!destinations.TryGetValue(d.Destination, out var address))
-                {
-                    if (destinations.Count >= MaxCachedEndpoints) destinations.Clear();
-                    destinations[d.Destination] = address = d.Destination.Serialize();
-                }
-
-                SendNow(d.Payload.Span, d.Destination, socket, address);
+                SendNow(d.Payload.Span, d.Destination, socket, AddressOf(d.Destination, destinations));
             }
 
             outgoing.Clear();
@@ -249,6 +243,14 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
         {
             // Shutting down.
         }
+    }
+
+    // Serializing an endpoint per datagram would allocate on every send: each loop keeps the addresses it sends to, bounded.
+    private static SocketAddress AddressOf(IPEndPoint destination, Dictionary<IPEndPoint, SocketAddress> destinations)
+    {
+        if (destinations.TryGetValue(destination, out var address)) return address;
+        if (destinations.Count >= MaxCachedEndpoints) destinations.Clear();
+        return destinations[destination] = destination.Serialize();
     }
 
     /// <inheritdoc />

@@ -95,6 +95,14 @@ public abstract record AuthenticatedMessage : LispMessage
         return bytes;
     }
 
+    // Map-Register, Map-Notify and Map-Notify-Ack share their body: one copy from a validated view for all three.
+    private protected static T WithBody<T>(T empty, AuthenticatedMessageView v) where T : AuthenticatedMessage =>
+        (T)((AuthenticatedMessage)empty with
+        {
+            Nonce = v.Nonce, KeyId = v.KeyId, Algorithm = v.Algorithm, AuthenticationData = v.AuthenticationData.ToArray(),
+            Records = CopyRecords(v), XtrId = v.XtrId, SiteId = v.SiteId,
+        });
+
     private protected static MappingRecord[] CopyRecords(AuthenticatedMessageView view)
     {
         var records = new MappingRecord[view.RecordCount];

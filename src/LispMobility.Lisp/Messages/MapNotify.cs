@@ -33,11 +33,7 @@ public sealed record MapNotify : AuthenticatedMessage
     {
         message = null!;
         if (!TryReadView(datagram, out var v, out error)) return false;
-        message = new MapNotify
-        {
-            Nonce = v.Nonce, KeyId = v.KeyId, Algorithm = v.Algorithm, AuthenticationData = v.AuthenticationData.ToArray(),
-            Records = CopyRecords(v), XtrId = v.XtrId, SiteId = v.SiteId,
-        };
+        message = WithBody(new MapNotify(), v);
         return true;
     }
 }
@@ -66,11 +62,7 @@ public sealed record MapNotifyAck : AuthenticatedMessage
     {
         message = null!;
         if (!TryReadView(datagram, out var v, out error)) return false;
-        message = new MapNotifyAck
-        {
-            Nonce = v.Nonce, KeyId = v.KeyId, Algorithm = v.Algorithm, AuthenticationData = v.AuthenticationData.ToArray(),
-            Records = CopyRecords(v), XtrId = v.XtrId, SiteId = v.SiteId,
-        };
+        message = WithBody(new MapNotifyAck(), v);
         return true;
     }
 

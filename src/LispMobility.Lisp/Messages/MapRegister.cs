@@ -66,12 +66,10 @@ public sealed record MapRegister : AuthenticatedMessage
     public static MapRegister FromView(AuthenticatedMessageView v)
     {
         var f = v.Flags;
-        return new MapRegister
+        return WithBody(new MapRegister
         {
             ProxyMapReply = (f & PBit) != 0, LispSecCapable = (f & SBit) != 0, EidNotify = (f & EBit) != 0,
             UseTtlForTimeout = (f & TBit) != 0, MergeRequest = (f & ABit) != 0, FromRtr = (f & RBit) != 0, WantMapNotify = (f & MBit) != 0,
-            Nonce = v.Nonce, KeyId = v.KeyId, Algorithm = v.Algorithm, AuthenticationData = v.AuthenticationData.ToArray(),
-            Records = CopyRecords(v), XtrId = v.XtrId, SiteId = v.SiteId,
-        };
+        }, v);
     }
 }
