@@ -77,8 +77,15 @@ public sealed partial class MobilityCoordinator
     }
 
     /// <summary>The site that holds <paramref name="eid"/> now (the home site until it first moves).</summary>
-    public string? OwnerOf(IPAddress eid) =>
-        _owners.TryGetValue(eid.ToString(), out var site) ? site : RangeOf(eid)?.Options.HomeSite;
+    /// <remarks>
+    /// Null when that site's xTR was told (Map-Notify) that another site holds the EID: a move run by another site's
+    /// agent reaches this one only that way, so where the EID is now is not known here.
+    /// </remarks>
+    public string? OwnerOf(IPAddress eid)
+    {
+        var site = _owners.TryGetValue(eid.ToString(), out var recorded) ? recorded : RangeOf(eid)?.Options.HomeSite;
+        return site is not null && IsAwayAt(site, eid) ? null : site;
+    }
 
     /// <summary>
     /// Whether this agent's xTR at <paramref name="site"/> was told (Map-Notify) that another site holds <paramref name="eid"/>:
@@ -109,8 +116,7 @@ public sealed partial class MobilityCoordinator
             {
                 // Where the EID is comes from the moves this coordinator finished, read only now that the previous move of
                 // this EID is over: an owner read when the intent was made is stale for a move that queued behind another.
-                var from = _owners.TryGetValue(key, out var owner) ? owner : intent.FromSite ?? OwnerOf(intent.Eid);
-                if (from is not null && string.Equals(from, intent.ToSite, StringComparison.OrdinalIgnoreCase) && IsAwayAt(from, intent.Eid)) from = null;
+                var from = _owners.ContainsKey(key) ? OwnerOf(intent.Eid) : intent.FromSite ?? OwnerOf(intent.Eid);
                 var now = _time.GetUtcNow();
                 var record = new MoveRecord(Guid.NewGuid(), key, intent.Vm, from, intent.ToSite, intent.Trigger, intent.Source,
                     MoveState.Running, MoveStep.Journaled, now, now, null);

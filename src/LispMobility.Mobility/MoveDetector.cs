@@ -86,20 +86,20 @@ public sealed partial class MoveDetector(MobilityCoordinator coordinator, TimeSp
         _latest[key] = fact;
         if (_inFlight.TryGetValue(key, out var running))
         {
-            // A move that ended failed left the EID where it was (nothing flapped): a new report tries again, hold-down or not.
-            var failed = running.Task.IsCompleted && !(running.Task.IsCompletedSuccessfully && running.Task.Result.Converged);
-            // A finished move here is stale once this site's xTR holds the EID away (another site's agent moved it on since).
-            var movedOn = running.Task.IsCompleted && coordinator.IsAwayAt(site, eid);
-            if (string.Equals(running.Site, site, StringComparison.OrdinalIgnoreCase) && !failed && !movedOn) return new Detection(eid, DetectionKind.AlreadyThere, $"already moving to {site}", running.Task);
-            if (!failed && now - running.Started < holdDown)
+            var sameSite = string.Equals(running.Site, site, StringComparison.OrdinalIgnoreCase);
+            if (!running.Task.IsCompleted && sameSite) return new Detection(eid, DetectionKind.AlreadyThere, $"already moving to {site}", running.Task);
+            // Flap damping applies to moves that happened; a failed move left the EID where it was, so a report tries again.
+            var moved = !running.Task.IsCompleted || running.Task.IsCompletedSuccessfully && running.Task.Result.Converged;
+            if (moved && !sameSite && now - running.Started < holdDown)
             {
                 _ = RecheckAfterAsync(fact, eid, holdDown - (now - running.Started));
                 return new Detection(eid, DetectionKind.HeldDown, $"moved to {running.Site} {(now - running.Started).TotalMilliseconds:0} ms ago; re-examined after the hold-down");
             }
         }
 
+        // The coordinator's owner already accounts for a move run by another site's agent (this site's xTR then holds the EID away).
         var owner = coordinator.OwnerOf(eid);
-        if (string.Equals(owner, site, StringComparison.OrdinalIgnoreCase) && !coordinator.IsAwayAt(site, eid) && (running.Task is null || running.Task.IsCompleted))
+        if (string.Equals(owner, site, StringComparison.OrdinalIgnoreCase) && (running.Task is null || running.Task.IsCompleted))
         {
             return new Detection(eid, DetectionKind.AlreadyThere, $"{eid} is already at {site}");
         }
