@@ -105,16 +105,26 @@ public sealed class JournaldSinkTests
     }
 
     [Fact]
-    public void An_absent_journal_socket_does_not_throw()
+    public void An_absent_journal_socket_does_not_throw_and_the_failed_send_is_reported_to_selflog()
     {
         var dir = Directory.CreateTempSubdirectory("lm-journal-").FullName;
+        var selfLog = new StringWriter();
+        Serilog.Debugging.SelfLog.Enable(TextWriter.Synchronized(selfLog));
         try
         {
-            using var sink = new JournaldSink(Path.Combine(dir, "socket"));
+            var path = Path.Combine(dir, "socket");
+            using var sink = new JournaldSink(path);
             using var logger = new LoggerConfiguration().WriteTo.Sink(sink).CreateLogger();
             logger.Information("nobody listens");
+
+            Assert.Contains("journald sink: sending", selfLog.ToString(), StringComparison.Ordinal);
+            Assert.Contains(path, selfLog.ToString(), StringComparison.Ordinal);
         }
-        finally { Directory.Delete(dir, true); }
+        finally
+        {
+            Serilog.Debugging.SelfLog.Disable();
+            Directory.Delete(dir, true);
+        }
     }
 
     private static Serilog.Core.Logger LoggerTo(string socketPath, LogEventLevel minimum = LogEventLevel.Information) =>
