@@ -77,12 +77,17 @@ public sealed class SiteRegistry
     {
         ArgumentNullException.ThrowIfNull(into);
         into.Clear();
+        // Insertion by the admitting prefix's length, most specific first: sites are few, and this runs per Map-Register.
+        Span<byte> masks = _sites.Length <= 256 ? stackalloc byte[_sites.Length] : new byte[_sites.Length];
         foreach (var s in _sites)
         {
-            if (s.Admit(eid) is not null) into.Add(s);
+            if (s.Admit(eid) is not { } admitted) continue;
+            var mask = admitted.Prefix.MaskLength;
+            var at = into.Count;
+            for (; at > 0 && masks[at - 1] < mask; at--) masks[at] = masks[at - 1];
+            masks[at] = mask;
+            into.Insert(at, s);
         }
-
-        if (into.Count > 1) into.Sort((a, b) => b.Admit(eid)!.Prefix.MaskLength.CompareTo(a.Admit(eid)!.Prefix.MaskLength));
     }
 
     /// <summary>True when some configured EID-prefix covers <paramref name="address"/>.</summary>
