@@ -41,12 +41,20 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
         ReceiveLoopsPerSocket = OperatingSystem.IsLinux() ? Math.Max(1, receiveLoopsPerSocket) : 1;
         try
         {
-            foreach (var endpoint in endpoints)
+            foreach (var asked in endpoints)
             {
                 var group = ReceiveLoopsPerSocket > 1;
+                var endpoint = asked;
 
                 // A group of SO_REUSEPORT sockets could silently share its port with another group: check the port is free first.
-                if (group && endpoint.Port != 0) Open(endpoint, reusePort: false).Dispose();
+                // For port 0 too: the kernel may pick, for a SO_REUSEPORT socket, a port another such group of ours holds, so
+                // the free port is taken without the option and the group formed on it.
+                if (group)
+                {
+                    using var probe = Open(endpoint, reusePort: false);
+                    endpoint = (IPEndPoint)probe.LocalEndPoint!;
+                }
+
                 var first = Open(endpoint, group);
                 _sockets.Add(first);
                 _primary.Add(first);
