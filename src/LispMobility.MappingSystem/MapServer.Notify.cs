@@ -6,16 +6,20 @@ using LispMobility.Lisp.Records;
 using LispMobility.MappingSystem.Configuration;
 using LispMobility.MappingSystem.Registrations;
 using LispMobility.Transport;
+using Microsoft.Extensions.Logging;
 
 namespace LispMobility.MappingSystem;
 
 public sealed partial class MapServer
 {
+    // Bytes of records in one unsolicited Map-Notify: with its header and MAC it stays inside a 1,500-byte path.
+    private const int NotifyRecordBytes = 1200;
+
     /// <summary>An unsolicited Map-Notify waiting for its Map-Notify-Ack.</summary>
     private sealed class PendingNotify
     {
         public required ulong Nonce { get; init; }
-        public required EidPrefix Eid { get; init; }
+        public required EidPrefix[] Eids { get; init; }
         public required byte[] Datagram { get; init; }
         public required IPEndPoint Destination { get; init; }
         public required SiteKey Key { get; init; }
@@ -24,30 +28,68 @@ public sealed partial class MapServer
         public DateTimeOffset NextDue { get; set; }
     }
 
+    // Under _gate: the moves found while one Map-Register is applied, told to each previous registrant together by
+    // SendAnnouncements (a bulk failover moves dozens of EIDs per Map-Register; one Map-Notify and one ack each, not per EID).
+    private readonly List<(IPEndPoint Destination, SiteKey Key, MappingRecord Record)> _announcements = [];
+
     // Under _gate: tell every previous registrant where the EID went, until each acknowledges.
-    private void AnnounceMove(RegisteredEid entry, string fromSite, List<EtrRegistration> previous, DateTimeOffset now, IDatagramSink sink, List<MapServerEvent> events)
+    private void AnnounceMove(RegisteredEid entry, string fromSite, List<EtrRegistration> previous, DateTimeOffset now, List<MapServerEvent> events)
     {
         Counters.Move();
         var record = new MappingRecord { Eid = entry.Prefix, Ttl = entry.Ttl, Authoritative = true, Locators = entry.MergedLocators() };
         var notified = new List<IPEndPoint>();
         foreach (var p in previous.DistinctBy(p => p.Registrant.Address))
         {
-            var nonce = _nonces.Next();
-            while (_pending.ContainsKey(nonce)) nonce = _nonces.Next();
-            var notify = new MapNotify { Nonce = nonce, KeyId = p.Key.KeyId, Algorithm = p.Key.Algorithm, Records = [record] };
-            var pending = new PendingNotify
-            {
-                Nonce = nonce, Eid = entry.Prefix, Datagram = notify.ToSignedArray(p.Key.Secret), Destination = NotifyDestination(p.Registrant),
-                Key = p.Key, Transmissions = 1, Interval = _options.NotifyRetransmitInterval, NextDue = now + _options.NotifyRetransmitInterval,
-            };
-            _pending[nonce] = pending;
-            sink.Send(pending.Datagram, pending.Destination);
-            Counters.UnsolicitedNotify();
-            notified.Add(pending.Destination);
+            var destination = NotifyDestination(p.Registrant);
+            _announcements.Add((destination, p.Key, record));
+            notified.Add(destination);
         }
 
         events.Add(new EidMoved(now, entry.Prefix, fromSite, entry.Site.Name, record.Locators, notified));
-        LogMoved(entry.Prefix.ToString(), fromSite, entry.Site.Name, notified.Count);
+        if (_logger.IsEnabled(LogLevel.Information)) LogMoved(entry.Prefix.ToString(), fromSite, entry.Site.Name, notified.Count);
+    }
+
+    // Under _gate: one Map-Notify per previous registrant and key for the moves AnnounceMove queued, as many records as fit.
+    private void SendAnnouncements(DateTimeOffset now, IDatagramSink sink)
+    {
+        if (_announcements.Count == 0) return;
+        foreach (var group in _announcements.GroupBy(a => (a.Destination, a.Key)))
+        {
+            var records = new List<MappingRecord>();
+            var bytes = 0;
+            foreach (var (_, _, record) in group)
+            {
+                var length = record.GetSerializedLength();
+                if (records.Count > 0 && bytes + length > NotifyRecordBytes)
+                {
+                    SendAnnouncement(group.Key.Destination, group.Key.Key, records, now, sink);
+                    records = [];
+                    bytes = 0;
+                }
+
+                records.Add(record);
+                bytes += length;
+            }
+
+            SendAnnouncement(group.Key.Destination, group.Key.Key, records, now, sink);
+        }
+
+        _announcements.Clear();
+    }
+
+    private void SendAnnouncement(IPEndPoint destination, SiteKey key, List<MappingRecord> records, DateTimeOffset now, IDatagramSink sink)
+    {
+        var nonce = _nonces.Next();
+        while (_pending.ContainsKey(nonce)) nonce = _nonces.Next();
+        var notify = new MapNotify { Nonce = nonce, KeyId = key.KeyId, Algorithm = key.Algorithm, Records = [.. records] };
+        var pending = new PendingNotify
+        {
+            Nonce = nonce, Eids = records.Select(r => r.Eid).ToArray(), Datagram = notify.ToSignedArray(key.Secret), Destination = destination,
+            Key = key, Transmissions = 1, Interval = _options.NotifyRetransmitInterval, NextDue = now + _options.NotifyRetransmitInterval,
+        };
+        _pending[nonce] = pending;
+        sink.Send(pending.Datagram, pending.Destination);
+        Counters.UnsolicitedNotify();
     }
 
     // Under _gate. 3 retransmissions every interval, then NotifyBackoffRetries more with the interval doubling, then give up.
@@ -63,8 +105,11 @@ public sealed partial class MapServer
             {
                 (done ??= []).Add(p.Nonce);
                 Counters.NotifyGiveUp();
-                events.Add(new MoveNotifyGaveUp(now, p.Eid, p.Destination, p.Transmissions));
-                LogNotifyGaveUp(p.Eid.ToString(), p.Destination, p.Transmissions);
+                foreach (var eid in p.Eids)
+                {
+                    events.Add(new MoveNotifyGaveUp(now, eid, p.Destination, p.Transmissions));
+                    LogNotifyGaveUp(eid.ToString(), p.Destination, p.Transmissions);
+                }
                 continue;
             }
 
@@ -120,7 +165,11 @@ public sealed partial class MapServer
         }
 
         Counters.NotifyAck();
-        events.Add(new MoveNotifyAcknowledged(_time.GetUtcNow(), pending.Eid, source, pending.Transmissions));
-        LogNotifyAcked(pending.Eid.ToString(), source, pending.Transmissions);
+        var now = _time.GetUtcNow();
+        foreach (var eid in pending.Eids)
+        {
+            events.Add(new MoveNotifyAcknowledged(now, eid, source, pending.Transmissions));
+            if (_logger.IsEnabled(LogLevel.Information)) LogNotifyAcked(eid.ToString(), source, pending.Transmissions);
+        }
     }
 }

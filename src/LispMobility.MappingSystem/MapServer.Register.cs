@@ -117,6 +117,7 @@ public sealed partial class MapServer
 
             if (!zeroNonceAllowed) _lastNonce[replayKey] = nonce;
             foreach (var record in records) Apply(record, message, site, key, id, source, now, sink, events);
+            SendAnnouncements(now, sink);
 
             // SMRs not held back by their rate limit go now: waiting for the timer loop would add up to its period to every move.
             _smr.SendDue(now, sink, events, Counters);
@@ -190,7 +191,7 @@ public sealed partial class MapServer
             _table.Add(entry);
             events.Add(new EidRegistered(now, prefix, site.Name, locators, source));
             if (_logger.IsEnabled(LogLevel.Information)) LogRegistered(prefix.ToString(), site.Name, source);
-            if (previous.Count > 0) AnnounceMove(entry, covering!.Site.Name, previous, now, sink, events);
+            if (previous.Count > 0) AnnounceMove(entry, covering!.Site.Name, previous, now, events);
 
             // The other order, as after a Map-Server restart: a site's aggregate registered after more-specifics other sites
             // hold under it. Its xTR must learn they are away, or it keeps attracting them. Aggregates are rare: a scan is fine.
@@ -198,7 +199,7 @@ public sealed partial class MapServer
             {
                 foreach (var away in _table.All.Where(m => m.Site != site && m.Prefix.MaskLength > prefix.MaskLength && prefix.Contains(m.Prefix.Address)).ToList())
                 {
-                    AnnounceMove(away, site.Name, [etr], now, sink, events);
+                    AnnounceMove(away, site.Name, [etr], now, events);
                 }
             }
 
@@ -217,7 +218,7 @@ public sealed partial class MapServer
             entry.Site = site;
             if (existing is null) entry.Etrs.Add(NewEtr(id, source, locators, key, record, message, now, lifetime, entry));
             else Refresh(existing, source, locators, key, record, message, now, lifetime);
-            AnnounceMove(entry, fromSite, previous, now, sink, events);
+            AnnounceMove(entry, fromSite, previous, now, events);
             _smr.MappingChanged(prefix, now);
             return;
         }

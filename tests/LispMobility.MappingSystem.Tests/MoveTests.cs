@@ -115,6 +115,30 @@ public sealed class MoveTests
     }
 
     [Fact]
+    public void Many_hosts_moved_by_one_map_register_reach_the_previous_registrant_in_few_map_notifies_each_acked_once()
+    {
+        var hosts = Enumerable.Range(1, 60).Select(i => $"10.200.1.{i}/32").ToArray();
+        _server.Receive(Register(1, Dc1Secret, hosts.Select(h => Record(h, 1440, "127.10.1.1")).ToArray()), Dc1Xtr, _sent);
+        _sent.Clear();
+        _server.Receive(Register(1, Dc2Secret, hosts.Select(h => Record(h, 1440, "127.10.2.1")).ToArray()), Dc2Xtr, _sent);
+
+        var unsolicited = _sent.Items.Where(d => d.Destination.Equals(Xtr("127.10.1.1"))).ToList();
+        // 60 records of 28 bytes do not fit one 1,200-byte notify: two, with every host once.
+        Assert.Equal(2, unsolicited.Count);
+        Assert.All(unsolicited, d => Assert.True(d.Payload.Length <= 1500, $"Map-Notify of {d.Payload.Length} bytes"));
+        var notifies = unsolicited.Select(ReadNotify).ToList();
+        Assert.Equal(hosts.Order(), notifies.SelectMany(n => n.Records).Select(r => r.Eid.ToString()).Order());
+        Assert.All(notifies.SelectMany(n => n.Records), r => Assert.Equal("127.10.2.1", Assert.Single(r.Locators).Address.ToString()));
+        Assert.Equal(60, _server.Counters.Moves);
+        Assert.Equal(60, _events.OfType<EidMoved>().Count());
+        Assert.Equal(2, _server.PendingNotifyCount);
+
+        foreach (var n in notifies) _server.Receive(MapNotifyAck.For(n).ToSignedArray(Key(Dc1Secret)), Dc1Xtr, _sent);
+        Assert.Equal(0, _server.PendingNotifyCount);
+        Assert.Equal(hosts.Order(), _events.OfType<MoveNotifyAcknowledged>().Select(a => a.Eid.ToString()).Order());
+    }
+
+    [Fact]
     public void Refresh_by_the_same_etr_is_not_a_move()
     {
         _server.Receive(Register(1, Dc1Secret, Record("10.200.0.7/32", 1440, "127.10.1.1")), Dc1Xtr, _sent);
