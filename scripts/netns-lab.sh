@@ -2,10 +2,10 @@
 # The multi-site lab of the system test, built by hand in network namespaces (run as root):
 #   scripts/netns-lab.sh up [--no-agents]   namespaces, veths, bridges, configs in LAB_DIR; the four agents unless --no-agents
 #   scripts/netns-lab.sh move dc1|dc2       move the VM's veth to that site's server bridge and announce it (GARP)
-#   scripts/netns-lab.sh netem on|off       30 % loss + 50 ms delay on every site link (both ends)
+#   scripts/netns-lab.sh netem on|off       30 % loss + 50 ms delay on every site link (tc netem, else NFQUEUE + LinkEmulator)
 #   scripts/netns-lab.sh cli NODE VERB...   a CLI verb against a node's agent, e.g. `cli br map-cache`
 #   scripts/netns-lab.sh down               stop the agents, delete every namespace of the lab
-# Environment: LAB_PREFIX (namespace prefix, default lml), LAB_DIR (configs, logs), LISPMOBILITY_DLL (the built agent).
+# Environment: LAB_PREFIX (default lml), LAB_DIR (configs, logs), LISPMOBILITY_DLL / LINKEMU_DLL (agent / link emulator), LAB_NETEM (tc|emulator).
 #
 #   ${P}-ms   core bridge 198.18.0.1/24, the Map-Server/Resolver (agent with an embedded MapServer)
 #   ${P}-dc1  wan 198.18.0.11/24 ─┐                      srv bridge 172.16.4.1/24 (servers); VM veth "vm" starts here
@@ -69,15 +69,96 @@ move_vm() {
   ip netns exec "$(ns vm)" arping -q -U -c 3 -I eth0 172.16.4.10 || true
 }
 
+# tc netem when the kernel has sch_netem. Otherwise the same impairment in user space: in each site namespace iptables
+# sends IPv4 leaving or entering `wan` (OUTPUT -o wan, INPUT -i wan, and FORWARD both ways, which netem on the device
+# would also delay) to NFQUEUE queue 0, served by one LinkEmulator process there (tests/LispMobility.LinkEmulator).
+# Impairing both directions inside the site gives each site-to-site path the two impaired hops of netem on both ends.
+# Differences: ARP (and IPv6) pass unimpaired; no --queue-bypass, so a dead emulator drops everything, never passes it.
+# LAB_NETEM=tc|emulator forces one mechanism (default: tc when it works). Prints the mechanism used.
+NETEM_RULES=("INPUT -i wan" "OUTPUT -o wan" "FORWARD -i wan" "FORWARD -o wan")
+
 netem() {
+  local how=${LAB_NETEM:-auto}
+  if [ "$1" != on ]; then
+    netem_tc off
+    emulation_off
+    echo "netem: off"
+    return
+  fi
+  if [ "$how" != emulator ] && netem_tc on; then
+    echo "netem: tc netem (loss 30% delay 50ms on both ends of every site link)"
+    return
+  fi
+  [ "$how" = tc ] && { echo "tc netem does not work on this kernel (LAB_NETEM=tc)" >&2; exit 1; }
+  emulation_on
+  echo "netem: user-space emulation (iptables NFQUEUE + LinkEmulator, loss 30% delay 50ms each way on every site link, IPv4 only)"
+}
+
+netem_tc() {
   for s in "${SITES[@]}"; do
     if [ "$1" = on ]; then
-      tc -n "$(ns "$s")" qdisc replace dev wan root netem loss 30% delay 50ms
-      tc -n "$(ns ms)" qdisc replace dev "$s" root netem loss 30% delay 50ms
+      tc -n "$(ns "$s")" qdisc replace dev wan root netem loss 30% delay 50ms 2>/dev/null || return 1
+      tc -n "$(ns ms)" qdisc replace dev "$s" root netem loss 30% delay 50ms 2>/dev/null || return 1
     else
       tc -n "$(ns "$s")" qdisc del dev wan root 2>/dev/null || true
       tc -n "$(ns ms)" qdisc del dev "$s" root 2>/dev/null || true
     fi
+  done
+}
+
+emulator_dll() {
+  local d=${LINKEMU_DLL:-}
+  [ -n "$d" ] || d=$(ls -t "$root"/tests/LispMobility.LinkEmulator/bin/*/net10.0/LispMobility.LinkEmulator.dll 2>/dev/null \
+    | while read -r c; do [ -f "${c%.dll}.runtimeconfig.json" ] && { echo "$c"; break; }; done)
+  [ -n "$d" ] && [ -f "$d" ] || { echo "build the link emulator first (dotnet build tests/LispMobility.LinkEmulator -c Release)" >&2; exit 1; }
+  echo "$d"
+}
+
+emulation_on() {
+  local d s r ok
+  d=$(emulator_dll)
+  command -v iptables >/dev/null || { echo "the netem emulation needs iptables (apt-get install iptables)" >&2; exit 1; }
+  emulation_off
+  mkdir -p "$DIR"
+  for s in "${SITES[@]}"; do
+    ip netns exec "$(ns "$s")" dotnet "$d" --queue 0 --delay-ms 50 --loss-percent 30 </dev/null >"$DIR/netem-$s.log" 2>&1 &
+    echo $! >"$DIR/netem-$s.pid"
+  done
+  # Rules only once the queue is bound: the emulator says so (or why not) in its log.
+  for s in "${SITES[@]}"; do
+    ok=no
+    for _ in $(seq 100); do
+      grep -q "bound" "$DIR/netem-$s.log" 2>/dev/null && { ok=yes; break; }
+      kill -0 "$(cat "$DIR/netem-$s.pid")" 2>/dev/null || break
+      sleep 0.2
+    done
+    [ $ok = yes ] || { echo "the link emulator of $s did not start:" >&2; cat "$DIR/netem-$s.log" >&2; emulation_off; exit 1; }
+  done
+  for s in "${SITES[@]}"; do
+    for r in "${NETEM_RULES[@]}"; do
+      # shellcheck disable=SC2086 # a rule is several words
+      ip netns exec "$(ns "$s")" iptables -w -A $r -j NFQUEUE --queue-num 0
+    done
+  done
+}
+
+emulation_off() {
+  local s r f pid
+  for s in "${SITES[@]}"; do
+    ip netns list | grep -q "^$(ns "$s")\b" || continue
+    for r in "${NETEM_RULES[@]}"; do
+      # shellcheck disable=SC2086
+      while ip netns exec "$(ns "$s")" iptables -w -D $r -j NFQUEUE --queue-num 0 2>/dev/null; do :; done
+    done
+  done
+  for s in "${SITES[@]}"; do
+    f="$DIR/netem-$s.pid"
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    kill "$pid" 2>/dev/null || true
+    # The queue is free for a new emulator only once this one has closed its socket.
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    rm -f "$f"
   done
 }
 
@@ -142,6 +223,7 @@ agents_up() {
 }
 
 down() {
+  emulation_off
   for f in "$DIR"/*.pid; do [ -f "$f" ] && { kill "$(cat "$f")" 2>/dev/null || true; rm -f "$f"; }; done
   for n in $(ip netns list | awk '{print $1}' | grep "^$P-" || true); do
     # Agents started by hand in the namespace die with it only if nothing holds it: stop them first.

@@ -13,6 +13,7 @@ command -v tshark >/dev/null 2>&1 || need+=(tshark)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v arping >/dev/null 2>&1 || need+=(iputils-arping)
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
+command -v iptables >/dev/null 2>&1 || need+=(iptables)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     log "installing: ${need[*]}"
