@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text.Json;
 using LispMobility.IntegrationTests.Lab;
 using Xunit.Abstractions;
@@ -58,6 +59,15 @@ public sealed class FaultTests(ITestOutputHelper output)
         await using var lab = await NetnsLab.StartAsync(output);
         await MoveTests.LookupFromBranchAsync(lab, NetnsLab.Rloc["dc1"]);
         await lab.NetemAsync(on: true);
+        // The impairment is really on DC2's link (whichever mechanism): DC2 to the core host and back crosses it twice,
+        // so 50 ms each way and 0.7 x 0.7 of the probes answered (bounds at about five standard deviations of 100).
+        using (new UdpEcho(lab.Ns("tap"), IPAddress.Parse(NetnsLab.Rloc["tap"])))
+        {
+            var probe = UdpProbe.Run(lab.Ns("dc2"), IPAddress.Parse(NetnsLab.Rloc["tap"]), 100);
+            output.WriteLine($"DC2 <-> tap under netem: {probe}");
+            Assert.InRange(probe.Answered, 24, 74);
+            Assert.True(probe.MinMs >= 99.5, $"less than 50 ms each way on DC2's link: {probe}");
+        }
 
         await lab.MoveVmAsync("dc2");
         await Converged.AtDc2Async(lab, "172.16.4.10");

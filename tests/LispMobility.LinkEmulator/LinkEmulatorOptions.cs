@@ -18,7 +18,11 @@ public sealed record LinkEmulatorOptions(ushort Queue, TimeSpan Delay, double Lo
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i < args.Count; i++)
         {
-            if (args[i] is not ("--queue" or "--delay-ms" or "--loss-percent" or "--max-length" or "--seed")) errors.Add($"{args[i]}: unknown option");
+            if (args[i] is not ("--queue" or "--delay-ms" or "--loss-percent" or "--max-length" or "--seed"))
+            {
+                errors.Add($"{args[i]}: unknown option");
+                if (i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal)) i++; // its value, not another error
+            }
             else if (i + 1 >= args.Count) errors.Add($"{args[i]}: needs a value");
             else values[args[i]] = args[++i];
         }

@@ -1,8 +1,9 @@
 namespace LispMobility.IntegrationTests.Lab;
 
 /// <summary>
-/// A fact that needs tc netem: skipped, with the reason, on a kernel built without sch_netem (the only capability of
-/// the lab a machine can lack; everything else is iproute2 on any Linux kernel).
+/// A fact that needs the lab's link impairment: tc netem, or on a kernel built without sch_netem its user-space
+/// emulation (iptables NFQUEUE in a namespace + the LinkEmulator). Skipped, with the reason, only when neither works
+/// (everything else of the lab is iproute2 on any Linux kernel).
 /// </summary>
 public sealed class NetemFactAttribute : FactAttribute
 {
@@ -21,8 +22,14 @@ public sealed class NetemFactAttribute : FactAttribute
         {
             Run("ip", "netns", "add", ns);
             Run("ip", "-n", ns, "link", "add", "probe0", "type", "veth", "peer", "name", "probe1");
-            var r = NetnsLab.RunAsync("tc", ["-n", ns, "qdisc", "add", "dev", "probe0", "root", "netem", "delay", "1ms"], TimeSpan.FromSeconds(10)).GetAwaiter().GetResult();
-            return r.ExitCode == 0 ? null : $"this kernel has no tc netem qdisc (CONFIG_NET_SCH_NETEM): {r.Error.Trim()}";
+            var tc = NetnsLab.RunAsync("tc", ["-n", ns, "qdisc", "add", "dev", "probe0", "root", "netem", "delay", "1ms"], TimeSpan.FromSeconds(10)).GetAwaiter().GetResult();
+            if (tc.ExitCode == 0) return null;
+            // The emulation's kernel side: an NFQUEUE target accepted in a namespace (CONFIG_NETFILTER_XT_TARGET_NFQUEUE).
+            // The emulator itself is built with the tests; when it is missing the test fails instead of skipping.
+            var iptables = NetnsLab.RunAsync("ip", ["netns", "exec", ns, "iptables", "-w", "-A", "OUTPUT", "-o", "probe0", "-j", "NFQUEUE", "--queue-num", "0"],
+                TimeSpan.FromSeconds(10)).GetAwaiter().GetResult();
+            return iptables.ExitCode == 0 ? null
+                : $"this kernel has no tc netem qdisc (CONFIG_NET_SCH_NETEM): {tc.Error.Trim()}; and the emulation cannot run: iptables NFQUEUE in a namespace: {(iptables.Output + iptables.Error).Trim()}";
         }
         finally
         {

@@ -201,8 +201,21 @@ public sealed class NetnsLab : IAsyncDisposable
         Log($"arping {address}: {r.ExitCode}");
     }
 
-    /// <summary>30 % loss and 50 ms delay on both ends of every site link (or off).</summary>
-    public Task NetemAsync(bool on) => ScriptAsync("netem", on ? "on" : "off");
+    /// <summary>
+    /// 30 % loss and 50 ms delay on both ends of every site link (or off): tc netem, or on a kernel without it the
+    /// user-space emulation (iptables NFQUEUE + <see cref="LinkEmulatorDll"/>). Returns the script's line naming the mechanism.
+    /// </summary>
+    public async Task<string> NetemAsync(bool on)
+    {
+        var r = await ScriptAsync("netem", on ? "on" : "off").ConfigureAwait(false);
+        var mechanism = r.Output.Split('\n').LastOrDefault(l => l.StartsWith("netem: ", StringComparison.Ordinal))?["netem: ".Length..].Trim()
+            ?? throw new InvalidOperationException($"netns-lab.sh netem did not say which mechanism it used: {r}");
+        Log($"netem {(on ? "on" : "off")}: {mechanism}");
+        return mechanism;
+    }
+
+    /// <summary>The link emulator built with this test project (the script's netem on a kernel without sch_netem).</summary>
+    public static string LinkEmulatorDll => Path.Combine(AppContext.BaseDirectory, "LispMobility.LinkEmulator.dll");
 
     /// <summary>Runs <c>ip ARGS</c>, failing the test when it fails.</summary>
     public async Task IpAsync(params string[] args)
@@ -270,6 +283,7 @@ public sealed class NetnsLab : IAsyncDisposable
         var psi = new ProcessStartInfo(ScriptPath()) { UseShellExecute = false };
         psi.Environment["LAB_PREFIX"] = Prefix;
         psi.Environment["LAB_DIR"] = Directory;
+        psi.Environment["LINKEMU_DLL"] = LinkEmulatorDll;
         return RunAsync(psi, args, TimeSpan.FromMinutes(1), check: true);
     }
 
