@@ -101,15 +101,22 @@ public static class NfQueueMessage
             var payload = datagram[NetlinkHeaderLength..length];
             events.Add(type switch
             {
-                NetlinkError when payload.Length >= 4 => MemoryMarshal.Read<int>(payload) is var error && error == 0
-                    ? new NfQueueEvent(NfQueueEventKind.Ack, Sequence: sequence)
-                    : new NfQueueEvent(NfQueueEventKind.Error, Errno: -error, Sequence: sequence),
-                NetlinkError => new NfQueueEvent(NfQueueEventKind.Malformed),
+                NetlinkError => ReadError(payload, sequence),
                 PacketType => ReadPacket(payload),
                 _ => new NfQueueEvent(NfQueueEventKind.Other, Sequence: sequence),
             });
             datagram = datagram[Math.Min(Align(length), datagram.Length)..];
         }
+    }
+
+    // struct nlmsgerr: a negative errno (0 for an ACK), then the request's header.
+    private static NfQueueEvent ReadError(ReadOnlySpan<byte> payload, uint sequence)
+    {
+        if (payload.Length < 4) return new NfQueueEvent(NfQueueEventKind.Malformed);
+        var error = MemoryMarshal.Read<int>(payload);
+        return error == 0
+            ? new NfQueueEvent(NfQueueEventKind.Ack, Sequence: sequence)
+            : new NfQueueEvent(NfQueueEventKind.Error, Errno: -error, Sequence: sequence);
     }
 
     // NFQNL_MSG_PACKET: nfgenmsg, then attributes; only NFQA_PACKET_HDR (struct nfqnl_msg_packet_hdr: packet_id be32,
