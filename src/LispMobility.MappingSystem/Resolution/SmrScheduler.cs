@@ -17,6 +17,9 @@ internal sealed class SmrScheduler(MapServerOptions options, TimeProvider time, 
     private readonly Dictionary<LispAddress, Dictionary<IPEndPoint, DateTimeOffset>> _requesters = [];
     private readonly Dictionary<(IPEndPoint, LispAddress), DateTimeOffset> _lastSent = [];
     private readonly Dictionary<(IPEndPoint, LispAddress), DateTimeOffset> _due = [];
+    // _due in time order, so that sending does not walk every scheduled SMR (a DR failover schedules thousands, most of them
+    // held back by the interval). An item whose time no longer matches _due was rescheduled and is skipped.
+    private readonly PriorityQueue<(IPEndPoint, LispAddress), DateTimeOffset> _dueOrder = new();
     private int _tracked;
 
     /// <summary>Requester entries currently remembered.</summary>
@@ -62,7 +65,9 @@ internal sealed class SmrScheduler(MapServerOptions options, TimeProvider time, 
             if (now - asked > options.RequesterMemory) continue;
             var key = (itr, eid);
             var at = _lastSent.TryGetValue(key, out var last) && now - last < options.SmrInterval ? last + options.SmrInterval : now;
+            if (_due.TryGetValue(key, out var scheduled) && scheduled == at) continue;
             _due[key] = at;
+            _dueOrder.Enqueue(key, at);
         }
     }
 
@@ -70,16 +75,11 @@ internal sealed class SmrScheduler(MapServerOptions options, TimeProvider time, 
     public DateTimeOffset? SendDue(DateTimeOffset now, IDatagramSink sink, List<MapServerEvent> events, MapServerCounters counters)
     {
         if (_due.Count == 0) return null;
-        DateTimeOffset? next = null;
-        List<(IPEndPoint, LispAddress)>? sent = null;
-        foreach (var (key, at) in _due)
+        while (_dueOrder.TryPeek(out var key, out var at) && at <= now)
         {
-            if (at > now)
-            {
-                if (next is null || at < next) next = at;
-                continue;
-            }
-
+            _dueOrder.Dequeue();
+            if (!_due.TryGetValue(key, out var current) || current != at) continue;
+            _due.Remove(key);
             var (itr, eid) = key;
             var smr = new MapRequest
             {
@@ -89,12 +89,18 @@ internal sealed class SmrScheduler(MapServerOptions options, TimeProvider time, 
             counters.Smr();
             events.Add(new SmrSent(now, EidPrefix.Host(eid), itr));
             _lastSent[key] = now;
-            (sent ??= []).Add(key);
         }
 
-        if (sent is not null)
+        DateTimeOffset? next = null;
+        while (_dueOrder.TryPeek(out var key, out var at))
         {
-            foreach (var k in sent) _due.Remove(k);
+            if (_due.TryGetValue(key, out var current) && current == at)
+            {
+                next = at;
+                break;
+            }
+
+            _dueOrder.Dequeue();
         }
 
         if (_lastSent.Count > options.MaxTrackedRequesters)
