@@ -10,9 +10,11 @@ namespace LispMobility.Xtr;
 
 public sealed partial class XtrEngine
 {
-    private const int RecordsPerRegister = 40;
+    // Bytes of records in one Map-Register: with header, MAC, xTR-ID and site-ID it stays inside a 1,500-byte path.
+    private const int RegisterRecordBytes = 1200;
     private readonly Dictionary<LispAddress, DynamicHost> _hosts = [];
-    private readonly Dictionary<ulong, (MapServerPeer Ms, DynamicHost? Host, int Generation, DateTimeOffset Sent)> _pendingRegisters = [];
+    // Per nonce: the hosts the Map-Register carried and the generation of each (null for a periodic one).
+    private readonly Dictionary<ulong, (MapServerPeer Ms, (DynamicHost Host, int Generation)[]? Hosts, DateTimeOffset Sent)> _pendingRegisters = [];
     // Hosts whose registration or withdrawal awaits acknowledgement: the only ones the timer has to look at.
     private readonly HashSet<DynamicHost> _inFlight = [];
     private DateTimeOffset _quickUntil;
@@ -61,68 +63,101 @@ public sealed partial class XtrEngine
     /// Registers a host's /32 (or /128) inside a dynamic-EID range with every Map-Server; the task completes
     /// when each has acknowledged with a valid Map-Notify, or fails at the deadline naming those that did not.
     /// </summary>
-    public Task<RegistrationResult> BeginRegisterHost(IPAddress address, string? rangeName, IDatagramSink sink)
-    {
-        ArgumentNullException.ThrowIfNull(address);
-        var eid = LispAddress.FromIPAddress(address);
-        var range = _ranges.FirstOrDefault(r => r.Prefix.Contains(eid) && (rangeName is null || string.Equals(r.Options.Name, rangeName, StringComparison.OrdinalIgnoreCase)));
-        if (range.Options is null)
-        {
-            return Task.FromException<RegistrationResult>(new ArgumentException(
-                rangeName is null ? $"{address} is in no dynamic-EID range of site {Site}" : $"{address} is not inside dynamic-EID range '{rangeName}' of site {Site}", nameof(address)));
-        }
+    public Task<RegistrationResult> BeginRegisterHost(IPAddress address, string? rangeName, IDatagramSink sink) =>
+        BeginRegisterHosts([address], rangeName, sink)[0];
 
-        var tcs = new TaskCompletionSource<RegistrationResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>
+    /// Registers many hosts at once (a DR failover): their records share Map-Registers, as many as fit one datagram, and
+    /// each host's task completes like <see cref="BeginRegisterHost"/>'s. An address outside every range fails its own task only.
+    /// </summary>
+    public Task<RegistrationResult>[] BeginRegisterHosts(IReadOnlyList<IPAddress> addresses, string? rangeName, IDatagramSink sink)
+    {
+        ArgumentNullException.ThrowIfNull(addresses);
+        var tasks = new Task<RegistrationResult>[addresses.Count];
         var now = _time.GetUtcNow();
         lock (_gate)
         {
-            if (!_hosts.TryGetValue(eid, out var host) || host.State is HostState.Away or HostState.Withdrawing)
+            var started = new List<DynamicHost>(addresses.Count);
+            var seen = new HashSet<LispAddress>();
+            for (var i = 0; i < addresses.Count; i++)
             {
-                host = new DynamicHost { Eid = EidPrefix.Host(eid), Range = range.Options.Name, Interface = range.Options.Interface };
-                _hosts[eid] = host;
+                var address = addresses[i] ?? throw new ArgumentException("a null address", nameof(addresses));
+                var eid = LispAddress.FromIPAddress(address);
+                var range = _ranges.FirstOrDefault(r => r.Prefix.Contains(eid) && (rangeName is null || string.Equals(r.Options.Name, rangeName, StringComparison.OrdinalIgnoreCase)));
+                if (range.Options is null)
+                {
+                    tasks[i] = Task.FromException<RegistrationResult>(new ArgumentException(
+                        rangeName is null ? $"{address} is in no dynamic-EID range of site {Site}" : $"{address} is not inside dynamic-EID range '{rangeName}' of site {Site}", nameof(addresses)));
+                    continue;
+                }
+
+                if (!_hosts.TryGetValue(eid, out var host) || host.State is HostState.Away or HostState.Withdrawing)
+                {
+                    host = new DynamicHost { Eid = EidPrefix.Host(eid), Range = range.Options.Name, Interface = range.Options.Interface };
+                    _hosts[eid] = host;
+                }
+
+                var tcs = new TaskCompletionSource<RegistrationResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+                host.Waiters.Add(tcs);
+                tasks[i] = tcs.Task;
+
+                // The same address twice in one call: one registration answers both waiters. A host already acknowledged is
+                // registered again all the same (idempotent), so the caller sees the Map-Servers answer.
+                if (!seen.Add(eid)) continue;
+                StartHostRegistration(host, HostState.Registering, now);
+                started.Add(host);
+                SetRoute(new HostRoute(address, HostRouteKind.Local, host.Interface));
             }
 
-            host.Waiters.Add(tcs);
-            if (host.State == HostState.Registered && host.Transmissions > 0 && host.Acked.All(a => a))
-            {
-                // Already acknowledged: re-registering is idempotent; confirm again so the caller sees the Map-Servers answer.
-            }
-
-            StartHostRegistration(host, HostState.Registering, now, sink);
-            SetRoute(new HostRoute(address, HostRouteKind.Local, host.Interface));
-            _quickUntil = now + _options.QuickRegisterWindow;
+            SendHostRegisters(started, now, sink);
+            if (started.Count > 0) _quickUntil = now + _options.QuickRegisterWindow;
         }
 
-        return tcs.Task;
+        return tasks;
     }
 
     /// <summary>Withdraws a host's /32 (record TTL 0) from every Map-Server and removes its route.</summary>
     /// <remarks>Moving a host back home withdraws its /32 while the host stays: pass <paramref name="removeRoute"/> false.</remarks>
-    public Task BeginWithdrawHost(IPAddress address, IDatagramSink sink, bool removeRoute = true)
+    public Task BeginWithdrawHost(IPAddress address, IDatagramSink sink, bool removeRoute = true) => BeginWithdrawHosts([address], sink, removeRoute)[0];
+
+    /// <summary>Withdraws many hosts at once, their records sharing Map-Registers; one task per address.</summary>
+    public Task[] BeginWithdrawHosts(IReadOnlyList<IPAddress> addresses, IDatagramSink sink, bool removeRoute = true)
     {
-        ArgumentNullException.ThrowIfNull(address);
-        var eid = LispAddress.FromIPAddress(address);
-        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ArgumentNullException.ThrowIfNull(addresses);
+        var tasks = new Task[addresses.Count];
         var now = _time.GetUtcNow();
         lock (_gate)
         {
-            if (!_hosts.TryGetValue(eid, out var host))
+            var started = new List<DynamicHost>(addresses.Count);
+            var seen = new HashSet<LispAddress>();
+            for (var i = 0; i < addresses.Count; i++)
             {
-                host = new DynamicHost { Eid = EidPrefix.Host(eid), Range = RangeOf(address) ?? "", Interface = null };
-                _hosts[eid] = host;
+                var address = addresses[i] ?? throw new ArgumentException("a null address", nameof(addresses));
+                var eid = LispAddress.FromIPAddress(address);
+                if (!_hosts.TryGetValue(eid, out var host))
+                {
+                    host = new DynamicHost { Eid = EidPrefix.Host(eid), Range = RangeOf(address) ?? "", Interface = null };
+                    _hosts[eid] = host;
+                }
+
+                var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                host.WithdrawWaiters.Add(tcs);
+                tasks[i] = tcs.Task;
+                if (!seen.Add(eid)) continue;
+                FailWaiters(host, $"registration of {host.Eid} superseded by its withdrawal");
+                StartHostRegistration(host, HostState.Withdrawing, now);
+                started.Add(host);
+                if (removeRoute) RemoveRoute(address);
             }
 
-            host.WithdrawWaiters.Add(tcs);
-            FailWaiters(host, $"registration of {host.Eid} superseded by its withdrawal");
-            StartHostRegistration(host, HostState.Withdrawing, now, sink);
-            if (removeRoute) RemoveRoute(address);
+            SendHostRegisters(started, now, sink);
         }
 
-        return tcs.Task;
+        return tasks;
     }
 
     // Under _gate.
-    private void StartHostRegistration(DynamicHost host, HostState state, DateTimeOffset now, IDatagramSink sink)
+    private void StartHostRegistration(DynamicHost host, HostState state, DateTimeOffset now)
     {
         host.State = state;
         _inFlight.Add(host);
@@ -133,30 +168,54 @@ public sealed partial class XtrEngine
         host.Transmissions = 0;
         host.Generation++;
         host.Acked = new bool[_mapServers.Length];
-        SendHostRegister(host, now, sink);
     }
 
-    // Under _gate: one Map-Register with just this host to each Map-Server that has not acknowledged.
-    private void SendHostRegister(DynamicHost host, DateTimeOffset now, IDatagramSink sink)
+    // Under _gate: the hosts' records to each Map-Server that has not acknowledged them yet, as many to a Map-Register as fit.
+    private void SendHostRegisters(List<DynamicHost> hosts, DateTimeOffset now, IDatagramSink sink)
     {
-        var record = new MappingRecord
-        {
-            Eid = host.Eid, Ttl = host.State == HostState.Withdrawing ? 0 : _options.RecordTtlMinutes, Authoritative = true,
-            Locators = host.State == HostState.Withdrawing ? [] : _rlocs,
-        };
+        if (hosts.Count == 0) return;
+        var records = new List<MappingRecord>();
+        var carried = new List<(DynamicHost, int)>();
         foreach (var ms in _mapServers)
         {
-            if (host.Acked[ms.Index]) continue;
-            SendRegister(ms, [record], host, sink);
+            var bytes = 0;
+            foreach (var host in hosts)
+            {
+                if (host.Acked[ms.Index]) continue;
+                var record = new MappingRecord
+                {
+                    Eid = host.Eid, Ttl = host.State == HostState.Withdrawing ? 0 : _options.RecordTtlMinutes, Authoritative = true,
+                    Locators = host.State == HostState.Withdrawing ? [] : _rlocs,
+                };
+                var length = record.GetSerializedLength();
+                if (records.Count > 0 && bytes + length > RegisterRecordBytes)
+                {
+                    SendRegister(ms, [.. records], [.. carried], sink);
+                    records.Clear();
+                    carried.Clear();
+                    bytes = 0;
+                }
+
+                records.Add(record);
+                carried.Add((host, host.Generation));
+                bytes += length;
+            }
+
+            if (records.Count > 0) SendRegister(ms, [.. records], [.. carried], sink);
+            records.Clear();
+            carried.Clear();
         }
 
-        host.Transmissions++;
-        host.NextRetransmit = now + host.Interval;
-        var doubled = host.Interval * 2;
-        host.Interval = doubled > _options.RegisterRetransmitMax ? _options.RegisterRetransmitMax : doubled;
+        foreach (var host in hosts)
+        {
+            host.Transmissions++;
+            host.NextRetransmit = now + host.Interval;
+            var doubled = host.Interval * 2;
+            host.Interval = doubled > _options.RegisterRetransmitMax ? _options.RegisterRetransmitMax : doubled;
+        }
     }
 
-    private void SendRegister(MapServerPeer ms, MappingRecord[] records, DynamicHost? host, IDatagramSink sink)
+    private void SendRegister(MapServerPeer ms, MappingRecord[] records, (DynamicHost, int)[]? hosts, IDatagramSink sink)
     {
         var nonce = _registerNonces.Next();
         var register = new MapRegister
@@ -164,7 +223,7 @@ public sealed partial class XtrEngine
             Nonce = nonce, KeyId = ms.Options.KeyId, Algorithm = ms.Options.Algorithm, TruncateMac = ms.Options.TruncateMac,
             ProxyMapReply = ms.Options.ProxyReply, WantMapNotify = true, MergeRequest = true, Records = records, XtrId = XtrId, SiteId = _options.SiteId,
         };
-        _pendingRegisters[nonce] = (ms, host, host?.Generation ?? 0, _time.GetUtcNow());
+        _pendingRegisters[nonce] = (ms, hosts, _time.GetUtcNow());
         sink.Send(register.ToSignedArray(ms.Key), ms.Endpoint);
         Counters.RegisterSent();
     }
@@ -173,6 +232,7 @@ public sealed partial class XtrEngine
     private DateTimeOffset RegistrationTimers(DateTimeOffset now, IDatagramSink sink)
     {
         var next = DateTimeOffset.MaxValue;
+        List<DynamicHost>? due = null;
         foreach (var host in _inFlight.ToArray())
         {
             if (host.State is not (HostState.Registering or HostState.Withdrawing) || host.Acked.All(a => a))
@@ -205,11 +265,19 @@ public sealed partial class XtrEngine
 
             if (now >= host.NextRetransmit)
             {
-                SendHostRegister(host, now, sink);
+                (due ??= []).Add(host);
                 Counters.RegisterRetransmit();
             }
+            else
+            {
+                next = Min(next, Min(host.NextRetransmit, host.Deadline));
+            }
+        }
 
-            next = Min(next, Min(host.NextRetransmit, host.Deadline));
+        if (due is not null)
+        {
+            SendHostRegisters(due, now, sink);
+            foreach (var host in due) next = Min(next, Min(host.NextRetransmit, host.Deadline));
         }
 
         if (now >= _nextPeriodic)
@@ -242,10 +310,20 @@ public sealed partial class XtrEngine
         if (records.Length == 0) return;
         foreach (var ms in _mapServers)
         {
-            for (var i = 0; i < records.Length; i += RecordsPerRegister)
+            var (start, bytes) = (0, 0);
+            for (var i = 0; i < records.Length; i++)
             {
-                SendRegister(ms, records[i..Math.Min(records.Length, i + RecordsPerRegister)], null, sink);
+                var length = records[i].GetSerializedLength();
+                if (i > start && bytes + length > RegisterRecordBytes)
+                {
+                    SendRegister(ms, records[start..i], null, sink);
+                    (start, bytes) = (i, 0);
+                }
+
+                bytes += length;
             }
+
+            SendRegister(ms, records[start..], null, sink);
         }
     }
 
@@ -293,8 +371,14 @@ public sealed partial class XtrEngine
             {
                 ms.LastAcknowledged = now;
                 Counters.RegisterAcknowledged();
-                if (pending.Host is { } host && pending.Generation == host.Generation) Acknowledge(host, ms, now, events);
-                else if (pending.Host is null) ConfirmByPeriodic(ms, now, events);
+                if (pending.Hosts is null) ConfirmByPeriodic(ms, now, events);
+                else
+                {
+                    foreach (var (host, generation) in pending.Hosts)
+                    {
+                        if (generation == host.Generation) Acknowledge(host, ms, now, events);
+                    }
+                }
                 return;
             }
 

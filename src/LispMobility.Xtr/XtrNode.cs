@@ -63,10 +63,52 @@ public sealed class XtrNode : ITunnelRouter, IAsyncDisposable
     public Task WithdrawHostAsync(IPAddress eid, bool removeRoute = true, CancellationToken cancellationToken = default) =>
         Run(sink => Engine.BeginWithdrawHost(eid, sink, removeRoute)).WaitAsync(cancellationToken);
 
+    /// <inheritdoc cref="XtrEngine.BeginRegisterHosts"/>
+    public Task<RegistrationResult>[] RegisterHostsAsync(IReadOnlyList<IPAddress> eids, string? range = null, CancellationToken cancellationToken = default) =>
+        Array.ConvertAll(Run(sink => Engine.BeginRegisterHosts(eids, range, sink)), t => t.WaitAsync(cancellationToken));
+
+    /// <inheritdoc cref="XtrEngine.BeginWithdrawHosts"/>
+    public Task[] WithdrawHostsAsync(IReadOnlyList<IPAddress> eids, bool removeRoute = true, CancellationToken cancellationToken = default) =>
+        Array.ConvertAll(Run(sink => Engine.BeginWithdrawHosts(eids, sink, removeRoute)), t => t.WaitAsync(cancellationToken));
+
     /// <inheritdoc cref="XtrEngine.BeginResolve"/>
     /// <remarks>Fails with <see cref="TimeoutException"/> after <see cref="XtrOptions.ResolveTimeout"/>; the engine keeps asking at its own pace.</remarks>
     public Task<MapCacheEntry> ResolveAsync(IPAddress eid, bool refresh = false, CancellationToken cancellationToken = default) =>
         Run(sink => Engine.BeginResolve(eid, sink, refresh)).WaitAsync(_resolveTimeout, cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>One timeout for the whole set, <see cref="XtrOptions.ResolveTimeout"/> from the call; the engine keeps asking at its own pace.</remarks>
+    public async Task<IReadOnlyList<Resolution>> ResolveManyAsync(IReadOnlyList<IPAddress> eids, bool refresh = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(eids);
+        var pending = Run(sink =>
+        {
+            var tasks = new Task<MapCacheEntry>[eids.Count];
+            for (var i = 0; i < tasks.Length; i++) tasks[i] = Engine.BeginResolve(eids[i], sink, refresh);
+            return tasks;
+        });
+
+        // One wait for the set, not one (and a timer) per EID; what each got is read from its task afterwards.
+        try
+        {
+            await Task.WhenAll(pending).WaitAsync(_resolveTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // A timeout or some EIDs failing: reported per EID below.
+        }
+
+        var results = new Resolution[pending.Length];
+        for (var i = 0; i < pending.Length; i++)
+        {
+            var t = pending[i];
+            results[i] = t.IsCompletedSuccessfully ? new Resolution(t.Result, null)
+                : t.IsFaulted ? new Resolution(null, t.Exception!.InnerException ?? t.Exception)
+                : new Resolution(null, new TimeoutException($"no Map-Reply for {eids[i]} within {_resolveTimeout.TotalSeconds:0.#} s"));
+        }
+
+        return results;
+    }
 
     /// <inheritdoc cref="XtrEngine.SolicitRemoteItrs"/>
     public int SolicitRemoteItrs(IPAddress eid) => Run(sink => Engine.SolicitRemoteItrs(eid, sink));

@@ -194,6 +194,72 @@ public sealed class RegistrationTests
     }
 
     [Fact]
+    public async Task Many_hosts_registered_at_once_share_map_registers_that_fit_a_datagram_and_each_completes()
+    {
+        var hosts = Enumerable.Range(1, 100).Select(i => IPAddress.Parse($"10.200.1.{i}")).ToList();
+        var outside = IPAddress.Parse("10.9.0.1");
+
+        var tasks = _net.Call(A, sink => _a.BeginRegisterHosts([.. hosts, outside, hosts[0]], null, sink));
+
+        var results = await Task.WhenAll(tasks.Take(100)).WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(hosts.Select(h => h + "/32"), results.Select(r => r.Eid.ToString()));
+        Assert.Equal(results[0], await tasks[101].WaitAsync(TimeSpan.FromSeconds(5))); // the same host twice: one registration, both answered
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => tasks[100]);
+        Assert.StartsWith("10.9.0.1 is in no dynamic-EID range of site a", e.Message, StringComparison.Ordinal);
+        var registers = _net.Log.Where(l => l.Type == LispMessageType.MapRegister && l.From.Equals(A))
+            .Select(l => MapRegister.TryRead(l.Payload, out var m, out _) ? (m, l.Payload.Length) : default)
+            .Where(r => r.m.Records.All(x => x.Eid.IsHost)).ToList();
+        // 100 records of 28 bytes, at most 1,200 bytes of records each: three Map-Registers, each host in exactly one.
+        Assert.Equal(3, registers.Count);
+        Assert.All(registers, r => Assert.True(r.Length <= 1500, $"a Map-Register of {r.Length} bytes"));
+        Assert.Equal(hosts.Select(h => h + "/32").Order(), registers.SelectMany(r => r.m.Records).Select(x => x.Eid.ToString()).Order());
+        Assert.All(hosts, h => Assert.Equal(HostState.Registered, _a.StateOf(h)));
+        Assert.All(hosts, h => Assert.Equal(_lab.A, _ms.Lookup(LispAddress.FromIPAddress(h))!.Rlocs.Single().Address.ToString()));
+    }
+
+    [Fact]
+    public async Task A_lost_map_notify_of_a_shared_register_retransmits_only_its_hosts_again_together()
+    {
+        var hosts = Enumerable.Range(1, 60).Select(i => IPAddress.Parse($"10.200.2.{i}")).ToList();
+        _net.Tick(); // the first periodic registration (the aggregate) goes now, not inside the retransmission window below
+        var dropped = 0;
+        // The first Map-Notify to A (the first register's hosts) is lost.
+        _net.Drop = (type, _, to, _) => type == LispMessageType.MapNotify && to.Equals(A) && dropped++ == 0;
+        var start = _net.Log.Count(l => l.Type == LispMessageType.MapRegister && l.From.Equals(A));
+        var tasks = _net.Call(A, sink => _a.BeginRegisterHosts(hosts, "vm", sink));
+        var first = _net.Log.Where(l => l.Type == LispMessageType.MapRegister && l.From.Equals(A)).Skip(start).ToList();
+        Assert.Equal(2, first.Count);
+        Assert.True(MapRegister.TryRead(first[0].Payload, out var lost, out _));
+
+        Advance(1);
+
+        await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(5));
+        var again = _net.Log.Where(l => l.Type == LispMessageType.MapRegister && l.From.Equals(A)).Skip(start + 2).ToList();
+        var retransmitted = Assert.Single(again);
+        Assert.True(MapRegister.TryRead(retransmitted.Payload, out var register, out _));
+        Assert.Equal(lost.Records.Select(r => r.Eid), register.Records.Select(r => r.Eid));
+        Assert.Equal(lost.Records.Count, _a.Counters.RegisterRetransmits);
+    }
+
+    [Fact]
+    public async Task Many_hosts_withdrawn_at_once_share_map_registers_with_ttl_0()
+    {
+        var hosts = Enumerable.Range(1, 100).Select(i => IPAddress.Parse($"10.200.3.{i}")).ToList();
+        await Task.WhenAll(_net.Call(A, sink => _a.BeginRegisterHosts(hosts, null, sink))).WaitAsync(TimeSpan.FromSeconds(5));
+        var before = _net.Log.Count;
+
+        await Task.WhenAll(_net.Call(A, sink => _a.BeginWithdrawHosts(hosts, sink, removeRoute: false))).WaitAsync(TimeSpan.FromSeconds(5));
+
+        var withdrawals = _net.Log.Skip(before).Where(l => l.Type == LispMessageType.MapRegister && l.From.Equals(A))
+            .Select(l => MapRegister.TryRead(l.Payload, out var m, out _) ? m : null!).ToList();
+        Assert.Equal(2, withdrawals.Count); // 100 records of 16 bytes
+        Assert.All(withdrawals.SelectMany(w => w.Records), r => Assert.Equal((0u, 0), (r.Ttl, r.Locators.Count)));
+        Assert.All(hosts, h => Assert.Null(_a.StateOf(h)));
+        Assert.All(hosts, h => Assert.NotNull(_routesA.Get(h)));
+        Assert.DoesNotContain(_ms.ListRegistrations(), r => r.Eid.IsHost);
+    }
+
+    [Fact]
     public async Task Register_outside_every_dynamic_range_fails_precisely_without_sending()
     {
         var e = await Assert.ThrowsAsync<ArgumentException>(() => _net.Call(A, sink => _a.BeginRegisterHost(IPAddress.Parse("10.9.0.1"), null, sink)));

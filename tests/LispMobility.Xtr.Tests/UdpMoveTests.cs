@@ -117,4 +117,25 @@ public sealed class UdpMoveTests : IAsyncLifetime
         Assert.Equal(HostState.Registered, _a.Engine.StateOf(Host));
         Assert.Equal(HostRouteKind.Local, _routesA.Get(Host)!.Kind);
     }
+
+    [Fact]
+    public async Task Many_eids_resolved_at_once_each_get_their_mapping_and_the_unanswered_ones_a_timeout()
+    {
+        var hosts = Enumerable.Range(1, 300).Select(i => IPAddress.Parse($"10.200.4.{i % 250 + 1}")).Distinct().ToList();
+        await Task.WhenAll(_b.RegisterHostsAsync(hosts)).WaitAsync(Patience);
+
+        var answers = await _c.ResolveManyAsync(hosts, refresh: true).WaitAsync(Patience);
+
+        Assert.Equal(hosts.Count, answers.Count);
+        Assert.All(answers, a => Assert.Null(a.Error));
+        Assert.Equal(hosts.Select(h => h + "/32"), answers.Select(a => a.Entry!.Eid.ToString()));
+        Assert.All(answers, a => Assert.Equal(_lab.B, Assert.Single(a.Entry!.Locators).Address.ToString()));
+
+        // A Map-Resolver that never answers: every EID of the set ends with a timeout naming it, after one resolve timeout.
+        await using var deaf = new XtrNode(_lab.SiteC() with { Listen = [$"{_lab.Ms2}:4342"], MapResolvers = [$"{_lab.Ms2}:4343"], ResolveTimeout = TimeSpan.FromMilliseconds(300) },
+            new InMemoryRouteTable());
+        var unanswered = await deaf.ResolveManyAsync(hosts[..3], refresh: true).WaitAsync(Patience);
+        Assert.Equal(hosts[..3].Select(h => $"no Map-Reply for {h} within 0.3 s"), unanswered.Select(a => Assert.IsType<TimeoutException>(a.Error).Message));
+        Assert.All(unanswered, a => Assert.Null(a.Entry));
+    }
 }
