@@ -6,6 +6,7 @@ using LispMobility.Lisp.Addressing;
 using LispMobility.Mobility.Configuration;
 using LispMobility.Mobility.Persistence;
 using LispMobility.Xtr;
+using LispMobility.Xtr.Caching;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Polly;
@@ -243,9 +244,15 @@ public sealed partial class MobilityCoordinator
     // point at the new site, and the old site's xTR (when this agent drives it) must be away.
     private async Task<string> EnsureOldSiteAwayAsync(MoveRecord move, DynamicEidRange range, ITunnelRouter router, IPAddress eid, CancellationToken ct)
     {
-        var home = range.IsHome(move.ToSite);
-        if (home) await router.WithdrawHostAsync(eid, removeRoute: false, ct).ConfigureAwait(false);
+        if (range.IsHome(move.ToSite)) await router.WithdrawHostAsync(eid, removeRoute: false, ct).ConfigureAwait(false);
         var entry = await router.ResolveAsync(eid, refresh: true, ct).ConfigureAwait(false);
+        return await ConfirmOldSiteAwayAsync(move, range, router, eid, entry, ct).ConfigureAwait(false);
+    }
+
+    // What the Map-Resolver answered (entry) must be the new site; the old site's xTR, when this agent drives it, must be away.
+    private async Task<string> ConfirmOldSiteAwayAsync(MoveRecord move, DynamicEidRange range, ITunnelRouter router, IPAddress eid, MapCacheEntry entry, CancellationToken ct)
+    {
+        var home = range.IsHome(move.ToSite);
         var ours = router.Rlocs.Select(l => l.Address).ToHashSet();
         if (entry.Locators.Count == 0 || !entry.Locators.All(l => ours.Contains(l.Address)))
         {

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using LispMobility.Mobility.Persistence;
+using LispMobility.Xtr;
 
 namespace LispMobility.Mobility.Tests;
 
@@ -32,8 +33,18 @@ public sealed class FailoverTests : IAsyncLifetime
         var eids = Enumerable.Range(0, count).Select(Eid).ToList();
         foreach (var eid in eids) coordinator.Adopt(eid, MobilityLab.Dc1);
         var progress = new Recorder();
+        var registers = _lab.MapServer.Server.Counters.RegistersAccepted;
+        var notifies = _lab.MapServer.Server.Counters.UnsolicitedNotifiesSent;
 
         var over = await coordinator.FailoverAsync(MobilityLab.Dc1, MobilityLab.Dc2, progress: progress);
+
+        // In bulk: dozens of /32s per Map-Register, and per Map-Notify to the old site (periodic registers run alongside).
+        Assert.InRange(_lab.MapServer.Server.Counters.RegistersAccepted - registers, 1, count / 20);
+        Assert.InRange(_lab.MapServer.Server.Counters.UnsolicitedNotifiesSent - notifies, 1, count / 20);
+        Assert.True(_lab.MapServer.Server.Counters.MapRequests >= count, "one verifying Map-Request per EID");
+        var audit = coordinator.Store.QueryAudit(new AuditQuery(Eid: eids[77].ToString()));
+        Assert.Equal(["intent", "move"], audit.Select(a => a.Kind));
+        Assert.All(["Registered", "OldSiteAway", "GatewaysConverged", "RemoteItrsSolicited"], step => Assert.Contains(step + " ", audit[1].Detail, StringComparison.Ordinal));
 
         Assert.True(over.Converged, string.Join("; ", over.NotConverged.Take(5).Select(n => $"{n.Eid}: {n.Reason}")));
         Assert.Equal(count, over.Moves.Count);
@@ -90,5 +101,53 @@ public sealed class FailoverTests : IAsyncLifetime
         Assert.Equal(19, report.Verified.Count);
         Assert.DoesNotContain(failed.Eid, report.Verified);
         Assert.Equal(MobilityLab.Dc1, coordinator.OwnerOf(failed.Eid));
+    }
+
+    [Fact]
+    public async Task Eids_whose_shared_register_fails_go_on_alone_with_retries_and_converge()
+    {
+        var dc2 = new FaultyTunnelRouter(_lab.Xtrs[MobilityLab.Dc2]);
+        var coordinator = _lab.Coordinator(wrap: r => r.Site == MobilityLab.Dc2 ? dc2 : r);
+        var eids = Enumerable.Range(0, 30).Select(i => IPAddress.Parse($"172.16.92.{i + 1}")).ToList();
+        foreach (var eid in eids) coordinator.Adopt(eid, MobilityLab.Dc1);
+        dc2.FailNext(RouterCall.Register, 1); // the bulk register of all 30
+
+        var report = await coordinator.FailoverAsync(MobilityLab.Dc1, MobilityLab.Dc2);
+
+        Assert.True(report.Converged, string.Join("; ", report.NotConverged.Take(3).Select(n => $"{n.Eid}: {n.Reason}")));
+        Assert.Equal(eids.ToHashSet(), report.Verified.ToHashSet());
+        Assert.Equal(1 + eids.Count, dc2.Calls(RouterCall.Register)); // the failed bulk call, then one register each
+        Assert.All(eids, e => Assert.Equal(MobilityLab.Dc2, _lab.HostRegistrationSite(e)));
+        var audit = coordinator.Store.QueryAudit(new AuditQuery(Eid: "172.16.92.5"));
+        Assert.Equal(["intent", "bulk", "Registered", "OldSiteAway", "GatewaysConverged", "RemoteItrsSolicited", "move"], audit.Select(a => a.Kind));
+        Assert.StartsWith("continues on its own after Journaled: Registered: injected", audit[1].Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_failover_cut_short_by_a_crash_is_finished_from_the_journal()
+    {
+        var dc2 = new FaultyTunnelRouter(_lab.Xtrs[MobilityLab.Dc2]);
+        dc2.Hang(RouterCall.Resolve); // the process "dies" while verifying
+        var store = new MobilityStore(_lab.Database);
+        var crashed = _lab.Coordinator(store, wrap: r => r.Site == MobilityLab.Dc2 ? dc2 : r);
+        var eids = Enumerable.Range(0, 40).Select(i => IPAddress.Parse($"172.16.93.{i + 1}")).ToList();
+        foreach (var eid in eids) crashed.Adopt(eid, MobilityLab.Dc1);
+        using var crash = new CancellationTokenSource();
+        var failover = crashed.FailoverAsync(MobilityLab.Dc1, MobilityLab.Dc2, cancellationToken: crash.Token);
+        await MobilityLab.Eventually(() => dc2.Calls(RouterCall.Resolve) == 1, "the failover reached the verification");
+        await crash.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => failover);
+        store.Dispose();
+
+        var reopened = _lab.OpenStore();
+        Assert.Equal(eids.Select(e => e.ToString()).Order(), reopened.Unfinished().Select(m => m.Eid).Order());
+        var restarted = _lab.Coordinator(reopened);
+        var outcomes = await restarted.ResumeAsync();
+
+        Assert.Equal(eids.Count, outcomes.Count);
+        Assert.All(outcomes, o => Assert.True(o.Converged, o.Error));
+        Assert.Empty(reopened.Unfinished());
+        Assert.All(eids, e => Assert.Equal(MobilityLab.Dc2, restarted.OwnerOf(e)));
+        Assert.All(eids, e => Assert.Equal(MobilityLab.Dc2, _lab.HostRegistrationSite(e)));
     }
 }

@@ -54,6 +54,50 @@ internal sealed class FaultyTunnelRouter(ITunnelRouter inner) : ITunnelRouter
         return await inner.RegisterHostAsync(eid, range, cancellationToken);
     }
 
+    // One call, like one Map-Register exchange: an injected failure or hang hits every EID of it; a broken EID fails alone.
+    public Task<RegistrationResult>[] RegisterHostsAsync(IReadOnlyList<IPAddress> eids, string? range = null, CancellationToken cancellationToken = default)
+    {
+        var all = RegisterAllAsync(eids, range, cancellationToken);
+        return eids.Select((_, i) => PickAsync(all, i)).ToArray();
+    }
+
+    private async Task<Task<RegistrationResult>[]> RegisterAllAsync(IReadOnlyList<IPAddress> eids, string? range, CancellationToken cancellationToken)
+    {
+        await EnterAsync(RouterCall.Register, cancellationToken);
+        var results = new Task<RegistrationResult>[eids.Count];
+        var healthy = new List<int>();
+        for (var i = 0; i < eids.Count; i++)
+        {
+            if (_broken.ContainsKey(eids[i])) results[i] = Task.FromException<RegistrationResult>(new InvalidOperationException($"injected Register failure of {eids[i]}"));
+            else healthy.Add(i);
+        }
+
+        if (BeforeRegister is { } probe)
+        {
+            foreach (var i in healthy) await probe(eids[i], cancellationToken);
+        }
+
+        var registered = inner.RegisterHostsAsync(healthy.Select(i => eids[i]).ToList(), range, cancellationToken);
+        for (var j = 0; j < healthy.Count; j++) results[healthy[j]] = registered[j];
+        return results;
+    }
+
+    private static async Task<RegistrationResult> PickAsync(Task<Task<RegistrationResult>[]> all, int i) => await (await all)[i];
+
+    public Task[] WithdrawHostsAsync(IReadOnlyList<IPAddress> eids, bool removeRoute = true, CancellationToken cancellationToken = default)
+    {
+        var all = WithdrawAllAsync(eids, removeRoute, cancellationToken);
+        return eids.Select((_, i) => (Task)PickAsync(all, i)).ToArray();
+    }
+
+    private async Task<Task[]> WithdrawAllAsync(IReadOnlyList<IPAddress> eids, bool removeRoute, CancellationToken cancellationToken)
+    {
+        await EnterAsync(RouterCall.Withdraw, cancellationToken);
+        return inner.WithdrawHostsAsync(eids, removeRoute, cancellationToken);
+    }
+
+    private static async Task PickAsync(Task<Task[]> all, int i) => await (await all)[i];
+
     public async Task WithdrawHostAsync(IPAddress eid, bool removeRoute = true, CancellationToken cancellationToken = default)
     {
         await EnterAsync(RouterCall.Withdraw, cancellationToken);
@@ -64,6 +108,13 @@ internal sealed class FaultyTunnelRouter(ITunnelRouter inner) : ITunnelRouter
     {
         await EnterAsync(RouterCall.Resolve, cancellationToken);
         return await inner.ResolveAsync(eid, refresh, cancellationToken);
+    }
+
+    // One call for the set: an injected failure or hang hits every EID of it.
+    public async Task<IReadOnlyList<Resolution>> ResolveManyAsync(IReadOnlyList<IPAddress> eids, bool refresh = false, CancellationToken cancellationToken = default)
+    {
+        await EnterAsync(RouterCall.Resolve, cancellationToken);
+        return await inner.ResolveManyAsync(eids, refresh, cancellationToken);
     }
 
     public int SolicitRemoteItrs(IPAddress eid)

@@ -87,9 +87,18 @@ public sealed class MobilityStore : IDisposable
     public void Begin(MoveRecord move)
     {
         ArgumentNullException.ThrowIfNull(move);
-        Execute(wait: true, "INSERT INTO moves VALUES($id,$eid,$vm,$from,$to,$trigger,$source,$state,$step,$created,$updated,$error)",
+        Begin([move]);
+    }
+
+    /// <summary>Journals many new moves (a DR failover) in one commit, before anything in the network changes.</summary>
+    public void Begin(IReadOnlyList<MoveRecord> moves)
+    {
+        ArgumentNullException.ThrowIfNull(moves);
+        Execute(wait: true, moves.Select(move => new PendingWrite("INSERT INTO moves VALUES($id,$eid,$vm,$from,$to,$trigger,$source,$state,$step,$created,$updated,$error)",
+        [
             ("$id", move.Id.ToString()), ("$eid", move.Eid), ("$vm", move.Vm), ("$from", move.FromSite), ("$to", move.ToSite), ("$trigger", move.Trigger),
-            ("$source", move.Source), ("$state", (int)move.State), ("$step", (int)move.Step), ("$created", Time(move.Created)), ("$updated", Time(move.Updated)), ("$error", move.Error));
+            ("$source", move.Source), ("$state", (int)move.State), ("$step", (int)move.Step), ("$created", Time(move.Created)), ("$updated", Time(move.Updated)), ("$error", move.Error),
+        ])).ToList());
     }
 
     /// <summary>Records a step or the end of a move.</summary>
@@ -98,8 +107,15 @@ public sealed class MobilityStore : IDisposable
     /// if a crash loses it, the move resumes from the step before, and every step is idempotent.
     /// </remarks>
     public void Update(Guid id, MoveState state, MoveStep step, DateTimeOffset time, string? error = null) =>
-        Execute(wait: state != MoveState.Running, "UPDATE moves SET state=$state, step=$step, updated=$updated, error=$error WHERE id=$id",
-            ("$id", id.ToString()), ("$state", (int)state), ("$step", (int)step), ("$updated", Time(time)), ("$error", error));
+        Update([(id, state, step, error)], time);
+
+    /// <summary>Records steps or ends of many moves, committed together; returns once committed if any of them ended.</summary>
+    public void Update(IReadOnlyList<(Guid Id, MoveState State, MoveStep Step, string? Error)> updates, DateTimeOffset time)
+    {
+        ArgumentNullException.ThrowIfNull(updates);
+        Execute(wait: updates.Any(u => u.State != MoveState.Running), updates.Select(u => new PendingWrite("UPDATE moves SET state=$state, step=$step, updated=$updated, error=$error WHERE id=$id",
+            [("$id", u.Id.ToString()), ("$state", (int)u.State), ("$step", (int)u.Step), ("$updated", Time(time)), ("$error", u.Error)])).ToList());
+    }
 
     /// <summary>Moves not finished (replayed at start).</summary>
     public IReadOnlyList<MoveRecord> Unfinished() => Moves("WHERE state=0 ORDER BY created");
@@ -119,9 +135,11 @@ public sealed class MobilityStore : IDisposable
     public void Audit(AuditEntry e)
     {
         ArgumentNullException.ThrowIfNull(e);
-        Execute(wait: false, "INSERT INTO audit(time,move_id,eid,vm,from_site,to_site,kind,trigger,source,outcome,detail,duration_ms) VALUES($t,$m,$e,$v,$f,$to,$k,$tr,$s,$o,$d,$ms)",
+        Execute(wait: false, [new PendingWrite("INSERT INTO audit(time,move_id,eid,vm,from_site,to_site,kind,trigger,source,outcome,detail,duration_ms) VALUES($t,$m,$e,$v,$f,$to,$k,$tr,$s,$o,$d,$ms)",
+        [
             ("$t", Time(e.Time)), ("$m", e.MoveId?.ToString()), ("$e", e.Eid), ("$v", e.Vm), ("$f", e.FromSite), ("$to", e.ToSite), ("$k", e.Kind),
-            ("$tr", e.Trigger), ("$s", e.Source), ("$o", e.Outcome), ("$d", e.Detail), ("$ms", e.DurationMs));
+            ("$tr", e.Trigger), ("$s", e.Source), ("$o", e.Outcome), ("$d", e.Detail), ("$ms", e.DurationMs),
+        ])]);
     }
 
     /// <summary>Audit rows matching <paramref name="query"/>, oldest first.</summary>
@@ -186,10 +204,10 @@ public sealed class MobilityStore : IDisposable
     // Group commit: a write is queued, and whoever holds the connection next commits every queued write in one transaction
     // (a commit costs ten times a write). A waiting caller returns only once its own write is committed — the intent is
     // journaled before the network is touched; other writes ride along with the next commit, or a flush queued for them.
-    private void Execute(bool wait, string sql, params (string, object?)[] args)
+    private void Execute(bool wait, List<PendingWrite> writes)
     {
-        var write = new PendingWrite(sql, args);
-        lock (_pendingGate) _pending.Add(write);
+        if (writes.Count == 0) return;
+        lock (_pendingGate) _pending.AddRange(writes);
         if (!wait)
         {
             if (Interlocked.Exchange(ref _flushQueued, 1) == 0) ThreadPool.UnsafeQueueUserWorkItem(static store => store.Flush(), this, preferLocal: false);
@@ -198,10 +216,10 @@ public sealed class MobilityStore : IDisposable
 
         lock (_gate)
         {
-            if (!write.Done) CommitPending();
+            if (!writes[^1].Done) CommitPending();
         }
 
-        if (write.Error is { } error) ExceptionDispatchInfo.Throw(error);
+        if (writes.FirstOrDefault(w => w.Error is not null)?.Error is { } error) ExceptionDispatchInfo.Throw(error);
     }
 
     private void Flush()
@@ -248,16 +266,17 @@ public sealed class MobilityStore : IDisposable
     // Under _gate. Statements are prepared once per SQL text and kept, not re-prepared for every write.
     private void Run(PendingWrite write, SqliteTransaction? transaction)
     {
+        // Each SQL text always comes with the same parameters in the same order: they are created once and only their values set.
         if (!_prepared.TryGetValue(write.Sql, out var cmd))
         {
             cmd = _db.CreateCommand();
             cmd.CommandText = write.Sql;
+            foreach (var (name, _) in write.Args) cmd.Parameters.Add(new SqliteParameter { ParameterName = name });
             _prepared[write.Sql] = cmd;
         }
 
         cmd.Transaction = transaction;
-        cmd.Parameters.Clear();
-        foreach (var (name, value) in write.Args) cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        for (var i = 0; i < write.Args.Length; i++) cmd.Parameters[i].Value = write.Args[i].Value ?? DBNull.Value;
         cmd.ExecuteNonQuery();
     }
 
