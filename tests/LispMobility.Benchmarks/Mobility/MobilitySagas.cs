@@ -30,13 +30,15 @@ internal static class MobilitySagas
     {
         var count = mode == "mobility-failover" ? 10_000 : 1000;
         var parallel = 64;
+        var rounds = 1;
         for (var i = 0; i < args.Length; i++)
         {
             if (args[i] is "--moves" or "--eids" && i + 1 < args.Length && int.TryParse(args[++i], CultureInfo.InvariantCulture, out var n) && n is > 0 and <= 60_000) count = n;
             else if (args[i] == "--parallel" && i + 1 < args.Length && int.TryParse(args[++i], CultureInfo.InvariantCulture, out var p) && p is > 0 and <= 4096) parallel = p;
+            else if (args[i] == "--rounds" && i + 1 < args.Length && int.TryParse(args[++i], CultureInfo.InvariantCulture, out var r) && r is > 0 and <= 100) rounds = r;
             else
             {
-                Console.Error.WriteLine("usage: mobility-converge [--moves 1000] | mobility-failover [--eids 10000] [--parallel 64]");
+                Console.Error.WriteLine("usage: mobility-converge [--moves 1000] | mobility-failover [--eids 10000] [--parallel 64] [--rounds 1]");
                 return 2;
             }
         }
@@ -66,7 +68,16 @@ internal static class MobilitySagas
             var eids = Enumerable.Range(0, count).Select(i => IPAddress.Parse(Invariant($"172.16.{100 + i / 250}.{i % 250 + 1}"))).ToList();
             foreach (var eid in eids) coordinator.Adopt(eid, "dc1");
             Console.WriteLine(Invariant($"{mode}: {count} EIDs, {Environment.ProcessorCount} cores, MaxParallelMoves {parallel}"));
-            return mode == "mobility-failover" ? await FailoverAsync(coordinator, eids) : await ConvergeAsync(coordinator, eids);
+            if (mode != "mobility-failover") return await ConvergeAsync(coordinator, eids);
+            // Round 1 runs in a fresh process (JIT compiling as it goes); later rounds show a process that has failed over before.
+            var exit = 0;
+            for (var round = 1; round <= rounds; round++)
+            {
+                if (rounds > 1) Console.WriteLine(Invariant($"round {round}:"));
+                exit |= await FailoverAsync(coordinator, eids);
+            }
+
+            return exit;
         }
         finally
         {
@@ -102,10 +113,16 @@ internal static class MobilitySagas
 
     private static async Task<int> FailoverAsync(MobilityCoordinator coordinator, List<IPAddress> eids)
     {
+        // CPU time of the whole process (Map-Server, both xTRs, coordinator, journal) next to the wall clock: on a shared machine
+        // the wall clock says what others left us, the CPU time what the failover itself costs.
+        var cpu = Environment.CpuUsage.TotalTime;
         var over = await coordinator.FailoverAsync("dc1", "dc2");
-        Console.WriteLine(Invariant($"failover DC1 -> DC2: {over.Moves.Count} moved, {over.Verified.Count} verified by Map-Request, {over.NotConverged.Count} not converged, {over.Elapsed.TotalMilliseconds:F0} ms"));
+        var overCpu = Environment.CpuUsage.TotalTime - cpu;
+        Console.WriteLine(Invariant($"failover DC1 -> DC2: {over.Moves.Count} moved, {over.Verified.Count} verified by Map-Request, {over.NotConverged.Count} not converged, {over.Elapsed.TotalMilliseconds:F0} ms (CPU {overCpu.TotalMilliseconds:F0} ms)"));
+        cpu = Environment.CpuUsage.TotalTime;
         var back = await coordinator.FailoverAsync("dc2", "dc1");
-        Console.WriteLine(Invariant($"failback DC2 -> DC1: {back.Moves.Count} moved, {back.Verified.Count} verified by Map-Request, {back.NotConverged.Count} not converged, {back.Elapsed.TotalMilliseconds:F0} ms"));
+        var backCpu = Environment.CpuUsage.TotalTime - cpu;
+        Console.WriteLine(Invariant($"failback DC2 -> DC1: {back.Moves.Count} moved, {back.Verified.Count} verified by Map-Request, {back.NotConverged.Count} not converged, {back.Elapsed.TotalMilliseconds:F0} ms (CPU {backCpu.TotalMilliseconds:F0} ms)"));
         foreach (var (name, report) in new[] { ("failover", over), ("failback", back) })
         {
             Console.WriteLine(Invariant($"  {name} saga total per EID: {Summary([.. report.Moves.Select(m => m.Total.TotalMilliseconds)])}"));
