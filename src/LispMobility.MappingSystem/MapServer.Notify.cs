@@ -43,10 +43,22 @@ public sealed partial class MapServer
             var destination = NotifyDestination(p.Registrant);
             _announcements.Add((destination, p.Key, record));
             notified.Add(destination);
+            entry.AwayAt ??= [];
+            if (!entry.AwayAt.Exists(a => a.Destination.Equals(destination))) entry.AwayAt.Add((destination, p.Key));
         }
 
         events.Add(new EidMoved(now, entry.Prefix, fromSite, entry.Site.Name, record.Locators, notified));
         if (_logger.IsEnabled(LogLevel.Information)) LogMoved(entry.Prefix.ToString(), fromSite, entry.Site.Name, notified.Count);
+    }
+
+    // Under _gate: the EID-prefix is gone (withdrawn or expired); the registrants that hold it away are told with a record
+    // without locators (TTL 0), so that they drop the away state and the covering prefix serves them again.
+    private void AnnounceGone(RegisteredEid entry)
+    {
+        if (entry.AwayAt is not { Count: > 0 } away) return;
+        var record = new MappingRecord { Eid = entry.Prefix, Ttl = 0, Authoritative = true, Locators = [] };
+        foreach (var (destination, key) in away) _announcements.Add((destination, key, record));
+        entry.AwayAt = null;
     }
 
     // Under _gate: one Map-Notify per previous registrant and key for the moves AnnounceMove queued, as many records as fit.

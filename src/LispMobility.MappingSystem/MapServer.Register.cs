@@ -213,6 +213,7 @@ public sealed partial class MapServer
             // Another site (or, without merge, another ETR) now holds the EID: replace, and tell the previous ones.
             var fromSite = entry.Site.Name;
             var previous = entry.Etrs.Where(e => e.Id != id).ToList();
+            entry.AwayAt?.RemoveAll(a => a.Destination.Address.Equals(source.Address)); // it holds the EID again
             foreach (var p in previous) p.Removed = true;
             entry.Etrs.RemoveAll(e => e.Id != id);
             entry.Site = site;
@@ -272,6 +273,7 @@ public sealed partial class MapServer
         if (entry.Etrs.Count == 0)
         {
             _table.Remove(entry);
+            AnnounceGone(entry);
             events.Add(new EidUnregistered(now, entry.Prefix, entry.Site.Name, expired));
             LogUnregistered(entry.Prefix.ToString(), entry.Site.Name, expired);
         }
@@ -290,6 +292,8 @@ public sealed partial class MapServer
             RemoveEtr(etr.Owner, etr, now, expired: true, sink, events);
             Counters.RegistrationExpired();
         }
+
+        SendAnnouncements(now, sink);
     }
 
     private void Reject(RejectReason reason, IPEndPoint source, string detail)

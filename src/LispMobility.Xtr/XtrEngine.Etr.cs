@@ -363,8 +363,10 @@ public sealed partial class XtrEngine
             return;
         }
 
+        // Our own Map-Registers carry our xTR-ID and their Map-Notifies echo it: one that no pending register claims is a late
+        // or duplicated acknowledgement. The Map-Server's own news (a move, a withdrawal) carries none.
+        var echo = view.XtrId == XtrId;
         var now = _time.GetUtcNow();
-        var foreign = false;
         lock (_gate)
         {
             if (_pendingRegisters.Remove(view.Nonce, out var pending) && pending.Ms == ms)
@@ -382,13 +384,18 @@ public sealed partial class XtrEngine
                 return;
             }
 
+            if (echo) return;
+
             // Unsolicited: the mapping of one of our EIDs changed (RFC 9301 §5.7, eid-mobility).
             foreach (var record in notify.Records)
             {
-                // Ours: a late acknowledgement. No locators: a withdrawal echoed back, not another site holding the EID.
-                if (IsOurs(record.Locators) || record.Locators.Count == 0) continue;
-                foreign = true;
-                if (!record.Eid.IsHost) continue;
+                if (IsOurs(record.Locators) || !record.Eid.IsHost) continue;
+                if (record.Locators.Count == 0)
+                {
+                    ForgetAway(record.Eid, now, events);
+                    continue;
+                }
+
                 var eid = record.Eid.Address;
                 var inRange = _ranges.Any(r => r.Prefix.Contains(eid));
                 if (!_hosts.TryGetValue(eid, out var host) && !inRange) continue;
@@ -412,11 +419,20 @@ public sealed partial class XtrEngine
             }
         }
 
-        // A Map-Notify with only our own RLOCs is a late or duplicated acknowledgement, not news to acknowledge.
-        if (!foreign) return;
         var ack = MapNotifyAck.For(notify) with { TruncateMac = view.AuthenticationLength == LispAuthentication.TruncatedLength(view.Algorithm) };
         sink.Send(ack.ToSignedArray(ms.Key), source);
         Counters.NotifyAckSent();
+    }
+
+    // Under _gate. The /32 another site held is gone from the mapping system (withdrawn as it went home, or expired): the
+    // blackhole goes, so that the covering prefix (the home aggregate, or this site's own) serves the EID again.
+    private void ForgetAway(EidPrefix eid, DateTimeOffset now, List<XtrEvent> events)
+    {
+        if (!_hosts.TryGetValue(eid.Address, out var host) || host.State != HostState.Away) return;
+        Forget(host);
+        RemoveRoute(eid.Address.ToIPAddress());
+        events.Add(new HostAwayCleared(now, eid));
+        LogAwayCleared(eid.ToString());
     }
 
     // Under _gate.

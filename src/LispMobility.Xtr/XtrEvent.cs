@@ -13,6 +13,9 @@ public sealed record HostRegistered(DateTimeOffset Time, EidPrefix Eid, TimeSpan
 /// <summary>A Map-Notify said another site now holds one of our EIDs: it is away (blackhole route).</summary>
 public sealed record HostAway(DateTimeOffset Time, EidPrefix Eid, IReadOnlyList<Locator> NewRlocs, IPEndPoint MapServer) : XtrEvent(Time, Eid);
 
+/// <summary>The /32 another site held is gone from the mapping system: the away state and its blackhole are removed.</summary>
+public sealed record HostAwayCleared(DateTimeOffset Time, EidPrefix Eid) : XtrEvent(Time, Eid);
+
 /// <summary>A host's /32 was withdrawn from every Map-Server.</summary>
 public sealed record HostWithdrawn(DateTimeOffset Time, EidPrefix Eid) : XtrEvent(Time, Eid);
 

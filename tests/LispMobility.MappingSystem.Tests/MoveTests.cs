@@ -139,6 +139,37 @@ public sealed class MoveTests
     }
 
     [Fact]
+    public void When_a_moved_host_route_is_withdrawn_or_expires_the_sites_holding_it_away_are_told_it_is_gone()
+    {
+        var notify = ReadNotify(MoveVm());
+        _server.Receive(MapNotifyAck.For(notify).ToSignedArray(Key(Dc1Secret)), Dc1Xtr, _sent);
+        _sent.Clear();
+
+        _server.Receive(Register(2, Dc2Secret, Record("10.200.0.7/32", 0)), Dc2Xtr, _sent); // dc2 withdraws it
+
+        var gone = ReadNotify(Assert.Single(_sent.Items, d => d.Destination.Equals(Xtr("127.10.1.1"))));
+        var record = Assert.Single(gone.Records);
+        Assert.Equal((EidPrefix.Parse("10.200.0.7/32"), 0u, 0), (record.Eid, record.Ttl, record.Locators.Count));
+        Assert.Equal(1, _server.PendingNotifyCount); // retransmitted until dc1 acknowledges, like a move
+        _server.Receive(MapNotifyAck.For(gone).ToSignedArray(Key(Dc1Secret)), Dc1Xtr, _sent);
+        Assert.Equal(0, _server.PendingNotifyCount);
+
+        // Expiry too: moved again, then never refreshed.
+        _server.Receive(Register(3, Dc2Secret, Record("10.200.0.7/32", 1440, "127.10.2.1")), Dc2Xtr, _sent); // no one to tell: dc1 held none
+        Assert.Equal(0, _server.PendingNotifyCount);
+        _server.Receive(Register(2, Dc1Secret, Record("10.200.0.7/32", 1440, "127.10.1.1")), Dc1Xtr, _sent);
+        _server.Receive(Register(4, Dc2Secret, Record("10.200.0.7/32", 1440, "127.10.2.1")), Dc2Xtr, _sent);
+        _sent.Clear();
+        _time.Advance(TimeSpan.FromHours(1));
+        _server.OnTimer(_sent);
+        Assert.Null(_server.Lookup(LispAddress.Parse("10.200.0.7")));
+        // (The unacknowledged move notifies are retransmitted too; the news of the expiry is the one without locators.)
+        var expired = ReadNotify(Assert.Single(_sent.Items, d => d.Destination.Equals(Xtr("127.10.1.1")) && ReadNotify(d).Records.All(r => r.Locators.Count == 0)));
+        Assert.Equal(EidPrefix.Parse("10.200.0.7/32"), Assert.Single(expired.Records).Eid);
+        Assert.DoesNotContain(_sent.Items, d => d.Destination.Equals(Xtr("127.10.2.1")) && ReadNotify(d).Records.All(r => r.Locators.Count == 0));
+    }
+
+    [Fact]
     public void Refresh_by_the_same_etr_is_not_a_move()
     {
         _server.Receive(Register(1, Dc1Secret, Record("10.200.0.7/32", 1440, "127.10.1.1")), Dc1Xtr, _sent);

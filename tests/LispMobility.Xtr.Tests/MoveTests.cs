@@ -128,8 +128,10 @@ public sealed class MoveTests
     }
 
     [Fact]
-    public async Task Moving_home_registers_then_withdraws_the_host_and_C_falls_back_to_the_home_aggregate()
+    public async Task Moving_home_registers_then_withdraws_the_host_and_C_falls_back_to_the_home_aggregate_and_B_drops_its_blackhole()
     {
+        var bEvents = new List<XtrEvent>();
+        _b.EventRaised += (_, e) => bEvents.Add(e);
         await HostAtAWithCachedEntryAtC();
         await _net.Call(Ep(_lab.B), s => _b.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
         Advance(0.001); // the Map-Server's SMR to C
@@ -142,6 +144,12 @@ public sealed class MoveTests
 
         Assert.Equal(new HostRoute(Host, HostRouteKind.Local, "vm0"), _routesA.Get(Host));
         Assert.Null(_a.StateOf(Host));
+        // The /32 is gone from the mapping system: B, which held it away, is told and drops the blackhole (and acks).
+        Assert.Null(_b.StateOf(Host));
+        Assert.Null(_routesB.Get(Host));
+        Assert.Equal(EidPrefix.Parse("10.200.0.7/32"), Assert.Single(bEvents.OfType<HostAwayCleared>()).Eid);
+        Assert.Equal(0, _ms.PendingNotifyCount);
+        Assert.Equal(0, _ms.Counters.Rejected(RejectReason.UnmatchedNotifyAck));
         Advance(3.1); // the Map-Server's SMRs to C (one per 3 s per ITR and EID)
         var entry = _c.LookupMapCache(Host)!;
         Assert.Equal(_lab.A, entry.Locators.Single().Address.ToString());

@@ -31,6 +31,12 @@ internal sealed class RegisteredEid(EidPrefix prefix, Site site)
     public Site Site { get; set; } = site;
     public List<EtrRegistration> Etrs { get; } = new(1);
 
+    /// <summary>
+    /// The registrants told that this EID moved away from them (they hold it away): when the EID-prefix is withdrawn or
+    /// expires they are told it is gone, or they would blackhole it for good. Null until the first move.
+    /// </summary>
+    public List<(IPEndPoint Destination, SiteKey Key)>? AwayAt { get; set; }
+
     public bool ProxyReply => Etrs.Exists(e => e.ProxyReply);
 
     public uint Ttl => Etrs.Count == 0 ? 0 : Etrs.Min(e => e.Ttl);
