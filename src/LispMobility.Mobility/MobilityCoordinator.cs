@@ -84,8 +84,50 @@ public sealed partial class MobilityCoordinator
     /// </remarks>
     public string? OwnerOf(IPAddress eid)
     {
-        var site = _owners.TryGetValue(eid.ToString(), out var recorded) ? recorded : RangeOf(eid)?.Options.HomeSite;
-        return site is not null && IsAwayAt(site, eid) ? null : site;
+        var range = RangeOf(eid);
+        var site = _owners.TryGetValue(eid.ToString(), out var recorded) ? recorded : range?.Options.HomeSite;
+        if (site is null || IsAwayAt(site, eid)) return null;
+
+        // Away from home an EID lives only by its /32: when this agent's xTR there holds none (it went away and the /32 has
+        // since been withdrawn everywhere), the recorded owner is stale too.
+        return range is not null && !range.IsHome(site) && _routers.TryGetValue(site, out var router) && router.StateOf(eid) is null ? null : site;
+    }
+
+    /// <summary>
+    /// At start: the /32s of the EIDs this agent's sites hold away from home (as the journal says) registered again, in bulk —
+    /// a restarted xTR knows none of them, and the Map-Server would let them expire. Moves the journal has unfinished are
+    /// left to <see cref="ResumeAsync"/>. Returns how many were registered and the EIDs that failed, with why.
+    /// </summary>
+    public async Task<(int Registered, IReadOnlyList<(IPAddress Eid, string Reason)> Failed)> RestoreAsync(CancellationToken cancellationToken = default)
+    {
+        var unfinished = _store.Unfinished().Select(m => m.Eid).ToHashSet(StringComparer.Ordinal);
+        var registered = 0;
+        var failed = new List<(IPAddress, string)>();
+        foreach (var (site, router) in _routers)
+        {
+            var held = _owners.Where(o => string.Equals(o.Value, site, StringComparison.OrdinalIgnoreCase) && !unfinished.Contains(o.Key))
+                .Select(o => IPAddress.Parse(o.Key)).Select(e => (Eid: e, Range: RangeOf(e))).Where(e => e.Range is not null && !e.Range.IsHome(site)).ToList();
+            foreach (var group in held.GroupBy(e => e.Range!))
+            {
+                var eids = group.Select(e => e.Eid).ToList();
+                var results = router.RegisterHostsAsync(eids, group.Key.Name, cancellationToken);
+                for (var i = 0; i < eids.Count; i++)
+                {
+                    try
+                    {
+                        await results[i].ConfigureAwait(false);
+                        registered++;
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                    {
+                        failed.Add((eids[i], e.Message));
+                        LogRestoreFailed(eids[i].ToString(), site, e.Message);
+                    }
+                }
+            }
+        }
+
+        return (registered, failed);
     }
 
     /// <summary>
@@ -312,6 +354,9 @@ public sealed partial class MobilityCoordinator
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Error, Message = "Move of {Eid} to {Site} failed: {Error}")]
     private partial void LogFailed(string eid, string site, string error);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "The /32 of {Eid}, held at {Site} as the journal says, could not be registered again at start: {Error}")]
+    private partial void LogRestoreFailed(string eid, string site, string error);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Resuming the move of {Eid} from step {Step}")]
     private partial void LogResuming(string eid, string step);

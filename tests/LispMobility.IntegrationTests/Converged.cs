@@ -25,13 +25,16 @@ internal static class Converged
         }
     }
 
-    /// <summary>The EID is home: no /32 registered, DC1's aggregate answers lookups, no blackhole at DC1.</summary>
+    /// <summary>The EID is home: no /32 registered, DC1's aggregate answers lookups, no blackhole at DC1 or DC2.</summary>
     public static async Task HomeAsync(NetnsLab lab, string eid)
     {
         await lab.EventuallyAsync(async () => !HostRegistered(await lab.ApiAsync("ms", "/registrations").ConfigureAwait(false), eid),
             Deadline, $"the Map-Server holds no {eid}/32").ConfigureAwait(false);
         await lab.EventuallyAsync(async () => !(await lab.RoutesAsync("dc1").ConfigureAwait(false)).Contains($"blackhole {eid} ", StringComparison.Ordinal),
             Deadline, $"DC1 no longer blackholes {eid}").ConfigureAwait(false);
+        // DC2 held the EID away while its /32 lived; told the /32 is gone, it keeps no route of ours for it (no blackhole).
+        await lab.EventuallyAsync(async () => !(await lab.RoutesAsync("dc2").ConfigureAwait(false)).Contains($"{eid} ", StringComparison.Ordinal),
+            Deadline, $"DC2 holds no route for {eid} any more").ConfigureAwait(false);
         await lab.EventuallyAsync(async () =>
         {
             var r = await lab.CliAsync("br", "lookup", eid, "--json").ConfigureAwait(false);

@@ -64,6 +64,8 @@ internal sealed partial class MobilityAgent(AgentConfiguration config, ILoggerFa
         var token = _stop.Token;
         _tasks.Add(Task.Run(async () =>
         {
+            var (restored, notRestored) = await Coordinator.RestoreAsync(token).ConfigureAwait(false);
+            if (restored + notRestored.Count > 0) LogRestored(restored, notRestored.Count);
             var resumed = await Coordinator.ResumeAsync(token).ConfigureAwait(false);
             if (resumed.Count > 0) LogResumed(resumed.Count, resumed.Count(m => m.Converged));
         }, token));
@@ -171,6 +173,9 @@ internal sealed partial class MobilityAgent(AgentConfiguration config, ILoggerFa
 
     [LoggerMessage(EventId = 2100, Level = LogLevel.Information, Message = "Started the {Component} on {Endpoints}")]
     private partial void LogStarted(string component, string endpoints);
+
+    [LoggerMessage(EventId = 2104, Level = LogLevel.Information, Message = "Registered again the /32s of {Count} EID(s) the journal says live at this site; {Failed} failed")]
+    private partial void LogRestored(int count, int failed);
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Resumed {Count} unfinished move(s) from the journal; {Converged} converged")]
     private partial void LogResumed(int count, int converged);

@@ -1,0 +1,61 @@
+using System.Net;
+using LispMobility.Xtr;
+using LispMobility.Xtr.Routing;
+
+namespace LispMobility.Mobility.Tests;
+
+/// <summary>
+/// What an agent knows after a restart or after other sites' agents moved its EIDs on: the /32s the journal says live at its
+/// sites registered again, and no stale owner for an EID whose /32 left.
+/// </summary>
+public sealed class RestoreTests : IAsyncLifetime
+{
+    private MobilityLab _lab = null!;
+
+    public async Task InitializeAsync() => _lab = await MobilityLab.StartAsync();
+
+    public async Task DisposeAsync() => await _lab.DisposeAsync();
+
+    [Fact]
+    public async Task A_restarted_xtr_registers_again_the_hosts_the_journal_places_at_its_site()
+    {
+        var eids = Enumerable.Range(1, 5).Select(i => IPAddress.Parse($"172.16.7.{i}")).ToList();
+        var before = _lab.Coordinator();
+        foreach (var eid in eids) before.Adopt(eid, MobilityLab.Dc1);
+        Assert.True((await before.FailoverAsync(MobilityLab.Dc1, MobilityLab.Dc2)).Converged);
+
+        // DC2's agent restarts: a new xTR that knows no host, a new coordinator over the same journal.
+        await _lab.Xtrs[MobilityLab.Dc2].DisposeAsync();
+        _lab.Routes[MobilityLab.Dc2] = new InMemoryRouteTable();
+        _lab.Xtrs[MobilityLab.Dc2] = new XtrNode(_lab.XtrOptions(MobilityLab.Dc2), _lab.Routes[MobilityLab.Dc2]);
+        _lab.Xtrs[MobilityLab.Dc2].Start();
+        var after = _lab.Coordinator(_lab.OpenStore());
+        Assert.All(eids, e => Assert.Null(after.OwnerOf(e))); // recorded at DC2, but DC2's xTR holds no /32 for it
+
+        var (registered, failed) = await after.RestoreAsync();
+
+        Assert.Equal((5, 0), (registered, failed.Count));
+        Assert.All(eids, e => Assert.Equal(HostState.Registered, _lab.Xtrs[MobilityLab.Dc2].StateOf(e)));
+        Assert.All(eids, e => Assert.Equal(MobilityLab.Dc2, after.OwnerOf(e)));
+        Assert.All(eids, e => Assert.Equal(HostRouteKind.Local, _lab.Routes[MobilityLab.Dc2].Get(e)!.Kind));
+        Assert.Equal(($"{eids[2]}/32", _lab.Rloc(MobilityLab.Dc2)), await _lab.LookupFromBranchAsync(eids[2]));
+    }
+
+    [Fact]
+    public async Task Moved_home_by_another_agent_the_old_site_drops_its_blackhole_and_its_stale_owner()
+    {
+        var eid = IPAddress.Parse("172.16.7.20");
+        var dc2Agent = _lab.Coordinator();
+        Assert.True((await dc2Agent.MoveAsync(new MoveIntent(eid, "app", MobilityLab.Dc1, MobilityLab.Dc2, "migration", "vcenter"))).Converged);
+        Assert.Equal(MobilityLab.Dc2, dc2Agent.OwnerOf(eid));
+
+        // DC1's own agent (it drives only DC1) brings the VM home: register, then withdraw the /32.
+        var dc1Agent = new MobilityCoordinator(_lab.MobilityOptions(), new Dictionary<string, ITunnelRouter> { [MobilityLab.Dc1] = _lab.Xtrs[MobilityLab.Dc1] }, _lab.OpenStore());
+        Assert.True((await dc1Agent.MoveAsync(new MoveIntent(eid, "app", MobilityLab.Dc2, MobilityLab.Dc1, "migration", "vcenter"))).Converged);
+
+        await MobilityLab.Eventually(() => _lab.Routes[MobilityLab.Dc2].Get(eid) is null, "DC2's blackhole /32 removed once the /32 was withdrawn");
+        Assert.Null(_lab.Xtrs[MobilityLab.Dc2].StateOf(eid));
+        Assert.Null(dc2Agent.OwnerOf(eid)); // not "dc2" any more: a VM seen at DC2 again is a move, not noise
+        Assert.Equal(("172.16.0.0/16", _lab.Rloc(MobilityLab.Dc1)), await _lab.LookupFromBranchAsync(eid));
+    }
+}
