@@ -214,7 +214,12 @@ public sealed partial class MapServer
             var fromSite = entry.Site.Name;
             var previous = entry.Etrs.Where(e => e.Id != id).ToList();
             entry.AwayAt?.RemoveAll(a => a.Destination.Address.Equals(source.Address)); // it holds the EID again
-            foreach (var p in previous) p.Removed = true;
+            foreach (var p in previous)
+            {
+                CountRegistrant(p.Registrant.Address, -1);
+                p.Removed = true;
+            }
+
             entry.Etrs.RemoveAll(e => e.Id != id);
             entry.Site = site;
             if (existing is null) entry.Etrs.Add(NewEtr(id, source, locators, key, record, message, now, lifetime, entry));
@@ -245,12 +250,19 @@ public sealed partial class MapServer
             ProxyReply = message.ProxyMapReply, Merge = message.MergeRequest, LastRegistered = now, ExpiresAt = now + lifetime, Owner = owner,
         };
         _expiry.Enqueue(etr, etr.ExpiresAt);
+        CountRegistrant(source.Address, +1);
         return etr;
     }
 
     private void Refresh(EtrRegistration etr, IPEndPoint source, Locator[] locators, SiteKey key, MappingRecord record, RegisterBits message,
         DateTimeOffset now, TimeSpan lifetime)
     {
+        if (!etr.Registrant.Address.Equals(source.Address))
+        {
+            CountRegistrant(etr.Registrant.Address, -1);
+            CountRegistrant(source.Address, +1);
+        }
+
         etr.Registrant = source;
         etr.Locators = locators;
         etr.Key = key;
@@ -268,6 +280,7 @@ public sealed partial class MapServer
     // Under _gate.
     private void RemoveEtr(RegisteredEid entry, EtrRegistration etr, DateTimeOffset now, bool expired, IDatagramSink sink, List<MapServerEvent> events)
     {
+        if (!etr.Removed) CountRegistrant(etr.Registrant.Address, -1);
         etr.Removed = true;
         entry.Etrs.Remove(etr);
         if (entry.Etrs.Count == 0)
@@ -280,6 +293,14 @@ public sealed partial class MapServer
 
         _smr.MappingChanged(entry.Prefix, now);
         _smr.SendDue(now, sink, events, Counters);
+    }
+
+    // Under _gate.
+    private void CountRegistrant(IPAddress address, int delta)
+    {
+        var count = _registrants.GetValueOrDefault(address) + delta;
+        if (count > 0) _registrants[address] = count;
+        else _registrants.TryRemove(address, out _);
     }
 
     // Under _gate.

@@ -42,7 +42,7 @@ public sealed partial class MapServer
     // Map-Resolver (RFC 9301 §8.3): proxy-reply, forward to an ETR, or answer negatively.
     private void Resolve(MapRequestView request, IPEndPoint source, ushort replyPort, ReadOnlySpan<byte> ecm, IDatagramSink sink)
     {
-        if (!_rateLimiter.TryTake(source.Address))
+        if (!(_registrants.ContainsKey(source.Address) ? _registeredRateLimiter : _rateLimiter).TryTake(source.Address))
         {
             Counters.Reject(RejectReason.RateLimited);
             return;

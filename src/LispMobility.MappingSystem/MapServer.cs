@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using LispMobility.Lisp;
 using LispMobility.Lisp.Addressing;
@@ -33,6 +34,10 @@ public sealed partial class MapServer : IDatagramEngine
     private readonly Dictionary<ulong, PendingNotify> _pending = [];
     private readonly Dictionary<RegistrantId, Locator[]> _sharedLocators = [];
     private readonly RequesterRateLimiter _rateLimiter;
+    private readonly RequesterRateLimiter _registeredRateLimiter;
+    // Source addresses of the registrations held now, each with how many it holds: their Map-Requests get the registered
+    // rate. Written under _gate, read by the receive path without it.
+    private readonly ConcurrentDictionary<IPAddress, int> _registrants = new();
     private readonly SmrScheduler _smr;
 
     /// <summary>Builds the engine from validated options (throws with every problem listed otherwise).</summary>
@@ -47,6 +52,7 @@ public sealed partial class MapServer : IDatagramEngine
         _logger = logger ?? NullLogger<MapServer>.Instance;
         _sites = new SiteRegistry(options.Sites);
         _rateLimiter = new RequesterRateLimiter(options.RequestsPerSecondPerRequester, options.RequestBurstPerRequester, options.MaxTrackedRequesters, _time);
+        _registeredRateLimiter = new RequesterRateLimiter(options.RegisteredRequestsPerSecond, options.RegisteredRequestBurst, options.MaxTrackedRequesters, _time);
         _smr = new SmrScheduler(options, _time, _nonces);
     }
 

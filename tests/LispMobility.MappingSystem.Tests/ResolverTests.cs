@@ -138,6 +138,26 @@ public sealed class ResolverTests
     }
 
     [Fact]
+    public void A_registered_etr_verifying_a_dr_failover_gets_the_registered_rate_until_its_registrations_are_gone()
+    {
+        var dc1 = Xtr("127.10.1.1", 40000); // the ITR port of DC1's xTR, whose address holds registrations
+        _server.Receive(Register(1, Dc1Secret, Record("10.1.0.0/16", 1440, "127.10.1.1")), Dc1Xtr, _sent);
+        _sent.Clear();
+
+        for (var i = 0; i < 5000; i++) _server.Receive(Request("10.1.0.1", dc1, (ulong)i), dc1, _sent);
+
+        Assert.Equal(5000, _sent.Items.Count);
+        Assert.Equal(0, _server.Counters.Rejected(RejectReason.RateLimited));
+
+        // Withdrawn: the address is a requester like any other again.
+        _server.Receive(Register(2, Dc1Secret, Record("10.1.0.0/16", 0)), Dc1Xtr, _sent);
+        _sent.Clear();
+        for (var i = 0; i < 1000; i++) _server.Receive(Request("10.1.0.1", dc1, (ulong)i), dc1, _sent);
+        Assert.Equal(200, _sent.Items.Count);
+        Assert.Equal(800, _server.Counters.Rejected(RejectReason.RateLimited));
+    }
+
+    [Fact]
     public void Smr_sent_to_the_map_resolver_is_refused()
     {
         var smr = new MapRequest { Smr = true, Nonce = 1, SourceEid = LispAddress.Parse("10.1.0.5"), ItrRlocs = [LispAddress.Parse("127.10.9.9")], Records = [EidPrefix.Parse("10.1.0.5/32")] };

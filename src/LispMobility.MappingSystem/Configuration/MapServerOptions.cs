@@ -45,6 +45,15 @@ public sealed record MapServerOptions
     /// <summary>Burst of Map-Requests one requester may send at once.</summary>
     public int RequestBurstPerRequester { get; init; } = 200;
 
+    /// <summary>
+    /// Map-Requests per second from the address of an ETR registered here now (an xTR of a configured site): a DR failover
+    /// verifies thousands of EIDs at once, and the SMRs of a bulk move make its ITRs ask again for each.
+    /// </summary>
+    public double RegisteredRequestsPerSecond { get; init; } = 20_000;
+
+    /// <summary>Burst of Map-Requests from the address of an ETR registered here now.</summary>
+    public int RegisteredRequestBurst { get; init; } = 20_000;
+
     /// <summary>Bound of the requesters remembered by the rate limiter and the SMR list.</summary>
     public int MaxTrackedRequesters { get; init; } = 100_000;
 
@@ -71,6 +80,7 @@ public sealed record MapServerOptions
         if (NotifyRetransmitInterval <= TimeSpan.Zero) errors.Add($"{path}.NotifyRetransmitInterval: must be positive");
         if (NotifyFixedRetries < 0 || NotifyBackoffRetries < 0) errors.Add($"{path}.NotifyFixedRetries/NotifyBackoffRetries: must not be negative");
         if (RequestsPerSecondPerRequester <= 0 || RequestBurstPerRequester < 1) errors.Add($"{path}.RequestsPerSecondPerRequester/RequestBurstPerRequester: must be positive");
+        if (RegisteredRequestsPerSecond <= 0 || RegisteredRequestBurst < 1) errors.Add($"{path}.RegisteredRequestsPerSecond/RegisteredRequestBurst: must be positive");
         if (MaxTrackedRequesters < 1) errors.Add($"{path}.MaxTrackedRequesters: must be positive");
         if (Sites.Count == 0) errors.Add($"{path}.Sites: no site configured; nothing could register");
         var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
