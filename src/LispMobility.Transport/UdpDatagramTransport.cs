@@ -19,6 +19,7 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
     private const int SolSocket = 1, SoReusePort = 15; // Linux values; SocketOptionName has no SO_REUSEPORT
     private readonly List<Socket> _sockets = [];
     private readonly List<Socket> _primary = [];
+    private readonly List<Socket> _groupSockets = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
     private readonly SemaphoreSlim _wake = new(0);
@@ -87,6 +88,42 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Also receives what is sent to these IPv4 multicast groups (joined on the interface holding <paramref name="localAddress"/>,
+    /// one socket bound to each group, shared with other listeners on this host), and sends multicast out of that interface.
+    /// Call before <see cref="Start"/>. Replies to a datagram that came to a group leave from the unicast sockets.
+    /// </summary>
+    public void JoinGroups(IEnumerable<IPEndPoint> groups, IPAddress localAddress)
+    {
+        ArgumentNullException.ThrowIfNull(groups);
+        ArgumentNullException.ThrowIfNull(localAddress);
+        var joined = false;
+        foreach (var group in groups)
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            try
+            {
+                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                socket.Bind(group);
+                socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.AddMembership, new MulticastOption(group.Address, localAddress));
+            }
+            catch (SocketException e)
+            {
+                socket.Dispose();
+                throw new InvalidOperationException($"cannot join multicast group {group} on the interface of {localAddress}: {e.Message}", e);
+            }
+
+            _groupSockets.Add(socket);
+            joined = true;
+        }
+
+        if (!joined) return;
+        foreach (var socket in _primary.Where(s => s.AddressFamily == AddressFamily.InterNetwork))
+        {
+            socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.MulticastInterface, localAddress.GetAddressBytes());
+        }
+    }
+
     /// <summary>Receive loops per endpoint (each on its own SO_REUSEPORT socket when more than one).</summary>
     public int ReceiveLoopsPerSocket { get; }
 
@@ -114,6 +151,11 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
             _loops.Add(Task.Factory.StartNew(loop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default));
         }
 
+        foreach (var socket in _groupSockets)
+        {
+            _loops.Add(Task.Factory.StartNew(() => ReceiveLoop(socket, group: true), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default));
+        }
+
         _loops.Add(Task.Run(TimerLoopAsync));
     }
 
@@ -131,7 +173,7 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
     // A dedicated thread per socket with blocking receives: no async state machine, no hop through the
     // epoll thread, and the sender's endpoint is made once per source rather than once per datagram
     // (engines keep it, so a registrant's many registrations share one IPEndPoint).
-    private void ReceiveLoop(Socket socket)
+    private void ReceiveLoop(Socket socket, bool group = false)
     {
         var buffer = GC.AllocateUninitializedArray<byte>(MaxDatagram, pinned: true);
         var outgoing = new DatagramList();
@@ -182,7 +224,8 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
 
             foreach (var d in outgoing.Items)
             {
-                if (d.Destination.AddressFamily != socket.AddressFamily)
+                // A socket bound to a multicast group cannot send from that address: replies leave from a unicast socket.
+                if (group || d.Destination.AddressFamily != socket.AddressFamily)
                 {
                     SendNow(d.Payload.Span, d.Destination);
                     continue;
@@ -266,7 +309,7 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
     {
         if (_stop.IsCancellationRequested) return;
         await _stop.CancelAsync().ConfigureAwait(false);
-        foreach (var s in _sockets)
+        foreach (var s in _sockets.Concat(_groupSockets))
         {
             // Shutdown wakes a receive blocked on the socket (Linux reports ENOTCONN for UDP but still wakes it).
             try { s.Shutdown(SocketShutdown.Both); } catch (SocketException) { }

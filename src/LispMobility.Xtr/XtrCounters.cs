@@ -5,6 +5,7 @@ public sealed class XtrCounters
 {
     private long _malformed, _unexpected, _registerSent, _registerRetransmit, _registerAck, _notifyRejected, _notifyAckSent, _away;
     private long _mapReplySent, _requestNotOurs, _smrSent, _smrSuppressed, _smrReceived, _mapRequestSent, _unmatchedReply, _cacheInstalled, _routeFailures;
+    private long _groupNotifySent, _groupNotifyReceived;
 
     /// <summary>Datagrams that did not decode.</summary>
     public long MalformedCount => Interlocked.Read(ref _malformed);
@@ -20,6 +21,10 @@ public sealed class XtrCounters
     public long NotifiesRejected => Interlocked.Read(ref _notifyRejected);
     /// <summary>Map-Notify-Acks sent.</summary>
     public long NotifyAcksSent => Interlocked.Read(ref _notifyAckSent);
+    /// <summary>Map-Notifies sent to a map-notify group (extended subnet).</summary>
+    public long GroupNotifiesSent => Interlocked.Read(ref _groupNotifySent);
+    /// <summary>Map-Notifies from peer xTRs on a map-notify group, authenticated.</summary>
+    public long GroupNotifiesReceived => Interlocked.Read(ref _groupNotifyReceived);
     /// <summary>Hosts that went away.</summary>
     public long HostsAway => Interlocked.Read(ref _away);
     /// <summary>Authoritative Map-Replies sent.</summary>
@@ -47,6 +52,8 @@ public sealed class XtrCounters
     internal void RegisterRetransmit() => Interlocked.Increment(ref _registerRetransmit);
     internal void RegisterAcknowledged() => Interlocked.Increment(ref _registerAck);
     internal void NotifyRejected() => Interlocked.Increment(ref _notifyRejected);
+    internal void GroupNotifySent() => Interlocked.Increment(ref _groupNotifySent);
+    internal void GroupNotifyReceived() => Interlocked.Increment(ref _groupNotifyReceived);
     internal void NotifyAckSent() => Interlocked.Increment(ref _notifyAckSent);
     internal void WentAway() => Interlocked.Increment(ref _away);
     internal void MapReplySent() => Interlocked.Increment(ref _mapReplySent);

@@ -110,6 +110,7 @@ public sealed partial class XtrEngine
             }
 
             SendHostRegisters(started, now, sink);
+            AnnounceToGroups(started, sink);
             if (started.Count > 0) _quickUntil = now + _options.QuickRegisterWindow;
         }
 
@@ -349,6 +350,12 @@ public sealed partial class XtrEngine
         }
 
         var ms = _mapServers.FirstOrDefault(m => m.Endpoint.Address.Equals(source.Address));
+        if (ms is null && _groups.Length > 0)
+        {
+            HandleGroupNotify(datagram, view, source, events);
+            return;
+        }
+
         if (ms is null || !view.VerifyAuthentication(ms.Key, AuthPurpose.MapNotify))
         {
             Counters.NotifyRejected();
@@ -396,32 +403,40 @@ public sealed partial class XtrEngine
                     continue;
                 }
 
-                var eid = record.Eid.Address;
-                var inRange = _ranges.Any(r => r.Prefix.Contains(eid));
-                if (!_hosts.TryGetValue(eid, out var host) && !inRange) continue;
-                if (host is null)
-                {
-                    host = new DynamicHost { Eid = record.Eid, Range = _ranges.First(r => r.Prefix.Contains(eid)).Options.Name, Interface = null };
-                    _hosts[eid] = host;
-                }
-
-                if (host.State == HostState.Away) continue;
-                FailWaiters(host, $"{host.Eid} registered by another site while its registration here was in progress");
-                // A withdrawal is moot once another site holds the EID: the Map-Server dropped our registration.
-                foreach (var w in host.WithdrawWaiters) _completions.Add(() => w.TrySetResult());
-                host.WithdrawWaiters.Clear();
-                host.State = HostState.Away;
-                host.Since = now;
-                SetRoute(new HostRoute(eid.ToIPAddress(), HostRouteKind.Blackhole, null));
-                Counters.WentAway();
-                events.Add(new HostAway(now, host.Eid, record.Locators, source));
-                LogAway(host.Eid.ToString(), source);
+                GoAway(record.Eid, record.Locators, source, now, events);
             }
         }
 
         var ack = MapNotifyAck.For(notify) with { TruncateMac = view.AuthenticationLength == LispAuthentication.TruncatedLength(view.Algorithm) };
         sink.Send(ack.ToSignedArray(ms.Key), source);
         Counters.NotifyAckSent();
+    }
+
+    // Under _gate. Another site holds the EID now (told by the Map-Server, or by a map-notify group): blackhole it here.
+    // A group tells every xTR on the LAN of every host (onlyKnown): only a host this xTR holds goes away; the Map-Server tells
+    // only a previous registrant, which may have forgotten the host (a restart) and must still blackhole it.
+    private void GoAway(EidPrefix eidPrefix, IReadOnlyList<Locator> locators, IPEndPoint source, DateTimeOffset now, List<XtrEvent> events, bool onlyKnown = false)
+    {
+        var eid = eidPrefix.Address;
+        var inRange = _ranges.Any(r => r.Prefix.Contains(eid));
+        if (!_hosts.TryGetValue(eid, out var host) && (!inRange || onlyKnown)) return;
+        if (host is null)
+        {
+            host = new DynamicHost { Eid = eidPrefix, Range = _ranges.First(r => r.Prefix.Contains(eid)).Options.Name, Interface = null };
+            _hosts[eid] = host;
+        }
+
+        if (host.State == HostState.Away) return;
+        FailWaiters(host, $"{host.Eid} registered by another site while its registration here was in progress");
+        // A withdrawal is moot once another site holds the EID: the Map-Server dropped our registration.
+        foreach (var w in host.WithdrawWaiters) _completions.Add(() => w.TrySetResult());
+        host.WithdrawWaiters.Clear();
+        host.State = HostState.Away;
+        host.Since = now;
+        SetRoute(new HostRoute(eid.ToIPAddress(), HostRouteKind.Blackhole, null));
+        Counters.WentAway();
+        events.Add(new HostAway(now, host.Eid, locators, source));
+        LogAway(host.Eid.ToString(), source);
     }
 
     // Under _gate. The /32 another site held is gone from the mapping system (withdrawn as it went home, or expired): the

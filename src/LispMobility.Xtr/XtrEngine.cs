@@ -56,6 +56,9 @@ public sealed partial class XtrEngine : IDatagramEngine
         _resolvers = options.MapResolvers.Select(IPEndPoint.Parse).ToArray();
         _static = options.DatabaseMappings.Select(EidPrefix.Parse).ToArray();
         _ranges = options.DynamicEids.Select(d => (d, EidPrefix.Parse(d.Prefix))).ToArray();
+        _groups = _ranges.Select(r => r.Options.MapNotifyGroupEndpoint).OfType<IPEndPoint>().Distinct().ToArray();
+        _groupKeys = _ranges.Where(r => r.Options.MapNotifyGroupEndpoint is not null).Select(r => r.Options.MapNotifyGroupKey!).Distinct(StringComparer.Ordinal)
+            .Select(k => Encoding.UTF8.GetBytes(k)).ToArray();
         _cache = new MapCache(options.MapCacheSize);
         XtrId = string.IsNullOrEmpty(options.XtrId) ? DeriveXtrId(options) : UInt128.Parse(options.XtrId, NumberStyles.HexNumber, CultureInfo.InvariantCulture);
         _quickUntil = _time.GetUtcNow() + options.QuickRegisterWindow;

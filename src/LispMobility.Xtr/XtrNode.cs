@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using LispMobility.Lisp;
 using LispMobility.Transport;
 using LispMobility.Xtr.Caching;
@@ -29,6 +30,23 @@ public sealed class XtrNode : ITunnelRouter, IAsyncDisposable
         Engine = new XtrEngine(options, routes, time, nonces, loggers.CreateLogger<XtrEngine>());
         _resolveTimeout = options.ResolveTimeout;
         _transport = new UdpDatagramTransport(new InOrder(this), options.EffectiveListen.Select(IPEndPoint.Parse), loggers.CreateLogger<UdpDatagramTransport>());
+        if (Engine.MapNotifyGroups.Count > 0)
+        {
+            // The groups are joined, and multicast sent, on the interface of the first IPv4 address the xTR listens on (its RLOC
+            // on the stretched LAN), or of its first IPv4 RLOC when it listens on every address.
+            var local = _transport.LocalEndpoints.Select(e => e.Address).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork && !a.Equals(IPAddress.Any))
+                ?? options.Rlocs.Select(r => IPAddress.Parse(r.Address)).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
+                ?? throw new ArgumentException("a map-notify group needs an IPv4 listen address or RLOC to join it on", nameof(options));
+            try
+            {
+                _transport.JoinGroups(Engine.MapNotifyGroups, local);
+            }
+            catch
+            {
+                _transport.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                throw;
+            }
+        }
     }
 
     /// <summary>The protocol engine (state, counters, events).</summary>

@@ -135,6 +135,12 @@ public sealed record XtrOptions
             if (string.IsNullOrWhiteSpace(d.Name)) errors.Add($"{dp}.Name: required");
             else if (!names.Add(d.Name)) errors.Add($"{dp}.Name: '{d.Name}' is configured twice");
             if (!EidPrefix.TryParse(d.Prefix, out _)) errors.Add($"{dp}.Prefix: '{d.Prefix}' is not an EID prefix");
+            if (d.MapNotifyGroup is { Length: > 0 } group)
+            {
+                if (DynamicEidOptions.ParseGroup(group) is null) errors.Add($"{dp}.MapNotifyGroup: '{group}' is not an IPv4 multicast address (224.0.0.0/4), with an optional :port");
+                else if (d.Mode != MobilityMode.ExtendedSubnet) errors.Add($"{dp}.MapNotifyGroup: only an extended-subnet range has a map-notify group (across subnets no L2 joins the sites); set Mode to ExtendedSubnet or remove it");
+                if (string.IsNullOrEmpty(d.MapNotifyGroupKey)) errors.Add($"{dp}.MapNotifyGroupKey: required with a MapNotifyGroup (every xTR on the stretched LAN shares it)");
+            }
         }
 
         if (XtrId is { Length: > 0 } x && !UInt128.TryParse(x, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out _)) errors.Add($"{path}.XtrId: '{x}' is not 32 hex digits");
@@ -199,4 +205,26 @@ public sealed record DynamicEidOptions
 
     /// <summary>The VM-facing interface host routes point to (Linux name or Windows alias); none = routes are not programmed.</summary>
     public string? Interface { get; init; }
+
+    /// <summary>
+    /// Extended-subnet only: the IPv4 multicast group ("239.1.1.1:4342", port 4342 when left out) where the xTRs sharing the
+    /// stretched subnet tell each other at once that a host of the range registered here; null = none.
+    /// </summary>
+    public string? MapNotifyGroup { get; init; }
+
+    /// <summary>
+    /// The key that signs and verifies what goes on the map-notify group (HMAC-SHA-256-128, key-id 1): shared by every xTR on
+    /// the stretched LAN, whatever its site — each site's Map-Server key is known to that site only.
+    /// </summary>
+    public string? MapNotifyGroupKey { get; init; }
+
+    /// <summary>The group as an endpoint, or null (validated options only).</summary>
+    public IPEndPoint? MapNotifyGroupEndpoint => MapNotifyGroup is { Length: > 0 } g ? ParseGroup(g) : null;
+
+    internal static IPEndPoint? ParseGroup(string text) =>
+        IPEndPoint.TryParse(text, out var ep) && ep.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && IsMulticast(ep.Address)
+            ? ep.Port == 0 ? new IPEndPoint(ep.Address, 4342) : ep
+            : null;
+
+    private static bool IsMulticast(IPAddress address) => (address.GetAddressBytes()[0] & 0xF0) == 0xE0;
 }
