@@ -95,19 +95,35 @@ public sealed partial class MobilityCoordinator
 
     /// <summary>
     /// At start: the /32s of the EIDs this agent's sites hold away from home (as the journal says) registered again, in bulk —
-    /// a restarted xTR knows none of them, and the Map-Server would let them expire. Moves the journal has unfinished are
-    /// left to <see cref="ResumeAsync"/>. Returns how many were registered and the EIDs that failed, with why.
+    /// a restarted xTR knows none of them, and the Map-Server would let them expire. Not those the mapping system maps
+    /// elsewhere now: one moved on while the agent was down (or whose /32 already expired) is not taken back; a watcher's next
+    /// report of it here moves it again. Moves the journal has unfinished are left to <see cref="ResumeAsync"/>.
+    /// Returns how many were registered and the EIDs left alone, with why.
     /// </summary>
-    public async Task<(int Registered, IReadOnlyList<(IPAddress Eid, string Reason)> Failed)> RestoreAsync(CancellationToken cancellationToken = default)
+    public async Task<(int Registered, IReadOnlyList<(IPAddress Eid, string Reason)> Skipped)> RestoreAsync(CancellationToken cancellationToken = default)
     {
         var unfinished = _store.Unfinished().Select(m => m.Eid).ToHashSet(StringComparer.Ordinal);
         var registered = 0;
-        var failed = new List<(IPAddress, string)>();
+        var skipped = new List<(IPAddress, string)>();
         foreach (var (site, router) in _routers)
         {
             var held = _owners.Where(o => string.Equals(o.Value, site, StringComparison.OrdinalIgnoreCase) && !unfinished.Contains(o.Key))
                 .Select(o => IPAddress.Parse(o.Key)).Select(e => (Eid: e, Range: RangeOf(e))).Where(e => e.Range is not null && !e.Range.IsHome(site)).ToList();
-            foreach (var group in held.GroupBy(e => e.Range!))
+            if (held.Count == 0) continue;
+            var ours = router.Rlocs.Select(l => l.Address).ToHashSet();
+
+            // One lookup window for all of them. No answer is the usual answer: the Map-Server forwards the request to the ETR
+            // that registered the /32 — this xTR, which does not know the host yet. Only a mapping elsewhere is a reason to skip.
+            var answers = await router.ResolveManyAsync(held.Select(e => e.Eid).ToList(), refresh: true, cancellationToken).ConfigureAwait(false);
+            var still = new List<(IPAddress Eid, DynamicEidRange Range)>();
+            for (var i = 0; i < held.Count; i++)
+            {
+                var entry = answers[i].Entry;
+                if (entry is null || entry.Eid.IsHost && entry.Locators.Count > 0 && entry.Locators.All(l => ours.Contains(l.Address))) still.Add((held[i].Eid, held[i].Range!));
+                else skipped.Add((held[i].Eid, $"the mapping system maps it to {entry.Eid} at {string.Join(", ", entry.Locators.Select(l => l.Address))}"));
+            }
+
+            foreach (var group in still.GroupBy(e => e.Range))
             {
                 var eids = group.Select(e => e.Eid).ToList();
                 var results = router.RegisterHostsAsync(eids, group.Key.Name, cancellationToken);
@@ -120,14 +136,14 @@ public sealed partial class MobilityCoordinator
                     }
                     catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                     {
-                        failed.Add((eids[i], e.Message));
-                        LogRestoreFailed(eids[i].ToString(), site, e.Message);
+                        skipped.Add((eids[i], "registration failed: " + e.Message));
                     }
                 }
             }
         }
 
-        return (registered, failed);
+        foreach (var (eid, reason) in skipped) LogNotRestored(eid.ToString(), reason);
+        return (registered, skipped);
     }
 
     /// <summary>
@@ -355,8 +371,8 @@ public sealed partial class MobilityCoordinator
     [LoggerMessage(EventId = 3001, Level = LogLevel.Error, Message = "Move of {Eid} to {Site} failed: {Error}")]
     private partial void LogFailed(string eid, string site, string error);
 
-    [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "The /32 of {Eid}, held at {Site} as the journal says, could not be registered again at start: {Error}")]
-    private partial void LogRestoreFailed(string eid, string site, string error);
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "The /32 of {Eid}, held here as the journal says, was not registered again at start: {Reason}")]
+    private partial void LogNotRestored(string eid, string reason);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Resuming the move of {Eid} from step {Step}")]
     private partial void LogResuming(string eid, string step);

@@ -1,4 +1,5 @@
 using System.Net;
+using LispMobility.Mobility.Persistence;
 using LispMobility.Xtr;
 using LispMobility.Xtr.Routing;
 
@@ -16,6 +17,10 @@ public sealed class RestoreTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _lab.DisposeAsync();
 
+    // DC2's xTR after a restart (it knows no host). Its lookups of the hosts it registered go unanswered: the Map-Server
+    // forwards them to it. A short resolve timeout keeps the test short.
+    private XtrNode Restarted() => new(_lab.XtrOptions(MobilityLab.Dc2) with { ResolveTimeout = TimeSpan.FromMilliseconds(500) }, _lab.Routes[MobilityLab.Dc2]);
+
     [Fact]
     public async Task A_restarted_xtr_registers_again_the_hosts_the_journal_places_at_its_site()
     {
@@ -27,14 +32,14 @@ public sealed class RestoreTests : IAsyncLifetime
         // DC2's agent restarts: a new xTR that knows no host, a new coordinator over the same journal.
         await _lab.Xtrs[MobilityLab.Dc2].DisposeAsync();
         _lab.Routes[MobilityLab.Dc2] = new InMemoryRouteTable();
-        _lab.Xtrs[MobilityLab.Dc2] = new XtrNode(_lab.XtrOptions(MobilityLab.Dc2), _lab.Routes[MobilityLab.Dc2]);
+        _lab.Xtrs[MobilityLab.Dc2] = Restarted();
         _lab.Xtrs[MobilityLab.Dc2].Start();
         var after = _lab.Coordinator(_lab.OpenStore());
         Assert.All(eids, e => Assert.Null(after.OwnerOf(e))); // recorded at DC2, but DC2's xTR holds no /32 for it
 
-        var (registered, failed) = await after.RestoreAsync();
+        var (registered, skipped) = await after.RestoreAsync();
 
-        Assert.Equal((5, 0), (registered, failed.Count));
+        Assert.Equal((5, 0), (registered, skipped.Count));
         Assert.All(eids, e => Assert.Equal(HostState.Registered, _lab.Xtrs[MobilityLab.Dc2].StateOf(e)));
         Assert.All(eids, e => Assert.Equal(MobilityLab.Dc2, after.OwnerOf(e)));
         Assert.All(eids, e => Assert.Equal(HostRouteKind.Local, _lab.Routes[MobilityLab.Dc2].Get(e)!.Kind));
@@ -49,13 +54,42 @@ public sealed class RestoreTests : IAsyncLifetime
         Assert.True((await dc2Agent.MoveAsync(new MoveIntent(eid, "app", MobilityLab.Dc1, MobilityLab.Dc2, "migration", "vcenter"))).Converged);
         Assert.Equal(MobilityLab.Dc2, dc2Agent.OwnerOf(eid));
 
-        // DC1's own agent (it drives only DC1) brings the VM home: register, then withdraw the /32.
-        var dc1Agent = new MobilityCoordinator(_lab.MobilityOptions(), new Dictionary<string, ITunnelRouter> { [MobilityLab.Dc1] = _lab.Xtrs[MobilityLab.Dc1] }, _lab.OpenStore());
+        // DC1's own agent (it drives only DC1, with its own journal) brings the VM home: register, then withdraw the /32.
+        using var dc1Journal = new MobilityStore(Path.Combine(Path.GetDirectoryName(_lab.Database)!, "dc1-agent.db"));
+        var dc1Agent = new MobilityCoordinator(_lab.MobilityOptions(), new Dictionary<string, ITunnelRouter> { [MobilityLab.Dc1] = _lab.Xtrs[MobilityLab.Dc1] }, dc1Journal);
         Assert.True((await dc1Agent.MoveAsync(new MoveIntent(eid, "app", MobilityLab.Dc2, MobilityLab.Dc1, "migration", "vcenter"))).Converged);
 
         await MobilityLab.Eventually(() => _lab.Routes[MobilityLab.Dc2].Get(eid) is null, "DC2's blackhole /32 removed once the /32 was withdrawn");
         Assert.Null(_lab.Xtrs[MobilityLab.Dc2].StateOf(eid));
         Assert.Null(dc2Agent.OwnerOf(eid)); // not "dc2" any more: a VM seen at DC2 again is a move, not noise
         Assert.Equal(("172.16.0.0/16", _lab.Rloc(MobilityLab.Dc1)), await _lab.LookupFromBranchAsync(eid));
+    }
+
+    [Fact]
+    public async Task A_restarted_agent_does_not_take_back_an_eid_that_moved_on_while_it_was_down()
+    {
+        var stayed = IPAddress.Parse("172.16.7.30");
+        var left = IPAddress.Parse("172.16.7.31");
+        var before = _lab.Coordinator();
+        foreach (var e in new[] { stayed, left }) Assert.True((await before.MoveAsync(new MoveIntent(e, "app", MobilityLab.Dc1, MobilityLab.Dc2, "migration", "vcenter"))).Converged);
+
+        // DC2's agent is down; DC1's agent brings one VM home meanwhile (the /32 is withdrawn).
+        await _lab.Xtrs[MobilityLab.Dc2].DisposeAsync();
+        using var dc1Journal = new MobilityStore(Path.Combine(Path.GetDirectoryName(_lab.Database)!, "dc1-agent.db"));
+        var dc1Agent = new MobilityCoordinator(_lab.MobilityOptions(), new Dictionary<string, ITunnelRouter> { [MobilityLab.Dc1] = _lab.Xtrs[MobilityLab.Dc1] }, dc1Journal);
+        Assert.True((await dc1Agent.MoveAsync(new MoveIntent(left, "app", MobilityLab.Dc2, MobilityLab.Dc1, "migration", "vcenter"))).Converged);
+        _lab.Routes[MobilityLab.Dc2] = new InMemoryRouteTable();
+        _lab.Xtrs[MobilityLab.Dc2] = Restarted();
+        _lab.Xtrs[MobilityLab.Dc2].Start();
+
+        var (registered, skipped) = await _lab.Coordinator(_lab.OpenStore()).RestoreAsync();
+
+        Assert.Equal(1, registered);
+        var (eid, reason) = Assert.Single(skipped);
+        Assert.Equal(left, eid);
+        Assert.Equal($"the mapping system maps it to 172.16.0.0/16 at {_lab.Rloc(MobilityLab.Dc1)}", reason);
+        Assert.Equal(MobilityLab.Dc2, _lab.HostRegistrationSite(stayed));
+        Assert.Null(_lab.HostRegistrationSite(left));
+        Assert.Null(_lab.Xtrs[MobilityLab.Dc2].StateOf(left));
     }
 }

@@ -174,8 +174,8 @@ internal sealed partial class MobilityAgent(AgentConfiguration config, ILoggerFa
     [LoggerMessage(EventId = 2100, Level = LogLevel.Information, Message = "Started the {Component} on {Endpoints}")]
     private partial void LogStarted(string component, string endpoints);
 
-    [LoggerMessage(EventId = 2104, Level = LogLevel.Information, Message = "Registered again the /32s of {Count} EID(s) the journal says live at this site; {Failed} failed")]
-    private partial void LogRestored(int count, int failed);
+    [LoggerMessage(EventId = 2104, Level = LogLevel.Information, Message = "Registered again the /32s of {Count} EID(s) the journal places at this site; {Skipped} left alone (see the warnings)")]
+    private partial void LogRestored(int count, int skipped);
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Resumed {Count} unfinished move(s) from the journal; {Converged} converged")]
     private partial void LogResumed(int count, int converged);
