@@ -123,22 +123,34 @@ public sealed partial class MobilityCoordinator
                 else skipped.Add((held[i].Eid, $"the mapping system maps it to {entry.Eid} at {string.Join(", ", entry.Locators.Select(l => l.Address))}"));
             }
 
-            foreach (var group in still.GroupBy(e => e.Range))
+            // Held like moves (in the bulk sagas' order), so that a move the watchers start meanwhile runs before or after, not across.
+            still.Sort((a, b) => string.CompareOrdinal(a.Eid.ToString(), b.Eid.ToString()));
+            var gates = still.Select(e => _perEid.GetOrAdd(e.Eid.ToString(), _ => new SemaphoreSlim(1))).ToArray();
+            var taken = 0;
+            try
             {
-                var eids = group.Select(e => e.Eid).ToList();
-                var results = router.RegisterHostsAsync(eids, group.Key.Name, cancellationToken);
-                for (var i = 0; i < eids.Count; i++)
+                for (; taken < gates.Length; taken++) await gates[taken].WaitAsync(cancellationToken).ConfigureAwait(false);
+                foreach (var group in still.Where(e => string.Equals(_owners.GetValueOrDefault(e.Eid.ToString()), site, StringComparison.OrdinalIgnoreCase)).GroupBy(e => e.Range))
                 {
-                    try
+                    var eids = group.Select(e => e.Eid).ToList();
+                    var results = router.RegisterHostsAsync(eids, group.Key.Name, cancellationToken);
+                    for (var i = 0; i < eids.Count; i++)
                     {
-                        await results[i].ConfigureAwait(false);
-                        registered++;
-                    }
-                    catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-                    {
-                        skipped.Add((eids[i], "registration failed: " + e.Message));
+                        try
+                        {
+                            await results[i].ConfigureAwait(false);
+                            registered++;
+                        }
+                        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                        {
+                            skipped.Add((eids[i], "registration failed: " + e.Message));
+                        }
                     }
                 }
+            }
+            finally
+            {
+                for (var i = 0; i < taken; i++) gates[i].Release();
             }
         }
 
