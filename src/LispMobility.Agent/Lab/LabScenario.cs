@@ -126,6 +126,8 @@ internal sealed class LabScenario(TextWriter output, ILoggerFactory? loggers = n
                 home.Error ?? $"{home.Total.TotalMilliseconds:0.0} ms");
             var aggregate = await WaitAsync(() => branch.Engine.LookupMapCache(web01) is { } e && !e.Eid.IsHost && Rlocs(e.Locators) == "127.77.1.1", stop.Token).ConfigureAwait(false);
             Check("branch map-cache back on DC1's aggregate", aggregate, $"{branch.Engine.LookupMapCache(web01)?.Eid} -> {Rlocs(branch.Engine.LookupMapCache(web01)?.Locators ?? [])}");
+            var dc2Clean = await WaitAsync(() => xtrs[LabTopology.Dc2].StateOf(web01) is null && routes[LabTopology.Dc2].Get(web01) is null, stop.Token).ConfigureAwait(false);
+            Check("DC2 keeps no blackhole once the /32 is withdrawn", dc2Clean, $"state {xtrs[LabTopology.Dc2].StateOf(web01)?.ToString() ?? "none"}, route {routes[LabTopology.Dc2].Get(web01)?.Kind.ToString() ?? "none"}");
 
             Say("lab", "--- DR: fail DC1 over to DC2 without renumbering ---");
             var report = await coordinator.FailoverAsync(LabTopology.Dc1, LabTopology.Dc2, progress: new Progress<FailoverProgress>(p => Say("dr", $"{p.Converged + p.Failed}/{p.Total} done, {p.Failed} failed")), cancellationToken: stop.Token).ConfigureAwait(false);

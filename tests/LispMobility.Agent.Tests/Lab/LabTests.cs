@@ -18,7 +18,8 @@ public sealed class LabTests
         Assert.True(passed, output.ToString());
         Assert.Contains(lab.Checks, c => c.What.Contains("branch map-cache refreshed to DC2 by SMR", StringComparison.Ordinal) && c.Passed);
         Assert.Contains(lab.Checks, c => c.What.Contains("DR failover", StringComparison.Ordinal) && c.Passed);
-        Assert.True(lab.Checks.Count >= 9, output.ToString());
+        Assert.Contains(lab.Checks, c => c.What.Contains("DC2 keeps no blackhole", StringComparison.Ordinal) && c.Passed);
+        Assert.True(lab.Checks.Count >= 10, output.ToString());
         Assert.Contains("lab: every step converged", output.ToString(), StringComparison.Ordinal);
         Assert.Equal(before, Directory.GetFiles(Path.GetTempPath(), "lispmobility-lab-*"));
     }
