@@ -28,6 +28,9 @@ public sealed partial class MapServer
         public DateTimeOffset NextDue { get; set; }
     }
 
+    // Under _gate: per registrant address and EID, the move notification it has not acknowledged yet (by nonce).
+    private readonly Dictionary<(IPAddress Registrant, EidPrefix Eid), ulong> _unacknowledged = [];
+
     // Under _gate: the moves found while one Map-Register is applied, told to each previous registrant together by
     // SendAnnouncements (a bulk failover moves dozens of EIDs per Map-Register; one Map-Notify and one ack each, not per EID).
     private readonly List<(IPEndPoint Destination, SiteKey Key, MappingRecord Record)> _announcements = [];
@@ -100,8 +103,32 @@ public sealed partial class MapServer
             Key = key, Transmissions = 1, Interval = _options.NotifyRetransmitInterval, NextDue = now + _options.NotifyRetransmitInterval,
         };
         _pending[nonce] = pending;
+        foreach (var r in records)
+        {
+            if (r.Locators.Count > 0) _unacknowledged[(destination.Address, r.Eid)] = nonce;
+        }
+
         sink.Send(pending.Datagram, pending.Destination);
         Counters.UnsolicitedNotify();
+    }
+
+    // Under _gate: a pending notification is done (acknowledged, or given up).
+    private void Settle(PendingNotify p)
+    {
+        foreach (var eid in p.Eids)
+        {
+            if (_unacknowledged.TryGetValue((p.Destination.Address, eid), out var nonce) && nonce == p.Nonce) _unacknowledged.Remove((p.Destination.Address, eid));
+        }
+    }
+
+    // Under _gate: when the registrant at this address was told it lost the EID and has not acknowledged, its registration
+    // of the EID is a refresh that crossed the news: the news goes again now, and the record is not applied.
+    private bool CrossedTheNews(IPEndPoint source, EidPrefix eid, IDatagramSink sink)
+    {
+        if (!_unacknowledged.TryGetValue((source.Address, eid), out var nonce) || !_pending.TryGetValue(nonce, out var p)) return false;
+        sink.Send(p.Datagram, p.Destination);
+        Counters.NotifyRetransmit();
+        return true;
     }
 
     // Under _gate. 3 retransmissions every interval, then NotifyBackoffRetries more with the interval doubling, then give up.
@@ -116,6 +143,7 @@ public sealed partial class MapServer
             if (p.Transmissions >= maxTransmissions)
             {
                 (done ??= []).Add(p.Nonce);
+                Settle(p);
                 Counters.NotifyGiveUp();
                 foreach (var eid in p.Eids)
                 {
@@ -174,6 +202,7 @@ public sealed partial class MapServer
         lock (_gate)
         {
             if (!_pending.Remove(view.Nonce)) return;
+            Settle(pending);
         }
 
         Counters.NotifyAck();

@@ -210,6 +210,13 @@ public sealed partial class MapServer
         var existing = entry.Etrs.Find(e => e.Id == id);
         if (entry.Site != site || existing is null && !message.MergeRequest)
         {
+            if (CrossedTheNews(source, prefix, sink))
+            {
+                Counters.Reject(RejectReason.StaleRegistration);
+                LogRejected(RejectReason.StaleRegistration, source, $"{prefix} moved to site {entry.Site.Name}; this registrant has not acknowledged it yet (told again)");
+                return;
+            }
+
             // Another site (or, without merge, another ETR) now holds the EID: replace, and tell the previous ones.
             var fromSite = entry.Site.Name;
             var previous = entry.Etrs.Where(e => e.Id != id).ToList();

@@ -25,6 +25,11 @@ public enum RejectReason
     UnmatchedNotifyAck,
     /// <summary>A Map-Request over its requester's rate.</summary>
     RateLimited,
+    /// <summary>
+    /// A record of an EID its registrant was told it lost (unsolicited Map-Notify) and has not acknowledged yet: a refresh sent
+    /// before the news arrived, not a move back. Only that record is skipped, and the news sent again.
+    /// </summary>
+    StaleRegistration,
 }
 
 /// <summary>Everything the Map-Server counts; read by the metrics endpoint and the tests.</summary>

@@ -157,8 +157,11 @@ public sealed class MoveTests
         // Expiry too: moved again, then never refreshed.
         _server.Receive(Register(3, Dc2Secret, Record("10.200.0.7/32", 1440, "127.10.2.1")), Dc2Xtr, _sent); // no one to tell: dc1 held none
         Assert.Equal(0, _server.PendingNotifyCount);
+        _sent.Clear();
         _server.Receive(Register(2, Dc1Secret, Record("10.200.0.7/32", 1440, "127.10.1.1")), Dc1Xtr, _sent);
-        _server.Receive(Register(4, Dc2Secret, Record("10.200.0.7/32", 1440, "127.10.2.1")), Dc2Xtr, _sent);
+        var toDc2 = ReadNotify(Assert.Single(_sent.Items, d => d.Destination.Equals(Xtr("127.10.2.1")) && ReadNotify(d).Nonce != 2));
+        _server.Receive(MapNotifyAck.For(toDc2).ToSignedArray(Key(Dc2Secret)), Dc2Xtr, _sent); // dc2 knows it lost it
+        _server.Receive(Register(4, Dc2Secret, Record("10.200.0.7/32", 1440, "127.10.2.1")), Dc2Xtr, _sent); // and takes it back
         _sent.Clear();
         _time.Advance(TimeSpan.FromHours(1));
         _server.OnTimer(_sent);
@@ -168,6 +171,53 @@ public sealed class MoveTests
         Assert.Equal(EidPrefix.Parse("10.200.0.7/32"), Assert.Single(expired.Records).Eid);
         Assert.DoesNotContain(_sent.Items, d => d.Destination.Equals(Xtr("127.10.2.1")) && ReadNotify(d).Records.All(r => r.Locators.Count == 0));
     }
+
+    [Fact]
+    public void A_refresh_that_crossed_the_news_of_the_move_does_not_take_the_eid_back()
+    {
+        var notify = ReadNotify(MoveVm()); // 10.200.0.7 moved dc1 -> dc2; dc1 has not acknowledged yet
+        _sent.Clear();
+
+        // dc1's periodic registration, sent before the news reached it: its /32 is not applied, the news goes again now.
+        _server.Receive(Register(2, Dc1Secret, Record("10.1.0.0/16", 1440, "127.10.1.1"), Record("10.200.0.7/32", 1440, "127.10.1.1")), Dc1Xtr, _sent);
+
+        Assert.Equal("dc2", _server.Lookup(LispAddress.Parse("10.200.0.7"))!.Site);
+        Assert.Equal("dc1", _server.Lookup(LispAddress.Parse("10.1.0.1"))!.Site); // the rest of the Map-Register applies
+        Assert.Equal(1, _server.Counters.Rejected(RejectReason.StaleRegistration));
+        Assert.Equal(1, _server.Counters.Moves);
+        Assert.Contains(_sent.Items, d => d.Destination.Equals(Xtr("127.10.1.1")) && d.Payload.Span.SequenceEqual(EncodedAgain(notify)));
+
+        // Acknowledged: a registration of it afterwards is a real move back.
+        _server.Receive(MapNotifyAck.For(notify).ToSignedArray(Key(Dc1Secret)), Dc1Xtr, _sent);
+        _server.Receive(Register(3, Dc1Secret, Record("10.200.0.7/32", 1440, "127.10.1.1")), Dc1Xtr, _sent);
+        Assert.Equal("dc1", _server.Lookup(LispAddress.Parse("10.200.0.7"))!.Site);
+        Assert.Equal(2, _server.Counters.Moves);
+    }
+
+    private static byte[] EncodedAgain(MapNotify notify) => notify.ToSignedArray(Key(Dc1Secret));
+
+    [Fact]
+    public void An_unanswered_smr_is_sent_again_each_interval_up_to_three_times_and_a_map_request_stops_it()
+    {
+        _server.Receive(Register(1, Dc1Secret, Record("10.200.0.7/32", 1440, "127.10.1.1")), Dc1Xtr, _sent);
+        var itr = Xtr("127.10.9.9", 40001);
+        var other = Xtr("127.10.9.8", 40001);
+        _server.Receive(Request("10.200.0.7", itr), itr, _sent);
+        _server.Receive(Request("10.200.0.7", other), other, _sent);
+        _sent.Clear();
+
+        _server.Receive(Register(1, Dc2Secret, Record("10.200.0.7/32", 1440, "127.10.2.1")), Dc2Xtr, _sent);
+        Assert.Single(_sent.Items, d => d.Destination.Equals(itr));
+        Assert.Single(_sent.Items, d => d.Destination.Equals(other));
+        _server.Receive(Request("10.200.0.7", other, nonce: 5), other, _sent); // "other" got it and asked again
+
+        for (var s = 0; s < 20; s++) Advance(1);
+
+        Assert.Equal(4, _sent.Items.Count(d => d.Destination.Equals(itr) && IsSmr(d))); // first + 3 retries
+        Assert.Equal(1, _sent.Items.Count(d => d.Destination.Equals(other) && IsSmr(d)));
+    }
+
+    private static bool IsSmr(OutgoingDatagram d) => MapRequest.TryRead(d.Payload.Span, out var r, out _) && r.Smr;
 
     [Fact]
     public void Refresh_by_the_same_etr_is_not_a_move()

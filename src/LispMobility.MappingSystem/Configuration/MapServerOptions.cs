@@ -39,6 +39,12 @@ public sealed record MapServerOptions
     /// <summary>At most one SMR per destination per this interval (RFC 9301 §6.1).</summary>
     public TimeSpan SmrInterval { get; init; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// Times an SMR is sent again, an interval apart, while the ITR has not asked for the EID since (its SMR-invoked Map-Request
+    /// is the acknowledgement): one lost datagram must not leave an ITR on the old site until its map-cache entry expires.
+    /// </summary>
+    public int SmrRetries { get; init; } = 3;
+
     /// <summary>Map-Requests per second one requester may send before the rest are dropped.</summary>
     public double RequestsPerSecondPerRequester { get; init; } = 100;
 
@@ -80,6 +86,7 @@ public sealed record MapServerOptions
         if (NotifyRetransmitInterval <= TimeSpan.Zero) errors.Add($"{path}.NotifyRetransmitInterval: must be positive");
         if (NotifyFixedRetries < 0 || NotifyBackoffRetries < 0) errors.Add($"{path}.NotifyFixedRetries/NotifyBackoffRetries: must not be negative");
         if (RequestsPerSecondPerRequester <= 0 || RequestBurstPerRequester < 1) errors.Add($"{path}.RequestsPerSecondPerRequester/RequestBurstPerRequester: must be positive");
+        if (SmrRetries is < 0 or > 10) errors.Add(Invariant($"{path}.SmrRetries: {SmrRetries} must be 0 to 10"));
         if (RegisteredRequestsPerSecond <= 0 || RegisteredRequestBurst < 1) errors.Add($"{path}.RegisteredRequestsPerSecond/RegisteredRequestBurst: must be positive");
         if (MaxTrackedRequesters < 1) errors.Add($"{path}.MaxTrackedRequesters: must be positive");
         if (Sites.Count == 0) errors.Add($"{path}.Sites: no site configured; nothing could register");

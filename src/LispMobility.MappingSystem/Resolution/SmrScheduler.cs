@@ -20,6 +20,8 @@ internal sealed class SmrScheduler(MapServerOptions options, TimeProvider time, 
     // _due in time order, so that sending does not walk every scheduled SMR (a DR failover schedules thousands, most of them
     // held back by the interval). An item whose time no longer matches _due was rescheduled and is skipped.
     private readonly PriorityQueue<(IPEndPoint, LispAddress), DateTimeOffset> _dueOrder = new();
+    // SMRs sent and not yet followed by a Map-Request from that ITR for that EID: how many times each was sent.
+    private readonly Dictionary<(IPEndPoint, LispAddress), int> _unanswered = [];
     private int _tracked;
 
     /// <summary>Requester entries currently remembered.</summary>
@@ -41,6 +43,10 @@ internal sealed class SmrScheduler(MapServerOptions options, TimeProvider time, 
         }
 
         set[itr] = now;
+
+        // The ITR asked again: that answers an SMR sent to it for this EID.
+        var key = (itr, eid);
+        if (_unanswered.Remove(key)) _due.Remove(key);
     }
 
     /// <summary>Schedules SMRs to every recent requester of an address inside <paramref name="prefix"/>.</summary>
@@ -66,6 +72,7 @@ internal sealed class SmrScheduler(MapServerOptions options, TimeProvider time, 
             var key = (itr, eid);
             var at = _lastSent.TryGetValue(key, out var last) && now - last < options.SmrInterval ? last + options.SmrInterval : now;
             if (_due.TryGetValue(key, out var scheduled) && scheduled == at) continue;
+            _unanswered.Remove(key); // a new change: its SMR gets its own retries
             _due[key] = at;
             _dueOrder.Enqueue(key, at);
         }
@@ -89,6 +96,20 @@ internal sealed class SmrScheduler(MapServerOptions options, TimeProvider time, 
             counters.Smr();
             events.Add(new SmrSent(now, EidPrefix.Host(eid), itr));
             _lastSent[key] = now;
+
+            // Sent again an interval later unless the ITR asks for the EID meanwhile (Requested).
+            var sent = _unanswered.GetValueOrDefault(key) + 1;
+            if (sent <= options.SmrRetries)
+            {
+                _unanswered[key] = sent;
+                var again = now + options.SmrInterval;
+                _due[key] = again;
+                _dueOrder.Enqueue(key, again);
+            }
+            else
+            {
+                _unanswered.Remove(key);
+            }
         }
 
         DateTimeOffset? next = null;
