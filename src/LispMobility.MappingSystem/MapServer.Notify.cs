@@ -19,8 +19,8 @@ public sealed partial class MapServer
     private sealed class PendingNotify
     {
         public required ulong Nonce { get; init; }
-        public required EidPrefix[] Eids { get; init; }
-        public required byte[] Datagram { get; init; }
+        public required MappingRecord[] Records { get; set; }
+        public required byte[] Datagram { get; set; }
         public required IPEndPoint Destination { get; init; }
         public required SiteKey Key { get; init; }
         public int Transmissions { get; set; }
@@ -28,7 +28,7 @@ public sealed partial class MapServer
         public DateTimeOffset NextDue { get; set; }
     }
 
-    // Under _gate: per registrant address and EID, the move notification it has not acknowledged yet (by nonce).
+    // Under _gate: per registrant address and EID, the news (a move, or the EID gone) it has not acknowledged yet, by nonce.
     private readonly Dictionary<(IPAddress Registrant, EidPrefix Eid), ulong> _unacknowledged = [];
 
     // Under _gate: the moves found while one Map-Register is applied, told to each previous registrant together by
@@ -96,17 +96,17 @@ public sealed partial class MapServer
     {
         var nonce = _nonces.Next();
         while (_pending.ContainsKey(nonce)) nonce = _nonces.Next();
+        // Newer news of an EID replaces what this registrant was told of it and has not acknowledged: a notification that
+        // arrives late must not undo a later one (away after gone would blackhole an EID registered nowhere).
+        foreach (var r in records) Supersede(destination, r.Eid);
         var notify = new MapNotify { Nonce = nonce, KeyId = key.KeyId, Algorithm = key.Algorithm, Records = [.. records] };
         var pending = new PendingNotify
         {
-            Nonce = nonce, Eids = records.Select(r => r.Eid).ToArray(), Datagram = notify.ToSignedArray(key.Secret), Destination = destination,
+            Nonce = nonce, Records = [.. records], Datagram = notify.ToSignedArray(key.Secret), Destination = destination,
             Key = key, Transmissions = 1, Interval = _options.NotifyRetransmitInterval, NextDue = now + _options.NotifyRetransmitInterval,
         };
         _pending[nonce] = pending;
-        foreach (var r in records)
-        {
-            if (r.Locators.Count > 0) _unacknowledged[(destination.Address, r.Eid)] = nonce;
-        }
+        foreach (var r in records) _unacknowledged[(destination.Address, r.Eid)] = nonce;
 
         sink.Send(pending.Datagram, pending.Destination);
         Counters.UnsolicitedNotify();
@@ -115,10 +115,26 @@ public sealed partial class MapServer
     // Under _gate: a pending notification is done (acknowledged, or given up).
     private void Settle(PendingNotify p)
     {
-        foreach (var eid in p.Eids)
+        foreach (var r in p.Records)
         {
-            if (_unacknowledged.TryGetValue((p.Destination.Address, eid), out var nonce) && nonce == p.Nonce) _unacknowledged.Remove((p.Destination.Address, eid));
+            if (_unacknowledged.TryGetValue((p.Destination.Address, r.Eid), out var nonce) && nonce == p.Nonce) _unacknowledged.Remove((p.Destination.Address, r.Eid));
         }
+    }
+
+    // Under _gate: the EID leaves the unacknowledged notification this registrant holds for it; one left empty is dropped,
+    // one that still tells of other EIDs is signed again without it (same nonce: its ack still matches).
+    private void Supersede(IPEndPoint destination, EidPrefix eid)
+    {
+        if (!_unacknowledged.Remove((destination.Address, eid), out var nonce) || !_pending.TryGetValue(nonce, out var p)) return;
+        var left = p.Records.Where(r => r.Eid != eid).ToArray();
+        if (left.Length == 0)
+        {
+            _pending.Remove(nonce);
+            return;
+        }
+
+        p.Records = left;
+        p.Datagram = new MapNotify { Nonce = nonce, KeyId = p.Key.KeyId, Algorithm = p.Key.Algorithm, Records = left }.ToSignedArray(p.Key.Secret);
     }
 
     // Under _gate: when the registrant at this address was told it lost the EID and has not acknowledged, its registration
@@ -145,10 +161,10 @@ public sealed partial class MapServer
                 (done ??= []).Add(p.Nonce);
                 Settle(p);
                 Counters.NotifyGiveUp();
-                foreach (var eid in p.Eids)
+                foreach (var r in p.Records)
                 {
-                    events.Add(new MoveNotifyGaveUp(now, eid, p.Destination, p.Transmissions));
-                    LogNotifyGaveUp(eid.ToString(), p.Destination, p.Transmissions);
+                    events.Add(new MoveNotifyGaveUp(now, r.Eid, p.Destination, p.Transmissions));
+                    LogNotifyGaveUp(r.Eid.ToString(), p.Destination, p.Transmissions);
                 }
                 continue;
             }
@@ -207,10 +223,10 @@ public sealed partial class MapServer
 
         Counters.NotifyAck();
         var now = _time.GetUtcNow();
-        foreach (var eid in pending.Eids)
+        foreach (var r in pending.Records)
         {
-            events.Add(new MoveNotifyAcknowledged(now, eid, source, pending.Transmissions));
-            if (_logger.IsEnabled(LogLevel.Information)) LogNotifyAcked(eid.ToString(), source, pending.Transmissions);
+            events.Add(new MoveNotifyAcknowledged(now, r.Eid, source, pending.Transmissions));
+            if (_logger.IsEnabled(LogLevel.Information)) LogNotifyAcked(r.Eid.ToString(), source, pending.Transmissions);
         }
     }
 }

@@ -181,6 +181,13 @@ public sealed partial class MapServer
         else _sharedLocators[id] = locators;
         if (!hasEntry)
         {
+            if (CrossedTheNews(source, prefix, sink))
+            {
+                Counters.Reject(RejectReason.StaleRegistration);
+                LogRejected(RejectReason.StaleRegistration, source, $"{prefix} is registered nowhere since this registrant lost it; it has not acknowledged that yet (told again)");
+                return;
+            }
+
             entry = new RegisteredEid(prefix, site);
             // A more-specific (a VM's /32) appearing under a covering prefix registered by someone else
             // is a move away from them: they must stop attracting that EID.

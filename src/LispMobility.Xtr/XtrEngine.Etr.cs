@@ -399,7 +399,7 @@ public sealed partial class XtrEngine
                 if (IsOurs(record.Locators) || !record.Eid.IsHost) continue;
                 if (record.Locators.Count == 0)
                 {
-                    ForgetAway(record.Eid, now, events);
+                    ForgetAway(record.Eid, now, events, anyState: true);
                     continue;
                 }
 
@@ -439,15 +439,22 @@ public sealed partial class XtrEngine
         LogAway(host.Eid.ToString(), source);
     }
 
-    // Under _gate. The /32 another site held is gone from the mapping system (withdrawn as it went home, or expired): the
-    // blackhole goes, so that the covering prefix (the home aggregate, or this site's own) serves the EID again.
-    private void ForgetAway(EidPrefix eid, DateTimeOffset now, List<XtrEvent> events)
+    // Under _gate. The /32 is gone from the mapping system (withdrawn as it went home, or expired), and the Map-Server tells
+    // only registrants it told they lost it: the away state and its blackhole go, so that the covering prefix (the home
+    // aggregate, or this site's own) serves the EID again. Still registered here means the news of the loss was lost on the
+    // way and this is the later news: the registration is given up too.
+    private void ForgetAway(EidPrefix eid, DateTimeOffset now, List<XtrEvent> events, bool anyState)
     {
-        if (!_hosts.TryGetValue(eid.Address, out var host) || host.State != HostState.Away) return;
+        if (!_hosts.TryGetValue(eid.Address, out var host) || !anyState && host.State != HostState.Away) return;
+        var was = host.State;
+        FailWaiters(host, $"{host.Eid} was taken by another site and is now registered nowhere");
+        foreach (var w in host.WithdrawWaiters) _completions.Add(() => w.TrySetResult());
+        host.WithdrawWaiters.Clear();
+        _inFlight.Remove(host);
         Forget(host);
         RemoveRoute(eid.Address.ToIPAddress());
         events.Add(new HostAwayCleared(now, eid));
-        LogAwayCleared(eid.ToString());
+        LogAwayCleared(eid.ToString(), was.ToString());
     }
 
     // Under _gate.

@@ -110,7 +110,7 @@ public sealed partial class XtrEngine
             foreach (var record in notify.Records)
             {
                 if (!record.Eid.IsHost || record.Locators.Count == 0 || GroupRangeOf(record.Eid.Address) is null) continue;
-                if (IsOurs(record.Locators)) ForgetAway(record.Eid, now, events);
+                if (IsOurs(record.Locators)) ForgetAway(record.Eid, now, events, anyState: false);
                 else GoAway(record.Eid, record.Locators, source, now, events, onlyKnown: true);
             }
         }

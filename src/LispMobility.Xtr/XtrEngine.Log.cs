@@ -18,8 +18,8 @@ public sealed partial class XtrEngine
     [LoggerMessage(EventId = 2003, Level = LogLevel.Information, Message = "{Eid} is now away (registered by another site; told by {MapServer}); blackhole route installed")]
     private partial void LogAway(string eid, IPEndPoint mapServer);
 
-    [LoggerMessage(EventId = 2007, Level = LogLevel.Information, Message = "{Eid} is no longer registered by any site; away state and blackhole route removed")]
-    private partial void LogAwayCleared(string eid);
+    [LoggerMessage(EventId = 2007, Level = LogLevel.Information, Message = "{Eid} is no longer registered by any site; its state here ({State}) and route removed")]
+    private partial void LogAwayCleared(string eid, string state);
 
     [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "{Eid}: no acknowledgement from {MapServers} after {Transmissions} transmissions")]
     private partial void LogRegisterTimeout(string eid, string mapServers, int transmissions);

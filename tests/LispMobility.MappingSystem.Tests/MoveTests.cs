@@ -197,6 +197,30 @@ public sealed class MoveTests
     private static byte[] EncodedAgain(MapNotify notify) => notify.ToSignedArray(Key(Dc1Secret));
 
     [Fact]
+    public void News_that_the_eid_is_gone_replaces_the_unacknowledged_news_of_the_move_and_holds_off_a_stale_refresh()
+    {
+        MoveVm(); // dc1 -> dc2, dc1 never acknowledges
+        _sent.Clear();
+        _server.Receive(Register(2, Dc2Secret, Record("10.200.0.7/32", 0)), Dc2Xtr, _sent); // dc2 withdraws: dc1 is told it is gone
+
+        Assert.Equal(1, _server.PendingNotifyCount); // the move's notification is replaced, not queued behind
+        var gone = ReadNotify(Assert.Single(_sent.Items, d => d.Destination.Equals(Xtr("127.10.1.1"))));
+        Assert.Empty(Assert.Single(gone.Records).Locators);
+
+        // dc1 refreshes the /32 before it heard: not applied, the news goes again.
+        _sent.Clear();
+        _server.Receive(Register(2, Dc1Secret, Record("10.200.0.7/32", 1440, "127.10.1.1")), Dc1Xtr, _sent);
+        Assert.Null(_server.Lookup(LispAddress.Parse("10.200.0.7")));
+        Assert.Equal(1, _server.Counters.Rejected(RejectReason.StaleRegistration));
+        Assert.Contains(_sent.Items, d => d.Destination.Equals(Xtr("127.10.1.1")) && ReadNotify(d).Nonce == gone.Nonce);
+
+        // Retransmissions carry the gone news only.
+        _sent.Clear();
+        Advance(3);
+        Assert.All(_sent.Items.Where(d => d.Destination.Equals(Xtr("127.10.1.1"))), d => Assert.Empty(Assert.Single(ReadNotify(d).Records).Locators));
+    }
+
+    [Fact]
     public void An_unanswered_smr_is_sent_again_each_interval_up_to_three_times_and_a_map_request_stops_it()
     {
         _server.Receive(Register(1, Dc1Secret, Record("10.200.0.7/32", 1440, "127.10.1.1")), Dc1Xtr, _sent);

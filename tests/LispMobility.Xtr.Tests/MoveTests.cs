@@ -156,6 +156,31 @@ public sealed class MoveTests
     }
 
     [Fact]
+    public async Task Home_move_whose_news_to_the_old_site_is_lost_ends_with_no_32_anywhere_and_no_blackhole()
+    {
+        await HostAtAWithCachedEntryAtC();
+        await _net.Call(Ep(_lab.B), s => _b.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
+        Advance(0.5);
+        var movesToB = 0;
+        // The news that A took the host back never reaches B (its first transmission is lost); what follows does.
+        _net.Drop = (type, from, to, payload) => type == LispMessageType.MapNotify && from.Equals(Ep(_lab.Ms)) && to.Equals(Ep(_lab.B))
+            && MapNotify.TryRead(payload, out var n, out _) && n.Records.Any(r => r.Locators.Count > 0) && ++movesToB == 1;
+
+        await _net.Call(Ep(_lab.A), s => _a.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(HostState.Registered, _b.StateOf(Host)); // B has not heard
+        await _net.Call(Ep(_lab.A), s => _a.BeginWithdrawHost(Host, s, removeRoute: false)).WaitAsync(TimeSpan.FromSeconds(5));
+
+        // B was told the /32 is gone (the later news replaced the lost one): it gives the host up and keeps no route.
+        Assert.Null(_b.StateOf(Host));
+        Assert.Null(_routesB.Get(Host));
+        for (var t = 0; t < 30; t++) Advance(1); // periodic registrations and every retransmission window
+        Assert.False(_ms.Lookup(LispAddress.Parse("10.200.0.7")) is { Eid.IsHost: true }, "a /32 came back");
+        Assert.Null(_b.StateOf(Host));
+        Assert.Null(_routesB.Get(Host));
+        Assert.Equal(0, _ms.PendingNotifyCount);
+    }
+
+    [Fact]
     public async Task Withdrawal_ends_when_another_site_takes_the_host_instead_of_waiting_forever()
     {
         await HostAtAWithCachedEntryAtC();
