@@ -219,9 +219,9 @@ public sealed partial class MapServer
         {
             if (!_pending.Remove(view.Nonce)) return;
             Settle(pending);
+            Counters.NotifyAck(); // counted with the removal: who sees no pending notify sees it counted
         }
 
-        Counters.NotifyAck();
         var now = _time.GetUtcNow();
         foreach (var r in pending.Records)
         {

@@ -15,6 +15,9 @@ public sealed partial class MapServer
     [ThreadStatic]
     private static List<Site>? t_candidates;
 
+    // Under _gate: whether Apply skipped a record of the Map-Register being applied (CrossedTheNews).
+    private bool _skippedStale;
+
     private void HandleRegister(ReadOnlySpan<byte> datagram, IPEndPoint source, IDatagramSink sink, List<MapServerEvent> events)
     {
         if (!MapRegister.TryReadView(datagram, out var view, out var error))
@@ -102,6 +105,7 @@ public sealed partial class MapServer
         var nonce = view.Nonce;
         var id = view.XtrId is { } x ? new RegistrantId(x, true) : RegistrantId.FromAddress(source.Address);
         var now = _time.GetUtcNow();
+        bool stale;
         lock (_gate)
         {
             var replayKey = (id, site, view.KeyId);
@@ -116,7 +120,9 @@ public sealed partial class MapServer
             }
 
             if (!zeroNonceAllowed) _lastNonce[replayKey] = nonce;
+            _skippedStale = false;
             foreach (var record in records) Apply(record, message, site, key, id, source, now, sink, events);
+            stale = _skippedStale;
             SendAnnouncements(now, sink);
 
             // SMRs not held back by their rate limit go now: waiting for the timer loop would add up to its period to every move.
@@ -124,7 +130,9 @@ public sealed partial class MapServer
         }
 
         Counters.RegisterAccepted();
-        if (message.WantMapNotify)
+        // A skipped record must not look acknowledged: without its Map-Notify the registrant registers again, and by then it
+        // has heard the news it crossed (and either gave the EID up or, the host being there, registers it anew).
+        if (message.WantMapNotify && !stale)
         {
             sink.Send(NotifyFor(view, key), NotifyDestination(source));
             Counters.MapNotifySent();
@@ -183,6 +191,7 @@ public sealed partial class MapServer
         {
             if (CrossedTheNews(source, prefix, sink))
             {
+                _skippedStale = true;
                 Counters.Reject(RejectReason.StaleRegistration);
                 LogRejected(RejectReason.StaleRegistration, source, $"{prefix} is registered nowhere since this registrant lost it; it has not acknowledged that yet (told again)");
                 return;
@@ -219,6 +228,7 @@ public sealed partial class MapServer
         {
             if (CrossedTheNews(source, prefix, sink))
             {
+                _skippedStale = true;
                 Counters.Reject(RejectReason.StaleRegistration);
                 LogRejected(RejectReason.StaleRegistration, source, $"{prefix} moved to site {entry.Site.Name}; this registrant has not acknowledged it yet (told again)");
                 return;

@@ -184,6 +184,7 @@ public sealed class MoveTests
         Assert.Equal("dc2", _server.Lookup(LispAddress.Parse("10.200.0.7"))!.Site);
         Assert.Equal("dc1", _server.Lookup(LispAddress.Parse("10.1.0.1"))!.Site); // the rest of the Map-Register applies
         Assert.Equal(1, _server.Counters.Rejected(RejectReason.StaleRegistration));
+        Assert.DoesNotContain(_sent.Items, d => ReadNotify(d).Nonce == 2); // not acknowledged: dc1 registers again once it heard
         Assert.Equal(1, _server.Counters.Moves);
         Assert.Contains(_sent.Items, d => d.Destination.Equals(Xtr("127.10.1.1")) && d.Payload.Span.SequenceEqual(EncodedAgain(notify)));
 

@@ -181,6 +181,32 @@ public sealed class MoveTests
     }
 
     [Fact]
+    public async Task A_host_back_at_the_old_site_before_it_heard_it_left_is_registered_there_once_it_has_heard()
+    {
+        await HostAtAWithCachedEntryAtC();
+        await _net.Call(Ep(_lab.B), s => _b.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
+        Advance(0.5);
+        var heard = false;
+        // B hears nothing of the move home to A and the withdrawal that follows, until B registers the host again.
+        _net.Drop = (type, from, to, _) => type == LispMessageType.MapNotify && from.Equals(Ep(_lab.Ms)) && to.Equals(Ep(_lab.B)) && !heard;
+        await _net.Call(Ep(_lab.A), s => _a.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
+        await _net.Call(Ep(_lab.A), s => _a.BeginWithdrawHost(Host, s, removeRoute: false)).WaitAsync(TimeSpan.FromSeconds(5));
+        heard = true;
+
+        // The VM is back at B: B's registration crosses the news; the Map-Server skips it (no acknowledgement) and says it again.
+        var crossed = _net.Call(Ep(_lab.B), s => _b.BeginRegisterHost(Host, "vm", s));
+        var e = await Assert.ThrowsAsync<XtrRegistrationException>(() => crossed.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Contains("registered nowhere", e.Message, StringComparison.Ordinal);
+        Assert.Equal(1, _ms.Counters.Rejected(RejectReason.StaleRegistration));
+
+        // The caller (the saga) tries again, now that B knows: a real move back.
+        await _net.Call(Ep(_lab.B), s => _b.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(HostState.Registered, _b.StateOf(Host));
+        Assert.Equal(_lab.B, _ms.Lookup(LispAddress.Parse("10.200.0.7"))!.Rlocs.Single().Address.ToString());
+        Assert.Equal(HostState.Away, _a.StateOf(Host));
+    }
+
+    [Fact]
     public async Task Withdrawal_ends_when_another_site_takes_the_host_instead_of_waiting_forever()
     {
         await HostAtAWithCachedEntryAtC();
