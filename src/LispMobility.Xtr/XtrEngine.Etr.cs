@@ -141,6 +141,13 @@ public sealed partial class XtrEngine
                     _hosts[eid] = host;
                 }
 
+                // Another site holds it: nothing of ours is registered to withdraw, and the away state (its blackhole) must stay.
+                if (host.State == HostState.Away)
+                {
+                    tasks[i] = Task.CompletedTask;
+                    continue;
+                }
+
                 var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 host.WithdrawWaiters.Add(tcs);
                 tasks[i] = tcs.Task;

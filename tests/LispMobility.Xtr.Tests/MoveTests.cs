@@ -207,6 +207,22 @@ public sealed class MoveTests
     }
 
     [Fact]
+    public async Task Withdrawing_a_host_another_site_holds_keeps_it_away_with_its_blackhole()
+    {
+        await HostAtAWithCachedEntryAtC();
+        await _net.Call(Ep(_lab.B), s => _b.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(HostState.Away, _a.StateOf(Host));
+        var registers = _net.Count(LispMessageType.MapRegister, Ep(_lab.A));
+
+        // A's saga moving the host home retries its withdrawal after B took the host again: a no-op, not a lost away state.
+        await _net.Call(Ep(_lab.A), s => _a.BeginWithdrawHost(Host, s, removeRoute: false)).WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(HostState.Away, _a.StateOf(Host));
+        Assert.Equal(HostRouteKind.Blackhole, _routesA.Get(Host)!.Kind);
+        Assert.Equal(registers, _net.Count(LispMessageType.MapRegister, Ep(_lab.A)));
+    }
+
+    [Fact]
     public async Task Withdrawal_ends_when_another_site_takes_the_host_instead_of_waiting_forever()
     {
         await HostAtAWithCachedEntryAtC();
