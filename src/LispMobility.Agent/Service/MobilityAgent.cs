@@ -92,8 +92,43 @@ internal sealed partial class MobilityAgent(AgentConfiguration config, ILoggerFa
         }
 
         if (config.HyperV is { } hv) yield return new HyperVWatcher(hv, config.Sites, loggers.CreateLogger<HyperVWatcher>());
-        if (config.DataPlane is { } dp) yield return new DataPlaneWatcher(dp, loggers.CreateLogger<DataPlaneWatcher>(), directory: directory);
+        if (config.DataPlane is { } dp)
+        {
+            var dataPlane = new DataPlaneWatcher(dp, loggers.CreateLogger<DataPlaneWatcher>(), directory: directory);
+            Xtr.Engine.EventRaised += (_, e) =>
+            {
+                if (e is HostAway away) _ = ProbeAfterAwayAsync(dataPlane, away.Eid.Address.ToIPAddress());
+            };
+            yield return dataPlane;
+        }
     }
+
+    // Told another site holds a host (across subnets, where no L2 reaches the other site): if it still answers an ARP probe
+    // here, the news crossed a move back that the detector took for noise (the VM returned before the news arrived, so the
+    // owner still read as this site). It is reported as seen here, and moves back. A few probes at a time: a bulk failover
+    // makes thousands of hosts away at once, real moves that need no probe.
+    private async Task ProbeAfterAwayAsync(ILivenessProbe probe, IPAddress eid)
+    {
+        var range = config.Xtr.DynamicEids.FirstOrDefault(d => Lisp.Addressing.EidPrefix.Parse(d.Prefix).Contains(Lisp.Addressing.LispAddress.FromIPAddress(eid)));
+        if (range is null || range.Mode != LispMobility.Xtr.Configuration.MobilityMode.AcrossSubnet || !_probes.Wait(0)) return;
+        try
+        {
+            if (!await probe.IsAliveAsync(eid, _stop.Token).ConfigureAwait(false)) return;
+            LogStillHere(eid.ToString());
+            await Stream.PublishAsync(new WorkloadObserved(eid.ToString(), eid.ToString(), [], [eid], "dataplane", config.Xtr.Site, WorkloadChange.Discovered,
+                WorkloadSources.DataPlane, TimeProvider.System.GetTimestamp()), _stop.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+        finally
+        {
+            _probes.Release();
+        }
+    }
+
+    private readonly SemaphoreSlim _probes = new(8);
 
     private List<IGatewayDriver> GatewayDrivers()
     {
@@ -176,6 +211,9 @@ internal sealed partial class MobilityAgent(AgentConfiguration config, ILoggerFa
 
     [LoggerMessage(EventId = 2104, Level = LogLevel.Information, Message = "Registered again the /32s of {Count} EID(s) the journal places at this site; {Skipped} left alone (see the warnings)")]
     private partial void LogRestored(int count, int skipped);
+
+    [LoggerMessage(EventId = 2105, Level = LogLevel.Warning, Message = "{Eid} still answers here although the Map-Server says another site holds it: reported as seen here, to move it back")]
+    private partial void LogStillHere(string eid);
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Resumed {Count} unfinished move(s) from the journal; {Converged} converged")]
     private partial void LogResumed(int count, int converged);
