@@ -138,12 +138,16 @@ public sealed partial class MapServer
     }
 
     // Under _gate: when the registrant at this address was told it lost the EID and has not acknowledged, its registration
-    // of the EID is a refresh that crossed the news: the news goes again now, and the record is not applied.
-    private bool CrossedTheNews(IPEndPoint source, EidPrefix eid, IDatagramSink sink)
+    // of the EID is a refresh that crossed the news: the news goes again now, and the record is skipped (and the Map-Register
+    // left unacknowledged, see HandleRegister).
+    private bool CrossedTheNews(IPEndPoint source, EidPrefix eid, string news, IDatagramSink sink)
     {
         if (!_unacknowledged.TryGetValue((source.Address, eid), out var nonce) || !_pending.TryGetValue(nonce, out var p)) return false;
         sink.Send(p.Datagram, p.Destination);
         Counters.NotifyRetransmit();
+        _skippedStale = true;
+        Counters.Reject(RejectReason.StaleRegistration);
+        LogRejected(RejectReason.StaleRegistration, source, $"{eid} {news}; this registrant has not acknowledged that yet (told again)");
         return true;
     }
 

@@ -189,13 +189,7 @@ public sealed partial class MapServer
         else _sharedLocators[id] = locators;
         if (!hasEntry)
         {
-            if (CrossedTheNews(source, prefix, sink))
-            {
-                _skippedStale = true;
-                Counters.Reject(RejectReason.StaleRegistration);
-                LogRejected(RejectReason.StaleRegistration, source, $"{prefix} is registered nowhere since this registrant lost it; it has not acknowledged that yet (told again)");
-                return;
-            }
+            if (CrossedTheNews(source, prefix, "is registered nowhere since this registrant lost it", sink)) return;
 
             entry = new RegisteredEid(prefix, site);
             // A more-specific (a VM's /32) appearing under a covering prefix registered by someone else
@@ -226,13 +220,7 @@ public sealed partial class MapServer
         var existing = entry.Etrs.Find(e => e.Id == id);
         if (entry.Site != site || existing is null && !message.MergeRequest)
         {
-            if (CrossedTheNews(source, prefix, sink))
-            {
-                _skippedStale = true;
-                Counters.Reject(RejectReason.StaleRegistration);
-                LogRejected(RejectReason.StaleRegistration, source, $"{prefix} moved to site {entry.Site.Name}; this registrant has not acknowledged it yet (told again)");
-                return;
-            }
+            if (CrossedTheNews(source, prefix, $"moved to site {entry.Site.Name}", sink)) return;
 
             // Another site (or, without merge, another ETR) now holds the EID: replace, and tell the previous ones.
             var fromSite = entry.Site.Name;
