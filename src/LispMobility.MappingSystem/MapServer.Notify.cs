@@ -12,9 +12,6 @@ namespace LispMobility.MappingSystem;
 
 public sealed partial class MapServer
 {
-    // Bytes of records in one unsolicited Map-Notify: with its header and MAC it stays inside a 1,500-byte path.
-    private const int NotifyRecordBytes = 1200;
-
     /// <summary>An unsolicited Map-Notify waiting for its Map-Notify-Ack.</summary>
     private sealed class PendingNotify
     {
@@ -70,23 +67,7 @@ public sealed partial class MapServer
         if (_announcements.Count == 0) return;
         foreach (var group in _announcements.GroupBy(a => (a.Destination, a.Key)))
         {
-            var records = new List<MappingRecord>();
-            var bytes = 0;
-            foreach (var (_, _, record) in group)
-            {
-                var length = record.GetSerializedLength();
-                if (records.Count > 0 && bytes + length > NotifyRecordBytes)
-                {
-                    SendAnnouncement(group.Key.Destination, group.Key.Key, records, now, sink);
-                    records = [];
-                    bytes = 0;
-                }
-
-                records.Add(record);
-                bytes += length;
-            }
-
-            SendAnnouncement(group.Key.Destination, group.Key.Key, records, now, sink);
+            foreach (var batch in RecordBatches.Split(group.Select(a => a.Record), r => r)) SendAnnouncement(group.Key.Destination, group.Key.Key, batch, now, sink);
         }
 
         _announcements.Clear();
@@ -138,14 +119,13 @@ public sealed partial class MapServer
     }
 
     // Under _gate: when the registrant at this address was told it lost the EID and has not acknowledged, its registration
-    // of the EID is a refresh that crossed the news: the news goes again now, and the record is skipped (and the Map-Register
-    // left unacknowledged, see HandleRegister).
+    // of the EID is a refresh that crossed the news: the news goes again now, and the record is skipped (Apply says so, and
+    // HandleRegister leaves the Map-Register unacknowledged).
     private bool CrossedTheNews(IPEndPoint source, EidPrefix eid, string news, IDatagramSink sink)
     {
         if (!_unacknowledged.TryGetValue((source.Address, eid), out var nonce) || !_pending.TryGetValue(nonce, out var p)) return false;
         sink.Send(p.Datagram, p.Destination);
         Counters.NotifyRetransmit();
-        _skippedStale = true;
         Counters.Reject(RejectReason.StaleRegistration);
         LogRejected(RejectReason.StaleRegistration, source, $"{eid} {news}; this registrant has not acknowledged that yet (told again)");
         return true;

@@ -10,8 +10,6 @@ namespace LispMobility.Xtr;
 
 public sealed partial class XtrEngine
 {
-    // Bytes of records in one Map-Register: with header, MAC, xTR-ID and site-ID it stays inside a 1,500-byte path.
-    private const int RegisterRecordBytes = 1200;
     private readonly Dictionary<LispAddress, DynamicHost> _hosts = [];
     // Per nonce: the hosts the Map-Register carried and the generation of each (null for a periodic one).
     private readonly Dictionary<ulong, (MapServerPeer Ms, (DynamicHost Host, int Generation)[]? Hosts, DateTimeOffset Sent)> _pendingRegisters = [];
@@ -182,36 +180,13 @@ public sealed partial class XtrEngine
     private void SendHostRegisters(List<DynamicHost> hosts, DateTimeOffset now, IDatagramSink sink)
     {
         if (hosts.Count == 0) return;
-        var records = new List<MappingRecord>();
-        var carried = new List<(DynamicHost, int)>();
         foreach (var ms in _mapServers)
         {
-            var bytes = 0;
-            foreach (var host in hosts)
+            var unacknowledged = hosts.Where(h => !h.Acked[ms.Index]).Select(h => (Record: HostRecord(h), Host: h, h.Generation));
+            foreach (var batch in RecordBatches.Split(unacknowledged, x => x.Record))
             {
-                if (host.Acked[ms.Index]) continue;
-                var record = new MappingRecord
-                {
-                    Eid = host.Eid, Ttl = host.State == HostState.Withdrawing ? 0 : _options.RecordTtlMinutes, Authoritative = true,
-                    Locators = host.State == HostState.Withdrawing ? [] : _rlocs,
-                };
-                var length = record.GetSerializedLength();
-                if (records.Count > 0 && bytes + length > RegisterRecordBytes)
-                {
-                    SendRegister(ms, [.. records], [.. carried], sink);
-                    records.Clear();
-                    carried.Clear();
-                    bytes = 0;
-                }
-
-                records.Add(record);
-                carried.Add((host, host.Generation));
-                bytes += length;
+                SendRegister(ms, batch.Select(x => x.Record).ToArray(), batch.Select(x => (x.Host, x.Generation)).ToArray(), sink);
             }
-
-            if (records.Count > 0) SendRegister(ms, [.. records], [.. carried], sink);
-            records.Clear();
-            carried.Clear();
         }
 
         foreach (var host in hosts)
@@ -222,6 +197,13 @@ public sealed partial class XtrEngine
             host.Interval = doubled > _options.RegisterRetransmitMax ? _options.RegisterRetransmitMax : doubled;
         }
     }
+
+    // A withdrawal is the record with TTL 0 and no locators.
+    private MappingRecord HostRecord(DynamicHost host) => new()
+    {
+        Eid = host.Eid, Ttl = host.State == HostState.Withdrawing ? 0 : _options.RecordTtlMinutes, Authoritative = true,
+        Locators = host.State == HostState.Withdrawing ? [] : _rlocs,
+    };
 
     private void SendRegister(MapServerPeer ms, MappingRecord[] records, (DynamicHost, int)[]? hosts, IDatagramSink sink)
     {
@@ -318,20 +300,7 @@ public sealed partial class XtrEngine
         if (records.Length == 0) return;
         foreach (var ms in _mapServers)
         {
-            var (start, bytes) = (0, 0);
-            for (var i = 0; i < records.Length; i++)
-            {
-                var length = records[i].GetSerializedLength();
-                if (i > start && bytes + length > RegisterRecordBytes)
-                {
-                    SendRegister(ms, records[start..i], null, sink);
-                    (start, bytes) = (i, 0);
-                }
-
-                bytes += length;
-            }
-
-            SendRegister(ms, records[start..], null, sink);
+            foreach (var batch in RecordBatches.Split(records, r => r)) SendRegister(ms, [.. batch], null, sink);
         }
     }
 

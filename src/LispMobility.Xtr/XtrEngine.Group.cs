@@ -13,9 +13,6 @@ namespace LispMobility.Xtr;
 // through a multicast map-notify group, that a host registered here — before, and independently of, the Map-Server.
 public sealed partial class XtrEngine
 {
-    // Bytes of records in one group Map-Notify: with header and MAC it stays inside a 1,500-byte path.
-    private const int GroupRecordBytes = 1200;
-
     // Group messages are signed with HMAC-SHA-256-128 under this key-id and the range's group key.
     private const byte GroupKeyId = 1;
 
@@ -35,24 +32,8 @@ public sealed partial class XtrEngine
         {
             var group = byGroup.Key.MapNotifyGroupEndpoint!;
             var key = Encoding.UTF8.GetBytes(byGroup.Key.MapNotifyGroupKey!);
-            var records = new List<MappingRecord>();
-            var bytes = 0;
-            foreach (var (host, _) in byGroup)
-            {
-                var record = new MappingRecord { Eid = host.Eid, Ttl = _options.RecordTtlMinutes, Authoritative = true, Locators = _rlocs };
-                var length = record.GetSerializedLength();
-                if (records.Count > 0 && bytes + length > GroupRecordBytes)
-                {
-                    SendGroupNotify(group, key, records, sink);
-                    records.Clear();
-                    bytes = 0;
-                }
-
-                records.Add(record);
-                bytes += length;
-            }
-
-            SendGroupNotify(group, key, records, sink);
+            var records = byGroup.Select(x => new MappingRecord { Eid = x.Host.Eid, Ttl = _options.RecordTtlMinutes, Authoritative = true, Locators = _rlocs });
+            foreach (var batch in RecordBatches.Split(records, r => r)) SendGroupNotify(group, key, batch, sink);
         }
     }
 
