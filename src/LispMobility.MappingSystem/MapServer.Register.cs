@@ -15,9 +15,6 @@ public sealed partial class MapServer
     [ThreadStatic]
     private static List<Site>? t_candidates;
 
-    // Under _gate: whether Apply skipped a record of the Map-Register being applied (CrossedTheNews).
-    private bool _skippedStale;
-
     private void HandleRegister(ReadOnlySpan<byte> datagram, IPEndPoint source, IDatagramSink sink, List<MapServerEvent> events)
     {
         if (!MapRegister.TryReadView(datagram, out var view, out var error))
@@ -120,9 +117,8 @@ public sealed partial class MapServer
             }
 
             if (!zeroNonceAllowed) _lastNonce[replayKey] = nonce;
-            _skippedStale = false;
-            foreach (var record in records) Apply(record, message, site, key, id, source, now, sink, events);
-            stale = _skippedStale;
+            stale = false;
+            foreach (var record in records) stale |= !Apply(record, message, site, key, id, source, now, sink, events);
             SendAnnouncements(now, sink);
 
             // SMRs not held back by their rate limit go now: waiting for the timer loop would add up to its period to every move.
@@ -164,8 +160,8 @@ public sealed partial class MapServer
         public bool WantMapNotify => (Flags & WantNotifyBit) != 0;
     }
 
-    // Under _gate.
-    private void Apply(MappingRecord record, RegisterBits message, Site site, SiteKey key, RegistrantId id, IPEndPoint source,
+    // Under _gate. False when the record was skipped as crossing the news (CrossedTheNews).
+    private bool Apply(MappingRecord record, RegisterBits message, Site site, SiteKey key, RegistrantId id, IPEndPoint source,
         DateTimeOffset now, IDatagramSink sink, List<MapServerEvent> events)
     {
         var prefix = record.Eid;
@@ -178,7 +174,7 @@ public sealed partial class MapServer
                 Counters.RegistrationWithdrawn();
             }
 
-            return;
+            return true;
         }
 
         var lifetime = message.UseTtlForTimeout && record.Ttl != MappingRecord.TtlLocalPolicy ? TimeSpan.FromMinutes(record.Ttl) : _options.RegistrationTimeout;
@@ -189,7 +185,7 @@ public sealed partial class MapServer
         else _sharedLocators[id] = locators;
         if (!hasEntry)
         {
-            if (CrossedTheNews(source, prefix, "is registered nowhere since this registrant lost it", sink)) return;
+            if (CrossedTheNews(source, prefix, "is registered nowhere since this registrant lost it", sink)) return false;
 
             entry = new RegisteredEid(prefix, site);
             // A more-specific (a VM's /32) appearing under a covering prefix registered by someone else
@@ -214,13 +210,13 @@ public sealed partial class MapServer
             }
 
             _smr.MappingChanged(prefix, now);
-            return;
+            return true;
         }
 
         var existing = entry.Etrs.Find(e => e.Id == id);
         if (entry.Site != site || existing is null && !message.MergeRequest)
         {
-            if (CrossedTheNews(source, prefix, $"moved to site {entry.Site.Name}", sink)) return;
+            if (CrossedTheNews(source, prefix, $"moved to site {entry.Site.Name}", sink)) return false;
 
             // Another site (or, without merge, another ETR) now holds the EID: replace, and tell the previous ones.
             var fromSite = entry.Site.Name;
@@ -238,20 +234,22 @@ public sealed partial class MapServer
             else Refresh(existing, source, locators, key, record, message, now, lifetime);
             AnnounceMove(entry, fromSite, previous, now, events);
             _smr.MappingChanged(prefix, now);
-            return;
+            return true;
         }
 
         if (existing is null)
         {
             entry.Etrs.Add(NewEtr(id, source, locators, key, record, message, now, lifetime, entry));
             _smr.MappingChanged(prefix, now);
-            return;
+            return true;
         }
 
         var changed = !existing.Locators.AsSpan().SequenceEqual(locators);
         Refresh(existing, source, locators, key, record, message, now, lifetime);
         if (changed) _smr.MappingChanged(prefix, now);
+        return true;
     }
+
 
     private EtrRegistration NewEtr(RegistrantId id, IPEndPoint source, Locator[] locators, SiteKey key, MappingRecord record, RegisterBits message,
         DateTimeOffset now, TimeSpan lifetime, RegisteredEid owner)
