@@ -64,7 +64,7 @@ public sealed partial class MobilityCoordinator
             Report();
         }
 
-        // One order for every bulk saga's per-EID locks, so two running at once cannot deadlock.
+        // Batches in EID order: each takes its locks in that order too (HoldAsync).
         movable.Sort((a, b) => string.CompareOrdinal(a.Eid.ToString(), b.Eid.ToString()));
         var options = new ParallelOptions { MaxDegreeOfParallelism = BulkMovesInFlight, CancellationToken = cancellationToken };
         await Parallel.ForEachAsync(movable.Chunk(BulkMoveSize), options, async (batch, ct) =>
@@ -94,20 +94,43 @@ public sealed partial class MobilityCoordinator
         public bool InBulk => LeftBecause is null;
     }
 
-    // Holds the per-EID lock of every EID of the batch (taken in the caller's order) for the whole bulk saga.
+    // Holds the per-EID lock of every EID of the batch for the whole bulk saga.
     private async Task MoveManyAsync(IReadOnlyList<(IPAddress Eid, DynamicEidRange Range)> batch, string from, string to, ITunnelRouter router,
         string trigger, string source, Action<MoveOutcome> finished, CancellationToken cancellationToken)
     {
-        var gates = batch.Select(b => _perEid.GetOrAdd(b.Eid.ToString(), _ => new SemaphoreSlim(1))).ToArray();
-        var held = 0;
+        using var held = await HoldAsync(batch.Select(b => b.Eid), cancellationToken).ConfigureAwait(false);
+        await RunBulkSagaAsync(batch, from, to, router, trigger, source, finished, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The per-EID locks of many EIDs, released together on dispose.</summary>
+    private sealed class HeldLocks(List<SemaphoreSlim> gates) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var g in gates) g.Release();
+        }
+    }
+
+    // Takes the locks in one order (ordinal EID text) for every holder of many, so that two of them cannot deadlock; a
+    // single move holds one lock only. Cancelled half-way, it lets go of what it took.
+    private async Task<HeldLocks> HoldAsync(IEnumerable<IPAddress> eids, CancellationToken cancellationToken)
+    {
+        var taken = new List<SemaphoreSlim>();
         try
         {
-            for (; held < gates.Length; held++) await gates[held].WaitAsync(cancellationToken).ConfigureAwait(false);
-            await RunBulkSagaAsync(batch, from, to, router, trigger, source, finished, cancellationToken).ConfigureAwait(false);
+            foreach (var key in eids.Select(e => e.ToString()).Distinct().Order(StringComparer.Ordinal))
+            {
+                var gate = _perEid.GetOrAdd(key, _ => new SemaphoreSlim(1));
+                await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+                taken.Add(gate);
+            }
+
+            return new HeldLocks(taken);
         }
-        finally
+        catch
         {
-            for (var i = 0; i < held; i++) gates[i].Release();
+            foreach (var g in taken) g.Release();
+            throw;
         }
     }
 

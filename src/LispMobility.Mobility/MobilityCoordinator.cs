@@ -123,34 +123,25 @@ public sealed partial class MobilityCoordinator
                 else skipped.Add((held[i].Eid, $"the mapping system maps it to {entry.Eid} at {string.Join(", ", entry.Locators.Select(l => l.Address))}"));
             }
 
-            // Held like moves (in the bulk sagas' order), so that a move the watchers start meanwhile runs before or after, not across.
-            still.Sort((a, b) => string.CompareOrdinal(a.Eid.ToString(), b.Eid.ToString()));
-            var gates = still.Select(e => _perEid.GetOrAdd(e.Eid.ToString(), _ => new SemaphoreSlim(1))).ToArray();
-            var taken = 0;
-            try
+            // Held like moves, so that a move the watchers start meanwhile runs before or after, not across; one it finished
+            // meanwhile changed the owner, and the EID is left to it.
+            using var locks = await HoldAsync(still.Select(e => e.Eid), cancellationToken).ConfigureAwait(false);
+            foreach (var group in still.Where(e => string.Equals(_owners.GetValueOrDefault(e.Eid.ToString()), site, StringComparison.OrdinalIgnoreCase)).GroupBy(e => e.Range))
             {
-                for (; taken < gates.Length; taken++) await gates[taken].WaitAsync(cancellationToken).ConfigureAwait(false);
-                foreach (var group in still.Where(e => string.Equals(_owners.GetValueOrDefault(e.Eid.ToString()), site, StringComparison.OrdinalIgnoreCase)).GroupBy(e => e.Range))
+                var eids = group.Select(e => e.Eid).ToList();
+                var results = router.RegisterHostsAsync(eids, group.Key.Name, cancellationToken);
+                for (var i = 0; i < eids.Count; i++)
                 {
-                    var eids = group.Select(e => e.Eid).ToList();
-                    var results = router.RegisterHostsAsync(eids, group.Key.Name, cancellationToken);
-                    for (var i = 0; i < eids.Count; i++)
+                    try
                     {
-                        try
-                        {
-                            await results[i].ConfigureAwait(false);
-                            registered++;
-                        }
-                        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-                        {
-                            skipped.Add((eids[i], "registration failed: " + e.Message));
-                        }
+                        await results[i].ConfigureAwait(false);
+                        registered++;
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                    {
+                        skipped.Add((eids[i], "registration failed: " + e.Message));
                     }
                 }
-            }
-            finally
-            {
-                for (var i = 0; i < taken; i++) gates[i].Release();
             }
         }
 
