@@ -109,7 +109,8 @@ internal sealed partial class MobilityAgent(AgentConfiguration config, ILoggerFa
     // makes thousands of hosts away at once, real moves that need no probe.
     private async Task ProbeAfterAwayAsync(ILivenessProbe probe, IPAddress eid)
     {
-        var range = config.Xtr.DynamicEids.FirstOrDefault(d => Lisp.Addressing.EidPrefix.Parse(d.Prefix).Contains(Lisp.Addressing.LispAddress.FromIPAddress(eid)));
+        var name = Xtr.Engine.RangeOf(eid);
+        var range = config.Xtr.DynamicEids.FirstOrDefault(d => d.Name == name);
         if (range is null || range.Mode != LispMobility.Xtr.Configuration.MobilityMode.AcrossSubnet || !_probes.Wait(0)) return;
         try
         {
