@@ -97,7 +97,8 @@ internal sealed partial class MobilityAgent(AgentConfiguration config, ILoggerFa
             var dataPlane = new DataPlaneWatcher(dp, loggers.CreateLogger<DataPlaneWatcher>(), directory: directory);
             Xtr.Engine.EventRaised += (_, e) =>
             {
-                if (e is HostAway away) _ = ProbeAfterAwayAsync(dataPlane, away.Eid.Address.ToIPAddress());
+                // Off the xTR's receive thread, which raised the event; a few at a time (the rest are real moves, see below).
+                if (e is HostAway away && _probes.Wait(0)) _ = Task.Run(() => ProbeAfterAwayAsync(dataPlane, away.Eid.Address.ToIPAddress()));
             };
             yield return dataPlane;
         }
@@ -111,9 +112,9 @@ internal sealed partial class MobilityAgent(AgentConfiguration config, ILoggerFa
     {
         var name = Xtr.Engine.RangeOf(eid);
         var range = config.Xtr.DynamicEids.FirstOrDefault(d => d.Name == name);
-        if (range is null || range.Mode != LispMobility.Xtr.Configuration.MobilityMode.AcrossSubnet || !_probes.Wait(0)) return;
         try
         {
+            if (range is null || range.Mode != LispMobility.Xtr.Configuration.MobilityMode.AcrossSubnet) return;
             if (!await probe.IsAliveAsync(eid, _stop.Token).ConfigureAwait(false)) return;
             LogStillHere(eid.ToString());
             await Stream.PublishAsync(new WorkloadObserved(eid.ToString(), eid.ToString(), [], [eid], "dataplane", config.Xtr.Site, WorkloadChange.Discovered,
