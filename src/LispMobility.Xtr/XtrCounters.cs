@@ -5,7 +5,7 @@ public sealed class XtrCounters
 {
     private long _malformed, _unexpected, _registerSent, _registerRetransmit, _registerAck, _notifyRejected, _notifyAckSent, _away;
     private long _mapReplySent, _requestNotOurs, _smrSent, _smrSuppressed, _smrReceived, _mapRequestSent, _unmatchedReply, _cacheInstalled, _routeFailures;
-    private long _groupNotifySent, _groupNotifyReceived;
+    private long _groupNotifySent, _groupNotifyReceived, _groupNotifyDeferred;
 
     /// <summary>Datagrams that did not decode.</summary>
     public long MalformedCount => Interlocked.Read(ref _malformed);
@@ -25,6 +25,8 @@ public sealed class XtrCounters
     public long GroupNotifiesSent => Interlocked.Read(ref _groupNotifySent);
     /// <summary>Map-Notifies from peer xTRs on a map-notify group, authenticated.</summary>
     public long GroupNotifiesReceived => Interlocked.Read(ref _groupNotifyReceived);
+    /// <summary>Group records naming another site for a host this xTR was registering, left to the Map-Server to order.</summary>
+    public long GroupNotifiesDeferred => Interlocked.Read(ref _groupNotifyDeferred);
     /// <summary>Hosts that went away.</summary>
     public long HostsAway => Interlocked.Read(ref _away);
     /// <summary>Authoritative Map-Replies sent.</summary>
@@ -54,6 +56,7 @@ public sealed class XtrCounters
     internal void NotifyRejected() => Interlocked.Increment(ref _notifyRejected);
     internal void GroupNotifySent() => Interlocked.Increment(ref _groupNotifySent);
     internal void GroupNotifyReceived() => Interlocked.Increment(ref _groupNotifyReceived);
+    internal void GroupNotifyDeferred() => Interlocked.Increment(ref _groupNotifyDeferred);
     internal void NotifyAckSent() => Interlocked.Increment(ref _notifyAckSent);
     internal void WentAway() => Interlocked.Increment(ref _away);
     internal void MapReplySent() => Interlocked.Increment(ref _mapReplySent);

@@ -60,7 +60,9 @@ public sealed partial class XtrEngine
     // A Map-Notify from a peer xTR on the group: authenticated with a group key; our own (looped back
     // by the kernel) ignored. A host with our RLOCs is at this site (a sibling xTR found it): no longer away here — the
     // Map-Server would not say so, having told only the registrant it replaced. A host this xTR holds, with another site's
-    // RLOCs: away, as the Map-Server will say a moment later.
+    // RLOCs: away, as the Map-Server will say a moment later — unless this xTR is registering it right now: a group message
+    // carries no order, and one sent before our host appeared here can still sit in our socket; the Map-Server orders the
+    // two claims and tells the loser.
     private void HandleGroupNotify(ReadOnlySpan<byte> datagram, AuthenticatedMessageView view, IPEndPoint source, List<XtrEvent> events)
     {
         if (view.XtrId == XtrId) return;
@@ -92,7 +94,8 @@ public sealed partial class XtrEngine
             {
                 if (!record.Eid.IsHost || record.Locators.Count == 0 || GroupRangeOf(record.Eid.Address) is null) continue;
                 if (IsOurs(record.Locators)) ForgetAway(record.Eid, now, events, anyState: false);
-                else GoAway(record.Eid, record.Locators, source, now, events, onlyKnown: true);
+                else if (!_hosts.TryGetValue(record.Eid.Address, out var held) || held.State != HostState.Registering) GoAway(record.Eid, record.Locators, source, now, events, onlyKnown: true);
+                else Counters.GroupNotifyDeferred();
             }
         }
     }

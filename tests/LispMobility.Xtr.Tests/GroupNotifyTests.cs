@@ -95,6 +95,28 @@ public sealed class GroupNotifyTests
     }
 
     [Fact]
+    public async Task A_group_announcement_from_before_this_site_found_the_host_does_not_stop_its_registration()
+    {
+        await _net.Call(B, s => _b.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
+        var late = _net.Log.Single(l => l.To.Equals(Group) && l.From.Equals(B)).Payload;
+        var dropped = 0;
+        _net.Drop = (type, from, _, _) => type == LispMessageType.MapRegister && from.Equals(A1) && dropped++ == 0;
+        var task = _net.Call(A1, s => _a1.BeginRegisterHost(Host, "vm", s));
+
+        // B's announcement, sent before the host came to A, read by A1 only now (it sat in the socket).
+        _a1.Receive(late, B, new DatagramList());
+
+        Assert.Equal(HostState.Registering, _a1.StateOf(Host));
+        Assert.Equal(1, _a1.Counters.GroupNotifiesDeferred);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        _net.Tick(); // the retransmission reaches the Map-Server, which orders the claims: A's is the later one
+        await task.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(HostState.Registered, _a1.StateOf(Host));
+        Assert.Equal(HostRouteKind.Local, _routesA1.Get(Host)!.Kind);
+        Assert.Equal(HostState.Away, _b.StateOf(Host));
+    }
+
+    [Fact]
     public async Task A_sibling_xtr_that_held_the_host_away_drops_its_blackhole_when_the_host_comes_back_to_its_site()
     {
         await _net.Call(_a2Endpoint, s => _a2.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
