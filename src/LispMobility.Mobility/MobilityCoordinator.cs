@@ -213,14 +213,14 @@ public sealed partial class MobilityCoordinator
             try
             {
                 var range = RangeOf(IPAddress.Parse(move.Eid));
-                var why = range is null ? "the EID is no longer in a configured range"
-                    : !_routers.ContainsKey(move.ToSite) ? $"site {move.ToSite} is not served by this agent"
-                    : _started.TryGetValue(move.Eid, out var newer) ? $"superseded by move {newer} of the same EID"
-                    : null;
+                var (why, state) = range is null ? ("the EID is no longer in a configured range", MoveState.Failed)
+                    : !_routers.ContainsKey(move.ToSite) ? ($"site {move.ToSite} is not served by this agent", MoveState.Failed)
+                    : _started.TryGetValue(move.Eid, out var newer) ? ($"superseded by move {newer} of the same EID", MoveState.Superseded)
+                    : ((string?)null, MoveState.Running);
                 if (why is not null)
                 {
-                    _store.Update(move.Id, MoveState.Failed, move.Step, _time.GetUtcNow(), "not resumed: " + why);
-                    Audit(move, "resume", "failed", why, null);
+                    _store.Update(move.Id, state, move.Step, _time.GetUtcNow(), "not resumed: " + why);
+                    Audit(move, "resume", state == MoveState.Superseded ? "superseded" : "failed", why, null);
                     continue;
                 }
 

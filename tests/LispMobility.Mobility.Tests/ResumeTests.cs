@@ -123,7 +123,8 @@ public sealed class ResumeTests : IAsyncLifetime
         Assert.True(home.Converged, home.Error);
         Assert.Empty(resumed);
         var closed = restarted.Store.Move(stale.Id)!;
-        Assert.Equal((MoveState.Failed, $"not resumed: superseded by move {home.Id} of the same EID"), (closed.State, closed.Error));
+        Assert.Equal((MoveState.Superseded, $"not resumed: superseded by move {home.Id} of the same EID"), (closed.State, closed.Error));
+        Assert.Equal("superseded", restarted.Store.QueryAudit(new AuditQuery(Eid: eid.ToString())).Single(a => a.Kind == "resume").Outcome);
         Assert.Null(_lab.HostRegistrationSite(eid)); // still home: the stale move did not take it back to DC2
         Assert.Equal(MobilityLab.Dc1, restarted.OwnerOf(eid));
     }

@@ -18,6 +18,8 @@ public enum MoveState
     Converged,
     /// <summary>A step failed after its retries; the error says why.</summary>
     Failed,
+    /// <summary>Left unfinished by a crash, and a newer move of the same EID ran before it could be resumed: closed, not replayed.</summary>
+    Superseded,
 }
 
 /// <summary>The steps of a move saga, in order.</summary>
