@@ -5,7 +5,7 @@ public sealed class XtrCounters
 {
     private long _malformed, _unexpected, _registerSent, _registerRetransmit, _registerAck, _notifyRejected, _notifyAckSent, _away;
     private long _mapReplySent, _requestNotOurs, _smrSent, _smrSuppressed, _smrReceived, _mapRequestSent, _unmatchedReply, _cacheInstalled, _routeFailures;
-    private long _groupNotifySent, _groupNotifyReceived, _groupNotifyDeferred;
+    private long _groupNotifySent, _groupNotifyReceived, _groupNotifyDeferred, _notifyDuplicate;
 
     /// <summary>Datagrams that did not decode.</summary>
     public long MalformedCount => Interlocked.Read(ref _malformed);
@@ -19,6 +19,8 @@ public sealed class XtrCounters
     public long RegistersAcknowledged => Interlocked.Read(ref _registerAck);
     /// <summary>Map-Notifies refused (unknown sender, bad MAC).</summary>
     public long NotifiesRejected => Interlocked.Read(ref _notifyRejected);
+    /// <summary>Map-Server news received again after it was applied (its acknowledgement was lost): acknowledged again only.</summary>
+    public long NotifyDuplicates => Interlocked.Read(ref _notifyDuplicate);
     /// <summary>Map-Notify-Acks sent.</summary>
     public long NotifyAcksSent => Interlocked.Read(ref _notifyAckSent);
     /// <summary>Map-Notifies sent to a map-notify group (extended subnet).</summary>
@@ -57,6 +59,7 @@ public sealed class XtrCounters
     internal void GroupNotifySent() => Interlocked.Increment(ref _groupNotifySent);
     internal void GroupNotifyReceived() => Interlocked.Increment(ref _groupNotifyReceived);
     internal void GroupNotifyDeferred() => Interlocked.Increment(ref _groupNotifyDeferred);
+    internal void NotifyDuplicate() => Interlocked.Increment(ref _notifyDuplicate);
     internal void NotifyAckSent() => Interlocked.Increment(ref _notifyAckSent);
     internal void WentAway() => Interlocked.Increment(ref _away);
     internal void MapReplySent() => Interlocked.Increment(ref _mapReplySent);

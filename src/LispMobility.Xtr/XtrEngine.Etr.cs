@@ -369,23 +369,27 @@ public sealed partial class XtrEngine
 
             if (echo) return;
 
-            // Unsolicited: the mapping of one of our EIDs changed (RFC 9301 §5.7, eid-mobility).
-            foreach (var record in notify.Records)
-            {
-                if (IsOurs(record.Locators) || !record.Eid.IsHost) continue;
-                if (record.Locators.Count == 0)
-                {
-                    ForgetAway(record.Eid, now, events, anyState: true);
-                    continue;
-                }
-
-                GoAway(record.Eid, record.Locators, source, now, events);
-            }
+            // The Map-Server sends its news again, the same datagram, until it is acknowledged: a copy of news applied here
+            // already (our acknowledgement was lost) is acknowledged again, not applied again. The host may have come back
+            // since, and old news must not undo the registration it now has under way.
+            if (!ms.News.Add(view.Nonce, now)) Counters.NotifyDuplicate();
+            else ApplyNews(notify, source, now, events);
         }
 
         var ack = MapNotifyAck.For(notify) with { TruncateMac = view.AuthenticationLength == LispAuthentication.TruncatedLength(view.Algorithm) };
         sink.Send(ack.ToSignedArray(ms.Key), source);
         Counters.NotifyAckSent();
+    }
+
+    // Under _gate. Unsolicited: the mapping of some of our EIDs changed (RFC 9301 §5.7, eid-mobility).
+    private void ApplyNews(MapNotify notify, IPEndPoint source, DateTimeOffset now, List<XtrEvent> events)
+    {
+        foreach (var record in notify.Records)
+        {
+            if (IsOurs(record.Locators) || !record.Eid.IsHost) continue;
+            if (record.Locators.Count == 0) ForgetAway(record.Eid, now, events, anyState: true);
+            else GoAway(record.Eid, record.Locators, source, now, events);
+        }
     }
 
     // Under _gate. Another site holds the EID now (told by the Map-Server, or by a map-notify group): blackhole it here.

@@ -184,6 +184,28 @@ public sealed partial class XtrEngine : IDatagramEngine
     {
         public DateTimeOffset? LastAcknowledged { get; set; }
 
+        /// <summary>The nonces of this Map-Server's news (unsolicited Map-Notifies) applied lately.</summary>
+        public RecentNonces News { get; } = new(capacity: 4096, retention: TimeSpan.FromMinutes(10));
+
         public override string ToString() => Endpoint.ToString();
+    }
+
+    /// <summary>
+    /// Nonces seen lately, bounded in count and age: a Map-Server retransmits its news (the same datagram) for a few minutes
+    /// at most, and only authenticated news is remembered, so a stranger cannot fill it.
+    /// </summary>
+    private sealed class RecentNonces(int capacity, TimeSpan retention)
+    {
+        private readonly HashSet<ulong> _set = [];
+        private readonly Queue<(ulong Nonce, DateTimeOffset Seen)> _order = new();
+
+        /// <summary>Remembers <paramref name="nonce"/>; false when it was already remembered.</summary>
+        public bool Add(ulong nonce, DateTimeOffset now)
+        {
+            while (_order.Count > 0 && (_order.Count >= capacity || _order.Peek().Seen < now - retention)) _set.Remove(_order.Dequeue().Nonce);
+            if (!_set.Add(nonce)) return false;
+            _order.Enqueue((nonce, now));
+            return true;
+        }
     }
 }

@@ -50,6 +50,28 @@ public sealed class MoveTests
     }
 
     [Fact]
+    public async Task News_heard_again_after_the_host_came_back_is_acknowledged_again_and_does_not_undo_its_new_registration()
+    {
+        await _net.Call(Ep(_lab.A), s => _a.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
+        // The move to B: A hears the news and goes away, but its acknowledgement is lost.
+        _net.Drop = (type, from, _, _) => type == LispMessageType.MapNotifyAck && from.Equals(Ep(_lab.A));
+        await _net.Call(Ep(_lab.B), s => _b.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(HostState.Away, _a.StateOf(Host));
+        _net.Drop = (_, _, _, _) => false;
+
+        // The host is back at A: A's registration crosses the news, which the Map-Server sends again.
+        var back = _net.Call(Ep(_lab.A), s => _a.BeginRegisterHost(Host, "vm", s));
+        for (var t = 0; t < 5 && !back.IsCompleted; t++) Advance(1);
+
+        await back.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(HostState.Registered, _a.StateOf(Host));
+        Assert.Equal(HostRouteKind.Local, _routesA.Get(Host)!.Kind);
+        Assert.Equal(1, _a.Counters.HostsAway); // once, for the move to B; not again for the copy
+        Assert.True(_a.Counters.NotifyDuplicates >= 1);
+        Assert.Equal(HostState.Away, _b.StateOf(Host));
+    }
+
+    [Fact]
     public async Task Move_A_to_B_leaves_A_away_with_a_blackhole_B_local_and_C_refreshed_by_SMR()
     {
         await HostAtAWithCachedEntryAtC();
