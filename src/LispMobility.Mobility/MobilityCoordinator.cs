@@ -51,6 +51,8 @@ public sealed partial class MobilityCoordinator
         _retry = new ResiliencePipelineBuilder { TimeProvider = _time }.AddRetry(new RetryStrategyOptions
         {
             MaxRetryAttempts = Math.Max(0, options.StepAttempts - 1), Delay = options.StepBackoff, BackoffType = DelayBackoffType.Exponential, UseJitter = true,
+            // A registration undone by "another site registered it" is retried too: under loss the xTR cannot tell news that
+            // crossed its registration (the Map-Server skips such a register until the news is acknowledged) from a newer claim.
             ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException and not ArgumentException),
         }).Build();
     }
