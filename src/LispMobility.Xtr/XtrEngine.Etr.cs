@@ -240,9 +240,7 @@ public sealed partial class XtrEngine
                 FailWaiters(host, message);
                 if (host.State == HostState.Withdrawing)
                 {
-                    foreach (var w in host.WithdrawWaiters) _completions.Add((() => w.TrySetException(new XtrRegistrationException(message))));
-                    host.WithdrawWaiters.Clear();
-                    _inFlight.Remove(host);
+                    CompleteWithdrawals(host, new XtrRegistrationException(message));
                     Forget(host);
                 }
                 else
@@ -409,8 +407,7 @@ public sealed partial class XtrEngine
         if (host.State == HostState.Away) return;
         FailWaiters(host, $"{host.Eid} registered by another site while its registration here was in progress");
         // A withdrawal is moot once another site holds the EID: the Map-Server dropped our registration.
-        foreach (var w in host.WithdrawWaiters) _completions.Add(() => w.TrySetResult());
-        host.WithdrawWaiters.Clear();
+        CompleteWithdrawals(host);
         host.State = HostState.Away;
         host.Since = now;
         SetRoute(new HostRoute(eid.ToIPAddress(), HostRouteKind.Blackhole, null));
@@ -428,9 +425,7 @@ public sealed partial class XtrEngine
         if (!_hosts.TryGetValue(eid.Address, out var host) || !anyState && host.State != HostState.Away) return;
         var was = host.State;
         FailWaiters(host, $"{host.Eid} was taken by another site and is now registered nowhere");
-        foreach (var w in host.WithdrawWaiters) _completions.Add(() => w.TrySetResult());
-        host.WithdrawWaiters.Clear();
-        _inFlight.Remove(host);
+        CompleteWithdrawals(host);
         Forget(host);
         RemoveRoute(eid.Address.ToIPAddress());
         events.Add(new HostAwayCleared(now, eid));
@@ -446,10 +441,8 @@ public sealed partial class XtrEngine
         var elapsed = now - host.Started;
         if (host.State == HostState.Withdrawing)
         {
-            _inFlight.Remove(host);
             Forget(host);
-            foreach (var w in host.WithdrawWaiters) _completions.Add((() => w.TrySetResult()));
-            host.WithdrawWaiters.Clear();
+            CompleteWithdrawals(host);
             events.Add(new HostWithdrawn(now, host.Eid));
             return;
         }
@@ -474,7 +467,16 @@ public sealed partial class XtrEngine
     // Under _gate. Removes the host from the database only if it is still the entry of its address (a new registration may have replaced it).
     private void Forget(DynamicHost host)
     {
+        _inFlight.Remove(host);
         if (_hosts.TryGetValue(host.Eid.Address, out var current) && ReferenceEquals(current, host)) _hosts.Remove(host.Eid.Address);
+    }
+
+    // Under _gate. Ends the host's withdrawals: done (also when another site took the EID, nothing of ours being registered any
+    // more), or failed with error.
+    private void CompleteWithdrawals(DynamicHost host, Exception? error = null)
+    {
+        foreach (var w in host.WithdrawWaiters) _completions.Add(() => { if (error is null) w.TrySetResult(); else w.TrySetException(error); });
+        host.WithdrawWaiters.Clear();
     }
 
     // Under _gate.
