@@ -102,7 +102,7 @@ public sealed partial class MapServer
         var nonce = view.Nonce;
         var id = view.XtrId is { } x ? new RegistrantId(x, true) : RegistrantId.FromAddress(source.Address);
         var now = _time.GetUtcNow();
-        bool stale;
+        var stale = false;
         lock (_gate)
         {
             var replayKey = (id, site, view.KeyId);
@@ -117,7 +117,6 @@ public sealed partial class MapServer
             }
 
             if (!zeroNonceAllowed) _lastNonce[replayKey] = nonce;
-            stale = false;
             foreach (var record in records) stale |= !Apply(record, message, site, key, id, source, now, sink, events);
             SendAnnouncements(now, sink);
 
@@ -249,7 +248,6 @@ public sealed partial class MapServer
         if (changed) _smr.MappingChanged(prefix, now);
         return true;
     }
-
 
     private EtrRegistration NewEtr(RegistrantId id, IPEndPoint source, Locator[] locators, SiteKey key, MappingRecord record, RegisterBits message,
         DateTimeOffset now, TimeSpan lifetime, RegisteredEid owner)
