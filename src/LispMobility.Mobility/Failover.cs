@@ -69,7 +69,7 @@ public sealed partial class MobilityCoordinator
         var options = new ParallelOptions { MaxDegreeOfParallelism = BulkMovesInFlight, CancellationToken = cancellationToken };
         await Parallel.ForEachAsync(movable.Chunk(BulkMoveSize), options, async (batch, ct) =>
         {
-            await MoveManyAsync(batch, from, to, router, "dr-failover", "operator", outcome =>
+            await RunBulkSagaAsync(batch, from, to, router, "dr-failover", "operator", outcome =>
             {
                 moves.Add(outcome);
                 if (outcome.Converged) Interlocked.Increment(ref converged);
@@ -92,14 +92,6 @@ public sealed partial class MobilityCoordinator
         public List<StepTiming> Timings { get; } = [];
         public string? LeftBecause { get; set; }
         public bool InBulk => LeftBecause is null;
-    }
-
-    // Holds the per-EID lock of every EID of the batch for the whole bulk saga.
-    private async Task MoveManyAsync(IReadOnlyList<(IPAddress Eid, DynamicEidRange Range)> batch, string from, string to, ITunnelRouter router,
-        string trigger, string source, Action<MoveOutcome> finished, CancellationToken cancellationToken)
-    {
-        using var held = await HoldAsync(batch.Select(b => b.Eid), cancellationToken).ConfigureAwait(false);
-        await RunBulkSagaAsync(batch, from, to, router, trigger, source, finished, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The per-EID locks of many EIDs, released together on dispose.</summary>
@@ -134,9 +126,11 @@ public sealed partial class MobilityCoordinator
         }
     }
 
+    // Holds the per-EID lock of every EID of the batch for the whole bulk saga.
     private async Task RunBulkSagaAsync(IReadOnlyList<(IPAddress Eid, DynamicEidRange Range)> batch, string from, string to, ITunnelRouter router,
         string trigger, string source, Action<MoveOutcome> finished, CancellationToken cancellationToken)
     {
+        using var held = await HoldAsync(batch.Select(b => b.Eid), cancellationToken).ConfigureAwait(false);
         var total = Stopwatch.StartNew();
         var now = _time.GetUtcNow();
         var moves = batch.Select(b =>
