@@ -121,10 +121,10 @@ internal sealed class MobilityLab : IAsyncDisposable
         ],
     };
 
-    /// <summary>A store over the lab's SQLite file, closed when the lab is disposed.</summary>
-    public MobilityStore OpenStore()
+    /// <summary>A store over the lab's SQLite file (or another file in the lab's directory), closed when the lab is disposed.</summary>
+    public MobilityStore OpenStore(string? file = null)
     {
-        var store = new MobilityStore(Database);
+        var store = new MobilityStore(file is null ? Database : Path.Combine(_directory, file));
         _stores.Add(store);
         return store;
     }

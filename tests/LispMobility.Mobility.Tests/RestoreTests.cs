@@ -1,5 +1,4 @@
 using System.Net;
-using LispMobility.Mobility.Persistence;
 using LispMobility.Xtr;
 using LispMobility.Xtr.Routing;
 
@@ -20,6 +19,10 @@ public sealed class RestoreTests : IAsyncLifetime
     // DC2's xTR after a restart (it knows no host). Its lookups of the hosts it registered go unanswered: the Map-Server
     // forwards them to it. A short resolve timeout keeps the test short.
     private XtrNode Restarted() => new(_lab.XtrOptions(MobilityLab.Dc2) with { ResolveTimeout = TimeSpan.FromMilliseconds(500) }, _lab.Routes[MobilityLab.Dc2]);
+
+    // DC1's own agent: it drives only DC1's xTR, with a journal of its own (closed when the lab is disposed).
+    private MobilityCoordinator Dc1Agent() =>
+        new(_lab.MobilityOptions(), new Dictionary<string, ITunnelRouter> { [MobilityLab.Dc1] = _lab.Xtrs[MobilityLab.Dc1] }, _lab.OpenStore("dc1-agent.db"));
 
     [Fact]
     public async Task A_restarted_xtr_registers_again_the_hosts_the_journal_places_at_its_site()
@@ -55,8 +58,7 @@ public sealed class RestoreTests : IAsyncLifetime
         Assert.Equal(MobilityLab.Dc2, dc2Agent.OwnerOf(eid));
 
         // DC1's own agent (it drives only DC1, with its own journal) brings the VM home: register, then withdraw the /32.
-        using var dc1Journal = new MobilityStore(Path.Combine(Path.GetDirectoryName(_lab.Database)!, "dc1-agent.db"));
-        var dc1Agent = new MobilityCoordinator(_lab.MobilityOptions(), new Dictionary<string, ITunnelRouter> { [MobilityLab.Dc1] = _lab.Xtrs[MobilityLab.Dc1] }, dc1Journal);
+        var dc1Agent = Dc1Agent();
         Assert.True((await dc1Agent.MoveAsync(new MoveIntent(eid, "app", MobilityLab.Dc2, MobilityLab.Dc1, "migration", "vcenter"))).Converged);
 
         await MobilityLab.Eventually(() => _lab.Routes[MobilityLab.Dc2].Get(eid) is null, "DC2's blackhole /32 removed once the /32 was withdrawn");
@@ -75,8 +77,7 @@ public sealed class RestoreTests : IAsyncLifetime
 
         // DC2's agent is down; DC1's agent brings one VM home meanwhile (the /32 is withdrawn).
         await _lab.Xtrs[MobilityLab.Dc2].DisposeAsync();
-        using var dc1Journal = new MobilityStore(Path.Combine(Path.GetDirectoryName(_lab.Database)!, "dc1-agent.db"));
-        var dc1Agent = new MobilityCoordinator(_lab.MobilityOptions(), new Dictionary<string, ITunnelRouter> { [MobilityLab.Dc1] = _lab.Xtrs[MobilityLab.Dc1] }, dc1Journal);
+        var dc1Agent = Dc1Agent();
         Assert.True((await dc1Agent.MoveAsync(new MoveIntent(left, "app", MobilityLab.Dc2, MobilityLab.Dc1, "migration", "vcenter"))).Converged);
         _lab.Routes[MobilityLab.Dc2] = new InMemoryRouteTable();
         _lab.Xtrs[MobilityLab.Dc2] = Restarted();
