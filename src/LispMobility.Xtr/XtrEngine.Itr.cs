@@ -85,6 +85,8 @@ public sealed partial class XtrEngine
     // Under _gate. One resolution per prefix; a new ask joins it (rate limit: 1 Map-Request per second per prefix).
     private Resolution StartResolution(EidPrefix eid, bool smrInvoked, DateTimeOffset now, IDatagramSink sink)
     {
+        // Only IP EIDs can be asked for in an ECM (its inner header is IP); callers from the network check first.
+        if (!eid.Address.IsIp) throw new ArgumentException($"{eid} is not an IP EID", nameof(eid));
         if (_resolutions.TryGetValue(eid, out var existing))
         {
             existing.SmrInvoked |= smrInvoked;
@@ -124,10 +126,29 @@ public sealed partial class XtrEngine
     private DateTimeOffset? ResolutionTimers(DateTimeOffset now, IDatagramSink sink)
     {
         DateTimeOffset? next = null;
+        List<Resolution>? failed = null;
         foreach (var r in _resolutions.Values)
         {
-            if (r.NextSend <= now) SendMapRequest(r, now, sink);
+            try
+            {
+                if (r.NextSend <= now) SendMapRequest(r, now, sink);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // One resolution that cannot be sent must not stop the others (nor, in OnTimer, the registrations): it is given up.
+                (failed ??= []).Add(r);
+                TimerFault("resolution", e, now);
+                continue;
+            }
+
             if (next is null || r.NextSend < next) next = r.NextSend;
+        }
+
+        foreach (var r in failed ?? [])
+        {
+            _resolutions.Remove(r.Eid);
+            _resolutionNonces.Remove(r.Nonce);
+            foreach (var w in r.Waiters) _completions.Add(() => w.TrySetException(new InvalidOperationException($"the resolution of {r.Eid} failed and was given up")));
         }
 
         // Expiry walks the whole cache: once a second is enough (a lookup already skips an expired entry).

@@ -27,6 +27,15 @@ public sealed partial class XtrEngine
     [LoggerMessage(EventId = 2005, Level = LogLevel.Error, Message = "Route for {Address} could not be programmed")]
     private partial void LogRouteFailure(Exception exception, string address);
 
+    [LoggerMessage(EventId = 2008, Level = LogLevel.Error, Message = "xTR timer work failed in {Job}; the item was dropped and the rest of the tick ran ({Suppressed} more such faults since the last report)")]
+    private partial void LogTimerFault(Exception exception, string job, long suppressed);
+
+    [LoggerMessage(EventId = 2010, Level = LogLevel.Error, Message = "xTR failed on a {Type} from {Source}; datagram dropped ({Suppressed} more such faults since the last report)")]
+    private partial void LogReceiveFault(Exception exception, string type, IPEndPoint source, long suppressed);
+
+    [LoggerMessage(EventId = 2009, Level = LogLevel.Debug, Message = "{Kind} from {Source} names {Eid}, not an IP EID: dropped")]
+    private partial void LogUnsupportedEid(string kind, IPEndPoint source, string eid);
+
     [LoggerMessage(EventId = 2006, Level = LogLevel.Error, Message = "An event observer failed")]
     private partial void LogObserverFault(Exception exception);
 }

@@ -37,6 +37,15 @@ public sealed partial class XtrEngine
         {
             var eid = request.SourceEid.Kind != AddressKind.None ? EidPrefix.Host(request.SourceEid) : request.FirstRecord;
             Counters.SmrReceived();
+            if (!eid.Address.IsIp)
+            {
+                // An SMR for a non-IP EID (another LCAF) cannot be refreshed through an ECM; before this check it left a
+                // resolution that threw on every tick and took that tick's periodic Map-Registers with it.
+                Counters.UnsupportedEid();
+                LogUnsupportedEid("SMR", source, eid.ToString());
+                return;
+            }
+
             events.Add(new SmrReceived(now, eid, source));
             lock (_gate) { StartResolution(eid, smrInvoked: true, now, sink); }
             return;
@@ -44,6 +53,13 @@ public sealed partial class XtrEngine
 
         if (request.RecordCount == 0) { Counters.Malformed(); return; }
         var asked = request.FirstRecord;
+        if (!asked.Address.IsIp)
+        {
+            Counters.UnsupportedEid();
+            LogUnsupportedEid(encapsulated ? "ECM Map-Request" : "Map-Request", source, asked.ToString());
+            return;
+        }
+
         var replyTo = new IPEndPoint(request.ReplyAddress(source.Address), replyPort);
         MappingRecord? record = null;
         var away = false;

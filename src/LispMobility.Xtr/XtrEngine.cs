@@ -104,16 +104,25 @@ public sealed partial class XtrEngine : IDatagramEngine
             return;
         }
 
-        switch (type)
+        try
         {
-            case LispMessageType.MapNotify: HandleMapNotify(datagram, source, sink, events); break;
-            case LispMessageType.MapReply: HandleMapReply(datagram, source, events); break;
-            case LispMessageType.MapRequest: HandleMapRequest(datagram, source, (ushort)source.Port, false, sink, events); break;
-            case LispMessageType.EncapsulatedControlMessage: HandleEcm(datagram, source, sink, events); break;
-            default:
-                Counters.Unexpected();
-                LogUnexpected((int)type, source);
-                break;
+            switch (type)
+            {
+                case LispMessageType.MapNotify: HandleMapNotify(datagram, source, sink, events); break;
+                case LispMessageType.MapReply: HandleMapReply(datagram, source, events); break;
+                case LispMessageType.MapRequest: HandleMapRequest(datagram, source, (ushort)source.Port, false, sink, events); break;
+                case LispMessageType.EncapsulatedControlMessage: HandleEcm(datagram, source, sink, events); break;
+                default:
+                    Counters.Unexpected();
+                    LogUnexpected((int)type, source);
+                    break;
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A bug, but not one a sender may turn into a stopped xTR: the datagram is dropped, counted and logged (throttled).
+            Counters.ReceiveFault();
+            if (_faultLog.ShouldLog("receive", _time.GetUtcNow(), out var suppressed)) LogReceiveFault(e, type.ToString(), source, suppressed);
         }
 
         Finish(events);
@@ -128,14 +137,40 @@ public sealed partial class XtrEngine : IDatagramEngine
         DateTimeOffset next;
         lock (_gate)
         {
-            next = RegistrationTimers(now, sink);
-            var resolveNext = ResolutionTimers(now, sink);
-            if (resolveNext is { } r && r < next) next = r;
+            // Each job runs whatever the other did: a fault in resolution must not cost the periodic Map-Registers.
+            next = now + TimeSpan.FromSeconds(1);
+            try
+            {
+                next = RegistrationTimers(now, sink);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                TimerFault("registration", e, now);
+            }
+
+            try
+            {
+                var resolveNext = ResolutionTimers(now, sink);
+                if (resolveNext is { } r && r < next) next = r;
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                TimerFault("resolution", e, now);
+            }
         }
 
         Finish(events);
         return next > now ? next - now : TimeSpan.Zero;
     }
+
+    // Under _gate. A timer job or item that threw: counted, logged at most once a minute per job, dropped.
+    private void TimerFault(string job, Exception e, DateTimeOffset now)
+    {
+        Counters.TimerFault();
+        if (_faultLog.ShouldLog(job, now, out var suppressed)) LogTimerFault(e, job, suppressed);
+    }
+
+    private readonly LogThrottle _faultLog = new(TimeSpan.FromMinutes(1));
 
     // Completes awaited tasks and raises events outside the lock.
     private void Finish(List<XtrEvent> events)

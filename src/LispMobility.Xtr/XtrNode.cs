@@ -91,8 +91,17 @@ public sealed class XtrNode : ITunnelRouter, IAsyncDisposable
 
     /// <inheritdoc cref="XtrEngine.BeginResolve"/>
     /// <remarks>Fails with <see cref="TimeoutException"/> after <see cref="XtrOptions.ResolveTimeout"/>; the engine keeps asking at its own pace.</remarks>
-    public Task<MapCacheEntry> ResolveAsync(IPAddress eid, bool refresh = false, CancellationToken cancellationToken = default) =>
-        Run(sink => Engine.BeginResolve(eid, sink, refresh)).WaitAsync(_resolveTimeout, cancellationToken);
+    public async Task<MapCacheEntry> ResolveAsync(IPAddress eid, bool refresh = false, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await Run(sink => Engine.BeginResolve(eid, sink, refresh)).WaitAsync(_resolveTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"no Map-Reply for {eid} within {_resolveTimeout.TotalSeconds:0.#} s", e);
+        }
+    }
 
     /// <inheritdoc />
     /// <remarks>One timeout for the whole set, <see cref="XtrOptions.ResolveTimeout"/> from the call; the engine keeps asking at its own pace.</remarks>
@@ -139,8 +148,15 @@ public sealed class XtrNode : ITunnelRouter, IAsyncDisposable
         lock (_sendGate)
         {
             var outgoing = new DatagramList();
-            result = call(outgoing);
-            _transport.Flush(outgoing);
+            try
+            {
+                result = call(outgoing);
+            }
+            finally
+            {
+                // What the call queued before a fault still leaves (it may be a Map-Register the engine counts as sent).
+                _transport.Flush(outgoing);
+            }
         }
 
         _transport.Wake();
@@ -155,8 +171,14 @@ public sealed class XtrNode : ITunnelRouter, IAsyncDisposable
             lock (node._sendGate)
             {
                 var outgoing = new DatagramList();
-                node.Engine.Receive(datagram, source, outgoing);
-                node._transport.Flush(outgoing);
+                try
+                {
+                    node.Engine.Receive(datagram, source, outgoing);
+                }
+                finally
+                {
+                    node._transport.Flush(outgoing);
+                }
             }
         }
 
@@ -165,9 +187,14 @@ public sealed class XtrNode : ITunnelRouter, IAsyncDisposable
             lock (node._sendGate)
             {
                 var outgoing = new DatagramList();
-                var next = node.Engine.OnTimer(outgoing);
-                node._transport.Flush(outgoing);
-                return next;
+                try
+                {
+                    return node.Engine.OnTimer(outgoing);
+                }
+                finally
+                {
+                    node._transport.Flush(outgoing);
+                }
             }
         }
     }

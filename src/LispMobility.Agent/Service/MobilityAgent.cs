@@ -163,6 +163,8 @@ internal sealed partial class MobilityAgent(AgentConfiguration config, ILoggerFa
     private readonly Gauge _cache = metrics.Gauge("lispmobility_map_cache_entries", "Map-cache entries of this site's ITR.");
     private readonly Gauge _rejected = metrics.Gauge("lispmobility_rejected_packets", "Control messages refused, by component and reason (running total).", "component", "reason");
 
+    private readonly Gauge _faults = metrics.Gauge("lispmobility_engine_faults", "Work items a protocol engine failed on and dropped (a bug; the log has the first of each minute).", "component", "where");
+
     private void RefreshMetrics()
     {
         try
@@ -177,6 +179,9 @@ internal sealed partial class MobilityAgent(AgentConfiguration config, ILoggerFa
             _cache.WithLabels().Set(Xtr.Engine.MapCacheEntries().Count);
             _rejected.WithLabels("xtr", "Malformed").Set(Xtr.Engine.Counters.MalformedCount);
             _rejected.WithLabels("xtr", "NotifyRejected").Set(Xtr.Engine.Counters.NotifiesRejected);
+            _rejected.WithLabels("xtr", "UnsupportedEid").Set(Xtr.Engine.Counters.UnsupportedEids);
+            _faults.WithLabels("xtr", "timer").Set(Xtr.Engine.Counters.TimerFaults);
+            _faults.WithLabels("xtr", "receive").Set(Xtr.Engine.Counters.ReceiveFaults);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
