@@ -51,20 +51,24 @@ internal static class AgentApi
         {
             if (!IPAddress.TryParse(eid, out var address)) return Results.Problem($"'{eid}' is not an IP address", statusCode: StatusCodes.Status400BadRequest);
             var watch = Stopwatch.StartNew();
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(TimeSpan.FromSeconds(5));
             try
             {
-                var entry = await agent.Xtr.ResolveAsync(address, refresh: true, timeout.Token).ConfigureAwait(false);
+                // The xTR gives up after its ResolveTimeout (TimeoutException); the request's own abort is the client leaving.
+                var entry = await agent.Xtr.ResolveAsync(address, refresh: true, ct).ConfigureAwait(false);
                 return Results.Json(new
                 {
                     eid = entry.Eid.ToString(), rlocs = entry.Locators.Select(l => l.Address.ToString()), action = entry.IsNegative ? entry.Action.ToString() : null,
                     ttlMinutes = entry.TtlMinutes, rttMs = watch.Elapsed.TotalMilliseconds,
                 });
             }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            catch (TimeoutException e)
             {
-                return Results.Problem($"no Map-Reply for {eid} within 5 s", statusCode: StatusCodes.Status504GatewayTimeout);
+                return Results.Problem(e.Message, statusCode: StatusCodes.Status504GatewayTimeout);
+            }
+            catch (InvalidOperationException e)
+            {
+                // No Map-Resolver configured, or a reply that did not cover the EID: the mapping system answered badly or not at all.
+                return Results.Problem(e.Message, statusCode: StatusCodes.Status502BadGateway);
             }
         });
 
