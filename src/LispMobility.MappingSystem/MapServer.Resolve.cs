@@ -54,8 +54,17 @@ public sealed partial class MapServer
             return;
         }
 
-        Counters.MapRequest();
         var eid = request.FirstRecord;
+        // Only IP EIDs (with or without an instance-id) are registered here. Another AFI or LCAF (ELP, RLE, Geo, AS...) is
+        // neither echoed in a negative reply nor forwarded: its bytes were kept unparsed, and a reply carrying them decodes
+        // as malformed at the requester. The same for a source EID that is neither absent nor IP.
+        if (!eid.Address.IsIp || request.SourceEid.Kind is not (AddressKind.None or AddressKind.IPv4 or AddressKind.IPv6))
+        {
+            Reject(RejectReason.UnsupportedEid, source, eid.Address.IsIp ? $"source EID {request.SourceEid} is not an IP address" : $"EID {eid} is not an IP prefix");
+            return;
+        }
+
+        Counters.MapRequest();
         var replyTo = new IPEndPoint(request.ReplyAddress(source.Address), replyPort);
         var now = _time.GetUtcNow();
         MappingRecord reply;
@@ -73,7 +82,7 @@ public sealed partial class MapServer
                 }
                 else
                 {
-                    reply = new MappingRecord { Eid = entry.Prefix, Ttl = entry.Ttl, Locators = entry.MergedLocators() };
+                    reply = new MappingRecord { Eid = entry.Prefix, Ttl = entry.Ttl, Locators = ProxyLocators(entry.MergedLocators()) };
                 }
             }
             else if (_sites.IsEid(eid.Address))
@@ -82,7 +91,7 @@ public sealed partial class MapServer
             }
             else
             {
-                var cover = eid.Address.IsIp ? _sites.NonEidCover(eid.Address) : eid;
+                var cover = _sites.NonEidCover(eid.Address);
                 reply = new MappingRecord { Eid = cover, Ttl = _options.NonEidNegativeTtlMinutes, Action = MapReplyAction.NativelyForward, Authoritative = true };
             }
         }
@@ -100,5 +109,16 @@ public sealed partial class MapServer
 
         if (reply.Locators.Count == 0) Counters.NegativeReply(); else Counters.ProxyReply();
         sink.Send(new MapReply { Nonce = request.Nonce, Records = [reply] }.ToArray(), replyTo);
+    }
+
+    // A proxy reply speaks for the ETRs: none of their locators is local to the Map-Server (RFC 9301 §5.4, the L bit).
+    private static Locator[] ProxyLocators(Locator[] registered)
+    {
+        var anyLocal = false;
+        foreach (var l in registered) anyLocal |= l.Local;
+        if (!anyLocal) return registered;
+        var copy = new Locator[registered.Length];
+        for (var i = 0; i < copy.Length; i++) copy[i] = registered[i] with { Local = false };
+        return copy;
     }
 }
