@@ -105,18 +105,16 @@ public sealed partial class MapServer
         var stale = false;
         lock (_gate)
         {
-            var replayKey = (id, site, view.KeyId);
             // RFC 9301 lets an ETR that asks for no Map-Notify send nonce 0 every time; such registrations have no replay
             // protection, so they are accepted only from sites configured for it.
             var zeroNonceAllowed = nonce == 0 && !message.WantMapNotify && site.AcceptZeroNonce;
-            if (!zeroNonceAllowed && _lastNonce.TryGetValue(replayKey, out var last) && nonce <= last)
+            if (!zeroNonceAllowed && !_replay.Admit(id, site, view.KeyId, nonce, site.ReplayProtection, now, now + Lifetime(records, message), out var why))
             {
                 Counters.Reject(RejectReason.Replay);
-                LogRejected(RejectReason.Replay, source, $"nonce {nonce:x16} not above {last:x16}");
+                LogRejected(RejectReason.Replay, source, why);
                 return;
             }
 
-            if (!zeroNonceAllowed) _lastNonce[replayKey] = nonce;
             foreach (var record in records) stale |= !Apply(record, message, site, key, id, source, now, sink, events);
             SendAnnouncements(now, sink);
 
@@ -132,6 +130,20 @@ public sealed partial class MapServer
             sink.Send(NotifyFor(view, key), NotifyDestination(source));
             Counters.MapNotifySent();
         }
+    }
+
+    // How long what one Map-Register registered lives: its longest record TTL under the T bit, else the registration timeout.
+    private TimeSpan Lifetime(MappingRecord[] records, RegisterBits message)
+    {
+        if (!message.UseTtlForTimeout) return _options.RegistrationTimeout;
+        var longest = TimeSpan.Zero;
+        foreach (var r in records)
+        {
+            var lifetime = r.Ttl == MappingRecord.TtlLocalPolicy ? _options.RegistrationTimeout : TimeSpan.FromMinutes(r.Ttl);
+            if (lifetime > longest) longest = lifetime;
+        }
+
+        return longest;
     }
 
     // The Map-Notify echoes the Map-Register byte for byte (records, xTR-ID, site-ID, MAC length) under its own

@@ -30,7 +30,7 @@ public sealed partial class MapServer : IDatagramEngine
     private readonly SiteRegistry _sites;
     private readonly RegistrationTable _table = new();
     private readonly PriorityQueue<EtrRegistration, DateTimeOffset> _expiry = new();
-    private readonly Dictionary<(RegistrantId, Site, byte), ulong> _lastNonce = [];
+    private readonly ReplayGuard _replay;
     private readonly Dictionary<ulong, PendingNotify> _pending = [];
     private readonly Dictionary<RegistrantId, Locator[]> _sharedLocators = [];
     private readonly RequesterRateLimiter _rateLimiter;
@@ -54,7 +54,11 @@ public sealed partial class MapServer : IDatagramEngine
         _rateLimiter = new RequesterRateLimiter(options.RequestsPerSecondPerRequester, options.RequestBurstPerRequester, options.MaxTrackedRequesters, _time);
         _registeredRateLimiter = new RequesterRateLimiter(options.RegisteredRequestsPerSecond, options.RegisteredRequestBurst, options.MaxTrackedRequesters, _time);
         _smr = new SmrScheduler(options, _time, _nonces);
+        _replay = new ReplayGuard(options.ReplayWindowSize, options.ReplayStateIdle);
     }
+
+    /// <summary>Registrants whose replay state is kept (forgotten once their registrations expire or they fall idle).</summary>
+    public int ReplayStateCount { get { lock (_gate) { return _replay.Count; } } }
 
     /// <summary>What the Map-Server counted.</summary>
     public MapServerCounters Counters { get; } = new();
@@ -159,6 +163,7 @@ public sealed partial class MapServer : IDatagramEngine
         lock (_gate)
         {
             ExpireDue(now, sink, events);
+            _replay.Sweep(now);
             RetransmitDue(now, sink, events);
             next = Earliest(_smr.SendDue(now, sink, events, Counters), NextNotifyDue(), _expiry.TryPeek(out _, out var e) ? e : null);
         }

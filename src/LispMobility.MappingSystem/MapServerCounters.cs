@@ -15,7 +15,7 @@ public enum RejectReason
     UnknownKey,
     /// <summary>The MAC did not verify.</summary>
     AuthenticationFailed,
-    /// <summary>The nonce was not greater than the last one from that xTR and key.</summary>
+    /// <summary>The nonce was seen lately from that xTR and key, or is not above the last one where the site (or the xTR's own nonces) is monotonic.</summary>
     Replay,
     /// <summary>A record lies outside the authenticated site's prefixes (or is more specific where that is not allowed).</summary>
     EidOutsideSite,
@@ -30,6 +30,8 @@ public enum RejectReason
     /// before the news arrived, not a move back. Only that record is skipped, and the news sent again.
     /// </summary>
     StaleRegistration,
+    /// <summary>A Map-Request whose EID or source EID is not an IP address (another AFI or LCAF): not answered, not forwarded.</summary>
+    UnsupportedEid,
 }
 
 /// <summary>Everything the Map-Server counts; read by the metrics endpoint and the tests.</summary>

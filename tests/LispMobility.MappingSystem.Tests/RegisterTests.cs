@@ -85,9 +85,12 @@ public sealed class RegisterTests
     }
 
     [Fact]
-    public void Replayed_and_older_nonces_are_dropped_and_counted()
+    public void Under_monotonic_replayed_and_older_nonces_are_dropped_and_counted()
     {
+        var options = Options() with { Sites = [.. Options().Sites.Select(s => s with { ReplayProtection = Configuration.ReplayProtection.Monotonic })] };
+        var (server, _) = Engine(options);
         var record = Record("10.1.0.5/32", 1440, "127.10.1.1");
+        var _server = server;
         _server.Receive(Register(10, Dc1Secret, record), Dc1Xtr, _sent);
         _server.Receive(Register(10, Dc1Secret, record), Dc1Xtr, _sent);
         _server.Receive(Register(9, Dc1Secret, record), Dc1Xtr, _sent);

@@ -21,6 +21,15 @@ public sealed record MapServerOptions
     /// <summary>How long a registration lives after its last valid Map-Register (RFC 9301 §8.2: 3 minutes).</summary>
     public TimeSpan RegistrationTimeout { get; init; } = TimeSpan.FromMinutes(3);
 
+    /// <summary>Nonces remembered per registrant under <see cref="ReplayProtection.Window"/>.</summary>
+    public int ReplayWindowSize { get; init; } = 64;
+
+    /// <summary>
+    /// A registrant's replay state is forgotten when what it registered expired, or after this long without a Map-Register
+    /// from it: an xTR that restarts with other nonces is never locked out for longer.
+    /// </summary>
+    public TimeSpan ReplayStateIdle { get; init; } = TimeSpan.FromMinutes(30);
+
     /// <summary>UDP port Map-Notifies go to; 0 sends them back to the Map-Register's source port.</summary>
     public int MapNotifyPort { get; init; } = 4342;
 
@@ -82,6 +91,8 @@ public sealed record MapServerOptions
         }
 
         if (RegistrationTimeout <= TimeSpan.Zero) errors.Add($"{path}.RegistrationTimeout: must be positive");
+        if (ReplayWindowSize is < 1 or > 4096) errors.Add($"{path}.ReplayWindowSize: must be 1 to 4096 nonces");
+        if (ReplayStateIdle <= TimeSpan.Zero) errors.Add($"{path}.ReplayStateIdle: must be positive");
         if (MapNotifyPort is < 0 or > 65535) errors.Add(Invariant($"{path}.MapNotifyPort: {MapNotifyPort} is not a UDP port (0 = registrant's port)"));
         if (NotifyRetransmitInterval <= TimeSpan.Zero) errors.Add($"{path}.NotifyRetransmitInterval: must be positive");
         if (NotifyFixedRetries < 0 || NotifyBackoffRetries < 0) errors.Add($"{path}.NotifyFixedRetries/NotifyBackoffRetries: must not be negative");
@@ -127,8 +138,12 @@ public sealed record SiteOptions
     /// </summary>
     public bool AcceptZeroNonce { get; init; }
 
+    /// <summary>How this site's Map-Register nonces are checked for replays; see <see cref="Configuration.ReplayProtection"/>.</summary>
+    public ReplayProtection ReplayProtection { get; init; } = ReplayProtection.Window;
+
     internal IEnumerable<string> Validate(string path)
     {
+        if (!Enum.IsDefined(ReplayProtection)) yield return $"{path}.ReplayProtection: use Window, Monotonic or Off";
         if (EidPrefixes.Count == 0) yield return $"{path}.EidPrefixes: at least one EID-prefix is required";
         for (var i = 0; i < EidPrefixes.Count; i++)
         {
@@ -180,4 +195,22 @@ public sealed record SiteKeyOptions
 
     /// <inheritdoc />
     public override string ToString() => MapServerOptions.Invariant($"key-id {KeyId} {Algorithm} (secret not shown)");
+}
+
+/// <summary>How a site's Map-Register nonces guard against replays (RFC 9301 §5.6 leaves the rule to the Map-Server).</summary>
+public enum ReplayProtection
+{
+    /// <summary>
+    /// The default: a nonce seen among the registrant's last <see cref="MapServerOptions.ReplayWindowSize"/> is a replay.
+    /// Interoperates with xTRs that draw random nonces (RFC 6833 §6.1); an xTR seen drawing them in order (16 rises in a row,
+    /// as this project's xTRs do) is held to that order. Beyond the window, the MAC and the registration's lifetime bound
+    /// what a replay can do.
+    /// </summary>
+    Window,
+
+    /// <summary>Each nonce must be above the registrant's last one (the strictest; for xTRs known to draw increasing nonces).</summary>
+    Monotonic,
+
+    /// <summary>No replay check (the MAC still authenticates): for peers that reuse nonces.</summary>
+    Off,
 }

@@ -14,7 +14,11 @@ public sealed class Site
         Keys = options.Keys.ToDictionary(k => k.KeyId, k => new SiteKey(k.KeyId, k.Algorithm, Encoding.UTF8.GetBytes(k.Key)));
         AllowedRlocs = options.AllowedRlocs.Count == 0 ? null : options.AllowedRlocs.Select(LispAddress.Parse).ToHashSet();
         AcceptZeroNonce = options.AcceptZeroNonce;
+        ReplayProtection = options.ReplayProtection;
     }
+
+    /// <summary>How the site's nonces are checked for replays.</summary>
+    public ReplayProtection ReplayProtection { get; }
 
     /// <summary>Whether nonce-0 registrations without the M bit skip the replay check.</summary>
     public bool AcceptZeroNonce { get; }
