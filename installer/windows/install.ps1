@@ -4,10 +4,13 @@
 
 .DESCRIPTION
     Publishes the agent (or takes an existing publish output), copies it to -InstallDir, writes
-    %ProgramData%\LispMobility\appsettings.json and the management API token file (readable by SYSTEM and
-    Administrators only), registers the Event Log source "LispMobility" and the service "LispMobility"
-    (automatic start, restart on failure). Safe to run again: the program is replaced, the service updated,
-    the config and the token are never overwritten.
+    %ProgramData%\LispMobility\appsettings.json (from config\appsettings.windows.example.json, its paths set to
+    -DataDir) and the management API token file, both readable by SYSTEM and Administrators only, registers the
+    Event Log source "LispMobility" and the service "LispMobility" (automatic start, restart on failure).
+    Safe to run again: the program is replaced, the service updated, the config and the token are never
+    overwritten (their ACL is applied again).
+
+    Dot-sourced (`. .\install.ps1`, as tests/installer/install.Tests.ps1 does) it only defines its functions.
 
 .EXAMPLE
     .\install.ps1                                  # publish from this repository and install
@@ -15,7 +18,8 @@
     .\install.ps1 -Uninstall                       # remove program and service, keep config, token, logs
     .\install.ps1 -Uninstall -Purge                # remove those too, and the Event Log source
 #>
-#Requires -RunAsAdministrator
+# Administrator rights are checked by Assert-Administrator when the script runs, not by
+# "#Requires -RunAsAdministrator", so that the tests can dot-source the script and mock the check.
 [CmdletBinding()]
 param(
     # Where the program goes.
@@ -36,14 +40,27 @@ param(
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
 
+# Full paths, so that .NET calls ([IO.File]) and the service's command line mean what PowerShell means.
+$InstallDir = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($InstallDir)
+$DataDir = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($DataDir)
 $ServiceName = 'LispMobility'
 $EventSource = 'LispMobility'
 $Exe = Join-Path $InstallDir 'lispmobility.exe'
 $Config = Join-Path $DataDir 'appsettings.json'
 $Token = Join-Path $DataDir 'api-token'
 $LogDir = Join-Path $DataDir 'logs'
+$Database = Join-Path $DataDir 'lispmobility.db'
 
 function Say([string] $Message) { Write-Host "install.ps1: $Message" }
+
+function Test-Administrator {
+    $identity = [Security.Principal.WindowsIdentity]::GetCurrent()
+    (New-Object Security.Principal.WindowsPrincipal($identity)).IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)
+}
+
+function Assert-Administrator {
+    if (-not (Test-Administrator)) { throw 'install.ps1 needs Administrator rights: run it from an elevated PowerShell' }
+}
 
 function Stop-AgentService {
     $service = Get-Service -Name $ServiceName -ErrorAction SilentlyContinue
@@ -94,21 +111,38 @@ function Install-Program {
     }
 }
 
+# The text of a JSON string, without its quotes.
+function ConvertTo-JsonText([string] $Value) { $Value.Replace('\', '\\').Replace('"', '\"') }
+
+# The Windows example config names the default paths under C:\ProgramData\LispMobility; the installed copy names
+# the ones this install uses (under -DataDir): the token file it writes, the log directory, the database.
+function Get-ConfigText {
+    $example = [IO.Path]::Combine($PSScriptRoot, '..', '..', 'config', 'appsettings.windows.example.json')
+    if (Test-Path -LiteralPath $example) {
+        $text = [IO.File]::ReadAllText($example)
+        $default = 'C:\ProgramData\LispMobility'
+        $paths = [ordered]@{ "$default\api-token" = $Token; "$default\logs" = $LogDir; "$default\lispmobility.db" = $Database }
+        foreach ($path in $paths.Keys) {
+            $text = $text.Replace('"' + (ConvertTo-JsonText $path) + '"', '"' + (ConvertTo-JsonText $paths[$path]) + '"')
+        }
+        return $text
+    }
+    $settings = [ordered]@{
+        Log           = [ordered]@{ MinimumLevel = 'Information'; Directory = $LogDir }
+        ManagementApi = [ordered]@{ BindAddress = '127.0.0.1'; Port = 4380; TokenFile = $Token }
+    }
+    return ($settings | ConvertTo-Json -Depth 4)
+}
+
 function Write-Config {
     New-Item -ItemType Directory -Force -Path $DataDir, $LogDir | Out-Null
-    if (Test-Path $Config) { Say "keeping existing $Config"; return }
-    $example = Join-Path $PSScriptRoot '..\..\config\appsettings.example.json'
-    if (Test-Path $example) {
-        Copy-Item $example $Config
-    }
-    else {
-        $settings = [ordered]@{
-            Log           = [ordered]@{ MinimumLevel = 'Information'; Directory = $LogDir }
-            ManagementApi = [ordered]@{ BindAddress = '127.0.0.1'; Port = 4380; TokenFile = $Token }
-        }
-        $settings | ConvertTo-Json -Depth 4 | Set-Content -Path $Config -Encoding UTF8
-    }
-    Say "wrote $Config"
+    if (Test-Path $Config) { Protect-File $Config; Say "keeping existing $Config"; return }
+    # The config holds the sites' keys: like the token, restricted while still empty, then written.
+    $text = Get-ConfigText
+    New-Item -ItemType File -Path $Config | Out-Null
+    Protect-File $Config
+    [IO.File]::WriteAllText($Config, $text, (New-Object System.Text.UTF8Encoding($false)))
+    Say "wrote $Config (SYSTEM and Administrators only)"
 }
 
 function Write-Token {
@@ -129,17 +163,38 @@ function Write-Token {
     Say "created $Token (SYSTEM and Administrators only)"
 }
 
+# The Event Log calls, each in a function of its own so that the tests can mock them.
+function Test-EventSource { [System.Diagnostics.EventLog]::SourceExists($EventSource) }
+function New-EventSource { [System.Diagnostics.EventLog]::CreateEventSource($EventSource, 'Application') }
+function Remove-EventSource { [System.Diagnostics.EventLog]::DeleteEventSource($EventSource) }
+
 function Register-EventSource {
-    if (-not [System.Diagnostics.EventLog]::SourceExists($EventSource)) {
-        [System.Diagnostics.EventLog]::CreateEventSource($EventSource, 'Application')
+    if (-not (Test-EventSource)) {
+        New-EventSource
         Say "registered Event Log source $EventSource"
     }
+}
+
+function Unregister-EventSource {
+    if (Test-EventSource) {
+        Remove-EventSource
+        Say "removed Event Log source $EventSource"
+    }
+}
+
+# Windows PowerShell 5.1 and PowerShell before 7.3 (or with $PSNativeCommandArgumentPassing = 'Legacy') pass the
+# double quotes inside an argument to a program as they are, so sc.exe would split the quoted binPath: escape them there.
+function ConvertTo-NativeArgument([string] $Value) {
+    $version = $PSVersionTable.PSVersion
+    $legacy = $version.Major -lt 7 -or ($version.Major -eq 7 -and $version.Minor -lt 3) -or
+        ("$(Get-Variable -Name PSNativeCommandArgumentPassing -ValueOnly -ErrorAction SilentlyContinue)" -eq 'Legacy')
+    if ($legacy) { $Value.Replace('"', '\"') } else { $Value }
 }
 
 function Register-AgentService {
     $binPath = "`"$Exe`" run --config `"$Config`""
     if (Get-Service -Name $ServiceName -ErrorAction SilentlyContinue) {
-        & sc.exe config $ServiceName binPath= $binPath start= auto | Out-Null
+        & sc.exe config $ServiceName binPath= (ConvertTo-NativeArgument $binPath) start= auto | Out-Null
         if ($LASTEXITCODE -ne 0) { throw "sc.exe config failed with exit code $LASTEXITCODE" }
         Say "updated service $ServiceName"
     }
@@ -163,7 +218,7 @@ function Uninstall-Agent {
     if (Test-Path $InstallDir) { Remove-Item -Recurse -Force $InstallDir }
     if ($Purge) {
         if (Test-Path $DataDir) { Remove-Item -Recurse -Force $DataDir }
-        if ([System.Diagnostics.EventLog]::SourceExists($EventSource)) { [System.Diagnostics.EventLog]::DeleteEventSource($EventSource) }
+        Unregister-EventSource
         Say "removed $ServiceName with its configuration, token, logs and Event Log source"
     }
     else {
@@ -171,10 +226,7 @@ function Uninstall-Agent {
     }
 }
 
-if ($Uninstall) {
-    Uninstall-Agent
-}
-else {
+function Install-Agent {
     Install-Program
     Write-Config
     Write-Token
@@ -182,4 +234,9 @@ else {
     Register-AgentService
     if (-not $NoStart) { Start-Service -Name $ServiceName; Say "started $ServiceName" }
     Say 'done'
+}
+
+if ($MyInvocation.InvocationName -ne '.') {
+    Assert-Administrator
+    if ($Uninstall) { Uninstall-Agent } else { Install-Agent }
 }
