@@ -59,6 +59,17 @@ read -r passed failed skipped < <(cat "$results"/*.trx 2>/dev/null | grep -oE '<
   | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "=\""); gsub(/"/, "", kv[2]);
            if (kv[1] == "passed") p += kv[2]; if (kv[1] == "failed") f += kv[2]; if (kv[1] == "total") t += kv[2]; if (kv[1] == "executed") e += kv[2] } }
          END { printf "%d %d %d\n", p, f, t - e }')
+
+# --- the Windows installer's Pester tests: scripts/pester.sh installs PowerShell and Pester, its counts are added ---
+[ "${passed:-0}" -gt 0 ] || [ "$status" -ne 0 ] || { log "dotnet test ran no test"; status=1; }
+log "testing the Windows installer (Pester)"
+pester_status=0
+bash "$root/scripts/pester.sh" 2>&1 | tee "$results/pester.log" || pester_status=$?
+pester_counts=$(sed -nE 's/^pester: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/p' "$results/pester.log" | tail -n 1)
+if [ -z "$pester_counts" ]; then log "scripts/pester.sh reported no counts"; pester_counts="0 1 0"; fi
+read -r pester_passed pester_failed pester_skipped <<<"$pester_counts"
+passed=$(( ${passed:-0} + pester_passed )); failed=$(( ${failed:-0} + pester_failed )); skipped=$(( ${skipped:-0} + pester_skipped ))
+if [ "$pester_status" -ne 0 ] && [ "$status" -eq 0 ]; then status=$pester_status; fi
 echo
 echo "tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
 if [ "${passed:-0}" -eq 0 ] && [ "$status" -eq 0 ]; then echo "[test.sh] no test ran" >&2; exit 1; fi
