@@ -18,7 +18,7 @@ public sealed class WindowsInstallerTests
     public void Declares_its_parameters(string declaration) => Assert.Contains(declaration, ParamBlock(), StringComparison.Ordinal);
 
     [Theory]
-    [InlineData("#Requires -RunAsAdministrator")]
+    [InlineData("Assert-Administrator")]
     [InlineData("$ErrorActionPreference = 'Stop'")]
     [InlineData("& dotnet publish $project -c Release -o $Output -r $rid --self-contained $sc")]
     [InlineData("New-Service -Name $ServiceName -BinaryPathName $binPath")]
@@ -42,7 +42,7 @@ public sealed class WindowsInstallerTests
 
     [Fact]
     public void The_config_is_never_overwritten() =>
-        Assert.Contains("if (Test-Path $Config) { Say \"keeping existing $Config\"; return }", _text, StringComparison.Ordinal);
+        Assert.Contains("if (Test-Path $Config) { Protect-File $Config; Say \"keeping existing $Config\"; return }", _text, StringComparison.Ordinal);
 
     [Fact]
     public void No_variable_in_a_string_is_followed_by_a_colon()
