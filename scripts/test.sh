@@ -70,6 +70,17 @@ if [ -z "$pester_counts" ]; then log "scripts/pester.sh reported no counts"; pes
 read -r pester_passed pester_failed pester_skipped <<<"$pester_counts"
 passed=$(( ${passed:-0} + pester_passed )); failed=$(( ${failed:-0} + pester_failed )); skipped=$(( ${skipped:-0} + pester_skipped ))
 if [ "$pester_status" -ne 0 ] && [ "$status" -eq 0 ]; then status=$pester_status; fi
+
+# --- coverage-guided fuzzing: every target for FUZZ_SECONDS (default 10) under afl++; a target with a crash or hang fails ---
+log "fuzzing every target for ${FUZZ_SECONDS:-10} s (scripts/fuzz.sh)"
+fuzz_status=0
+bash "$root/scripts/fuzz.sh" all "${FUZZ_SECONDS:-10}" 2>&1 | tee "$results/fuzz.log" || fuzz_status=$?
+fuzz_clean=$(grep -cE '^fuzz [a-z-]+: .* 0 crashes, 0 hangs$' "$results/fuzz.log" || true)
+fuzz_ran=$(grep -cE '^fuzz [a-z-]+: ' "$results/fuzz.log" || true)
+fuzz_targets=$(ls "$root/tests/LispMobility.Fuzz/seeds" | wc -l)
+passed=$(( passed + fuzz_clean )); failed=$(( failed + fuzz_targets - fuzz_clean ))
+if [ "$fuzz_ran" -ne "$fuzz_targets" ]; then log "fuzzing reported $fuzz_ran of $fuzz_targets targets"; fuzz_status=1; fi
+if [ "$fuzz_status" -ne 0 ] && [ "$status" -eq 0 ]; then status=$fuzz_status; fi
 echo
 echo "tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
 if [ "${passed:-0}" -eq 0 ] && [ "$status" -eq 0 ]; then echo "[test.sh] no test ran" >&2; exit 1; fi
