@@ -61,6 +61,21 @@ public sealed class ReplayTests
     }
 
     [Fact]
+    public void Under_the_window_a_clock_seeded_xtr_is_held_to_its_order_from_its_first_registration()
+    {
+        // This project's xTRs count up from the Unix time in ms << 20: an old capture of one (a lower nonce) is a replay at once.
+        var (server, time) = Engine();
+        var clockNonce = (ulong)time.GetUtcNow().ToUnixTimeMilliseconds() << 20;
+        server.Receive(Register(clockNonce, Dc1Secret, Host), Dc1Xtr, _sent);
+        server.Receive(Register(1, Dc1Secret, Host), Dc1Xtr, _sent);
+        server.Receive(Register(clockNonce - 5, Dc1Secret, Host), Dc1Xtr, _sent);
+
+        Assert.Equal(2, server.Counters.Rejected(RejectReason.Replay));
+        server.Receive(Register(clockNonce + 1, Dc1Secret, Host), Dc1Xtr, _sent);
+        Assert.Equal([clockNonce, clockNonce + 1], Notified());
+    }
+
+    [Fact]
     public void Off_accepts_the_same_nonce_again()
     {
         var (server, _) = Engine(With(ReplayProtection.Off));

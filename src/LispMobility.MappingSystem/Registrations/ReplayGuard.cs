@@ -39,11 +39,11 @@ internal sealed class ReplayGuard(int windowSize, TimeSpan idle)
 
         if (state is not null)
         {
-            if ((mode == ReplayProtection.Monotonic || state.Rises >= LearnedMonotonic) && nonce <= state.Last)
+            if ((mode == ReplayProtection.Monotonic || state.Rises >= LearnedMonotonic || IsClockNonce(state.Last, now)) && nonce <= state.Last)
             {
-                reason = mode == ReplayProtection.Monotonic
-                    ? $"nonce {nonce:x16} not above {state.Last:x16}"
-                    : $"nonce {nonce:x16} below {state.Last:x16} from an xTR whose last {state.Rises} nonces rose";
+                reason = mode == ReplayProtection.Monotonic ? $"nonce {nonce:x16} not above {state.Last:x16}"
+                    : state.Rises >= LearnedMonotonic ? $"nonce {nonce:x16} below {state.Last:x16} from an xTR whose last {state.Rises} nonces rose"
+                    : $"nonce {nonce:x16} below {state.Last:x16}, a clock-seeded nonce of an xTR that counts up";
                 return false;
             }
 
@@ -61,6 +61,18 @@ internal sealed class ReplayGuard(int windowSize, TimeSpan idle)
 
         state.Accept(nonce, now, registeredUntil);
         return true;
+    }
+
+    // This project's xTRs (NonceSource.Increasing) count up from the Unix time in milliseconds shifted left by 20 bits, so
+    // their nonces carry a date since the xTR started. A random nonce looks like that about once in 80 (a date between
+    // 2020 and tomorrow); then a lower nonce after it is refused once, and the next random one is accepted. A replay of
+    // such an xTR's old Map-Register (a lower nonce) is refused from its first registration on, not after 16.
+    private static readonly long ClockEpoch = new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
+
+    private static bool IsClockNonce(ulong nonce, DateTimeOffset now)
+    {
+        var ms = (long)(nonce >> 20);
+        return ms >= ClockEpoch && ms <= now.ToUnixTimeMilliseconds() + (long)TimeSpan.FromDays(1).TotalMilliseconds;
     }
 
     /// <summary>Forgets the registrants whose registrations expired or that fell idle; cheap when called often.</summary>
