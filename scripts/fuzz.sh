@@ -34,6 +34,9 @@ if [ ! -x "$tools/sharpfuzz" ]; then
 fi
 
 mkdir -p "$work"
+# Two campaigns at once (one per core) share the publish: one builds and instruments it while the other waits.
+exec 9>"$work/.publish.lock"
+flock 9
 dotnet publish "$fuzz_dir/LispMobility.Fuzz.csproj" -c Release -o "$pub" -nologo -clp:ErrorsOnly >/dev/null
 # Instrument each product assembly once per build: SharpFuzz refuses an assembly it already instrumented.
 for dll in LispMobility.Lisp LispMobility.MappingSystem LispMobility.Xtr LispMobility.Transport; do
@@ -43,6 +46,7 @@ for dll in LispMobility.Lisp LispMobility.MappingSystem LispMobility.Xtr LispMob
     sha256sum "$file" | cut -d' ' -f1 >"$stamp"
   fi
 done
+flock -u 9
 
 targets=$(dotnet "$pub/lispmobility-fuzz.dll" --list)
 if [ "$target" = list ]; then echo "$targets"; exit 0; fi
