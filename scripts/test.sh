@@ -7,13 +7,15 @@ cd "$root"
 
 log() { printf '[test.sh] %s\n' "$*" >&2; }
 
-# --- system packages the tests use (tshark decodes our packets, iproute2 builds namespaces) ---
+# --- system packages the tests use (tshark decodes our packets, iproute2 builds namespaces, libvirt0 for the KVM watcher) ---
 need=()
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v arping >/dev/null 2>&1 || need+=(iputils-arping)
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
+# libvirt's C library: the libvirt watcher's tests run its test driver in process (test:///default, no daemon).
+ldconfig -p 2>/dev/null | grep -q 'libvirt\.so\.0 ' || need+=(libvirt0)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     log "installing: ${need[*]}"

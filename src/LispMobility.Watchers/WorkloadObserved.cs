@@ -47,6 +47,8 @@ public static class WorkloadSources
     public const string VCenter = "vcenter";
     /// <summary>The Hyper-V watcher.</summary>
     public const string HyperV = "hyperv";
+    /// <summary>The libvirt (KVM) watcher.</summary>
+    public const string Libvirt = "libvirt";
     /// <summary>The AF_PACKET sniffer.</summary>
     public const string DataPlane = "dataplane";
     /// <summary>The in-memory inventory of labs and system tests.</summary>

@@ -4,6 +4,7 @@ using LispMobility.Mobility.Configuration;
 using LispMobility.Watchers;
 using LispMobility.Watchers.DataPlane;
 using LispMobility.Watchers.HyperV;
+using LispMobility.Watchers.Libvirt;
 using LispMobility.Watchers.VCenter;
 using LispMobility.Xtr.Configuration;
 using Microsoft.Extensions.Configuration;
@@ -13,7 +14,7 @@ namespace LispMobility.Agent.Service;
 /// <summary>Everything <c>lispmobility run</c> reads from its configuration, bound and validated as one.</summary>
 internal sealed record AgentConfiguration(
     MapServerOptions? MapServer, XtrOptions Xtr, MobilityOptions Mobility, SiteMapOptions Sites, VCenterOptions? VCenter, HyperVOptions? HyperV,
-    DataPlaneOptions? DataPlane, NxApiOptions? NxApi, RestconfOptions? Restconf, LinuxGatewayOptions? LinuxGateway, AgentRuntimeOptions Runtime)
+    LibvirtOptions? Libvirt, DataPlaneOptions? DataPlane, NxApiOptions? NxApi, RestconfOptions? Restconf, LinuxGatewayOptions? LinuxGateway, AgentRuntimeOptions Runtime)
 {
     /// <summary>Binds every section; returns null with every error (each with its path) when anything is wrong.</summary>
     public static AgentConfiguration? Load(IConfiguration root, List<string> errors)
@@ -36,6 +37,8 @@ internal sealed record AgentConfiguration(
         if (vcenter is not null) errors.AddRange(vcenter.Validate());
         var hyperv = Bind<HyperVOptions>(root, HyperVOptions.Section, errors);
         if (hyperv is not null) errors.AddRange(hyperv.Validate());
+        var libvirt = Bind<LibvirtOptions>(root, LibvirtOptions.Section, errors);
+        if (libvirt is not null) errors.AddRange(libvirt.Validate());
         var dataPlane = Bind<DataPlaneOptions>(root, DataPlaneOptions.Section, errors);
         if (dataPlane is not null)
         {
@@ -52,7 +55,7 @@ internal sealed record AgentConfiguration(
         if (linux is not null) errors.AddRange(linux.Validate("Fabric:Linux"));
         var runtime = Bind<AgentRuntimeOptions>(root, "Agent", errors) ?? new AgentRuntimeOptions();
         errors.AddRange(runtime.Validate());
-        return errors.Count > 0 || xtr is null ? null : new AgentConfiguration(ms, xtr, mobility, sites, vcenter, hyperv, dataPlane, nxapi, restconf, linux, runtime);
+        return errors.Count > 0 || xtr is null ? null : new AgentConfiguration(ms, xtr, mobility, sites, vcenter, hyperv, libvirt, dataPlane, nxapi, restconf, linux, runtime);
     }
 
     internal static T? Bind<T>(IConfiguration root, string section, List<string> errors) where T : class

@@ -11,6 +11,7 @@ using LispMobility.Mobility.Persistence;
 using LispMobility.Watchers;
 using LispMobility.Watchers.DataPlane;
 using LispMobility.Watchers.HyperV;
+using LispMobility.Watchers.Libvirt;
 using LispMobility.Watchers.VCenter;
 using LispMobility.Xtr;
 using LispMobility.Xtr.Routing;
@@ -92,6 +93,7 @@ internal sealed partial class MobilityAgent(AgentConfiguration config, ILoggerFa
         }
 
         if (config.HyperV is { } hv) yield return new HyperVWatcher(hv, config.Sites, loggers.CreateLogger<HyperVWatcher>());
+        if (config.Libvirt is { } lv) yield return new LibvirtWatcher(lv, config.Sites, loggers.CreateLogger<LibvirtWatcher>());
         if (config.DataPlane is { } dp)
         {
             var dataPlane = new DataPlaneWatcher(dp, loggers.CreateLogger<DataPlaneWatcher>(), directory: directory);

@@ -1,0 +1,104 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using LispMobility.Agent.Hosting;
+using LispMobility.Agent.Security;
+using LispMobility.Agent.Service;
+using LispMobility.TestSupport.Libvirt;
+using Microsoft.Extensions.Configuration;
+
+namespace LispMobility.Agent.Tests.Cli;
+
+/// <summary>
+/// `lispmobility run` at site dc2 with the libvirt watcher on libvirt's test driver (in process, no daemon): a domain whose
+/// address lies in a dynamic-EID range homed at dc1 starts on a KVM host of dc2, and the agent detects and runs the move.
+/// </summary>
+public sealed class LibvirtAgentTests : IAsyncLifetime
+{
+    private const int ApiPort = 4395;
+    private readonly string _dir = Directory.CreateTempSubdirectory("lispmobility-libvirt-agent-").FullName;
+    private readonly CancellationTokenSource _stop = new();
+    private Task<int>? _agent;
+    private HttpClient? _api;
+
+    public async Task InitializeAsync()
+    {
+        var token = Path.Combine(_dir, "token");
+        ApiToken.Create(token);
+        var config = Path.Combine(_dir, "agent.json");
+        // The test driver's "default" network is 192.168.122.0/24: that is the dynamic-EID range here, homed at dc1.
+        await File.WriteAllTextAsync(config, $$"""
+        {
+          "MapServer": { "Listen": ["127.91.5.100:4342"], "Sites": [
+            { "Name": "dc1", "EidPrefixes": [ { "Prefix": "192.168.122.0/24", "AcceptMoreSpecifics": true } ], "Keys": [ { "KeyId": 1, "Key": "k1" } ] },
+            { "Name": "dc2", "EidPrefixes": [ { "Prefix": "192.168.122.0/24", "AcceptMoreSpecifics": true } ], "Keys": [ { "KeyId": 1, "Key": "k2" } ] } ] },
+          "Xtr": { "Site": "dc2", "Listen": ["127.91.5.2:4342"], "Rlocs": [ { "Address": "127.91.5.2" } ],
+            "MapServers": [ { "Address": "127.91.5.100:4342", "KeyId": 1, "Key": "k2" } ], "MapResolvers": ["127.91.5.100:4342"],
+            "DynamicEids": [ { "Name": "vm-kvm", "Prefix": "192.168.122.0/24" } ] },
+          "Mobility": { "Database": "{{Path.Combine(_dir, "agent.db").Replace("\\", "/", StringComparison.Ordinal)}}",
+            "Ranges": [ { "Name": "vm-kvm", "Prefix": "192.168.122.0/24", "HomeSite": "dc1", "Sites": ["dc1", "dc2"] } ] },
+          "Watchers": {
+            "Sites": { "HostsToSites": { "kvm-dc2-01": "dc2" } },
+            "Libvirt": { "Connections": [ { "Uri": "test:///default", "Host": "kvm-dc2-01" } ], "AddressRetryInterval": "00:00:00.200" } },
+          "Agent": { "RouteTable": "memory" },
+          "ManagementApi": { "BindAddress": "127.0.0.1", "Port": {{ApiPort}}, "TokenFile": "{{token.Replace("\\", "/", StringComparison.Ordinal)}}" },
+          "Log": { "File": false, "Console": false, "Journald": "false" }
+        }
+        """);
+        _agent = RunCommand.RunAsync(new FileInfo(config), _stop.Token);
+        var root = new ConfigurationBuilder().AddJsonFile(config).Build();
+        var options = ManagementApiOptions.FromConfiguration(root, out _)!;
+        _api = ManagementApi.CreateClient(options, ApiToken.Read(options.TokenFile));
+        for (var i = 0; i < 200; i++)
+        {
+            if (_agent.IsCompleted) Assert.Fail($"the agent exited with {await _agent}");
+            try
+            {
+                if ((await _api.GetAsync(new Uri("/healthz", UriKind.Relative))).IsSuccessStatusCode) return;
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Fail("the agent's management API never answered");
+    }
+
+    [Fact]
+    public async Task A_domain_in_a_dynamic_eid_range_started_on_a_kvm_host_of_another_site_is_moved_there()
+    {
+        using var driver = new LibvirtTestDriver();
+        using var vm = driver.Define("web-kvm-01", "52:54:00:12:34:56");
+        vm.Start();
+
+        JsonElement row = default;
+        for (var i = 0; i < 200 && row.ValueKind == JsonValueKind.Undefined; i++)
+        {
+            var moves = await _api!.GetFromJsonAsync<JsonElement>(new Uri("/api/moves?vm=web-kvm-01", UriKind.Relative));
+            row = moves.EnumerateArray().FirstOrDefault(r => r.GetProperty("trigger").GetString() == "power-on" && r.GetProperty("outcome").GetString() == "converged");
+            if (row.ValueKind == JsonValueKind.Undefined) await Task.Delay(100);
+        }
+
+        Assert.True(row.ValueKind == JsonValueKind.Object, "no converged power-on move of web-kvm-01 in the audit history");
+        Assert.Equal("libvirt", row.GetProperty("source").GetString());
+        Assert.Equal("dc1", row.GetProperty("fromSite").GetString());
+        Assert.Equal("dc2", row.GetProperty("toSite").GetString());
+        Assert.StartsWith("192.168.122.", row.GetProperty("eid").GetString(), StringComparison.Ordinal);
+
+        var registrations = await _api!.GetStringAsync(new Uri("/api/registrations", UriKind.Relative));
+        Assert.Contains(row.GetProperty("eid").GetString() + "/32", registrations, StringComparison.Ordinal);
+        vm.Destroy();
+        vm.Undefine();
+    }
+
+    public async Task DisposeAsync()
+    {
+        _api?.Dispose();
+        await _stop.CancelAsync();
+        if (_agent is not null) Assert.Equal(0, await _agent.WaitAsync(TimeSpan.FromSeconds(20)));
+        _stop.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+}
