@@ -1,9 +1,8 @@
 using System.Net;
 using System.Net.NetworkInformation;
 using Microsoft.Extensions.Logging;
-using Polly;
+using Microsoft.Extensions.DependencyInjection;
 using Polly.CircuitBreaker;
-using Polly.Retry;
 using Polly.Timeout;
 
 namespace LispMobility.Watchers.VCenter;
@@ -19,11 +18,13 @@ public sealed partial class VCenterWatcher : IWorkloadWatcher, IDisposable
     private readonly VCenterOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly HttpClient _http;
+    private readonly ServiceProvider _services;
+    private readonly VsphereSession _session;
+    private readonly VsphereRestClient _api;
+    private readonly IHttpClientFactory _httpClients;
     private readonly VCenterInventory _inventory;
     private readonly SiteMapOptions _sites;
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly Lazy<(VCenterCredentials Credentials, VsphereRestClient Api)> _client;
     private bool? _reachable;
     private long _unreachableSince;
     private string? _tlsRejection;
@@ -42,13 +43,15 @@ public sealed partial class VCenterWatcher : IWorkloadWatcher, IDisposable
         _time = time ?? TimeProvider.System;
         _sites = sites;
         _inventory = new VCenterInventory(sites);
-        var handler = PinnedCertificate.CreateHandler(options.CertificateThumbprint, reason => _tlsRejection = reason);
-        _http = new HttpClient(handler) { BaseAddress = options.Url, Timeout = Timeout.InfiniteTimeSpan };
-        _client = new Lazy<(VCenterCredentials, VsphereRestClient)>(() =>
-        {
-            var credentials = VCenterCredentials.Resolve(_options);
-            return (credentials, new VsphereRestClient(_http, credentials, _logger, CreatePipeline()));
-        });
+        // The agent's composition gives no service provider: the watcher builds its own HttpClient pipeline (Refit client,
+        // resilience, session handler, pinned-certificate transport) from the options, and disposes it with itself.
+        _services = new ServiceCollection()
+            .AddVsphereClients(new VsphereClientOptions(options.Url!, () => VCenterCredentials.Resolve(options), logger, options.RequestTimeout,
+                () => PinnedCertificate.CreateHandler(options.CertificateThumbprint, reason => _tlsRejection = reason), _time))
+            .BuildServiceProvider();
+        _session = _services.GetRequiredService<VsphereSession>();
+        _api = _services.GetRequiredService<VsphereRestClient>();
+        _httpClients = _services.GetRequiredService<IHttpClientFactory>();
     }
 
     /// <inheritdoc />
@@ -60,13 +63,13 @@ public sealed partial class VCenterWatcher : IWorkloadWatcher, IDisposable
     private VimChangeFeed? _feed;
 
     /// <summary>The REST client (for the agent's own checks, and tests).</summary>
-    public IVsphereApi Api => _client.Value.Api;
+    public IVsphereApi Api => _api;
 
     /// <inheritdoc />
     public async Task RunAsync(IWorkloadEvents events, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(events);
-        _ = _client.Value; // a missing password is a configuration error: fail at start, not in the loop
+        _ = _session.Credentials; // a missing password is a configuration error: fail at start, not in the loop
         var delay = FirstReconnectDelay;
         while (!ct.IsCancellationRequested)
         {
@@ -106,7 +109,7 @@ public sealed partial class VCenterWatcher : IWorkloadWatcher, IDisposable
     public async Task ReconcileAsync(IWorkloadEvents events, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(events);
-        var api = _client.Value.Api;
+        var api = _api;
         var hosts = await api.ListHostsAsync(ct).ConfigureAwait(false);
         var clusters = await api.ListClustersAsync(ct).ConfigureAwait(false);
         var clusterOf = new Dictionary<string, VsphereCluster>(StringComparer.Ordinal);
@@ -161,14 +164,14 @@ public sealed partial class VCenterWatcher : IWorkloadWatcher, IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        _http.Dispose();
+        _services.Dispose();
         _gate.Dispose();
     }
 
     private async Task FollowFeed(IWorkloadEvents events, CancellationToken ct)
     {
-        var credentials = _client.Value.Credentials;
-        await using var feed = new VimChangeFeed(_http, credentials, _logger, _options.RequestTimeout);
+        var http = _httpClients.CreateClient(VsphereServiceCollectionExtensions.SoapClient);
+        await using var feed = new VimChangeFeed(http, _session.Credentials, _logger, _options.RequestTimeout);
         await feed.OpenAsync(ct).ConfigureAwait(false);
         _feed = feed;
         var reconcileAt = _time.GetTimestamp() + (long)(_options.ReconciliationInterval.TotalSeconds * _time.TimestampFrequency);
@@ -263,32 +266,5 @@ public sealed partial class VCenterWatcher : IWorkloadWatcher, IDisposable
         if (_reachable == false) LogReachableAgain(_logger, _options.Url!.Host, _time.GetElapsedTime(_unreachableSince));
         _reachable = true;
         _tlsRejection = null;
-    }
-
-    private ResiliencePipeline CreatePipeline()
-    {
-        var transient = new PredicateBuilder()
-            .Handle<HttpRequestException>()
-            .Handle<TimeoutRejectedException>()
-            .Handle<VsphereException>(e => e.IsTransient && e is not VsphereAuthenticationException);
-        return new ResiliencePipelineBuilder { TimeProvider = _time }
-            .AddRetry(new RetryStrategyOptions
-            {
-                ShouldHandle = transient,
-                MaxRetryAttempts = 2,
-                Delay = TimeSpan.FromMilliseconds(200),
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-            })
-            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
-            {
-                ShouldHandle = transient,
-                FailureRatio = 0.8,
-                MinimumThroughput = 6,
-                SamplingDuration = TimeSpan.FromSeconds(30),
-                BreakDuration = TimeSpan.FromSeconds(5),
-            })
-            .AddTimeout(_options.RequestTimeout)
-            .Build();
     }
 }

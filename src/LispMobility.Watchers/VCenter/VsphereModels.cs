@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace LispMobility.Watchers.VCenter;
@@ -49,7 +50,53 @@ public sealed record VsphereNic(
 public sealed record VsphereVmInfo(
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("power_state")] string PowerState,
-    [property: JsonPropertyName("nics")] IReadOnlyDictionary<string, VsphereNic>? Nics);
+    [property: JsonPropertyName("nics"), JsonConverter(typeof(VsphereNicsConverter))] IReadOnlyDictionary<string, VsphereNic>? Nics);
+
+/// <summary>
+/// A VM's <c>nics</c>: an object keyed by NIC id on <c>/api</c>, a list of <c>{"key", "value"}</c> on the legacy
+/// <c>/rest</c> (how it writes every map); both read into one dictionary.
+/// </summary>
+internal sealed class VsphereNicsConverter : JsonConverter<IReadOnlyDictionary<string, VsphereNic>>
+{
+    public override IReadOnlyDictionary<string, VsphereNic>? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.Null:
+                return null;
+            case JsonTokenType.StartArray:
+                var entries = JsonSerializer.Deserialize(ref reader, VsphereJson.Default.ListVsphereKeyValueVsphereNic) ?? [];
+                return entries.ToDictionary(e => e.Key, e => e.Value, StringComparer.Ordinal);
+            default:
+                return JsonSerializer.Deserialize(ref reader, VsphereJson.Default.DictionaryStringVsphereNic);
+        }
+    }
+
+    public override void Write(Utf8JsonWriter writer, IReadOnlyDictionary<string, VsphereNic> value, JsonSerializerOptions options) =>
+        JsonSerializer.Serialize(writer, value.ToDictionary(StringComparer.Ordinal), VsphereJson.Default.DictionaryStringVsphereNic);
+}
+
+/// <summary>
+/// A session token. <c>POST /api/session</c> answers it as a JSON string (<c>"abc…"</c>): read through this type, so
+/// that the quotes are JSON's and not part of the token.
+/// </summary>
+[JsonConverter(typeof(VsphereSessionTokenConverter))]
+public sealed record VsphereSessionToken(string Value)
+{
+    /// <inheritdoc />
+    public override string ToString() => "(session token hidden)";
+}
+
+/// <summary>Reads and writes a <see cref="VsphereSessionToken"/> as the JSON string it is.</summary>
+internal sealed class VsphereSessionTokenConverter : JsonConverter<VsphereSessionToken>
+{
+    public override VsphereSessionToken Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        reader.TokenType == JsonTokenType.String && reader.GetString() is { Length: > 0 } token
+            ? new VsphereSessionToken(token)
+            : throw new JsonException("a vCenter session token is a non-empty JSON string");
+
+    public override void Write(Utf8JsonWriter writer, VsphereSessionToken value, JsonSerializerOptions options) => writer.WriteStringValue(value.Value);
+}
 
 /// <summary>An error body: {"error_type", "messages": [{"id", "default_message"}]}.</summary>
 public sealed record VsphereError(
@@ -64,20 +111,17 @@ public sealed record VsphereMessage(
 /// <summary>The {"value": …} wrapper of the legacy /rest API.</summary>
 public sealed record VsphereValue<T>([property: JsonPropertyName("value")] T Value);
 
-/// <summary>Source-generated JSON metadata for the REST client (no reflection, trimming-safe).</summary>
-[JsonSerializable(typeof(string))]
-[JsonSerializable(typeof(VsphereValue<string>))]
+/// <summary>Source-generated JSON metadata for the Refit clients (no reflection, trimming-safe).</summary>
+[JsonSerializable(typeof(VsphereSessionToken))]
+[JsonSerializable(typeof(VsphereValue<VsphereSessionToken>))]
 [JsonSerializable(typeof(List<VsphereHost>))]
-[JsonSerializable(typeof(VsphereValue<List<VsphereHost>>))]
 [JsonSerializable(typeof(List<VsphereCluster>))]
-[JsonSerializable(typeof(VsphereValue<List<VsphereCluster>>))]
 [JsonSerializable(typeof(List<VsphereDatacenter>))]
-[JsonSerializable(typeof(VsphereValue<List<VsphereDatacenter>>))]
 [JsonSerializable(typeof(List<VsphereVmSummary>))]
-[JsonSerializable(typeof(VsphereValue<List<VsphereVmSummary>>))]
 [JsonSerializable(typeof(List<VsphereGuestInterface>))]
-[JsonSerializable(typeof(VsphereValue<List<VsphereGuestInterface>>))]
 [JsonSerializable(typeof(VsphereVmInfo))]
+[JsonSerializable(typeof(Dictionary<string, VsphereNic>))]
+[JsonSerializable(typeof(List<VsphereKeyValue<VsphereNic>>))]
 [JsonSerializable(typeof(VsphereError))]
 internal sealed partial class VsphereJson : JsonSerializerContext;
 
@@ -85,13 +129,3 @@ internal sealed partial class VsphereJson : JsonSerializerContext;
 public sealed record VsphereKeyValue<T>(
     [property: JsonPropertyName("key")] string Key,
     [property: JsonPropertyName("value")] T Value);
-
-/// <summary>GET /rest/vcenter/vm/{vm}'s value: nics as a key/value list.</summary>
-public sealed record VsphereLegacyVmInfo(
-    [property: JsonPropertyName("name")] string Name,
-    [property: JsonPropertyName("power_state")] string PowerState,
-    [property: JsonPropertyName("nics")] IReadOnlyList<VsphereKeyValue<VsphereNic>>? Nics);
-
-/// <summary>Source-generated JSON metadata for the legacy /rest forms.</summary>
-[JsonSerializable(typeof(VsphereValue<VsphereLegacyVmInfo>))]
-internal sealed partial class VsphereLegacyJson : JsonSerializerContext;
