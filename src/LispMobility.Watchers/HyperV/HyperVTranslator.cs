@@ -6,10 +6,10 @@ namespace LispMobility.Watchers.HyperV;
 /// </summary>
 public sealed class HyperVTranslator(SiteMapOptions sites, string hostName)
 {
-    // Msvm_ReplicationRelationship.ReplicationState values that mean "the replica is (becoming) the running copy".
-    private static readonly ushort[] FailedOverStates = [5, 6, 12];
-    // Failback in progress, failback complete.
-    private static readonly ushort[] FailbackStates = [13, 14];
+    // Msvm_ReplicationRelationship.ReplicationState: 5 Recovered, 6 Committed, 12 Failover in progress (HyperVCimValues).
+    private static readonly ushort[] FailedOverStates = HyperVCimValues.ReplicationStatesFailedOver;
+    // 13 Failback in progress, 14 Failback complete.
+    private static readonly ushort[] FailbackStates = HyperVCimValues.ReplicationStatesFailingBack;
 
     /// <summary>The fact for this change, or null when nothing worth reporting happened.</summary>
     public WorkloadObserved? Translate(HyperVVm? before, HyperVVm? after, CimChangeKind kind, long timestamp)
@@ -52,7 +52,8 @@ public sealed class HyperVTranslator(SiteMapOptions sites, string hostName)
         { ReplicationMode: HyperVVm.TestReplica } => Placement.TestReplica,
         { IsRunning: false } => Placement.Off,
         { ReplicationState: { } s } when FailbackStates.Contains(s) => Placement.FailingBack,
-        // A replica (2) or extended replica (4) that runs has been failed over to; the relationship state confirms it.
+        // A replica (2) or extended replica (4) that runs has been failed over to; the relationship state confirms it,
+        // or Msvm_ComputerSystem.FailedOverReplicationType above 0 (1 regular, 2 application-consistent, 3 planned).
         { ReplicationMode: 2 or 4, ReplicationState: { } s } when FailedOverStates.Contains(s) => Placement.FailedOver,
         { ReplicationMode: 2 or 4, FailedOverReplicationType: > 0 } => Placement.FailedOver,
         _ => Placement.Running,

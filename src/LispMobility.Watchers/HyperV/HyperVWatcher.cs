@@ -4,57 +4,118 @@ using Microsoft.Extensions.Logging;
 namespace LispMobility.Watchers.HyperV;
 
 /// <summary>
-/// Watches the local Hyper-V host through <see cref="IHyperVCim"/>: a sweep at start, then every CIM change and
-/// VMMS-Admin live-migration event, translated by <see cref="HyperVTranslator"/>. Where no CIM is available
-/// (Linux) it says so at startup and reports nothing.
+/// Watches the Hyper-V hosts of a site through <see cref="IHyperVCim"/> (one CIM session each; the local host when
+/// none is listed): a sweep at start and after every reconnection, then every CIM indication (VM creation, modification,
+/// deletion, a completed migration job, a replication state change), translated by <see cref="HyperVTranslator"/>.
+/// Runs on Windows only (see <see cref="MmiHyperVCim"/>): elsewhere the configuration is refused.
 /// </summary>
 public sealed partial class HyperVWatcher : IWorkloadWatcher
 {
+    private static readonly TimeSpan FirstReconnectDelay = TimeSpan.FromSeconds(1);
     private readonly HyperVOptions _options;
+    private readonly SiteMapOptions _sites;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly Func<IHyperVCim?> _cimFactory;
-    private readonly HyperVTranslator _translator;
-    private readonly Dictionary<string, HyperVVm> _known = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Func<HyperVHostOptions, IHyperVCim> _connect;
+    private readonly IReadOnlyList<HyperVHostOptions> _hosts;
 
-    /// <summary>Creates the watcher; without <paramref name="cim"/> it uses WMI on Windows and nothing elsewhere.</summary>
-    public HyperVWatcher(HyperVOptions options, SiteMapOptions sites, ILogger<HyperVWatcher> logger, IHyperVCim? cim = null, TimeProvider? time = null)
+    /// <summary>
+    /// Creates the watcher. Without <paramref name="cim"/> or <paramref name="connect"/> it opens MMI sessions, which
+    /// needs Windows: the options are then validated for this platform and refused elsewhere.
+    /// <paramref name="cim"/> stands for the one (local) host, <paramref name="connect"/> for each listed host.
+    /// </summary>
+    public HyperVWatcher(HyperVOptions options, SiteMapOptions sites, ILogger<HyperVWatcher> logger, IHyperVCim? cim = null, TimeProvider? time = null,
+        Func<HyperVHostOptions, IHyperVCim>? connect = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(sites);
         ArgumentNullException.ThrowIfNull(logger);
-        var errors = options.Validate();
+        var injected = cim is not null || connect is not null;
+        var errors = options.Validate(onWindows: injected || OperatingSystem.IsWindows());
         if (errors.Count > 0) throw new ArgumentException(string.Join(Environment.NewLine, errors), nameof(options));
         _options = options;
+        _sites = sites;
         _logger = logger;
         _time = time ?? TimeProvider.System;
-        _cimFactory = cim is not null ? () => cim : () => OperatingSystem.IsWindows() ? new WmiHyperVCim() : null;
-        _translator = new HyperVTranslator(sites, string.IsNullOrWhiteSpace(options.HostName) ? Environment.MachineName : options.HostName);
+        _hosts = options.Hosts.Count > 0
+            ? options.Hosts
+            : [new HyperVHostOptions { ComputerName = ".", HostName = string.IsNullOrWhiteSpace(options.HostName) ? Environment.MachineName : options.HostName }];
+        _connect = connect ?? (cim is not null ? _ => cim : Connect);
     }
 
     /// <inheritdoc />
     public string Name => WorkloadSources.HyperV;
 
     /// <inheritdoc />
-    public async Task RunAsync(IWorkloadEvents events, CancellationToken ct)
+    public Task RunAsync(IWorkloadEvents events, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(events);
-        var cim = _cimFactory();
-        if (cim is null)
+        return Task.WhenAll(_hosts.Select(host => Task.Run(() => WatchHost(host, events, ct), CancellationToken.None)));
+    }
+
+    private static IHyperVCim Connect(HyperVHostOptions host) =>
+        OperatingSystem.IsWindows() ? new MmiHyperVCim(host) : throw new PlatformNotSupportedException("Microsoft.Management.Infrastructure needs libmi: Windows only");
+
+    // One host: connect, sweep, follow; a lost or refused session is retried with a doubling delay, logged once until it heals.
+    private async Task WatchHost(HyperVHostOptions host, IWorkloadEvents events, CancellationToken ct)
+    {
+        var translator = new HyperVTranslator(_sites, host.Name);
+        var known = new Dictionary<string, HyperVVm>(StringComparer.OrdinalIgnoreCase);
+        var delay = FirstReconnectDelay;
+        var down = false;
+        while (!ct.IsCancellationRequested)
         {
-            LogUnavailable(_logger, Environment.OSVersion.Platform.ToString());
-            return;
+            try
+            {
+                await Follow(host, translator, known, events, () => { if (down) LogHostReachable(_logger, host.Name); down = false; delay = FirstReconnectDelay; }, ct)
+                    .ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                if (!down) LogHostUnreachable(_logger, host.Name, e.GetType().Name, e.Message);
+                down = true;
+                try { await Task.Delay(delay, _time, ct).ConfigureAwait(false); }
+                catch (OperationCanceledException) { break; }
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.MaxReconnectDelay.Ticks));
+            }
         }
+    }
+
+    private async Task Follow(HyperVHostOptions host, HyperVTranslator translator, Dictionary<string, HyperVVm> known, IWorkloadEvents events,
+        Action connected, CancellationToken ct)
+    {
+        var cim = _connect(host);
         var changes = Channel.CreateUnbounded<CimChange>(new UnboundedChannelOptions { SingleReader = true });
+        Exception? broken = null;
         try
         {
-            using var subscription = cim.Watch(change => changes.Writer.TryWrite(change));
+            using var subscription = cim.Watch(indication =>
+            {
+                if (HyperVIndications.MigrationStarted(indication))
+                    LogMigrating(_logger, indication.Instance("TargetInstance")?.String("ElementName") ?? "?", host.Name);
+                if (HyperVIndications.ToChange(indication) is { } change) changes.Writer.TryWrite(change);
+            }, error =>
+            {
+                broken = error;
+                changes.Writer.TryComplete(error);
+            });
+            var present = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             foreach (var system in cim.VirtualMachines())
             {
                 var id = system.String("Name");
-                if (id is not null) await Apply(cim, events, new CimChange(CimChangeKind.Modified, id), ct).ConfigureAwait(false);
+                if (id is null) continue;
+                present.Add(id);
+                await Apply(cim, translator, known, host, events, new CimChange(CimChangeKind.Modified, id), ct).ConfigureAwait(false);
             }
-            LogStarted(_logger, _known.Count);
+            // VMs that left while the session was down (migrated away, deleted).
+            foreach (var gone in known.Keys.Where(k => !present.Contains(k)).ToArray())
+                await Apply(cim, translator, known, host, events, new CimChange(CimChangeKind.Deleted, gone), ct).ConfigureAwait(false);
+            connected();
+            LogStarted(_logger, host.Name, known.Count);
             while (!ct.IsCancellationRequested)
             {
                 using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -62,19 +123,16 @@ public sealed partial class HyperVWatcher : IWorkloadWatcher
                 CimChange? change = null;
                 try { change = await changes.Reader.ReadAsync(wait.Token).ConfigureAwait(false); }
                 catch (OperationCanceledException) when (!ct.IsCancellationRequested) { }
+                catch (ChannelClosedException) { throw broken ?? new InvalidOperationException("the CIM subscription ended"); }
                 if (change is not null)
                 {
-                    await Apply(cim, events, change, ct).ConfigureAwait(false);
+                    await Apply(cim, translator, known, host, events, change, ct).ConfigureAwait(false);
                     continue;
                 }
                 // VMs reported without addresses (no integration services yet) are read again until they have some.
-                foreach (var vm in _known.Values.Where(v => v.IsRunning && v.Addresses.Count == 0).ToArray())
-                    await Apply(cim, events, new CimChange(CimChangeKind.Modified, vm.Id), ct).ConfigureAwait(false);
+                foreach (var vm in known.Values.Where(v => v.IsRunning && v.Addresses.Count == 0).ToArray())
+                    await Apply(cim, translator, known, host, events, new CimChange(CimChangeKind.Modified, vm.Id), ct).ConfigureAwait(false);
             }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            // Stopping is the normal end of a watcher.
         }
         finally
         {
@@ -82,7 +140,8 @@ public sealed partial class HyperVWatcher : IWorkloadWatcher
         }
     }
 
-    private async Task Apply(IHyperVCim cim, IWorkloadEvents events, CimChange change, CancellationToken ct)
+    private async Task Apply(IHyperVCim cim, HyperVTranslator translator, Dictionary<string, HyperVVm> known, HyperVHostOptions host,
+        IWorkloadEvents events, CimChange change, CancellationToken ct)
     {
         HyperVVm? after;
         try
@@ -91,14 +150,14 @@ public sealed partial class HyperVWatcher : IWorkloadWatcher
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            // WMI throws COM and management exceptions of many types; one unreadable VM must not stop the watcher.
-            LogReadFailed(_logger, change.VmId, e.GetType().Name, e.Message);
+            // CIM throws CimException for one VM as for a lost host: one unreadable VM must not stop the watcher.
+            LogReadFailed(_logger, change.VmId, host.Name, e.GetType().Name, e.Message);
             return;
         }
-        _known.TryGetValue(change.VmId, out var before);
-        if (after is null) _known.Remove(change.VmId);
-        else _known[change.VmId] = after;
-        var fact = _translator.Translate(before, after, change.Kind, _time.GetTimestamp());
+        known.TryGetValue(change.VmId, out var before);
+        if (after is null) known.Remove(change.VmId);
+        else known[change.VmId] = after;
+        var fact = translator.Translate(before, after, change.Kind, _time.GetTimestamp());
         if (after is { ReplicationMode: HyperVVm.TestReplica, IsRunning: true } && before is not { IsRunning: true })
             LogTestFailoverIgnored(_logger, after.Name, after.Id);
         if (fact is null) return;

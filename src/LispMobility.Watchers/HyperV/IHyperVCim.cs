@@ -1,8 +1,8 @@
 namespace LispMobility.Watchers.HyperV;
 
 /// <summary>
-/// The few Hyper-V queries the watcher makes in <c>root\virtualization\v2</c>, so that a WS-Man/CIM transport (or a
-/// test fixture) can stand in for <c>System.Management</c>.
+/// The few Hyper-V queries the watcher makes in <c>root\virtualization\v2</c> of one host, so that a test fixture can
+/// stand in for <see cref="MmiHyperVCim"/> (Microsoft.Management.Infrastructure, which runs on Windows only).
 /// </summary>
 public interface IHyperVCim
 {
@@ -27,6 +27,10 @@ public interface IHyperVCim
     /// <summary>The VM's <c>Msvm_KvpExchangeComponent</c> (<c>GuestIntrinsicExchangeItems</c>), null without integration services.</summary>
     CimInstance? KvpExchange(string vmId);
 
-    /// <summary>Subscribes to VM creation/modification/deletion (WITHIN 2) and the VMMS-Admin live-migration events.</summary>
-    IDisposable Watch(Action<CimChange> onChange);
+    /// <summary>
+    /// Subscribes to <see cref="HyperVIndications.Queries"/>: every indication (the instance with <c>TargetInstance</c>
+    /// and <c>PreviousInstance</c> embedded) to <paramref name="onIndication"/>, a broken subscription (the host went
+    /// away) to <paramref name="onError"/>.
+    /// </summary>
+    IDisposable Watch(Action<CimInstance> onIndication, Action<Exception> onError);
 }
