@@ -20,17 +20,18 @@ public static class ServicePlumbing
     /// <summary>The service name install.ps1 registers.</summary>
     public const string WindowsServiceName = "LispMobility";
 
-    /// <summary>The errors in the <c>Log</c> and <c>ManagementApi</c> sections, each naming its config path; no file is
+    /// <summary>The errors in the <c>Log</c>, <c>ManagementApi</c> and <c>Metrics</c> sections, each naming its config path; no file is
     /// touched, so <c>config validate</c> can run it on any machine.</summary>
     public static IReadOnlyList<string> ValidateConfiguration(Microsoft.Extensions.Configuration.IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         LogOptions.FromConfiguration(configuration, out var logErrors);
         ManagementApiOptions.FromConfiguration(configuration, out var apiErrors);
-        return [.. logErrors, .. apiErrors];
+        MetricsOptions.FromConfiguration(configuration, out var metricsErrors);
+        return [.. logErrors, .. apiErrors, .. metricsErrors];
     }
 
-    /// <summary>Validates the <c>Log</c> and <c>ManagementApi</c> sections and the token file, then wires everything.</summary>
+    /// <summary>Validates the <c>Log</c>, <c>ManagementApi</c> and <c>Metrics</c> sections and the token file, then wires everything.</summary>
     /// <param name="builder">The host builder, with the configuration already loaded.</param>
     /// <param name="logging">Where we run, for choosing sinks; defaults to this process's environment.</param>
     /// <param name="watchdog">The systemd watchdog interval; defaults to this process's environment.</param>
@@ -44,6 +45,8 @@ public static class ServicePlumbing
         errors.AddRange(logErrors);
         var api = ManagementApiOptions.FromConfiguration(builder.Configuration, out var apiErrors);
         errors.AddRange(apiErrors);
+        var metrics = MetricsOptions.FromConfiguration(builder.Configuration, out var metricsErrors);
+        errors.AddRange(metricsErrors);
         ApiToken? token = null;
         if (api is not null)
         {
@@ -56,7 +59,7 @@ public static class ServicePlumbing
                 errors.Add($"{ManagementApiOptions.SectionName}:{nameof(ManagementApiOptions.TokenFile)}: {e.Message}");
             }
         }
-        if (errors.Count > 0 || log is null || api is null || token is null) return errors;
+        if (errors.Count > 0 || log is null || api is null || metrics is null || token is null) return errors;
 
         var logger = LoggingSetup.CreateLogger(log, logging ?? LoggingEnvironment.Detect(), builder.Configuration);
         builder.Logging.ClearProviders();
@@ -66,7 +69,7 @@ public static class ServicePlumbing
         builder.Host.UseSystemd();
         builder.Host.UseWindowsService(o => o.ServiceName = WindowsServiceName);
         builder.Services.AddSystemdWatchdog(watchdog);
-        builder.AddManagementApi(api, token);
+        builder.AddManagementApi(api, token, metrics);
         return errors;
     }
 }

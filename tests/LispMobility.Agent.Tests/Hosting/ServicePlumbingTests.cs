@@ -65,13 +65,19 @@ public sealed class ServicePlumbingTests : IDisposable
             ["Log:RetainedFileCount"] = "-1",
             ["ManagementApi:Port"] = "http",
             ["ManagementApi:TokenFile"] = Path.Combine(_dir, "missing-token"),
+            ["Metrics:OtlpEndpoint"] = "collector:4317",
+            ["Metrics:OtlpProtocol"] = "udp",
         }).Build();
 
         var errors = ServicePlumbing.ValidateConfiguration(config);
 
         Assert.Collection(errors,
             e => Assert.StartsWith("Log:RetainedFileCount: '-1'", e, StringComparison.Ordinal),
-            e => Assert.StartsWith("ManagementApi:Port: 'http'", e, StringComparison.Ordinal));
+            e => Assert.StartsWith("ManagementApi:Port: 'http'", e, StringComparison.Ordinal),
+            e => Assert.StartsWith("Metrics:OtlpEndpoint: 'collector:4317'", e, StringComparison.Ordinal),
+            e => Assert.StartsWith("Metrics:OtlpProtocol: 'udp'", e, StringComparison.Ordinal));
+        var otlp = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Metrics:OtlpEndpoint"] = "http://collector:4317" }).Build();
+        Assert.Equal(new Uri("http://collector:4317"), MetricsOptions.FromConfiguration(otlp, out _)!.OtlpEndpoint);
         Assert.Empty(ServicePlumbing.ValidateConfiguration(new ConfigurationBuilder().Build()));
     }
 
