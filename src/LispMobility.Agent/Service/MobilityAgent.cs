@@ -1,17 +1,11 @@
 using System.Net;
-using LispMobility.Agent.Hosting;
 using LispMobility.Fabric;
-using LispMobility.Fabric.IosXe;
-using LispMobility.Fabric.Linux;
-using LispMobility.Fabric.NxOs;
 using LispMobility.MappingSystem;
 using LispMobility.MappingSystem.Hosting;
 using LispMobility.Mobility;
 using LispMobility.Mobility.Persistence;
 using LispMobility.Watchers;
 using LispMobility.Watchers.DataPlane;
-using LispMobility.Watchers.HyperV;
-using LispMobility.Watchers.Libvirt;
 using LispMobility.Watchers.VCenter;
 using LispMobility.Xtr;
 using LispMobility.Xtr.Routing;
@@ -32,13 +26,25 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _tasks = [];
-    private readonly List<IDisposable> _disposables = [];
     private MapServerService? _mapServer;
 
-    public MobilityAgent(AgentConfiguration config, ILoggerFactory loggers, System.Diagnostics.Metrics.IMeterFactory meters)
+    private readonly IReadOnlyList<IWorkloadWatcher> _watchers;
+    private readonly IReadOnlyList<IGatewayDriver> _drivers;
+    private readonly IRouteTable _routes;
+    private readonly MacDirectory _directory;
+
+    /// <summary>The agent with what <see cref="LispMobilityServiceCollectionExtensions.AddLispMobility(Microsoft.Extensions.DependencyInjection.IServiceCollection, AgentConfiguration)"/>
+    /// registered: the watchers and this site's gateway drivers (the container owns and disposes them), the route table.</summary>
+    public MobilityAgent(AgentConfiguration config, ILoggerFactory loggers, System.Diagnostics.Metrics.IMeterFactory meters,
+        IEnumerable<IWorkloadWatcher> watchers, IEnumerable<IGatewayDriver> drivers, IRouteTable routes, MacDirectory directory)
     {
         this.config = config;
         this.loggers = loggers;
+        _watchers = [.. watchers];
+        _drivers = [.. drivers];
+        _routes = routes;
+        _directory = directory;
+        VCenter = _watchers.OfType<VCenterWatcher>().FirstOrDefault();
         _logger = loggers.CreateLogger<MobilityAgent>();
         _metrics = new AgentMetrics(meters, this);
     }
@@ -52,7 +58,7 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
     public MobilityStore Store { get; private set; } = null!;
     public MobilityCoordinator Coordinator { get; private set; } = null!;
     public WorkloadEventStream Stream { get; } = new();
-    public VCenterWatcher? VCenter { get; private set; }
+    public VCenterWatcher? VCenter { get; }
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -64,17 +70,16 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
             LogStarted("embedded Map-Server/Resolver", string.Join(", ", _mapServer.LocalEndpoints));
         }
 
-        IRouteTable routes = config.Runtime.RouteTable == "kernel" && OperatingSystem.IsLinux() ? new LinuxRouteTable() : new InMemoryRouteTable();
-        Xtr = new XtrNode(config.Xtr, routes, loggers);
+        Xtr = new XtrNode(config.Xtr, _routes, loggers);
         Xtr.Start();
         LogStarted($"xTR of site {config.Xtr.Site}", string.Join(", ", Xtr.LocalEndpoints));
 
         Store = new MobilityStore(config.Mobility.Database);
         Coordinator = new MobilityCoordinator(config.Mobility, new Dictionary<string, ITunnelRouter> { [config.Xtr.Site] = Xtr }, Store,
-            new Dictionary<string, IReadOnlyList<IGatewayDriver>> { [config.Xtr.Site] = GatewayDrivers() }, logger: loggers.CreateLogger<MobilityCoordinator>());
+            new Dictionary<string, IReadOnlyList<IGatewayDriver>> { [config.Xtr.Site] = _drivers }, logger: loggers.CreateLogger<MobilityCoordinator>());
         Coordinator.MoveFinished += (_, move) => _metrics.Record(move);
         var detector = new MoveDetector(Coordinator, config.Mobility.HoldDown, logger: loggers.CreateLogger<MoveDetector>());
-        var directory = new MacDirectory();
+        var directory = _directory;
         var token = _stop.Token;
         _tasks.Add(Task.Run(async () =>
         {
@@ -92,31 +97,19 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
             }
         }, token));
 
-        foreach (var watcher in Watchers(directory)) _tasks.Add(Task.Run(() => watcher.RunAsync(Stream, token), token));
-    }
-
-    private IEnumerable<IWorkloadWatcher> Watchers(MacDirectory directory)
-    {
-        if (config.VCenter is { } vc)
+        foreach (var watcher in _watchers)
         {
-            VCenter = new VCenterWatcher(vc, config.Sites, loggers.CreateLogger<VCenterWatcher>());
-            _disposables.Add(VCenter);
-            yield return VCenter;
-        }
-
-        if (config.HyperV is { } hv) yield return new HyperVWatcher(hv, config.Sites, loggers.CreateLogger<HyperVWatcher>());
-        if (config.Libvirt is { } lv) yield return new LibvirtWatcher(lv, config.Sites, loggers.CreateLogger<LibvirtWatcher>());
-        if (config.DataPlane is { } dp)
-        {
-            var dataPlane = new DataPlaneWatcher(dp, loggers.CreateLogger<DataPlaneWatcher>(), directory: directory);
-            Xtr.Engine.EventRaised += (_, e) =>
-            {
-                // Off the xTR's receive thread, which raised the event; a few at a time (the rest are real moves, see below).
-                if (e is HostAway away && _probes.Wait(0)) _ = Task.Run(() => ProbeAfterAwayAsync(dataPlane, away.Eid.Address.ToIPAddress()));
-            };
-            yield return dataPlane;
+            if (watcher is DataPlaneWatcher dataPlane) ProbeWhenAway(dataPlane);
+            _tasks.Add(Task.Run(() => watcher.RunAsync(Stream, token), token));
         }
     }
+
+    private void ProbeWhenAway(ILivenessProbe dataPlane) =>
+        Xtr.Engine.EventRaised += (_, e) =>
+        {
+            // Off the xTR's receive thread, which raised the event; a few at a time (the rest are real moves, see below).
+            if (e is HostAway away && _probes.Wait(0)) _ = Task.Run(() => ProbeAfterAwayAsync(dataPlane, away.Eid.Address.ToIPAddress()));
+        };
 
     // Told another site holds a host (across subnets, where no L2 reaches the other site): if it still answers an ARP probe
     // here, the news crossed a move back that the detector took for noise (the VM returned before the news arrived, so the
@@ -146,21 +139,6 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
 
     private readonly SemaphoreSlim _probes = new(8);
 
-    private List<IGatewayDriver> GatewayDrivers()
-    {
-        var drivers = new List<IGatewayDriver>();
-        if (config.NxApi is { } nx) drivers.Add(Track(new NxApiDriver(nx, logger: loggers.CreateLogger<NxApiDriver>())));
-        if (config.Restconf is { } rc) drivers.Add(Track(new RestconfDriver(rc, logger: loggers.CreateLogger<RestconfDriver>())));
-        if (config.LinuxGateway is { } lg) drivers.Add(new LinuxGatewayDriver(lg, logger: loggers.CreateLogger<LinuxGatewayDriver>()));
-        return drivers;
-    }
-
-    private T Track<T>(T disposable) where T : IDisposable
-    {
-        _disposables.Add(disposable);
-        return disposable;
-    }
-
     public async Task StopAsync(CancellationToken cancellationToken) => await DisposeAsync().ConfigureAwait(false);
 
     public async ValueTask DisposeAsync()
@@ -179,7 +157,6 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
 
         if (Xtr is not null) await Xtr.DisposeAsync().ConfigureAwait(false);
         if (_mapServer is not null) await _mapServer.DisposeAsync().ConfigureAwait(false);
-        foreach (var d in _disposables) d.Dispose();
         Store?.Dispose();
         _stop.Dispose();
     }

@@ -32,9 +32,7 @@ internal static class RunCommand
             return 2;
         }
 
-        builder.Services.AddSingleton(config);
-        builder.Services.AddSingleton<MobilityAgent>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<MobilityAgent>());
+        builder.Services.AddLispMobility(config);
         // Quartz 4 carries its hosting: AddQuartz registers the scheduler as a hosted service.
         builder.Services.AddQuartz(q =>
         {
