@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using LispMobility.Agent.Security;
 using Microsoft.AspNetCore.Builder;
@@ -5,8 +6,8 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
 
 namespace LispMobility.Agent.Hosting;
 
@@ -21,8 +22,16 @@ public static partial class ManagementApi
     /// <summary>The path prefix that requires the bearer token.</summary>
     public const string ApiPrefix = "/api";
 
+    /// <summary>The management API's meter.</summary>
+    public const string MeterName = "LispMobility.ManagementApi";
+
     /// <summary>Binds Kestrel to the configured address and port and registers the token, metrics and health checks.</summary>
-    public static WebApplicationBuilder AddManagementApi(this WebApplicationBuilder builder, ManagementApiOptions options, ApiToken token)
+    /// <param name="builder">The application builder.</param>
+    /// <param name="options">Where to listen.</param>
+    /// <param name="token">The bearer token <c>/api</c> requires.</param>
+    /// <param name="metrics">Where metrics go besides <c>/metrics</c>; none by default.</param>
+    public static WebApplicationBuilder AddManagementApi(this WebApplicationBuilder builder, ManagementApiOptions options, ApiToken token,
+        MetricsOptions? metrics = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(options);
@@ -30,7 +39,7 @@ public static partial class ManagementApi
         var address = IPAddress.Parse(options.BindAddress);
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(address, options.Port));
         builder.Services.AddSingleton(token);
-        builder.Services.TryAddSingleton<MetricsRegistry>();
+        builder.Services.AddAgentMetrics(metrics);
         builder.Services.AddHealthChecks();
         return builder;
     }
@@ -40,10 +49,9 @@ public static partial class ManagementApi
     {
         ArgumentNullException.ThrowIfNull(app);
         var token = app.Services.GetRequiredService<ApiToken>();
-        var metrics = app.Services.GetRequiredService<MetricsRegistry>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ManagementApi).FullName!);
-        var rejected = metrics.Counter("lispmobility_management_api_unauthorized_total",
-            "Management API requests refused for a missing or wrong bearer token.", "reason");
+        var rejected = app.Services.GetRequiredService<IMeterFactory>().Create(MeterName).CreateCounter<long>(
+            "lispmobility_management_api_unauthorized_total", description: "Management API requests refused for a missing or wrong bearer token.");
 
         app.Use(async (context, next) =>
         {
@@ -52,7 +60,7 @@ public static partial class ManagementApi
                 var failure = Authenticate(context.Request, token);
                 if (failure is not null)
                 {
-                    rejected.WithLabels(failure).Inc();
+                    rejected.Add(1, new KeyValuePair<string, object?>("reason", failure));
                     LogUnauthorized(logger, context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
                         context.Request.Method, context.Request.Path.Value ?? "", failure);
                     context.Response.StatusCode = StatusCodes.Status401Unauthorized;
@@ -67,11 +75,8 @@ public static partial class ManagementApi
         });
 
         app.MapHealthChecks("/healthz");
-        app.MapGet("/metrics", (HttpContext context) =>
-        {
-            context.Response.ContentType = MetricsRegistry.ContentType;
-            return context.Response.WriteAsync(metrics.Render(), context.RequestAborted);
-        });
+        // OpenTelemetry's Prometheus exporter: the text format 0.0.4, or OpenMetrics when the scraper asks for it.
+        app.MapPrometheusScrapingEndpoint("/metrics");
         return app.MapGroup(ApiPrefix);
     }
 

@@ -1,8 +1,9 @@
 using LispMobility.Agent.Logging;
 using LispMobility.Agent.Security;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Serilog.Extensions.Logging;
+using Serilog;
 
 namespace LispMobility.Agent.Hosting;
 
@@ -16,23 +17,27 @@ namespace LispMobility.Agent.Hosting;
 /// </remarks>
 public static class ServicePlumbing
 {
-    /// <summary>The errors in the <c>Log</c> and <c>ManagementApi</c> sections, each naming its config path; no file is
+    /// <summary>The service name install.ps1 registers.</summary>
+    public const string WindowsServiceName = "LispMobility";
+
+    /// <summary>The errors in the <c>Log</c>, <c>ManagementApi</c> and <c>Metrics</c> sections, each naming its config path; no file is
     /// touched, so <c>config validate</c> can run it on any machine.</summary>
     public static IReadOnlyList<string> ValidateConfiguration(Microsoft.Extensions.Configuration.IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         LogOptions.FromConfiguration(configuration, out var logErrors);
         ManagementApiOptions.FromConfiguration(configuration, out var apiErrors);
-        return [.. logErrors, .. apiErrors];
+        MetricsOptions.FromConfiguration(configuration, out var metricsErrors);
+        return [.. logErrors, .. apiErrors, .. metricsErrors];
     }
 
-    /// <summary>Validates the <c>Log</c> and <c>ManagementApi</c> sections and the token file, then wires everything.</summary>
+    /// <summary>Validates the <c>Log</c>, <c>ManagementApi</c> and <c>Metrics</c> sections and the token file, then wires everything.</summary>
     /// <param name="builder">The host builder, with the configuration already loaded.</param>
     /// <param name="logging">Where we run, for choosing sinks; defaults to this process's environment.</param>
-    /// <param name="systemd">What systemd said; defaults to this process's environment.</param>
+    /// <param name="watchdog">The systemd watchdog interval; defaults to this process's environment.</param>
     /// <returns>The configuration errors; empty when everything was wired.</returns>
     public static IReadOnlyList<string> AddServicePlumbing(this WebApplicationBuilder builder,
-        LoggingEnvironment? logging = null, SystemdServiceEnvironment? systemd = null)
+        LoggingEnvironment? logging = null, SystemdWatchdogEnvironment? watchdog = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var errors = new List<string>();
@@ -40,6 +45,8 @@ public static class ServicePlumbing
         errors.AddRange(logErrors);
         var api = ManagementApiOptions.FromConfiguration(builder.Configuration, out var apiErrors);
         errors.AddRange(apiErrors);
+        var metrics = MetricsOptions.FromConfiguration(builder.Configuration, out var metricsErrors);
+        errors.AddRange(metricsErrors);
         ApiToken? token = null;
         if (api is not null)
         {
@@ -52,14 +59,17 @@ public static class ServicePlumbing
                 errors.Add($"{ManagementApiOptions.SectionName}:{nameof(ManagementApiOptions.TokenFile)}: {e.Message}");
             }
         }
-        if (errors.Count > 0 || log is null || api is null || token is null) return errors;
+        if (errors.Count > 0 || log is null || api is null || metrics is null || token is null) return errors;
 
         var logger = LoggingSetup.CreateLogger(log, logging ?? LoggingEnvironment.Detect(), builder.Configuration);
         builder.Logging.ClearProviders();
-        builder.Logging.AddProvider(new SerilogLoggerProvider(logger, dispose: true));
-        builder.Services.AddSystemdNotify(systemd);
-        builder.Services.AddWindowsService();
-        builder.AddManagementApi(api, token);
+        builder.Services.AddSerilog(logger, dispose: true);
+        // The libraries decide where we run: UseSystemd is active only when the parent is systemd (READY=1, STOPPING=1),
+        // UseWindowsService only when the Service Control Manager started us; elsewhere both leave the console lifetime.
+        builder.Host.UseSystemd();
+        builder.Host.UseWindowsService(o => o.ServiceName = WindowsServiceName);
+        builder.Services.AddSystemdWatchdog(watchdog);
+        builder.AddManagementApi(api, token, metrics);
         return errors;
     }
 }

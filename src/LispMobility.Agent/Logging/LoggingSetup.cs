@@ -47,7 +47,10 @@ public static class LoggingSetup
         var sinks = ChooseSinks(options, environment);
         var config = new LoggerConfiguration()
             .MinimumLevel.Is(options.MinimumLevel)
-            .Enrich.FromLogContext();
+            .Enrich.FromLogContext()
+            // One line per HTTP request is noise for an agent whose API is polled by scripts; a Serilog:MinimumLevel:Override
+            // for the category in the configuration still wins, since it is read after this.
+            .MinimumLevel.Override("Microsoft.AspNetCore", (LogEventLevel)Math.Max((int)LogEventLevel.Warning, (int)options.MinimumLevel));
         if (configuration?.GetSection("Serilog").Exists() == true) config = config.ReadFrom.Configuration(configuration);
         // Serilog's own section may lower the default; the validated option wins for the sinks we own.
         config.MinimumLevel.Is(options.MinimumLevel);

@@ -1,17 +1,11 @@
 using System.Net;
-using LispMobility.Agent.Hosting;
 using LispMobility.Fabric;
-using LispMobility.Fabric.IosXe;
-using LispMobility.Fabric.Linux;
-using LispMobility.Fabric.NxOs;
 using LispMobility.MappingSystem;
 using LispMobility.MappingSystem.Hosting;
 using LispMobility.Mobility;
 using LispMobility.Mobility.Persistence;
 using LispMobility.Watchers;
 using LispMobility.Watchers.DataPlane;
-using LispMobility.Watchers.HyperV;
-using LispMobility.Watchers.Libvirt;
 using LispMobility.Watchers.VCenter;
 using LispMobility.Xtr;
 using LispMobility.Xtr.Routing;
@@ -22,24 +16,49 @@ namespace LispMobility.Agent.Service;
 
 /// <summary>
 /// The running agent: the optional embedded Map-Server, this site's xTR, the watchers, the detector and the
-/// coordinator, started in that order and stopped in reverse; metrics refreshed every few seconds.
+/// coordinator, started in that order and stopped in reverse; its metrics are read from the engines when asked for.
 /// </summary>
-internal sealed partial class MobilityAgent(AgentConfiguration config, ILoggerFactory loggers, MetricsRegistry metrics) : IHostedService, IAsyncDisposable
+internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
 {
-    private readonly ILogger _logger = loggers.CreateLogger<MobilityAgent>();
+    private readonly AgentConfiguration config;
+    private readonly ILoggerFactory loggers;
+    private readonly AgentMetrics _metrics;
+    private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _tasks = [];
-    private readonly List<IDisposable> _disposables = [];
     private MapServerService? _mapServer;
-    private Timer? _metricsTimer;
+
+    private readonly IReadOnlyList<IWorkloadWatcher> _watchers;
+    private readonly IReadOnlyList<IGatewayDriver> _drivers;
+    private readonly IRouteTable _routes;
+    private readonly MacDirectory _directory;
+
+    /// <summary>The agent with what <see cref="LispMobilityServiceCollectionExtensions.AddLispMobility(Microsoft.Extensions.DependencyInjection.IServiceCollection, AgentConfiguration)"/>
+    /// registered: the watchers and this site's gateway drivers (the container owns and disposes them), the route table.</summary>
+    public MobilityAgent(AgentConfiguration config, ILoggerFactory loggers, System.Diagnostics.Metrics.IMeterFactory meters,
+        IEnumerable<IWorkloadWatcher> watchers, IEnumerable<IGatewayDriver> drivers, IRouteTable routes, MacDirectory directory)
+    {
+        this.config = config;
+        this.loggers = loggers;
+        _watchers = [.. watchers];
+        _drivers = [.. drivers];
+        _routes = routes;
+        _directory = directory;
+        VCenter = _watchers.OfType<VCenterWatcher>().FirstOrDefault();
+        _logger = loggers.CreateLogger<MobilityAgent>();
+        _metrics = new AgentMetrics(meters, this);
+    }
 
     public AgentConfiguration Config => config;
     public MapServer? MapServer => _mapServer?.Server;
     public XtrNode Xtr { get; private set; } = null!;
+
+    /// <summary>The xTR once started; null before (the metrics may be read at any time).</summary>
+    public XtrNode? XtrOrNull => Xtr;
     public MobilityStore Store { get; private set; } = null!;
     public MobilityCoordinator Coordinator { get; private set; } = null!;
     public WorkloadEventStream Stream { get; } = new();
-    public VCenterWatcher? VCenter { get; private set; }
+    public VCenterWatcher? VCenter { get; }
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -51,17 +70,16 @@ internal sealed partial class MobilityAgent(AgentConfiguration config, ILoggerFa
             LogStarted("embedded Map-Server/Resolver", string.Join(", ", _mapServer.LocalEndpoints));
         }
 
-        IRouteTable routes = config.Runtime.RouteTable == "kernel" && OperatingSystem.IsLinux() ? new LinuxRouteTable() : new InMemoryRouteTable();
-        Xtr = new XtrNode(config.Xtr, routes, loggers);
+        Xtr = new XtrNode(config.Xtr, _routes, loggers);
         Xtr.Start();
         LogStarted($"xTR of site {config.Xtr.Site}", string.Join(", ", Xtr.LocalEndpoints));
 
         Store = new MobilityStore(config.Mobility.Database);
         Coordinator = new MobilityCoordinator(config.Mobility, new Dictionary<string, ITunnelRouter> { [config.Xtr.Site] = Xtr }, Store,
-            new Dictionary<string, IReadOnlyList<IGatewayDriver>> { [config.Xtr.Site] = GatewayDrivers() }, logger: loggers.CreateLogger<MobilityCoordinator>());
-        Coordinator.MoveFinished += (_, move) => Observe(move);
+            new Dictionary<string, IReadOnlyList<IGatewayDriver>> { [config.Xtr.Site] = _drivers }, logger: loggers.CreateLogger<MobilityCoordinator>());
+        Coordinator.MoveFinished += (_, move) => _metrics.Record(move);
         var detector = new MoveDetector(Coordinator, config.Mobility.HoldDown, logger: loggers.CreateLogger<MoveDetector>());
-        var directory = new MacDirectory();
+        var directory = _directory;
         var token = _stop.Token;
         _tasks.Add(Task.Run(async () =>
         {
@@ -79,32 +97,19 @@ internal sealed partial class MobilityAgent(AgentConfiguration config, ILoggerFa
             }
         }, token));
 
-        foreach (var watcher in Watchers(directory)) _tasks.Add(Task.Run(() => watcher.RunAsync(Stream, token), token));
-        _metricsTimer = new Timer(_ => RefreshMetrics(), null, TimeSpan.Zero, TimeSpan.FromSeconds(5));
-    }
-
-    private IEnumerable<IWorkloadWatcher> Watchers(MacDirectory directory)
-    {
-        if (config.VCenter is { } vc)
+        foreach (var watcher in _watchers)
         {
-            VCenter = new VCenterWatcher(vc, config.Sites, loggers.CreateLogger<VCenterWatcher>());
-            _disposables.Add(VCenter);
-            yield return VCenter;
-        }
-
-        if (config.HyperV is { } hv) yield return new HyperVWatcher(hv, config.Sites, loggers.CreateLogger<HyperVWatcher>());
-        if (config.Libvirt is { } lv) yield return new LibvirtWatcher(lv, config.Sites, loggers.CreateLogger<LibvirtWatcher>());
-        if (config.DataPlane is { } dp)
-        {
-            var dataPlane = new DataPlaneWatcher(dp, loggers.CreateLogger<DataPlaneWatcher>(), directory: directory);
-            Xtr.Engine.EventRaised += (_, e) =>
-            {
-                // Off the xTR's receive thread, which raised the event; a few at a time (the rest are real moves, see below).
-                if (e is HostAway away && _probes.Wait(0)) _ = Task.Run(() => ProbeAfterAwayAsync(dataPlane, away.Eid.Address.ToIPAddress()));
-            };
-            yield return dataPlane;
+            if (watcher is DataPlaneWatcher dataPlane) ProbeWhenAway(dataPlane);
+            _tasks.Add(Task.Run(() => watcher.RunAsync(Stream, token), token));
         }
     }
+
+    private void ProbeWhenAway(ILivenessProbe dataPlane) =>
+        Xtr.Engine.EventRaised += (_, e) =>
+        {
+            // Off the xTR's receive thread, which raised the event; a few at a time (the rest are real moves, see below).
+            if (e is HostAway away && _probes.Wait(0)) _ = Task.Run(() => ProbeAfterAwayAsync(dataPlane, away.Eid.Address.ToIPAddress()));
+        };
 
     // Told another site holds a host (across subnets, where no L2 reaches the other site): if it still answers an ARP probe
     // here, the news crossed a move back that the detector took for noise (the VM returned before the news arrived, so the
@@ -134,63 +139,6 @@ internal sealed partial class MobilityAgent(AgentConfiguration config, ILoggerFa
 
     private readonly SemaphoreSlim _probes = new(8);
 
-    private List<IGatewayDriver> GatewayDrivers()
-    {
-        var drivers = new List<IGatewayDriver>();
-        if (config.NxApi is { } nx) drivers.Add(Track(new NxApiDriver(nx, logger: loggers.CreateLogger<NxApiDriver>())));
-        if (config.Restconf is { } rc) drivers.Add(Track(new RestconfDriver(rc, logger: loggers.CreateLogger<RestconfDriver>())));
-        if (config.LinuxGateway is { } lg) drivers.Add(new LinuxGatewayDriver(lg, logger: loggers.CreateLogger<LinuxGatewayDriver>()));
-        return drivers;
-    }
-
-    private T Track<T>(T disposable) where T : IDisposable
-    {
-        _disposables.Add(disposable);
-        return disposable;
-    }
-
-    private readonly HistogramSeries _convergence = metrics.Histogram("lispmobility_move_convergence_seconds", "Time from a move's detection to its last saga step.",
-        [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]).WithLabels();
-
-    private readonly Counter _moves = metrics.Counter("lispmobility_moves_total", "Moves by outcome.", "outcome");
-
-    private void Observe(MoveOutcome move)
-    {
-        _moves.WithLabels(move.Converged ? "converged" : "failed").Inc();
-        if (move.Converged) _convergence.Observe(move.Total.TotalSeconds);
-    }
-
-    private readonly Gauge _registrations = metrics.Gauge("lispmobility_registrations", "EID-prefixes registered at the embedded Map-Server.");
-    private readonly Gauge _hosts = metrics.Gauge("lispmobility_dynamic_hosts", "Dynamic hosts known to this site's xTR, by state.", "state");
-    private readonly Gauge _cache = metrics.Gauge("lispmobility_map_cache_entries", "Map-cache entries of this site's ITR.");
-    private readonly Gauge _rejected = metrics.Gauge("lispmobility_rejected_packets", "Control messages refused, by component and reason (running total).", "component", "reason");
-
-    private readonly Gauge _faults = metrics.Gauge("lispmobility_engine_faults", "Work items a protocol engine failed on and dropped (a bug; the log has the first of each minute).", "component", "where");
-
-    private void RefreshMetrics()
-    {
-        try
-        {
-            if (MapServer is { } ms)
-            {
-                _registrations.WithLabels().Set(ms.RegistrationCount);
-                foreach (var (reason, n) in ms.Counters.RejectedByReason()) _rejected.WithLabels("map-server", reason.ToString()).Set(n);
-            }
-
-            foreach (var state in Enum.GetValues<HostState>()) _hosts.WithLabels(state.ToString()).Set(Xtr.Engine.Hosts().Count(h => h.State == state));
-            _cache.WithLabels().Set(Xtr.Engine.MapCacheEntries().Count);
-            _rejected.WithLabels("xtr", "Malformed").Set(Xtr.Engine.Counters.MalformedCount);
-            _rejected.WithLabels("xtr", "NotifyRejected").Set(Xtr.Engine.Counters.NotifiesRejected);
-            _rejected.WithLabels("xtr", "UnsupportedEid").Set(Xtr.Engine.Counters.UnsupportedEids);
-            _faults.WithLabels("xtr", "timer").Set(Xtr.Engine.Counters.TimerFaults);
-            _faults.WithLabels("xtr", "receive").Set(Xtr.Engine.Counters.ReceiveFaults);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            LogMetricsFailed(e);
-        }
-    }
-
     public async Task StopAsync(CancellationToken cancellationToken) => await DisposeAsync().ConfigureAwait(false);
 
     public async ValueTask DisposeAsync()
@@ -198,7 +146,6 @@ internal sealed partial class MobilityAgent(AgentConfiguration config, ILoggerFa
         if (_stop.IsCancellationRequested) return;
         await _stop.CancelAsync().ConfigureAwait(false);
         Stream.Complete();
-        if (_metricsTimer is not null) await _metricsTimer.DisposeAsync().ConfigureAwait(false);
         try
         {
             await Task.WhenAll(_tasks).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
@@ -210,7 +157,6 @@ internal sealed partial class MobilityAgent(AgentConfiguration config, ILoggerFa
 
         if (Xtr is not null) await Xtr.DisposeAsync().ConfigureAwait(false);
         if (_mapServer is not null) await _mapServer.DisposeAsync().ConfigureAwait(false);
-        foreach (var d in _disposables) d.Dispose();
         Store?.Dispose();
         _stop.Dispose();
     }
@@ -226,7 +172,4 @@ internal sealed partial class MobilityAgent(AgentConfiguration config, ILoggerFa
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Resumed {Count} unfinished move(s) from the journal; {Converged} converged")]
     private partial void LogResumed(int count, int converged);
-
-    [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "Metrics refresh failed")]
-    private partial void LogMetricsFailed(Exception exception);
 }

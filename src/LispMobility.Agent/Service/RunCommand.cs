@@ -32,11 +32,7 @@ internal static class RunCommand
             return 2;
         }
 
-        // One line per HTTP request is noise for an agent whose API is polled by scripts.
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        builder.Services.AddSingleton(config);
-        builder.Services.AddSingleton<MobilityAgent>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<MobilityAgent>());
+        builder.Services.AddLispMobility(config);
         // Quartz 4 carries its hosting: AddQuartz registers the scheduler as a hosted service.
         builder.Services.AddQuartz(q =>
         {

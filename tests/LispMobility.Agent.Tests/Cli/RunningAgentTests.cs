@@ -116,8 +116,21 @@ public sealed class RunningAgentTests : IAsyncLifetime
         Assert.Contains("\"verified\": 2", output.ToString(), StringComparison.Ordinal);
         using var http = new HttpClient();
         var metrics = await http.GetStringAsync(new Uri($"http://127.0.0.1:{ApiPort}/metrics"));
-        Assert.Contains("lispmobility_moves_total{outcome=\"converged\"} 2", metrics, StringComparison.Ordinal);
-        Assert.Contains("lispmobility_move_convergence_seconds_count 2", metrics, StringComparison.Ordinal);
+        // The lines operators and the lab tests grep, as OpenTelemetry's Prometheus exporter writes them (a series without
+        // labels carries an empty "{}").
+        Assert.Contains("lispmobility_moves_total{outcome=\"converged\"} 2\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("lispmobility_move_convergence_seconds_count{} 2\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("lispmobility_move_convergence_seconds_bucket{le=\"+Inf\"} 2\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("lispmobility_registrations{} 1\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("lispmobility_rejected_packets{component=\"map-server\",reason=\"AuthenticationFailed\"} 0\n", metrics, StringComparison.Ordinal);
+        var families = Hosting.PrometheusTextParser.Parse(metrics);
+        // The buckets are the instrument's advice, cumulative, ending in +Inf.
+        var buckets = families["lispmobility_move_convergence_seconds"].Samples.Where(s => s.Name.EndsWith("_bucket", StringComparison.Ordinal)).ToList();
+        Assert.Equal(["0.005", "0.01", "0.02", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"], buckets.Select(b => b.Labels["le"]));
+        Assert.Equal(buckets.Select(b => b.Value).Order(), buckets.Select(b => b.Value));
+        Assert.Equal("histogram", families["lispmobility_saga_step_seconds"].Type);
+        Assert.Contains(families["lispmobility_saga_step_seconds"].Samples, s => s.Name == "lispmobility_saga_step_seconds_count" && s.Labels["step"] == "Registered" && s.Value == 2);
+        Assert.Equal("gauge", families["lispmobility_dynamic_hosts"].Type);
         var moves = await Verb("/api/moves?eid=172.16.4.41");
         Assert.Contains("dr-failover", moves, StringComparison.Ordinal);
         Assert.Contains("converged", moves, StringComparison.Ordinal);

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Http.Headers;
 using LispMobility.Agent.Hosting;
@@ -30,7 +31,8 @@ public sealed class ManagementApiTests : IAsyncLifetime
         _app = builder.Build();
         var api = _app.MapManagementApi();
         api.MapGet("/status", () => Results.Json(new { eids = 3 }));
-        _app.Services.GetRequiredService<MetricsRegistry>().Counter("lispmobility_test_total", "A test counter.").Inc(5);
+        _app.Services.GetRequiredService<IMeterFactory>().Create("LispMobility.Test")
+            .CreateCounter<long>("lispmobility_test_total", description: "A test counter.").Add(5);
         await _app.StartAsync();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         _http = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(10) };
@@ -64,13 +66,18 @@ public sealed class ManagementApiTests : IAsyncLifetime
     [Fact]
     public async Task Metrics_answers_without_a_token_in_the_text_format()
     {
+        using var refused = await Send("/api/status", null, null);
         using var response = await _http.GetAsync(new Uri("/metrics", UriKind.Relative));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/plain; version=0.0.4; charset=utf-8", response.Content.Headers.ContentType!.ToString());
-        var families = PrometheusTextParser.Parse(await response.Content.ReadAsStringAsync());
+        var text = await response.Content.ReadAsStringAsync();
+        var families = PrometheusTextParser.Parse(text);
+        // Only this host's meters: other tests' hosts in the same process keep theirs.
         Assert.Equal(5, families["lispmobility_test_total"].Samples.Single().Value);
         Assert.Equal("counter", families["lispmobility_management_api_unauthorized_total"].Type);
+        Assert.Equal(1, families["lispmobility_management_api_unauthorized_total"].Samples.Single(s => s.Labels["reason"] == "missing").Value);
+        Assert.Equal("lispmobility", families["target_info"].Samples.Single().Labels["service_name"]);
     }
 
     [Fact]

@@ -17,25 +17,30 @@ internal static class PrometheusTextParser
         Family? current = null;
         foreach (var line in text[..^1].Split('\n'))
         {
+            // HELP and TYPE come before a family's samples, in either order (OpenTelemetry's exporter writes TYPE first).
             if (line.StartsWith("# HELP ", StringComparison.Ordinal))
             {
                 var rest = line[7..];
                 var space = rest.IndexOf(' ', StringComparison.Ordinal);
                 var name = rest[..space];
-                Assert.False(families.ContainsKey(name), $"second HELP for {name}");
-                current = new Family(name, Unescape(rest[(space + 1)..], quotes: false), "", []);
+                current = Begin(families, current, name);
+                Assert.Equal("", current.Help);
+                current = current with { Help = Unescape(rest[(space + 1)..], quotes: false) };
                 families[name] = current;
             }
             else if (line.StartsWith("# TYPE ", StringComparison.Ordinal))
             {
                 var parts = line[7..].Split(' ');
                 Assert.Equal(2, parts.Length);
-                Assert.NotNull(current);
-                Assert.Equal(current!.Name, parts[0]);
+                current = Begin(families, current, parts[0]);
+                Assert.Equal("", current.Type);
                 Assert.Contains(parts[1], new[] { "counter", "gauge", "histogram", "summary", "untyped" });
-                Assert.Empty(current.Samples);
                 current = current with { Type = parts[1] };
                 families[current.Name] = current;
+            }
+            else if (line.StartsWith('#'))
+            {
+                Assert.Fail($"unexpected comment: {line}");
             }
             else
             {
@@ -50,6 +55,16 @@ internal static class PrometheusTextParser
             }
         }
         return families;
+    }
+
+    // The family a HELP or TYPE line belongs to: the current one when it names it and has no samples yet, else a new one.
+    private static Family Begin(Dictionary<string, Family> families, Family? current, string name)
+    {
+        if (current is not null && current.Name == name && current.Samples.Count == 0) return current;
+        Assert.False(families.ContainsKey(name), $"a second block for {name}");
+        var family = new Family(name, "", "", []);
+        families[name] = family;
+        return family;
     }
 
     private static Sample ParseSample(string line)

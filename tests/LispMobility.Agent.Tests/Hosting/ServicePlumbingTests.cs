@@ -6,6 +6,8 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Internal;
 
 namespace LispMobility.Agent.Tests.Hosting;
 
@@ -17,9 +19,8 @@ public sealed class ServicePlumbingTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     [Fact]
-    public async Task A_valid_configuration_gives_a_service_that_notifies_systemd_logs_and_serves_the_API()
+    public async Task A_valid_configuration_gives_a_service_that_logs_and_serves_the_API_with_the_libraries_lifetime()
     {
-        using var systemd = UnixDatagramReceiver.AtTempPath();
         var tokenFile = Path.Combine(_dir, "api-token");
         var token = ApiToken.Create(tokenFile);
         var logDir = Path.Combine(_dir, "logs");
@@ -32,24 +33,27 @@ public sealed class ServicePlumbingTests : IDisposable
             ["ManagementApi:TokenFile"] = tokenFile,
         });
 
-        var errors = builder.AddServicePlumbing(new LoggingEnvironment(false, false), new SystemdServiceEnvironment(systemd.Address, null));
+        var errors = builder.AddServicePlumbing(new LoggingEnvironment(false, false), new SystemdWatchdogEnvironment(TimeSpan.FromSeconds(5)));
 
         Assert.Empty(errors);
         await using (var app = builder.Build())
         {
+            // Neither systemd nor the Service Control Manager started the test: both libraries leave the console lifetime.
+            Assert.IsType<ConsoleLifetime>(app.Services.GetRequiredService<IHostLifetime>());
+            Assert.Single(app.Services.GetServices<IHostedService>().OfType<SystemdWatchdog>());
             app.MapManagementApi().MapGet("/ping", () => "pong");
             await app.StartAsync();
-            Assert.Equal("READY=1\nSTATUS=running", systemd.ReceiveText(TimeSpan.FromSeconds(5)));
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
             using var http = new HttpClient { BaseAddress = new Uri(address) };
             http.DefaultRequestHeaders.Authorization = new("Bearer", token.Value);
             Assert.Equal("pong", await http.GetStringAsync(new Uri("/api/ping", UriKind.Relative)));
             await app.StopAsync();
-            Assert.Equal("STOPPING=1", systemd.ReceiveText(TimeSpan.FromSeconds(5)));
         }
 
         var log = await File.ReadAllTextAsync(Assert.Single(Directory.GetFiles(logDir, "lispmobility-*.log")));
-        Assert.Contains("Told systemd the agent is ready", log, StringComparison.Ordinal);
+        Assert.Contains("Application started", log, StringComparison.Ordinal);
+        // Microsoft.AspNetCore's per-request lines stay out below Warning.
+        Assert.DoesNotContain("Request starting", log, StringComparison.Ordinal);
         Assert.DoesNotContain(token.Value, log, StringComparison.Ordinal);
     }
 
@@ -61,13 +65,19 @@ public sealed class ServicePlumbingTests : IDisposable
             ["Log:RetainedFileCount"] = "-1",
             ["ManagementApi:Port"] = "http",
             ["ManagementApi:TokenFile"] = Path.Combine(_dir, "missing-token"),
+            ["Metrics:OtlpEndpoint"] = "collector:4317",
+            ["Metrics:OtlpProtocol"] = "udp",
         }).Build();
 
         var errors = ServicePlumbing.ValidateConfiguration(config);
 
         Assert.Collection(errors,
             e => Assert.StartsWith("Log:RetainedFileCount: '-1'", e, StringComparison.Ordinal),
-            e => Assert.StartsWith("ManagementApi:Port: 'http'", e, StringComparison.Ordinal));
+            e => Assert.StartsWith("ManagementApi:Port: 'http'", e, StringComparison.Ordinal),
+            e => Assert.StartsWith("Metrics:OtlpEndpoint: 'collector:4317'", e, StringComparison.Ordinal),
+            e => Assert.StartsWith("Metrics:OtlpProtocol: 'udp'", e, StringComparison.Ordinal));
+        var otlp = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Metrics:OtlpEndpoint"] = "http://collector:4317" }).Build();
+        Assert.Equal(new Uri("http://collector:4317"), MetricsOptions.FromConfiguration(otlp, out _)!.OtlpEndpoint);
         Assert.Empty(ServicePlumbing.ValidateConfiguration(new ConfigurationBuilder().Build()));
     }
 
@@ -81,11 +91,11 @@ public sealed class ServicePlumbingTests : IDisposable
             ["ManagementApi:TokenFile"] = Path.Combine(_dir, "missing-token"),
         });
 
-        var errors = builder.AddServicePlumbing(new LoggingEnvironment(false, false), new SystemdServiceEnvironment(null, null));
+        var errors = builder.AddServicePlumbing(new LoggingEnvironment(false, false), new SystemdWatchdogEnvironment(null));
 
         Assert.Collection(errors,
             e => Assert.StartsWith("Log:MinimumLevel: 'Chatty'", e, StringComparison.Ordinal),
             e => Assert.Equal($"ManagementApi:TokenFile: API token file {Path.Combine(_dir, "missing-token")} does not exist (the installer creates it)", e));
-        Assert.DoesNotContain(builder.Services, d => d.ServiceType == typeof(SystemdNotifier));
+        Assert.DoesNotContain(builder.Services, d => d.ServiceType == typeof(ApiToken));
     }
 }

@@ -96,7 +96,7 @@ public sealed class LinuxInstallerTests : IDisposable
         Assert.InRange(watchdog, 10, 300);
         // The agent pings at half the watchdog time, from $WATCHDOG_USEC systemd derives from this value.
         Assert.Equal(TimeSpan.FromSeconds(watchdog / 2.0),
-            SystemdServiceEnvironment.WatchdogIntervalFrom((watchdog * 1_000_000L).ToString(System.Globalization.CultureInfo.InvariantCulture), null, 1));
+            SystemdWatchdogEnvironment.WatchdogIntervalFrom((watchdog * 1_000_000L).ToString(System.Globalization.CultureInfo.InvariantCulture), null, 1));
         Assert.Equal("multi-user.target", unit.Single("Install", "WantedBy"));
     }
 

@@ -1,0 +1,102 @@
+using System.Diagnostics.Metrics;
+using LispMobility.Mobility;
+using LispMobility.Xtr;
+
+namespace LispMobility.Agent.Service;
+
+/// <summary>The agent's instruments, one <see cref="Meter"/> per component, named as Prometheus shows them (docs/metrics.md).</summary>
+/// <remarks>
+/// Moves are recorded as they finish (a counter and two histograms whose buckets come with the instrument as advice);
+/// the protocol engines' numbers are read by observable instruments when a scrape or an export asks, so nothing polls.
+/// </remarks>
+internal sealed class AgentMetrics
+{
+    public const string MobilityMeter = "LispMobility.Mobility";
+    public const string XtrMeter = "LispMobility.Xtr";
+    public const string MappingSystemMeter = "LispMobility.MappingSystem";
+
+    // The protocol engines' refusals: one family with a component label (Prometheus allows a name once, so it cannot
+    // live in both engines' meters).
+    public const string ControlPlaneMeter = "LispMobility.ControlPlane";
+
+    /// <summary>Seconds from a move's detection to its last saga step.</summary>
+    public static readonly IReadOnlyList<double> ConvergenceBuckets = [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+    /// <summary>Seconds one saga step took (journal, register, notify, gateways, audit).</summary>
+    public static readonly IReadOnlyList<double> SagaStepBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+    private readonly Counter<long> _moves;
+    private readonly Histogram<double> _convergence;
+    private readonly Histogram<double> _steps;
+
+    public AgentMetrics(IMeterFactory factory, MobilityAgent agent)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        var mobility = factory.Create(MobilityMeter);
+        _moves = mobility.CreateCounter<long>("lispmobility_moves_total", description: "Moves by outcome.");
+        _convergence = mobility.CreateHistogram("lispmobility_move_convergence_seconds", unit: "s",
+            description: "Time from a move's detection to its last saga step (converged moves).",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ConvergenceBuckets });
+        _steps = mobility.CreateHistogram("lispmobility_saga_step_seconds", unit: "s",
+            description: "Time each step of a move's saga took, by step.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SagaStepBuckets });
+
+        var mappingSystem = factory.Create(MappingSystemMeter);
+        mappingSystem.CreateObservableGauge("lispmobility_registrations",
+            () => agent.MapServer is { } ms ? [new Measurement<long>(ms.RegistrationCount)] : Array.Empty<Measurement<long>>(),
+            description: "EID-prefixes registered at the embedded Map-Server.");
+
+        var xtr = factory.Create(XtrMeter);
+        xtr.CreateObservableGauge("lispmobility_dynamic_hosts", () => Hosts(agent.XtrOrNull),
+            description: "Dynamic hosts known to this site's xTR, by state.");
+        xtr.CreateObservableGauge("lispmobility_map_cache_entries",
+            () => agent.XtrOrNull is { } node ? [new Measurement<long>(node.Engine.MapCacheEntries().Count)] : Array.Empty<Measurement<long>>(),
+            description: "Map-cache entries of this site's ITR.");
+        xtr.CreateObservableGauge("lispmobility_engine_faults", () => Faults(agent.XtrOrNull),
+            description: "Work items a protocol engine failed on and dropped (a bug; the log has the first of each minute).");
+
+        factory.Create(ControlPlaneMeter).CreateObservableGauge("lispmobility_rejected_packets", () => Rejected(agent),
+            description: "Control messages refused, by component and reason (running total).");
+    }
+
+    public void Record(MoveOutcome move)
+    {
+        ArgumentNullException.ThrowIfNull(move);
+        _moves.Add(1, new KeyValuePair<string, object?>("outcome", move.Converged ? "converged" : "failed"));
+        if (move.Converged) _convergence.Record(move.Total.TotalSeconds);
+        foreach (var step in move.Steps) _steps.Record(step.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("step", step.Step.ToString()));
+    }
+
+    private static IEnumerable<Measurement<long>> Hosts(XtrNode? node)
+    {
+        if (node is null) yield break;
+        var hosts = node.Engine.Hosts();
+        foreach (var state in Enum.GetValues<HostState>())
+            yield return new Measurement<long>(hosts.Count(h => h.State == state), new KeyValuePair<string, object?>("state", state.ToString()));
+    }
+
+    private static IEnumerable<Measurement<long>> Faults(XtrNode? node)
+    {
+        if (node is null) yield break;
+        yield return Labelled(node.Engine.Counters.TimerFaults, "xtr", ("where", "timer"));
+        yield return Labelled(node.Engine.Counters.ReceiveFaults, "xtr", ("where", "receive"));
+    }
+
+    private static IEnumerable<Measurement<long>> Rejected(MobilityAgent agent)
+    {
+        if (agent.MapServer is { } ms)
+        {
+            foreach (var (reason, n) in ms.Counters.RejectedByReason()) yield return Labelled(n, "map-server", ("reason", reason.ToString()));
+        }
+
+        if (agent.XtrOrNull is { } node)
+        {
+            yield return Labelled(node.Engine.Counters.MalformedCount, "xtr", ("reason", "Malformed"));
+            yield return Labelled(node.Engine.Counters.NotifiesRejected, "xtr", ("reason", "NotifyRejected"));
+            yield return Labelled(node.Engine.Counters.UnsupportedEids, "xtr", ("reason", "UnsupportedEid"));
+        }
+    }
+
+    private static Measurement<long> Labelled(long value, string component, (string Key, string Value) label) =>
+        new(value, new KeyValuePair<string, object?>("component", component), new KeyValuePair<string, object?>(label.Key, label.Value));
+}
