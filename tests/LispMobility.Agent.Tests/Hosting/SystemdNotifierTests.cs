@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LispMobility.Agent.Tests.Hosting;
 
@@ -112,7 +113,7 @@ public sealed class SystemdNotifierTests
     public async Task The_host_sends_READY_after_start_STOPPING_on_stop_and_pings_the_watchdog()
     {
         using var systemd = UnixDatagramReceiver.AtTempPath();
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(TestClock.Start);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Services.AddSingleton<TimeProvider>(clock);
         builder.Services.AddSystemdNotify(new SystemdServiceEnvironment(systemd.Address, TimeSpan.FromSeconds(10)));
