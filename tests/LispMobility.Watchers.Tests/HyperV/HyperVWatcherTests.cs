@@ -1,5 +1,6 @@
 using System.Net;
 using LispMobility.Watchers.HyperV;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace LispMobility.Watchers.Tests.HyperV;
 
@@ -13,10 +14,10 @@ public sealed class HyperVWatcherTests
     public async Task On_linux_it_says_it_is_unavailable_and_returns()
     {
         Assert.True(OperatingSystem.IsLinux(), "this test describes the Linux behaviour");
-        var log = new RecordingLogger<HyperVWatcher>();
+        var log = new FakeLogger<HyperVWatcher>();
         var watcher = new HyperVWatcher(new HyperVOptions(), Sites, log);
         await watcher.RunAsync(new WorkloadEventStream(), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.Contains(log.Lines, l => l.Id.Id == 1100 && l.Message.Contains("not available", StringComparison.Ordinal));
+        Assert.Contains(log.Collector.GetSnapshot(), l => l.Id.Id == 1100 && l.Message.Contains("not available", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -29,7 +30,7 @@ public sealed class HyperVWatcherTests
             c.Adapters[VmId] = [WmiShapes.SyntheticAdapter(VmId, "00155D0A0B01")];
         });
         var watcher = new HyperVWatcher(new HyperVOptions { HostName = "hv-lyon-1", AddressRetryInterval = TimeSpan.FromMilliseconds(50) },
-            Sites, new RecordingLogger<HyperVWatcher>(), cim);
+            Sites, new FakeLogger<HyperVWatcher>(), cim);
         var stream = new WorkloadEventStream();
         using var cts = new CancellationTokenSource();
         var run = watcher.RunAsync(stream, cts.Token);
