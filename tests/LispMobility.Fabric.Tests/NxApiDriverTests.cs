@@ -1,6 +1,7 @@
 using System.Net;
 using LispMobility.Fabric.NxOs;
 using LispMobility.TestSupport.Fakes;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace LispMobility.Fabric.Tests;
 
@@ -117,7 +118,7 @@ public sealed class NxApiDriverTests : IAsyncLifetime
     public async Task A_switch_that_does_not_answer_times_out_as_transient_after_the_retries()
     {
         _switch.StallNext(2, TimeSpan.FromSeconds(10));
-        var logger = new RecordingLogger<NxApiDriver>();
+        var logger = new FakeLogger<NxApiDriver>();
         using var driver = new NxApiDriver(_devices.NxApi(_switch) with { RequestTimeout = TimeSpan.FromSeconds(1), MaxRetryAttempts = 1 }, logger: logger);
 
         var e = await Assert.ThrowsAsync<GatewayException>(() => driver.PlanAsync(TestDevices.Intent(), default));
@@ -125,7 +126,7 @@ public sealed class NxApiDriverTests : IAsyncLifetime
         Assert.True(e.IsTransient);
         Assert.Equal("no answer within 1 s", e.DeviceMessage);
         // The retry is counted from the driver's side: on a loaded machine the second TLS handshake may not reach the fake in time.
-        Assert.Single(logger.Entries, l => l.EventId == 6002);
+        Assert.Single(logger.Collector.GetSnapshot(), l => l.Id.Id == 6002);
         Assert.NotEmpty(_switch.Requests);
     }
 
@@ -207,18 +208,22 @@ public sealed class NxApiDriverTests : IAsyncLifetime
     [Fact]
     public async Task Logs_are_structured_and_never_carry_the_password()
     {
-        var logger = new RecordingLogger<NxApiDriver>();
+        var logger = new FakeLogger<NxApiDriver>();
         using (var good = new NxApiDriver(_devices.NxApi(_switch), logger: logger))
             await good.ApplyAsync(await good.PlanAsync(TestDevices.Intent(), default), default);
         using (var bad = new NxApiDriver(_devices.NxApi(_switch, password: "wrong-password-123"), logger: logger))
             await Assert.ThrowsAsync<GatewayException>(() => bad.PlanAsync(TestDevices.Intent(), default));
 
-        var entries = logger.Entries.ToList();
-        Assert.Contains(entries, e => e.EventId == 6001 && e.Fields.Contains("Status=200", StringComparison.Ordinal));
-        Assert.Contains(entries, e => e.EventId == 6101 && e.Fields.Contains("Vlan=120", StringComparison.Ordinal));
-        Assert.Contains(entries, e => e.EventId == 6102);
-        Assert.Contains(entries, e => e.EventId == 6003 && e.Level == Microsoft.Extensions.Logging.LogLevel.Error);
+        var entries = logger.Collector.GetSnapshot();
+        Assert.Contains(entries, e => e.Id.Id == 6001 && e.GetStructuredStateValue("Status") == "200");
+        Assert.Contains(entries, e => e.Id.Id == 6101 && e.GetStructuredStateValue("Vlan") == "120");
+        Assert.Contains(entries, e => e.Id.Id == 6102);
+        Assert.Contains(entries, e => e.Id.Id == 6003 && e.Level == Microsoft.Extensions.Logging.LogLevel.Error);
         foreach (var secret in new[] { _switch.Password, "wrong-password-123", "Basic " })
-            Assert.DoesNotContain(entries, e => e.Message.Contains(secret, StringComparison.Ordinal) || e.Fields.Contains(secret, StringComparison.Ordinal));
+        {
+            Assert.DoesNotContain(entries, e => e.Message.Contains(secret, StringComparison.Ordinal)
+                || (e.StructuredState ?? []).Any(f => f.Value?.Contains(secret, StringComparison.Ordinal) == true)
+                || e.Exception?.ToString().Contains(secret, StringComparison.Ordinal) == true);
+        }
     }
 }

@@ -1,5 +1,6 @@
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 
 namespace LispMobility.Fuzz.Tests;
 
@@ -51,18 +52,37 @@ public sealed class MutationProperties
         return [.. bytes];
     }
 
-    [Theory]
-    [InlineData("map-register")]
-    [InlineData("map-notify")]
-    [InlineData("map-notify-ack")]
-    [InlineData("map-request")]
-    [InlineData("map-reply")]
-    [InlineData("ecm")]
-    [InlineData("data-header")]
-    [InlineData("address")]
-    [InlineData("map-server")]
-    [InlineData("xtr")]
-    public void Mutated_golden_vectors_keep_the_targets_invariants(string target) =>
-        Check.One(Config.QuickThrowOnFailure.WithMaxTest(target is "xtr" or "map-server" ? 150 : 1000),
-            Prop.ForAll(Mutated(target).ToArbitrary(), input => FuzzTargets.Run(target, input)));
+    // One property per target (the engines are slower: fewer runs).
+    private static Property KeepsTheInvariants(string target) =>
+        Prop.ForAll(Mutated(target).ToArbitrary(), input => FuzzTargets.Run(target, input));
+
+    [Property(MaxTest = 1000)]
+    public Property Map_register_mutations_keep_the_targets_invariants() => KeepsTheInvariants("map-register");
+
+    [Property(MaxTest = 1000)]
+    public Property Map_notify_mutations_keep_the_targets_invariants() => KeepsTheInvariants("map-notify");
+
+    [Property(MaxTest = 1000)]
+    public Property Map_notify_ack_mutations_keep_the_targets_invariants() => KeepsTheInvariants("map-notify-ack");
+
+    [Property(MaxTest = 1000)]
+    public Property Map_request_mutations_keep_the_targets_invariants() => KeepsTheInvariants("map-request");
+
+    [Property(MaxTest = 1000)]
+    public Property Map_reply_mutations_keep_the_targets_invariants() => KeepsTheInvariants("map-reply");
+
+    [Property(MaxTest = 1000)]
+    public Property Ecm_mutations_keep_the_targets_invariants() => KeepsTheInvariants("ecm");
+
+    [Property(MaxTest = 1000)]
+    public Property Data_header_mutations_keep_the_targets_invariants() => KeepsTheInvariants("data-header");
+
+    [Property(MaxTest = 1000)]
+    public Property Address_mutations_keep_the_targets_invariants() => KeepsTheInvariants("address");
+
+    [Property(MaxTest = 150)]
+    public Property Map_server_engine_mutations_keep_the_targets_invariants() => KeepsTheInvariants("map-server");
+
+    [Property(MaxTest = 150)]
+    public Property Xtr_engine_mutations_keep_the_targets_invariants() => KeepsTheInvariants("xtr");
 }

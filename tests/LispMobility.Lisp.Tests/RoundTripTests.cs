@@ -1,5 +1,6 @@
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using LispMobility.Lisp.Addressing;
 using LispMobility.Lisp.Messages;
 using LispMobility.Lisp.Records;
@@ -9,10 +10,8 @@ namespace LispMobility.Lisp.Tests;
 /// <summary>Write → read → same fields → write again → same bytes, over generated messages of every type and flag combination.</summary>
 public sealed class RoundTripTests
 {
-    private static readonly Config Config = Config.QuickThrowOnFailure.WithMaxTest(400);
-
-    [Fact]
-    public void Map_register_round_trips() => Check.One(Config, Prop.ForAll(Generators.MapRegister.ToArbitrary(), m =>
+    [Property(MaxTest = 400)]
+    public Property Map_register_round_trips() => Prop.ForAll(Generators.MapRegister.ToArbitrary(), m =>
     {
         var bytes = m.ToArray();
         Assert.True(MapRegister.TryRead(bytes, out var back, out var error), error.ToString());
@@ -22,39 +21,39 @@ public sealed class RoundTripTests
         Assert.Equal(bytes, back.ToArray());
         Assert.True(LispMessage.TryRead(bytes, out var any, out _));
         Assert.IsType<MapRegister>(any);
-    }));
+    });
 
-    [Fact]
-    public void Map_notify_round_trips() => Check.One(Config, Prop.ForAll(Generators.MapNotify.ToArbitrary(), m =>
+    [Property(MaxTest = 400)]
+    public Property Map_notify_round_trips() => Prop.ForAll(Generators.MapNotify.ToArbitrary(), m =>
     {
         var bytes = m.ToArray();
         Assert.True(LispMessage.TryRead(bytes, out var any, out var error), error.ToString());
         var back = Assert.IsType<MapNotify>(any);
         AssertSameBody(m, back);
         Assert.Equal(bytes, back.ToArray());
-    }));
+    });
 
-    [Fact]
-    public void Map_notify_ack_round_trips() => Check.One(Config, Prop.ForAll(Generators.MapNotifyAck.ToArbitrary(), m =>
+    [Property(MaxTest = 400)]
+    public Property Map_notify_ack_round_trips() => Prop.ForAll(Generators.MapNotifyAck.ToArbitrary(), m =>
     {
         var bytes = m.ToArray();
         Assert.True(LispMessage.TryRead(bytes, out var any, out var error), error.ToString());
         var back = Assert.IsType<MapNotifyAck>(any);
         AssertSameBody(m, back);
         Assert.Equal(bytes, back.ToArray());
-    }));
+    });
 
-    [Fact]
-    public void Signed_messages_verify_after_a_round_trip() => Check.One(Config.WithMaxTest(150), Prop.ForAll(Generators.MapRegister.ToArbitrary(), m =>
+    [Property(MaxTest = 150)]
+    public Property Signed_messages_verify_after_a_round_trip() => Prop.ForAll(Generators.MapRegister.ToArbitrary(), m =>
     {
         var bytes = m.ToSignedArray(Samples.Key);
         Assert.True(MapRegister.TryReadView(bytes, out var view, out var error), error.ToString());
         Assert.Equal(m.Algorithm != Auth.AuthAlgorithm.None, view.VerifyAuthentication(Samples.Key, Auth.AuthPurpose.MapRegister));
         Assert.Equal(m.AuthenticationLength, view.AuthenticationLength);
-    }));
+    });
 
-    [Fact]
-    public void Map_request_round_trips() => Check.One(Config, Prop.ForAll(Generators.MapRequest.ToArbitrary(), m =>
+    [Property(MaxTest = 400)]
+    public Property Map_request_round_trips() => Prop.ForAll(Generators.MapRequest.ToArbitrary(), m =>
     {
         var bytes = m.ToArray();
         Assert.True(LispMessage.TryRead(bytes, out var any, out var error), error.ToString());
@@ -70,10 +69,10 @@ public sealed class RoundTripTests
         Assert.True(MapRequestView.TryRead(bytes, out var view, out _));
         Assert.Equal(m.MapReplyRecord is not null, view.MapDataPresent);
         Assert.Equal(m.ItrRlocs.Count, view.ItrRlocCount);
-    }));
+    });
 
-    [Fact]
-    public void Map_reply_round_trips() => Check.One(Config, Prop.ForAll(Generators.MapReply.ToArbitrary(), m =>
+    [Property(MaxTest = 400)]
+    public Property Map_reply_round_trips() => Prop.ForAll(Generators.MapReply.ToArbitrary(), m =>
     {
         var bytes = m.ToArray();
         Assert.True(LispMessage.TryRead(bytes, out var any, out var error), error.ToString());
@@ -81,10 +80,10 @@ public sealed class RoundTripTests
         Assert.Equal((m.ProbeReply, m.EchoNonceCapable, m.Security, m.Nonce), (back.ProbeReply, back.EchoNonceCapable, back.Security, back.Nonce));
         Assert.Equal(m.Records, back.Records);
         Assert.Equal(bytes, back.ToArray());
-    }));
+    });
 
-    [Fact]
-    public void Ecm_round_trips_with_valid_inner_checksums() => Check.One(Config, Prop.ForAll(Generators.Ecm.ToArbitrary(), m =>
+    [Property(MaxTest = 400)]
+    public Property Ecm_round_trips_with_valid_inner_checksums() => Prop.ForAll(Generators.Ecm.ToArbitrary(), m =>
     {
         var bytes = m.ToArray();
         Assert.True(LispMessage.TryRead(bytes, out var any, out var error), error.ToString());
@@ -94,19 +93,19 @@ public sealed class RoundTripTests
             (back.InnerSource, back.InnerDestination, back.InnerSourcePort, back.InnerDestinationPort, back.InnerTtl));
         Assert.Equal(m.InnerMessage.ToArray(), back.InnerMessage.ToArray());
         Assert.Equal(bytes, back.ToArray());
-    }));
+    });
 
-    [Fact]
-    public void Data_plane_header_round_trips() => Check.One(Config, Prop.ForAll(Generators.DataHeader.ToArbitrary(), h =>
+    [Property(MaxTest = 400)]
+    public Property Data_plane_header_round_trips() => Prop.ForAll(Generators.DataHeader.ToArbitrary(), h =>
     {
         var bytes = new byte[DataPlaneHeader.Length];
         h.Write(bytes);
         Assert.True(DataPlaneHeader.TryRead(bytes, out var back, out var error), error.ToString());
         Assert.Equal(h, back);
-    }));
+    });
 
-    [Fact]
-    public void Mapping_record_and_address_round_trip_alone() => Check.One(Config, Prop.ForAll(Generators.Record.ToArbitrary(), r =>
+    [Property(MaxTest = 400)]
+    public Property Mapping_record_and_address_round_trip_alone() => Prop.ForAll(Generators.Record.ToArbitrary(), r =>
     {
         var bytes = new byte[r.GetSerializedLength()];
         Assert.Equal(bytes.Length, r.Write(bytes));
@@ -120,7 +119,7 @@ public sealed class RoundTripTests
             Assert.True(LispAddress.TryRead(a, out var address, out var used, out error), error.ToString());
             Assert.Equal((locator.Address, a.Length), (address, used));
         }
-    }));
+    });
 
     private static void AssertSameBody(AuthenticatedMessage expected, AuthenticatedMessage actual)
     {

@@ -1,6 +1,6 @@
 using LispMobility.Lisp.Addressing;
-using LispMobility.TestSupport;
 using LispMobility.Transport;
+using Microsoft.Extensions.Time.Testing;
 using static LispMobility.MappingSystem.Tests.Lab;
 
 namespace LispMobility.MappingSystem.Tests;
@@ -9,7 +9,7 @@ namespace LispMobility.MappingSystem.Tests;
 public sealed class ExpiryAndMergeTests
 {
     private readonly MapServer _server;
-    private readonly ManualTimeProvider _time;
+    private readonly FakeTimeProvider _time;
     private readonly DatagramList _sent = new();
     private readonly List<MapServerEvent> _events = [];
 

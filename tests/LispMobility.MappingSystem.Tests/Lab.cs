@@ -8,6 +8,7 @@ using LispMobility.Lisp.Records;
 using LispMobility.MappingSystem.Configuration;
 using LispMobility.TestSupport;
 using LispMobility.Transport;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LispMobility.MappingSystem.Tests;
 
@@ -80,10 +81,10 @@ internal static class Lab
         return EncapsulatedControlMessage.Wrap(request, LispAddress.FromIPAddress(itr.Address), eidAddress, (ushort)itr.Port).ToArray();
     }
 
-    /// <summary>An engine on a manual clock with predictable nonces.</summary>
-    public static (MapServer Server, ManualTimeProvider Time) Engine(MapServerOptions? options = null)
+    /// <summary>An engine on a FakeTimeProvider (from <see cref="TestClock.Start"/>) with predictable nonces.</summary>
+    public static (MapServer Server, FakeTimeProvider Time) Engine(MapServerOptions? options = null)
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider(TestClock.Start);
         return (new MapServer(options ?? Options(), time, new CountingNonces()), time);
     }
 

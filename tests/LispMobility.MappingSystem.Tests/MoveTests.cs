@@ -1,7 +1,7 @@
 using LispMobility.Lisp.Addressing;
 using LispMobility.Lisp.Messages;
-using LispMobility.TestSupport;
 using LispMobility.Transport;
+using Microsoft.Extensions.Time.Testing;
 using static LispMobility.MappingSystem.Tests.Lab;
 
 namespace LispMobility.MappingSystem.Tests;
@@ -14,7 +14,7 @@ namespace LispMobility.MappingSystem.Tests;
 public sealed class MoveTests
 {
     private readonly MapServer _server;
-    private readonly ManualTimeProvider _time;
+    private readonly FakeTimeProvider _time;
     private readonly DatagramList _sent = new();
     private readonly List<MapServerEvent> _events = [];
 

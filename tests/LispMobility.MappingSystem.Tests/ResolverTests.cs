@@ -1,8 +1,8 @@
 using LispMobility.Lisp.Addressing;
 using LispMobility.Lisp.Messages;
 using LispMobility.Lisp.Records;
-using LispMobility.TestSupport;
 using LispMobility.Transport;
+using Microsoft.Extensions.Time.Testing;
 using static LispMobility.MappingSystem.Tests.Lab;
 
 namespace LispMobility.MappingSystem.Tests;
@@ -12,7 +12,7 @@ public sealed class ResolverTests
 {
     private static readonly System.Net.IPEndPoint ItrPort = Xtr("127.10.9.9", 40001);
     private readonly MapServer _server;
-    private readonly ManualTimeProvider _time;
+    private readonly FakeTimeProvider _time;
     private readonly DatagramList _sent = new();
 
     public ResolverTests() => (_server, _time) = Engine();

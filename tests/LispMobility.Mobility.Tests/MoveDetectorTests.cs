@@ -3,17 +3,18 @@ using System.Net.NetworkInformation;
 using LispMobility.Mobility.Persistence;
 using LispMobility.TestSupport;
 using LispMobility.Watchers;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LispMobility.Mobility.Tests;
 
 /// <summary>
 /// The detector's decisions, one row per situation, with the moves it starts running for real against the loopback lab
-/// (DC1 and DC2 local, DC3 allowed for "vm" but served by another agent). Time for the hold-down is a manual clock.
+/// (DC1 and DC2 local, DC3 allowed for "vm" but served by another agent). Time for the hold-down is a FakeTimeProvider.
 /// </summary>
 public sealed class MoveDetectorTests : IAsyncLifetime
 {
     private static readonly TimeSpan HoldDown = TimeSpan.FromSeconds(30);
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new(TestClock.Start);
     private MobilityLab _lab = null!;
     private MobilityCoordinator _coordinator = null!;
     private MoveDetector _detector = null!;

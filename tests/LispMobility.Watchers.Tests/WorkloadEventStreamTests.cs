@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.NetworkInformation;
 using LispMobility.TestSupport;
 using LispMobility.Watchers.Simulated;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LispMobility.Watchers.Tests;
 
@@ -72,7 +73,7 @@ public sealed class SimulatedInventoryWatcherTests
     [Fact]
     public async Task Migrate_power_on_and_off_publish_facts_with_sites_and_previous_placement()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider(TestClock.Start);
         var watcher = new SimulatedInventoryWatcher(Sites, time);
         var stream = new WorkloadEventStream();
         using var cts = new CancellationTokenSource();

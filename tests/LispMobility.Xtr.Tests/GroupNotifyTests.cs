@@ -6,6 +6,7 @@ using LispMobility.TestSupport;
 using LispMobility.Transport;
 using LispMobility.Xtr.Configuration;
 using LispMobility.Xtr.Routing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LispMobility.Xtr.Tests;
 
@@ -19,7 +20,7 @@ public sealed class GroupNotifyTests
     private static readonly IPEndPoint Group = new(IPAddress.Parse("239.1.1.1"), 4342);
     private const string GroupKey = "stretched-lan-key";
     private readonly XtrLab _lab = XtrLab.Fresh();
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _time = new(TestClock.Start);
     private readonly SimulatedNetwork _net = new();
     private readonly InMemoryRouteTable _routesA1 = new(), _routesA2 = new(), _routesB = new();
     private readonly MapServer _ms;

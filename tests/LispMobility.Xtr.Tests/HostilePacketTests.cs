@@ -4,9 +4,9 @@ using LispMobility.Lisp;
 using LispMobility.Lisp.Addressing;
 using LispMobility.Lisp.Messages;
 using LispMobility.Lisp.Records;
-using LispMobility.TestSupport;
 using LispMobility.Transport;
 using LispMobility.Xtr.Routing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LispMobility.Xtr.Tests;
 
@@ -18,7 +18,7 @@ public sealed class HostilePacketTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private readonly XtrLab _lab = XtrLab.Fresh();
-    private readonly ManualTimeProvider _time = new(T0);
+    private readonly FakeTimeProvider _time = new(T0);
 
     // The fuzzer's packet: an SMR (type 1, S bit) from 10.0.0.3 whose one EID record is an AS-number LCAF (type 3),
     // AS 65000 + k: 34 bytes, sent unauthenticated to the control port.

@@ -2,10 +2,10 @@ using System.Net;
 using LispMobility.Lisp.Addressing;
 using LispMobility.Lisp.Messages;
 using LispMobility.Lisp.Records;
-using LispMobility.TestSupport;
 using LispMobility.Transport;
 using LispMobility.Xtr.Caching;
 using LispMobility.Xtr.Routing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LispMobility.Xtr.Tests;
 
@@ -14,7 +14,7 @@ public sealed class ItrTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private readonly XtrLab _lab = XtrLab.Fresh();
-    private readonly ManualTimeProvider _time = new(T0);
+    private readonly FakeTimeProvider _time = new(T0);
 
     private static MappingRecord Record(string eid, uint ttl = 1440, MapReplyAction action = MapReplyAction.NoAction, params string[] rlocs) => new()
     {

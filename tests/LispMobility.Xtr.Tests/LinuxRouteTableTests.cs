@@ -5,6 +5,7 @@ using LispMobility.TestSupport;
 using LispMobility.Xtr.Routing;
 
 using LispMobility.TestSupport.Netns;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LispMobility.Xtr.Tests;
 
@@ -108,7 +109,7 @@ public sealed class LinuxRouteTableTests : IDisposable
     public void The_engine_programs_the_local_route_then_the_blackhole_when_the_host_moves_away()
     {
         var lab = XtrLab.Fresh();
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider(TestClock.Start);
         var net = new SimulatedNetwork();
         var host = IPAddress.Parse("10.200.0.7");
         _ns.Enter(() =>

@@ -5,18 +5,19 @@ using LispMobility.MappingSystem;
 using LispMobility.TestSupport;
 using LispMobility.Transport;
 using LispMobility.Xtr.Routing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LispMobility.Xtr.Tests;
 
 /// <summary>
 /// A host moves between sites A and B while site C's ITR talks to it: the real xTR engines and the real Map-Server
-/// engine joined by an in-memory wire on a manual clock, so every step (and every lost datagram) is deterministic.
+/// engine joined by an in-memory wire on a FakeTimeProvider, so every step (and every lost datagram) is deterministic.
 /// </summary>
 public sealed class MoveTests
 {
     private static readonly IPAddress Host = IPAddress.Parse("10.200.0.7");
     private readonly XtrLab _lab = XtrLab.Fresh();
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _time = new(TestClock.Start);
     private readonly SimulatedNetwork _net = new();
     private readonly InMemoryRouteTable _routesA = new(), _routesB = new();
     private readonly MapServer _ms;

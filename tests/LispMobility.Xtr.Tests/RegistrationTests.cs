@@ -5,15 +5,16 @@ using LispMobility.MappingSystem;
 using LispMobility.TestSupport;
 using LispMobility.Xtr.Configuration;
 using LispMobility.Xtr.Routing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LispMobility.Xtr.Tests;
 
-/// <summary>The ETR's host registration against the real Map-Server engine, on a manual clock, with datagrams lost on purpose.</summary>
+/// <summary>The ETR's host registration against the real Map-Server engine, on a FakeTimeProvider, with datagrams lost on purpose.</summary>
 public sealed class RegistrationTests
 {
     private static readonly IPAddress Host = IPAddress.Parse("10.200.0.7");
     private readonly XtrLab _lab = XtrLab.Fresh();
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _time = new(TestClock.Start);
     private readonly SimulatedNetwork _net = new();
     private readonly InMemoryRouteTable _routesA = new();
     private readonly MapServer _ms;

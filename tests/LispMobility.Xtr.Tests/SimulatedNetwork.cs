@@ -7,7 +7,7 @@ namespace LispMobility.Xtr.Tests;
 /// <summary>
 /// Real sans-I/O engines (xTRs, the Map-Server) joined by an in-memory wire: what one engine queues is delivered
 /// to the engine bound at the destination, with the sender's endpoint as source, until nothing is in flight.
-/// Time is the test's <see cref="LispMobility.TestSupport.ManualTimeProvider"/>; <see cref="Drop"/> loses datagrams on purpose.
+/// Time is the test's <see cref="Microsoft.Extensions.Time.Testing.FakeTimeProvider"/>; <see cref="Drop"/> loses datagrams on purpose.
 /// </summary>
 internal sealed class SimulatedNetwork
 {

@@ -3,6 +3,7 @@ using LispMobility.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Systemd;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -48,7 +49,7 @@ public sealed class SystemdWatchdogTests
         using var systemd = UnixDatagramReceiver.AtTempPath();
         var notifier = NotifierFor(systemd.Address);
         Assert.True(notifier.IsEnabled);
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(TestClock.Start);
         using var watchdog = new SystemdWatchdog(notifier, new SystemdWatchdogEnvironment(TimeSpan.FromSeconds(10)), clock,
             NullLogger<SystemdWatchdog>.Instance);
 
@@ -71,7 +72,7 @@ public sealed class SystemdWatchdogTests
     public async Task A_notifier_for_an_abstract_socket_reaches_it()
     {
         using var systemd = UnixDatagramReceiver.Abstract();
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(TestClock.Start);
         using var watchdog = new SystemdWatchdog(NotifierFor(systemd.Address), new SystemdWatchdogEnvironment(TimeSpan.FromSeconds(1)), clock,
             NullLogger<SystemdWatchdog>.Instance);
 
@@ -85,7 +86,7 @@ public sealed class SystemdWatchdogTests
     public async Task Under_the_library_systemd_lifetime_the_host_sends_READY_after_start_WATCHDOG_and_STOPPING()
     {
         using var systemd = UnixDatagramReceiver.AtTempPath();
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(TestClock.Start);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         // What UseSystemd() registers when SystemdHelpers.IsSystemdService() is true.
         builder.Services.AddSingleton<ISystemdNotifier>(NotifierFor(systemd.Address));
@@ -130,7 +131,7 @@ public sealed class SystemdWatchdogTests
     public async Task Without_NOTIFY_SOCKET_the_library_notifier_is_off_and_so_is_the_watchdog()
     {
         var notifier = NotifierFor(null);
-        using var watchdog = new SystemdWatchdog(notifier, new SystemdWatchdogEnvironment(TimeSpan.FromSeconds(1)), new ManualTimeProvider(),
+        using var watchdog = new SystemdWatchdog(notifier, new SystemdWatchdogEnvironment(TimeSpan.FromSeconds(1)), new FakeTimeProvider(TestClock.Start),
             NullLogger<SystemdWatchdog>.Instance);
 
         await watchdog.StartAsync(CancellationToken.None);

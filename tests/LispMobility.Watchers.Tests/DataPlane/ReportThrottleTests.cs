@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.NetworkInformation;
 using LispMobility.TestSupport;
 using LispMobility.Watchers.DataPlane;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LispMobility.Watchers.Tests.DataPlane;
 
@@ -13,7 +14,7 @@ public sealed class ReportThrottleTests
     [Fact]
     public void Announcement_is_reported_again_only_after_the_window()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider(TestClock.Start);
         var throttle = new ReportThrottle(16, TimeSpan.FromSeconds(2), 100, 10, time);
         Assert.Equal(ThrottleVerdict.Report, throttle.Admit(Mac, Ip, announcement: true));
         time.Advance(TimeSpan.FromSeconds(1));
@@ -25,7 +26,7 @@ public sealed class ReportThrottleTests
     [Fact]
     public void Plain_traffic_from_a_known_host_is_never_reported_again()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider(TestClock.Start);
         var throttle = new ReportThrottle(16, TimeSpan.FromSeconds(2), 100, 10, time);
         Assert.Equal(ThrottleVerdict.Report, throttle.Admit(Mac, Ip, announcement: false));
         for (var i = 0; i < 10; i++)
@@ -38,7 +39,7 @@ public sealed class ReportThrottleTests
     [Fact]
     public void Table_never_exceeds_its_capacity_and_reports_follow_the_token_bucket()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider(TestClock.Start);
         var throttle = new ReportThrottle(64, TimeSpan.FromSeconds(2), reportsPerSecond: 10, burst: 20, time);
         var verdicts = new List<ThrottleVerdict>();
         for (var i = 0; i < 1000; i++)

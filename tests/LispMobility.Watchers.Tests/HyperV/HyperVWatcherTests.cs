@@ -1,5 +1,6 @@
 using System.Net;
 using LispMobility.Watchers.HyperV;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace LispMobility.Watchers.Tests.HyperV;
 
@@ -20,7 +21,7 @@ public sealed class HyperVWatcherTests
         Assert.StartsWith("Watchers:HyperV:", error, StringComparison.Ordinal);
         Assert.Contains("Windows only", error, StringComparison.Ordinal);
         Assert.Contains("libmi", error, StringComparison.Ordinal);
-        var thrown = Assert.Throws<ArgumentException>(() => new HyperVWatcher(new HyperVOptions(), Sites, new RecordingLogger<HyperVWatcher>()));
+        var thrown = Assert.Throws<ArgumentException>(() => new HyperVWatcher(new HyperVOptions(), Sites, new FakeLogger<HyperVWatcher>()));
         Assert.Contains("libmi", thrown.Message, StringComparison.Ordinal);
         Assert.Empty(new HyperVOptions().Validate(onWindows: true));
     }
@@ -78,7 +79,7 @@ public sealed class HyperVWatcherTests
             c.Adapters[VmId] = [MmiShapes.SyntheticAdapter(VmId, "00155D0A0B01")];
         });
         var watcher = new HyperVWatcher(new HyperVOptions { HostName = "hv-lyon-1", AddressRetryInterval = TimeSpan.FromMilliseconds(50) },
-            Sites, new RecordingLogger<HyperVWatcher>(), cim);
+            Sites, new FakeLogger<HyperVWatcher>(), cim);
         var stream = new WorkloadEventStream();
         using var cts = new CancellationTokenSource();
         var run = watcher.RunAsync(stream, cts.Token);
@@ -118,7 +119,7 @@ public sealed class HyperVWatcherTests
         var paris = new FixtureHyperVCim();
         var lyon = new FixtureHyperVCim();
         paris.Change(c => c.Systems[VmId] = MmiShapes.ComputerSystem(VmId, "web1", 2, migrating: true));
-        var log = new RecordingLogger<HyperVWatcher>();
+        var log = new FakeLogger<HyperVWatcher>();
         var options = new HyperVOptions
         {
             Hosts = [new HyperVHostOptions { ComputerName = "hv-paris-1.corp.example", HostName = "hv-paris-1" }, new HyperVHostOptions { ComputerName = "hv-lyon-1" }],
@@ -147,8 +148,8 @@ public sealed class HyperVWatcherTests
         var gone = await Next(stream);
         Assert.Equal((WorkloadChange.Gone, "hv-paris-1"), (gone.Change, gone.Host));
         Assert.Equal(2, paris.Connections);
-        Assert.Single(log.Lines, l => l.Id.Id == 1100);
-        await Until(() => log.Lines.Any(l => l.Id.Id == 1105));
+        Assert.Single(log.Collector.GetSnapshot(), l => l.Id.Id == 1100);
+        await Until(() => log.Collector.GetSnapshot().Any(l => l.Id.Id == 1105));
 
         await cts.CancelAsync();
         await run.WaitAsync(TimeSpan.FromSeconds(5));

@@ -1,6 +1,7 @@
 using System.Net;
 using LispMobility.TestSupport.Vcsim;
 using LispMobility.Watchers.VCenter;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace LispMobility.Watchers.Tests.VCenter;
 
@@ -15,9 +16,9 @@ public sealed class VCenterConnectionTests(VcsimFixture vcsim) : IClassFixture<V
         await run.WaitForLogAsync(1044, TimeSpan.FromSeconds(10));
         await Task.Delay(1500); // several reconnection attempts
         Assert.False(run.Running.IsCompleted);
-        Assert.Single(run.Log.Lines, l => l.Id.Id == 1044);
-        Assert.Contains("lisp-svc", run.Log.All, StringComparison.Ordinal);
-        Assert.DoesNotContain(wrong, run.Log.All, StringComparison.Ordinal);
+        Assert.Single(run.Log.Collector.GetSnapshot(), l => l.Id.Id == 1044);
+        Assert.Contains("lisp-svc", run.Log.Text(), StringComparison.Ordinal);
+        Assert.DoesNotContain(wrong, run.Log.Text(), StringComparison.Ordinal);
         Assert.Empty(run.Drain());
     }
 
@@ -27,13 +28,13 @@ public sealed class VCenterConnectionTests(VcsimFixture vcsim) : IClassFixture<V
         await using (var unpinned = new WatcherRun(vcsim, thumbprint: null).Start())
         {
             await unpinned.WaitForLogAsync(1041, TimeSpan.FromSeconds(10));
-            Assert.Contains($"pin its SHA-256 thumbprint {vcsim.CertificateThumbprint}", unpinned.Log.All, StringComparison.Ordinal);
+            Assert.Contains($"pin its SHA-256 thumbprint {vcsim.CertificateThumbprint}", unpinned.Log.Text(), StringComparison.Ordinal);
             Assert.Empty(unpinned.Drain());
         }
         var wrongPin = new string('A', 64);
         await using var pinnedWrong = new WatcherRun(vcsim, thumbprint: wrongPin).Start();
         await pinnedWrong.WaitForLogAsync(1041, TimeSpan.FromSeconds(10));
-        Assert.Contains($"is not the pinned {wrongPin}", pinnedWrong.Log.All, StringComparison.Ordinal);
+        Assert.Contains($"is not the pinned {wrongPin}", pinnedWrong.Log.Text(), StringComparison.Ordinal);
         Assert.Empty(pinnedWrong.Drain());
     }
 
@@ -85,6 +86,6 @@ public sealed class VCenterConnectionTests(VcsimFixture vcsim) : IClassFixture<V
         Assert.Contains(errors, e => e.StartsWith("Watchers:VCenter:CertificateThumbprint", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Watchers:VCenter:FeedWait", StringComparison.Ordinal));
         Assert.Throws<ArgumentException>(() => new VCenterWatcher(new VCenterOptions { Url = new Uri("https://u:p@vc/"), UserName = "u" },
-            WatcherRun.Sites, new RecordingLogger<VCenterWatcher>()));
+            WatcherRun.Sites, new FakeLogger<VCenterWatcher>()));
     }
 }

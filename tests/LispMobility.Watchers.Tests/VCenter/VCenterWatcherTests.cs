@@ -30,7 +30,7 @@ public sealed class VCenterWatcherTests(VcsimFixture vcsim) : IClassFixture<Vcsi
         Assert.Equal([IPAddress.Parse("10.0.0.42"), IPAddress.Parse("2001:db8:42::42")], moved.Addresses);
         Assert.Equal([PhysicalAddress.Parse("00-0C-29-33-34-38")], moved.Macs);
         Assert.True(latency <= Deadline, $"reported {latency.TotalMilliseconds:0} ms after the migration command started");
-        Assert.DoesNotContain(vcsim.Password, run.Log.All, StringComparison.Ordinal);
+        Assert.DoesNotContain(vcsim.Password, run.Log.Text(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -67,9 +67,9 @@ public sealed class VCenterWatcherTests(VcsimFixture vcsim) : IClassFixture<Vcsi
         var vms = await api.ListVmsOnHostAsync("host-21", CancellationToken.None);
 
         Assert.NotEqual(stale, api.SessionToken);
-        Assert.Single(run.Log.Lines, l => l.Id.Id == 1001);
+        Assert.Single(run.Log.Collector.GetSnapshot(), l => l.Id.Id == 1001);
         Assert.Contains(vms, v => v.Vm == "vm-57");
-        Assert.DoesNotContain(stale, run.Log.All, StringComparison.Ordinal);
+        Assert.DoesNotContain(stale, run.Log.Text(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -92,7 +92,7 @@ public sealed class VCenterWatcherTests(VcsimFixture vcsim) : IClassFixture<Vcsi
         var moved = await run.NextAsync(f => f.Name == "DC0_H0_VM1", Deadline + TimeSpan.FromSeconds(1));
         Assert.Equal((WorkloadChange.Migrated, "DC0_C0_H2", "paris", "dr"), (moved.Change, moved.Host, moved.Site, moved.PreviousSite));
         Assert.True(clock.Elapsed <= Deadline, $"reported after {clock.Elapsed.TotalMilliseconds:0} ms");
-        Assert.DoesNotContain(key, run.Log.All, StringComparison.Ordinal);
+        Assert.DoesNotContain(key, run.Log.Text(), StringComparison.Ordinal);
     }
 
     // An administrator's SessionManager.TerminateSession from a second SOAP session, as vCenter's session list does.

@@ -1,5 +1,6 @@
 using LispMobility.TestSupport.Vcsim;
 using LispMobility.Watchers.VCenter;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace LispMobility.Watchers.Tests.VCenter;
 
@@ -34,7 +35,7 @@ internal sealed class WatcherRun : IAsyncDisposable
     }
 
     public VCenterOptions Options { get; }
-    public RecordingLogger<VCenterWatcher> Log { get; } = new();
+    public FakeLogger<VCenterWatcher> Log { get; } = new();
     public VCenterWatcher Watcher { get; }
     public WorkloadEventStream Stream { get; } = new();
     public Task Running { get; private set; } = Task.CompletedTask;
@@ -59,7 +60,7 @@ internal sealed class WatcherRun : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-            throw new TimeoutException($"no matching fact within {within.TotalSeconds} s; log:{Environment.NewLine}{Log.All}");
+            throw new TimeoutException($"no matching fact within {within.TotalSeconds} s; log:{Environment.NewLine}{Log.Text()}");
         }
     }
 
@@ -74,9 +75,9 @@ internal sealed class WatcherRun : IAsyncDisposable
     public async Task WaitForLogAsync(int eventId, TimeSpan within)
     {
         var deadline = DateTime.UtcNow + within;
-        while (!Log.Lines.Any(l => l.Id.Id == eventId))
+        while (!Log.Collector.GetSnapshot().Any(l => l.Id.Id == eventId))
         {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"no log event {eventId} within {within.TotalSeconds} s; log:{Environment.NewLine}{Log.All}");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"no log event {eventId} within {within.TotalSeconds} s; log:{Environment.NewLine}{Log.Text()}");
             await Task.Delay(50);
         }
     }
