@@ -1,10 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
-using LispMobility.Agent.Hosting;
-using LispMobility.Agent.Security;
-using LispMobility.Agent.Service;
 using LispMobility.TestSupport.Libvirt;
-using Microsoft.Extensions.Configuration;
 
 namespace LispMobility.Agent.Tests.Cli;
 
@@ -15,18 +11,12 @@ namespace LispMobility.Agent.Tests.Cli;
 public sealed class LibvirtAgentTests : IAsyncLifetime
 {
     private const int ApiPort = 4395;
-    private readonly string _dir = Directory.CreateTempSubdirectory("lispmobility-libvirt-agent-").FullName;
-    private readonly CancellationTokenSource _stop = new();
-    private Task<int>? _agent;
-    private HttpClient? _api;
+    private InProcessAgent? _agent;
 
     public async Task InitializeAsync()
     {
-        var token = Path.Combine(_dir, "token");
-        ApiToken.Create(token);
-        var config = Path.Combine(_dir, "agent.json");
         // The test driver's "default" network is 192.168.122.0/24: that is the dynamic-EID range here, homed at dc1.
-        await File.WriteAllTextAsync(config, $$"""
+        _agent = await InProcessAgent.StartAsync("libvirt-agent", p => $$"""
         {
           "MapServer": { "Listen": ["127.91.5.100:4342"], "Sites": [
             { "Name": "dc1", "EidPrefixes": [ { "Prefix": "192.168.122.0/24", "AcceptMoreSpecifics": true } ], "Keys": [ { "KeyId": 1, "Key": "k1" } ] },
@@ -34,36 +24,16 @@ public sealed class LibvirtAgentTests : IAsyncLifetime
           "Xtr": { "Site": "dc2", "Listen": ["127.91.5.2:4342"], "Rlocs": [ { "Address": "127.91.5.2" } ],
             "MapServers": [ { "Address": "127.91.5.100:4342", "KeyId": 1, "Key": "k2" } ], "MapResolvers": ["127.91.5.100:4342"],
             "DynamicEids": [ { "Name": "vm-kvm", "Prefix": "192.168.122.0/24" } ] },
-          "Mobility": { "Database": "{{Path.Combine(_dir, "agent.db").Replace("\\", "/", StringComparison.Ordinal)}}",
+          "Mobility": { "Database": "{{p.Database}}",
             "Ranges": [ { "Name": "vm-kvm", "Prefix": "192.168.122.0/24", "HomeSite": "dc1", "Sites": ["dc1", "dc2"] } ] },
           "Watchers": {
             "Sites": { "HostsToSites": { "kvm-dc2-01": "dc2" } },
             "Libvirt": { "Connections": [ { "Uri": "test:///default", "Host": "kvm-dc2-01" } ], "AddressRetryInterval": "00:00:00.200" } },
           "Agent": { "RouteTable": "memory" },
-          "ManagementApi": { "BindAddress": "127.0.0.1", "Port": {{ApiPort}}, "TokenFile": "{{token.Replace("\\", "/", StringComparison.Ordinal)}}" },
+          "ManagementApi": { "BindAddress": "127.0.0.1", "Port": {{ApiPort}}, "TokenFile": "{{p.TokenFile}}" },
           "Log": { "File": false, "Console": false, "Journald": "false" }
         }
         """);
-        _agent = RunCommand.RunAsync(new FileInfo(config), _stop.Token);
-        var root = new ConfigurationBuilder().AddJsonFile(config).Build();
-        var options = ManagementApiOptions.FromConfiguration(root, out _)!;
-        _api = ManagementApi.CreateClient(options, ApiToken.Read(options.TokenFile));
-        for (var i = 0; i < 200; i++)
-        {
-            if (_agent.IsCompleted) Assert.Fail($"the agent exited with {await _agent}");
-            try
-            {
-                if ((await _api.GetAsync(new Uri("/healthz", UriKind.Relative))).IsSuccessStatusCode) return;
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-
-            await Task.Delay(50);
-        }
-
-        Assert.Fail("the agent's management API never answered");
     }
 
     [Fact]
@@ -76,7 +46,7 @@ public sealed class LibvirtAgentTests : IAsyncLifetime
         JsonElement row = default;
         for (var i = 0; i < 200 && row.ValueKind == JsonValueKind.Undefined; i++)
         {
-            var moves = await _api!.GetFromJsonAsync<JsonElement>(new Uri("/api/moves?vm=web-kvm-01", UriKind.Relative));
+            var moves = await _agent!.Api.GetFromJsonAsync<JsonElement>(new Uri("/api/moves?vm=web-kvm-01", UriKind.Relative));
             row = moves.EnumerateArray().FirstOrDefault(r => r.GetProperty("trigger").GetString() == "power-on" && r.GetProperty("outcome").GetString() == "converged");
             if (row.ValueKind == JsonValueKind.Undefined) await Task.Delay(100);
         }
@@ -87,7 +57,7 @@ public sealed class LibvirtAgentTests : IAsyncLifetime
         Assert.Equal("dc2", row.GetProperty("toSite").GetString());
         Assert.StartsWith("192.168.122.", row.GetProperty("eid").GetString(), StringComparison.Ordinal);
 
-        var registrations = await _api!.GetStringAsync(new Uri("/api/registrations", UriKind.Relative));
+        var registrations = await _agent!.Api.GetStringAsync(new Uri("/api/registrations", UriKind.Relative));
         Assert.Contains(row.GetProperty("eid").GetString() + "/32", registrations, StringComparison.Ordinal);
         vm.Destroy();
         vm.Undefine();
@@ -95,10 +65,6 @@ public sealed class LibvirtAgentTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        _api?.Dispose();
-        await _stop.CancelAsync();
-        if (_agent is not null) Assert.Equal(0, await _agent.WaitAsync(TimeSpan.FromSeconds(20)));
-        _stop.Dispose();
-        Directory.Delete(_dir, recursive: true);
+        if (_agent is not null) await _agent.DisposeAsync();
     }
 }
