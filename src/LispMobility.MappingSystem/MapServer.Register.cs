@@ -207,7 +207,7 @@ public sealed partial class MapServer
             entry.Etrs.Add(etr);
             _table.Add(entry);
             events.Add(new EidRegistered(now, prefix, site.Name, locators, source));
-            if (_logger.IsEnabled(LogLevel.Information)) LogRegistered(prefix.ToString(), site.Name, source);
+            if (_logger.IsEnabled(LogLevel.Debug)) LogRegistered(prefix.ToString(), site.Name, source);
             if (previous.Count > 0) AnnounceMove(entry, covering!.Site.Name, previous, now, events);
 
             // The other order, as after a Map-Server restart: a site's aggregate registered after more-specifics other sites
@@ -308,7 +308,7 @@ public sealed partial class MapServer
             _table.Remove(entry);
             AnnounceGone(entry);
             events.Add(new EidUnregistered(now, entry.Prefix, entry.Site.Name, expired));
-            LogUnregistered(entry.Prefix.ToString(), entry.Site.Name, expired);
+            if (_logger.IsEnabled(LogLevel.Debug)) LogUnregistered(entry.Prefix.ToString(), entry.Site.Name, expired);
         }
 
         _smr.MappingChanged(entry.Prefix, now);
