@@ -202,13 +202,13 @@ public sealed partial class MapServer
             // A more-specific (a VM's /32) appearing under a covering prefix registered by someone else
             // is a move away from them: they must stop attracting that EID.
             var covering = prefix.MaskLength > 0 ? _table.Lookup(prefix.Address, prefix.MaskLength - 1) : null;
-            var previous = covering?.Etrs.Where(e => e.Id != id).ToList() ?? [];
+            var previous = covering is null ? null : covering.Etrs.Where(e => e.Id != id).ToList();
             var etr = NewEtr(id, source, locators, key, record, message, now, lifetime, entry);
             entry.Etrs.Add(etr);
             _table.Add(entry);
             events.Add(new EidRegistered(now, prefix, site.Name, locators, source));
             if (_logger.IsEnabled(LogLevel.Debug)) LogRegistered(prefix.ToString(), site.Name, source);
-            if (previous.Count > 0) AnnounceMove(entry, covering!.Site.Name, previous, now, events);
+            if (previous is { Count: > 0 }) AnnounceMove(entry, covering!.Site.Name, previous, now, events);
 
             // The other order, as after a Map-Server restart: a site's aggregate registered after more-specifics other sites
             // hold under it. Its xTR must learn they are away, or it keeps attracting them. Aggregates are rare: a scan is fine.
