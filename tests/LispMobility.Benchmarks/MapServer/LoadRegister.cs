@@ -87,7 +87,8 @@ internal static class LoadRegister
                 if (fresh) block++;
                 var serverCpu = serverPid is { } sp ? ProcessCpu(sp) : TimeSpan.Zero;
                 var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-                var gcs = GC.CollectionCount(0);
+                var gcs = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+                var allocated = GC.GetTotalAllocatedBytes();
                 var clock = Stopwatch.StartNew();
                 var results = RunOnOwnThreads(clients, block);
                 clock.Stop();
@@ -103,7 +104,7 @@ internal static class LoadRegister
                     line += Invariant($"server CPU {used.TotalMilliseconds / clock.Elapsed.TotalMilliseconds * 100:F0}% of one core = {used.TotalMilliseconds * 1000 / Math.Max(1, notified):F2} µs per registration, RSS {Rss(pid) / 1024.0:F1} MB; ");
                 }
 
-                line += Invariant($"driver CPU {cpuUsed.TotalMilliseconds / clock.Elapsed.TotalMilliseconds * 100:F0}% of one core = {cpuUsed.TotalMilliseconds * 1000 / Math.Max(1, notified):F2} µs per registration{(external ? "" : " (driver and server)")}, driver gen0 GCs {GC.CollectionCount(0) - gcs}");
+                line += Invariant($"driver CPU {cpuUsed.TotalMilliseconds / clock.Elapsed.TotalMilliseconds * 100:F0}% of one core = {cpuUsed.TotalMilliseconds * 1000 / Math.Max(1, notified):F2} µs per registration{(external ? "" : " (driver and server)")}, {(external ? "driver " : "")}GCs gen0/1/2 {GC.CollectionCount(0) - gcs.Item1}/{GC.CollectionCount(1) - gcs.Item2}/{GC.CollectionCount(2) - gcs.Item3}, allocated {(GC.GetTotalAllocatedBytes() - allocated) / (double)Math.Max(1, sent):F0} bytes per register");
                 Console.WriteLine(line);
                 if (badMac > 0) exit = 1;
                 if (round == 1 && server is not null)
