@@ -269,7 +269,7 @@ public sealed partial class MapServer
             Id = id, Registrant = source, Locators = locators, Key = key, Ttl = record.Ttl, MapVersion = record.MapVersion,
             ProxyReply = message.ProxyMapReply, Merge = message.MergeRequest, LastRegistered = now, ExpiresAt = now + lifetime, Owner = owner,
         };
-        _expiry.Enqueue(etr, etr.ExpiresAt);
+        QueueExpiry(etr, etr.ExpiresAt);
         CountRegistrant(source.Address, +1);
         return etr;
     }
@@ -292,8 +292,10 @@ public sealed partial class MapServer
         etr.Merge = message.MergeRequest;
         etr.LastRegistered = now;
         var expires = now + lifetime;
-        // Re-queue only when the deadline moved out by a second or more; the stale queue item is skipped when popped.
-        if (expires - etr.ExpiresAt >= TimeSpan.FromSeconds(1) || expires < etr.ExpiresAt) _expiry.Enqueue(etr, expires);
+        // A later deadline is not queued: the queue item of the earlier one, when due, finds the registration refreshed and
+        // queues it again then (ExpireDue). Queuing every refresh grew the queue by one item per registration and refresh
+        // interval until the items came due, minutes later (issue #18). An earlier deadline must be queued now.
+        if (expires < etr.ExpiresAt) QueueExpiry(etr, expires);
         etr.ExpiresAt = expires;
     }
 
@@ -315,6 +317,13 @@ public sealed partial class MapServer
         _smr.SendDue(now, sink, events, Counters);
     }
 
+    // Under _gate. One queue item per registration stands for it: the last queued (see ExpireDue).
+    private void QueueExpiry(EtrRegistration etr, DateTimeOffset at)
+    {
+        etr.QueuedFor = at.UtcTicks;
+        _expiry.Enqueue(etr, at);
+    }
+
     // Under _gate.
     private void CountRegistrant(IPAddress address, int delta)
     {
@@ -329,7 +338,14 @@ public sealed partial class MapServer
         while (_expiry.TryPeek(out var etr, out var due) && due <= now)
         {
             _expiry.Dequeue();
-            if (etr.Removed || etr.ExpiresAt > now || etr.Owner is null) continue;
+            // Removed, or an item superseded by a later-queued earlier deadline (which stands for the registration now).
+            if (etr.Removed || etr.Owner is null || etr.QueuedFor != due.UtcTicks) continue;
+            if (etr.ExpiresAt > now)
+            {
+                QueueExpiry(etr, etr.ExpiresAt); // refreshed since it was queued: wait for its deadline now
+                continue;
+            }
+
             RemoveEtr(etr.Owner, etr, now, expired: true, sink, events);
             Counters.RegistrationExpired();
         }

@@ -16,8 +16,18 @@ internal sealed class EtrRegistration
     public ushort MapVersion { get; set; }
     public bool ProxyReply { get; set; }
     public bool Merge { get; set; }
-    public DateTimeOffset LastRegistered { get; set; }
-    public DateTimeOffset ExpiresAt { get; set; }
+    // UTC ticks: a DateTimeOffset field takes 16 bytes, and a Map-Server holds hundreds of thousands of these (issue #18).
+    private long _lastRegistered;
+    private long _expiresAt;
+
+    /// <summary>The deadline (UTC ticks) of this registration's current item in the Map-Server's expiry queue.</summary>
+    public long QueuedFor { get; set; }
+
+    /// <summary>When the ETR last registered (kept as UTC).</summary>
+    public DateTimeOffset LastRegistered { get => new(_lastRegistered, TimeSpan.Zero); set => _lastRegistered = value.UtcTicks; }
+
+    /// <summary>When the registration expires unless refreshed (kept as UTC).</summary>
+    public DateTimeOffset ExpiresAt { get => new(_expiresAt, TimeSpan.Zero); set => _expiresAt = value.UtcTicks; }
     public bool Removed { get; set; }
     public RegisteredEid? Owner { get; set; }
 }
