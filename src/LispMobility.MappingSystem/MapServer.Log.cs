@@ -3,7 +3,8 @@ using Microsoft.Extensions.Logging;
 
 namespace LispMobility.MappingSystem;
 
-// Event ids 1000-1099: Map-Server.
+// Event ids 1000-1099: Map-Server. Events of one registration (registered, withdrawn, expired) are Debug: a Map-Server takes
+// tens of thousands a second, and formatting and writing a line each cost more than the registration itself (issue #18).
 public sealed partial class MapServer
 {
     [LoggerMessage(EventId = 1000, Level = LogLevel.Debug, Message = "Malformed {Kind} from {Source}: {Error}")]
@@ -15,10 +16,10 @@ public sealed partial class MapServer
     [LoggerMessage(EventId = 1002, Level = LogLevel.Debug, Message = "Rejected ({Reason}) from {Source}: {Detail}")]
     private partial void LogRejected(RejectReason reason, IPEndPoint source, string detail);
 
-    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Registered {Eid} for site {Site} from {Registrant}")]
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Debug, Message = "Registered {Eid} for site {Site} from {Registrant}")]
     private partial void LogRegistered(string eid, string site, IPEndPoint registrant);
 
-    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "{Eid} {How}: site {Site}")]
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Debug, Message = "{Eid} {How}: site {Site}")]
     private partial void LogUnregisteredCore(string eid, string how, string site);
 
     private void LogUnregistered(string eid, string site, bool expired) => LogUnregisteredCore(eid, expired ? "expired" : "withdrawn", site);

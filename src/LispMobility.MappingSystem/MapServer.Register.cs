@@ -202,13 +202,13 @@ public sealed partial class MapServer
             // A more-specific (a VM's /32) appearing under a covering prefix registered by someone else
             // is a move away from them: they must stop attracting that EID.
             var covering = prefix.MaskLength > 0 ? _table.Lookup(prefix.Address, prefix.MaskLength - 1) : null;
-            var previous = covering?.Etrs.Where(e => e.Id != id).ToList() ?? [];
+            var previous = covering is null ? null : covering.Etrs.Where(e => e.Id != id).ToList();
             var etr = NewEtr(id, source, locators, key, record, message, now, lifetime, entry);
             entry.Etrs.Add(etr);
             _table.Add(entry);
             events.Add(new EidRegistered(now, prefix, site.Name, locators, source));
-            if (_logger.IsEnabled(LogLevel.Information)) LogRegistered(prefix.ToString(), site.Name, source);
-            if (previous.Count > 0) AnnounceMove(entry, covering!.Site.Name, previous, now, events);
+            if (_logger.IsEnabled(LogLevel.Debug)) LogRegistered(prefix.ToString(), site.Name, source);
+            if (previous is { Count: > 0 }) AnnounceMove(entry, covering!.Site.Name, previous, now, events);
 
             // The other order, as after a Map-Server restart: a site's aggregate registered after more-specifics other sites
             // hold under it. Its xTR must learn they are away, or it keeps attracting them. Aggregates are rare: a scan is fine.
@@ -269,7 +269,7 @@ public sealed partial class MapServer
             Id = id, Registrant = source, Locators = locators, Key = key, Ttl = record.Ttl, MapVersion = record.MapVersion,
             ProxyReply = message.ProxyMapReply, Merge = message.MergeRequest, LastRegistered = now, ExpiresAt = now + lifetime, Owner = owner,
         };
-        _expiry.Enqueue(etr, etr.ExpiresAt);
+        QueueExpiry(etr, etr.ExpiresAt);
         CountRegistrant(source.Address, +1);
         return etr;
     }
@@ -292,8 +292,10 @@ public sealed partial class MapServer
         etr.Merge = message.MergeRequest;
         etr.LastRegistered = now;
         var expires = now + lifetime;
-        // Re-queue only when the deadline moved out by a second or more; the stale queue item is skipped when popped.
-        if (expires - etr.ExpiresAt >= TimeSpan.FromSeconds(1) || expires < etr.ExpiresAt) _expiry.Enqueue(etr, expires);
+        // A later deadline is not queued: the queue item of the earlier one, when due, finds the registration refreshed and
+        // queues it again then (ExpireDue). Queuing every refresh grew the queue by one item per registration and refresh
+        // interval until the items came due, minutes later (issue #18). An earlier deadline must be queued now.
+        if (expires < etr.ExpiresAt) QueueExpiry(etr, expires);
         etr.ExpiresAt = expires;
     }
 
@@ -308,11 +310,18 @@ public sealed partial class MapServer
             _table.Remove(entry);
             AnnounceGone(entry);
             events.Add(new EidUnregistered(now, entry.Prefix, entry.Site.Name, expired));
-            LogUnregistered(entry.Prefix.ToString(), entry.Site.Name, expired);
+            if (_logger.IsEnabled(LogLevel.Debug)) LogUnregistered(entry.Prefix.ToString(), entry.Site.Name, expired);
         }
 
         _smr.MappingChanged(entry.Prefix, now);
         _smr.SendDue(now, sink, events, Counters);
+    }
+
+    // Under _gate. One queue item per registration stands for it: the last queued (see ExpireDue).
+    private void QueueExpiry(EtrRegistration etr, DateTimeOffset at)
+    {
+        etr.QueuedFor = at.UtcTicks;
+        _expiry.Enqueue(etr, at);
     }
 
     // Under _gate.
@@ -329,7 +338,14 @@ public sealed partial class MapServer
         while (_expiry.TryPeek(out var etr, out var due) && due <= now)
         {
             _expiry.Dequeue();
-            if (etr.Removed || etr.ExpiresAt > now || etr.Owner is null) continue;
+            // Removed, or an item superseded by a later-queued earlier deadline (which stands for the registration now).
+            if (etr.Removed || etr.Owner is null || etr.QueuedFor != due.UtcTicks) continue;
+            if (etr.ExpiresAt > now)
+            {
+                QueueExpiry(etr, etr.ExpiresAt); // refreshed since it was queued: wait for its deadline now
+                continue;
+            }
+
             RemoveEtr(etr.Owner, etr, now, expired: true, sink, events);
             Counters.RegistrationExpired();
         }

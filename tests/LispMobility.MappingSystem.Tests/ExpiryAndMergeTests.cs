@@ -53,6 +53,26 @@ public sealed class ExpiryAndMergeTests
     }
 
     [Fact]
+    public void A_shortened_then_extended_lifetime_expires_at_the_last_deadline()
+    {
+        byte[] Signed(ulong nonce, uint ttl) => (RegisterMessage(nonce, Record("10.1.0.5/32", ttl, "127.10.1.1")) with { UseTtlForTimeout = true }).ToSignedArray(Key(Dc1Secret));
+        _server.Receive(Signed(1, 10), Dc1Xtr, _sent); // expires at +10 min
+        _server.Receive(Signed(2, 1), Dc1Xtr, _sent); // shortened: +1 min
+        Step(TimeSpan.FromSeconds(30));
+        _server.Receive(Signed(3, 10), Dc1Xtr, _sent); // extended again: +10.5 min
+
+        Step(TimeSpan.FromMinutes(1)); // +1:30, past the shortened deadline
+        Assert.Equal(1, _server.RegistrationCount);
+        Step(TimeSpan.FromSeconds(530)); // +10:20, past the first deadline
+        Assert.Equal(1, _server.RegistrationCount);
+        Step(TimeSpan.FromSeconds(9));
+        Assert.Equal(1, _server.RegistrationCount);
+        Step(TimeSpan.FromSeconds(1));
+        Assert.Equal(0, _server.RegistrationCount);
+        Assert.Equal(1, _server.Counters.Expired);
+    }
+
+    [Fact]
     public void Without_the_t_bit_a_long_record_ttl_does_not_extend_the_registration()
     {
         _server.Receive(Register(1, Dc1Secret, Record("10.1.0.5/32", 600, "127.10.1.1")), Dc1Xtr, _sent);

@@ -35,7 +35,14 @@ internal static class ConfigCommands
             return 2;
         }
 
-        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
+        var level = MinimumLevel(file, errors);
+        if (errors.Count > 0)
+        {
+            foreach (var e in errors) await Console.Error.WriteLineAsync($"{file.Name}: {e}").ConfigureAwait(false);
+            return 2;
+        }
+
+        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(level));
         var server = new MapServer(ms!, logger: loggers.CreateLogger<MapServer>());
         await using var service = new MapServerService(server, ms!, loggers);
         await service.StartAsync(ct).ConfigureAwait(false);
@@ -50,6 +57,26 @@ internal static class ConfigCommands
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// The level the <c>map-server</c> verb logs at: the file's <c>Log:MinimumLevel</c> (Serilog's names), Information without it.
+    /// Per-registration events are Debug, so the default keeps a busy Map-Server's console to what an operator acts on.
+    /// </summary>
+    internal static LogLevel MinimumLevel(FileInfo file, List<string> errors)
+    {
+        var root = new ConfigurationBuilder().AddJsonFile(file.FullName, optional: false, reloadOnChange: false).Build();
+        var options = Logging.LogOptions.FromConfiguration(root, out var problems);
+        errors.AddRange(problems);
+        return options?.MinimumLevel switch
+        {
+            Serilog.Events.LogEventLevel.Verbose => LogLevel.Trace,
+            Serilog.Events.LogEventLevel.Debug => LogLevel.Debug,
+            Serilog.Events.LogEventLevel.Warning => LogLevel.Warning,
+            Serilog.Events.LogEventLevel.Error => LogLevel.Error,
+            Serilog.Events.LogEventLevel.Fatal => LogLevel.Critical,
+            _ => LogLevel.Information,
+        };
     }
 
     /// <summary>

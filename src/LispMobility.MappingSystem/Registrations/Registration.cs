@@ -16,20 +16,113 @@ internal sealed class EtrRegistration
     public ushort MapVersion { get; set; }
     public bool ProxyReply { get; set; }
     public bool Merge { get; set; }
-    public DateTimeOffset LastRegistered { get; set; }
-    public DateTimeOffset ExpiresAt { get; set; }
+    // UTC ticks: a DateTimeOffset field takes 16 bytes, and a Map-Server holds hundreds of thousands of these (issue #18).
+    private long _lastRegistered;
+    private long _expiresAt;
+
+    /// <summary>The deadline (UTC ticks) of this registration's current item in the Map-Server's expiry queue.</summary>
+    public long QueuedFor { get; set; }
+
+    /// <summary>When the ETR last registered (kept as UTC).</summary>
+    public DateTimeOffset LastRegistered { get => new(_lastRegistered, TimeSpan.Zero); set => _lastRegistered = value.UtcTicks; }
+
+    /// <summary>When the registration expires unless refreshed (kept as UTC).</summary>
+    public DateTimeOffset ExpiresAt { get => new(_expiresAt, TimeSpan.Zero); set => _expiresAt = value.UtcTicks; }
     public bool Removed { get; set; }
     public RegisteredEid? Owner { get; set; }
 }
 
+/// <summary>
+/// The ETRs that registered one EID-prefix, kept in the prefix's own object: almost every EID has one ETR, and a
+/// <see cref="List{T}"/> would add two objects (the list and its array) to each of a Map-Server's hundreds of thousands of
+/// registrations, memory the GC copies as they age (issue #18). The first ETR is a field; more go to an array.
+/// </summary>
+internal abstract class EtrSet : IEnumerable<EtrRegistration>
+{
+    private EtrRegistration? _first;
+    private EtrRegistration[]? _more; // every ETR, once there were two
+    private int _count;
+
+    public int Count => _count;
+
+    public EtrRegistration this[int index] =>
+        (uint)index < (uint)_count ? (_more is null ? _first! : _more[index]) : throw new ArgumentOutOfRangeException(nameof(index));
+
+    public void Add(EtrRegistration etr)
+    {
+        if (_more is null && _count == 0)
+        {
+            _first = etr;
+        }
+        else
+        {
+            if (_more is null)
+            {
+                _more = new EtrRegistration[4];
+                _more[0] = _first!;
+                _first = null;
+            }
+            else if (_count == _more.Length)
+            {
+                Array.Resize(ref _more, _count * 2);
+            }
+
+            _more[_count] = etr;
+        }
+
+        _count++;
+    }
+
+    public EtrRegistration? Find(Predicate<EtrRegistration> match)
+    {
+        for (var i = 0; i < _count; i++)
+        {
+            if (match(this[i])) return this[i];
+        }
+
+        return null;
+    }
+
+    public bool Exists(Predicate<EtrRegistration> match) => Find(match) is not null;
+
+    public bool Remove(EtrRegistration etr) => RemoveAll(e => ReferenceEquals(e, etr)) > 0;
+
+    public int RemoveAll(Predicate<EtrRegistration> match)
+    {
+        var kept = 0;
+        var count = _count;
+        for (var i = 0; i < count; i++)
+        {
+            var e = this[i];
+            if (match(e)) continue;
+            if (_more is null) _first = e; else _more[kept] = e;
+            kept++;
+        }
+
+        if (_more is not null) Array.Clear(_more, kept, count - kept);
+        else if (kept == 0) _first = null;
+        _count = kept;
+        return count - kept;
+    }
+
+    public IEnumerator<EtrRegistration> GetEnumerator()
+    {
+        for (var i = 0; i < _count; i++) yield return this[i];
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+}
+
 /// <summary>An EID-prefix with the ETRs of one site that registered it.</summary>
-internal sealed class RegisteredEid(EidPrefix prefix, Site site)
+internal sealed class RegisteredEid(EidPrefix prefix, Site site) : EtrSet
 {
     private int _roundRobin;
 
     public EidPrefix Prefix { get; } = prefix;
     public Site Site { get; set; } = site;
-    public List<EtrRegistration> Etrs { get; } = new(1);
+
+    /// <summary>The ETRs (this object itself: see <see cref="EtrSet"/>).</summary>
+    public EtrSet Etrs => this;
 
     /// <summary>
     /// The registrants told that this EID moved away from them (they hold it away): when the EID-prefix is withdrawn or

@@ -48,6 +48,27 @@ public sealed class LabTests
         }
     }
 
+    [Theory]
+    [InlineData("", Microsoft.Extensions.Logging.LogLevel.Information)]
+    [InlineData(""","Log":{"MinimumLevel":"Warning"}""", Microsoft.Extensions.Logging.LogLevel.Warning)]
+    [InlineData(""","Log":{"MinimumLevel":"Debug"}""", Microsoft.Extensions.Logging.LogLevel.Debug)]
+    public void The_map_server_verb_logs_at_the_configured_level(string log, Microsoft.Extensions.Logging.LogLevel expected)
+    {
+        var file = new FileInfo(Path.GetTempFileName());
+        try
+        {
+            File.WriteAllText(file.FullName, "{\"MapServer\":{}" + log + "}");
+            var errors = new List<string>();
+
+            Assert.Equal(expected, ConfigCommands.MinimumLevel(file, errors));
+            Assert.Empty(errors);
+        }
+        finally
+        {
+            file.Delete();
+        }
+    }
+
     [Fact]
     public void The_example_configuration_is_valid()
     {
