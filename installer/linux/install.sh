@@ -279,7 +279,7 @@ config_problem() {
   fi
   local root output
   root=$(dotnet_root)
-  if ! output=$(DOTNET_ROOT=${root:-${DOTNET_ROOT:-}} "$R$OPT_DIR/lispmobility" config validate --config "$R$CONFIG" 2>&1); then
+  if ! output=$(env ${root:+DOTNET_ROOT="$root"} "$R$OPT_DIR/lispmobility" config validate "$R$CONFIG" 2>&1); then
     printf "'lispmobility config validate' rejects %s:\n%s\n" "$CONFIG" "$output"
   fi
 }
@@ -292,7 +292,7 @@ enable_if_ready() {
     say "NOT enabling or starting $SERVICE: $problem"
     say "to start it:"
     say "  1. edit $CONFIG: your sites, addresses and interfaces, and your own keys instead of every change-me"
-    say "  2. check it:  sudo lispmobility config validate --config $CONFIG"
+    say "  2. check it:  sudo lispmobility config validate $CONFIG"
     say "  3. start it:  sudo systemctl enable --now $SERVICE"
     say "     (an already running $SERVICE keeps its old program until: sudo systemctl restart $SERVICE)"
     return 0

@@ -133,7 +133,7 @@ public sealed class LinuxInstallerTests : IDisposable
         Assert.Contains("NOT enabling or starting lispmobility: /etc/lispmobility/appsettings.json still holds the example's 'change-me' keys",
             result.StandardOutput, StringComparison.Ordinal);
         Assert.Contains("edit /etc/lispmobility/appsettings.json", result.StandardOutput, StringComparison.Ordinal);
-        Assert.Contains("sudo lispmobility config validate --config /etc/lispmobility/appsettings.json", result.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("sudo lispmobility config validate /etc/lispmobility/appsettings.json", result.StandardOutput, StringComparison.Ordinal);
         Assert.Contains("sudo systemctl enable --now lispmobility", result.StandardOutput, StringComparison.Ordinal);
         Assert.DoesNotContain("not calling: systemctl enable", result.StandardOutput, StringComparison.Ordinal);
         Assert.DoesNotContain("not calling: systemctl restart", result.StandardOutput, StringComparison.Ordinal);
@@ -151,7 +151,7 @@ public sealed class LinuxInstallerTests : IDisposable
         var rejected = Install();
 
         Assert.True(rejected.ExitCode == 0, rejected.All);
-        Assert.Equal($"config validate --config {In("/etc/lispmobility/appsettings.json")}", System.IO.File.ReadAllText(ValidateLog).Trim());
+        Assert.Equal($"config validate {In("/etc/lispmobility/appsettings.json")}", System.IO.File.ReadAllText(ValidateLog).Trim());
         Assert.Contains("NOT enabling or starting lispmobility: 'lispmobility config validate' rejects /etc/lispmobility/appsettings.json:",
             rejected.StandardOutput, StringComparison.Ordinal);
         Assert.Contains("Xtr:Rlocs: at least one RLOC is required", rejected.StandardOutput, StringComparison.Ordinal);
