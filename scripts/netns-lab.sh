@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The multi-site lab of the system test, built by hand in network namespaces (run as root):
 #   scripts/netns-lab.sh up [--no-agents]   namespaces, veths, bridges, configs in LAB_DIR; the four agents unless --no-agents
-#   scripts/netns-lab.sh move dc1|dc2       move the VM's veth to that site's server bridge and announce it (GARP)
+#   scripts/netns-lab.sh move dc1|dc2       move the VM's veth to that site's server bridge and announce it (GARP); says what it did
+#   scripts/netns-lab.sh start|stop|restart NODE   one node's agent (ms, dc1, dc2, br), e.g. `stop dc1` to fail a site
 #   scripts/netns-lab.sh netem on|off       30 % loss + 50 ms delay on every site link (tc netem, else NFQUEUE + LinkEmulator)
 #   scripts/netns-lab.sh cli NODE VERB...   a CLI verb against a node's agent, e.g. `cli br map-cache`
 #   scripts/netns-lab.sh down               stop the agents, delete every namespace of the lab
@@ -59,14 +60,27 @@ topology_up() {
 }
 
 move_vm() {
-  local to=$1 from
+  local to=$1 from what announced
+  case "$to" in dc1|dc2) ;; *) echo "move: no site '$to' (dc1 or dc2)" >&2; exit 2 ;; esac
+  ip netns list | grep -q "^$(ns vm)\b" || { echo "move: the lab is not up (no namespace $(ns vm)): run $0 up" >&2; exit 1; }
   from=$([ "$to" = dc1 ] && echo dc2 || echo dc1)
   if ip -n "$(ns "$from")" link show vm >/dev/null 2>&1; then
     ip -n "$(ns "$from")" link set dev vm netns "$(ns "$to")"
+    what="moved the VM (172.16.4.10, veth vm) from $from to $to (bridge srv in $(ns "$to"))"
+  else
+    what="the VM (172.16.4.10, veth vm) was already at $to (bridge srv in $(ns "$to")): not moved, announced again"
   fi
   ip -n "$(ns "$to")" link set dev vm master srv up
   # What a hypervisor does after a move: announce the VM's address (ESXi sends RARP, Hyper-V and KVM GARP).
-  ip netns exec "$(ns vm)" arping -q -U -c 3 -I eth0 172.16.4.10 || true
+  if ip netns exec "$(ns vm)" arping -q -U -c 3 -I eth0 172.16.4.10 2>/dev/null; then
+    announced="sent 3 gratuitous ARPs from the VM"
+  else
+    # arping -U exits non-zero when nobody answers, which is normal for gratuitous ARP; only a missing arping is a failure.
+    command -v arping >/dev/null && announced="sent 3 gratuitous ARPs from the VM (no replies, as usual)" \
+      || announced="NOT announced: arping is not installed (apt-get install iputils-arping); the agent sees the VM only when it sends"
+  fi
+  echo "$what; $announced"
+  echo "${to^^}'s agent should detect it by GARP and register 172.16.4.10/32 for $to (see: $0 cli $to status; $0 cli br map-cache)"
 }
 
 # tc netem when the kernel has sch_netem. Otherwise the same impairment in user space: in each site namespace iptables
@@ -210,16 +224,82 @@ configs() {
   config br br lab-key-br '"10.50.0.0/24"' no
 }
 
+NODES=(ms dc1 dc2 br)
+
+# Starts one node's agent in its namespace; its pid (that of `ip netns exec`, which execs dotnet) goes to $DIR/NODE.pid.
+# The agent outlives this script, so it must not inherit the caller's descriptors: a `flock LOCK netns-lab.sh up`
+# would otherwise stay locked for as long as the agents run.
+start_agent() { # node dll
+  local n=$1 d=$2
+  echo "--- $(date -u +%FT%TZ) $0: starting $n" >>"$DIR/$n.log"
+  (
+    for fd in /proc/$BASHPID/fd/*; do fd=${fd##*/}; [ "$fd" -le 2 ] || eval "exec $fd>&-"; done 2>/dev/null
+    exec ip netns exec "$(ns "$n")" dotnet "$d" run --config "$DIR/$n.json" </dev/null >>"$DIR/$n.log" 2>&1
+  ) &
+  echo $! >"$DIR/$n.pid"
+}
+
+# Waits until the node's management API answers (60 s at most); false when it does not.
+wait_agent() { # node dll
+  local n=$1 d=$2
+  for _ in $(seq 60); do
+    ip netns exec "$(ns "$n")" dotnet "$d" status --json --config "$DIR/$n.json" >/dev/null 2>&1 && return 0
+    running "$n" >/dev/null || return 1
+    sleep 1
+  done
+  return 1
+}
+
+# The pid of the node's running agent, from its pid file; false when it is not running.
+running() {
+  local f="$DIR/$1.pid" pid
+  [ -f "$f" ] || return 1
+  pid=$(cat "$f")
+  kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
 agents_up() {
   local d; d=$(dll)
-  for n in ms dc1 dc2 br; do
-    ip netns exec "$(ns "$n")" dotnet "$d" run --config "$DIR/$n.json" >"$DIR/$n.log" 2>&1 &
-    echo $! >"$DIR/$n.pid"
-  done
-  for n in ms dc1 dc2 br; do
-    for _ in $(seq 60); do ip netns exec "$(ns "$n")" dotnet "$d" status --json --config "$DIR/$n.json" >/dev/null 2>&1 && break; sleep 1; done
-  done
+  for n in "${NODES[@]}"; do : >"$DIR/$n.log"; start_agent "$n" "$d"; done
+  for n in "${NODES[@]}"; do wait_agent "$n" "$d" || true; done
   echo "agents up; logs in $DIR/*.log; try: $0 cli br lookup 172.16.4.10 && $0 move dc2 && $0 cli br map-cache"
+}
+
+node_arg() {
+  local n=${1:-}
+  case " ${NODES[*]} " in *" $n "*) ;; *) echo "no node '$n' (one of: ${NODES[*]})" >&2; exit 2 ;; esac
+  ip netns list | grep -q "^$(ns "$n")\b" || { echo "the lab is not up (no namespace $(ns "$n")): run $0 up" >&2; exit 1; }
+  [ -f "$DIR/$n.json" ] || { echo "no $DIR/$n.json: run $0 up" >&2; exit 1; }
+}
+
+start_node() {
+  local n=$1 d pid
+  node_arg "$n"
+  if pid=$(running "$n"); then echo "$n: already running (pid $pid)"; return 0; fi
+  d=$(dll)
+  start_agent "$n" "$d"
+  if wait_agent "$n" "$d"; then
+    echo "$n: started (pid $(cat "$DIR/$n.pid")), its management API answers; log: $DIR/$n.log"
+  else
+    echo "$n: did not come up within 60 s; the end of $DIR/$n.log:" >&2
+    tail -n 20 "$DIR/$n.log" >&2
+    exit 1
+  fi
+}
+
+stop_node() {
+  local n=$1 pid
+  node_arg "$n"
+  if ! pid=$(running "$n"); then rm -f "$DIR/$n.pid"; echo "$n: not running"; return 0; fi
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -9 "$pid" 2>/dev/null || true
+    echo "$n: stopped (pid $pid did not exit within 10 s of SIGTERM: killed)"
+  else
+    echo "$n: stopped (pid $pid, SIGTERM)"
+  fi
+  rm -f "$DIR/$n.pid"
 }
 
 down() {
@@ -236,7 +316,10 @@ case "${1:-}" in
   up) down; topology_up; configs; [ "${2:-}" = --no-agents ] || agents_up ;;
   down) down ;;
   move) move_vm "${2:?dc1 or dc2}" ;;
+  start) start_node "${2:-}" ;;
+  stop) stop_node "${2:-}" ;;
+  restart) stop_node "${2:-}"; start_node "$2" ;;
   netem) netem "${2:?on or off}" ;;
   cli) n=${2:?node}; shift 2; ip netns exec "$(ns "$n")" dotnet "$(dll)" "$@" --config "$DIR/$n.json" ;;
-  *) sed -n '2,8p' "$0"; exit 2 ;;
+  *) sed -n '2,9p' "$0"; exit 2 ;;
 esac

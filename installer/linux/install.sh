@@ -14,6 +14,9 @@
 # --purge             ...unless --purge is given too (then also those, and the system user).
 #
 # Safe to run again: the program is replaced, the unit rewritten; the config and the token are never overwritten.
+#
+# The unit is enabled and (re)started only when the config no longer holds the example's change-me keys and
+# `lispmobility config validate` accepts it; otherwise install.sh says what to edit and how to start it later.
 set -euo pipefail
 
 readonly SERVICE=lispmobility
@@ -27,6 +30,8 @@ readonly UNIT=/etc/systemd/system/$SERVICE.service
 readonly STATE_DIR=/var/lib/lispmobility
 readonly LOG_DIR=/var/log/lispmobility
 readonly WATCHDOG_SEC=30
+readonly START_LIMIT_INTERVAL_SEC=300
+readonly START_LIMIT_BURST=5
 
 prefix="" from_publish="" self_contained=0 systemctl=1 start=1 uninstall=0 purge=0
 staging=""   # a temporary publish output, removed on exit
@@ -69,7 +74,7 @@ R=$prefix   # every target path is "$R/..."
 user_exists() { [ -z "$prefix" ] && getent passwd "$SERVICE_USER" >/dev/null 2>&1; }
 
 run_systemctl() {
-  [ "$systemctl" -eq 1 ] || return 0
+  [ "$systemctl" -eq 1 ] || { say "not calling: systemctl $*"; return 0; }
   command -v systemctl >/dev/null 2>&1 || { say "systemctl not found: skipping 'systemctl $*'"; return 0; }
   systemctl "$@"
 }
@@ -132,6 +137,10 @@ write_unit() {
 Description=LispMobility agent: the network follows moved VMs over LISP
 Wants=network-online.target
 After=network-online.target
+# A crash loop (a corrupt database, a bad config) stops after $START_LIMIT_BURST starts in $START_LIMIT_INTERVAL_SEC s
+# instead of restarting every RestartSec forever: see \`systemctl status $SERVICE\`, fix, then \`systemctl reset-failed $SERVICE\`.
+StartLimitIntervalSec=$START_LIMIT_INTERVAL_SEC
+StartLimitBurst=$START_LIMIT_BURST
 
 [Service]
 Type=notify
@@ -153,9 +162,32 @@ StateDirectoryMode=0750
 LogsDirectory=$SERVICE
 LogsDirectoryMode=0750
 WorkingDirectory=$STATE_DIR
-ProtectSystem=full
+UMask=0027
+# Hardening; \`systemd-analyze security $SERVICE\` scores it (docs/install.md). What the agent needs decides what is left:
+# /proc/sys/net is written (proxy-ARP, forwarding), so ProtectKernelTunables= and ProcSubset=pid stay off; the host's
+# network is the point, so no PrivateNetwork=/IPAddressDeny=; PrivateUsers= would void the capabilities in the host's
+# network namespace; the .NET JIT needs writable+executable memory, so no MemoryDenyWriteExecute=.
+ProtectSystem=strict
 ProtectHome=yes
 PrivateTmp=yes
+PrivateDevices=yes
+PrivateMounts=yes
+ProtectClock=yes
+ProtectControlGroups=yes
+ProtectHostname=yes
+ProtectKernelLogs=yes
+ProtectKernelModules=yes
+ProtectProc=invisible
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+RemoveIPC=yes
+# rtnetlink (routes, links, neighbours), AF_PACKET (GARP/RARP/ND sniffer), IP (LISP, the API), AF_UNIX (journald, sd_notify).
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK AF_PACKET
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+SystemCallErrorNumber=EPERM
 Environment=DOTNET_CLI_TELEMETRY_OPTOUT=1
 UNIT
     [ -z "$root" ] || printf 'Environment=DOTNET_ROOT=%s\n' "$root"
@@ -239,6 +271,39 @@ install_program() {
   say "installed $OPT_DIR from $source"
 }
 
+# Why the service must not be enabled or started with the installed config yet; prints nothing when it may be.
+config_problem() {
+  if grep -q 'change-me' "$R$CONFIG"; then
+    echo "$CONFIG still holds the example's 'change-me' keys (and its example sites, addresses and embedded Map-Server)"
+    return 0
+  fi
+  local root output
+  root=$(dotnet_root)
+  if ! output=$(env ${root:+DOTNET_ROOT="$root"} "$R$OPT_DIR/lispmobility" config validate "$R$CONFIG" 2>&1); then
+    printf "'lispmobility config validate' rejects %s:\n%s\n" "$CONFIG" "$output"
+  fi
+}
+
+# Enables and (re)starts the service only when the config is no longer the example and passes `config validate`.
+enable_if_ready() {
+  local problem
+  problem=$(config_problem)
+  if [ -n "$problem" ]; then
+    say "NOT enabling or starting $SERVICE: $problem"
+    say "to start it:"
+    say "  1. edit $CONFIG: your sites, addresses and interfaces, and your own keys instead of every change-me"
+    say "  2. check it:  sudo lispmobility config validate $CONFIG"
+    say "  3. start it:  sudo systemctl enable --now $SERVICE"
+    say "     (an already running $SERVICE keeps its old program until: sudo systemctl restart $SERVICE)"
+    return 0
+  fi
+  say "$CONFIG passes 'lispmobility config validate'"
+  run_systemctl enable "$SERVICE.service"
+  if [ "$start" -eq 1 ]; then
+    run_systemctl restart "$SERVICE.service"
+  fi
+}
+
 install_all() {
   ensure_user
   install_program
@@ -256,10 +321,7 @@ install_all() {
     systemd-analyze verify "$UNIT" || say "systemd-analyze verify reported problems (see above)"
   fi
   run_systemctl daemon-reload
-  run_systemctl enable "$SERVICE.service"
-  if [ "$start" -eq 1 ]; then
-    run_systemctl restart "$SERVICE.service"
-  fi
+  enable_if_ready
   say "done${prefix:+ (into $prefix)}"
 }
 

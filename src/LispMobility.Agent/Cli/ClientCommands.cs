@@ -16,7 +16,17 @@ namespace LispMobility.Agent.Cli;
 /// <summary>The verbs that talk to a running agent through its management API, and the standalone lig.</summary>
 internal static class ClientCommands
 {
-    public const string DefaultConfig = "/etc/lispmobility/appsettings.json";
+    /// <summary>
+    /// The <c>--config</c> every verb reads when none is given: where the installers put it, /etc/lispmobility/appsettings.json,
+    /// or %ProgramData%\LispMobility\appsettings.json on Windows (installer/windows/install.ps1).
+    /// </summary>
+    public static string DefaultConfig =>
+        DefaultConfigFor(OperatingSystem.IsWindows(), Environment.GetFolderPath(Environment.SpecialFolder.CommonApplicationData));
+
+    /// <summary>The default config path on Windows (<paramref name="windows"/>, under <paramref name="programData"/>) or elsewhere.</summary>
+    internal static string DefaultConfigFor(bool windows, string programData) =>
+        windows ? $"{programData.TrimEnd('\\', '/')}\\LispMobility\\appsettings.json" : "/etc/lispmobility/appsettings.json";
+
     private static readonly JsonSerializerOptions Pretty = new() { WriteIndented = true };
 
     /// <summary>GETs <paramref name="path"/> and prints it as JSON or as a table of <paramref name="columns"/>.</summary>

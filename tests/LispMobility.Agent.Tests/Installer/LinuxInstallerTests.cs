@@ -125,6 +125,81 @@ public sealed class LinuxInstallerTests : IDisposable
     }
 
     [Fact]
+    public void The_example_config_is_never_enabled_or_started_and_the_output_says_what_to_do()
+    {
+        var result = RepositoryPaths.Run("bash", Script, "--prefix", Root, "--from-publish", Publish);
+
+        Assert.True(result.ExitCode == 0, result.All);
+        Assert.Contains("NOT enabling or starting lispmobility: /etc/lispmobility/appsettings.json still holds the example's 'change-me' keys",
+            result.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("edit /etc/lispmobility/appsettings.json", result.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("sudo lispmobility config validate /etc/lispmobility/appsettings.json", result.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("sudo systemctl enable --now lispmobility", result.StandardOutput, StringComparison.Ordinal);
+        Assert.DoesNotContain("not calling: systemctl enable", result.StandardOutput, StringComparison.Ordinal);
+        Assert.DoesNotContain("not calling: systemctl restart", result.StandardOutput, StringComparison.Ordinal);
+        // The change-me check comes first: the program is not even asked.
+        Assert.False(System.IO.File.Exists(ValidateLog));
+    }
+
+    [Fact]
+    public void An_edited_config_is_enabled_only_once_config_validate_passes()
+    {
+        Directory.CreateDirectory(In("/etc/lispmobility"));
+        System.IO.File.WriteAllText(In("/etc/lispmobility/appsettings.json"), "{ \"Xtr\": { \"Site\": \"dc2\" } }");
+        FakeValidate(exitCode: 2, "appsettings.json: Xtr:Rlocs: at least one RLOC is required\n1 error(s)");
+
+        var rejected = Install();
+
+        Assert.True(rejected.ExitCode == 0, rejected.All);
+        Assert.Equal($"config validate {In("/etc/lispmobility/appsettings.json")}", System.IO.File.ReadAllText(ValidateLog).Trim());
+        Assert.Contains("NOT enabling or starting lispmobility: 'lispmobility config validate' rejects /etc/lispmobility/appsettings.json:",
+            rejected.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("Xtr:Rlocs: at least one RLOC is required", rejected.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("sudo systemctl enable --now lispmobility", rejected.StandardOutput, StringComparison.Ordinal);
+        Assert.DoesNotContain("not calling: systemctl enable", rejected.StandardOutput, StringComparison.Ordinal);
+
+        FakeValidate(exitCode: 0, "appsettings.json: valid");
+
+        var accepted = Install();
+
+        Assert.True(accepted.ExitCode == 0, accepted.All);
+        Assert.DoesNotContain("NOT enabling", accepted.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("/etc/lispmobility/appsettings.json passes 'lispmobility config validate'", accepted.StandardOutput, StringComparison.Ordinal);
+        var calls = accepted.StandardOutput.Split('\n').Where(l => l.Contains("not calling: systemctl ", StringComparison.Ordinal))
+            .Select(l => l[(l.IndexOf("systemctl ", StringComparison.Ordinal) + "systemctl ".Length)..]).ToArray();
+        Assert.Equal(["daemon-reload", "enable lispmobility.service", "restart lispmobility.service"], calls);
+
+        var noStart = Install("--no-start");
+        Assert.Contains("not calling: systemctl enable lispmobility.service", noStart.StandardOutput, StringComparison.Ordinal);
+        Assert.DoesNotContain("not calling: systemctl restart", noStart.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_unit_scores_OK_in_systemd_analyze_security()
+    {
+        Assert.Equal(0, Install().ExitCode);
+        var unit = In("/etc/systemd/system/lispmobility.service");
+        var parsed = SystemdUnitFile.Parse(System.IO.File.ReadAllText(unit));
+        // What a crash loop and the sandbox depend on, whether or not systemd-analyze is here to score it.
+        Assert.Equal("300", parsed.Single("Unit", "StartLimitIntervalSec"));
+        Assert.Equal("5", parsed.Single("Unit", "StartLimitBurst"));
+        Assert.Equal("strict", parsed.Single("Service", "ProtectSystem"));
+        Assert.Equal("@system-service", parsed.Single("Service", "SystemCallFilter"));
+        Assert.Equal("AF_UNIX AF_INET AF_INET6 AF_NETLINK AF_PACKET", parsed.Single("Service", "RestrictAddressFamilies"));
+        if (!System.IO.File.Exists("/usr/bin/systemd-analyze") && !System.IO.File.Exists("/bin/systemd-analyze")) return;
+
+        // --offline (systemd >= 252) scores the file as it is, without loading it into a running manager.
+        var result = RepositoryPaths.Run("systemd-analyze", "security", "--offline=yes", "--no-pager", unit);
+
+        Assert.True(result.ExitCode == 0, result.All);
+        var match = System.Text.RegularExpressions.Regex.Match(result.StandardOutput, @"Overall exposure level for lispmobility\.service: (\d+\.\d) (\w+)");
+        Assert.True(match.Success, result.All);
+        var score = double.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(score <= 3.0, $"exposure {score} {match.Groups[2].Value}, expected <= 3.0 (OK):\n{result.StandardOutput}");
+        Assert.Equal("OK", match.Groups[2].Value);
+    }
+
+    [Fact]
     public void Running_twice_replaces_the_program_and_keeps_config_and_token()
     {
         Assert.Equal(0, Install().ExitCode);
@@ -211,6 +286,13 @@ public sealed class LinuxInstallerTests : IDisposable
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains("unknown option '--frobnicate'", result.StandardError, StringComparison.Ordinal);
     }
+
+    private string ValidateLog => Path.Combine(_work, "validate.log");
+
+    /// <summary>Makes the fake program answer <c>config validate</c> with <paramref name="output"/> and <paramref name="exitCode"/>, logging its arguments.</summary>
+    private void FakeValidate(int exitCode, string output) =>
+        System.IO.File.WriteAllText(Path.Combine(Publish, "lispmobility"),
+            $"#!/bin/sh\nif [ \"$1 $2\" = 'config validate' ]; then echo \"$*\" >'{ValidateLog}'; printf '%s\\n' '{output}'; exit {exitCode}; fi\necho fake agent\n");
 
     private static UnixFileMode Mode(string octal) => (UnixFileMode)Convert.ToInt32(octal, 8);
 }
