@@ -32,14 +32,20 @@ foreach (var (name, path, description, columns) in new[]
 var eidFilter = new Option<string?>("--eid") { Description = "only this EID" };
 var vmFilter = new Option<string?>("--vm") { Description = "only this VM" };
 var siteFilter = new Option<string?>("--site") { Description = "only moves from or to this site" };
-var since = new Option<DateTimeOffset?>("--since") { Description = "only since this time (ISO 8601)" };
-var moves = new Command("moves", "The audit history of moves and decisions") { config, json, eidFilter, vmFilter, siteFilter, since };
+var since = new Option<string?>("--since") { Description = "only since an age back (30m, 2h, 7d) or an ISO 8601 time" };
+var limit = new Option<int?>("--limit") { Description = $"at most this many rows, newest first (default {LispMobility.Agent.Cli.MovesQuery.DefaultLimit})" };
+var moves = new Command("moves", "The audit history of moves and decisions, newest first") { config, json, eidFilter, vmFilter, siteFilter, since, limit };
 moves.SetAction((parse, ct) =>
 {
-    var query = string.Join("&", new[] { ("eid", parse.GetValue(eidFilter)), ("vm", parse.GetValue(vmFilter)), ("site", parse.GetValue(siteFilter)),
-            ("since", parse.GetValue(since)?.ToString("o", System.Globalization.CultureInfo.InvariantCulture)) }
-        .Where(p => p.Item2 is not null).Select(p => $"{p.Item1}={Uri.EscapeDataString(p.Item2!)}"));
-    return ClientCommands.ShowAsync(parse.GetValue(config)!, "/api/moves" + (query.Length > 0 ? "?" + query : ""), parse.GetValue(json),
+    var path = LispMobility.Agent.Cli.MovesQuery.Path(parse.GetValue(eidFilter), parse.GetValue(vmFilter), parse.GetValue(siteFilter), parse.GetValue(since),
+        parse.GetValue(limit), DateTimeOffset.UtcNow, out var error);
+    if (path is null)
+    {
+        Console.Error.WriteLine($"lispmobility moves: {error}");
+        return Task.FromResult(2);
+    }
+
+    return ClientCommands.ShowAsync(parse.GetValue(config)!, path, parse.GetValue(json),
         ["time", "eid", "vm", "fromSite", "toSite", "kind", "outcome", "durationMs", "detail"], Console.Out, ct);
 });
 root.Subcommands.Add(moves);

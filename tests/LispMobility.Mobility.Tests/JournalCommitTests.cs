@@ -64,6 +64,16 @@ public sealed class JournalCommitTests : IDisposable
     }
 
     [Fact]
+    public void The_newest_rows_come_first_when_asked_and_the_limit_keeps_the_latest()
+    {
+        using var store = new MobilityStore(Database);
+        for (var i = 0; i < 5; i++) store.Audit(new AuditEntry(0, T0.AddMinutes(i), null, "10.1.0.9", "vm", "dc1", "dc2", "move", null, null, $"row {i}", null, null));
+
+        Assert.Equal(["row 0", "row 1"], store.QueryAudit(new AuditQuery(Limit: 2)).Select(a => a.Outcome));
+        Assert.Equal(["row 4", "row 3"], store.QueryAudit(new AuditQuery(Limit: 2, NewestFirst: true)).Select(a => a.Outcome));
+    }
+
+    [Fact]
     public void Closing_the_store_commits_what_is_still_queued()
     {
         var store = new MobilityStore(Database);

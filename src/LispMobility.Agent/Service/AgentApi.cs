@@ -44,8 +44,8 @@ internal static class AgentApi
             }))
             : Results.Problem("this agent runs no embedded Map-Server (no MapServer section)", statusCode: StatusCodes.Status404NotFound));
 
-        api.MapGet("/moves", (string? eid, string? vm, string? site, DateTimeOffset? since, int? limit) =>
-            Results.Json(agent.Store.QueryAudit(new AuditQuery(eid, vm, site, since, limit ?? 1000))));
+        api.MapGet("/moves", (string? eid, string? vm, string? site, DateTimeOffset? since, int? limit, bool? newest) =>
+            Results.Json(agent.Store.QueryAudit(new AuditQuery(eid, vm, site, since, limit ?? 1000, newest ?? false))));
 
         api.MapGet("/lookup", async (string eid, CancellationToken ct) =>
         {

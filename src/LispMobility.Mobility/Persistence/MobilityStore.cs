@@ -45,7 +45,8 @@ public sealed record AuditEntry(
     string? Source, string Outcome, string? Detail, double? DurationMs);
 
 /// <summary>An audit query; every criterion optional.</summary>
-public sealed record AuditQuery(string? Eid = null, string? Vm = null, string? Site = null, DateTimeOffset? Since = null, int Limit = 1000);
+/// <remarks>Oldest first, the first <see cref="Limit"/> rows; with <see cref="NewestFirst"/>, the latest <see cref="Limit"/> rows, newest first.</remarks>
+public sealed record AuditQuery(string? Eid = null, string? Vm = null, string? Site = null, DateTimeOffset? Since = null, int Limit = 1000, bool NewestFirst = false);
 
 /// <summary>
 /// The SQLite file behind the move journal (written before the network is touched, replayed at start)
@@ -144,7 +145,7 @@ public sealed class MobilityStore : IDisposable
         ])]);
     }
 
-    /// <summary>Audit rows matching <paramref name="query"/>, oldest first.</summary>
+    /// <summary>Audit rows matching <paramref name="query"/>, oldest first unless it asks for the newest.</summary>
     public IReadOnlyList<AuditEntry> QueryAudit(AuditQuery query)
     {
         ArgumentNullException.ThrowIfNull(query);
@@ -156,7 +157,7 @@ public sealed class MobilityStore : IDisposable
         if (query.Since is { } since) { where.Add("time>=$since"); args.Add(("$since", Time(since))); }
         args.Add(("$limit", query.Limit));
         var sql = "SELECT id,time,move_id,eid,vm,from_site,to_site,kind,trigger,source,outcome,detail,duration_ms FROM audit" +
-                  (where.Count > 0 ? " WHERE " + string.Join(" AND ", where) : "") + " ORDER BY id LIMIT $limit";
+                  (where.Count > 0 ? " WHERE " + string.Join(" AND ", where) : "") + (query.NewestFirst ? " ORDER BY id DESC" : " ORDER BY id") + " LIMIT $limit";
         lock (_gate)
         {
             CommitPending();
