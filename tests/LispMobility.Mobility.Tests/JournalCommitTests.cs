@@ -74,6 +74,19 @@ public sealed class JournalCommitTests : IDisposable
     }
 
     [Fact]
+    public void A_file_that_is_not_a_database_is_refused_in_one_line_naming_it_and_what_to_do()
+    {
+        File.WriteAllText(Database, "this is not a database, just text that someone put here");
+
+        var e = Assert.Throws<MobilityStoreException>(() => new MobilityStore(Database));
+
+        Assert.Equal($"the move journal {Database} is not a SQLite database or is corrupt (SQLite error 26: file is not a database): move it aside and start " +
+            "again (the agent then starts with an empty journal and history; `sqlite3 FILE .recover` may save the rows)", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Equal("this is not a database, just text that someone put here", File.ReadAllText(Database)); // nothing overwritten
+    }
+
+    [Fact]
     public void Closing_the_store_commits_what_is_still_queued()
     {
         var store = new MobilityStore(Database);

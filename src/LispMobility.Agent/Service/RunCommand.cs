@@ -32,6 +32,18 @@ internal static class RunCommand
             return 2;
         }
 
+        // The journal is opened once before anything starts: a corrupt or unwritable database is one line and exit 1, not a
+        // host that fails half-started with a stack trace.
+        try
+        {
+            using (new Mobility.Persistence.MobilityStore(config.Mobility.Database)) { }
+        }
+        catch (Mobility.Persistence.MobilityStoreException e)
+        {
+            await Console.Error.WriteLineAsync($"lispmobility: {e.Message}").ConfigureAwait(false);
+            return 1;
+        }
+
         builder.Services.AddLispMobility(config);
         // Quartz 4 carries its hosting: AddQuartz registers the scheduler as a hosted service.
         builder.Services.AddQuartz(q =>

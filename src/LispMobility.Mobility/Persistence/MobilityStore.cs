@@ -67,7 +67,20 @@ public sealed class MobilityStore : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         _db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
-        _db.Open();
+        try
+        {
+            _db.Open();
+            CreateSchema();
+        }
+        catch (SqliteException e)
+        {
+            _db.Dispose();
+            throw new MobilityStoreException(path, e);
+        }
+    }
+
+    private void CreateSchema()
+    {
         // Outside the group commit: journal_mode cannot change inside a transaction.
         using var schema = Command("""
             PRAGMA journal_mode=WAL;
@@ -320,5 +333,34 @@ public sealed class MobilityStore : IDisposable
             _prepared.Clear();
             _db.Dispose();
         }
+    }
+}
+
+/// <summary>The move journal's database cannot be used: what is wrong with the file and what to do, in one line.</summary>
+public sealed class MobilityStoreException(string path, SqliteException inner) : InvalidOperationException(Describe(path, inner), inner)
+{
+    // SQLite's primary result codes (the low byte of the extended code).
+    private const int Perm = 3, ReadOnly = 8, IoError = 10, Corrupt = 11, Full = 13, CantOpen = 14, NotADatabase = 26;
+
+    private static string Describe(string path, SqliteException e) => (e.SqliteErrorCode & 0xFF) switch
+    {
+        Corrupt or NotADatabase =>
+            $"the move journal {path} is not a SQLite database or is corrupt ({Reason(e)}): move it aside and start again " +
+            "(the agent then starts with an empty journal and history; `sqlite3 FILE .recover` may save the rows)",
+        ReadOnly or Perm or CantOpen =>
+            $"the move journal {path} cannot be opened for writing ({Reason(e)}): give the service user write access to the file " +
+            "and its folder, or point Mobility.Database at a writable place",
+        Full => $"the move journal {path} cannot be written: the disk is full ({Reason(e)}); free space and start again",
+        IoError => $"the move journal {path} cannot be read or written: I/O error ({Reason(e)}); check the disk",
+        _ => $"the move journal {path} cannot be used ({Reason(e)})",
+    };
+
+    // "SQLite Error 26: 'file is not a database'." -> "SQLite error 26: file is not a database"
+    private static string Reason(SqliteException e)
+    {
+        var text = e.Message;
+        var colon = text.IndexOf(": ", StringComparison.Ordinal);
+        if (colon >= 0) text = text[(colon + 2)..];
+        return $"SQLite error {e.SqliteErrorCode}: {text.TrimEnd('.').Trim('\'')}";
     }
 }
