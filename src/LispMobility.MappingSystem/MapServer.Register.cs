@@ -132,14 +132,17 @@ public sealed partial class MapServer
         }
     }
 
-    // How long what one Map-Register registered lives: its longest record TTL under the T bit, else the registration timeout.
+    // How long a registered record lives: its TTL under the T bit, else the registration timeout (RFC 9301 §8.2).
+    private TimeSpan Lifetime(MappingRecord record, RegisterBits message) =>
+        message.UseTtlForTimeout && record.Ttl != MappingRecord.TtlLocalPolicy ? TimeSpan.FromMinutes(record.Ttl) : _options.RegistrationTimeout;
+
+    // How long what one Map-Register registered lives: its longest record.
     private TimeSpan Lifetime(MappingRecord[] records, RegisterBits message)
     {
-        if (!message.UseTtlForTimeout) return _options.RegistrationTimeout;
         var longest = TimeSpan.Zero;
         foreach (var r in records)
         {
-            var lifetime = r.Ttl == MappingRecord.TtlLocalPolicy ? _options.RegistrationTimeout : TimeSpan.FromMinutes(r.Ttl);
+            var lifetime = Lifetime(r, message);
             if (lifetime > longest) longest = lifetime;
         }
 
@@ -188,7 +191,7 @@ public sealed partial class MapServer
             return true;
         }
 
-        var lifetime = message.UseTtlForTimeout && record.Ttl != MappingRecord.TtlLocalPolicy ? TimeSpan.FromMinutes(record.Ttl) : _options.RegistrationTimeout;
+        var lifetime = Lifetime(record, message);
         var locators = record.Locators as Locator[] ?? record.Locators.ToArray();
 
         // An xTR registers its many EIDs with the same RLOC set: one array for all of them, not one each.
