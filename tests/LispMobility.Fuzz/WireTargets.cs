@@ -11,25 +11,25 @@ namespace LispMobility.Fuzz;
 /// </summary>
 internal static class WireTargets
 {
-    public static void MapRegister(ReadOnlySpan<byte> input)
-    {
-        var ok = Lisp.Messages.MapRegister.TryRead(input, out var message, out _);
-        Agree(ok, Lisp.Messages.MapRegister.TryReadView(input, out _, out _), "Map-Register view");
-        if (ok) FixedPoint(message.ToArray(), b => Lisp.Messages.MapRegister.TryRead(b, out var m, out _) ? m.ToArray() : null);
-    }
+    public static void MapRegister(ReadOnlySpan<byte> input) =>
+        Authenticated<Lisp.Messages.MapRegister>(input, Lisp.Messages.MapRegister.TryRead, Lisp.Messages.MapRegister.TryReadView, "Map-Register");
 
-    public static void MapNotify(ReadOnlySpan<byte> input)
-    {
-        var ok = Lisp.Messages.MapNotify.TryRead(input, out var message, out _);
-        Agree(ok, Lisp.Messages.MapNotify.TryReadView(input, out _, out _), "Map-Notify view");
-        if (ok) FixedPoint(message.ToArray(), b => Lisp.Messages.MapNotify.TryRead(b, out var m, out _) ? m.ToArray() : null);
-    }
+    public static void MapNotify(ReadOnlySpan<byte> input) =>
+        Authenticated<Lisp.Messages.MapNotify>(input, Lisp.Messages.MapNotify.TryRead, Lisp.Messages.MapNotify.TryReadView, "Map-Notify");
 
-    public static void MapNotifyAck(ReadOnlySpan<byte> input)
+    public static void MapNotifyAck(ReadOnlySpan<byte> input) =>
+        Authenticated<Lisp.Messages.MapNotifyAck>(input, Lisp.Messages.MapNotifyAck.TryRead, Lisp.Messages.MapNotifyAck.TryReadView, "Map-Notify-Ack");
+
+    private delegate bool Reader<T>(ReadOnlySpan<byte> bytes, out T message, out LispError error);
+
+    private delegate bool ViewReader(ReadOnlySpan<byte> bytes, out AuthenticatedMessageView view, out LispError error);
+
+    // The three messages that share the authenticated body: reader and view agree, and what reads is a write-read fixed point.
+    private static void Authenticated<T>(ReadOnlySpan<byte> input, Reader<T> read, ViewReader view, string what) where T : LispMessage
     {
-        var ok = Lisp.Messages.MapNotifyAck.TryRead(input, out var message, out _);
-        Agree(ok, Lisp.Messages.MapNotifyAck.TryReadView(input, out _, out _), "Map-Notify-Ack view");
-        if (ok) FixedPoint(message.ToArray(), b => Lisp.Messages.MapNotifyAck.TryRead(b, out var m, out _) ? m.ToArray() : null);
+        var ok = read(input, out var message, out _);
+        Agree(ok, view(input, out _, out _), what + " view");
+        if (ok) FixedPoint(message.ToArray(), b => read(b, out var m, out _) ? m.ToArray() : null);
     }
 
     public static void MapRequest(ReadOnlySpan<byte> input)
