@@ -4,7 +4,7 @@ namespace LispMobility.Xtr;
 public sealed class XtrCounters
 {
     private long _malformed, _unexpected, _registerSent, _registerRetransmit, _registerAck, _notifyRejected, _notifyAckSent, _away;
-    private long _mapReplySent, _requestNotOurs, _smrSent, _smrSuppressed, _smrReceived, _mapRequestSent, _unmatchedReply, _cacheInstalled, _routeFailures;
+    private long _mapReplySent, _requestNotOurs, _smrSent, _smrSuppressed, _smrReceived, _mapRequestSent, _unmatchedReply, _cacheInstalled;
     private long _groupNotifySent, _groupNotifyReceived, _groupNotifyDeferred, _notifyDuplicate, _unsupportedEid, _timerFaults, _receiveFaults;
 
     /// <summary>Datagrams that did not decode.</summary>
@@ -47,8 +47,6 @@ public sealed class XtrCounters
     public long UnmatchedReplies => Interlocked.Read(ref _unmatchedReply);
     /// <summary>Map-cache installs.</summary>
     public long CacheInstalls => Interlocked.Read(ref _cacheInstalled);
-    /// <summary>Route-table operations that failed.</summary>
-    public long RouteFailures => Interlocked.Read(ref _routeFailures);
     /// <summary>Requests and SMRs naming an EID that is not an IP address (another LCAF or AFI): dropped, nothing resolved.</summary>
     public long UnsupportedEids => Interlocked.Read(ref _unsupportedEid);
     /// <summary>Timer work items that failed (a bug): each dropped, logged, and the tick's other work still done.</summary>
@@ -76,7 +74,6 @@ public sealed class XtrCounters
     internal void MapRequestSent() => Interlocked.Increment(ref _mapRequestSent);
     internal void UnmatchedReply() => Interlocked.Increment(ref _unmatchedReply);
     internal void CacheInstalled() => Interlocked.Increment(ref _cacheInstalled);
-    internal void RouteFailure() => Interlocked.Increment(ref _routeFailures);
     internal void UnsupportedEid() => Interlocked.Increment(ref _unsupportedEid);
     internal void TimerFault() => Interlocked.Increment(ref _timerFaults);
     internal void ReceiveFault() => Interlocked.Increment(ref _receiveFaults);

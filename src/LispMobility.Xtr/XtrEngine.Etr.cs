@@ -104,7 +104,7 @@ public sealed partial class XtrEngine
                 if (!seen.Add(eid)) continue;
                 StartHostRegistration(host, HostState.Registering, now);
                 started.Add(host);
-                SetRoute(new HostRoute(address, HostRouteKind.Local, host.Interface));
+                _routes.Enqueue(RouteChange.Host(address, host.Interface));
             }
 
             SendHostRegisters(started, now, sink);
@@ -153,7 +153,7 @@ public sealed partial class XtrEngine
                 FailWaiters(host, $"registration of {host.Eid} superseded by its withdrawal");
                 StartHostRegistration(host, HostState.Withdrawing, now);
                 started.Add(host);
-                if (removeRoute) RemoveRoute(address);
+                if (removeRoute) _routes.Enqueue(RouteChange.Removal(address));
             }
 
             SendHostRegisters(started, now, sink);
@@ -410,7 +410,7 @@ public sealed partial class XtrEngine
         CompleteWithdrawals(host);
         host.State = HostState.Away;
         host.Since = now;
-        SetRoute(new HostRoute(eid.ToIPAddress(), HostRouteKind.Blackhole, null));
+        _routes.Enqueue(RouteChange.Blackhole(eid.ToIPAddress()));
         Counters.WentAway();
         events.Add(new HostAway(now, host.Eid, locators, source));
         LogAway(host.Eid.ToString(), source);
@@ -427,7 +427,7 @@ public sealed partial class XtrEngine
         FailWaiters(host, $"{host.Eid} was taken by another site and is now registered nowhere");
         CompleteWithdrawals(host);
         Forget(host);
-        RemoveRoute(eid.Address.ToIPAddress());
+        _routes.Enqueue(RouteChange.Removal(eid.Address.ToIPAddress()));
         events.Add(new HostAwayCleared(now, eid));
         LogAwayCleared(eid.ToString(), was.ToString());
     }
@@ -484,32 +484,5 @@ public sealed partial class XtrEngine
     {
         foreach (var w in host.Waiters) _completions.Add((() => w.TrySetException(new XtrRegistrationException(message))));
         host.Waiters.Clear();
-    }
-
-    private void SetRoute(HostRoute route)
-    {
-        try
-        {
-            if (route.Kind == HostRouteKind.Local && route.Interface is null) _routes.Remove(route.Address);
-            else _routes.Set(route);
-        }
-        catch (RouteTableException e)
-        {
-            Counters.RouteFailure();
-            LogRouteFailure(e, route.Address.ToString());
-        }
-    }
-
-    private void RemoveRoute(IPAddress address)
-    {
-        try
-        {
-            _routes.Remove(address);
-        }
-        catch (RouteTableException e)
-        {
-            Counters.RouteFailure();
-            LogRouteFailure(e, address.ToString());
-        }
     }
 }

@@ -24,9 +24,6 @@ public sealed partial class XtrEngine
     [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "{Eid}: no acknowledgement from {MapServers} after {Transmissions} transmissions")]
     private partial void LogRegisterTimeout(string eid, string mapServers, int transmissions);
 
-    [LoggerMessage(EventId = 2005, Level = LogLevel.Error, Message = "Route for {Address} could not be programmed")]
-    private partial void LogRouteFailure(Exception exception, string address);
-
     [LoggerMessage(EventId = 2008, Level = LogLevel.Error, Message = "xTR timer work failed in {Job}; the item was dropped and the rest of the tick ran ({Suppressed} more such faults since the last report)")]
     private partial void LogTimerFault(Exception exception, string job, long suppressed);
 

@@ -17,14 +17,15 @@ namespace LispMobility.Xtr;
 /// <summary>
 /// The embedded xTR, sans I/O (datagrams and time in, datagrams out): the ETR's registration engine
 /// and EID database with dynamic hosts, the away state, authoritative Map-Replies and SMRs, and the
-/// ITR's map-cache with resolution through the Map-Resolver. Host routes go to an <see cref="IRouteTable"/>.
-/// Thread-safe through one lock; completions of awaited operations run outside it.
+/// ITR's map-cache with resolution through the Map-Resolver. Host routes are an output too: route changes, in order, to an
+/// <see cref="IRouteChangeSink"/> that the shell applies off the receive path. Thread-safe through one lock; completions of
+/// awaited operations run outside it.
 /// </summary>
 public sealed partial class XtrEngine : IDatagramEngine
 {
     private readonly object _gate = new();
     private readonly XtrOptions _options;
-    private readonly IRouteTable _routes;
+    private readonly IRouteChangeSink _routes;
     private readonly TimeProvider _time;
     private readonly NonceSource _registerNonces;
     private readonly NonceSource _nonces;
@@ -39,7 +40,7 @@ public sealed partial class XtrEngine : IDatagramEngine
     private readonly List<Action> _completions = [];
 
     /// <summary>Builds the engine from validated options (throws listing every problem otherwise).</summary>
-    public XtrEngine(XtrOptions options, IRouteTable routes, TimeProvider? time = null, NonceSource? nonces = null, ILogger<XtrEngine>? logger = null)
+    public XtrEngine(XtrOptions options, IRouteChangeSink routes, TimeProvider? time = null, NonceSource? nonces = null, ILogger<XtrEngine>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var errors = options.Validate();

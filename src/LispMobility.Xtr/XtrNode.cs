@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using LispMobility.Lisp;
+using LispMobility.Lisp.Addressing;
 using LispMobility.Transport;
 using LispMobility.Xtr.Caching;
 using LispMobility.Xtr.Configuration;
@@ -12,12 +13,14 @@ namespace LispMobility.Xtr;
 
 /// <summary>
 /// The xTR as the rest of the agent uses it: the engine on its UDP sockets, with awaitable operations
-/// (register a host, withdraw it, resolve an EID, solicit remote ITRs).
+/// (register a host, withdraw it, resolve an EID, solicit remote ITRs), and the engine's route changes applied to the
+/// route table by a <see cref="RouteProgrammer"/>, off the receive path.
 /// </summary>
-public sealed class XtrNode : ITunnelRouter, IAsyncDisposable
+public sealed class XtrNode : ITunnelRouter, IXtrStatus, IAsyncDisposable
 {
     private readonly UdpDatagramTransport _transport;
     private readonly IRouteTable _routes;
+    private readonly RouteProgrammer _programmer;
     private readonly object _sendGate = new();
     private readonly TimeSpan _resolveTimeout;
 
@@ -27,7 +30,11 @@ public sealed class XtrNode : ITunnelRouter, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         loggers ??= NullLoggerFactory.Instance;
         _routes = routes ?? throw new ArgumentNullException(nameof(routes));
-        Engine = new XtrEngine(options, routes, time, nonces, loggers.CreateLogger<XtrEngine>());
+        _programmer = new RouteProgrammer(routes, loggers.CreateLogger<RouteProgrammer>());
+        Engine = new XtrEngine(options, _programmer, time, nonces, loggers.CreateLogger<XtrEngine>());
+        _time = time ?? TimeProvider.System;
+        Engine.EventRaised += (_, e) => EventRaised?.Invoke(this, e);
+        _programmer.Failed += (_, f) => EventRaised?.Invoke(this, new RouteProgrammingFailed(_time.GetUtcNow(), EidPrefix.Host(LispAddress.FromIPAddress(f.Change.Address)), f.Change, f.Error.Message, f.Attempts));
         _resolveTimeout = options.ResolveTimeout;
         _transport = new UdpDatagramTransport(new InOrder(this), options.EffectiveListen.Select(IPEndPoint.Parse), loggers.CreateLogger<UdpDatagramTransport>());
         if (Engine.MapNotifyGroups.Count > 0)
@@ -49,8 +56,37 @@ public sealed class XtrNode : ITunnelRouter, IAsyncDisposable
         }
     }
 
-    /// <summary>The protocol engine (state, counters, events).</summary>
-    public XtrEngine Engine { get; }
+    private readonly TimeProvider _time;
+
+    // The protocol engine; the rest of the agent reads it through IXtrStatus and drives it through ITunnelRouter.
+    internal XtrEngine Engine { get; }
+
+    /// <inheritdoc />
+    public IRouteProgrammingStatus RouteProgramming => _programmer;
+
+    /// <inheritdoc />
+    public event EventHandler<XtrEvent>? EventRaised;
+
+    /// <inheritdoc />
+    public UInt128 XtrId => Engine.XtrId;
+
+    /// <inheritdoc />
+    public XtrCounters Counters => Engine.Counters;
+
+    /// <inheritdoc />
+    public IReadOnlyList<HostInfo> Hosts() => Engine.Hosts();
+
+    /// <inheritdoc />
+    public IReadOnlyList<(IPEndPoint MapServer, DateTimeOffset? LastAcknowledged)> MapServerStatus() => Engine.MapServerStatus();
+
+    /// <inheritdoc />
+    public IReadOnlyList<MapCacheEntry> MapCacheEntries() => Engine.MapCacheEntries();
+
+    /// <inheritdoc />
+    public MapCacheEntry? LookupMapCache(IPAddress address) => Engine.LookupMapCache(address);
+
+    /// <inheritdoc />
+    public string? RangeOf(IPAddress address) => Engine.RangeOf(address);
 
     /// <inheritdoc />
     public string Site => Engine.Site;
@@ -205,6 +241,7 @@ public sealed class XtrNode : ITunnelRouter, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _transport.DisposeAsync().ConfigureAwait(false);
+        await _programmer.DisposeAsync().ConfigureAwait(false);
         try
         {
             _routes.RemoveAll();

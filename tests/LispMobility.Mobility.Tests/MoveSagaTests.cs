@@ -53,6 +53,7 @@ public sealed class MoveSagaTests : IAsyncLifetime
         Assert.True(home.Converged, home.Error);
         Assert.Null(_lab.HostRegistrationSite(eid));
         Assert.Equal(("172.16.0.0/16", _lab.Rloc(MobilityLab.Dc1)), await _lab.LookupFromBranchAsync(eid));
+        await _lab.Xtrs[MobilityLab.Dc1].RouteProgramming.WhenIdleAsync();
         Assert.Equal(HostRouteKind.Local, _lab.Routes[MobilityLab.Dc1].Get(eid)?.Kind); // the host stays reachable at home
         // DC2 held it away until the /32 was withdrawn; told it is gone, it keeps no blackhole behind.
         await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc2].StateOf(eid) is null && _lab.Routes[MobilityLab.Dc2].Get(eid) is null, "DC2's away state cleared");

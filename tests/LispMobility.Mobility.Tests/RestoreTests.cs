@@ -45,6 +45,7 @@ public sealed class RestoreTests : IAsyncLifetime
         Assert.Equal((5, 0), (registered, skipped.Count));
         Assert.All(eids, e => Assert.Equal(HostState.Registered, _lab.Xtrs[MobilityLab.Dc2].StateOf(e)));
         Assert.All(eids, e => Assert.Equal(MobilityLab.Dc2, after.OwnerOf(e)));
+        await _lab.Xtrs[MobilityLab.Dc2].RouteProgramming.WhenIdleAsync();
         Assert.All(eids, e => Assert.Equal(HostRouteKind.Local, _lab.Routes[MobilityLab.Dc2].Get(e)!.Kind));
         Assert.Equal(($"{eids[2]}/32", _lab.Rloc(MobilityLab.Dc2)), await _lab.LookupFromBranchAsync(eids[2]));
     }

@@ -114,7 +114,7 @@ public sealed class LinuxRouteTableTests : IDisposable
         var host = IPAddress.Parse("10.200.0.7");
         _ns.Enter(() =>
         {
-            var a = new XtrEngine(lab.SiteA(), _table, time);
+            var a = new XtrEngine(lab.SiteA(), new ApplyNow(_table), time);
             var b = new XtrEngine(lab.SiteB(), new InMemoryRouteTable(), time);
             net.Attach(lab.Endpoint(lab.Ms), new MapServer(lab.MapServer(), time));
             net.Attach(lab.Endpoint(lab.A), a);
@@ -126,5 +126,31 @@ public sealed class LinuxRouteTableTests : IDisposable
         });
 
         Assert.Equal("blackhole 10.200.0.7", Routes().Trim());
+    }
+
+    [Fact]
+    public void A_batch_goes_down_in_few_datagrams_and_each_change_gets_its_own_answer()
+    {
+        // 600 changes: more than one datagram's worth; a route to a missing interface and the removal of an absent
+        // route among them. The first fails alone, the second is no failure (removal is idempotent).
+        var batch = Enumerable.Range(0, 600).Select(i => RouteChange.Host(IPAddress.Parse($"10.201.{i / 250}.{i % 250 + 1}"), "vm0")).ToList();
+        batch[100] = RouteChange.Host(IPAddress.Parse("10.202.0.1"), "nosuch0");
+        batch[300] = RouteChange.Removal(IPAddress.Parse("10.202.0.2"));
+        batch.Add(RouteChange.Blackhole(IPAddress.Parse("10.201.0.1")));
+
+        var failures = _ns.Enter(() => ((IRouteTable)_table).Apply(batch));
+
+        Assert.Equal(batch.Count, failures.Length);
+        Assert.Equal("interface 'nosuch0' does not exist (route for 10.202.0.1)", failures[100]?.Message);
+        Assert.Single(failures, f => f is not null);
+        var routes = _ns.Enter(_table.List);
+        Assert.Equal(598, routes.Count);
+        Assert.Equal(HostRouteKind.Blackhole, routes.Single(r => r.Address.Equals(IPAddress.Parse("10.201.0.1"))).Kind);
+    }
+
+    // In the namespace's thread, the engine's changes applied as they come (the shell's queue would apply them on its own thread).
+    private sealed class ApplyNow(IRouteTable table) : IRouteChangeSink
+    {
+        public void Enqueue(RouteChange change) => change.ApplyTo(table);
     }
 }

@@ -83,6 +83,8 @@ public sealed class UdpMoveTests : IAsyncLifetime
 
         await Eventually(() => _c.Engine.LookupMapCache(Host)?.Locators.Single().Address.ToString() == _lab.B, "C's map-cache holds B's RLOC");
         await Eventually(() => _a.Engine.StateOf(Host) == HostState.Away, "A has the host away");
+        await _a.RouteProgramming.WhenIdleAsync();
+        await _b.RouteProgramming.WhenIdleAsync();
         Assert.Equal(new HostRoute(Host, HostRouteKind.Blackhole, null), _routesA.Get(Host));
         Assert.Equal(new HostRoute(Host, HostRouteKind.Local, "vm0"), _routesB.Get(Host));
         Assert.True(_c.Engine.Counters.SmrsReceived >= 1);
@@ -115,6 +117,7 @@ public sealed class UdpMoveTests : IAsyncLifetime
         await Eventually(() => _a.Engine.Counters.MalformedCount + _a.Engine.Counters.UnexpectedCount + _a.Engine.Counters.NotifiesRejected >= 150, "hostile datagrams counted");
         Assert.True(_a.Engine.Counters.NotifiesRejected >= 1);
         Assert.Equal(HostState.Registered, _a.Engine.StateOf(Host));
+        await _a.RouteProgramming.WhenIdleAsync();
         Assert.Equal(HostRouteKind.Local, _routesA.Get(Host)!.Kind);
     }
 

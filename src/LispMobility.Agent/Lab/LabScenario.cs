@@ -55,7 +55,7 @@ internal sealed class LabScenario(TextWriter output, ILoggerFactory? loggers = n
             foreach (var site in new[] { LabTopology.Dc1, LabTopology.Dc2, LabTopology.Branch })
             {
                 var node = new XtrNode(LabTopology.XtrOptions(site), routes[site], _loggers);
-                node.Engine.EventRaised += (_, e) => Narrate(site, e);
+                node.EventRaised += (_, e) => Narrate(site, e);
                 xtrs[site] = node;
                 node.Start();
                 Say(site, $"xTR up, RLOC {node.Rlocs[0].Address}, registering {string.Join(", ", LabTopology.XtrOptions(site).DatabaseMappings)}");
@@ -113,8 +113,8 @@ internal sealed class LabScenario(TextWriter output, ILoggerFactory? loggers = n
             Check("move of web-01 to DC2 converged", move.Converged, move.Error ?? $"{move.Total.TotalMilliseconds:0.0} ms, steps: {string.Join(", ", move.Steps.Select(s => $"{s.Step} {s.Elapsed.TotalMilliseconds:0.0} ms"))}");
             Check("DC1 holds web-01 away with a blackhole /32", xtrs[LabTopology.Dc1].StateOf(web01) == HostState.Away && routes[LabTopology.Dc1].Get(web01)?.Kind == HostRouteKind.Blackhole,
                 $"state {xtrs[LabTopology.Dc1].StateOf(web01)}, route {routes[LabTopology.Dc1].Get(web01)?.Kind.ToString() ?? "none"}");
-            var refreshed = await WaitAsync(() => branch.Engine.LookupMapCache(web01) is { } e && e.Eid.IsHost && Rlocs(e.Locators) == "127.77.2.1", stop.Token).ConfigureAwait(false);
-            Check("branch map-cache refreshed to DC2 by SMR", refreshed, $"{branch.Engine.LookupMapCache(web01)?.Eid} -> {Rlocs(branch.Engine.LookupMapCache(web01)?.Locators ?? [])} at +{(_clock.Elapsed - moveStart).TotalMilliseconds:0.0} ms");
+            var refreshed = await WaitAsync(() => branch.LookupMapCache(web01) is { } e && e.Eid.IsHost && Rlocs(e.Locators) == "127.77.2.1", stop.Token).ConfigureAwait(false);
+            Check("branch map-cache refreshed to DC2 by SMR", refreshed, $"{branch.LookupMapCache(web01)?.Eid} -> {Rlocs(branch.LookupMapCache(web01)?.Locators ?? [])} at +{(_clock.Elapsed - moveStart).TotalMilliseconds:0.0} ms");
             var audit = store.QueryAudit(new AuditQuery(Eid: "172.16.4.10"));
             Check("the move is in the audit history", audit.Any(a => a.Kind == "move" && a.Outcome == "converged"), $"{audit.Count} audit rows for 172.16.4.10");
 
@@ -124,8 +124,8 @@ internal sealed class LabScenario(TextWriter output, ILoggerFactory? loggers = n
             var home = await NextMoveAsync(detections, stop.Token).ConfigureAwait(false);
             Check("move home converged (/32 withdrawn)", home.Converged && server.ListRegistrations().All(r => !r.Eid.IsHost || r.Eid.Address.ToIPAddress().ToString() != "172.16.4.10"),
                 home.Error ?? $"{home.Total.TotalMilliseconds:0.0} ms");
-            var aggregate = await WaitAsync(() => branch.Engine.LookupMapCache(web01) is { } e && !e.Eid.IsHost && Rlocs(e.Locators) == "127.77.1.1", stop.Token).ConfigureAwait(false);
-            Check("branch map-cache back on DC1's aggregate", aggregate, $"{branch.Engine.LookupMapCache(web01)?.Eid} -> {Rlocs(branch.Engine.LookupMapCache(web01)?.Locators ?? [])}");
+            var aggregate = await WaitAsync(() => branch.LookupMapCache(web01) is { } e && !e.Eid.IsHost && Rlocs(e.Locators) == "127.77.1.1", stop.Token).ConfigureAwait(false);
+            Check("branch map-cache back on DC1's aggregate", aggregate, $"{branch.LookupMapCache(web01)?.Eid} -> {Rlocs(branch.LookupMapCache(web01)?.Locators ?? [])}");
             var dc2Clean = await WaitAsync(() => xtrs[LabTopology.Dc2].StateOf(web01) is null && routes[LabTopology.Dc2].Get(web01) is null, stop.Token).ConfigureAwait(false);
             Check("DC2 keeps no blackhole once the /32 is withdrawn", dc2Clean, $"state {xtrs[LabTopology.Dc2].StateOf(web01)?.ToString() ?? "none"}, route {routes[LabTopology.Dc2].Get(web01)?.Kind.ToString() ?? "none"}");
 

@@ -16,21 +16,21 @@ internal static class AgentApi
         api.MapGet("/status", () => Results.Json(new
         {
             site = agent.Config.Xtr.Site,
-            xtrId = agent.Xtr.Engine.XtrId.ToString("x32", CultureInfo.InvariantCulture),
+            xtrId = agent.Xtr.XtrId.ToString("x32", CultureInfo.InvariantCulture),
             rlocs = agent.Xtr.Rlocs.Select(r => r.Address.ToString()),
             control = agent.Xtr.LocalEndpoints.Select(e => e.ToString()),
-            mapServers = agent.Xtr.Engine.MapServerStatus().Select(m => new { address = m.MapServer.ToString(), lastAcknowledged = m.LastAcknowledged }),
-            hosts = agent.Xtr.Engine.Hosts().Count,
-            mapCache = agent.Xtr.Engine.MapCacheEntries().Count,
+            mapServers = agent.Xtr.MapServerStatus().Select(m => new { address = m.MapServer.ToString(), lastAcknowledged = m.LastAcknowledged }),
+            hosts = agent.Xtr.Hosts().Count,
+            mapCache = agent.Xtr.MapCacheEntries().Count,
             embeddedMapServer = agent.MapServer is { } ms ? new { registrations = ms.RegistrationCount, pendingNotifies = ms.PendingNotifyCount } : null,
         }));
 
-        api.MapGet("/eids", () => Results.Json(agent.Xtr.Engine.Hosts().Select(h => new
+        api.MapGet("/eids", () => Results.Json(agent.Xtr.Hosts().Select(h => new
         {
             eid = h.Eid.ToString(), range = h.Range, state = h.State.ToString(), since = h.Since,
         })));
 
-        api.MapGet("/map-cache", () => Results.Json(agent.Xtr.Engine.MapCacheEntries().Select(e => new
+        api.MapGet("/map-cache", () => Results.Json(agent.Xtr.MapCacheEntries().Select(e => new
         {
             eid = e.Eid.ToString(), rlocs = e.Locators.Select(l => $"{l.Address} p{l.Priority}/w{l.Weight}"), action = e.IsNegative ? e.Action.ToString() : null,
             ttlMinutes = e.TtlMinutes, expires = e.Expires, lastUsed = e.LastUsed,

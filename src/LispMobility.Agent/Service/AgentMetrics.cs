@@ -50,8 +50,16 @@ internal sealed class AgentMetrics
         xtr.CreateObservableGauge("lispmobility_dynamic_hosts", () => Hosts(agent.XtrOrNull),
             description: "Dynamic hosts known to this site's xTR, by state.");
         xtr.CreateObservableGauge("lispmobility_map_cache_entries",
-            () => agent.XtrOrNull is { } node ? [new Measurement<long>(node.Engine.MapCacheEntries().Count)] : Array.Empty<Measurement<long>>(),
+            () => agent.XtrOrNull is { } node ? [new Measurement<long>(node.MapCacheEntries().Count)] : Array.Empty<Measurement<long>>(),
             description: "Map-cache entries of this site's ITR.");
+        xtr.CreateObservableGauge("lispmobility_route_changes", () => RouteChanges(agent.XtrOrNull),
+            description: "Host-route changes the route-programming queue applied, retried after a transient failure, or gave up on (running total).");
+        xtr.CreateObservableGauge("lispmobility_route_batches",
+            () => agent.XtrOrNull is { } batched ? [new Measurement<long>(batched.RouteProgramming.Batches)] : Array.Empty<Measurement<long>>(),
+            description: "Batches of host-route changes handed to the route table (running total).");
+        xtr.CreateObservableGauge("lispmobility_route_queue_depth",
+            () => agent.XtrOrNull is { } queued ? [new Measurement<long>(queued.RouteProgramming.Pending)] : Array.Empty<Measurement<long>>(),
+            description: "Host-route changes waiting to be applied.");
         xtr.CreateObservableGauge("lispmobility_engine_faults", () => Faults(agent.XtrOrNull),
             description: "Work items a protocol engine failed on and dropped (a bug; the log has the first of each minute).");
 
@@ -70,16 +78,25 @@ internal sealed class AgentMetrics
     private static IEnumerable<Measurement<long>> Hosts(XtrNode? node)
     {
         if (node is null) yield break;
-        var hosts = node.Engine.Hosts();
+        var hosts = node.Hosts();
         foreach (var state in Enum.GetValues<HostState>())
             yield return new Measurement<long>(hosts.Count(h => h.State == state), new KeyValuePair<string, object?>("state", state.ToString()));
+    }
+
+    private static IEnumerable<Measurement<long>> RouteChanges(XtrNode? node)
+    {
+        if (node is null) yield break;
+        var routes = node.RouteProgramming;
+        yield return new Measurement<long>(routes.Programmed, new KeyValuePair<string, object?>("result", "programmed"));
+        yield return new Measurement<long>(routes.Retries, new KeyValuePair<string, object?>("result", "retried"));
+        yield return new Measurement<long>(routes.Failures, new KeyValuePair<string, object?>("result", "failed"));
     }
 
     private static IEnumerable<Measurement<long>> Faults(XtrNode? node)
     {
         if (node is null) yield break;
-        yield return Labelled(node.Engine.Counters.TimerFaults, "xtr", ("where", "timer"));
-        yield return Labelled(node.Engine.Counters.ReceiveFaults, "xtr", ("where", "receive"));
+        yield return Labelled(node.Counters.TimerFaults, "xtr", ("where", "timer"));
+        yield return Labelled(node.Counters.ReceiveFaults, "xtr", ("where", "receive"));
     }
 
     private static IEnumerable<Measurement<long>> Rejected(MobilityAgent agent)
@@ -91,9 +108,9 @@ internal sealed class AgentMetrics
 
         if (agent.XtrOrNull is { } node)
         {
-            yield return Labelled(node.Engine.Counters.MalformedCount, "xtr", ("reason", "Malformed"));
-            yield return Labelled(node.Engine.Counters.NotifiesRejected, "xtr", ("reason", "NotifyRejected"));
-            yield return Labelled(node.Engine.Counters.UnsupportedEids, "xtr", ("reason", "UnsupportedEid"));
+            yield return Labelled(node.Counters.MalformedCount, "xtr", ("reason", "Malformed"));
+            yield return Labelled(node.Counters.NotifiesRejected, "xtr", ("reason", "NotifyRejected"));
+            yield return Labelled(node.Counters.UnsupportedEids, "xtr", ("reason", "UnsupportedEid"));
         }
     }
 

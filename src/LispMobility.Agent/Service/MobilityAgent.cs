@@ -105,7 +105,7 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
     }
 
     private void ProbeWhenAway(ILivenessProbe dataPlane) =>
-        Xtr.Engine.EventRaised += (_, e) =>
+        Xtr.EventRaised += (_, e) =>
         {
             // Off the xTR's receive thread, which raised the event; a few at a time (the rest are real moves, see below).
             if (e is HostAway away && _probes.Wait(0)) _ = Task.Run(() => ProbeAfterAwayAsync(dataPlane, away.Eid.Address.ToIPAddress()));
@@ -117,7 +117,7 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
     // makes thousands of hosts away at once, real moves that need no probe.
     private async Task ProbeAfterAwayAsync(ILivenessProbe probe, IPAddress eid)
     {
-        var name = Xtr.Engine.RangeOf(eid);
+        var name = Xtr.RangeOf(eid);
         var range = config.Xtr.DynamicEids.FirstOrDefault(d => d.Name == name);
         try
         {

@@ -7,6 +7,9 @@ internal sealed class NetlinkException(int errno, string? kernelMessage, string 
     : Exception($"{request}: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}){(kernelMessage is null ? "" : $": {kernelMessage}")}")
 {
     public int Errno { get; } = errno;
+
+    /// <summary>True for errors where trying again may work: busy, out of memory or buffers, no answer in time.</summary>
+    public bool Transient => Errno is 11 /* EAGAIN */ or 12 /* ENOMEM */ or 16 /* EBUSY */ or 105 /* ENOBUFS */;
 }
 
 /// <summary>
@@ -94,6 +97,63 @@ internal sealed partial class NetlinkSocket : IDisposable
                 answers.Add((type, payload.ToArray()));
             }
         }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="requests"/> (each with NLM_F_ACK) in one datagram and collects one acknowledgement per request:
+    /// the kernel handles each on its own, so one refused does not stop the rest. Keep a batch small enough for the
+    /// acknowledgements to fit the socket's receive buffer (a few hundred).
+    /// </summary>
+    /// <returns>Per request, in order: null when the kernel applied it, else its error.</returns>
+    public unsafe NetlinkException?[] ExchangeBatch(IReadOnlyList<(NetlinkMessage Message, string What)> requests)
+    {
+        var results = new NetlinkException?[requests.Count];
+        if (requests.Count == 0) return results;
+        var first = _sequence + 1;
+        var datagram = new List<byte>();
+        foreach (var (message, _) in requests)
+        {
+            var bytes = message.ToArray(++_sequence);
+            datagram.AddRange(bytes);
+            for (var pad = NetlinkMessage.Align(bytes.Length) - bytes.Length; pad > 0; pad--) datagram.Add(0);
+        }
+
+        var request = datagram.ToArray();
+        fixed (byte* r = request)
+            if (send(_fd, r, request.Length, 0) < 0) throw new NetlinkException(Marshal.GetLastPInvokeError(), null, $"{requests.Count} route requests");
+
+        var pending = requests.Count;
+        var buffer = new byte[64 * 1024];
+        while (pending > 0)
+        {
+            nint received;
+            fixed (byte* b = buffer) received = recv(_fd, b, buffer.Length, 0);
+            if (received < 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == Eintr) continue;
+                throw new NetlinkException(errno, errno == Eagain ? "no answer from the kernel in time" : null, $"{pending} of {requests.Count} route requests");
+            }
+
+            var data = buffer.AsSpan(0, (int)received);
+            while (data.Length >= Rtnl.HeaderLength)
+            {
+                var length = (int)MemoryMarshal.Read<uint>(data);
+                if (length < Rtnl.HeaderLength || length > data.Length) break;
+                var type = MemoryMarshal.Read<ushort>(data[4..]);
+                var flags = MemoryMarshal.Read<ushort>(data[6..]);
+                var seq = MemoryMarshal.Read<uint>(data[8..]);
+                var payload = data[Rtnl.HeaderLength..length];
+                data = data[Math.Min(NetlinkMessage.Align(length), data.Length)..];
+                var index = (long)seq - first;
+                if (type != Rtnl.NlmsgError || index < 0 || index >= requests.Count) continue;
+                var error = payload.Length >= 4 ? -MemoryMarshal.Read<int>(payload) : 0;
+                if (error != 0) results[index] = new NetlinkException(error, KernelMessage(payload, flags), requests[(int)index].What);
+                pending--;
+            }
+        }
+
+        return results;
     }
 
     private static string? KernelMessage(ReadOnlySpan<byte> payload, ushort flags)

@@ -31,13 +31,47 @@ public interface IRouteTable
 
     /// <summary>Removes every route we own (startup after a crash, and shutdown).</summary>
     int RemoveAll();
+
+    /// <summary>
+    /// Applies <paramref name="batch"/> in order, each change on its own: one that fails does not stop the others.
+    /// Returns the failure of each change (null where it worked). A table that can send many requests at once (rtnetlink)
+    /// does so; this default applies them one by one.
+    /// </summary>
+    RouteTableException?[] Apply(IReadOnlyList<RouteChange> batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var failures = new RouteTableException?[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
+        {
+            try
+            {
+                batch[i].ApplyTo(this);
+            }
+            catch (RouteTableException e)
+            {
+                failures[i] = e;
+            }
+        }
+
+        return failures;
+    }
 }
 
 /// <summary>Failure to program the routing table, with the operation and the system's reason.</summary>
-public sealed class RouteTableException(string message, Exception? inner = null) : Exception(message, inner);
+/// <param name="message">The operation and the reason.</param>
+/// <param name="inner">The system's error.</param>
+/// <param name="transient">True when trying again may work (the kernel was busy or out of buffers, or did not answer in time).</param>
+public sealed class RouteTableException(string message, Exception? inner = null, bool transient = false) : Exception(message, inner)
+{
+    /// <summary>True when trying again may work.</summary>
+    public bool Transient { get; } = transient;
+}
 
-/// <summary>An in-memory route table (tests, the lab, and hosts where routes are not programmed).</summary>
-public sealed class InMemoryRouteTable : IRouteTable
+/// <summary>
+/// An in-memory route table (tests, the lab, and hosts where routes are not programmed). As an <see cref="IRouteChangeSink"/>
+/// it applies an engine's changes at once, which is what a sans-I/O test of the engine wants to read back.
+/// </summary>
+public sealed class InMemoryRouteTable : IRouteTable, IRouteChangeSink
 {
     private readonly Dictionary<IPAddress, HostRoute> _routes = [];
     private readonly object _gate = new();
@@ -71,6 +105,9 @@ public sealed class InMemoryRouteTable : IRouteTable
             return n;
         }
     }
+
+    /// <inheritdoc />
+    public void Enqueue(RouteChange change) => change.ApplyTo(this);
 
     /// <summary>The route of <paramref name="address"/>, if any.</summary>
     public HostRoute? Get(IPAddress address)

@@ -23,8 +23,69 @@ public sealed partial class LinuxRouteTable(byte routeProtocol = LinuxRouteTable
     /// <summary>The protocol number our routes carry.</summary>
     public byte RouteProtocol => routeProtocol;
 
+    // Acknowledgements of one batch must fit the socket's receive buffer (an error echoes the request, ~100 bytes each).
+    private const int BatchSize = 256;
+
     /// <inheritdoc />
     public void Set(HostRoute route)
+    {
+        var (message, what) = SetRequest(route);
+        Exchange(message, what);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One netlink datagram per <see cref="BatchSize"/> changes, on one socket: a failover's thousands of routes cost a few system calls.</remarks>
+    public RouteTableException?[] Apply(IReadOnlyList<RouteChange> batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var failures = new RouteTableException?[batch.Count];
+        var requests = new List<(NetlinkMessage, string)>(Math.Min(batch.Count, BatchSize));
+        var indexes = new List<int>(requests.Capacity);
+        using var socket = new NetlinkSocket(_timeout);
+        for (var start = 0; start < batch.Count; start += BatchSize)
+        {
+            requests.Clear();
+            indexes.Clear();
+            for (var i = start; i < Math.Min(start + BatchSize, batch.Count); i++)
+            {
+                try
+                {
+                    var change = batch[i];
+                    requests.Add(change.Kind == RouteChangeKind.Remove ? RemoveRequest(change.Address)
+                        : SetRequest(new HostRoute(change.Address, change.Kind == RouteChangeKind.Blackhole ? HostRouteKind.Blackhole : HostRouteKind.Local, change.Interface)));
+                    indexes.Add(i);
+                }
+                catch (RouteTableException e)
+                {
+                    failures[i] = e;
+                }
+            }
+
+            NetlinkException?[] answers;
+            try
+            {
+                answers = socket.ExchangeBatch(requests);
+            }
+            catch (NetlinkException e)
+            {
+                // The batch as a whole got no answer: every change of it failed the same way (and may be tried again).
+                foreach (var i in indexes) failures[i] = new RouteTableException(e.Message, e, e.Transient);
+                continue;
+            }
+
+            for (var k = 0; k < answers.Length; k++)
+            {
+                if (answers[k] is not { } error) continue;
+                // Removing what is not there is not a failure: removal is idempotent.
+                if (batch[indexes[k]].Kind == RouteChangeKind.Remove && error.Errno is Enoent or Esrch) continue;
+                failures[indexes[k]] = new RouteTableException(error.Message, error, error.Transient);
+            }
+        }
+
+        return failures;
+    }
+
+    private (NetlinkMessage, string) SetRequest(HostRoute route)
     {
         ArgumentNullException.ThrowIfNull(route);
         var (family, length, bytes) = Destination(route.Address);
@@ -40,20 +101,26 @@ public sealed partial class LinuxRouteTable(byte routeProtocol = LinuxRouteTable
             message.Attribute(Rtnl.RtaOif, index);
         }
 
-        Exchange(message, $"add {(local ? "route" : "blackhole")} {route.Address}/{length}{(local ? " dev " + route.Interface : "")}");
+        return (message, $"add {(local ? "route" : "blackhole")} {route.Address}/{length}{(local ? " dev " + route.Interface : "")}");
     }
 
-    /// <inheritdoc />
-    public void Remove(IPAddress address)
+    private (NetlinkMessage, string) RemoveRequest(IPAddress address)
     {
         ArgumentNullException.ThrowIfNull(address);
         var (family, length, bytes) = Destination(address);
         var message = new NetlinkMessage(Rtnl.DelRoute, Rtnl.FRequest | Rtnl.FAck)
             .Rtmsg(family, length, Rtnl.RtTableMain, routeProtocol, 255 /* RT_SCOPE_NOWHERE: any scope */, 0)
             .Attribute(Rtnl.RtaDst, bytes);
+        return (message, $"delete route {address}/{length}");
+    }
+
+    /// <inheritdoc />
+    public void Remove(IPAddress address)
+    {
+        var (message, what) = RemoveRequest(address);
         try
         {
-            Exchange(message, $"delete route {address}/{length}");
+            Exchange(message, what);
         }
         catch (RouteTableException e) when (e.InnerException is NetlinkException { Errno: Enoent or Esrch })
         {
@@ -103,7 +170,7 @@ public sealed partial class LinuxRouteTable(byte routeProtocol = LinuxRouteTable
         }
         catch (NetlinkException e)
         {
-            throw new RouteTableException(e.Message, e);
+            throw new RouteTableException(e.Message, e, e.Transient);
         }
     }
 

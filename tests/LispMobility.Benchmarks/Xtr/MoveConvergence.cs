@@ -54,7 +54,7 @@ internal static class MoveConvergence
         c.Start();
 
         var arrivals = new ConcurrentDictionary<LispAddress, (LispAddress Rloc, TaskCompletionSource<long> Done)>();
-        c.Engine.EventRaised += (_, e) =>
+        c.EventRaised += (_, e) =>
         {
             if (e is MapCacheUpdated u && u.Eid.IsHost && arrivals.TryGetValue(u.Eid.Address, out var w) && u.Rlocs.Any(l => l.Address == w.Rloc))
             {
@@ -101,7 +101,7 @@ internal static class MoveConvergence
 
         Console.WriteLine(Invariant($"convergence (RegisterHostAsync call -> C's map-cache holds the new RLOC): {Summary(total)}"));
         Console.WriteLine(Invariant($"  of which RegisterHostAsync (every Map-Server acknowledged):         {Summary(register)}"));
-        Console.WriteLine(Invariant($"timeouts (10 s) {timeouts}; C: SMRs received {c.Engine.Counters.SmrsReceived}, Map-Requests {c.Engine.Counters.MapRequestsSent}; Map-Server: moves {ms.Server.Counters.Moves}, Map-Notify-Acks {ms.Server.Counters.NotifyAcks}, SMRs {ms.Server.Counters.SmrsSent}"));
+        Console.WriteLine(Invariant($"timeouts (10 s) {timeouts}; C: SMRs received {c.Counters.SmrsReceived}, Map-Requests {c.Counters.MapRequestsSent}; Map-Server: moves {ms.Server.Counters.Moves}, Map-Notify-Acks {ms.Server.Counters.NotifyAcks}, SMRs {ms.Server.Counters.SmrsSent}"));
         return timeouts == 0 ? 0 : 1;
     }
 
