@@ -1,13 +1,13 @@
-using System.Globalization;
 using System.Net;
-using System.Text;
 using LispMobility.Lisp;
 using LispMobility.Lisp.Addressing;
+using LispMobility.Lisp.Auth;
 using LispMobility.Lisp.Messages;
 using LispMobility.Lisp.Records;
 using LispMobility.Transport;
 using LispMobility.Xtr.Caching;
 using LispMobility.Xtr.Configuration;
+using LispMobility.Xtr.Roles;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -15,134 +15,123 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace LispMobility.Xtr;
 
 /// <summary>
-/// The embedded xTR, sans I/O (datagrams and time in, datagrams out): the ETR's registration engine
-/// and EID database with dynamic hosts, the away state, authoritative Map-Replies and SMRs, and the
-/// ITR's map-cache with resolution through the Map-Resolver. Host routes are an output too: route changes, in order, to an
-/// <see cref="IRouteChangeSink"/> that the shell applies off the receive path. Thread-safe through one lock; completions of
-/// awaited operations run outside it.
+/// The embedded xTR, sans I/O: datagrams and time in; datagrams, route changes (to an <see cref="IRouteChangeSink"/>, in
+/// order) and the next timer out. A thin composition of roles that each own their state — registration, away state, ETR
+/// answers, SMR solicitation, resolution with the map-cache, the extended-subnet group — behind one lock; completions of
+/// awaited operations and events run outside it.
 /// </summary>
-public sealed partial class XtrEngine : IDatagramEngine
+public sealed class XtrEngine : IDatagramEngine
 {
     private readonly object _gate = new();
-    private readonly XtrOptions _options;
-    private readonly IRouteChangeSink _routes;
-    private readonly TimeProvider _time;
-    private readonly NonceSource _registerNonces;
-    private readonly NonceSource _nonces;
-    private readonly ILogger _logger;
-    private readonly Locator[] _rlocs;
-    private readonly HashSet<LispAddress> _rlocAddresses;
-    private readonly MapServerPeer[] _mapServers;
-    private readonly IPEndPoint[] _resolvers;
-    private readonly EidPrefix[] _static;
-    private readonly (DynamicEidOptions Options, EidPrefix Prefix)[] _ranges;
-    private readonly MapCache _cache;
-    private readonly List<Action> _completions = [];
+    private readonly XtrSite _site;
+    private readonly HostTable _hosts = new();
+    private readonly Registrar _registrar;
+    private readonly AwayState _away;
+    private readonly Resolver _resolver;
+    private readonly Solicitation _solicitation;
+    private readonly EtrResponder _etr;
+    private readonly ExtendedSubnetGroup _group;
+    private readonly LogThrottle _faultLog = new(TimeSpan.FromMinutes(1));
 
     /// <summary>Builds the engine from validated options (throws listing every problem otherwise).</summary>
     public XtrEngine(XtrOptions options, IRouteChangeSink routes, TimeProvider? time = null, NonceSource? nonces = null, ILogger<XtrEngine>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(routes);
         var errors = options.Validate();
         if (errors.Count > 0) throw new ArgumentException("invalid xTR configuration:" + Environment.NewLine + string.Join(Environment.NewLine, errors), nameof(options));
-        _options = options;
-        _routes = routes ?? throw new ArgumentNullException(nameof(routes));
-        _time = time ?? TimeProvider.System;
-        _registerNonces = NonceSource.Increasing(_time);
-        _nonces = nonces ?? NonceSource.Random;
-        _logger = logger ?? NullLogger<XtrEngine>.Instance;
-        _rlocs = options.Rlocs.Select(r => new Locator(LispAddress.Parse(r.Address), r.Priority, r.Weight, Local: true)).ToArray();
-        _rlocAddresses = _rlocs.Select(r => r.Address).ToHashSet();
-        _mapServers = options.MapServers.Select((m, i) => new MapServerPeer(i, IPEndPoint.Parse(m.Address), m, Encoding.UTF8.GetBytes(m.Key))).ToArray();
-        _resolvers = options.MapResolvers.Select(IPEndPoint.Parse).ToArray();
-        _static = options.DatabaseMappings.Select(EidPrefix.Parse).ToArray();
-        _ranges = options.DynamicEids.Select(d => (d, EidPrefix.Parse(d.Prefix))).ToArray();
-        _groups = _ranges.Select(r => r.Options.MapNotifyGroupEndpoint).OfType<IPEndPoint>().Distinct().ToArray();
-        _groupKeys = _ranges.Where(r => r.Options.MapNotifyGroupEndpoint is not null).Select(r => r.Options.MapNotifyGroupKey!).Distinct(StringComparer.Ordinal)
-            .Select(k => Encoding.UTF8.GetBytes(k)).ToArray();
-        _cache = new MapCache(options.MapCacheSize);
-        XtrId = string.IsNullOrEmpty(options.XtrId) ? DeriveXtrId(options) : UInt128.Parse(options.XtrId, NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-        _quickUntil = _time.GetUtcNow() + options.QuickRegisterWindow;
-        _nextPeriodic = _time.GetUtcNow();
+        _site = new XtrSite(options, routes, time ?? TimeProvider.System, nonces ?? NonceSource.Random, logger ?? NullLogger<XtrEngine>.Instance);
+        _registrar = new Registrar(_site, _hosts);
+        _away = new AwayState(_site, _hosts, _registrar);
+        _resolver = new Resolver(_site);
+        _solicitation = new Solicitation(_site, _resolver);
+        _etr = new EtrResponder(_site, _hosts, _solicitation, _resolver);
+        _group = new ExtendedSubnetGroup(_site, _hosts, _away);
     }
 
     /// <summary>The xTR-ID sent in every Map-Register.</summary>
-    public UInt128 XtrId { get; }
+    public UInt128 XtrId => _site.XtrId;
 
     /// <summary>The site's RLOCs.</summary>
-    public IReadOnlyList<Locator> Rlocs => _rlocs;
+    public IReadOnlyList<Locator> Rlocs => _site.Rlocs;
 
     /// <summary>The site name.</summary>
-    public string Site => _options.Site;
+    public string Site => _site.Options.Site;
 
     /// <summary>What the xTR counted.</summary>
-    public XtrCounters Counters { get; } = new();
+    public XtrCounters Counters => _site.Counters;
+
+    /// <summary>The map-notify groups of the extended-subnet ranges (the transport joins them).</summary>
+    public IReadOnlyList<IPEndPoint> MapNotifyGroups => _group.Groups;
+
+    /// <summary>
+    /// The UDP port this xTR's control plane listens on: where Map-Replies to our Map-Requests come back, and
+    /// the port assumed for remote ITRs we solicit. Set by the transport once bound.
+    /// </summary>
+    public int ControlPort
+    {
+        get => _site.ControlPort;
+        set => _site.ControlPort = value;
+    }
 
     /// <summary>Raised (outside the lock) for registrations, away transitions, cache updates and SMRs.</summary>
     public event EventHandler<XtrEvent>? EventRaised;
 
-    /// <summary>The dynamic-EID range named <paramref name="name"/> or containing <paramref name="address"/>.</summary>
-    public string? RangeOf(IPAddress address)
-    {
-        var a = LispAddress.FromIPAddress(address);
-        foreach (var (o, p) in _ranges)
-        {
-            if (p.Contains(a)) return o.Name;
-        }
-
-        return null;
-    }
+    /// <summary>The name of the dynamic-EID range containing <paramref name="address"/>, or null.</summary>
+    public string? RangeOf(IPAddress address) => _site.RangeOf(LispAddress.FromIPAddress(address))?.Options.Name;
 
     /// <inheritdoc />
     public void Receive(ReadOnlySpan<byte> datagram, IPEndPoint source, IDatagramSink sink)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(sink);
-        var events = new List<XtrEvent>(0);
         if (!LispMessage.TryPeekType(datagram, out var type))
         {
             Counters.Malformed();
             return;
         }
 
-        try
+        var call = new XtrCall(sink, _site.Time.GetUtcNow());
+        lock (_gate)
         {
-            switch (type)
+            try
             {
-                case LispMessageType.MapNotify: HandleMapNotify(datagram, source, sink, events); break;
-                case LispMessageType.MapReply: HandleMapReply(datagram, source, events); break;
-                case LispMessageType.MapRequest: HandleMapRequest(datagram, source, (ushort)source.Port, false, sink, events); break;
-                case LispMessageType.EncapsulatedControlMessage: HandleEcm(datagram, source, sink, events); break;
-                default:
-                    Counters.Unexpected();
-                    LogUnexpected((int)type, source);
-                    break;
+                switch (type)
+                {
+                    case LispMessageType.MapNotify: HandleMapNotify(datagram, source, call); break;
+                    case LispMessageType.MapReply: HandleMapReply(datagram, source, call); break;
+                    case LispMessageType.MapRequest: _etr.HandleMapRequest(datagram, source, (ushort)source.Port, false, call); break;
+                    case LispMessageType.EncapsulatedControlMessage: _etr.HandleEcm(datagram, source, call); break;
+                    default:
+                        Counters.Unexpected();
+                        XtrLog.Unexpected(_site.Logger, (int)type, source);
+                        break;
+                }
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // A bug, but not one a sender may turn into a stopped xTR: the datagram is dropped, counted and logged (throttled).
+                Counters.ReceiveFault();
+                if (_faultLog.ShouldLog("receive", call.Now, out var suppressed)) XtrLog.ReceiveFault(_site.Logger, e, type.ToString(), source, suppressed);
             }
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            // A bug, but not one a sender may turn into a stopped xTR: the datagram is dropped, counted and logged (throttled).
-            Counters.ReceiveFault();
-            if (_faultLog.ShouldLog("receive", _time.GetUtcNow(), out var suppressed)) LogReceiveFault(e, type.ToString(), source, suppressed);
-        }
 
-        Finish(events);
+        Finish(call);
     }
 
     /// <inheritdoc />
     public TimeSpan? OnTimer(IDatagramSink sink)
     {
         ArgumentNullException.ThrowIfNull(sink);
-        var now = _time.GetUtcNow();
-        var events = new List<XtrEvent>(0);
-        DateTimeOffset next;
+        var call = new XtrCall(sink, _site.Time.GetUtcNow());
+        var now = call.Now;
+        var next = now + TimeSpan.FromSeconds(1);
         lock (_gate)
         {
             // Each job runs whatever the other did: a fault in resolution must not cost the periodic Map-Registers.
-            next = now + TimeSpan.FromSeconds(1);
             try
             {
-                next = RegistrationTimers(now, sink);
+                next = _registrar.OnTimer(call);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -151,7 +140,7 @@ public sealed partial class XtrEngine : IDatagramEngine
 
             try
             {
-                var resolveNext = ResolutionTimers(now, sink);
+                var resolveNext = _resolver.OnTimer(call, e => TimerFault("resolution", e, now));
                 if (resolveNext is { } r && r < next) next = r;
             }
             catch (Exception e) when (e is not OutOfMemoryException)
@@ -160,7 +149,7 @@ public sealed partial class XtrEngine : IDatagramEngine
             }
         }
 
-        Finish(events);
+        Finish(call);
         return next > now ? next - now : TimeSpan.Zero;
     }
 
@@ -168,25 +157,16 @@ public sealed partial class XtrEngine : IDatagramEngine
     private void TimerFault(string job, Exception e, DateTimeOffset now)
     {
         Counters.TimerFault();
-        if (_faultLog.ShouldLog(job, now, out var suppressed)) LogTimerFault(e, job, suppressed);
+        if (_faultLog.ShouldLog(job, now, out var suppressed)) XtrLog.TimerFault(_site.Logger, e, job, suppressed);
     }
 
-    private readonly LogThrottle _faultLog = new(TimeSpan.FromMinutes(1));
-
     // Completes awaited tasks and raises events outside the lock.
-    private void Finish(List<XtrEvent> events)
+    private void Finish(XtrCall call)
     {
-        List<Action> completions;
-        lock (_gate)
-        {
-            completions = [.. _completions];
-            _completions.Clear();
-        }
-
-        foreach (var complete in completions) complete();
+        foreach (var complete in call.Completions) complete();
         var handler = EventRaised;
         if (handler is null) return;
-        foreach (var e in events)
+        foreach (var e in call.Events)
         {
             try
             {
@@ -194,54 +174,156 @@ public sealed partial class XtrEngine : IDatagramEngine
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
-                LogObserverFault(ex);
+                XtrLog.ObserverFault(_site.Logger, ex);
             }
         }
     }
 
-    private bool IsOurs(IReadOnlyList<Locator> locators)
+    private T Call<T>(IDatagramSink sink, Func<XtrCall, T> work)
     {
-        foreach (var l in locators)
+        ArgumentNullException.ThrowIfNull(sink);
+        var call = new XtrCall(sink, _site.Time.GetUtcNow());
+        T result;
+        lock (_gate) { result = work(call); }
+        Finish(call);
+        return result;
+    }
+
+    // Under _gate. A Map-Notify from a Map-Server acknowledges one of our Map-Registers, or is its news; from anyone else it
+    // may be a peer's group announcement.
+    private void HandleMapNotify(ReadOnlySpan<byte> datagram, IPEndPoint source, XtrCall call)
+    {
+        if (!MapNotify.TryReadView(datagram, out var view, out var error))
         {
-            if (_rlocAddresses.Contains(l.Address)) return true;
+            Counters.Malformed();
+            XtrLog.Malformed(_site.Logger, "Map-Notify", source, error.ToString());
+            return;
         }
 
-        return false;
+        var ms = _site.MapServers.FirstOrDefault(m => m.Endpoint.Address.Equals(source.Address));
+        if (ms is null && _group.TryHandle(datagram, view, source, call)) return;
+        if (ms is null || !view.VerifyAuthentication(ms.Key, AuthPurpose.MapNotify))
+        {
+            Counters.NotifyRejected();
+            XtrLog.NotifyRejected(_site.Logger, source, ms is null ? "not from a configured Map-Server" : "authentication failed");
+            return;
+        }
+
+        if (!MapNotify.TryRead(datagram, out var notify, out error))
+        {
+            Counters.Malformed();
+            XtrLog.Malformed(_site.Logger, "Map-Notify", source, error.ToString());
+            return;
+        }
+
+        // Our own Map-Registers carry our xTR-ID and their Map-Notifies echo it: one that no pending register claims is a late
+        // or duplicated acknowledgement. The Map-Server's own news (a move, a withdrawal) carries none.
+        if (_registrar.TryAcknowledge(ms, view.Nonce, call) || view.XtrId == XtrId) return;
+
+        // The Map-Server sends its news again, the same datagram, until it is acknowledged: a copy of news applied here
+        // already (our acknowledgement was lost) is acknowledged again, not applied again. The host may have come back
+        // since, and old news must not undo the registration it now has under way.
+        if (!ms.News.Add(view.Nonce, call.Now)) Counters.NotifyDuplicate();
+        else _away.ApplyNews(notify.Records, source, call);
+
+        var ack = MapNotifyAck.For(notify) with { TruncateMac = view.AuthenticationLength == LispAuthentication.TruncatedLength(view.Algorithm) };
+        call.Sink.Send(ack.ToSignedArray(ms.Key), source);
+        Counters.NotifyAckSent();
     }
 
-    private static UInt128 DeriveXtrId(XtrOptions options)
+    private void HandleMapReply(ReadOnlySpan<byte> datagram, IPEndPoint source, XtrCall call)
     {
-        var bytes = System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(options.Site + "|" + string.Join(",", options.Rlocs.Select(r => r.Address))));
-        return new UInt128(BitConverter.ToUInt64(bytes, 0), BitConverter.ToUInt64(bytes, 8));
+        if (!MapReply.TryRead(datagram, out var reply, out var error))
+        {
+            Counters.Malformed();
+            XtrLog.Malformed(_site.Logger, "Map-Reply", source, error.ToString());
+            return;
+        }
+
+        if (!_resolver.TakeReply(reply, call)) Counters.UnmatchedReply();
     }
 
-    /// <summary>A Map-Server and its key.</summary>
-    private sealed record MapServerPeer(int Index, IPEndPoint Endpoint, MapServerPeerOptions Options, byte[] Key)
+    /// <summary>The dynamic hosts and their state.</summary>
+    public IReadOnlyList<HostInfo> Hosts()
     {
-        public DateTimeOffset? LastAcknowledged { get; set; }
+        lock (_gate) { return _hosts.Snapshot(); }
+    }
 
-        /// <summary>The nonces of this Map-Server's news (unsolicited Map-Notifies) applied lately.</summary>
-        public RecentNonces News { get; } = new(capacity: 4096, retention: TimeSpan.FromMinutes(10));
+    /// <summary>The state of one host, or null when unknown.</summary>
+    public HostState? StateOf(IPAddress address)
+    {
+        lock (_gate) { return _hosts.Get(LispAddress.FromIPAddress(address))?.State; }
+    }
 
-        public override string ToString() => Endpoint.ToString();
+    /// <summary>When each Map-Server last acknowledged a registration.</summary>
+    public IReadOnlyList<(IPEndPoint MapServer, DateTimeOffset? LastAcknowledged)> MapServerStatus()
+    {
+        lock (_gate) { return _registrar.MapServerStatus(); }
     }
 
     /// <summary>
-    /// Nonces seen lately, bounded in count and age: a Map-Server retransmits its news (the same datagram) for a few minutes
-    /// at most, and only authenticated news is remembered, so a stranger cannot fill it.
+    /// Registers a host's /32 (or /128) inside a dynamic-EID range with every Map-Server; the task completes
+    /// when each has acknowledged with a valid Map-Notify, or fails at the deadline naming those that did not.
     /// </summary>
-    private sealed class RecentNonces(int capacity, TimeSpan retention)
-    {
-        private readonly HashSet<ulong> _set = [];
-        private readonly Queue<(ulong Nonce, DateTimeOffset Seen)> _order = new();
+    public Task<RegistrationResult> BeginRegisterHost(IPAddress address, string? rangeName, IDatagramSink sink) =>
+        BeginRegisterHosts([address], rangeName, sink)[0];
 
-        /// <summary>Remembers <paramref name="nonce"/>; false when it was already remembered.</summary>
-        public bool Add(ulong nonce, DateTimeOffset now)
-        {
-            while (_order.Count > 0 && (_order.Count >= capacity || _order.Peek().Seen < now - retention)) _set.Remove(_order.Dequeue().Nonce);
-            if (!_set.Add(nonce)) return false;
-            _order.Enqueue((nonce, now));
-            return true;
-        }
+    /// <summary>
+    /// Registers many hosts at once (a DR failover): their records share Map-Registers, as many as fit one datagram, and
+    /// each host's task completes like <see cref="BeginRegisterHost"/>'s. An address outside every range fails its own task only.
+    /// </summary>
+    public Task<RegistrationResult>[] BeginRegisterHosts(IReadOnlyList<IPAddress> addresses, string? rangeName, IDatagramSink sink)
+    {
+        ArgumentNullException.ThrowIfNull(addresses);
+        return Call(sink, call => _registrar.Register(addresses, rangeName, call, started => _group.Announce(started, call)));
+    }
+
+    /// <summary>Withdraws a host's /32 (record TTL 0) from every Map-Server and removes its route.</summary>
+    /// <remarks>Moving a host back home withdraws its /32 while the host stays: pass <paramref name="removeRoute"/> false.</remarks>
+    public Task BeginWithdrawHost(IPAddress address, IDatagramSink sink, bool removeRoute = true) => BeginWithdrawHosts([address], sink, removeRoute)[0];
+
+    /// <summary>Withdraws many hosts at once, their records sharing Map-Registers; one task per address.</summary>
+    public Task[] BeginWithdrawHosts(IReadOnlyList<IPAddress> addresses, IDatagramSink sink, bool removeRoute = true)
+    {
+        ArgumentNullException.ThrowIfNull(addresses);
+        return Call(sink, call => _registrar.Withdraw(addresses, removeRoute, call));
+    }
+
+    /// <summary>Re-registers everything now and opens the quick-registration window (after a restart or a change).</summary>
+    public void RegisterNow(IDatagramSink sink) => Call(sink, call => { _registrar.RegisterNow(call); return 0; });
+
+    /// <summary>The map-cache entries, most recently used first.</summary>
+    public IReadOnlyList<MapCacheEntry> MapCacheEntries()
+    {
+        lock (_gate) { return _resolver.Entries; }
+    }
+
+    /// <summary>The live map-cache entry covering <paramref name="address"/> (marks it used), or null.</summary>
+    public MapCacheEntry? LookupMapCache(IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        lock (_gate) { return _resolver.Lookup(LispAddress.FromIPAddress(address), _site.Time.GetUtcNow()); }
+    }
+
+    /// <summary>
+    /// The mapping of <paramref name="address"/>: from the map-cache when present (unless <paramref name="refresh"/>),
+    /// else through the Map-Resolver. The task completes when a nonce-matched Map-Reply arrives.
+    /// </summary>
+    public Task<MapCacheEntry> BeginResolve(IPAddress address, IDatagramSink sink, bool refresh = false)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        if (!_resolver.HasResolver) return Task.FromException<MapCacheEntry>(new InvalidOperationException($"site {Site} has no Map-Resolver configured"));
+        var eid = LispAddress.FromIPAddress(address);
+        return Call(sink, call => !refresh && _resolver.Lookup(eid, call.Now) is { } hit ? Task.FromResult(hit) : _resolver.Resolve(EidPrefix.Host(eid), refresh, call));
+    }
+
+    /// <summary>
+    /// After a host moved in: solicits the ITRs of the remote sites this site talks to (the RLOCs of map-cache
+    /// entries used recently), so they refresh their entry for the host at once. Returns the SMRs sent.
+    /// </summary>
+    public int SolicitRemoteItrs(IPAddress host, IDatagramSink sink)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        return Call(sink, call => _solicitation.SolicitRemoteItrs(LispAddress.FromIPAddress(host), call));
     }
 }
