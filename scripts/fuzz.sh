@@ -39,7 +39,7 @@ exec 9>"$work/.publish.lock"
 flock 9
 dotnet publish "$fuzz_dir/LispMobility.Fuzz.csproj" -c Release -o "$pub" -nologo -clp:ErrorsOnly >/dev/null
 # Instrument each product assembly once per build: SharpFuzz refuses an assembly it already instrumented.
-for dll in LispMobility.Lisp LispMobility.MappingSystem LispMobility.Xtr LispMobility.Transport; do
+for dll in LispMobility.Lisp LispMobility.MappingSystem LispMobility.Xtr LispMobility.Platform; do
   file="$pub/$dll.dll"; stamp="$pub/.$dll.instrumented"
   if [ ! -f "$stamp" ] || [ "$(sha256sum "$file" | cut -d' ' -f1)" != "$(cat "$stamp")" ]; then
     "$tools/sharpfuzz" "$file" >/dev/null

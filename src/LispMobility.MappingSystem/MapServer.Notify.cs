@@ -5,7 +5,7 @@ using LispMobility.Lisp.Messages;
 using LispMobility.Lisp.Records;
 using LispMobility.MappingSystem.Configuration;
 using LispMobility.MappingSystem.Registrations;
-using LispMobility.Transport;
+using LispMobility.Platform;
 using Microsoft.Extensions.Logging;
 
 namespace LispMobility.MappingSystem;

@@ -2,7 +2,7 @@ using System.Net;
 using LispMobility.Lisp.Addressing;
 using LispMobility.Lisp.Messages;
 using LispMobility.Lisp.Records;
-using LispMobility.Transport;
+using LispMobility.Platform;
 
 namespace LispMobility.MappingSystem;
 

@@ -7,7 +7,7 @@ using LispMobility.Lisp.Records;
 using LispMobility.MappingSystem.Configuration;
 using LispMobility.MappingSystem.Registrations;
 using LispMobility.MappingSystem.Resolution;
-using LispMobility.Transport;
+using LispMobility.Platform;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 

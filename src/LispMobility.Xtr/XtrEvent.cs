@@ -29,7 +29,7 @@ public sealed record SmrSentToItr(DateTimeOffset Time, EidPrefix Eid, IPEndPoint
 public sealed record SmrReceived(DateTimeOffset Time, EidPrefix Eid, IPEndPoint From) : XtrEvent(Time, Eid);
 
 /// <summary>The route table refused a route change for good (after the retries a transient failure gets).</summary>
-public sealed record RouteProgrammingFailed(DateTimeOffset Time, EidPrefix Eid, Routing.RouteChange Change, string Reason, int Attempts) : XtrEvent(Time, Eid);
+public sealed record RouteProgrammingFailed(DateTimeOffset Time, EidPrefix Eid, LispMobility.Platform.Routing.RouteChange Change, string Reason, int Attempts) : XtrEvent(Time, Eid);
 
 /// <summary>Host state as the ETR sees it.</summary>
 public enum HostState

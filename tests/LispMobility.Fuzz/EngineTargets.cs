@@ -4,9 +4,10 @@ using LispMobility.Lisp.Auth;
 using LispMobility.Lisp.Messages;
 using LispMobility.MappingSystem;
 using LispMobility.MappingSystem.Configuration;
-using LispMobility.Transport;
+using LispMobility.Platform;
 using LispMobility.Xtr;
 using LispMobility.Xtr.Configuration;
+using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Time.Testing;
 

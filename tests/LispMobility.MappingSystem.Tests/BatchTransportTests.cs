@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
-using LispMobility.Transport;
+using LispMobility.Platform;
 using Microsoft.Extensions.Logging.Abstractions;
 using static LispMobility.MappingSystem.Tests.UdpTests;
 

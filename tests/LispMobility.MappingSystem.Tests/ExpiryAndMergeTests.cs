@@ -1,5 +1,5 @@
 using LispMobility.Lisp.Addressing;
-using LispMobility.Transport;
+using LispMobility.Platform;
 using Microsoft.Extensions.Time.Testing;
 using static LispMobility.MappingSystem.Tests.Lab;
 

@@ -7,7 +7,7 @@ using LispMobility.Lisp.Messages;
 using LispMobility.Lisp.Records;
 using LispMobility.MappingSystem.Configuration;
 using LispMobility.TestSupport;
-using LispMobility.Transport;
+using LispMobility.Platform;
 using Microsoft.Extensions.Time.Testing;
 
 namespace LispMobility.MappingSystem.Tests;

@@ -1,6 +1,6 @@
 using LispMobility.Lisp.Addressing;
 using LispMobility.Lisp.Messages;
-using LispMobility.Transport;
+using LispMobility.Platform;
 using Microsoft.Extensions.Time.Testing;
 using static LispMobility.MappingSystem.Tests.Lab;
 

@@ -1,7 +1,7 @@
 using LispMobility.Lisp.Addressing;
 using LispMobility.Lisp.Auth;
 using LispMobility.Lisp.Messages;
-using LispMobility.Transport;
+using LispMobility.Platform;
 using static LispMobility.MappingSystem.Tests.Lab;
 
 namespace LispMobility.MappingSystem.Tests;

@@ -1,6 +1,6 @@
 using LispMobility.Lisp.Messages;
 using LispMobility.MappingSystem.Configuration;
-using LispMobility.Transport;
+using LispMobility.Platform;
 using static LispMobility.MappingSystem.Tests.Lab;
 
 namespace LispMobility.MappingSystem.Tests;

@@ -9,6 +9,7 @@ using LispMobility.Mobility.Configuration;
 using LispMobility.Mobility.Persistence;
 using LispMobility.Xtr;
 using LispMobility.Xtr.Configuration;
+using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Logging.Abstractions;
 

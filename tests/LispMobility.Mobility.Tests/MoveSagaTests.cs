@@ -1,6 +1,7 @@
 using System.Net;
 using LispMobility.Mobility.Persistence;
 using LispMobility.Xtr;
+using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 
 namespace LispMobility.Mobility.Tests;

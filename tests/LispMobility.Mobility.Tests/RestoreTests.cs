@@ -1,5 +1,6 @@
 using System.Net;
 using LispMobility.Xtr;
+using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 
 namespace LispMobility.Mobility.Tests;

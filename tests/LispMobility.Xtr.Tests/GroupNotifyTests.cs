@@ -3,8 +3,9 @@ using LispMobility.Lisp.Addressing;
 using LispMobility.Lisp.Messages;
 using LispMobility.MappingSystem;
 using LispMobility.TestSupport;
-using LispMobility.Transport;
+using LispMobility.Platform;
 using LispMobility.Xtr.Configuration;
+using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Time.Testing;
 

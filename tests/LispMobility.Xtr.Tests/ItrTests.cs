@@ -2,8 +2,9 @@ using System.Net;
 using LispMobility.Lisp.Addressing;
 using LispMobility.Lisp.Messages;
 using LispMobility.Lisp.Records;
-using LispMobility.Transport;
+using LispMobility.Platform;
 using LispMobility.Xtr.Caching;
+using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Time.Testing;
 

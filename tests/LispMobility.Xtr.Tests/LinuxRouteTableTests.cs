@@ -2,6 +2,7 @@ using System.Net;
 using System.Runtime.Versioning;
 using LispMobility.MappingSystem;
 using LispMobility.TestSupport;
+using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 
 using LispMobility.TestSupport.Netns;

@@ -3,7 +3,8 @@ using LispMobility.Lisp.Addressing;
 using LispMobility.Lisp.Messages;
 using LispMobility.MappingSystem;
 using LispMobility.TestSupport;
-using LispMobility.Transport;
+using LispMobility.Platform;
+using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Time.Testing;
 

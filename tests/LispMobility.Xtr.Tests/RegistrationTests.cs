@@ -4,6 +4,7 @@ using LispMobility.Lisp.Messages;
 using LispMobility.MappingSystem;
 using LispMobility.TestSupport;
 using LispMobility.Xtr.Configuration;
+using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Time.Testing;
 
@@ -182,7 +183,7 @@ public sealed class RegistrationTests
         var registerNotify = _net.Log.Last(l => l.Type == LispMessageType.MapNotify);
         var withdraw = _net.Call(A, sink => _a.BeginWithdrawHost(Host, sink));
 
-        var replies = new Transport.DatagramList();
+        var replies = new Platform.DatagramList();
         _a.Receive(registerNotify.Payload, _lab.Endpoint(_lab.Ms), replies);
         _a.OnTimer(replies);
 

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using LispMobility.MappingSystem;
 using LispMobility.MappingSystem.Hosting;
+using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Logging.Abstractions;
 

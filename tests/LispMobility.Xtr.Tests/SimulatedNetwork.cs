@@ -1,6 +1,6 @@
 using System.Net;
 using LispMobility.Lisp.Messages;
-using LispMobility.Transport;
+using LispMobility.Platform;
 
 namespace LispMobility.Xtr.Tests;
 

@@ -4,6 +4,7 @@ using LispMobility.MappingSystem;
 using LispMobility.MappingSystem.Hosting;
 using LispMobility.TestSupport.Netns;
 using LispMobility.Xtr.Configuration;
+using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Logging.Abstractions;
 

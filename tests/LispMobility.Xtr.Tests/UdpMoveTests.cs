@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using LispMobility.MappingSystem;
 using LispMobility.MappingSystem.Hosting;
+using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Logging.Abstractions;
 

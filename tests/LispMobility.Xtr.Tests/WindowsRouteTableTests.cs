@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Runtime.InteropServices;
+using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 
 namespace LispMobility.Xtr.Tests;

@@ -10,6 +10,7 @@ using LispMobility.Mobility.Persistence;
 using LispMobility.Watchers;
 using LispMobility.Watchers.Simulated;
 using LispMobility.Xtr;
+using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -7,6 +7,7 @@ using LispMobility.Watchers.DataPlane;
 using LispMobility.Watchers.HyperV;
 using LispMobility.Watchers.Libvirt;
 using LispMobility.Watchers.VCenter;
+using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

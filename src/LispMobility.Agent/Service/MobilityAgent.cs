@@ -8,6 +8,7 @@ using LispMobility.Watchers;
 using LispMobility.Watchers.DataPlane;
 using LispMobility.Watchers.VCenter;
 using LispMobility.Xtr;
+using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using LispMobility.Transport.Netlink;
+using LispMobility.Platform.Netlink;
 
 namespace LispMobility.Fabric.Linux;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using LispMobility.MappingSystem.Configuration;
-using LispMobility.Transport;
+using LispMobility.Platform;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 

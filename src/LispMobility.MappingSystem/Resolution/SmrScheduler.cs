@@ -3,7 +3,7 @@ using LispMobility.Lisp;
 using LispMobility.Lisp.Addressing;
 using LispMobility.Lisp.Messages;
 using LispMobility.MappingSystem.Configuration;
-using LispMobility.Transport;
+using LispMobility.Platform;
 
 namespace LispMobility.MappingSystem.Resolution;
 

@@ -1,6 +1,7 @@
 using System.Net;
 using LispMobility.Lisp.Addressing;
 using LispMobility.Lisp.Records;
+using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 
 namespace LispMobility.Xtr.Roles;

@@ -3,6 +3,7 @@ using LispMobility.Lisp;
 using LispMobility.Lisp.Addressing;
 using LispMobility.Lisp.Messages;
 using LispMobility.Lisp.Records;
+using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 
 namespace LispMobility.Xtr.Roles;

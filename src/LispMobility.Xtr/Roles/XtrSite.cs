@@ -6,6 +6,7 @@ using LispMobility.Lisp.Addressing;
 using LispMobility.Lisp.Messages;
 using LispMobility.Lisp.Records;
 using LispMobility.Xtr.Configuration;
+using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Logging;
 
@@ -123,9 +124,9 @@ internal sealed class RecentNonces(int capacity, TimeSpan retention)
 /// One engine call's effects besides datagrams: the events to raise and the awaited tasks to complete, both after the
 /// engine's lock is released (a continuation must not run under it).
 /// </summary>
-internal sealed class XtrCall(LispMobility.Transport.IDatagramSink sink, DateTimeOffset now)
+internal sealed class XtrCall(LispMobility.Platform.IDatagramSink sink, DateTimeOffset now)
 {
-    public LispMobility.Transport.IDatagramSink Sink { get; } = sink;
+    public LispMobility.Platform.IDatagramSink Sink { get; } = sink;
     public DateTimeOffset Now { get; } = now;
     public List<XtrEvent> Events { get; } = [];
     public List<Action> Completions { get; } = [];

@@ -3,6 +3,8 @@ using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
+using LispMobility.Platform.Routing;
+
 namespace LispMobility.Xtr.Routing;
 
 /// <summary>A route change the route table refused for good (after the retries a transient failure gets).</summary>

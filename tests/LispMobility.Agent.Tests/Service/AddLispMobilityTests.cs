@@ -3,6 +3,7 @@ using LispMobility.Agent.Service;
 using LispMobility.Fabric;
 using LispMobility.Watchers;
 using LispMobility.Watchers.Libvirt;
+using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

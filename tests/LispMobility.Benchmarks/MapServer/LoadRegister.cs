@@ -10,7 +10,7 @@ using LispMobility.Lisp.Messages;
 using LispMobility.Lisp.Records;
 using LispMobility.MappingSystem;
 using LispMobility.MappingSystem.Configuration;
-using LispMobility.Transport;
+using LispMobility.Platform;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace LispMobility.Benchmarks.MapServer;

@@ -9,6 +9,7 @@ using LispMobility.Mobility.Configuration;
 using LispMobility.Mobility.Persistence;
 using LispMobility.Xtr;
 using LispMobility.Xtr.Configuration;
+using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -16,7 +17,7 @@ namespace LispMobility.Benchmarks.Mobility;
 
 /// <summary>
 /// The mobility domain end to end on loopback, without switch drivers: the embedded Map-Server on 127.42.0.100 and the xTRs
-/// of DC1 (home of 172.16.0.0/16) and DC2 on 127.42.0.1/.2, port 4342, a <see cref="MobilityCoordinator"/> over a SQLite
+/// of DC1 (home of 172.16.0.0/12) and DC2 on 127.42.0.1/.2, port 4342, a <see cref="MobilityCoordinator"/> over a SQLite
 /// journal in a temporary file. <c>mobility-converge</c> times full move sagas (journal → register + Map-Notify → old site
 /// away → gateways (none) → SMR), away from home and back home; <c>mobility-failover</c> fails N EIDs over DC1 → DC2 with
 /// verification by Map-Request, then fails them back.
@@ -33,7 +34,7 @@ internal static class MobilitySagas
         var rounds = 1;
         for (var i = 0; i < args.Length; i++)
         {
-            if (args[i] is "--moves" or "--eids" && i + 1 < args.Length && int.TryParse(args[++i], CultureInfo.InvariantCulture, out var n) && n is > 0 and <= 60_000) count = n;
+            if (args[i] is "--moves" or "--eids" && i + 1 < args.Length && int.TryParse(args[++i], CultureInfo.InvariantCulture, out var n) && n is > 0 and <= 200_000) count = n;
             else if (args[i] == "--parallel" && i + 1 < args.Length && int.TryParse(args[++i], CultureInfo.InvariantCulture, out var p) && p is > 0 and <= 4096) parallel = p;
             else if (args[i] == "--rounds" && i + 1 < args.Length && int.TryParse(args[++i], CultureInfo.InvariantCulture, out var r) && r is > 0 and <= 100) rounds = r;
             else
@@ -46,14 +47,14 @@ internal static class MobilitySagas
         var msOptions = new MapServerOptions
         {
             Listen = [$"{Net}.100:4342"], MapNotifyPort = 4342, RequestsPerSecondPerRequester = 1_000_000, RequestBurstPerRequester = 1_000_000,
-            Sites = [Site("dc1", ("172.16.0.0/16", true)), Site("dc2", ("10.2.0.0/16", false), ("172.16.0.0/16", true))],
+            Sites = [Site("dc1", ("172.16.0.0/12", true)), Site("dc2", ("10.2.0.0/16", false), ("172.16.0.0/12", true))],
         };
         var directory = Directory.CreateTempSubdirectory("lm-bench-mobility-").FullName;
         try
         {
             await using var ms = new MapServerService(new LispMobility.MappingSystem.MapServer(msOptions), msOptions, NullLoggerFactory.Instance);
             await ms.StartAsync(default);
-            await using var dc1 = new XtrNode(Xtr("dc1", 1, "172.16.0.0/16"), new InMemoryRouteTable());
+            await using var dc1 = new XtrNode(Xtr("dc1", 1, "172.16.0.0/12"), new InMemoryRouteTable());
             await using var dc2 = new XtrNode(Xtr("dc2", 2, "10.2.0.0/16"), new InMemoryRouteTable());
             dc1.Start();
             dc2.Start();
@@ -62,10 +63,11 @@ internal static class MobilitySagas
             var options = new MobilityOptions
             {
                 Database = Path.Combine(directory, "mobility.db"), MaxParallelMoves = parallel,
-                Ranges = [new DynamicEidRangeOptions { Name = "vm", Prefix = "172.16.0.0/16", HomeSite = "dc1", Sites = ["dc1", "dc2"] }],
+                Ranges = [new DynamicEidRangeOptions { Name = "vm", Prefix = "172.16.0.0/12", HomeSite = "dc1", Sites = ["dc1", "dc2"] }],
             };
             var coordinator = new MobilityCoordinator(options, new Dictionary<string, ITunnelRouter> { ["dc1"] = dc1, ["dc2"] = dc2 }, store);
-            var eids = Enumerable.Range(0, count).Select(i => IPAddress.Parse(Invariant($"172.16.{100 + i / 250}.{i % 250 + 1}"))).ToList();
+            // 250 EIDs to a /24 from 172.16.100.0 on (the /12 holds the 100,000-EID run: up to 172.17.243.x).
+            var eids = Enumerable.Range(0, count).Select(i => EidAt(0xAC106400u + (uint)(i / 250 * 256 + i % 250 + 1))).ToList();
             foreach (var eid in eids) coordinator.Adopt(eid, "dc1");
             Console.WriteLine(Invariant($"{mode}: {count} EIDs, {Environment.ProcessorCount} cores, MaxParallelMoves {parallel}"));
             if (mode != "mobility-failover") return await ConvergeAsync(coordinator, eids);
@@ -85,6 +87,8 @@ internal static class MobilitySagas
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    private static IPAddress EidAt(uint address) => new([(byte)(address >> 24), (byte)(address >> 16), (byte)(address >> 8), (byte)address]);
 
     private static async Task<int> ConvergeAsync(MobilityCoordinator coordinator, List<IPAddress> eids)
     {
@@ -151,7 +155,7 @@ internal static class MobilitySagas
         MapServers = [new() { Address = $"{Net}.100:4342", KeyId = 1, Algorithm = AuthAlgorithm.HmacSha256_128, Key = site + "-secret" }],
         MapResolvers = [$"{Net}.100:4342"],
         DatabaseMappings = [aggregate],
-        DynamicEids = [new() { Name = "vm", Prefix = "172.16.0.0/16", Interface = "vm0" }],
+        DynamicEids = [new() { Name = "vm", Prefix = "172.16.0.0/12", Interface = "vm0" }],
     };
 
     private static string Summary(double[] samples)

@@ -8,6 +8,7 @@ using LispMobility.MappingSystem.Configuration;
 using LispMobility.MappingSystem.Hosting;
 using LispMobility.Xtr;
 using LispMobility.Xtr.Configuration;
+using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Logging.Abstractions;
 

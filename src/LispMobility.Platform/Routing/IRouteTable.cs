@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace LispMobility.Xtr.Routing;
+namespace LispMobility.Platform.Routing;
 
 /// <summary>What a host route does with traffic to its address.</summary>
 public enum HostRouteKind

@@ -2,9 +2,9 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
-using LispMobility.Transport.Netlink;
+using LispMobility.Platform.Netlink;
 
-namespace LispMobility.Xtr.Routing;
+namespace LispMobility.Platform.Routing;
 
 /// <summary>
 /// Host routes in Linux's main table over rtnetlink (no `ip` process): /32 and /128 routes to the VM-facing

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 
-namespace LispMobility.Transport;
+namespace LispMobility.Platform;
 
 /// <summary>
 /// Runs an <see cref="IDatagramEngine"/> on UDP sockets: one receive loop per bound endpoint (IPv4 and

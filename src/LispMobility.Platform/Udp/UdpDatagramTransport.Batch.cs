@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace LispMobility.Transport;
+namespace LispMobility.Platform;
 
 public sealed partial class UdpDatagramTransport
 {

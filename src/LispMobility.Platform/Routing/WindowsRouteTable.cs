@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 
-namespace LispMobility.Xtr.Routing;
+namespace LispMobility.Platform.Routing;
 
 /// <summary>
 /// Host routes in the Windows routing table over the IP Helper API (CreateIpForwardEntry2, DeleteIpForwardEntry2,

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-namespace LispMobility.Transport;
+namespace LispMobility.Platform;
 
 /// <summary>
 /// Datagrams moved by one Linux <c>recvmmsg</c>/<c>sendmmsg</c>: native mmsghdr, iovec and sockaddr arrays over one

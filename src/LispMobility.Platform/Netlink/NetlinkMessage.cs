@@ -1,10 +1,10 @@
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace LispMobility.Transport.Netlink;
+namespace LispMobility.Platform.Netlink;
 
 /// <summary>rtnetlink numbers from linux/netlink.h, linux/rtnetlink.h, linux/if_link.h, linux/if_addr.h.</summary>
-internal static class Rtnl
+public static class Rtnl
 {
     public const ushort NlmsgError = 2, NlmsgDone = 3;
     public const ushort NewLink = 16, DelLink = 17, GetLink = 18, NewAddr = 20, GetAddr = 22;
@@ -24,7 +24,7 @@ internal static class Rtnl
 }
 
 /// <summary>Builds one netlink request: header, fixed family header, then 4-byte-aligned attributes (host byte order).</summary>
-internal sealed class NetlinkMessage
+public sealed class NetlinkMessage
 {
     private byte[] _buffer = new byte[256];
     private int _length;
@@ -120,7 +120,7 @@ internal sealed class NetlinkMessage
 }
 
 /// <summary>Reads netlink attributes; every length is checked against what remains before slicing.</summary>
-internal static class NetlinkAttributes
+public static class NetlinkAttributes
 {
     public static Dictionary<ushort, byte[]> Parse(ReadOnlySpan<byte> data)
     {

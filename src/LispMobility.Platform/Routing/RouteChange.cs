@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace LispMobility.Xtr.Routing;
+namespace LispMobility.Platform.Routing;
 
 /// <summary>What a route change does to the host route of its address.</summary>
 public enum RouteChangeKind

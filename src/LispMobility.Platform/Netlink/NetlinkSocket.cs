@@ -1,9 +1,9 @@
 using System.Runtime.InteropServices;
 
-namespace LispMobility.Transport.Netlink;
+namespace LispMobility.Platform.Netlink;
 
 /// <summary>The kernel refused a netlink request: errno and, when the kernel sent one, its extended-ack message.</summary>
-internal sealed class NetlinkException(int errno, string? kernelMessage, string request)
+public sealed class NetlinkException(int errno, string? kernelMessage, string request)
     : Exception($"{request}: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}){(kernelMessage is null ? "" : $": {kernelMessage}")}")
 {
     public int Errno { get; } = errno;
@@ -16,7 +16,7 @@ internal sealed class NetlinkException(int errno, string? kernelMessage, string 
 /// A NETLINK_ROUTE socket. It belongs to the network namespace of the thread that opens it, which is how the
 /// driver works inside a namespace: open it on a thread that entered the namespace with setns(2).
 /// </summary>
-internal sealed partial class NetlinkSocket : IDisposable
+public sealed partial class NetlinkSocket : IDisposable
 {
     private const int AfNetlink = 16, SockRaw = 3, SockCloexec = 0x80000, NetlinkRoute = 0;
     private const int SolSocket = 1, SoRcvtimeo = 20, SolNetlink = 270, NetlinkCapAck = 10, NetlinkExtAck = 11;

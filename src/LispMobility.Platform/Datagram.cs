@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace LispMobility.Transport;
+namespace LispMobility.Platform;
 
 /// <summary>A datagram an engine wants sent, and where to.</summary>
 public readonly record struct OutgoingDatagram(ReadOnlyMemory<byte> Payload, IPEndPoint Destination);
