@@ -44,6 +44,9 @@ public sealed partial class XtrEngine
         lock (_gate) { return _cache.Entries; }
     }
 
+    /// <summary>The map-cache as last published: read by the data plane on any thread, without the engine's lock.</summary>
+    public MapCacheSnapshot MapCacheSnapshot => _cache.Snapshot;
+
     /// <summary>The live map-cache entry covering <paramref name="address"/> (marks it used), or null.</summary>
     public MapCacheEntry? LookupMapCache(IPAddress address)
     {
