@@ -9,6 +9,9 @@ public sealed record MapCacheEntry(EidPrefix Eid, IReadOnlyList<Locator> Locator
     /// <summary>A negative entry (no locators).</summary>
     public bool IsNegative => Locators.Count == 0;
 
+    /// <summary>The locators as an array, which the data plane walks without allocating an enumerator.</summary>
+    public Locator[] LocatorArray { get; } = Locators as Locator[] ?? [.. Locators];
+
     /// <summary>When a lookup last hit the entry.</summary>
     public DateTimeOffset LastUsed { get; internal set; }
 }
