@@ -155,6 +155,21 @@ public sealed partial class XtrEngine
     }
 
     /// <summary>
+    /// Data-plane SMR (RFC 9301 §6.1): the ETR received data for <paramref name="eid"/>, which is away from here, from the
+    /// ITR at <paramref name="itr"/>; that ITR is solicited to refresh (at most once per SMR interval per ITR and EID).
+    /// </summary>
+    public bool SolicitItr(IPAddress itr, IPAddress eid, IDatagramSink sink)
+    {
+        ArgumentNullException.ThrowIfNull(itr);
+        ArgumentNullException.ThrowIfNull(eid);
+        var events = new List<XtrEvent>(1);
+        bool sent;
+        lock (_gate) { sent = SendSmr(new IPEndPoint(itr, ControlPort), LispAddress.FromIPAddress(eid), _time.GetUtcNow(), sink, events); }
+        Finish(events);
+        return sent;
+    }
+
+    /// <summary>
     /// The UDP port this xTR's control plane listens on: where Map-Replies to our Map-Requests come back, and
     /// the port assumed for remote ITRs we solicit. Set by the transport once bound.
     /// </summary>

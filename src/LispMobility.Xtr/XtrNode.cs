@@ -1,9 +1,11 @@
 using System.Net;
 using System.Net.Sockets;
 using LispMobility.Lisp;
+using LispMobility.Lisp.Addressing;
 using LispMobility.Transport;
 using LispMobility.Xtr.Caching;
 using LispMobility.Xtr.Configuration;
+using LispMobility.Xtr.DataPlane;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -29,6 +31,11 @@ public sealed class XtrNode : ITunnelRouter, IAsyncDisposable
         _routes = routes ?? throw new ArgumentNullException(nameof(routes));
         Engine = new XtrEngine(options, routes, time, nonces, loggers.CreateLogger<XtrEngine>());
         _resolveTimeout = options.ResolveTimeout;
+        if (options.DataPlane.Enabled && OperatingSystem.IsLinux())
+        {
+            DataPlane = new DataPlaneHost(options, Engine, new Signals(this), time, loggers.CreateLogger<DataPlaneHost>());
+        }
+
         _transport = new UdpDatagramTransport(new InOrder(this), options.EffectiveListen.Select(IPEndPoint.Parse), loggers.CreateLogger<UdpDatagramTransport>());
         if (Engine.MapNotifyGroups.Count > 0)
         {
@@ -52,6 +59,9 @@ public sealed class XtrNode : ITunnelRouter, IAsyncDisposable
     /// <summary>The protocol engine (state, counters, events).</summary>
     public XtrEngine Engine { get; }
 
+    /// <summary>The data plane, when enabled (Linux only); null when the site's routers carry traffic.</summary>
+    public DataPlaneHost? DataPlane { get; }
+
     /// <inheritdoc />
     public string Site => Engine.Site;
 
@@ -71,6 +81,7 @@ public sealed class XtrNode : ITunnelRouter, IAsyncDisposable
         Engine.ControlPort = _transport.LocalEndpoints[0].Port;
         _transport.Start();
         Run(sink => Engine.RegisterNow(sink));
+        if (OperatingSystem.IsLinux()) DataPlane?.Start();
     }
 
     /// <inheritdoc cref="XtrEngine.BeginRegisterHost"/>
@@ -201,9 +212,41 @@ public sealed class XtrNode : ITunnelRouter, IAsyncDisposable
 
     private void Run(Action<IDatagramSink> call) => Run<object?>(sink => { call(sink); return null; });
 
+    /// <summary>The data plane's slow paths into the engine: a miss resolves, data for an away EID solicits its ITR.</summary>
+    private sealed class Signals(XtrNode node) : IDataPlaneSignals
+    {
+        public void MapCacheMiss(LispAddress destination)
+        {
+            try
+            {
+                // The packet is already dropped and counted; the resolution's outcome lands in the map-cache.
+                node.Run(sink => node.Engine.BeginResolve(destination.ToIPAddress(), sink))
+                    .ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // No resolver, or a stopping node: the next miss asks again.
+                _ = e;
+            }
+        }
+
+        public void SolicitItr(LispAddress itrRloc, LispAddress eid)
+        {
+            try
+            {
+                node.Run(sink => node.Engine.SolicitItr(itrRloc.ToIPAddress(), eid.ToIPAddress(), sink));
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                _ = e;
+            }
+        }
+    }
+
     /// <summary>Stops the loops and removes every route this run installed.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (OperatingSystem.IsLinux()) DataPlane?.Dispose();
         await _transport.DisposeAsync().ConfigureAwait(false);
         try
         {

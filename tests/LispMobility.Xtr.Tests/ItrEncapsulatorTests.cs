@@ -17,7 +17,7 @@ public sealed class ItrEncapsulatorTests
     private readonly Signals _signals = new();
     private readonly byte[] _icmp = new byte[1500];
 
-    private ItrEncapsulator Itr(uint iid = 0, int mtu = 1500, params string[] rlocs) => new(
+    private ItrEncapsulator Itr(uint? iid = null, int mtu = 1500, params string[] rlocs) => new(
         new DataPlaneSettings { LocalRlocs = (rlocs.Length == 0 ? ["192.0.2.1", "2001:db8:ffff::1"] : rlocs).Select(LispAddress.Parse).ToArray(), InstanceId = iid, LinkMtu = mtu },
         () => _cache.Snapshot, _counters, _signals);
 

@@ -8,8 +8,11 @@ public sealed record DataPlaneSettings
     /// <summary>This site's RLOCs (outer sources of what the ITR sends, outer destinations the ETR accepts), in LSB order.</summary>
     public required IReadOnlyList<LispAddress> LocalRlocs { get; init; }
 
-    /// <summary>The instance ID carried in the I field and required of received packets (0 when the EIDs have none).</summary>
-    public uint InstanceId { get; init; }
+    /// <summary>
+    /// The instance ID of the site's EIDs (their map-cache space), carried in the I field and required of received packets;
+    /// null when the EIDs have none (the header then carries 0).
+    /// </summary>
+    public uint? InstanceId { get; init; }
 
     /// <summary>The MTU of the links toward the RLOCs: an encapsulated packet must fit it (the usable inner MTU is 36/56 less).</summary>
     public int LinkMtu { get; init; } = 1500;

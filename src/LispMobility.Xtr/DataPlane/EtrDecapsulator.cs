@@ -42,7 +42,7 @@ public sealed class EtrDecapsulator
         if (!DataPlaneHeader.TryRead(payload, out var header, out _)) return Drop(DataPlaneDrop.BadHeader);
         // A packet without I belongs to instance 0.
         var iid = header.InstanceIdPresent ? header.InstanceId : 0;
-        if (iid != _settings.InstanceId) return Drop(DataPlaneDrop.UnknownInstanceId);
+        if (iid != (_settings.InstanceId ?? 0)) return Drop(DataPlaneDrop.UnknownInstanceId);
 
         var packet = payload[DataPlaneHeader.Length..];
         if (!IpPacket.TryRead(packet, out var ip)) return Drop(DataPlaneDrop.BadInnerPacket);

@@ -78,7 +78,7 @@ public sealed class ItrEncapsulator
         if (ip.Ttl == 0) return Drop(DataPlaneDrop.TtlExpired);
         inner = inner[..ip.Length];
 
-        var entry = _snapshot().Lookup(ip.Kind, _settings.InstanceId != 0, _settings.InstanceId, ip.Destination, now);
+        var entry = _snapshot().Lookup(ip.Kind, _settings.InstanceId is not null, _settings.InstanceId ?? 0, ip.Destination, now);
         if (entry is null)
         {
             Miss(ip, now);
@@ -117,7 +117,7 @@ public sealed class ItrEncapsulator
         if (start < 0) throw new ArgumentOutOfRangeException(nameof(innerOffset), $"the inner packet needs {overhead} bytes before it");
         var header = new DataPlaneHeader
         {
-            NoncePresent = true, NonceOrMapVersion = NextNonce(), InstanceIdPresent = true, InstanceId = _settings.InstanceId,
+            NoncePresent = true, NonceOrMapVersion = NextNonce(), InstanceIdPresent = true, InstanceId = _settings.InstanceId ?? 0,
             LocatorStatusBitsEnabled = true, LocatorStatusBits = _lsbs,
         };
         header.Write(buffer[(innerOffset - DataPlaneHeader.Length)..]);
@@ -139,7 +139,7 @@ public sealed class ItrEncapsulator
         var address = ip.Kind == AddressKind.IPv4
             ? LispAddress.IPv4((uint)ip.Destination)
             : LispAddress.IPv6((ulong)(ip.Destination >> 64), (ulong)ip.Destination);
-        _signals.MapCacheMiss(_settings.InstanceId != 0 ? address.WithInstanceId(_settings.InstanceId) : address);
+        _signals.MapCacheMiss(address.WithInstanceId(_settings.InstanceId));
     }
 
     private ItrVerdict Drop(DataPlaneDrop reason)

@@ -38,8 +38,8 @@ public class DataPlaneBenchmarks
         var signals = new NoSignals();
         var settings = new DataPlaneSettings { LocalRlocs = [LispAddress.Parse("198.51.100.9"), LispAddress.Parse("2001:db8:eeee::9")] };
         _itr = new ItrEncapsulator(settings, () => _cache.Snapshot, counters, signals);
-        _etr = new EtrDecapsulator(settings with { LocalRlocs = [LispAddress.Parse("192.0.2.1")] },
-            () => new LocalEids([EidPrefix.Parse("10.0.0.0/8")], [], []), counters, signals);
+        var eids = new LocalEids([EidPrefix.Parse("10.0.0.0/8")], [], [LispAddress.Parse("10.99.0.1")]);
+        _etr = new EtrDecapsulator(settings with { LocalRlocs = [LispAddress.Parse("192.0.2.1")] }, () => eids, counters, signals);
         _from = IpPacket.Bits(LispAddress.Parse("198.51.100.9"));
         _to = IpPacket.Bits(LispAddress.Parse("192.0.2.1"));
 
