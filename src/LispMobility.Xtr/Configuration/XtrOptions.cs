@@ -91,7 +91,7 @@ public sealed record XtrOptions
     public TimeSpan InUseWindow { get; init; } = TimeSpan.FromMinutes(5);
 
     /// <summary>The data plane (off by default).</summary>
-    public DataPlaneOptions DataPlane { get; init; } = new();
+    public XtrDataPlaneOptions DataPlane { get; init; } = new();
 
     /// <summary>Every problem at once, each naming its path; empty when valid.</summary>
     public IReadOnlyList<string> Validate(string path = "Xtr")

@@ -8,7 +8,7 @@ namespace LispMobility.Xtr.Configuration;
 /// default: without it the agent does the control plane and host routes only and the site's routers carry traffic
 /// (always so on Windows).
 /// </summary>
-public sealed record DataPlaneOptions
+public sealed record XtrDataPlaneOptions
 {
     /// <summary>Encapsulate and decapsulate here (Linux, root or CAP_NET_ADMIN + CAP_NET_RAW).</summary>
     public bool Enabled { get; init; }
