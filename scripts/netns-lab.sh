@@ -13,7 +13,10 @@
 #   ${P}-dc2  wan 198.18.0.12/24 ─┼─ veth to the core    srv bridge 172.16.4.1/24 (same gateway address: no renumbering)
 #   ${P}-br   wan 198.18.0.13/24 ─┘                      the branch: an ITR only
 #   ${P}-tap  wan 198.18.0.66/24 on the core, for hand-made control packets
-#   ${P}-vm   eth0 172.16.4.10/24, the VM
+#   ${P}-vm   eth0 172.16.4.10/24, the VM (default route via 172.16.4.1, the gateway at whichever site it is)
+#   ${P}-bh   eth0 10.50.0.10/24, a host behind the branch (the branch registers 10.50.0.0/24), default via 10.50.0.1
+# The xTRs of dc1, dc2 and br run the LISP data plane (TUN lisp0, UDP 4341): `ip netns exec ${P}-bh ping 172.16.4.10`
+# crosses the core encapsulated both ways, and follows the VM when it moves.
 # Dynamic-EID ranges (home DC1, allowed at DC1 and DC2): vm-web 172.16.4.0/24 (the VM), vm-dr 172.16.16.0/22 (bulk DR runs).
 # Nothing is done in the root namespace.
 set -euo pipefail
@@ -57,6 +60,18 @@ topology_up() {
   ip -n "$(ns vm)" addr add 172.16.4.10/24 dev eth0
   ip -n "$(ns vm)" link set eth0 up
   ip -n "$(ns dc1)" link set dev vm master srv up
+  ip -n "$(ns vm)" route add default via 172.16.4.1
+  # The branch's host: its /24 is the branch's EID prefix, its gateway the branch xTR.
+  ip netns add "$(ns bh)"
+  ip -n "$(ns bh)" link set lo up
+  ip -n "$(ns bh)" link add eth0 type veth peer name host netns "$(ns br)"
+  ip -n "$(ns bh)" addr add 10.50.0.10/24 dev eth0
+  ip -n "$(ns bh)" link set eth0 up
+  ip -n "$(ns bh)" route add default via 10.50.0.1
+  ip -n "$(ns br)" addr add 10.50.0.1/24 dev host
+  ip -n "$(ns br)" link set host up
+  # The xTRs route between their EID side and the TUN of the data plane.
+  for s in "${SITES[@]}"; do ip netns exec "$(ns "$s")" sysctl -qw net.ipv4.ip_forward=1; done
 }
 
 move_vm() {
@@ -176,8 +191,8 @@ emulation_off() {
   done
 }
 
-config() { # node site key aggregate dynamic
-  local node=$1 site=$2 key=$3 aggregate=$4 dynamic=$5 ms_section="" dp="" dyn=""
+config() { # node site key aggregate dynamic remote-eids
+  local node=$1 site=$2 key=$3 aggregate=$4 dynamic=$5 remote=${6:-} ms_section="" dp="" dyn="" forwarding=""
   if [ "$node" = ms ]; then
     ms_section='"MapServer": { "Listen": ["198.18.0.1:4342"], "Sites": [
       { "Name": "dc1", "EidPrefixes": [ { "Prefix": "172.16.4.0/24", "AcceptMoreSpecifics": true }, { "Prefix": "172.16.16.0/22", "AcceptMoreSpecifics": true } ], "Keys": [ { "KeyId": 1, "Key": "lab-key-dc1" } ] },
@@ -189,12 +204,13 @@ config() { # node site key aggregate dynamic
     dp='"Watchers": { "DataPlane": { "Interfaces": ["srv"] } },'
     dyn='{ "Name": "vm-web", "Prefix": "172.16.4.0/24", "Interface": "srv" }, { "Name": "vm-dr", "Prefix": "172.16.16.0/22", "Interface": "srv" }'
   fi
+  [ -n "$remote" ] && forwarding=", \"DataPlane\": { \"Enabled\": true, \"RemoteEidPrefixes\": [$remote] }"
   cat >"$DIR/$node.json" <<EOF
 { $ms_section
   "Xtr": { "Site": "$site", "Listen": ["${RLOC[$node]}:$([ "$node" = ms ] && echo 4343 || echo 4342)"], "Rlocs": [ { "Address": "${RLOC[$node]}" } ],
     "MapServers": [ { "Address": "198.18.0.1:4342", "KeyId": 1, "Key": "$key" } ], "MapResolvers": ["198.18.0.1:4342"],
     "DatabaseMappings": [$aggregate], "DynamicEids": [$dyn], "RegisterDeadline": "00:00:10",
-    "RegisterInterval": "00:00:03", "QuickRegisterInterval": "00:00:03" },
+    "RegisterInterval": "00:00:03", "QuickRegisterInterval": "00:00:03"$forwarding },
   $dp
   "Mobility": { "Database": "$DIR/$node.db", "HoldDown": "00:00:00.500",
     "Ranges": [ { "Name": "vm-web", "Prefix": "172.16.4.0/24", "HomeSite": "dc1", "Sites": ["dc1", "dc2"] },
@@ -219,9 +235,9 @@ dll() {
 configs() {
   mkdir -p "$DIR"
   config ms core lab-key-core "" no
-  config dc1 dc1 lab-key-dc1 '"172.16.4.0/24", "172.16.16.0/22"' yes
-  config dc2 dc2 lab-key-dc2 "" yes
-  config br br lab-key-br '"10.50.0.0/24"' no
+  config dc1 dc1 lab-key-dc1 '"172.16.4.0/24", "172.16.16.0/22"' yes '"10.50.0.0/24"'
+  config dc2 dc2 lab-key-dc2 "" yes '"10.50.0.0/24"'
+  config br br lab-key-br '"10.50.0.0/24"' no '"172.16.4.0/24", "172.16.16.0/22"'
 }
 
 NODES=(ms dc1 dc2 br)

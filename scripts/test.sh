@@ -12,6 +12,7 @@ need=()
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v arping >/dev/null 2>&1 || need+=(iputils-arping)
+command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 # libvirt's C library: the libvirt watcher's tests run its test driver in process (test:///default, no daemon).

@@ -299,6 +299,9 @@ public sealed class XtrEngine : IDatagramEngine
         lock (_gate) { return _resolver.Entries; }
     }
 
+    /// <summary>The map-cache as last published: read by the data plane on any thread, without the engine's lock.</summary>
+    public MapCacheSnapshot MapCacheSnapshot => _resolver.Snapshot;
+
     /// <summary>The live map-cache entry covering <paramref name="address"/> (marks it used), or null.</summary>
     public MapCacheEntry? LookupMapCache(IPAddress address)
     {
@@ -326,5 +329,16 @@ public sealed class XtrEngine : IDatagramEngine
     {
         ArgumentNullException.ThrowIfNull(host);
         return Call(sink, call => _solicitation.SolicitRemoteItrs(LispAddress.FromIPAddress(host), call));
+    }
+
+    /// <summary>
+    /// Data-plane SMR (RFC 9301 §6.1): the ETR received data for <paramref name="eid"/>, which is away from here, from the
+    /// ITR at <paramref name="itr"/>; that ITR is solicited to refresh (at most once per SMR interval per ITR and EID).
+    /// </summary>
+    public bool SolicitItr(IPAddress itr, IPAddress eid, IDatagramSink sink)
+    {
+        ArgumentNullException.ThrowIfNull(itr);
+        ArgumentNullException.ThrowIfNull(eid);
+        return Call(sink, call => _solicitation.SendSmr(new IPEndPoint(itr, ControlPort), LispAddress.FromIPAddress(eid), call));
     }
 }

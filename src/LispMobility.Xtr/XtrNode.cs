@@ -3,9 +3,11 @@ using System.Net.Sockets;
 using LispMobility.Lisp;
 using LispMobility.Lisp.Addressing;
 using LispMobility.Platform;
+using LispMobility.Platform.DataPlane;
 using LispMobility.Xtr.Caching;
 using LispMobility.Xtr.Configuration;
 using LispMobility.Platform.Routing;
+using LispMobility.Xtr.DataPlane;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -37,6 +39,11 @@ public sealed class XtrNode : ITunnelRouter, IXtrStatus, IAsyncDisposable
         Engine.EventRaised += (_, e) => EventRaised?.Invoke(this, e);
         _programmer.Failed += (_, f) => EventRaised?.Invoke(this, new RouteProgrammingFailed(_time.GetUtcNow(), EidPrefix.Host(LispAddress.FromIPAddress(f.Change.Address)), f.Change, f.Error.Message, f.Attempts));
         _resolveTimeout = options.ResolveTimeout;
+        if (options.DataPlane.Enabled && OperatingSystem.IsLinux())
+        {
+            DataPlane = new DataPlaneHost(options, Engine, new Signals(this), time, loggers.CreateLogger<DataPlaneHost>());
+        }
+
         _transport = new UdpDatagramTransport(new InOrder(this), options.EffectiveListen.Select(IPEndPoint.Parse), loggers.CreateLogger<UdpDatagramTransport>());
         if (Engine.MapNotifyGroups.Count > 0)
         {
@@ -89,6 +96,9 @@ public sealed class XtrNode : ITunnelRouter, IXtrStatus, IAsyncDisposable
     /// <inheritdoc />
     public string? RangeOf(IPAddress address) => Engine.RangeOf(address);
 
+    /// <summary>The data plane, when enabled (Linux only); null when the site's routers carry traffic.</summary>
+    public DataPlaneHost? DataPlane { get; }
+
     /// <inheritdoc />
     public string Site => Engine.Site;
 
@@ -108,6 +118,7 @@ public sealed class XtrNode : ITunnelRouter, IXtrStatus, IAsyncDisposable
         Engine.ControlPort = _transport.LocalEndpoints[0].Port;
         _transport.Start();
         Run(sink => Engine.RegisterNow(sink));
+        if (OperatingSystem.IsLinux()) DataPlane?.Start();
     }
 
     /// <inheritdoc cref="XtrEngine.BeginRegisterHost"/>
@@ -238,9 +249,41 @@ public sealed class XtrNode : ITunnelRouter, IXtrStatus, IAsyncDisposable
 
     private void Run(Action<IDatagramSink> call) => Run<object?>(sink => { call(sink); return null; });
 
+    /// <summary>The data plane's slow paths into the engine: a miss resolves, data for an away EID solicits its ITR.</summary>
+    private sealed class Signals(XtrNode node) : IDataPlaneSignals
+    {
+        public void MapCacheMiss(LispAddress destination)
+        {
+            try
+            {
+                // The packet is already dropped and counted; the resolution's outcome lands in the map-cache.
+                node.Run(sink => node.Engine.BeginResolve(destination.ToIPAddress(), sink))
+                    .ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // No resolver, or a stopping node: the next miss asks again.
+                _ = e;
+            }
+        }
+
+        public void SolicitItr(LispAddress itrRloc, LispAddress eid)
+        {
+            try
+            {
+                node.Run(sink => node.Engine.SolicitItr(itrRloc.ToIPAddress(), eid.ToIPAddress(), sink));
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                _ = e;
+            }
+        }
+    }
+
     /// <summary>Stops the loops and removes every route this run installed.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (OperatingSystem.IsLinux()) DataPlane?.Dispose();
         await _transport.DisposeAsync().ConfigureAwait(false);
         await _programmer.DisposeAsync().ConfigureAwait(false);
         try

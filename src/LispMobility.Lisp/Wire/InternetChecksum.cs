@@ -3,8 +3,10 @@ using System.Buffers.Binary;
 namespace LispMobility.Lisp.Wire;
 
 /// <summary>The 16-bit ones'-complement checksum of IPv4 headers and UDP (RFC 1071).</summary>
-internal static class InternetChecksum
+/// <remarks>Public for the xTR's data plane, which writes outer IPv4 headers, ICMP errors and IPv6 UDP checksums.</remarks>
+public static class InternetChecksum
 {
+    /// <summary>Adds the 16-bit big-endian words of <paramref name="data"/> to a running sum (an odd last byte padded with zero).</summary>
     public static uint Add(uint sum, ReadOnlySpan<byte> data)
     {
         var i = 0;
@@ -13,6 +15,7 @@ internal static class InternetChecksum
         return sum;
     }
 
+    /// <summary>Folds the carries of a running sum and complements it: the checksum to write.</summary>
     public static ushort Finish(uint sum)
     {
         while ((sum >> 16) != 0) sum = (sum & 0xFFFF) + (sum >> 16);

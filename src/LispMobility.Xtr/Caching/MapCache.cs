@@ -9,18 +9,29 @@ public sealed record MapCacheEntry(EidPrefix Eid, IReadOnlyList<Locator> Locator
     /// <summary>A negative entry (no locators).</summary>
     public bool IsNegative => Locators.Count == 0;
 
+    /// <summary>The locators as an array, which the data plane walks without allocating an enumerator.</summary>
+    public Locator[] LocatorArray { get; } = Locators as Locator[] ?? [.. Locators];
+
     /// <summary>When a lookup last hit the entry.</summary>
     public DateTimeOffset LastUsed { get; internal set; }
 }
 
 /// <summary>
 /// The ITR's map-cache: longest-prefix match per instance ID, TTL expiry, negative entries with their
-/// action, and a size bound with least-recently-used eviction. Not thread-safe (used under the xTR's lock).
+/// action, and a size bound with least-recently-used eviction. Not thread-safe (used under the xTR's lock); every change
+/// publishes a new <see cref="MapCacheSnapshot"/>, which any thread may read without that lock.
 /// </summary>
 public sealed class MapCache(int capacity)
 {
     private readonly PrefixTable<LinkedListNode<MapCacheEntry>> _table = new();
     private readonly LinkedList<MapCacheEntry> _lru = new();
+    private MapCacheSnapshot _snapshot = MapCacheSnapshot.Empty;
+
+    /// <summary>The latest published snapshot: immutable, read without a lock.</summary>
+    public MapCacheSnapshot Snapshot => Volatile.Read(ref _snapshot);
+
+    // Only the owner of the lock writes; the release write orders the snapshot's contents before readers see it.
+    private void Publish(EidPrefix prefix, MapCacheEntry? entry) => Volatile.Write(ref _snapshot, _snapshot.With(prefix, entry));
 
     /// <summary>Entries in the cache.</summary>
     public int Count => _table.Count;
@@ -43,17 +54,20 @@ public sealed class MapCache(int capacity)
             existing.Value = entry;
             _lru.Remove(existing);
             _lru.AddFirst(existing);
+            Publish(record.Eid, entry);
             return entry;
         }
 
         while (_table.Count >= capacity && _lru.Last is { } oldest)
         {
             _table.Remove(oldest.Value.Eid);
+            Publish(oldest.Value.Eid, null);
             _lru.RemoveLast();
             Evictions++;
         }
 
         _table.Set(record.Eid, _lru.AddFirst(entry));
+        Publish(record.Eid, entry);
         return entry;
     }
 
@@ -76,6 +90,7 @@ public sealed class MapCache(int capacity)
 
             _table.Remove(prefix);
             _lru.Remove(node);
+            Publish(prefix, null);
         }
 
         return null;
@@ -90,6 +105,7 @@ public sealed class MapCache(int capacity)
         if (!_table.TryGet(prefix, out var node)) return false;
         _table.Remove(prefix);
         _lru.Remove(node);
+        Publish(prefix, null);
         return true;
     }
 
@@ -104,6 +120,7 @@ public sealed class MapCache(int capacity)
             {
                 _table.Remove(node.Value.Eid);
                 _lru.Remove(node);
+                Publish(node.Value.Eid, null);
                 removed++;
             }
 

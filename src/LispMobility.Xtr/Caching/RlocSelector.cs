@@ -1,3 +1,4 @@
+using LispMobility.Lisp.Addressing;
 using LispMobility.Lisp.Records;
 
 namespace LispMobility.Xtr.Caching;
@@ -13,12 +14,22 @@ public static class RlocSelector
     public static Locator? Select(IReadOnlyList<Locator> locators, uint flowHash)
     {
         ArgumentNullException.ThrowIfNull(locators);
+        return Select(locators as Locator[] ?? [.. locators], flowHash, static _ => true);
+    }
+
+    /// <summary>
+    /// The RLOC for a flow among the locators <paramref name="canSendTo"/> accepts (the data plane passes the address families
+    /// it has a local RLOC of), or null. Allocates nothing.
+    /// </summary>
+    public static Locator? Select(ReadOnlySpan<Locator> locators, uint flowHash, Func<LispAddress, bool> canSendTo)
+    {
+        ArgumentNullException.ThrowIfNull(canSendTo);
         var best = int.MaxValue;
         var totalWeight = 0;
         var usable = 0;
         foreach (var l in locators)
         {
-            if (!l.IsUsable) continue;
+            if (!l.IsUsable || !canSendTo(l.Address)) continue;
             if (l.Priority < best) { best = l.Priority; totalWeight = 0; usable = 0; }
             if (l.Priority == best) { totalWeight += l.Weight; usable++; }
         }
@@ -30,14 +41,14 @@ public static class RlocSelector
             var pick = (int)(flowHash % (uint)usable);
             foreach (var l in locators)
             {
-                if (l.IsUsable && l.Priority == best && pick-- == 0) return l;
+                if (l.IsUsable && l.Priority == best && canSendTo(l.Address) && pick-- == 0) return l;
             }
         }
 
         var point = flowHash % (uint)totalWeight;
         foreach (var l in locators)
         {
-            if (!l.IsUsable || l.Priority != best) continue;
+            if (!l.IsUsable || l.Priority != best || !canSendTo(l.Address)) continue;
             if (point < l.Weight) return l;
             point -= l.Weight;
         }

@@ -90,6 +90,9 @@ public sealed record XtrOptions
     /// <summary>A map-cache entry used within this window counts as "in use" when soliciting remote ITRs after a move.</summary>
     public TimeSpan InUseWindow { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>The data plane (off by default).</summary>
+    public XtrDataPlaneOptions DataPlane { get; init; } = new();
+
     /// <summary>Every problem at once, each naming its path; empty when valid.</summary>
     public IReadOnlyList<string> Validate(string path = "Xtr")
     {
@@ -149,6 +152,7 @@ public sealed record XtrOptions
         if (RegisterDeadline <= TimeSpan.Zero) errors.Add($"{path}.RegisterDeadline: must be positive");
         if (ResolveTimeout <= TimeSpan.Zero) errors.Add($"{path}.ResolveTimeout: must be positive");
         if (MapCacheSize < 1) errors.Add($"{path}.MapCacheSize: must be positive");
+        errors.AddRange((DataPlane ?? new()).Validate($"{path}.DataPlane"));
         return errors;
     }
 }

@@ -38,6 +38,9 @@ internal sealed class Resolver(XtrSite site)
 
     public IReadOnlyList<MapCacheEntry> Entries => _cache.Entries;
 
+    /// <summary>The map-cache as last published (read without the engine's lock).</summary>
+    public MapCacheSnapshot Snapshot => _cache.Snapshot;
+
     /// <summary>The live entry covering <paramref name="eid"/> (marks it and its RLOCs used), or null.</summary>
     public MapCacheEntry? Lookup(LispAddress eid, DateTimeOffset now)
     {

@@ -1,0 +1,144 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
+using System.Text;
+using LispMobility.Platform.Netlink;
+
+namespace LispMobility.Platform.DataPlane;
+
+/// <summary>
+/// A Linux TUN device (IFF_TUN, no packet-info header): IP packets routed to it are read here, and packets written here
+/// enter the host's stack as if received on it. Non-blocking; <see cref="Wait"/> blocks until a packet is there, so a
+/// loop reads every queued packet per wake-up. Created (or attached to) in the network namespace of the calling thread.
+/// </summary>
+[SupportedOSPlatform("linux")]
+public sealed partial class TunDevice : IDisposable
+{
+    private const int ONonblock = 0x800, ORdwr = 2, OCloexec = 0x80000;
+    private const uint TunSetIff = 0x400454CA;
+    private const short IffTun = 0x0001, IffNoPi = 0x1000;
+    private const int Eagain = 11, Eintr = 4;
+    private const short PollIn = 1;
+    private int _fd;
+
+    /// <summary>Creates or attaches to the TUN device <paramref name="name"/>, sets its MTU and brings it up.</summary>
+    public TunDevice(string name, int mtu)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        if (Encoding.ASCII.GetByteCount(name) > 15) throw new ArgumentException($"interface name '{name}' is longer than 15 bytes", nameof(name));
+        _fd = open("/dev/net/tun", ORdwr | ONonblock | OCloexec);
+        if (_fd < 0) throw new IOException($"cannot open /dev/net/tun: errno {Marshal.GetLastPInvokeError()}");
+        try
+        {
+            Span<byte> ifreq = stackalloc byte[40];
+            ifreq.Clear();
+            Encoding.ASCII.GetBytes(name, ifreq);
+            MemoryMarshal.Write(ifreq[16..], (short)(IffTun | IffNoPi));
+            unsafe
+            {
+                fixed (byte* r = ifreq)
+                    if (ioctl(_fd, TunSetIff, r) < 0) throw new IOException($"TUNSETIFF {name}: errno {Marshal.GetLastPInvokeError()}");
+            }
+
+            Name = name;
+            Index = (int)if_nametoindex(name);
+            // MTU and up in one RTM_NEWLINK; the MTU is what the ITR may carry after the encapsulation's 36/56 bytes.
+            using var netlink = new NetlinkSocket(TimeSpan.FromSeconds(5));
+            netlink.Exchange(new NetlinkMessage(Rtnl.NewLink, Rtnl.FRequest | Rtnl.FAck).Ifinfo(Index, Rtnl.IffUp, Rtnl.IffUp).Attribute(IflaMtu, (uint)mtu),
+                $"set {name} mtu {mtu} up");
+        }
+        catch
+        {
+            close(_fd);
+            throw;
+        }
+    }
+
+    private const ushort IflaMtu = 4;
+
+    /// <summary>The interface name.</summary>
+    public string Name { get; } = "";
+
+    /// <summary>The interface index.</summary>
+    public int Index { get; }
+
+    /// <summary>Routes <paramref name="prefix"/>/<paramref name="length"/> to this device (replacing a route already there).</summary>
+    public void AddRoute(IPAddress prefix, int length, byte routeProtocol)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        var family = prefix.AddressFamily == AddressFamily.InterNetwork ? (byte)2 : (byte)10;
+        var message = new NetlinkMessage(Rtnl.NewRoute, Rtnl.FRequest | Rtnl.FAck | Rtnl.FCreate | Rtnl.FReplace)
+            .Rtmsg(family, (byte)length, Rtnl.RtTableMain, routeProtocol, Rtnl.RtScopeLink, Rtnl.RtnUnicast)
+            .Attribute(Rtnl.RtaDst, prefix.GetAddressBytes())
+            .Attribute(Rtnl.RtaOif, (uint)Index);
+        using var netlink = new NetlinkSocket(TimeSpan.FromSeconds(5));
+        netlink.Exchange(message, $"route {prefix}/{length} dev {Name}");
+    }
+
+    /// <summary>Waits up to <paramref name="timeoutMs"/> for a packet to read; false on timeout (or a signal).</summary>
+    public unsafe bool Wait(int timeoutMs)
+    {
+        var fd = new PollFd { Fd = _fd, Events = PollIn };
+        return poll(&fd, 1, timeoutMs) > 0 && (fd.Revents & PollIn) != 0;
+    }
+
+    /// <summary>Reads one packet into <paramref name="buffer"/>; its length, or 0 when none is queued.</summary>
+    public unsafe int Read(Span<byte> buffer)
+    {
+        fixed (byte* b = buffer)
+        {
+            var n = read(_fd, b, (nint)buffer.Length);
+            if (n >= 0) return (int)n;
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno is Eagain or Eintr) return 0;
+            throw new IOException($"read {Name}: errno {errno}");
+        }
+    }
+
+    /// <summary>Writes one packet; false when the device's queue is full (the packet is lost, as on a congested link).</summary>
+    public unsafe bool Write(ReadOnlySpan<byte> packet)
+    {
+        fixed (byte* p = packet)
+        {
+            var n = write(_fd, p, (nint)packet.Length);
+            return n == packet.Length;
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        var fd = Interlocked.Exchange(ref _fd, -1);
+        if (fd >= 0) close(fd);
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int open(string path, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial int ioctl(int fd, uint request, byte* argument);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial nint read(int fd, byte* buffer, nint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial nint write(int fd, byte* buffer, nint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial int poll(PollFd* fds, nuint count, int timeout);
+
+    [LibraryImport("libc")]
+    private static partial int close(int fd);
+
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial uint if_nametoindex(string name);
+}

@@ -1,0 +1,47 @@
+using System.Globalization;
+using LispMobility.Lisp.Addressing;
+
+namespace LispMobility.Xtr.Configuration;
+
+/// <summary>
+/// The xTR's data plane on Linux (RFC 9300): a TUN device for the remote EID space, UDP 4341 on each RLOC. Off by
+/// default: without it the agent does the control plane and host routes only and the site's routers carry traffic
+/// (always so on Windows).
+/// </summary>
+public sealed record XtrDataPlaneOptions
+{
+    /// <summary>Encapsulate and decapsulate here (Linux, root or CAP_NET_ADMIN + CAP_NET_RAW).</summary>
+    public bool Enabled { get; init; }
+
+    /// <summary>The TUN device the remote EID space is routed to.</summary>
+    public string TunName { get; init; } = "lisp0";
+
+    /// <summary>The MTU of the links toward the RLOCs; the TUN's MTU is 36 (IPv4 RLOCs) or 56 (IPv6) less.</summary>
+    public int LinkMtu { get; init; } = 1500;
+
+    /// <summary>The remote EID prefixes to route into the TUN (e.g. the other sites' EID space, or 0.0.0.0/0 for all).</summary>
+    public IReadOnlyList<string> RemoteEidPrefixes { get; init; } = [];
+
+    /// <summary>Every problem, each naming its path.</summary>
+    public IReadOnlyList<string> Validate(string path)
+    {
+        var errors = new List<string>();
+        if (!Enabled) return errors;
+        if (!OperatingSystem.IsLinux()) errors.Add($"{path}.Enabled: the data plane runs on Linux only (elsewhere the site's routers carry traffic)");
+        if (string.IsNullOrWhiteSpace(TunName) || TunName.Length > 15 || TunName.Any(c => c is '/' or ' ' || char.IsControl(c)))
+        {
+            errors.Add($"{path}.TunName: '{TunName}' is not an interface name (1-15 characters, no '/' or spaces)");
+        }
+
+        if (LinkMtu is < 1336 or > 65535) errors.Add(string.Create(CultureInfo.InvariantCulture, $"{path}.LinkMtu: {LinkMtu} is outside 1336-65535 (the TUN must still carry IPv6's 1280 after 56 bytes of encapsulation)"));
+        for (var i = 0; i < RemoteEidPrefixes.Count; i++)
+        {
+            if (!EidPrefix.TryParse(RemoteEidPrefixes[i], out var p) || !p.Address.IsIp || p.InstanceId is not null)
+            {
+                errors.Add(string.Create(CultureInfo.InvariantCulture, $"{path}.RemoteEidPrefixes[{i}]: '{RemoteEidPrefixes[i]}' is not an IP prefix (such as 10.13.0.0/24)"));
+            }
+        }
+
+        return errors;
+    }
+}

@@ -1,0 +1,65 @@
+namespace LispMobility.Xtr.DataPlane;
+
+/// <summary>Why the data plane dropped a packet or answered it instead of forwarding it.</summary>
+public enum DataPlaneDrop
+{
+    /// <summary>Shorter than the headers it claims (outer, LISP or inner).</summary>
+    Truncated,
+    /// <summary>A LISP data header that cannot be read (N and V both set).</summary>
+    BadHeader,
+    /// <summary>An instance ID this xTR does not serve.</summary>
+    UnknownInstanceId,
+    /// <summary>Outer source that cannot be a remote RLOC (ours, unspecified, loopback, multicast) or to an address not our RLOC.</summary>
+    SpoofedRloc,
+    /// <summary>Not an IPv4 or IPv6 packet inside (or an inconsistent inner header).</summary>
+    BadInnerPacket,
+    /// <summary>Decapsulated for an address that is no EID of this site.</summary>
+    InnerNotLocal,
+    /// <summary>Decapsulated for an EID that moved away from this site (its ITR was sent an SMR, rate-limited).</summary>
+    EidAway,
+    /// <summary>No map-cache entry yet (a Map-Request was asked for, rate-limited per destination).</summary>
+    MapCacheMiss,
+    /// <summary>A negative map-cache entry whose action is drop (or no action).</summary>
+    NegativeEntry,
+    /// <summary>An entry with no usable locator of a family this xTR has an RLOC of.</summary>
+    NoUsableRloc,
+    /// <summary>Too big for the path with DF set: answered with ICMP Fragmentation Needed / Packet Too Big.</summary>
+    TooBig,
+    /// <summary>Too big for the path without DF (IPv4): dropped; the outer header is never fragmented.</summary>
+    TooBigNoDf,
+    /// <summary>TTL or hop limit of 1 or 0: the packet has no hop left for the tunnel.</summary>
+    TtlExpired,
+}
+
+/// <summary>What the data plane counted; updated from every forwarding thread without a lock.</summary>
+public sealed class DataPlaneCounters
+{
+    private static readonly int Reasons = Enum.GetValues<DataPlaneDrop>().Length;
+    private readonly long[] _drops = new long[Reasons];
+    private long _encapsulated;
+    private long _decapsulated;
+    private long _nativelyForwarded;
+
+    /// <summary>Packets encapsulated toward a remote RLOC.</summary>
+    public long Encapsulated => Volatile.Read(ref _encapsulated);
+
+    /// <summary>Packets decapsulated and handed to a local EID.</summary>
+    public long Decapsulated => Volatile.Read(ref _decapsulated);
+
+    /// <summary>Packets sent without encapsulation (negative entry with natively-forward).</summary>
+    public long NativelyForwarded => Volatile.Read(ref _nativelyForwarded);
+
+    /// <summary>Packets dropped for <paramref name="reason"/>.</summary>
+    public long Dropped(DataPlaneDrop reason) => Volatile.Read(ref _drops[(int)reason]);
+
+    /// <summary>Every drop reason with its count.</summary>
+    public IReadOnlyDictionary<DataPlaneDrop, long> Drops() => Enum.GetValues<DataPlaneDrop>().ToDictionary(r => r, Dropped);
+
+    internal void Drop(DataPlaneDrop reason) => Interlocked.Increment(ref _drops[(int)reason]);
+
+    internal void Encapsulation() => Interlocked.Increment(ref _encapsulated);
+
+    internal void Decapsulation() => Interlocked.Increment(ref _decapsulated);
+
+    internal void Native() => Interlocked.Increment(ref _nativelyForwarded);
+}

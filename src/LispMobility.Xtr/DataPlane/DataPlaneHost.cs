@@ -1,0 +1,179 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.Versioning;
+using LispMobility.Lisp.Addressing;
+using LispMobility.Platform.DataPlane;
+using LispMobility.Xtr.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace LispMobility.Xtr.DataPlane;
+
+/// <summary>
+/// The data plane's Linux shell: a TUN device that the remote EID space is routed to (read by the ITR loop, several packets
+/// per wake-up, sent as whole outer packets with one <c>sendmmsg</c> per batch) and a UDP 4341 socket per local RLOC
+/// (received with <c>recvmmsg</c> by one ETR loop each, inner packets written to the TUN). The per-packet work is the
+/// sans-I/O <see cref="ItrEncapsulator"/> and <see cref="EtrDecapsulator"/>.
+/// </summary>
+[SupportedOSPlatform("linux")]
+public sealed partial class DataPlaneHost : IDisposable
+{
+    /// <summary>rtm_protocol of the TUN routes: not the host routes' 222, so the route table never lists them as hosts.</summary>
+    public const byte RouteProtocol = 223;
+
+    private const int DataPort = 4341;
+    private readonly XtrOptions _options;
+    private readonly XtrEngine _engine;
+    private readonly IDataPlaneSignals _signals;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Thread> _threads = [];
+    private readonly List<LispDataSocket> _sockets = [];
+    private readonly DataPlaneSettings _settings;
+    private TunDevice? _tun;
+    private RawIpSender? _sender;
+    private LocalEids _eids = LocalEids.None;
+
+    /// <summary>Prepares the host; <see cref="Start"/> opens the devices.</summary>
+    public DataPlaneHost(XtrOptions options, XtrEngine engine, IDataPlaneSignals signals, TimeProvider? time, ILogger<DataPlaneHost> logger)
+    {
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        _engine = engine ?? throw new ArgumentNullException(nameof(engine));
+        _signals = signals ?? throw new ArgumentNullException(nameof(signals));
+        _time = time ?? TimeProvider.System;
+        _logger = logger ?? throw new ArgumentNullException(nameof(logger));
+        var iid = options.DatabaseMappings.Concat(options.DynamicEids.Select(d => d.Prefix)).Select(EidPrefix.Parse).Select(p => p.InstanceId).FirstOrDefault(i => i is not null);
+        _settings = new DataPlaneSettings
+        {
+            LocalRlocs = [.. options.Rlocs.Select(r => LispAddress.Parse(r.Address))], InstanceId = iid, LinkMtu = options.DataPlane.LinkMtu,
+        };
+        engine.EventRaised += (_, e) =>
+        {
+            if (e is HostRegistered or HostAway or HostAwayCleared or HostWithdrawn) RefreshEids();
+        };
+    }
+
+    /// <summary>What the data plane counted.</summary>
+    public DataPlaneCounters Counters { get; } = new();
+
+    /// <summary>The TUN's MTU: the link MTU less the largest encapsulation among the RLOCs' families.</summary>
+    public int TunMtu => _settings.LinkMtu - (_settings.LocalRlocs.Any(r => r.Kind == AddressKind.IPv6) ? 56 : 36);
+
+    /// <summary>Creates the TUN, routes the remote EID space to it, binds UDP 4341 on each RLOC and starts the loops.</summary>
+    public void Start()
+    {
+        RefreshEids();
+        _tun = new TunDevice(_options.DataPlane.TunName, TunMtu);
+        foreach (var text in _options.DataPlane.RemoteEidPrefixes)
+        {
+            var p = EidPrefix.Parse(text);
+            _tun.AddRoute(p.Address.ToIPAddress(), p.MaskLength, RouteProtocol);
+        }
+
+        _sender = new RawIpSender();
+        foreach (var rloc in _settings.LocalRlocs)
+        {
+            _sockets.Add(new LispDataSocket(new IPEndPoint(rloc.ToIPAddress(), DataPort)));
+        }
+
+        StartThread("lisp-itr", ItrLoop);
+        foreach (var socket in _sockets) StartThread($"lisp-etr {socket.Local}", () => EtrLoop(socket));
+        LogStarted(_tun.Name, TunMtu, _sockets.Count);
+    }
+
+    /// <summary>Rebuilds the ETR's view of the site's EIDs from the options and the engine's hosts.</summary>
+    public void RefreshEids()
+    {
+        var prefixes = _options.DatabaseMappings.Concat(_options.DynamicEids.Select(d => d.Prefix)).Select(EidPrefix.Parse).Select(p => new EidPrefix(p.Address.WithInstanceId(null), p.MaskLength));
+        var hosts = _engine.Hosts();
+        Volatile.Write(ref _eids, new LocalEids(prefixes,
+            hosts.Where(h => h.State is HostState.Registered or HostState.Registering or HostState.Unconfirmed).Select(h => h.Eid.Address.WithInstanceId(null)),
+            hosts.Where(h => h.State == HostState.Away).Select(h => h.Eid.Address.WithInstanceId(null))));
+    }
+
+    private void StartThread(string name, Action loop)
+    {
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                loop();
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                LogLoopFault(e, name);
+            }
+        }) { IsBackground = true, Name = name };
+        _threads.Add(thread);
+        thread.Start();
+    }
+
+    private void ItrLoop()
+    {
+        var itr = new ItrEncapsulator(_settings, () => _engine.MapCacheSnapshot, Counters, _signals);
+        var buffer = new byte[ItrEncapsulator.Headroom + 65536];
+        var icmp = new byte[1500];
+        var tun = _tun!;
+        var sender = _sender!;
+        while (!_stop.IsCancellationRequested)
+        {
+            if (!tun.Wait(500)) continue;
+            var now = _time.GetUtcNow();
+            // Everything queued on the device per wake-up (bounded, so that a flood cannot starve the flush).
+            for (var k = 0; k < 64; k++)
+            {
+                var n = tun.Read(buffer.AsSpan(ItrEncapsulator.Headroom));
+                if (n <= 0) break;
+                switch (itr.Encapsulate(buffer, ItrEncapsulator.Headroom, n, now, icmp, out var output))
+                {
+                    case ItrVerdict.Encapsulated:
+                    case ItrVerdict.Native:
+                        sender.Queue(buffer.AsSpan(output));
+                        break;
+                    case ItrVerdict.IcmpReply:
+                        tun.Write(icmp.AsSpan(output));
+                        break;
+                }
+            }
+
+            sender.Flush();
+        }
+    }
+
+    private void EtrLoop(LispDataSocket socket)
+    {
+        var etr = new EtrDecapsulator(_settings, () => Volatile.Read(ref _eids), Counters, _signals);
+        var local = IpPacket.Bits(LispAddress.FromIPAddress(socket.Local.Address));
+        var kind = socket.Local.AddressFamily == AddressFamily.InterNetwork ? AddressKind.IPv4 : AddressKind.IPv6;
+        var tun = _tun!;
+        while (!_stop.IsCancellationRequested)
+        {
+            var n = socket.Receive();
+            if (n == 0) continue;
+            var now = _time.GetUtcNow();
+            for (var i = 0; i < n; i++)
+            {
+                if (!socket.TrySource(i, out _, out var source)) continue;
+                var payload = socket.Payload(i);
+                if (etr.TryDecapsulate(payload, kind, source, local, now, out var inner)) tun.Write(payload[inner]);
+            }
+        }
+    }
+
+    /// <summary>Stops the loops and closes the devices (the kernel removes the TUN's routes with it).</summary>
+    public void Dispose()
+    {
+        _stop.Cancel();
+        foreach (var t in _threads) t.Join(TimeSpan.FromSeconds(2));
+        foreach (var s in _sockets) s.Dispose();
+        _sender?.Dispose();
+        _tun?.Dispose();
+        _stop.Dispose();
+    }
+
+    [LoggerMessage(EventId = 2300, Level = LogLevel.Information, Message = "data plane up: TUN {Tun} (MTU {Mtu}), UDP 4341 on {Sockets} RLOC(s)")]
+    private partial void LogStarted(string tun, int mtu, int sockets);
+
+    [LoggerMessage(EventId = 2301, Level = LogLevel.Error, Message = "data-plane loop {Loop} stopped on a fault")]
+    private partial void LogLoopFault(Exception e, string loop);
+}

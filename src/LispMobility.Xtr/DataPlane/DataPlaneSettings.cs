@@ -1,0 +1,32 @@
+using LispMobility.Lisp.Addressing;
+
+namespace LispMobility.Xtr.DataPlane;
+
+/// <summary>What the data-plane core needs of the xTR's configuration.</summary>
+public sealed record DataPlaneSettings
+{
+    /// <summary>This site's RLOCs (outer sources of what the ITR sends, outer destinations the ETR accepts), in LSB order.</summary>
+    public required IReadOnlyList<LispAddress> LocalRlocs { get; init; }
+
+    /// <summary>
+    /// The instance ID of the site's EIDs (their map-cache space), carried in the I field and required of received packets;
+    /// null when the EIDs have none (the header then carries 0).
+    /// </summary>
+    public uint? InstanceId { get; init; }
+
+    /// <summary>The MTU of the links toward the RLOCs: an encapsulated packet must fit it (the usable inner MTU is 36/56 less).</summary>
+    public int LinkMtu { get; init; } = 1500;
+
+    /// <summary>How often one destination may cause a Map-Request, and one ITR and EID an SMR.</summary>
+    public TimeSpan SignalInterval { get; init; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>The slow paths the data plane asks of the control plane; called rarely (rate-limited), off no lock.</summary>
+public interface IDataPlaneSignals
+{
+    /// <summary>No map-cache entry (or a negative one that says so) for <paramref name="destination"/>: resolve it.</summary>
+    void MapCacheMiss(LispAddress destination);
+
+    /// <summary>An ITR sent data for <paramref name="eid"/>, which moved away from here: solicit that ITR (SMR).</summary>
+    void SolicitItr(LispAddress itrRloc, LispAddress eid);
+}

@@ -1,0 +1,58 @@
+using System.Collections.Frozen;
+using LispMobility.Lisp.Addressing;
+
+namespace LispMobility.Xtr.DataPlane;
+
+/// <summary>
+/// The ETR's view of its EIDs, immutable and read without a lock: the site's EID-prefixes (database mappings and
+/// dynamic-EID ranges), the hosts registered here from elsewhere, and the hosts that moved away. A packet for an away
+/// host is answered with an SMR, one for an address in none of these is not ours.
+/// </summary>
+public sealed class LocalEids
+{
+    private readonly EidPrefix[] _prefixes;
+    private readonly FrozenSet<(AddressKind, UInt128)> _present;
+    private readonly FrozenSet<(AddressKind, UInt128)> _away;
+
+    /// <summary>Builds the view.</summary>
+    public LocalEids(IEnumerable<EidPrefix> prefixes, IEnumerable<LispAddress> presentHosts, IEnumerable<LispAddress> awayHosts)
+    {
+        ArgumentNullException.ThrowIfNull(prefixes);
+        ArgumentNullException.ThrowIfNull(presentHosts);
+        ArgumentNullException.ThrowIfNull(awayHosts);
+        _prefixes = [.. prefixes.Where(p => p.Address.IsIp)];
+        _present = presentHosts.Where(a => a.IsIp).Select(a => (a.Kind, IpPacket.Bits(a))).ToFrozenSet();
+        _away = awayHosts.Where(a => a.IsIp).Select(a => (a.Kind, IpPacket.Bits(a))).ToFrozenSet();
+    }
+
+    /// <summary>No EIDs at all.</summary>
+    public static LocalEids None { get; } = new([], [], []);
+
+    /// <summary>The state of <paramref name="address"/> at this site. Instance IDs are checked on the LISP header, not here.</summary>
+    public LocalEidState StateOf(AddressKind kind, UInt128 address)
+    {
+        if (_away.Count > 0 && _away.Contains((kind, address))) return LocalEidState.Away;
+        if (_present.Count > 0 && _present.Contains((kind, address))) return LocalEidState.Local;
+        foreach (var p in _prefixes)
+        {
+            if (p.Address.Kind != kind) continue;
+            var bits = kind == AddressKind.IPv4 ? 32 : 128;
+            var mask = p.MaskLength == 0 ? UInt128.Zero : UInt128.MaxValue << (bits - p.MaskLength);
+            if (kind == AddressKind.IPv4) mask &= uint.MaxValue;
+            if ((address & mask) == IpPacket.Bits(p.Address)) return LocalEidState.Local;
+        }
+
+        return LocalEidState.NotOurs;
+    }
+}
+
+/// <summary>What an ETR knows of an inner destination.</summary>
+public enum LocalEidState
+{
+    /// <summary>No EID of this site.</summary>
+    NotOurs,
+    /// <summary>An EID of this site that is here.</summary>
+    Local,
+    /// <summary>A host of this site that moved away.</summary>
+    Away,
+}

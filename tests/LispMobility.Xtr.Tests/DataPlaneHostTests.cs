@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using System.Net;
+using System.Runtime.Versioning;
+using LispMobility.Lisp.Addressing;
+using LispMobility.Lisp.Messages;
+using LispMobility.Lisp.Records;
+using LispMobility.TestSupport.Netns;
+using LispMobility.TestSupport.Pcap;
+using LispMobility.Platform;
+using LispMobility.Platform.Routing;
+using LispMobility.Xtr.Configuration;
+using LispMobility.Xtr.DataPlane;
+using LispMobility.Xtr.Routing;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace LispMobility.Xtr.Tests;
+
+/// <summary>
+/// The Linux shell for real, in two namespaces joined by a veth: xTR A (RLOC 198.51.100.1, EID 10.9.0.5) and xTR B
+/// (RLOC 198.51.100.2, EID 172.16.4.10), each with its TUN, its UDP 4341 socket and a map-cache entry for the other.
+/// A ping from A's EID to B's crosses LISP both ways, and tshark on the veth decodes what crossed it.
+/// </summary>
+[SupportedOSPlatform("linux")]
+public sealed class DataPlaneHostTests : IDisposable
+{
+    private readonly NetworkNamespace _a = NetworkNamespace.Create("lmdpa");
+    private readonly NetworkNamespace _b = NetworkNamespace.Create("lmdpb");
+    private readonly List<IDisposable> _hosts = [];
+
+    public DataPlaneHostTests()
+    {
+        try
+        {
+            _a.Ip($"link add wan type veth peer name wan netns {_b.Name}");
+            _a.Ip("addr add 198.51.100.1/24 dev wan");
+            _b.Ip("addr add 198.51.100.2/24 dev wan");
+            _a.Ip("link set wan up");
+            _b.Ip("link set wan up");
+            _a.Ip("addr add 10.9.0.5/32 dev lo");
+            _b.Ip("addr add 172.16.4.10/32 dev lo");
+            _a.Ip("link set lo up");
+            _b.Ip("link set lo up");
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var h in _hosts) h.Dispose();
+        _a.Dispose();
+        _b.Dispose();
+    }
+
+    private DataPlaneHost Xtr(NetworkNamespace ns, string site, string rloc, string eids, string remote, string remoteRloc, uint iid)
+    {
+        var options = new XtrOptions
+        {
+            Site = site, Rlocs = [new LocatorOptions { Address = rloc }], DatabaseMappings = [$"[{iid}]{eids}"],
+            MapServers = [new MapServerPeerOptions { Address = "192.0.2.99:4342", Key = "k" }], MapResolvers = ["192.0.2.99:4342"],
+            DataPlane = new XtrDataPlaneOptions { Enabled = true, TunName = "lisp0", RemoteEidPrefixes = [remote] },
+        };
+        var engine = new XtrEngine(options, new InMemoryRouteTable());
+        Install(engine, EidPrefix.Parse($"[{iid}]{remote}"), rloc: remoteRloc);
+        var host = new DataPlaneHost(options, engine, new NoSignals(), null, NullLogger<DataPlaneHost>.Instance);
+        _hosts.Add(host);
+        ns.Enter(host.Start);
+        return host;
+    }
+
+    // The engine's map-cache fills only from a Map-Reply that answers its own Map-Request: ask, then answer with its nonce.
+    private static void Install(XtrEngine engine, EidPrefix prefix, string rloc)
+    {
+        var sink = new DatagramList();
+        _ = engine.BeginResolve(prefix.Address.WithInstanceId(null).ToIPAddress(), sink);
+        Assert.True(EcmView.TryRead(sink.Items[0].Payload.Span, out var ecm, out _));
+        Assert.True(MapRequestView.TryRead(ecm.InnerMessage, out var request, out _));
+        var reply = new MapReply { Nonce = request.Nonce, Records = [new MappingRecord { Eid = prefix, Ttl = 60, Locators = [new Locator(LispAddress.Parse(rloc))] }] };
+        engine.Receive(reply.ToArray(), new IPEndPoint(IPAddress.Parse("192.0.2.99"), 4342), new DatagramList());
+        Assert.NotNull(engine.MapCacheSnapshot.Lookup(prefix.Address, DateTimeOffset.UtcNow));
+    }
+
+    [Fact]
+    public void A_ping_crosses_lisp_both_ways_and_wireshark_decodes_the_data_packets()
+    {
+        Assert.True(Tshark.IsAvailable, "tshark is not installed; scripts/test.sh installs it (apt-get install tshark)");
+        var a = Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 4660);
+        var b = Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 4660);
+        Assert.Contains("mtu 1464", _a.Ip("link show lisp0"), StringComparison.Ordinal);
+        Assert.Contains("172.16.4.0/24 dev lisp0", _a.Ip("route show"), StringComparison.Ordinal);
+
+        var pcap = Path.Combine(Path.GetTempPath(), $"lisp-dp-{Environment.ProcessId}-{Guid.NewGuid():N}.pcap");
+        using var capture = Process.Start(new ProcessStartInfo("ip", $"netns exec {_a.Name} tshark -q -i wan -f \"udp port 4341\" -c 4 -a duration:20 -w {pcap}")
+        {
+            RedirectStandardError = true, RedirectStandardOutput = true,
+        })!;
+        try
+        {
+            // tshark needs a moment before it captures; a ping that starts too early still gets later replies counted.
+            Thread.Sleep(1500);
+            var ping = NetworkNamespace.Run("ip", $"netns exec {_a.Name} ping -c 4 -i 0.2 -W 2 -I 10.9.0.5 172.16.4.10");
+            Assert.Contains("4 received", ping, StringComparison.Ordinal);
+            Assert.True(capture.WaitForExit(25_000), "tshark did not stop");
+
+            Assert.True(a.Counters.Encapsulated >= 4 && a.Counters.Decapsulated >= 4, $"A: {a.Counters.Encapsulated} out, {a.Counters.Decapsulated} in");
+            Assert.True(b.Counters.Encapsulated >= 4 && b.Counters.Decapsulated >= 4, $"B: {b.Counters.Encapsulated} out, {b.Counters.Decapsulated} in");
+            var rows = Tshark.DecodeFields(pcap, "lisp-data.flags.nonce", "lisp-data.flags.iid", "lisp-data.iid", "ip.src", "udp.srcport", "icmp.type");
+            Assert.Equal(4, rows.Count);
+            foreach (var r in rows)
+            {
+                Assert.True(r[0] is "1" or "True", string.Join(' ', r));
+                Assert.True(r[1] is "1" or "True", string.Join(' ', r));
+                Assert.Equal("4660", r[2]);
+                Assert.InRange(int.Parse(r[4].Split(',')[0], System.Globalization.CultureInfo.InvariantCulture), 49152, 65535);
+            }
+
+            Assert.Contains(rows, r => r[3].Contains("10.9.0.5", StringComparison.Ordinal) && r[5] == "8");
+            Assert.Contains(rows, r => r[3].Contains("172.16.4.10", StringComparison.Ordinal) && r[5] == "0");
+        }
+        finally
+        {
+            if (!capture.HasExited) capture.Kill();
+            File.Delete(pcap);
+        }
+    }
+
+    [Fact]
+    public void The_tun_mtu_leaves_room_for_the_encapsulation_and_a_packet_that_fits_crosses_whole()
+    {
+        Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 0);
+        Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 0);
+
+        // 1464 bytes with DF (the largest that fits 1500 after 36 of encapsulation) crosses; 1465 is refused by the host's
+        // stack itself, which learnt the usable MTU from the TUN, so the ITR never has to drop it.
+        var fits = NetworkNamespace.Run("ip", $"netns exec {_a.Name} ping -c 2 -i 0.2 -W 2 -M do -s 1436 -I 10.9.0.5 172.16.4.10");
+        Assert.Contains("2 received", fits, StringComparison.Ordinal);
+        var refused = Assert.Throws<InvalidOperationException>(() => NetworkNamespace.Run("ip", $"netns exec {_a.Name} ping -c 1 -W 2 -M do -s 1437 -I 10.9.0.5 172.16.4.10"));
+        Assert.Contains("mtu=1464", refused.Message, StringComparison.Ordinal);
+    }
+
+    private sealed class NoSignals : IDataPlaneSignals
+    {
+        public void MapCacheMiss(LispAddress destination) { }
+
+        public void SolicitItr(LispAddress itrRloc, LispAddress eid) { }
+    }
+}

@@ -1,0 +1,35 @@
+using LispMobility.Xtr.Configuration;
+
+namespace LispMobility.Xtr.Tests;
+
+/// <summary>The data plane's options are validated with the xTR's, each problem naming its path.</summary>
+public sealed class DataPlaneOptionsTests
+{
+    [Fact]
+    public void Off_needs_nothing_and_on_checks_the_tun_name_the_mtu_and_the_prefixes()
+    {
+        Assert.Empty(new XtrDataPlaneOptions { TunName = "", LinkMtu = 0 }.Validate("Xtr.DataPlane"));
+
+        var errors = new XtrDataPlaneOptions { Enabled = true, TunName = "a/b", LinkMtu = 1300, RemoteEidPrefixes = ["10.0.0.0/8", "nope", "[7]10.1.0.0/16"] }.Validate("Xtr.DataPlane");
+
+        Assert.Contains(errors, e => e.StartsWith("Xtr.DataPlane.TunName:", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Xtr.DataPlane.LinkMtu: 1300", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Xtr.DataPlane.RemoteEidPrefixes[1]:", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Xtr.DataPlane.RemoteEidPrefixes[2]:", StringComparison.Ordinal));
+        Assert.Equal(4, errors.Count);
+        Assert.Empty(new XtrDataPlaneOptions { Enabled = true, RemoteEidPrefixes = ["0.0.0.0/0", "2001:db8::/32"] }.Validate("Xtr.DataPlane"));
+    }
+
+    [Fact]
+    public void The_xtr_options_report_the_data_planes_problems()
+    {
+        var options = new XtrOptions
+        {
+            Site = "a", Rlocs = [new LocatorOptions { Address = "192.0.2.1" }],
+            MapServers = [new MapServerPeerOptions { Address = "192.0.2.99:4342", Key = "k" }],
+            DataPlane = new XtrDataPlaneOptions { Enabled = true, LinkMtu = 100 },
+        };
+
+        Assert.Equal(["Xtr.DataPlane.LinkMtu: 100 is outside 1336-65535 (the TUN must still carry IPv6's 1280 after 56 bytes of encapsulation)"], options.Validate());
+    }
+}
