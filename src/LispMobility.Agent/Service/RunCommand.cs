@@ -13,9 +13,12 @@ internal static class RunCommand
 {
     public static async Task<int> RunAsync(FileInfo file, CancellationToken cancellationToken)
     {
-        if (!file.Exists)
+        // The same validation as `config validate`: a file it rejects never half-starts an agent.
+        var invalid = Configuration.ConfigValidator.Validate(file, out _);
+        if (invalid.Count > 0)
         {
-            await Console.Error.WriteLineAsync($"configuration file not found: {file.FullName}").ConfigureAwait(false);
+            foreach (var e in invalid) await Console.Error.WriteLineAsync($"{file.Name}: {e}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"{invalid.Count} configuration error(s); nothing was started").ConfigureAwait(false);
             return 2;
         }
 
