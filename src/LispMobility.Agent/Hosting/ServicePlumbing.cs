@@ -63,6 +63,9 @@ public static class ServicePlumbing
 
         var logger = LoggingSetup.CreateLogger(log, logging ?? LoggingEnvironment.Detect(), builder.Configuration);
         builder.Logging.ClearProviders();
+        // Microsoft.Extensions.Logging filters at Information by default before Serilog sees anything: Log.MinimumLevel
+        // (applied by the Serilog logger) is the one filter.
+        builder.Logging.SetMinimumLevel(LogLevel.Trace);
         builder.Services.AddSerilog(logger, dispose: true);
         // The libraries decide where we run: UseSystemd is active only when the parent is systemd (READY=1, STOPPING=1),
         // UseWindowsService only when the Service Control Manager started us; elsewhere both leave the console lifetime.
