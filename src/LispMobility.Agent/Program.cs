@@ -7,6 +7,8 @@ using LispMobility.Agent.Service;
 var root = new RootCommand("lispmobility: the network follows the VM (LISP host mobility for hypervisor hosts)");
 var config = new Option<FileInfo>("--config") { Description = "the agent's configuration file", DefaultValueFactory = _ => new FileInfo(ClientCommands.DefaultConfig) };
 var json = new Option<bool>("--json") { Description = "print JSON for scripts" };
+var debug = new Option<bool>("--debug") { Description = "print the stack trace of an unexpected error", Recursive = true };
+root.Options.Add(debug);
 
 var lab = new Command("lab", "Run the embedded lab: Map-Server, two data centers and a branch on loopback; move a VM and fail a site over");
 lab.SetAction(async (_, ct) => await new LabScenario(Console.Out).RunAsync(ct) ? 0 : 1);
@@ -99,4 +101,14 @@ var mapServer = new Command("map-server", "Run the mapping system (Map-Server/Ma
 mapServer.SetAction(async (parse, ct) => await ConfigCommands.RunMapServerAsync(parse.GetValue(msConfig)!, ct));
 root.Subcommands.Add(mapServer);
 
-return await root.Parse(args).InvokeAsync();
+var parsed = root.Parse(args);
+try
+{
+    return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception e) when (e is not OperationCanceledException)
+{
+    // An operator reads one line saying what and how to fix; the stack trace is for whoever asks with --debug.
+    await Console.Error.WriteLineAsync(parsed.GetValue(debug) ? e.ToString() : $"lispmobility: {OperatorErrors.Describe(e)}");
+    return 1;
+}

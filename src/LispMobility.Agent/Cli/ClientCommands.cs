@@ -41,13 +41,13 @@ internal static class ClientCommands
         }
         catch (HttpRequestException e)
         {
-            return Fail($"the agent's management API at {client.BaseAddress} does not answer: {e.Message} (is `lispmobility run` running?)");
+            return Fail(NotAnswering(client, e));
         }
 
         using (response)
         {
             var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
-            if (!response.IsSuccessStatusCode) return Fail($"{(int)response.StatusCode} {response.ReasonPhrase}: {body}");
+            if (!response.IsSuccessStatusCode) return Fail(Refused(response, body, config));
             using var doc = JsonDocument.Parse(body);
             if (json)
             {
@@ -74,9 +74,19 @@ internal static class ClientCommands
     {
         using var client = Client(config, out var error);
         if (client is null) return Fail(error!);
-        using var response = await client.PostAsJsonAsync(new Uri("/api/failover", UriKind.Relative), new { from, to, dryRun, eids }, ct).ConfigureAwait(false);
+        HttpResponseMessage response;
+        try
+        {
+            response = await client.PostAsJsonAsync(new Uri("/api/failover", UriKind.Relative), new { from, to, dryRun, eids }, ct).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e)
+        {
+            return Fail(NotAnswering(client, e));
+        }
+
+        using var _ = response;
         var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
-        if (!response.IsSuccessStatusCode) return Fail($"{(int)response.StatusCode}: {body}");
+        if (!response.IsSuccessStatusCode) return Fail(Refused(response, body, config));
         if (dryRun)
         {
             using var plan = JsonDocument.Parse(body);
@@ -176,6 +186,30 @@ internal static class ClientCommands
             error = e.Message;
             return null;
         }
+    }
+
+    private static string NotAnswering(HttpClient client, HttpRequestException e) =>
+        $"the agent's management API at {client.BaseAddress} does not answer: {e.Message} (is `lispmobility run` running with this --config?)";
+
+    /// <summary>A refused request in one line: the problem's detail rather than its JSON, and what to do about a 401.</summary>
+    internal static string Refused(HttpResponseMessage response, string body, FileInfo config)
+    {
+        var detail = body;
+        try
+        {
+            using var doc = JsonDocument.Parse(body);
+            if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("detail", out var d) && d.GetString() is { Length: > 0 } text) detail = text;
+        }
+        catch (JsonException)
+        {
+            // Not JSON: the body as it came.
+        }
+
+        var status = $"{(int)response.StatusCode} {response.ReasonPhrase}";
+        return response.StatusCode == HttpStatusCode.Unauthorized
+            ? $"{status}: the agent refused the API token (ManagementApi.TokenFile of {config.FullName}); use the --config of the running agent, " +
+              "or run as a user who can read its token file (sudo), or restart the agent after re-creating the token"
+            : detail.Length > 0 ? $"{status}: {detail}" : status;
     }
 
     private static string Text(JsonElement v) => v.ValueKind switch

@@ -43,10 +43,9 @@ internal static class ConfigCommands
         {
             await service.StartAsync(ct).ConfigureAwait(false);
         }
-        catch (System.Net.Sockets.SocketException e)
+        catch (InvalidOperationException e) when (e.InnerException is System.Net.Sockets.SocketException)
         {
-            await Console.Error.WriteLineAsync($"lispmobility map-server: cannot listen on {string.Join(", ", ms!.EffectiveListen)}: {e.Message}; " +
-                                               "use an address this host has (ip addr) and a free port in MapServer.Listen").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"lispmobility map-server: {OperatorErrors.Describe(e)}").ConfigureAwait(false);
             return 1;
         }
 

@@ -7,6 +7,7 @@ namespace LispMobility.Agent.Tests.Configuration;
 /// <c>config validate</c> on broken files: each case changes a valid agent configuration and lists exactly the errors it must
 /// give, with the path, the line and column for syntax and type errors, and what to do.
 /// </summary>
+[Collection(LispMobility.Agent.Tests.Cli.ConsoleCollection.Name)]
 public sealed class ConfigValidatorTests : IDisposable
 {
     // One key per line where a case points at a position, so the expected lines and columns can be read off this text.
