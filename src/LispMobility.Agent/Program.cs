@@ -83,11 +83,12 @@ foreach (var (name, description) in new[] { ("failover", "DR without renumbering
 {
     var from = new Option<string>("--from") { Description = "the site the EIDs leave", Required = true };
     var to = new Option<string>("--to") { Description = "the site that takes them", Required = true };
-    var dryRun = new Option<bool>("--dry-run") { Description = "show what would move; change nothing" };
-    var eids = new Option<string[]>("--eid") { Description = "the EIDs to move (repeatable); default: every EID this agent knows at --from", AllowMultipleArgumentsPerToken = true };
-    var verb = new Command(name, description) { from, to, dryRun, eids, config };
-    verb.SetAction((parse, ct) => ClientCommands.FailoverAsync(parse.GetValue(config)!, parse.GetValue(from)!, parse.GetValue(to)!, parse.GetValue(dryRun),
-        parse.GetValue(eids) ?? [], Console.Out, ct));
+    var dryRun = new Option<bool>("--dry-run") { Description = "show what would move (validated and refused exactly like the real run); change nothing" };
+    var force = new Option<bool>("--force") { Description = "fail over even though the source site still answers (Map-Register or Map-Request)" };
+    var eids = new Option<string[]>("--eid") { Description = "the EIDs to move (repeatable); default: every EID this agent and its Map-Server know at --from", AllowMultipleArgumentsPerToken = true };
+    var verb = new Command(name, description) { from, to, dryRun, force, eids, config, json };
+    verb.SetAction((parse, ct) => FailoverCommand.RunAsync(parse.GetValue(config)!, parse.GetValue(from)!, parse.GetValue(to)!, parse.GetValue(dryRun),
+        parse.GetValue(force), parse.GetValue(eids) ?? [], parse.GetValue(json), Console.Out, ct));
     root.Subcommands.Add(verb);
 }
 

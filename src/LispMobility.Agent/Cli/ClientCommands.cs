@@ -69,51 +69,6 @@ internal static class ClientCommands
         }
     }
 
-    /// <summary>Asks the agent to fail <paramref name="from"/> over to <paramref name="to"/> (or shows what would move), with a live progress bar.</summary>
-    public static async Task<int> FailoverAsync(FileInfo config, string from, string to, bool dryRun, IReadOnlyList<string> eids, TextWriter output, CancellationToken ct)
-    {
-        using var client = Client(config, out var error);
-        if (client is null) return Fail(error!);
-        HttpResponseMessage response;
-        try
-        {
-            response = await client.PostAsJsonAsync(new Uri("/api/failover", UriKind.Relative), new { from, to, dryRun, eids }, ct).ConfigureAwait(false);
-        }
-        catch (HttpRequestException e)
-        {
-            return Fail(NotAnswering(client, e));
-        }
-
-        using var _ = response;
-        var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
-        if (!response.IsSuccessStatusCode) return Fail(Refused(response, body, config));
-        if (dryRun)
-        {
-            using var plan = JsonDocument.Parse(body);
-            output.WriteLine(JsonSerializer.Serialize(plan.RootElement, Pretty));
-            return 0;
-        }
-
-        var id = JsonDocument.Parse(body).RootElement.GetProperty("id").GetString()!;
-        JsonElement last = default;
-        await AnsiConsole.Progress().StartAsync(async progress =>
-        {
-            var bar = progress.AddTask($"{from} -> {to}");
-            while (true)
-            {
-                using var poll = await client.GetAsync(new Uri($"/api/failover/{id}", UriKind.Relative), ct).ConfigureAwait(false);
-                using var doc = JsonDocument.Parse(await poll.Content.ReadAsStringAsync(ct).ConfigureAwait(false));
-                last = doc.RootElement.Clone();
-                bar.MaxValue = Math.Max(1, last.GetProperty("total").GetInt32());
-                bar.Value = last.GetProperty("moved").GetInt32() + last.GetProperty("failed").GetInt32();
-                if (last.GetProperty("done").GetBoolean()) break;
-                await Task.Delay(200, ct).ConfigureAwait(false);
-            }
-        }).ConfigureAwait(false);
-        output.WriteLine(JsonSerializer.Serialize(last, Pretty));
-        return last.GetProperty("converged").GetBoolean() ? 0 : 1;
-    }
-
     /// <summary>lig (RFC 6835): a Map-Request in an ECM straight to a Map-Resolver; prints the mapping and the round trip.</summary>
     public static async Task<int> LookupAsync(IPAddress eid, IPEndPoint resolver, TextWriter output, CancellationToken ct)
     {
@@ -160,7 +115,7 @@ internal static class ClientCommands
         return 1;
     }
 
-    private static HttpClient? Client(FileInfo config, out string? error, TimeSpan? timeout = null)
+    internal static HttpClient? Client(FileInfo config, out string? error, TimeSpan? timeout = null)
     {
         error = null;
         if (!config.Exists)
@@ -188,7 +143,7 @@ internal static class ClientCommands
         }
     }
 
-    private static string NotAnswering(HttpClient client, HttpRequestException e) =>
+    internal static string NotAnswering(HttpClient client, HttpRequestException e) =>
         $"the agent's management API at {client.BaseAddress} does not answer: {e.Message} (is `lispmobility run` running with this --config?)";
 
     /// <summary>A refused request in one line: the problem's detail rather than its JSON, and what to do about a 401.</summary>
@@ -220,7 +175,7 @@ internal static class ClientCommands
         _ => v.GetRawText(),
     };
 
-    private static int Fail(string message)
+    internal static int Fail(string message)
     {
         Console.Error.WriteLine($"lispmobility: {message}");
         return 1;

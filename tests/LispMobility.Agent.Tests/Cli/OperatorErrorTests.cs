@@ -58,7 +58,7 @@ public sealed class OperatorErrorTests : IAsyncLifetime
         var token = Path.Combine(_agent.Config.DirectoryName!, "token").Replace("\\", "/", StringComparison.Ordinal);
         await File.WriteAllTextAsync(down.FullName, $$"""{ "ManagementApi": { "Port": 4397, "TokenFile": "{{token}}" } }""");
 
-        var (exit, _, error) = await ConsoleCapture.RunAsync(() => ClientCommands.FailoverAsync(down, "dc1", "dc2", dryRun: false, [], Console.Out, CancellationToken.None));
+        var (exit, _, error) = await ConsoleCapture.RunAsync(() => FailoverCommand.RunAsync(down, "dc1", "dc2", dryRun: false, force: false, [], json: false, Console.Out, CancellationToken.None));
 
         Assert.Equal(1, exit);
         Assert.Matches(@"^lispmobility: the agent's management API at http://127\.0\.0\.1:4397/ does not answer: .+ \(is `lispmobility run` running with this --config\?\)$", error.Trim());
