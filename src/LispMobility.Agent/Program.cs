@@ -18,18 +18,32 @@ var run = new Command("run", "Run the agent (as a service under systemd or the W
 run.SetAction((parse, ct) => RunCommand.RunAsync(parse.GetValue(config)!, ct));
 root.Subcommands.Add(run);
 
-foreach (var (name, path, description, columns) in new[]
+var status = new Command("status", "The agent: site, xTR, Map-Servers and their last acknowledgement") { config, json };
+status.SetAction((parse, ct) => ClientCommands.ShowAsync(parse.GetValue(config)!, "/api/status", parse.GetValue(json), [], Console.Out, ct));
+root.Subcommands.Add(status);
+
+var cacheEid = new Argument<string?>("eid") { Description = "only the entries covering or inside this EID or prefix", Arity = ArgumentArity.ZeroOrOne };
+foreach (var (name, path, description, render, filter) in new (string, string, string, Action<System.Text.Json.JsonElement, TextWriter>, bool)[]
 {
-    ("status", "/api/status", "The agent: site, xTR, Map-Servers and their last acknowledgement", Array.Empty<string>()),
-    ("eids", "/api/eids", "Dynamic hosts at this site and their state", ["eid", "range", "state", "since"]),
-    ("map-cache", "/api/map-cache", "The ITR's map-cache", ["eid", "rlocs", "action", "ttlMinutes", "expires"]),
-    ("registrations", "/api/registrations", "Registrations at the embedded Map-Server", ["eid", "site", "rlocs", "lastRegistered", "expires", "registrant"]),
+    ("eids", "/api/eids", "Dynamic hosts at this site: state, uptime and what discovered them", ShowViews.Eids, false),
+    ("map-cache", "/api/map-cache", "The ITR's map-cache (show ip lisp map-cache): uptime, expiry, locators up/down", ShowViews.MapCache, true),
+    ("database", "/api/database", "What this ETR registers (show ip lisp database): aggregates and dynamic-EID hosts with their RLOCs", ShowViews.Database, false),
+    ("registrations", "/api/registrations", "Sites at the embedded Map-Server (show lisp site): up/down, registrations and their age, counters", ShowViews.Registrations, false),
 })
 {
     var verb = new Command(name, description) { config, json };
-    verb.SetAction((parse, ct) => ClientCommands.ShowAsync(parse.GetValue(config)!, path, parse.GetValue(json), columns, Console.Out, ct));
+    if (filter) verb.Arguments.Add(cacheEid);
+    verb.SetAction((parse, ct) => ClientCommands.ShowAsync(parse.GetValue(config)!,
+        filter && parse.GetValue(cacheEid) is { } e ? $"{path}?eid={Uri.EscapeDataString(e)}" : path, parse.GetValue(json), render, Console.Out, ct));
     root.Subcommands.Add(verb);
 }
+
+var level = new Argument<string?>("level") { Description = "Verbose, Debug, Information, Warning, Error or Fatal; none shows the level", Arity = ArgumentArity.ZeroOrOne };
+var logLevel = new Command("log-level", "Show or change the running agent's log level (until it restarts; Log.MinimumLevel is the lasting one)") { level, config, json };
+logLevel.SetAction((parse, ct) => ClientCommands.ShowAsync(parse.GetValue(config)!,
+    parse.GetValue(level) is { } l ? $"/api/log-level?level={Uri.EscapeDataString(l)}" : "/api/log-level", parse.GetValue(json),
+    (r, o) => o.WriteLine($"log level: {r.GetProperty("level").GetString()}"), Console.Out, ct, parse.GetValue(level) is null ? HttpMethod.Get : HttpMethod.Put));
+root.Subcommands.Add(logLevel);
 
 var eidFilter = new Option<string?>("--eid") { Description = "only this EID" };
 var vmFilter = new Option<string?>("--vm") { Description = "only this VM" };

@@ -1,6 +1,6 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
-using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
 using LispMobility.Agent.Hosting;
@@ -9,7 +9,6 @@ using LispMobility.Lisp;
 using LispMobility.Lisp.Addressing;
 using LispMobility.Lisp.Messages;
 using Microsoft.Extensions.Configuration;
-using Spectre.Console;
 
 namespace LispMobility.Agent.Cli;
 
@@ -29,15 +28,21 @@ internal static class ClientCommands
 
     private static readonly JsonSerializerOptions Pretty = new() { WriteIndented = true };
 
-    /// <summary>GETs <paramref name="path"/> and prints it as JSON or as a table of <paramref name="columns"/>.</summary>
-    public static async Task<int> ShowAsync(FileInfo config, string path, bool json, string[] columns, TextWriter output, CancellationToken ct)
+    /// <summary>GETs <paramref name="path"/> and prints it as JSON, or as plain columns of <paramref name="columns"/> (all when empty).</summary>
+    public static Task<int> ShowAsync(FileInfo config, string path, bool json, string[] columns, TextWriter output, CancellationToken ct) =>
+        ShowAsync(config, path, json, (root, o) => Generic(root, columns, o), output, ct);
+
+    /// <summary>GETs <paramref name="path"/> and prints it as JSON or through <paramref name="render"/>.</summary>
+    public static async Task<int> ShowAsync(FileInfo config, string path, bool json, Action<JsonElement, TextWriter> render, TextWriter output, CancellationToken ct,
+        HttpMethod? method = null)
     {
         using var client = Client(config, out var error);
         if (client is null) return Fail(error!);
         HttpResponseMessage response;
         try
         {
-            response = await client.GetAsync(new Uri(path, UriKind.Relative), ct).ConfigureAwait(false);
+            using var request = new HttpRequestMessage(method ?? HttpMethod.Get, new Uri(path, UriKind.Relative));
+            response = await client.SendAsync(request, ct).ConfigureAwait(false);
         }
         catch (HttpRequestException e)
         {
@@ -49,25 +54,35 @@ internal static class ClientCommands
             var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode) return Fail(Refused(response, body, config));
             using var doc = JsonDocument.Parse(body);
-            if (json)
-            {
-                output.WriteLine(JsonSerializer.Serialize(doc.RootElement, Pretty));
-                return 0;
-            }
-
-            var rows = doc.RootElement.ValueKind == JsonValueKind.Array ? doc.RootElement.EnumerateArray().ToList() : [doc.RootElement];
-            var table = new Table();
-            var cols = columns.Length > 0 ? columns : rows.FirstOrDefault().ValueKind == JsonValueKind.Object ? rows[0].EnumerateObject().Select(p => p.Name).ToArray() : ["value"];
-            foreach (var c in cols) table.AddColumn(Markup.Escape(c));
-            foreach (var row in rows)
-            {
-                table.AddRow(cols.Select(c => Markup.Escape(row.ValueKind == JsonValueKind.Object && row.TryGetProperty(c, out var v) ? Text(v) : "")).ToArray());
-            }
-
-            AnsiConsole.Write(table);
+            if (json) output.WriteLine(JsonSerializer.Serialize(doc.RootElement, Pretty));
+            else render(doc.RootElement, output);
             return 0;
         }
     }
+
+    /// <summary>A list as columns, one object as "key: value" lines; nested values flattened to text, never JSON.</summary>
+    internal static void Generic(JsonElement root, string[] columns, TextWriter output)
+    {
+        if (root.ValueKind != JsonValueKind.Array)
+        {
+            var width = root.ValueKind == JsonValueKind.Object ? root.EnumerateObject().Max(p => Header(p.Name).Length) : 0;
+            if (root.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var p in root.EnumerateObject()) output.WriteLine($"{(Header(p.Name).ToLowerInvariant() + ":").PadRight(width + 2)}{Text(p.Value)}");
+            }
+            else output.WriteLine(Text(root));
+            return;
+        }
+
+        var rows = root.EnumerateArray().ToList();
+        var cols = columns.Length > 0 ? columns : rows.Count > 0 && rows[0].ValueKind == JsonValueKind.Object ? rows[0].EnumerateObject().Select(p => p.Name).ToArray() : ["value"];
+        PlainTable.Write(output, cols.Select(Header).ToList(),
+            rows.Select(r => (IReadOnlyList<string>)cols.Select(c => r.ValueKind == JsonValueKind.Object && r.TryGetProperty(c, out var v) ? Text(v) : "").ToList()));
+    }
+
+    /// <summary>"lastRegistered" as "last registered", "durationMs" as "duration ms".</summary>
+    internal static string Header(string name) =>
+        string.Concat(name.Select((c, i) => i > 0 && char.IsUpper(c) ? " " + char.ToLowerInvariant(c) : c.ToString()));
 
     /// <summary>lig (RFC 6835): a Map-Request in an ECM straight to a Map-Resolver; prints the mapping and the round trip.</summary>
     public static async Task<int> LookupAsync(IPAddress eid, IPEndPoint resolver, TextWriter output, CancellationToken ct)
@@ -167,11 +182,17 @@ internal static class ClientCommands
             : detail.Length > 0 ? $"{status}: {detail}" : status;
     }
 
-    private static string Text(JsonElement v) => v.ValueKind switch
+    /// <summary>A value as a cell: times to the second in UTC, fractions to one decimal, objects as "key value" pairs.</summary>
+    internal static string Text(JsonElement v) => v.ValueKind switch
     {
         JsonValueKind.Array => string.Join(", ", v.EnumerateArray().Select(Text)),
+        JsonValueKind.Object => string.Join(" ", v.EnumerateObject().Where(p => p.Value.ValueKind != JsonValueKind.Null).Select(p => $"{Header(p.Name).ToLowerInvariant()} {Text(p.Value)}")),
         JsonValueKind.Null => "",
+        JsonValueKind.String when v.GetString() is { Length: > 18 } s && s[10] == 'T' && DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.None, out var t) =>
+            t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture),
         JsonValueKind.String => v.GetString() ?? "",
+        JsonValueKind.Number when v.TryGetInt64(out var n) => n.ToString(CultureInfo.InvariantCulture),
+        JsonValueKind.Number => v.GetDouble().ToString("0.0", CultureInfo.InvariantCulture),
         _ => v.GetRawText(),
     };
 

@@ -42,7 +42,9 @@ public static class LoggingSetup
 
     /// <summary>The logger for the service. <paramref name="configuration"/>'s <c>Serilog</c> section, when present, adds
     /// per-category levels and enrichers (do not list sinks there: they would be added on top of these).</summary>
-    public static Logger CreateLogger(LogOptions options, LoggingEnvironment environment, IConfiguration? configuration = null)
+    /// <param name="levelSwitch">When given, the level follows it (set to <see cref="LogOptions.MinimumLevel"/> here), so that the
+    /// management API can change it at run time.</param>
+    public static Logger CreateLogger(LogOptions options, LoggingEnvironment environment, IConfiguration? configuration = null, LoggingLevelSwitch? levelSwitch = null)
     {
         var sinks = ChooseSinks(options, environment);
         var config = new LoggerConfiguration()
@@ -54,7 +56,12 @@ public static class LoggingSetup
             .MinimumLevel.Override("Microsoft.AspNetCore", (LogEventLevel)Math.Max((int)LogEventLevel.Warning, (int)options.MinimumLevel));
         if (configuration?.GetSection("Serilog").Exists() == true) config = config.ReadFrom.Configuration(configuration);
         // Serilog's own section may lower the default; the validated option wins for the sinks we own.
-        config.MinimumLevel.Is(options.MinimumLevel);
+        if (levelSwitch is null) config.MinimumLevel.Is(options.MinimumLevel);
+        else
+        {
+            levelSwitch.MinimumLevel = options.MinimumLevel;
+            config.MinimumLevel.ControlledBy(levelSwitch);
+        }
 
         foreach (var sink in sinks)
         {

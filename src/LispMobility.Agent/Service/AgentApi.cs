@@ -25,24 +25,20 @@ internal static class AgentApi
             embeddedMapServer = agent.MapServer is { } ms ? new { registrations = ms.RegistrationCount, pendingNotifies = ms.PendingNotifyCount } : null,
         }));
 
-        api.MapGet("/eids", () => Results.Json(agent.Xtr.Engine.Hosts().Select(h => new
-        {
-            eid = h.Eid.ToString(), range = h.Range, state = h.State.ToString(), since = h.Since,
-        })));
+        ShowApi.Map(api, agent);
 
-        api.MapGet("/map-cache", () => Results.Json(agent.Xtr.Engine.MapCacheEntries().Select(e => new
+        // A runtime log level (like `debug lisp` on a router): until the next restart, which goes back to Log.MinimumLevel.
+        api.MapGet("/log-level", (Serilog.Core.LoggingLevelSwitch levels) => Results.Json(new { level = levels.MinimumLevel.ToString() }));
+        api.MapPut("/log-level", (string level, Serilog.Core.LoggingLevelSwitch levels) =>
         {
-            eid = e.Eid.ToString(), rlocs = e.Locators.Select(l => $"{l.Address} p{l.Priority}/w{l.Weight}"), action = e.IsNegative ? e.Action.ToString() : null,
-            ttlMinutes = e.TtlMinutes, expires = e.Expires, lastUsed = e.LastUsed,
-        })));
-
-        api.MapGet("/registrations", () => agent.MapServer is { } ms
-            ? Results.Json(ms.ListRegistrations().Select(r => new
+            if (!Enum.TryParse<Serilog.Events.LogEventLevel>(level, ignoreCase: true, out var parsed) || !Enum.IsDefined(parsed) || char.IsAsciiDigit(level[0]))
             {
-                eid = r.Eid.ToString(), site = r.Site, rlocs = r.Rlocs.Select(l => l.Address.ToString()), lastRegistered = r.LastRegistered, expires = r.Expires,
-                registrant = r.Registrant.ToString(), proxyReply = r.ProxyReply,
-            }))
-            : Results.Problem("this agent runs no embedded Map-Server (no MapServer section)", statusCode: StatusCodes.Status404NotFound));
+                return Results.Problem($"'{level}' is not one of Verbose, Debug, Information, Warning, Error, Fatal", statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            levels.MinimumLevel = parsed;
+            return Results.Json(new { level = parsed.ToString() });
+        });
 
         api.MapGet("/moves", (string? eid, string? vm, string? site, DateTimeOffset? since, int? limit, bool? newest) =>
             Results.Json(agent.Store.QueryAudit(new AuditQuery(eid, vm, site, since, limit ?? 1000, newest ?? false))));
