@@ -202,7 +202,7 @@ config() { # node site key aggregate dynamic remote-eids
   fi
   if [ "$dynamic" = yes ]; then
     dp='"Watchers": { "DataPlane": { "Interfaces": ["srv"] } },'
-    dyn='{ "Name": "vm-web", "Prefix": "172.16.4.0/24", "Interface": "srv" }, { "Name": "vm-dr", "Prefix": "172.16.16.0/22", "Interface": "srv" }'
+    dyn='{ "Name": "vm-web", "Interface": "srv" }, { "Name": "vm-dr", "Interface": "srv" }'
   fi
   [ -n "$remote" ] && forwarding=", \"DataPlane\": { \"Enabled\": true, \"RemoteEidPrefixes\": [$remote] }"
   cat >"$DIR/$node.json" <<EOF

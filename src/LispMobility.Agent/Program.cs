@@ -7,6 +7,8 @@ using LispMobility.Agent.Service;
 var root = new RootCommand("lispmobility: the network follows the VM (LISP host mobility for hypervisor hosts)");
 var config = new Option<FileInfo>("--config") { Description = "the agent's configuration file", DefaultValueFactory = _ => new FileInfo(ClientCommands.DefaultConfig) };
 var json = new Option<bool>("--json") { Description = "print JSON for scripts" };
+var debug = new Option<bool>("--debug") { Description = "print the stack trace of an unexpected error", Recursive = true };
+root.Options.Add(debug);
 
 var lab = new Command("lab", "Run the embedded lab: Map-Server, two data centers and a branch on loopback; move a VM and fail a site over");
 lab.SetAction(async (_, ct) => await new LabScenario(Console.Out).RunAsync(ct) ? 0 : 1);
@@ -16,18 +18,32 @@ var run = new Command("run", "Run the agent (as a service under systemd or the W
 run.SetAction((parse, ct) => RunCommand.RunAsync(parse.GetValue(config)!, ct));
 root.Subcommands.Add(run);
 
-foreach (var (name, path, description, columns) in new[]
+var status = new Command("status", "The agent: site, xTR, Map-Servers and their last acknowledgement") { config, json };
+status.SetAction((parse, ct) => ClientCommands.ShowAsync(parse.GetValue(config)!, "/api/status", parse.GetValue(json), [], Console.Out, ct));
+root.Subcommands.Add(status);
+
+var cacheEid = new Argument<string?>("eid") { Description = "only the entries covering or inside this EID or prefix", Arity = ArgumentArity.ZeroOrOne };
+foreach (var (name, path, description, render, filter) in new (string, string, string, Action<System.Text.Json.JsonElement, TextWriter>, bool)[]
 {
-    ("status", "/api/status", "The agent: site, xTR, Map-Servers and their last acknowledgement", Array.Empty<string>()),
-    ("eids", "/api/eids", "Dynamic hosts at this site and their state", ["eid", "range", "state", "since"]),
-    ("map-cache", "/api/map-cache", "The ITR's map-cache", ["eid", "rlocs", "action", "ttlMinutes", "expires"]),
-    ("registrations", "/api/registrations", "Registrations at the embedded Map-Server", ["eid", "site", "rlocs", "lastRegistered", "expires", "registrant"]),
+    ("eids", "/api/eids", "Dynamic hosts at this site: state, uptime and what discovered them", ShowViews.Eids, false),
+    ("map-cache", "/api/map-cache", "The ITR's map-cache (show ip lisp map-cache): uptime, expiry, locators up/down", ShowViews.MapCache, true),
+    ("database", "/api/database", "What this ETR registers (show ip lisp database): aggregates and dynamic-EID hosts with their RLOCs", ShowViews.Database, false),
+    ("registrations", "/api/registrations", "Sites at the embedded Map-Server (show lisp site): up/down, registrations and their age, counters", ShowViews.Registrations, false),
 })
 {
     var verb = new Command(name, description) { config, json };
-    verb.SetAction((parse, ct) => ClientCommands.ShowAsync(parse.GetValue(config)!, path, parse.GetValue(json), columns, Console.Out, ct));
+    if (filter) verb.Arguments.Add(cacheEid);
+    verb.SetAction((parse, ct) => ClientCommands.ShowAsync(parse.GetValue(config)!,
+        filter && parse.GetValue(cacheEid) is { } e ? $"{path}?eid={Uri.EscapeDataString(e)}" : path, parse.GetValue(json), render, Console.Out, ct));
     root.Subcommands.Add(verb);
 }
+
+var level = new Argument<string?>("level") { Description = "Verbose, Debug, Information, Warning, Error or Fatal; none shows the level", Arity = ArgumentArity.ZeroOrOne };
+var logLevel = new Command("log-level", "Show or change the running agent's log level (until it restarts; Log.MinimumLevel is the lasting one)") { level, config, json };
+logLevel.SetAction((parse, ct) => ClientCommands.ShowAsync(parse.GetValue(config)!,
+    parse.GetValue(level) is { } l ? $"/api/log-level?level={Uri.EscapeDataString(l)}" : "/api/log-level", parse.GetValue(json),
+    (r, o) => o.WriteLine($"log level: {r.GetProperty("level").GetString()}"), Console.Out, ct, parse.GetValue(level) is null ? HttpMethod.Get : HttpMethod.Put));
+root.Subcommands.Add(logLevel);
 
 var eidFilter = new Option<string?>("--eid") { Description = "only this EID" };
 var vmFilter = new Option<string?>("--vm") { Description = "only this VM" };
@@ -81,11 +97,12 @@ foreach (var (name, description) in new[] { ("failover", "DR without renumbering
 {
     var from = new Option<string>("--from") { Description = "the site the EIDs leave", Required = true };
     var to = new Option<string>("--to") { Description = "the site that takes them", Required = true };
-    var dryRun = new Option<bool>("--dry-run") { Description = "show what would move; change nothing" };
-    var eids = new Option<string[]>("--eid") { Description = "the EIDs to move (repeatable); default: every EID this agent knows at --from", AllowMultipleArgumentsPerToken = true };
-    var verb = new Command(name, description) { from, to, dryRun, eids, config };
-    verb.SetAction((parse, ct) => ClientCommands.FailoverAsync(parse.GetValue(config)!, parse.GetValue(from)!, parse.GetValue(to)!, parse.GetValue(dryRun),
-        parse.GetValue(eids) ?? [], Console.Out, ct));
+    var dryRun = new Option<bool>("--dry-run") { Description = "show what would move (validated and refused exactly like the real run); change nothing" };
+    var force = new Option<bool>("--force") { Description = "fail over even though the source site still answers (Map-Register or Map-Request)" };
+    var eids = new Option<string[]>("--eid") { Description = "the EIDs to move (repeatable); default: every EID this agent and its Map-Server know at --from", AllowMultipleArgumentsPerToken = true };
+    var verb = new Command(name, description) { from, to, dryRun, force, eids, config, json };
+    verb.SetAction((parse, ct) => FailoverCommand.RunAsync(parse.GetValue(config)!, parse.GetValue(from)!, parse.GetValue(to)!, parse.GetValue(dryRun),
+        parse.GetValue(force), parse.GetValue(eids) ?? [], parse.GetValue(json), Console.Out, ct));
     root.Subcommands.Add(verb);
 }
 
@@ -99,4 +116,14 @@ var mapServer = new Command("map-server", "Run the mapping system (Map-Server/Ma
 mapServer.SetAction(async (parse, ct) => await ConfigCommands.RunMapServerAsync(parse.GetValue(msConfig)!, ct));
 root.Subcommands.Add(mapServer);
 
-return await root.Parse(args).InvokeAsync();
+var parsed = root.Parse(args);
+try
+{
+    return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception e) when (e is not OperationCanceledException)
+{
+    // An operator reads one line saying what and how to fix; the stack trace is for whoever asks with --debug.
+    await Console.Error.WriteLineAsync(parsed.GetValue(debug) ? e.ToString() : $"lispmobility: {OperatorErrors.Describe(e)}");
+    return 1;
+}

@@ -1,6 +1,6 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
-using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
 using LispMobility.Agent.Hosting;
@@ -9,7 +9,6 @@ using LispMobility.Lisp;
 using LispMobility.Lisp.Addressing;
 using LispMobility.Lisp.Messages;
 using Microsoft.Extensions.Configuration;
-using Spectre.Console;
 
 namespace LispMobility.Agent.Cli;
 
@@ -29,80 +28,61 @@ internal static class ClientCommands
 
     private static readonly JsonSerializerOptions Pretty = new() { WriteIndented = true };
 
-    /// <summary>GETs <paramref name="path"/> and prints it as JSON or as a table of <paramref name="columns"/>.</summary>
-    public static async Task<int> ShowAsync(FileInfo config, string path, bool json, string[] columns, TextWriter output, CancellationToken ct)
+    /// <summary>GETs <paramref name="path"/> and prints it as JSON, or as plain columns of <paramref name="columns"/> (all when empty).</summary>
+    public static Task<int> ShowAsync(FileInfo config, string path, bool json, string[] columns, TextWriter output, CancellationToken ct) =>
+        ShowAsync(config, path, json, (root, o) => Generic(root, columns, o), output, ct);
+
+    /// <summary>GETs <paramref name="path"/> and prints it as JSON or through <paramref name="render"/>.</summary>
+    public static async Task<int> ShowAsync(FileInfo config, string path, bool json, Action<JsonElement, TextWriter> render, TextWriter output, CancellationToken ct,
+        HttpMethod? method = null)
     {
         using var client = Client(config, out var error);
         if (client is null) return Fail(error!);
         HttpResponseMessage response;
         try
         {
-            response = await client.GetAsync(new Uri(path, UriKind.Relative), ct).ConfigureAwait(false);
+            using var request = new HttpRequestMessage(method ?? HttpMethod.Get, new Uri(path, UriKind.Relative));
+            response = await client.SendAsync(request, ct).ConfigureAwait(false);
         }
         catch (HttpRequestException e)
         {
-            return Fail($"the agent's management API at {client.BaseAddress} does not answer: {e.Message} (is `lispmobility run` running?)");
+            return Fail(NotAnswering(client, e));
         }
 
         using (response)
         {
             var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
-            if (!response.IsSuccessStatusCode) return Fail($"{(int)response.StatusCode} {response.ReasonPhrase}: {body}");
+            if (!response.IsSuccessStatusCode) return Fail(Refused(response, body, config));
             using var doc = JsonDocument.Parse(body);
-            if (json)
-            {
-                output.WriteLine(JsonSerializer.Serialize(doc.RootElement, Pretty));
-                return 0;
-            }
-
-            var rows = doc.RootElement.ValueKind == JsonValueKind.Array ? doc.RootElement.EnumerateArray().ToList() : [doc.RootElement];
-            var table = new Table();
-            var cols = columns.Length > 0 ? columns : rows.FirstOrDefault().ValueKind == JsonValueKind.Object ? rows[0].EnumerateObject().Select(p => p.Name).ToArray() : ["value"];
-            foreach (var c in cols) table.AddColumn(Markup.Escape(c));
-            foreach (var row in rows)
-            {
-                table.AddRow(cols.Select(c => Markup.Escape(row.ValueKind == JsonValueKind.Object && row.TryGetProperty(c, out var v) ? Text(v) : "")).ToArray());
-            }
-
-            AnsiConsole.Write(table);
+            if (json) output.WriteLine(JsonSerializer.Serialize(doc.RootElement, Pretty));
+            else render(doc.RootElement, output);
             return 0;
         }
     }
 
-    /// <summary>Asks the agent to fail <paramref name="from"/> over to <paramref name="to"/> (or shows what would move), with a live progress bar.</summary>
-    public static async Task<int> FailoverAsync(FileInfo config, string from, string to, bool dryRun, IReadOnlyList<string> eids, TextWriter output, CancellationToken ct)
+    /// <summary>A list as columns, one object as "key: value" lines; nested values flattened to text, never JSON.</summary>
+    internal static void Generic(JsonElement root, string[] columns, TextWriter output)
     {
-        using var client = Client(config, out var error);
-        if (client is null) return Fail(error!);
-        using var response = await client.PostAsJsonAsync(new Uri("/api/failover", UriKind.Relative), new { from, to, dryRun, eids }, ct).ConfigureAwait(false);
-        var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
-        if (!response.IsSuccessStatusCode) return Fail($"{(int)response.StatusCode}: {body}");
-        if (dryRun)
+        if (root.ValueKind != JsonValueKind.Array)
         {
-            using var plan = JsonDocument.Parse(body);
-            output.WriteLine(JsonSerializer.Serialize(plan.RootElement, Pretty));
-            return 0;
+            var width = root.ValueKind == JsonValueKind.Object ? root.EnumerateObject().Max(p => Header(p.Name).Length) : 0;
+            if (root.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var p in root.EnumerateObject()) output.WriteLine($"{(Header(p.Name).ToLowerInvariant() + ":").PadRight(width + 2)}{Text(p.Value)}");
+            }
+            else output.WriteLine(Text(root));
+            return;
         }
 
-        var id = JsonDocument.Parse(body).RootElement.GetProperty("id").GetString()!;
-        JsonElement last = default;
-        await AnsiConsole.Progress().StartAsync(async progress =>
-        {
-            var bar = progress.AddTask($"{from} -> {to}");
-            while (true)
-            {
-                using var poll = await client.GetAsync(new Uri($"/api/failover/{id}", UriKind.Relative), ct).ConfigureAwait(false);
-                using var doc = JsonDocument.Parse(await poll.Content.ReadAsStringAsync(ct).ConfigureAwait(false));
-                last = doc.RootElement.Clone();
-                bar.MaxValue = Math.Max(1, last.GetProperty("total").GetInt32());
-                bar.Value = last.GetProperty("moved").GetInt32() + last.GetProperty("failed").GetInt32();
-                if (last.GetProperty("done").GetBoolean()) break;
-                await Task.Delay(200, ct).ConfigureAwait(false);
-            }
-        }).ConfigureAwait(false);
-        output.WriteLine(JsonSerializer.Serialize(last, Pretty));
-        return last.GetProperty("converged").GetBoolean() ? 0 : 1;
+        var rows = root.EnumerateArray().ToList();
+        var cols = columns.Length > 0 ? columns : rows.Count > 0 && rows[0].ValueKind == JsonValueKind.Object ? rows[0].EnumerateObject().Select(p => p.Name).ToArray() : ["value"];
+        PlainTable.Write(output, cols.Select(Header).ToList(),
+            rows.Select(r => (IReadOnlyList<string>)cols.Select(c => r.ValueKind == JsonValueKind.Object && r.TryGetProperty(c, out var v) ? Text(v) : "").ToList()));
     }
+
+    /// <summary>"lastRegistered" as "last registered", "durationMs" as "duration ms".</summary>
+    internal static string Header(string name) =>
+        string.Concat(name.Select((c, i) => i > 0 && char.IsUpper(c) ? " " + char.ToLowerInvariant(c) : c.ToString()));
 
     /// <summary>lig (RFC 6835): a Map-Request in an ECM straight to a Map-Resolver; prints the mapping and the round trip.</summary>
     public static async Task<int> LookupAsync(IPAddress eid, IPEndPoint resolver, TextWriter output, CancellationToken ct)
@@ -150,7 +130,7 @@ internal static class ClientCommands
         return 1;
     }
 
-    private static HttpClient? Client(FileInfo config, out string? error, TimeSpan? timeout = null)
+    internal static HttpClient? Client(FileInfo config, out string? error, TimeSpan? timeout = null)
     {
         error = null;
         if (!config.Exists)
@@ -178,15 +158,45 @@ internal static class ClientCommands
         }
     }
 
-    private static string Text(JsonElement v) => v.ValueKind switch
+    internal static string NotAnswering(HttpClient client, HttpRequestException e) =>
+        $"the agent's management API at {client.BaseAddress} does not answer: {e.Message} (is `lispmobility run` running with this --config?)";
+
+    /// <summary>A refused request in one line: the problem's detail rather than its JSON, and what to do about a 401.</summary>
+    internal static string Refused(HttpResponseMessage response, string body, FileInfo config)
+    {
+        var detail = body;
+        try
+        {
+            using var doc = JsonDocument.Parse(body);
+            if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("detail", out var d) && d.GetString() is { Length: > 0 } text) detail = text;
+        }
+        catch (JsonException)
+        {
+            // Not JSON: the body as it came.
+        }
+
+        var status = $"{(int)response.StatusCode} {response.ReasonPhrase}";
+        return response.StatusCode == HttpStatusCode.Unauthorized
+            ? $"{status}: the agent refused the API token (ManagementApi.TokenFile of {config.FullName}); use the --config of the running agent, " +
+              "or run as a user who can read its token file (sudo), or restart the agent after re-creating the token"
+            : detail.Length > 0 ? $"{status}: {detail}" : status;
+    }
+
+    /// <summary>A value as a cell: times to the second in UTC, fractions to one decimal, objects as "key value" pairs.</summary>
+    internal static string Text(JsonElement v) => v.ValueKind switch
     {
         JsonValueKind.Array => string.Join(", ", v.EnumerateArray().Select(Text)),
+        JsonValueKind.Object => string.Join(" ", v.EnumerateObject().Where(p => p.Value.ValueKind != JsonValueKind.Null).Select(p => $"{Header(p.Name).ToLowerInvariant()} {Text(p.Value)}")),
         JsonValueKind.Null => "",
+        JsonValueKind.String when v.GetString() is { Length: > 18 } s && s[10] == 'T' && DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.None, out var t) =>
+            t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture),
         JsonValueKind.String => v.GetString() ?? "",
+        JsonValueKind.Number when v.TryGetInt64(out var n) => n.ToString(CultureInfo.InvariantCulture),
+        JsonValueKind.Number => v.GetDouble().ToString("0.0", CultureInfo.InvariantCulture),
         _ => v.GetRawText(),
     };
 
-    private static int Fail(string message)
+    internal static int Fail(string message)
     {
         Console.Error.WriteLine($"lispmobility: {message}");
         return 1;

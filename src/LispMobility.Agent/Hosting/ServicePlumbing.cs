@@ -1,6 +1,7 @@
 using LispMobility.Agent.Logging;
 using LispMobility.Agent.Security;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Serilog;
@@ -61,8 +62,14 @@ public static class ServicePlumbing
         }
         if (errors.Count > 0 || log is null || api is null || metrics is null || token is null) return errors;
 
-        var logger = LoggingSetup.CreateLogger(log, logging ?? LoggingEnvironment.Detect(), builder.Configuration);
+        var levels = new Serilog.Core.LoggingLevelSwitch();
+        var logger = LoggingSetup.CreateLogger(log, logging ?? LoggingEnvironment.Detect(), builder.Configuration, levels);
+        // The management API's /api/log-level changes it at run time.
+        builder.Services.AddSingleton(levels);
         builder.Logging.ClearProviders();
+        // Microsoft.Extensions.Logging filters at Information by default before Serilog sees anything: Log.MinimumLevel
+        // (applied by the Serilog logger) is the one filter.
+        builder.Logging.SetMinimumLevel(LogLevel.Trace);
         builder.Services.AddSerilog(logger, dispose: true);
         // The libraries decide where we run: UseSystemd is active only when the parent is systemd (READY=1, STOPPING=1),
         // UseWindowsService only when the Service Control Manager started us; elsewhere both leave the console lifetime.

@@ -21,9 +21,9 @@ public sealed record LoggingEnvironment(bool IsWindows, bool UnderSystemd)
 /// <summary>Builds the agent's Serilog logger: console, rolling file, journald under systemd, Event Log on Windows.</summary>
 public static class LoggingSetup
 {
-    /// <summary>The text layout of console and file lines.</summary>
+    /// <summary>The text layout of console and file lines: the event id after the category, an exception's stack only at Debug.</summary>
     public const string OutputTemplate =
-        "{Timestamp:yyyy-MM-ddTHH:mm:ss.fffzzz} [{Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}";
+        "{Timestamp:yyyy-MM-ddTHH:mm:ss.fffzzz} [{Level:u3}] {SourceContext}{EventNumber:l}: {Message:lj}{ExceptionDetail:l}{NewLine}";
 
     /// <summary>The sinks <see cref="CreateLogger"/> would attach, by name, for these options and environment.</summary>
     public static IReadOnlyList<string> ChooseSinks(LogOptions options, LoggingEnvironment environment)
@@ -42,18 +42,26 @@ public static class LoggingSetup
 
     /// <summary>The logger for the service. <paramref name="configuration"/>'s <c>Serilog</c> section, when present, adds
     /// per-category levels and enrichers (do not list sinks there: they would be added on top of these).</summary>
-    public static Logger CreateLogger(LogOptions options, LoggingEnvironment environment, IConfiguration? configuration = null)
+    /// <param name="levelSwitch">When given, the level follows it (set to <see cref="LogOptions.MinimumLevel"/> here), so that the
+    /// management API can change it at run time.</param>
+    public static Logger CreateLogger(LogOptions options, LoggingEnvironment environment, IConfiguration? configuration = null, LoggingLevelSwitch? levelSwitch = null)
     {
         var sinks = ChooseSinks(options, environment);
         var config = new LoggerConfiguration()
             .MinimumLevel.Is(options.MinimumLevel)
             .Enrich.FromLogContext()
+            .Enrich.With(new OperatorLogEnricher(stackTraces: options.MinimumLevel <= LogEventLevel.Debug))
             // One line per HTTP request is noise for an agent whose API is polled by scripts; a Serilog:MinimumLevel:Override
             // for the category in the configuration still wins, since it is read after this.
             .MinimumLevel.Override("Microsoft.AspNetCore", (LogEventLevel)Math.Max((int)LogEventLevel.Warning, (int)options.MinimumLevel));
         if (configuration?.GetSection("Serilog").Exists() == true) config = config.ReadFrom.Configuration(configuration);
         // Serilog's own section may lower the default; the validated option wins for the sinks we own.
-        config.MinimumLevel.Is(options.MinimumLevel);
+        if (levelSwitch is null) config.MinimumLevel.Is(options.MinimumLevel);
+        else
+        {
+            levelSwitch.MinimumLevel = options.MinimumLevel;
+            config.MinimumLevel.ControlledBy(levelSwitch);
+        }
 
         foreach (var sink in sinks)
         {
@@ -83,6 +91,7 @@ public static class LoggingSetup
     /// <summary>A console-only logger for the moments before the configuration is read (and for CLI verbs).</summary>
     public static Logger CreateBootstrapLogger() => new LoggerConfiguration()
         .MinimumLevel.Information()
+        .Enrich.With(new OperatorLogEnricher(stackTraces: false))
         .WriteTo.Console(outputTemplate: OutputTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture,
             standardErrorFromLevel: LogEventLevel.Warning)
         .CreateLogger();

@@ -25,24 +25,20 @@ internal static class AgentApi
             embeddedMapServer = agent.MapServer is { } ms ? new { registrations = ms.RegistrationCount, pendingNotifies = ms.PendingNotifyCount } : null,
         }));
 
-        api.MapGet("/eids", () => Results.Json(agent.Xtr.Hosts().Select(h => new
-        {
-            eid = h.Eid.ToString(), range = h.Range, state = h.State.ToString(), since = h.Since,
-        })));
+        ShowApi.Map(api, agent);
 
-        api.MapGet("/map-cache", () => Results.Json(agent.Xtr.MapCacheEntries().Select(e => new
+        // A runtime log level (like `debug lisp` on a router): until the next restart, which goes back to Log.MinimumLevel.
+        api.MapGet("/log-level", (Serilog.Core.LoggingLevelSwitch levels) => Results.Json(new { level = levels.MinimumLevel.ToString() }));
+        api.MapPut("/log-level", (string level, Serilog.Core.LoggingLevelSwitch levels) =>
         {
-            eid = e.Eid.ToString(), rlocs = e.Locators.Select(l => $"{l.Address} p{l.Priority}/w{l.Weight}"), action = e.IsNegative ? e.Action.ToString() : null,
-            ttlMinutes = e.TtlMinutes, expires = e.Expires, lastUsed = e.LastUsed,
-        })));
-
-        api.MapGet("/registrations", () => agent.MapServer is { } ms
-            ? Results.Json(ms.ListRegistrations().Select(r => new
+            if (!Enum.TryParse<Serilog.Events.LogEventLevel>(level, ignoreCase: true, out var parsed) || !Enum.IsDefined(parsed) || char.IsAsciiDigit(level[0]))
             {
-                eid = r.Eid.ToString(), site = r.Site, rlocs = r.Rlocs.Select(l => l.Address.ToString()), lastRegistered = r.LastRegistered, expires = r.Expires,
-                registrant = r.Registrant.ToString(), proxyReply = r.ProxyReply,
-            }))
-            : Results.Problem("this agent runs no embedded Map-Server (no MapServer section)", statusCode: StatusCodes.Status404NotFound));
+                return Results.Problem($"'{level}' is not one of Verbose, Debug, Information, Warning, Error, Fatal", statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            levels.MinimumLevel = parsed;
+            return Results.Json(new { level = parsed.ToString() });
+        });
 
         api.MapGet("/moves", (string? eid, string? vm, string? site, DateTimeOffset? since, int? limit, bool? newest) =>
             Results.Json(agent.Store.QueryAudit(new AuditQuery(eid, vm, site, since, limit ?? 1000, newest ?? false))));
@@ -72,70 +68,9 @@ internal static class AgentApi
             }
         });
 
-        api.MapPost("/failover", async (FailoverRequest request, CancellationToken ct) =>
-        {
-            if (string.IsNullOrWhiteSpace(request.From) || string.IsNullOrWhiteSpace(request.To))
-            {
-                return Results.Problem("from and to are required", statusCode: StatusCodes.Status400BadRequest);
-            }
-
-            var scope = new List<IPAddress>();
-            foreach (var text in request.Eids ?? [])
-            {
-                if (!IPAddress.TryParse(text, out var a)) return Results.Problem($"'{text}' is not an IP address", statusCode: StatusCodes.Status400BadRequest);
-                scope.Add(a);
-            }
-
-            // The DR site's agent may never have seen the failed site's EIDs: the operator can name them.
-            var eids = scope.Count > 0 ? scope : agent.Coordinator.EidsAt(request.From);
-            if (request.DryRun) return Results.Json(new { from = request.From, to = request.To, dryRun = true, eids = eids.Select(e => e.ToString()) });
-            var job = new FailoverJob(request.From, request.To, eids.Count);
-            Jobs[job.Id] = job;
-            // The failover outlives the request: the CLI follows it through GET /api/failover/{id}.
-            _ = Task.Run(async () =>
-            {
-                try
-                {
-                    job.Report = await agent.Coordinator.FailoverAsync(request.From, request.To, eids, new Progress<Mobility.FailoverProgress>(p => job.Progress = p)).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is not OutOfMemoryException)
-                {
-                    job.Error = e.Message;
-                }
-            }, CancellationToken.None);
-            return Results.Accepted($"/api/failover/{job.Id}", job.ToJson());
-        });
-
-        api.MapGet("/failover/{id}", (string id) => Jobs.TryGetValue(id, out var job)
-            ? Results.Json(job.ToJson())
-            : Results.Problem($"no failover {id}", statusCode: StatusCodes.Status404NotFound));
-    }
-
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, FailoverJob> Jobs = new(StringComparer.Ordinal);
-
-    /// <summary>A failover running in the agent, followed by the CLI.</summary>
-    private sealed class FailoverJob(string from, string to, int total)
-    {
-        public string Id { get; } = Guid.NewGuid().ToString("N");
-        public volatile Mobility.FailoverProgress? Progress;
-        public volatile Mobility.FailoverReport? Report;
-        public volatile string? Error;
-
-        public object ToJson()
-        {
-            var report = Report;
-            var progress = Progress;
-            return new
-            {
-                id = Id, from, to, total, done = report is not null || Error is not null, error = Error,
-                converged = report?.Converged ?? false, moved = report?.Moves.Count(m => m.Converged) ?? progress?.Converged ?? 0,
-                failed = progress?.Failed ?? 0, verified = report?.Verified.Count ?? 0,
-                notConverged = report?.NotConverged.Select(n => new { eid = n.Eid.ToString(), reason = n.Reason }) ?? [],
-                elapsedMs = report?.Elapsed.TotalMilliseconds,
-            };
-        }
+        FailoverApi.Map(api, agent);
     }
 }
 
 /// <summary>Body of <c>POST /api/failover</c>.</summary>
-internal sealed record FailoverRequest(string From, string To, bool DryRun = false, IReadOnlyList<string>? Eids = null);
+internal sealed record FailoverRequest(string From, string To, bool DryRun = false, IReadOnlyList<string>? Eids = null, bool Force = false);

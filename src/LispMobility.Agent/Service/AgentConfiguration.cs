@@ -22,9 +22,14 @@ internal sealed record AgentConfiguration(
         var ms = Bind<MapServerOptions>(root, "MapServer", errors);
         if (ms is not null) errors.AddRange(ms.Validate());
         var xtr = Bind<XtrOptions>(root, "Xtr", errors);
-        if (xtr is null) errors.Add("Xtr: section missing (the site, its RLOCs, Map-Servers and dynamic-EID ranges)");
-        else errors.AddRange(xtr.Validate());
         var mobility = Bind<MobilityOptions>(root, "Mobility", errors) ?? new MobilityOptions();
+        if (xtr is null) errors.Add("Xtr: section missing (the site, its RLOCs, Map-Servers and dynamic-EID ranges)");
+        else
+        {
+            xtr = Configuration.DynamicEidRanges.Derive(xtr, mobility, errors);
+            errors.AddRange(xtr.Validate());
+        }
+
         // Only an embedded Map-Server knows every site. An agent registering with a remote one knows its own site alone, and
         // its ranges must still name the other sites the EIDs move between (they are served by the other sites' agents).
         var knownSites = ms is not null

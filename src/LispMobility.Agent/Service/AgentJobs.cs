@@ -14,7 +14,7 @@ internal sealed partial class AuditRetentionJob(MobilityAgent agent, ILogger<Aud
         return ValueTask.CompletedTask;
     }
 
-    [LoggerMessage(EventId = 2200, Level = LogLevel.Information, Message = "Audit retention removed {Rows} row(s)")]
+    [LoggerMessage(EventId = 5300, Level = LogLevel.Information, Message = "Audit retention removed {Rows} row(s)")]
     private partial void LogPruned(int rows);
 }
 
@@ -57,6 +57,6 @@ internal sealed partial class DrillJob(MobilityAgent agent, ILogger<DrillJob> lo
         LogDrill(detail);
     }
 
-    [LoggerMessage(EventId = 2201, Level = LogLevel.Information, Message = "{Detail}")]
+    [LoggerMessage(EventId = 5301, Level = LogLevel.Information, Message = "{Detail}")]
     private partial void LogDrill(string detail);
 }

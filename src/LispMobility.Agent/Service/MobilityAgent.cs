@@ -162,15 +162,15 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
         _stop.Dispose();
     }
 
-    [LoggerMessage(EventId = 2100, Level = LogLevel.Information, Message = "Started the {Component} on {Endpoints}")]
+    [LoggerMessage(EventId = 5200, Level = LogLevel.Information, Message = "Started the {Component} on {Endpoints}")]
     private partial void LogStarted(string component, string endpoints);
 
-    [LoggerMessage(EventId = 2104, Level = LogLevel.Information, Message = "Registered again the /32s of {Count} EID(s) the journal places at this site; {Skipped} left alone (see the warnings)")]
+    [LoggerMessage(EventId = 5204, Level = LogLevel.Information, Message = "Registered again the /32s of {Count} EID(s) the journal places at this site; {Skipped} left alone (see the warnings)")]
     private partial void LogRestored(int count, int skipped);
 
-    [LoggerMessage(EventId = 2105, Level = LogLevel.Warning, Message = "{Eid} still answers here although the Map-Server says another site holds it: reported as seen here, to move it back")]
+    [LoggerMessage(EventId = 5205, Level = LogLevel.Warning, Message = "{Eid} still answers here although the Map-Server says another site holds it: reported as seen here, to move it back")]
     private partial void LogStillHere(string eid);
 
-    [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Resumed {Count} unfinished move(s) from the journal; {Converged} converged")]
+    [LoggerMessage(EventId = 5201, Level = LogLevel.Warning, Message = "Resumed {Count} unfinished move(s) from the journal; {Converged} converged")]
     private partial void LogResumed(int count, int converged);
 }

@@ -13,9 +13,12 @@ internal static class RunCommand
 {
     public static async Task<int> RunAsync(FileInfo file, CancellationToken cancellationToken)
     {
-        if (!file.Exists)
+        // The same validation as `config validate`: a file it rejects never half-starts an agent.
+        var invalid = Configuration.ConfigValidator.Validate(file, out _);
+        if (invalid.Count > 0)
         {
-            await Console.Error.WriteLineAsync($"configuration file not found: {file.FullName}").ConfigureAwait(false);
+            foreach (var e in invalid) await Console.Error.WriteLineAsync($"{file.Name}: {e}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"{invalid.Count} configuration error(s); nothing was started").ConfigureAwait(false);
             return 2;
         }
 
@@ -63,15 +66,18 @@ internal static class RunCommand
 
         await using var app = builder.Build();
         AgentApi.Map(app.MapManagementApi(), app.Services.GetRequiredService<MobilityAgent>());
+        // Taken now: RunAsync disposes the services when start-up fails.
+        var startup = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("LispMobility.Agent");
         try
         {
             await app.RunAsync(cancellationToken).ConfigureAwait(false);
             return 0;
         }
-        catch (InvalidOperationException e)
+        catch (Exception e) when (e is InvalidOperationException or IOException or System.Net.Sockets.SocketException)
         {
-            app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("LispMobility.Agent").LogCritical(e, "The agent could not start");
-            await Console.Error.WriteLineAsync($"lispmobility: {e.Message}").ConfigureAwait(false);
+            // Kestrel reports a taken management port as an IOException, the transport a taken UDP port as InvalidOperationException.
+            startup.LogCritical(e, "The agent could not start");
+            await Console.Error.WriteLineAsync($"lispmobility: {Cli.OperatorErrors.Describe(e)}").ConfigureAwait(false);
             return 1;
         }
     }

@@ -112,13 +112,13 @@ public sealed partial class VsphereSession(Func<VCenterCredentials> credentials,
             ? new VsphereAuthenticationException($"vCenter rejected the credentials of user {user.UserName} ({(int)e.StatusCode})", e.StatusCode)
             : VsphereRestClient.Failure(e, "session");
 
-    // Event ids 1000-1019 (see WatcherEventIds.md). Never the password, never the session token.
-    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Logged in to vCenter as {UserName} through {Api}")]
+    // Event ids 4000-4019 (see WatcherEventIds.md). Never the password, never the session token.
+    [LoggerMessage(EventId = 4000, Level = LogLevel.Information, Message = "Logged in to vCenter as {UserName} through {Api}")]
     private static partial void LogLoggedIn(ILogger logger, string userName, string api);
 
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "vCenter session expired (401 on {Path}): logging in again and replaying once")]
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "vCenter session expired (401 on {Path}): logging in again and replaying once")]
     private static partial void LogSessionExpired(ILogger logger, string path);
 
-    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "vCenter has no /api/session: using the legacy /rest API")]
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "vCenter has no /api/session: using the legacy /rest API")]
     private static partial void LogLegacyApi(ILogger logger);
 }

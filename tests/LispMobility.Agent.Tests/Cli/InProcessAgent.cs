@@ -17,6 +17,9 @@ internal sealed class InProcessAgent : IAsyncDisposable
 
     private InProcessAgent(string dir) => _dir = dir;
 
+    /// <summary>The configuration file the agent runs on.</summary>
+    public FileInfo Config { get; private set; } = null!;
+
     /// <summary>The management API, with the token.</summary>
     public HttpClient Api { get; private set; } = null!;
 
@@ -32,7 +35,8 @@ internal sealed class InProcessAgent : IAsyncDisposable
         var file = Path.Combine(agent._dir, "agent.json");
         static string Json(string path) => path.Replace("\\", "/", StringComparison.Ordinal);
         await File.WriteAllTextAsync(file, config((Json(Path.Combine(agent._dir, "agent.db")), Json(token))));
-        agent._run = RunCommand.RunAsync(new FileInfo(file), agent._stop.Token);
+        agent.Config = new FileInfo(file);
+        agent._run = RunCommand.RunAsync(agent.Config, agent._stop.Token);
         var options = ManagementApiOptions.FromConfiguration(new ConfigurationBuilder().AddJsonFile(file).Build(), out _)!;
         agent.Api = ManagementApi.CreateClient(options, ApiToken.Read(options.TokenFile));
         for (var i = 0; i < 200; i++)

@@ -22,12 +22,13 @@ public sealed class RunningAgentTests : IAsyncLifetime
         await File.WriteAllTextAsync(_config.FullName, $$"""
         {
           "MapServer": { "Listen": ["127.91.0.1:4342"], "Sites": [
-            { "Name": "dc1", "EidPrefixes": [ { "Prefix": "172.16.4.0/24", "AcceptMoreSpecifics": true } ], "Keys": [ { "KeyId": 1, "Key": "k1" } ] } ] },
+            { "Name": "dc1", "EidPrefixes": [ { "Prefix": "172.16.4.0/24", "AcceptMoreSpecifics": true } ], "Keys": [ { "KeyId": 1, "Key": "k1" } ] },
+            { "Name": "dc2", "EidPrefixes": [ { "Prefix": "172.16.4.0/24", "AcceptMoreSpecifics": true } ], "Keys": [ { "KeyId": 1, "Key": "k2" } ] } ] },
           "Xtr": { "Site": "dc1", "Listen": ["127.91.1.1:4342"], "Rlocs": [ { "Address": "127.91.1.1" } ],
             "MapServers": [ { "Address": "127.91.0.1:4342", "KeyId": 1, "Key": "k1" } ], "MapResolvers": ["127.91.0.1:4342"],
             "DatabaseMappings": ["172.16.4.0/24"], "DynamicEids": [ { "Name": "vm-web", "Prefix": "172.16.4.0/24" } ] },
           "Mobility": { "Database": "{{Path.Combine(_dir, "agent.db").Replace("\\", "/", StringComparison.Ordinal)}}",
-            "Ranges": [ { "Name": "vm-web", "Prefix": "172.16.4.0/24", "HomeSite": "dc1", "Sites": ["dc1"] } ] },
+            "Ranges": [ { "Name": "vm-web", "Prefix": "172.16.4.0/24", "HomeSite": "dc1", "Sites": ["dc1", "dc2"] } ] },
           "Agent": { "RouteTable": "memory" },
           "ManagementApi": { "BindAddress": "127.0.0.1", "Port": {{ApiPort}}, "TokenFile": "{{token.Replace("\\", "/", StringComparison.Ordinal)}}" },
           "Log": { "File": false, "Console": false, "Journald": "false" }
@@ -96,7 +97,7 @@ public sealed class RunningAgentTests : IAsyncLifetime
     public async Task Failover_dry_run_and_moves_answer_as_json()
     {
         var output = new StringWriter();
-        Assert.Equal(0, await ClientCommands.FailoverAsync(_config, "dc1", "dc1", dryRun: true, ["172.16.4.40"], output, CancellationToken.None));
+        Assert.Equal(0, await FailoverCommand.RunAsync(_config, "dc2", "dc1", dryRun: true, force: false, ["172.16.4.40"], json: true, output, CancellationToken.None));
         Assert.Contains("\"dryRun\": true", output.ToString(), StringComparison.Ordinal);
         Assert.Contains("172.16.4.40", output.ToString(), StringComparison.Ordinal);
 
@@ -109,7 +110,7 @@ public sealed class RunningAgentTests : IAsyncLifetime
         await Eventually(async () => { var t = await Verb("/api/registrations"); return t.Contains("172.16.4.0/24", StringComparison.Ordinal) ? t : null; });
         var output = new StringWriter();
 
-        var exit = await ClientCommands.FailoverAsync(_config, "dc1", "dc1", dryRun: false, ["172.16.4.41", "172.16.4.42"], output, CancellationToken.None);
+        var exit = await FailoverCommand.RunAsync(_config, "dc2", "dc1", dryRun: false, force: false, ["172.16.4.41", "172.16.4.42"], json: true, output, CancellationToken.None);
 
         Assert.True(exit == 0, output.ToString());
         Assert.Contains("\"converged\": true", output.ToString(), StringComparison.Ordinal);

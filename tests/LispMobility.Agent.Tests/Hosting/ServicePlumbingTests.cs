@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using LispMobility.Agent.Hosting;
 using LispMobility.Agent.Logging;
 using LispMobility.Agent.Security;
@@ -55,6 +56,38 @@ public sealed class ServicePlumbingTests : IDisposable
         // Microsoft.AspNetCore's per-request lines stay out below Warning.
         Assert.DoesNotContain("Request starting", log, StringComparison.Ordinal);
         Assert.DoesNotContain(token.Value, log, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Debug")]
+    [InlineData("Information")]
+    public async Task Log_MinimumLevel_is_the_one_filter_and_lines_carry_the_event_id(string level)
+    {
+        var tokenFile = Path.Combine(_dir, "api-token");
+        ApiToken.Create(tokenFile);
+        var logDir = Path.Combine(_dir, "logs-" + level);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Log:Directory"] = logDir, ["Log:Console"] = "false", ["Log:MinimumLevel"] = level,
+            ["ManagementApi:Port"] = "0", ["ManagementApi:TokenFile"] = tokenFile,
+        });
+        Assert.Empty(builder.AddServicePlumbing(new LoggingEnvironment(false, false), new SystemdWatchdogEnvironment(null)));
+
+        await using (var app = builder.Build())
+        {
+            var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("LispMobility.Test");
+            logger.LogDebug(new EventId(3999, "Probe"), "registered {Eid}", "10.1.0.5/32");
+            logger.LogError(new EventId(3998, "Failed"), new TimeoutException("no reply from 192.0.2.1"), "lookup of {Eid} failed", "10.1.0.6");
+        }
+
+        var lines = await File.ReadAllLinesAsync(Assert.Single(Directory.GetFiles(logDir, "lispmobility-*.log")));
+        var debug = lines.Where(l => l.Contains("[DBG] LispMobility.Test[3999]: registered 10.1.0.5/32", StringComparison.Ordinal)).ToList();
+        Assert.Equal(level == "Debug" ? 1 : 0, debug.Count);
+        Assert.Contains(lines, l => l.EndsWith("[ERR] LispMobility.Test[3998]: lookup of 10.1.0.6 failed" +
+                                                (level == "Debug" ? "" : " (TimeoutException: no reply from 192.0.2.1)"), StringComparison.Ordinal));
+        // The stack trace follows on its own lines at Debug only.
+        Assert.Equal(level == "Debug", lines.Any(l => l.StartsWith("System.TimeoutException: no reply from 192.0.2.1", StringComparison.Ordinal)));
     }
 
     [Fact]

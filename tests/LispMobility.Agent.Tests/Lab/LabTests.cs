@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using LispMobility.Agent.Cli;
 using LispMobility.Agent.Lab;
 
@@ -60,7 +61,7 @@ public sealed class LabTests
             File.WriteAllText(file.FullName, "{\"MapServer\":{}" + log + "}");
             var errors = new List<string>();
 
-            Assert.Equal(expected, ConfigCommands.MinimumLevel(file, errors));
+            Assert.Equal(expected, ConfigCommands.MinimumLevel(new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddJsonFile(file.FullName).Build(), errors));
             Assert.Empty(errors);
         }
         finally

@@ -148,8 +148,8 @@ public sealed class HyperVWatcherTests
         var gone = await Next(stream);
         Assert.Equal((WorkloadChange.Gone, "hv-paris-1"), (gone.Change, gone.Host));
         Assert.Equal(2, paris.Connections);
-        Assert.Single(log.Collector.GetSnapshot(), l => l.Id.Id == 1100);
-        await Until(() => log.Collector.GetSnapshot().Any(l => l.Id.Id == 1105));
+        Assert.Single(log.Collector.GetSnapshot(), l => l.Id.Id == 4100);
+        await Until(() => log.Collector.GetSnapshot().Any(l => l.Id.Id == 4105));
 
         await cts.CancelAsync();
         await run.WaitAsync(TimeSpan.FromSeconds(5));

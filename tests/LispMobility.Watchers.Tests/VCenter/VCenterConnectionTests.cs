@@ -13,10 +13,10 @@ public sealed class VCenterConnectionTests(VcsimFixture vcsim) : IClassFixture<V
     {
         const string wrong = "not-the-password-1234";
         await using var run = new WatcherRun(vcsim, password: wrong).Start();
-        await run.WaitForLogAsync(1044, TimeSpan.FromSeconds(10));
+        await run.WaitForLogAsync(4044, TimeSpan.FromSeconds(10));
         await Task.Delay(1500); // several reconnection attempts
         Assert.False(run.Running.IsCompleted);
-        Assert.Single(run.Log.Collector.GetSnapshot(), l => l.Id.Id == 1044);
+        Assert.Single(run.Log.Collector.GetSnapshot(), l => l.Id.Id == 4044);
         Assert.Contains("lisp-svc", run.Log.Text(), StringComparison.Ordinal);
         Assert.DoesNotContain(wrong, run.Log.Text(), StringComparison.Ordinal);
         Assert.Empty(run.Drain());
@@ -27,13 +27,13 @@ public sealed class VCenterConnectionTests(VcsimFixture vcsim) : IClassFixture<V
     {
         await using (var unpinned = new WatcherRun(vcsim, thumbprint: null).Start())
         {
-            await unpinned.WaitForLogAsync(1041, TimeSpan.FromSeconds(10));
+            await unpinned.WaitForLogAsync(4041, TimeSpan.FromSeconds(10));
             Assert.Contains($"pin its SHA-256 thumbprint {vcsim.CertificateThumbprint}", unpinned.Log.Text(), StringComparison.Ordinal);
             Assert.Empty(unpinned.Drain());
         }
         var wrongPin = new string('A', 64);
         await using var pinnedWrong = new WatcherRun(vcsim, thumbprint: wrongPin).Start();
-        await pinnedWrong.WaitForLogAsync(1041, TimeSpan.FromSeconds(10));
+        await pinnedWrong.WaitForLogAsync(4041, TimeSpan.FromSeconds(10));
         Assert.Contains($"is not the pinned {wrongPin}", pinnedWrong.Log.Text(), StringComparison.Ordinal);
         Assert.Empty(pinnedWrong.Drain());
     }

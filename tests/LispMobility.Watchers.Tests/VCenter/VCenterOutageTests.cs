@@ -11,23 +11,23 @@ public sealed class VCenterOutageTests(VcsimFixture vcsim) : IClassFixture<Vcsim
     {
         await using var run = new WatcherRun(vcsim).Start();
         await run.NextAsync(f => f.Name == "DC0_C0_RP0_VM0", TimeSpan.FromSeconds(15));
-        await run.WaitForLogAsync(1020, TimeSpan.FromSeconds(10));
+        await run.WaitForLogAsync(4020, TimeSpan.FromSeconds(10));
         run.Drain();
 
         await vcsim.StopAsync();
-        await run.WaitForLogAsync(1041, TimeSpan.FromSeconds(10));
+        await run.WaitForLogAsync(4041, TimeSpan.FromSeconds(10));
         await Task.Delay(3000); // several failed reconnections
-        Assert.Single(run.Log.Collector.GetSnapshot(), l => l.Id.Id == 1041);
+        Assert.Single(run.Log.Collector.GetSnapshot(), l => l.Id.Id == 4041);
         Assert.Empty(run.Drain());
         Assert.False(run.Running.IsCompleted);
 
         await vcsim.RestartAsync();
-        await run.WaitForLogAsync(1043, TimeSpan.FromSeconds(15));
+        await run.WaitForLogAsync(4043, TimeSpan.FromSeconds(15));
         // The restarted simulator has the same inventory: the reconciliation finds nothing that moved.
         Assert.Empty(run.Drain());
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (run.Log.Collector.GetSnapshot().Count(l => l.Id.Id == 1020) < 2 && DateTime.UtcNow < deadline) await Task.Delay(50);
-        Assert.True(run.Log.Collector.GetSnapshot().Count(l => l.Id.Id == 1020) >= 2, "the change feed was not recreated after the restart");
+        while (run.Log.Collector.GetSnapshot().Count(l => l.Id.Id == 4020) < 2 && DateTime.UtcNow < deadline) await Task.Delay(50);
+        Assert.True(run.Log.Collector.GetSnapshot().Count(l => l.Id.Id == 4020) >= 2, "the change feed was not recreated after the restart");
 
         var clock = Stopwatch.StartNew();
         await vcsim.RunAsync("migrate", "DC0_C0_RP0_VM0", VcsimFixture.StandaloneHost);

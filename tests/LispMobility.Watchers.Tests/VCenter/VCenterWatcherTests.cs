@@ -17,7 +17,7 @@ public sealed class VCenterWatcherTests(VcsimFixture vcsim) : IClassFixture<Vcsi
         await using var run = new WatcherRun(vcsim).Start();
         var discovered = await run.NextAsync(f => f.Name == "DC0_C0_RP0_VM0", TimeSpan.FromSeconds(15));
         Assert.Equal((WorkloadChange.Discovered, "DC0_C0_H1", "paris"), (discovered.Change, discovered.Host, discovered.Site));
-        await run.WaitForLogAsync(1020, TimeSpan.FromSeconds(10)); // the change feed is open
+        await run.WaitForLogAsync(4020, TimeSpan.FromSeconds(10)); // the change feed is open
 
         var clock = Stopwatch.StartNew();
         await vcsim.RunAsync("migrate", "DC0_C0_RP0_VM0", VcsimFixture.StandaloneHost);
@@ -38,7 +38,7 @@ public sealed class VCenterWatcherTests(VcsimFixture vcsim) : IClassFixture<Vcsi
     {
         await using var run = new WatcherRun(vcsim).Start();
         await run.NextAsync(f => f.Name == "DC0_C0_RP0_VM1", TimeSpan.FromSeconds(15));
-        await run.WaitForLogAsync(1020, TimeSpan.FromSeconds(10));
+        await run.WaitForLogAsync(4020, TimeSpan.FromSeconds(10));
 
         await vcsim.RunAsync("power", "DC0_C0_RP0_VM1", "off");
         var off = await run.NextAsync(f => f.Name == "DC0_C0_RP0_VM1", Deadline);
@@ -67,7 +67,7 @@ public sealed class VCenterWatcherTests(VcsimFixture vcsim) : IClassFixture<Vcsi
         var vms = await api.ListVmsOnHostAsync("host-21", CancellationToken.None);
 
         Assert.NotEqual(stale, api.SessionToken);
-        Assert.Single(run.Log.Collector.GetSnapshot(), l => l.Id.Id == 1001);
+        Assert.Single(run.Log.Collector.GetSnapshot(), l => l.Id.Id == 4001);
         Assert.Contains(vms, v => v.Vm == "vm-57");
         Assert.DoesNotContain(stale, run.Log.Text(), StringComparison.Ordinal);
     }
@@ -77,12 +77,12 @@ public sealed class VCenterWatcherTests(VcsimFixture vcsim) : IClassFixture<Vcsi
     {
         await using var run = new WatcherRun(vcsim).Start();
         await run.NextAsync(f => f.Name == "DC0_H0_VM1", TimeSpan.FromSeconds(15));
-        await run.WaitForLogAsync(1020, TimeSpan.FromSeconds(10));
+        await run.WaitForLogAsync(4020, TimeSpan.FromSeconds(10));
         var key = run.Watcher.FeedSessionKey;
         Assert.NotNull(key);
 
         await TerminateSoapSession(key);
-        await run.WaitForLogAsync(1045, TimeSpan.FromSeconds(5));
+        await run.WaitForLogAsync(4045, TimeSpan.FromSeconds(5));
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
         while ((run.Watcher.FeedSessionKey is null || run.Watcher.FeedSessionKey == key) && DateTime.UtcNow < deadline) await Task.Delay(50);
         Assert.NotEqual(key, run.Watcher.FeedSessionKey);

@@ -1,0 +1,120 @@
+using System.Collections.Concurrent;
+using System.Net;
+using LispMobility.Mobility;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace LispMobility.Agent.Service;
+
+/// <summary>
+/// <c>POST /api/failover</c> and <c>GET /api/failover/{id}</c>: one plan (<see cref="FailoverPlanner"/>) for the dry run and
+/// the real run, refused the same way in both — an invalid request (400), nothing to move or a source site that still
+/// answers without <c>force</c> (409).
+/// </summary>
+internal static class FailoverApi
+{
+    private static readonly ConcurrentDictionary<string, FailoverJob> Jobs = new(StringComparer.Ordinal);
+
+    public static void Map(RouteGroupBuilder api, MobilityAgent agent)
+    {
+        api.MapPost("/failover", async (FailoverRequest request, CancellationToken ct) =>
+        {
+            var named = new List<IPAddress>();
+            foreach (var text in request.Eids ?? [])
+            {
+                if (!IPAddress.TryParse(text, out var a)) return Results.Problem($"'{text}' is not an IP address", statusCode: StatusCodes.Status400BadRequest);
+                named.Add(a);
+            }
+
+            var plan = FailoverPlanner.Plan(agent.Coordinator, request.From ?? "", request.To ?? "", named, RegisteredAt(agent, request.From ?? ""));
+            if (plan.Errors.Count > 0) return Results.Problem(string.Join("; ", plan.Errors), statusCode: StatusCodes.Status400BadRequest);
+            var homeOf = agent.Coordinator.Ranges.Where(r => r.IsHome(plan.From)).Select(r => r.Name);
+            if (plan.NothingToMove(homeOf) is { } nothing) return Results.Problem(nothing, statusCode: StatusCodes.Status409Conflict);
+            if (!request.Force && await SourceAliveAsync(agent, plan, ct).ConfigureAwait(false) is { } evidence)
+            {
+                return Results.Problem($"{plan.From} still answers ({evidence}); a failover now would take its EIDs from a live site. " +
+                                       "Check the site, or add --force to fail over anyway", statusCode: StatusCodes.Status409Conflict);
+            }
+
+            if (request.DryRun) return Results.Json(PlanJson(plan, request.Force));
+            var job = new FailoverJob(plan);
+            Jobs[job.Id] = job;
+            // The failover outlives the request: the CLI follows it through GET /api/failover/{id}.
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    job.Report = await agent.Coordinator.FailoverAsync(plan.From, plan.To, plan.Moves.Select(m => m.Eid).ToList(),
+                        new Progress<FailoverProgress>(p => job.Progress = p)).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    job.Error = e.Message;
+                }
+            }, CancellationToken.None);
+            return Results.Accepted($"/api/failover/{job.Id}", job.ToJson());
+        });
+
+        api.MapGet("/failover/{id}", (string id) => Jobs.TryGetValue(id, out var job)
+            ? Results.Json(job.ToJson())
+            : Results.Problem($"no failover {id}", statusCode: StatusCodes.Status404NotFound));
+    }
+
+    private static object PlanJson(FailoverPlan plan, bool force) => new
+    {
+        from = plan.From, to = plan.To, dryRun = true, force,
+        moves = plan.Moves.Select(m => new { eid = m.Eid.ToString(), range = m.Range, source = m.Source }),
+        left = plan.Left.Select(l => new { eid = l.Eid.ToString(), reason = l.Reason }),
+    };
+
+    /// <summary>The /32s the embedded Map-Server holds for the failed site: EIDs this agent may never have seen.</summary>
+    private static IEnumerable<(IPAddress, string)> RegisteredAt(MobilityAgent agent, string site) =>
+        agent.MapServer?.ListRegistrations().Where(r => string.Equals(r.Site, site, StringComparison.OrdinalIgnoreCase) && r.Eid.IsHost)
+            .Select(r => (r.Eid.Address.ToIPAddress(), "mapping system")) ?? [];
+
+    /// <summary>Evidence that the source site is alive: a fresh Map-Register at the embedded Map-Server, or an answered Map-Request.</summary>
+    private static async Task<string?> SourceAliveAsync(MobilityAgent agent, FailoverPlan plan, CancellationToken ct)
+    {
+        if (agent.MapServer is { } ms)
+        {
+            // An xTR refreshes every RegisterInterval; two intervals without one is the first sign of a dead site.
+            var fresh = DateTimeOffset.UtcNow - 2 * agent.Config.Xtr.RegisterInterval;
+            var last = ms.ListRegistrations().Where(r => string.Equals(r.Site, plan.From, StringComparison.OrdinalIgnoreCase) && r.LastRegistered > fresh)
+                .OrderByDescending(r => r.LastRegistered).FirstOrDefault();
+            if (last is not null)
+            {
+                return $"it registered {last.Eid} with the Map-Server {(DateTimeOffset.UtcNow - last.LastRegistered).TotalSeconds:0} s ago";
+            }
+        }
+
+        return await FailoverPlanner.SourceAnswersAsync(plan, agent.Xtr, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>A failover running in the agent, followed by the CLI.</summary>
+    private sealed class FailoverJob(FailoverPlan plan)
+    {
+        public string Id { get; } = Guid.NewGuid().ToString("N");
+        public volatile FailoverProgress? Progress;
+        public volatile FailoverReport? Report;
+        public volatile string? Error;
+
+        public object ToJson()
+        {
+            var report = Report;
+            var progress = Progress;
+            return new
+            {
+                id = Id, from = plan.From, to = plan.To, total = plan.Moves.Count, done = report is not null || Error is not null, error = Error,
+                converged = report is { Converged: true } && report.Moves.Count > 0, moved = report?.Moves.Count(m => m.Converged) ?? progress?.Converged ?? 0,
+                failed = progress?.Failed ?? 0, verified = report?.Verified.Count ?? 0,
+                moves = report?.Moves.OrderBy(m => m.Eid.ToString(), StringComparer.Ordinal).Select(m => new
+                {
+                    eid = m.Eid.ToString(), outcome = m.Converged ? "converged" : "failed", elapsedMs = m.Total.TotalMilliseconds, error = m.Error,
+                }) ?? [],
+                notConverged = report?.NotConverged.Select(n => new { eid = n.Eid.ToString(), reason = n.Reason }) ?? [],
+                elapsedMs = report?.Elapsed.TotalMilliseconds,
+            };
+        }
+    }
+}

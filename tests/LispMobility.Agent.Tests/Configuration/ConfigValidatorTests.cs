@@ -1,0 +1,195 @@
+using LispMobility.Agent.Cli;
+using LispMobility.Agent.Configuration;
+
+namespace LispMobility.Agent.Tests.Configuration;
+
+/// <summary>
+/// <c>config validate</c> on broken files: each case changes a valid agent configuration and lists exactly the errors it must
+/// give, with the path, the line and column for syntax and type errors, and what to do.
+/// </summary>
+[Collection(LispMobility.Agent.Tests.Cli.ConsoleCollection.Name)]
+public sealed class ConfigValidatorTests : IDisposable
+{
+    // One key per line where a case points at a position, so the expected lines and columns can be read off this text.
+    private const string Valid = """
+        {
+          "MapServer": {
+            "Listen": [ "127.0.0.1:4342" ],
+            "Sites": [
+              { "Name": "dc1", "EidPrefixes": [ { "Prefix": "172.16.4.0/24", "AcceptMoreSpecifics": true } ], "Keys": [ { "KeyId": 1, "Key": "k1" } ] },
+              { "Name": "dc2", "EidPrefixes": [ { "Prefix": "172.16.4.0/24", "AcceptMoreSpecifics": true } ], "Keys": [ { "KeyId": 1, "Key": "k2" } ] }
+            ]
+          },
+          "Xtr": {
+            "Site": "dc1",
+            "Rlocs": [ { "Address": "127.0.0.1", "Priority": 1 } ],
+            "MapServers": [ { "Address": "127.0.0.1:4342", "KeyId": 1, "Algorithm": "HmacSha256_128", "Key": "k1" } ],
+            "MapResolvers": [ "127.0.0.1:4342" ],
+            "DatabaseMappings": [ "172.16.4.0/24" ],
+            "RegisterInterval": "00:01:00",
+            "DynamicEids": [ { "Name": "vm-web", "Interface": "eth1" } ]
+          },
+          "Mobility": {
+            "Database": "/tmp/lispmobility-validate.db",
+            "Ranges": [ { "Name": "vm-web", "Prefix": "172.16.4.0/24", "HomeSite": "dc1", "Sites": [ "dc1", "dc2" ] } ]
+          },
+          "Agent": { "RouteTable": "memory" },
+          "ManagementApi": { "BindAddress": "127.0.0.1", "Port": 4380, "TokenFile": "/tmp/lispmobility-validate-token" },
+          "Log": { "MinimumLevel": "Information", "File": false }
+        }
+        """;
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("lispmobility-validate-").FullName;
+
+    public static TheoryData<string, string, string, string[]> Broken() => new()
+    {
+        { "misspelt section", "\"Agent\": {", "\"Watcher\": {}, \"Agent\": {", ["Watcher (line 22, column 3): unknown section 'Watcher'; did you mean 'Watchers'?"] },
+        { "misspelt ManagementApi", "\"ManagementApi\"", "\"ManagmentApi\"", ["ManagmentApi (line 23, column 3): unknown section 'ManagmentApi'; did you mean 'ManagementApi'?"] },
+        { "Xtr.MapServer for MapServers", "\"MapResolvers\"", "\"MapServer\": [], \"MapResolvers\"", ["Xtr.MapServer (line 13, column 5): unknown key 'MapServer'; did you mean 'MapServers'?"] },
+        { "unknown key in a list item", "\"Address\": \"127.0.0.1\",", "\"Adress\": \"127.0.0.1\",",
+            ["Xtr.Rlocs[0].Adress (line 11, column 18): unknown key 'Adress'; did you mean 'Address'?", "Xtr.Rlocs[0].Address: '' is not an IP address"] },
+        { "unknown key nowhere near a known one", "\"Site\": \"dc1\",", "\"Site\": \"dc1\", \"Colour\": 1,",
+            ["Xtr.Colour (line 10, column 20): unknown key 'Colour'; known keys here: Site, Listen, Rlocs, MapServers, MapResolvers, DatabaseMappings, DynamicEids, XtrId, SiteId, RegisterInterval, QuickRegisterInterval, QuickRegisterWindow, RegisterRetransmitInitial, RegisterRetransmitMax, RegisterDeadline, RecordTtlMinutes, MapCacheSize, MapRequestInterval, MapRequestRetries, MapRequestBackoff, ResolveTimeout, SmrInterval, InUseWindow"] },
+        { "word for a number", "\"Priority\": 1", "\"Priority\": \"high\"",
+            ["Xtr.Rlocs[0].Priority (line 11, column 54): 'high' is not a whole number 0-255; write a number without quotes, e.g. 1"] },
+        { "number out of range", "\"Priority\": 1", "\"Priority\": 300",
+            ["Xtr.Rlocs[0].Priority (line 11, column 54): '300' is not a whole number 0-255; write a number without quotes, e.g. 1"] },
+        { "duration as 5s", "\"00:01:00\"", "\"5s\"",
+            ["Xtr.RegisterInterval (line 15, column 25): '5s' is not a duration; write \"hh:mm:ss\" (e.g. \"00:00:30\" for 30 s, \"1.00:00:00\" for a day)"] },
+        { "unknown enum value", "\"HmacSha256_128\"", "\"Sha256\"",
+            ["Xtr.MapServers[0].Algorithm (line 12, column 77): 'Sha256' is not one of None, HmacSha1_96, HmacSha256_128, HmacSha256_128_HkdfSha256; write one of them, e.g. \"None\""] },
+        { "yes for a boolean", "\"File\": false", "\"File\": \"yes\"", ["Log.File: 'yes' must be true or false"] },
+        { "text where a list goes", "\"MapResolvers\": [ \"127.0.0.1:4342\" ]", "\"MapResolvers\": \"127.0.0.1:4342\"",
+            ["Xtr.MapResolvers (line 13, column 21): expected a list [ ... ], found '127.0.0.1:4342'; write [ \"...\" ]"] },
+        { "text where a section goes", "\"Agent\": { \"RouteTable\": \"memory\" }", "\"Agent\": \"memory\"",
+            ["Agent (line 22, column 12): expected an object { ... }, found 'memory'"] },
+        { "object where text goes: one error, not also 'required'", "\"Site\": \"dc1\"", "\"Site\": { \"Name\": \"dc1\" }",
+            ["Xtr.Site (line 10, column 13): expected a string, found an object { }; write it in quotes, e.g. \"text\""] },
+        { "missing comma", "\"Site\": \"dc1\",", "\"Site\": \"dc1\"",
+            ["(syntax) (line 11, column 5): not valid JSON: '\"' is invalid after a value. Expected either ',', '}', or ']'; check for a missing comma, quote or bracket just before"] },
+        { "a key written twice", "\"Site\": \"dc1\",", "\"Site\": \"dc1\", \"site\": \"dc2\",", ["Xtr.site (line 10, column 20): written twice in the same object; keep one"] },
+        { "Xtr.Site not a Map-Server site", "\"Site\": \"dc1\"", "\"Site\": \"dc9\"",
+            ["Xtr.DynamicEids[0].Name: range 'vm-web' may not live at this site 'dc9' (Mobility.Ranges Sites: dc1, dc2); add the site to the range's Sites or remove this entry",
+             "Xtr.Site: 'dc9' is not a site of the embedded Map-Server (dc1, dc2); correct the name or add the site to MapServer.Sites"] },
+        { "range outside a site's prefixes", "{ \"Name\": \"dc2\", \"EidPrefixes\": [ { \"Prefix\": \"172.16.4.0/24\"", "{ \"Name\": \"dc2\", \"EidPrefixes\": [ { \"Prefix\": \"10.0.0.0/8\"",
+            ["Mobility.Ranges[0].Prefix: 172.16.4.0/24 is outside site dc2's EID prefixes at the embedded Map-Server (10.0.0.0/8 accept-more-specifics); add { \"Prefix\": \"172.16.4.0/24\", \"AcceptMoreSpecifics\": true } to MapServer.Sites[1].EidPrefixes"] },
+        { "a visited site that refuses more-specifics", "\"Prefix\": \"172.16.4.0/24\", \"AcceptMoreSpecifics\": true } ], \"Keys\": [ { \"KeyId\": 1, \"Key\": \"k2\" }",
+            "\"Prefix\": \"172.16.4.0/24\", \"AcceptMoreSpecifics\": false } ], \"Keys\": [ { \"KeyId\": 1, \"Key\": \"k2\" }",
+            ["Mobility.Ranges[0].Prefix: 172.16.4.0/24 is outside site dc2's EID prefixes at the embedded Map-Server (172.16.4.0/24); add { \"Prefix\": \"172.16.4.0/24\", \"AcceptMoreSpecifics\": true } to MapServer.Sites[1].EidPrefixes"] },
+        { "database mapping outside the site", "\"DatabaseMappings\": [ \"172.16.4.0/24\" ]", "\"DatabaseMappings\": [ \"172.16.4.0/24\", \"10.9.0.0/16\" ]",
+            ["Xtr.DatabaseMappings[1]: 10.9.0.0/16 is outside site dc1's EID prefixes at the embedded Map-Server (172.16.4.0/24 accept-more-specifics); add it to MapServer.Sites[0].EidPrefixes"] },
+        { "xTR key differs from the Map-Server's", "\"Key\": \"k1\" } ],\n    \"MapResolvers\"", "\"Key\": \"k9\" } ],\n    \"MapResolvers\"",
+            ["Xtr.MapServers[0]: the key differs from site dc1's key-id 1 at the embedded Map-Server (MapServer.Sites[0].Keys); use the same key-id, algorithm and key in both places"] },
+        { "xTR key-id unknown to the Map-Server", "\"KeyId\": 1, \"Algorithm\"", "\"KeyId\": 7, \"Algorithm\"",
+            ["Xtr.MapServers[0]: key-id 7 is not one of site dc1's keys (1) at the embedded Map-Server (MapServer.Sites[0].Keys); use the same key-id, algorithm and key in both places"] },
+        { "xTR algorithm differs", "\"HmacSha256_128\"", "\"HmacSha1_96\"",
+            ["Xtr.MapServers[0]: algorithm HmacSha1_96 differs from site dc1's key-id 1 (HmacSha256_128) at the embedded Map-Server (MapServer.Sites[0].Keys); use the same key-id, algorithm and key in both places"] },
+        { "old-style dynamic EID that disagrees", "{ \"Name\": \"vm-web\", \"Interface\": \"eth1\" }", "{ \"Name\": \"vm-web\", \"Prefix\": \"172.16.5.0/24\", \"Interface\": \"eth1\" }",
+            ["Xtr.DynamicEids[0].Prefix: '172.16.5.0/24' disagrees with Mobility.Ranges 'vm-web' (172.16.4.0/24); remove Prefix here (the range's Prefix is the one source)"] },
+        { "dynamic EID with no range", "{ \"Name\": \"vm-web\", \"Interface\": \"eth1\" }", "{ \"Name\": \"vm-db\", \"Prefix\": \"172.16.6.0/24\" }",
+            ["Xtr.DynamicEids[0].Name: no range 'vm-db' in Mobility.Ranges; ranges are defined there once (Name, Prefix, HomeSite, Sites, Mode) — add it there and keep only Name, Interface and MapNotifyGroup here"] },
+        { "range naming an unknown site", "\"Sites\": [ \"dc1\", \"dc2\" ]", "\"Sites\": [ \"dc1\", \"dc7\" ]",
+            ["Mobility.Ranges[0].Sites: 'dc7' is not a configured site (dc1, dc2)"] },
+        { "log level unknown", "\"MinimumLevel\": \"Information\"", "\"MinimumLevel\": \"Loud\"",
+            ["Log.MinimumLevel: 'Loud' is not one of Verbose, Debug, Information, Warning, Error, Fatal"] },
+        { "management port not a number", "\"Port\": 4380", "\"Port\": \"http\"", ["ManagementApi.Port: 'http' is not a TCP port (0-65535)"] },
+        { "a bad value beside a type error in one section: both", "\"Address\": \"127.0.0.1\", \"Priority\": 1", "\"Address\": \"nope\", \"Priority\": -1",
+            ["Xtr.Rlocs[0].Priority (line 11, column 49): '-1' is not a whole number 0-255; write a number without quotes, e.g. 1", "Xtr.Rlocs[0].Address: 'nope' is not an IP address"] },
+        { "the root is a list", Valid, "[ ]", ["(root) (line 1, column 1): the file must be one JSON object { \"Xtr\": { ... }, ... }"] },
+        { "an empty file", Valid, "", ["(syntax) (line 1, column 1): the file is empty; write one JSON object { \"Xtr\": { ... }, ... } (see config/appsettings.example.json)"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Broken))]
+    public void A_broken_file_gives_exactly_these_errors(string what, string find, string replace, string[] expected)
+    {
+        Assert.Contains(find, Valid, StringComparison.Ordinal);
+        var file = Write(Valid.Replace(find, replace, StringComparison.Ordinal));
+
+        var errors = ConfigValidator.Validate(file, out _).Select(e => e.ToString()).ToArray();
+
+        Assert.True(expected.SequenceEqual(errors), $"{what}:\n  expected: {string.Join("\n            ", expected)}\n  actual:   {string.Join("\n            ", errors)}");
+    }
+
+    [Fact]
+    public void The_valid_file_is_valid()
+    {
+        Assert.Empty(ConfigValidator.Validate(Write(Valid), out _));
+    }
+
+    [Fact]
+    public void Six_mistakes_give_six_errors_and_exit_2()
+    {
+        var text = Valid.Replace("\"Agent\": {", "\"Watcher\": {}, \"Agent\": {", StringComparison.Ordinal)
+            .Replace("\"MapResolvers\"", "\"MapServer\": [], \"MapResolvers\"", StringComparison.Ordinal)
+            .Replace("\"Priority\": 1", "\"Priority\": \"high\"", StringComparison.Ordinal)
+            .Replace("\"00:01:00\"", "\"5s\"", StringComparison.Ordinal)
+            .Replace("\"KeyId\": 1, \"Algorithm\"", "\"KeyId\": 7, \"Algorithm\"", StringComparison.Ordinal)
+            .Replace("\"MinimumLevel\": \"Information\"", "\"MinimumLevel\": \"Loud\"", StringComparison.Ordinal);
+        var output = new StringWriter();
+
+        var exit = ConfigCommands.Validate(Write(text), output);
+
+        Assert.Equal(2, exit);
+        Assert.EndsWith("6 error(s)" + Environment.NewLine, output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_refuses_what_validate_refuses_before_starting_anything()
+    {
+        var file = Write(Valid.Replace("\"Agent\": {", "\"Watcher\": {}, \"Agent\": {", StringComparison.Ordinal));
+        var stderr = new StringWriter();
+        var saved = Console.Error;
+        Console.SetError(stderr);
+        int exit;
+        try
+        {
+            exit = await Agent.Service.RunCommand.RunAsync(file, CancellationToken.None);
+        }
+        finally
+        {
+            Console.SetError(saved);
+        }
+
+        Assert.Equal(2, exit);
+        Assert.Contains("agent.json: Watcher (line 22, column 3): unknown section 'Watcher'; did you mean 'Watchers'?", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Contains("1 configuration error(s); nothing was started", stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Ranges_are_written_once_and_the_xtr_dynamic_eids_are_derived_from_them()
+    {
+        // vm-db lists this site with no Xtr.DynamicEids entry: the xTR still serves it; vm-far does not list this site.
+        var text = Valid.Replace("\"Sites\": [ \"dc1\", \"dc2\" ] } ]",
+            "\"Sites\": [ \"dc1\", \"dc2\" ] }, { \"Name\": \"vm-db\", \"Prefix\": \"172.16.8.0/24\", \"HomeSite\": \"dc1\", \"Sites\": [ \"dc1\" ], \"Mode\": \"ExtendedSubnet\" }, " +
+            "{ \"Name\": \"vm-far\", \"Prefix\": \"10.1.0.0/16\", \"HomeSite\": \"dc2\", \"Sites\": [ \"dc2\" ] } ]", StringComparison.Ordinal);
+        var errors = new List<string>();
+        ConfigValidator.Validate(Write(text), out var root);
+
+        var config = Agent.Service.AgentConfiguration.Load(root!, errors);
+
+        Assert.Empty(errors);
+
+        var dynamic = config!.Xtr.DynamicEids.Select(d => $"{d.Name} {d.Prefix} {d.Mode} {d.Interface}").ToArray();
+        Assert.Equal(["vm-web 172.16.4.0/24 AcrossSubnet eth1", "vm-db 172.16.8.0/24 ExtendedSubnet "], dynamic);
+    }
+
+    [Theory]
+    [InlineData("appsettings.example.json")]
+    public void The_shipped_examples_are_valid(string name)
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "LispMobility.sln"))) dir = dir.Parent;
+
+        Assert.Empty(ConfigValidator.Validate(new FileInfo(Path.Combine(dir!.FullName, "config", name)), out _));
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private FileInfo Write(string text)
+    {
+        var file = new FileInfo(Path.Combine(_dir, "agent.json"));
+        File.WriteAllText(file.FullName, text);
+        return file;
+    }
+}
