@@ -61,6 +61,9 @@ public sealed class XtrNode : ITunnelRouter, IAsyncDisposable
     /// <inheritdoc />
     public HostState? StateOf(IPAddress eid) => Engine.StateOf(eid);
 
+    /// <inheritdoc />
+    public IReadOnlyList<HostInfo> Hosts() => Engine.Hosts();
+
     /// <summary>The bound endpoints.</summary>
     public IReadOnlyList<IPEndPoint> LocalEndpoints => _transport.LocalEndpoints;
 
