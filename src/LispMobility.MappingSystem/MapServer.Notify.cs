@@ -28,6 +28,11 @@ public sealed partial class MapServer
     // Under _gate: per registrant address and EID, the news (a move, or the EID gone) it has not acknowledged yet, by nonce.
     private readonly Dictionary<(IPAddress Registrant, EidPrefix Eid), ulong> _unacknowledged = [];
 
+    // Under _gate: news of a move a registrant never acknowledged (down, or unreachable, until the retransmissions gave up),
+    // by registrant address and EID. Told again when that registrant next registers anything: an xTR that restarts learns
+    // the EIDs that moved away from it while it was down, though its aggregate's registration is only a refresh here.
+    private readonly Dictionary<(IPAddress Registrant, EidPrefix Eid), (IPEndPoint Destination, SiteKey Key)> _undelivered = [];
+
     // Under _gate: the moves found while one Map-Register is applied, told to each previous registrant together by
     // SendAnnouncements (a bulk failover moves dozens of EIDs per Map-Register; one Map-Notify and one ack each, not per EID).
     private readonly List<(IPEndPoint Destination, SiteKey Key, MappingRecord Record)> _announcements = [];
@@ -61,6 +66,18 @@ public sealed partial class MapServer
         entry.AwayAt = null;
     }
 
+    // Under _gate: the news this registrant never acknowledged, queued again when the EID is still held by another registrant.
+    private void RetellUndelivered(IPEndPoint source)
+    {
+        if (_undelivered.Count == 0) return;
+        foreach (var (key, (destination, siteKey)) in _undelivered.Where(u => u.Key.Registrant.Equals(source.Address)).ToList())
+        {
+            _undelivered.Remove(key);
+            if (!_table.TryGet(key.Eid, out var entry) || entry.Etrs.Count == 0 || entry.Etrs.Exists(e => e.Registrant.Address.Equals(source.Address))) continue;
+            _announcements.Add((destination, siteKey, new MappingRecord { Eid = entry.Prefix, Ttl = entry.Ttl, Authoritative = true, Locators = entry.MergedLocators() }));
+        }
+    }
+
     // Under _gate: one Map-Notify per previous registrant and key for the moves AnnounceMove queued, as many records as fit.
     private void SendAnnouncements(DateTimeOffset now, IDatagramSink sink)
     {
@@ -77,6 +94,7 @@ public sealed partial class MapServer
     {
         var nonce = _nonces.Next();
         while (_pending.ContainsKey(nonce)) nonce = _nonces.Next();
+        foreach (var r in records) _undelivered.Remove((destination.Address, r.Eid));
         // Newer news of an EID replaces what this registrant was told of it and has not acknowledged: a notification that
         // arrives late must not undo a later one (away after gone would blackhole an EID registered nowhere).
         foreach (var r in records) Supersede(destination, r.Eid);
@@ -147,6 +165,7 @@ public sealed partial class MapServer
                 Counters.NotifyGiveUp();
                 foreach (var r in p.Records)
                 {
+                    if (r.Locators.Count > 0) _undelivered[(p.Destination.Address, r.Eid)] = (p.Destination, p.Key);
                     events.Add(new MoveNotifyGaveUp(now, r.Eid, p.Destination, p.Transmissions));
                     LogNotifyGaveUp(r.Eid.ToString(), p.Destination, p.Transmissions);
                 }

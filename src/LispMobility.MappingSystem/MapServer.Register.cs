@@ -116,6 +116,7 @@ public sealed partial class MapServer
             }
 
             foreach (var record in records) stale |= !Apply(record, message, site, key, id, source, now, sink, events);
+            RetellUndelivered(source);
             SendAnnouncements(now, sink);
 
             // SMRs not held back by their rate limit go now: waiting for the timer loop would add up to its period to every move.
@@ -247,6 +248,9 @@ public sealed partial class MapServer
             if (existing is null) entry.Etrs.Add(NewEtr(id, source, locators, key, record, message, now, lifetime, entry));
             else Refresh(existing, source, locators, key, record, message, now, lifetime);
             AnnounceMove(entry, fromSite, previous, now, events);
+            // The registrant takes the EID back in the Map-Register whose aggregate (applied first) queued the news that it
+            // lost it: that news is stale before it leaves, and would leave the registrant away for an EID it holds.
+            _announcements.RemoveAll(a => a.Destination.Address.Equals(source.Address) && a.Record.Eid == prefix);
             _smr.MappingChanged(prefix, now);
             return true;
         }

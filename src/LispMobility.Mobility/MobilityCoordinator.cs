@@ -32,6 +32,7 @@ public sealed partial class MobilityCoordinator
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _perEid = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _owners;
     private readonly ConcurrentDictionary<string, Guid> _started = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _moving = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _parallel;
     private readonly ResiliencePipeline _retry;
 
@@ -48,7 +49,8 @@ public sealed partial class MobilityCoordinator
         _ranges = options.Ranges.Select(r => new DynamicEidRange(r, EidPrefix.Parse(r.Prefix))).ToArray();
         _owners = new ConcurrentDictionary<string, string>(store.Owners(), StringComparer.Ordinal);
         _parallel = new SemaphoreSlim(options.MaxParallelMoves);
-        _retry = new ResiliencePipelineBuilder { TimeProvider = _time }.AddRetry(new RetryStrategyOptions
+        // Polly refuses a retry strategy of zero retries: one attempt per step is a pipeline without it.
+        _retry = options.StepAttempts <= 1 ? ResiliencePipeline.Empty : new ResiliencePipelineBuilder { TimeProvider = _time }.AddRetry(new RetryStrategyOptions
         {
             MaxRetryAttempts = Math.Max(0, options.StepAttempts - 1), Delay = options.StepBackoff, BackoffType = DelayBackoffType.Exponential, UseJitter = true,
             // A registration undone by "another site registered it" is retried too: under loss the xTR cannot tell news that
@@ -68,6 +70,15 @@ public sealed partial class MobilityCoordinator
 
     /// <summary>The sites whose xTR this agent drives.</summary>
     public IReadOnlyCollection<string> LocalSites => _routers.Keys.ToList();
+
+    /// <summary>This agent's xTR at <paramref name="site"/>, or null.</summary>
+    public ITunnelRouter? RouterAt(string site) => _routers.GetValueOrDefault(site);
+
+    /// <summary>True while a move of <paramref name="eid"/> runs or waits behind another one.</summary>
+    public bool IsMoving(IPAddress eid) => _moving.GetValueOrDefault(eid.ToString()) > 0;
+
+    /// <summary>The id of the last move of <paramref name="eid"/> started since this agent started, or null.</summary>
+    public Guid? LatestMoveOf(IPAddress eid) => _started.TryGetValue(eid.ToString(), out var id) ? id : null;
 
     /// <summary>The store (journal and audit).</summary>
     public MobilityStore Store => _store;
@@ -172,7 +183,17 @@ public sealed partial class MobilityCoordinator
         if (!range.Allows(intent.ToSite)) throw new ArgumentException($"range '{range.Name}' may not live at site '{intent.ToSite}'", nameof(intent));
         var key = intent.Eid.ToString();
         var gate = _perEid.GetOrAdd(key, _ => new SemaphoreSlim(1));
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        _moving.AddOrUpdate(key, 1, (_, n) => n + 1);
+        try
+        {
+            await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            _moving.AddOrUpdate(key, 0, (_, n) => n - 1);
+            throw;
+        }
+
         try
         {
             await _parallel.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -193,6 +214,50 @@ public sealed partial class MobilityCoordinator
             {
                 _parallel.Release();
             }
+        }
+        finally
+        {
+            _moving.AddOrUpdate(key, 0, (_, n) => n - 1);
+            gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Withdraws the /32 that this agent's xTR at <paramref name="site"/> still registers for an EID the watchers say left it
+    /// (to <paramref name="toSite"/>, or gone): journaled and audited like a move, so that a VM that is gone is not attracted here.
+    /// </summary>
+    public async Task<MoveOutcome> ReleaseAsync(IPAddress eid, string vm, string site, string? toSite, string trigger, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(eid);
+        var router = _routers.GetValueOrDefault(site) ?? throw new ArgumentException($"site {site} is not served by this agent", nameof(site));
+        var key = eid.ToString();
+        var gate = _perEid.GetOrAdd(key, _ => new SemaphoreSlim(1));
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var total = Stopwatch.StartNew();
+            var now = _time.GetUtcNow();
+            var move = new MoveRecord(Guid.NewGuid(), key, vm, site, toSite ?? "gone", trigger, "reconciler", MoveState.Running, MoveStep.Journaled, now, now, null);
+            _store.Begin(move);
+            _started[key] = move.Id;
+            Audit(move, "intent", "journaled", $"release: {site} registers {key}, which the watchers place {(toSite is null ? "nowhere" : "at " + toSite)}", null);
+            try
+            {
+                await _retry.ExecuteAsync(async ct => await router.WithdrawHostAsync(eid, removeRoute: true, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                return Fail(move, eid, MoveStep.OldSiteAway, [], total, $"{MoveStep.OldSiteAway}: {e.Message}");
+            }
+
+            var detail = $"/32 withdrawn at {site}";
+            var timings = new List<StepTiming> { new(MoveStep.OldSiteAway, total.Elapsed, detail) };
+            _store.Update(move.Id, MoveState.Converged, MoveStep.Done, _time.GetUtcNow());
+            if (toSite is null) _owners.TryRemove(key, out _);
+            else _owners[key] = toSite;
+            Audit(move, "move", "converged", detail, total.Elapsed.TotalMilliseconds);
+            LogConverged(key, move.ToSite, total.Elapsed.TotalMilliseconds);
+            return Finished(new MoveOutcome(move.Id, eid, vm, site, move.ToSite, MoveState.Converged, timings, total.Elapsed, null));
         }
         finally
         {
@@ -273,7 +338,7 @@ public sealed partial class MobilityCoordinator
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
                 Progress?.Invoke(this, new MoveProgress(move.Id, eid, move.Vm, step, watch.Elapsed, e.Message, Failed: true));
-                return Fail(move, eid, step, timings, total, $"{step}: {e.Message}");
+                return Fail(move, eid, step, timings, total, $"{step}: {e.Message}", retryable: true);
             }
 
             timings.Add(new StepTiming(step, watch.Elapsed, detail));
@@ -295,12 +360,12 @@ public sealed partial class MobilityCoordinator
         return outcome;
     }
 
-    private MoveOutcome Fail(MoveRecord move, IPAddress eid, MoveStep step, List<StepTiming> timings, Stopwatch total, string error)
+    private MoveOutcome Fail(MoveRecord move, IPAddress eid, MoveStep step, List<StepTiming> timings, Stopwatch total, string error, bool retryable = false)
     {
         _store.Update(move.Id, MoveState.Failed, step, _time.GetUtcNow(), error);
         Audit(move, "move", "failed", error, total.Elapsed.TotalMilliseconds);
         LogFailed(move.Eid, move.ToSite, error);
-        return Finished(new MoveOutcome(move.Id, eid, move.Vm, move.FromSite, move.ToSite, MoveState.Failed, timings, total.Elapsed, error));
+        return Finished(new MoveOutcome(move.Id, eid, move.Vm, move.FromSite, move.ToSite, MoveState.Failed, timings, total.Elapsed, error, retryable));
     }
 
     // Moving home: the home aggregate serves again once the /32 is withdrawn. Elsewhere: the mapping system must

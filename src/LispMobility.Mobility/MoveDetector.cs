@@ -28,6 +28,9 @@ public enum DetectionKind
     NotLocal,
 }
 
+/// <summary>What the watchers last said of one EID: the VM, the site it runs at (or left, when not <paramref name="Present"/>), when.</summary>
+public sealed record Sighting(string Vm, string Site, bool Present, DateTimeOffset Seen);
+
 /// <summary>One decision, with the move it started (if any).</summary>
 public sealed record Detection(IPAddress? Eid, DetectionKind Kind, string Detail, Task<MoveOutcome>? Move = null);
 
@@ -42,6 +45,10 @@ public sealed partial class MoveDetector(MobilityCoordinator coordinator, TimeSp
     private readonly ILogger _logger = logger ?? NullLogger<MoveDetector>.Instance;
     private readonly ConcurrentDictionary<string, (string Site, Task<MoveOutcome> Task, DateTimeOffset Started)> _inFlight = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, WorkloadObserved> _latest = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Sighting> _inventory = new(StringComparer.Ordinal);
+
+    /// <summary>The watchers' view, per EID of a range: where each VM was last seen running (the reconciler's first view).</summary>
+    public IReadOnlyDictionary<string, Sighting> Inventory => _inventory;
 
     /// <summary>Reads facts until cancelled; one bad fact never stops the loop.</summary>
     public async Task RunAsync(IWorkloadEvents events, CancellationToken cancellationToken)
@@ -64,7 +71,17 @@ public sealed partial class MoveDetector(MobilityCoordinator coordinator, TimeSp
     public IReadOnlyList<Detection> Observe(WorkloadObserved fact)
     {
         ArgumentNullException.ThrowIfNull(fact);
-        if (fact.Change is WorkloadChange.PoweredOff or WorkloadChange.Gone) return [new Detection(null, DetectionKind.NotAPlacement, $"{fact.Change} of {fact.Name}")];
+        if (fact.Change is WorkloadChange.PoweredOff or WorkloadChange.Gone)
+        {
+            // Gone from a site it was last seen at; a report from a site it already left says nothing about where it is.
+            foreach (var a in fact.Addresses.Where(a => fact.Site is not null && _inventory.TryGetValue(a.ToString(), out var s) && string.Equals(s.Site, fact.Site, StringComparison.OrdinalIgnoreCase)))
+            {
+                _inventory[a.ToString()] = new Sighting(fact.Name, fact.Site!, false, _time.GetUtcNow());
+            }
+
+            return [new Detection(null, DetectionKind.NotAPlacement, $"{fact.Change} of {fact.Name}")];
+        }
+
         if (fact.Site is null) return [Refuse(fact, null, DetectionKind.UnknownSite, $"host {fact.Host} is in no configured site")];
         var decisions = new List<Detection>();
         foreach (var address in fact.Addresses.Distinct())
@@ -84,6 +101,7 @@ public sealed partial class MoveDetector(MobilityCoordinator coordinator, TimeSp
         var key = eid.ToString();
         var now = _time.GetUtcNow();
         _latest[key] = fact;
+        _inventory[key] = new Sighting(fact.Name, site, true, now);
         if (_inFlight.TryGetValue(key, out var running))
         {
             var sameSite = string.Equals(running.Site, site, StringComparison.OrdinalIgnoreCase);

@@ -12,8 +12,9 @@ namespace LispMobility.Mobility;
 public sealed record MoveIntent(IPAddress Eid, string Vm, string? FromSite, string ToSite, string Trigger, string Source);
 
 /// <summary>How a move ended, with the time each step took.</summary>
+/// <param name="Retryable">Failed at a step for a cause that may pass (Map-Server unreachable, timeout, mapping not yet changed).</param>
 public sealed record MoveOutcome(Guid Id, IPAddress Eid, string Vm, string? FromSite, string ToSite, MoveState State,
-    IReadOnlyList<StepTiming> Steps, TimeSpan Total, string? Error)
+    IReadOnlyList<StepTiming> Steps, TimeSpan Total, string? Error, bool Retryable = false)
 {
     /// <summary>True when every step finished.</summary>
     public bool Converged => State == MoveState.Converged;

@@ -45,4 +45,7 @@ public interface ITunnelRouter
 
     /// <summary>The ETR's state for a host, or null.</summary>
     HostState? StateOf(IPAddress eid);
+
+    /// <summary>Every dynamic host the ETR knows, with its state and since when (the reconciler's view of the local xTR).</summary>
+    IReadOnlyList<HostInfo> Hosts();
 }

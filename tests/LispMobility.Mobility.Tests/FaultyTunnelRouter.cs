@@ -125,6 +125,8 @@ internal sealed class FaultyTunnelRouter(ITunnelRouter inner) : ITunnelRouter
 
     public HostState? StateOf(IPAddress eid) => inner.StateOf(eid);
 
+    public IReadOnlyList<HostInfo> Hosts() => inner.Hosts();
+
     private async Task EnterAsync(RouterCall call, CancellationToken cancellationToken)
     {
         var n = _calls.AddOrUpdate(call, 1, (_, c) => c + 1);

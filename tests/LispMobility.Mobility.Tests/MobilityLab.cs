@@ -30,7 +30,13 @@ internal sealed class MobilityLab : IAsyncDisposable
     private readonly string _directory = Directory.CreateTempSubdirectory("lm-mobility-").FullName;
     private readonly List<MobilityStore> _stores = [];
 
-    private MobilityLab(int net) => Net = net;
+    private readonly TimeSpan? _registerInterval;
+
+    private MobilityLab(int net, TimeSpan? registerInterval)
+    {
+        Net = net;
+        _registerInterval = registerInterval;
+    }
 
     public int Net { get; }
 
@@ -46,22 +52,17 @@ internal sealed class MobilityLab : IAsyncDisposable
 
     public string Database => Path.Combine(_directory, "mobility.db");
 
-    /// <summary>Starts the Map-Server and the three xTRs and waits until every aggregate is registered.</summary>
-    public static async Task<MobilityLab> StartAsync()
+    /// <summary>
+    /// Starts the Map-Server and the three xTRs and waits until every aggregate is registered. A short
+    /// <paramref name="registerInterval"/> makes the xTRs' periodic registration (what refills a restarted Map-Server) come soon.
+    /// </summary>
+    public static async Task<MobilityLab> StartAsync(TimeSpan? registerInterval = null)
     {
-        var lab = new MobilityLab(Interlocked.Increment(ref _nextNet));
+        var lab = new MobilityLab(Interlocked.Increment(ref _nextNet), registerInterval);
         try
         {
-            var options = lab.MapServerOptions();
-            lab.MapServer = new MapServerService(new MappingSystem.MapServer(options), options, NullLoggerFactory.Instance);
-            await lab.MapServer.StartAsync(default);
-            foreach (var site in new[] { Dc1, Dc2, Branch })
-            {
-                lab.Routes[site] = new InMemoryRouteTable();
-                var node = new XtrNode(lab.XtrOptions(site), lab.Routes[site]);
-                lab.Xtrs[site] = node;
-                node.Start();
-            }
+            await lab.StartMapServerAsync();
+            foreach (var site in new[] { Dc1, Dc2, Branch }) lab.StartXtr(site);
 
             await Eventually(() => lab.MapServer.Server.RegistrationCount >= 4, "every site's aggregate registered");
             return lab;
@@ -71,6 +72,27 @@ internal sealed class MobilityLab : IAsyncDisposable
             await lab.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>A Map-Server with an empty registry on the lab's address (the first, or one restarted after an outage).</summary>
+    public async Task StartMapServerAsync()
+    {
+        var options = MapServerOptions();
+        MapServer = new MapServerService(new MappingSystem.MapServer(options), options, NullLoggerFactory.Instance);
+        await MapServer.StartAsync(default);
+    }
+
+    /// <summary>The Map-Server stops (its process killed): no answer, and its registry is lost.</summary>
+    public async Task StopMapServerAsync() => await MapServer.DisposeAsync();
+
+    /// <summary>The site's xTR started afresh (after a crash): no host state, a new route table.</summary>
+    public XtrNode StartXtr(string site)
+    {
+        Routes[site] = new InMemoryRouteTable();
+        var node = new XtrNode(XtrOptions(site), Routes[site]);
+        Xtrs[site] = node;
+        node.Start();
+        return node;
     }
 
     public MapServerOptions MapServerOptions() => new()
@@ -105,6 +127,8 @@ internal sealed class MobilityLab : IAsyncDisposable
         RegisterRetransmitInitial = TimeSpan.FromMilliseconds(300),
         RegisterDeadline = TimeSpan.FromSeconds(5),
         MapRequestInterval = TimeSpan.FromMilliseconds(300),
+        RegisterInterval = _registerInterval ?? TimeSpan.FromSeconds(60),
+        QuickRegisterInterval = _registerInterval ?? TimeSpan.FromSeconds(20),
     };
 
     /// <summary>"vm" may live at DC1 (home), DC2 and DC3 (served by another agent); "db" only at DC1.</summary>

@@ -63,6 +63,19 @@ public sealed class MobilityOptionsTests
     }
 
     [Fact]
+    public void The_reconciliation_interval_and_the_retry_back_off_are_checked()
+    {
+        var errors = new MobilityOptions { ReconcileInterval = TimeSpan.FromMilliseconds(100), RetryBackoff = TimeSpan.FromMinutes(5), RetryBackoffMax = TimeSpan.FromMinutes(1) }.Validate(Sites);
+
+        Assert.Equal(
+        [
+            "Mobility.RetryBackoff/RetryBackoffMax: the first must be positive and not above the max",
+            "Mobility.ReconcileInterval: 00:00:00.1000000 must be between 1 second and 1 day (e.g. 00:01:00)",
+        ], errors);
+        Assert.Equal(TimeSpan.FromSeconds(60), new MobilityOptions().ReconcileInterval);
+    }
+
+    [Fact]
     public void The_path_given_by_the_caller_prefixes_every_message() =>
         Assert.Equal(["Agent:Mobility.StepAttempts: must be at least 1"], new MobilityOptions { StepAttempts = 0 }.Validate(Sites, "Agent:Mobility"));
 }

@@ -2,10 +2,12 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using LispMobility.Agent.Security;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
 
@@ -74,10 +76,24 @@ public static partial class ManagementApi
             await next(context).ConfigureAwait(false);
         });
 
-        app.MapHealthChecks("/healthz");
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { ResponseWriter = WriteHealthAsync });
         // OpenTelemetry's Prometheus exporter: the text format 0.0.4, or OpenMetrics when the scraper asks for it.
         app.MapPrometheusScrapingEndpoint("/metrics");
         return app.MapGroup(ApiPrefix);
+    }
+
+    // The status first (what a probe reads), then why and each check's data, one "key: value" a line: a person reads this.
+    private static Task WriteHealthAsync(HttpContext context, HealthReport report)
+    {
+        var text = new System.Text.StringBuilder(report.Status.ToString());
+        foreach (var (name, entry) in report.Entries)
+        {
+            if (entry.Description is { Length: > 0 } why) text.Append('\n').Append(name).Append(": ").Append(why);
+            foreach (var (key, value) in entry.Data) text.Append('\n').Append(key).Append(": ").Append(value);
+        }
+
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync(text.ToString());
     }
 
     /// <summary>An <see cref="HttpClient"/> for the CLI verbs: base address from the options, the bearer token attached.</summary>

@@ -60,3 +60,11 @@ internal sealed partial class DrillJob(MobilityAgent agent, ILogger<DrillJob> lo
     [LoggerMessage(EventId = 5301, Level = LogLevel.Information, Message = "{Detail}")]
     private partial void LogDrill(string detail);
 }
+
+/// <summary>The periodic pass of the mobility reconciler (Mobility.ReconcileInterval); it also runs at start and on reconnecting to a Map-Server.</summary>
+[DisallowConcurrentExecution]
+internal sealed class MobilityReconciliationJob(MobilityAgent agent) : IJob
+{
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken) =>
+        await agent.ReconcileAsync("periodic", cancellationToken).ConfigureAwait(false);
+}

@@ -28,6 +28,7 @@ internal sealed class AgentMetrics
     private readonly Counter<long> _moves;
     private readonly Histogram<double> _convergence;
     private readonly Histogram<double> _steps;
+    private readonly Counter<long> _repairs;
 
     public AgentMetrics(IMeterFactory factory, MobilityAgent agent)
     {
@@ -40,6 +41,18 @@ internal sealed class AgentMetrics
         _steps = mobility.CreateHistogram("lispmobility_saga_step_seconds", unit: "s",
             description: "Time each step of a move's saga took, by step.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SagaStepBuckets });
+
+        _repairs = mobility.CreateCounter<long>("lispmobility_reconciliation_repairs_total",
+            description: "Differences the reconciler found between the watchers, the mapping system and the xTR, each handed to the coordinator as a move.");
+        mobility.CreateObservableGauge("lispmobility_journal_backlog",
+            () => agent.StoreOrNull is { } store ? [new Measurement<long>(store.Health.Backlog)] : Array.Empty<Measurement<long>>(),
+            description: "Journal and audit writes the disk refused, kept in memory until it takes them.");
+        mobility.CreateObservableCounter("lispmobility_journal_write_failures_total",
+            () => agent.StoreOrNull is { } store ? [new Measurement<long>(store.Health.Failures)] : Array.Empty<Measurement<long>>(),
+            description: "Commits of the journal the disk refused (full, read-only, I/O error).");
+        mobility.CreateObservableCounter("lispmobility_journal_dropped_total",
+            () => agent.StoreOrNull is { } store ? [new Measurement<long>(store.Health.Dropped)] : Array.Empty<Measurement<long>>(),
+            description: "Journal and audit writes given up because the in-memory backlog was full (each logged).");
 
         var mappingSystem = factory.Create(MappingSystemMeter);
         mappingSystem.CreateObservableGauge("lispmobility_registrations",
@@ -73,6 +86,12 @@ internal sealed class AgentMetrics
         _moves.Add(1, new KeyValuePair<string, object?>("outcome", move.Converged ? "converged" : "failed"));
         if (move.Converged) _convergence.Record(move.Total.TotalSeconds);
         foreach (var step in move.Steps) _steps.Record(step.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("step", step.Step.ToString()));
+    }
+
+    public void Record(ReconcileReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        if (report.Repairs.Count > 0) _repairs.Add(report.Repairs.Count);
     }
 
     private static IEnumerable<Measurement<long>> Hosts(XtrNode? node)

@@ -57,12 +57,22 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
     /// <summary>The xTR once started; null before (the metrics may be read at any time).</summary>
     public XtrNode? XtrOrNull => Xtr;
     public MobilityStore Store { get; private set; } = null!;
+
+    /// <summary>The store once opened; null before (the metrics and /healthz may be read at any time).</summary>
+    public MobilityStore? StoreOrNull => Store;
     public MobilityCoordinator Coordinator { get; private set; } = null!;
+
+    /// <summary>The reconciler, once started (the Quartz job and the reconnect watch run it).</summary>
+    public Reconciler? Reconciler { get; private set; }
     public WorkloadEventStream Stream { get; } = new();
     public VCenterWatcher? VCenter { get; }
 
+    /// <summary>When the agent started (a Map-Server that never acknowledged is silent since then).</summary>
+    public DateTimeOffset Started { get; private set; } = DateTimeOffset.UtcNow;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        Started = DateTimeOffset.UtcNow;
         if (config.MapServer is { } msOptions)
         {
             var server = new MapServer(msOptions, logger: loggers.CreateLogger<MapServer>());
@@ -75,11 +85,14 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
         Xtr.Start();
         LogStarted($"xTR of site {config.Xtr.Site}", string.Join(", ", Xtr.LocalEndpoints));
 
-        Store = new MobilityStore(config.Mobility.Database);
+        Store = new MobilityStore(config.Mobility.Database, loggers.CreateLogger<MobilityStore>());
         Coordinator = new MobilityCoordinator(config.Mobility, new Dictionary<string, ITunnelRouter> { [config.Xtr.Site] = Xtr }, Store,
             new Dictionary<string, IReadOnlyList<IGatewayDriver>> { [config.Xtr.Site] = _drivers }, logger: loggers.CreateLogger<MobilityCoordinator>());
         Coordinator.MoveFinished += (_, move) => _metrics.Record(move);
         var detector = new MoveDetector(Coordinator, config.Mobility.HoldDown, logger: loggers.CreateLogger<MoveDetector>());
+        _retry = new MoveRetry(Coordinator, config.Mobility, logger: loggers.CreateLogger<MoveRetry>());
+        Reconciler = new Reconciler(Coordinator, detector, config.Mobility.HoldDown, _watchers.OfType<DataPlaneWatcher>().FirstOrDefault(),
+            logger: loggers.CreateLogger<Reconciler>());
         var directory = _directory;
         var token = _stop.Token;
         _tasks.Add(Task.Run(async () =>
@@ -88,6 +101,8 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
             if (restored + notRestored.Count > 0) LogRestored(restored, notRestored.Count);
             var resumed = await Coordinator.ResumeAsync(token).ConfigureAwait(false);
             if (resumed.Count > 0) LogResumed(resumed.Count, resumed.Count(m => m.Converged));
+            await ReconcileAsync("start", token).ConfigureAwait(false);
+            await ReconcileOnReconnectAsync(token).ConfigureAwait(false);
         }, token));
         _tasks.Add(Task.Run(async () =>
         {
@@ -139,6 +154,42 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
     }
 
     private readonly SemaphoreSlim _probes = new(8);
+    private MoveRetry? _retry;
+
+    /// <summary>One reconciliation pass; its repairs run on (their outcomes reach the metrics like any move's).</summary>
+    public async Task ReconcileAsync(string cause, CancellationToken cancellationToken)
+    {
+        if (Reconciler is not { } reconciler) return;
+        try
+        {
+            var report = await reconciler.RunAsync(cause, cancellationToken).ConfigureAwait(false);
+            _metrics.Record(report);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogReconcileFailed(e, cause);
+        }
+    }
+
+    // A Map-Server that acknowledges again after a silence longer than the registration interval was unreachable (or
+    // restarted, its registry empty): what changed meanwhile is compared now rather than at the next periodic pass.
+    private async Task ReconcileOnReconnectAsync(CancellationToken cancellationToken)
+    {
+        var last = new Dictionary<IPEndPoint, DateTimeOffset?>();
+        var silence = config.Xtr.RegisterInterval * 1.5;
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+        {
+            foreach (var (ms, acked) in Xtr.MapServerStatus())
+            {
+                var before = last.GetValueOrDefault(ms);
+                last[ms] = acked;
+                if (acked is not { } now || before is not { } then || now - then <= silence) continue;
+                LogReconnected(ms.ToString(), (now - then).TotalSeconds);
+                await ReconcileAsync($"reconnected to Map-Server {ms}", cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
 
     public async Task StopAsync(CancellationToken cancellationToken) => await DisposeAsync().ConfigureAwait(false);
 
@@ -156,6 +207,7 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
             // Stopping: the loops end on cancellation.
         }
 
+        _retry?.Dispose();
         if (Xtr is not null) await Xtr.DisposeAsync().ConfigureAwait(false);
         if (_mapServer is not null) await _mapServer.DisposeAsync().ConfigureAwait(false);
         Store?.Dispose();
@@ -170,6 +222,12 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
 
     [LoggerMessage(EventId = 5205, Level = LogLevel.Warning, Message = "{Eid} still answers here although the Map-Server says another site holds it: reported as seen here, to move it back")]
     private partial void LogStillHere(string eid);
+
+    [LoggerMessage(EventId = 5206, Level = LogLevel.Information, Message = "Map-Server {MapServer} acknowledges again after {Seconds:0} s of silence: reconciling")]
+    private partial void LogReconnected(string mapServer, double seconds);
+
+    [LoggerMessage(EventId = 5207, Level = LogLevel.Error, Message = "The reconciliation ({Cause}) failed")]
+    private partial void LogReconcileFailed(Exception exception, string cause);
 
     [LoggerMessage(EventId = 5201, Level = LogLevel.Warning, Message = "Resumed {Count} unfinished move(s) from the journal; {Converged} converged")]
     private partial void LogResumed(int count, int converged);

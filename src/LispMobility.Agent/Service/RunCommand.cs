@@ -48,10 +48,13 @@ internal static class RunCommand
         }
 
         builder.Services.AddLispMobility(config);
+        builder.Services.AddHealthChecks().AddCheck<MobilityHealthCheck>("mobility");
         // Quartz 4 carries its hosting: AddQuartz registers the scheduler as a hosted service.
         builder.Services.AddQuartz(q =>
         {
             q.ScheduleJob<AuditRetentionJob>(t => t.WithCronSchedule(config.Runtime.RetentionCron), j => j.WithIdentity("audit-retention"));
+            q.ScheduleJob<MobilityReconciliationJob>(t => t.StartAt(DateTimeOffset.UtcNow + config.Mobility.ReconcileInterval)
+                .WithSimpleSchedule(x => x.WithInterval(config.Mobility.ReconcileInterval).RepeatForever()), j => j.WithIdentity("mobility-reconciliation"));
             if (config.VCenter is not null)
             {
                 q.ScheduleJob<ReconciliationJob>(t => t.WithCronSchedule(config.Runtime.ReconciliationCron), j => j.WithIdentity("vcenter-reconciliation"));

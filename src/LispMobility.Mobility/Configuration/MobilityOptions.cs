@@ -27,6 +27,15 @@ public sealed record MobilityOptions
     /// <summary>First back-off between attempts (doubling, jittered).</summary>
     public TimeSpan StepBackoff { get; init; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>First wait before a move that failed for a transient cause is tried again (doubling, jittered, up to <see cref="RetryBackoffMax"/>).</summary>
+    public TimeSpan RetryBackoff { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Longest wait between two tries of a failed move; it is retried until it converges or a newer move supersedes it.</summary>
+    public TimeSpan RetryBackoffMax { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How often the reconciler compares the watchers, the mapping system and the xTR (also at start and on reconnecting to a Map-Server).</summary>
+    public TimeSpan ReconcileInterval { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Audit rows older than this are deleted by the retention job.</summary>
     public TimeSpan AuditRetention { get; init; } = TimeSpan.FromDays(365);
 
@@ -40,6 +49,8 @@ public sealed record MobilityOptions
         if (MaxParallelMoves < 1) errors.Add(I($"{path}.MaxParallelMoves: {MaxParallelMoves} must be at least 1"));
         if (StepAttempts < 1) errors.Add($"{path}.StepAttempts: must be at least 1");
         if (HoldDown < TimeSpan.Zero) errors.Add($"{path}.HoldDown: must not be negative");
+        if (RetryBackoff <= TimeSpan.Zero || RetryBackoffMax < RetryBackoff) errors.Add($"{path}.RetryBackoff/RetryBackoffMax: the first must be positive and not above the max");
+        if (ReconcileInterval < TimeSpan.FromSeconds(1) || ReconcileInterval > TimeSpan.FromDays(1)) errors.Add(I($"{path}.ReconcileInterval: {ReconcileInterval} must be between 1 second and 1 day (e.g. 00:01:00)"));
         var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         var prefixes = new List<(EidPrefix, string)>();
         for (var i = 0; i < Ranges.Count; i++)

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Runtime.ExceptionServices;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace LispMobility.Mobility.Persistence;
 
@@ -50,11 +52,13 @@ public sealed record AuditQuery(string? Eid = null, string? Vm = null, string? S
 
 /// <summary>
 /// The SQLite file behind the move journal (written before the network is touched, replayed at start)
-/// and the audit history. One connection, serialized, WAL mode.
+/// and the audit history. One connection, serialized, WAL mode. A write the disk refuses (full, read-only, I/O error)
+/// is kept in a bounded backlog, logged and reported by <see cref="Health"/>, and written when the disk takes it again.
 /// </summary>
-public sealed class MobilityStore : IDisposable
+public sealed partial class MobilityStore : IDisposable
 {
     private readonly SqliteConnection _db;
+    private readonly StoreBacklog _backlog;
     private readonly object _gate = new();
     private readonly object _pendingGate = new();
     private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
@@ -62,10 +66,12 @@ public sealed class MobilityStore : IDisposable
     private int _flushQueued;
     private bool _disposed;
 
-    /// <summary>Opens (and creates) the database.</summary>
-    public MobilityStore(string path)
+    /// <summary>Opens (and creates) the database; a file that cannot be used throws <see cref="MobilityStoreException"/>.</summary>
+    public MobilityStore(string path, ILogger<MobilityStore>? logger = null, TimeProvider? time = null, int backlogCapacity = 10_000)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        Path = path;
+        _backlog = new StoreBacklog(path, backlogCapacity, logger ?? (ILogger)NullLogger.Instance, time ?? TimeProvider.System, RetryBacklog);
         _db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
         try
         {
@@ -96,8 +102,24 @@ public sealed class MobilityStore : IDisposable
         schema.ExecuteNonQuery();
     }
 
+    /// <summary>The database file.</summary>
+    public string Path { get; }
+
     /// <summary>The last write that failed (a step or audit row nobody waited for), or null.</summary>
     public Exception? LastWriteError { get; private set; }
+
+    /// <summary>Whether every write reached the disk, and if not why and how many wait in memory.</summary>
+    public StoreHealth Health => _backlog.Health;
+
+    /// <summary>Writes what the disk refused before (also tried by a timer and by every write); true when nothing is left.</summary>
+    public bool RetryBacklog()
+    {
+        lock (_gate)
+        {
+            if (!_disposed) CommitPending();
+            return _backlog.Count == 0;
+        }
+    }
 
     /// <summary>Journals a new move (before anything in the network changes).</summary>
     public void Begin(MoveRecord move)
@@ -247,7 +269,7 @@ public sealed class MobilityStore : IDisposable
         }
     }
 
-    // Under _gate.
+    // Under _gate. Writes the disk refused earlier go first, so that the file keeps the order they happened in.
     private void CommitPending()
     {
         List<PendingWrite> batch;
@@ -257,13 +279,21 @@ public sealed class MobilityStore : IDisposable
             _pending = [];
         }
 
+        batch = _backlog.TakeAll(batch);
         if (batch.Count == 0) return;
 
+        var deferred = new List<PendingWrite>();
+        SqliteException? fault = null;
         try
         {
             using var transaction = _db.BeginTransaction();
             foreach (var w in batch) Run(w, transaction);
             transaction.Commit();
+        }
+        catch (SqliteException e) when (StoreBacklog.IsStorageFault(e))
+        {
+            fault = e;
+            deferred = batch;
         }
         catch (SqliteException)
         {
@@ -271,11 +301,14 @@ public sealed class MobilityStore : IDisposable
             foreach (var w in batch)
             {
                 try { Run(w, null); }
+                catch (SqliteException e) when (StoreBacklog.IsStorageFault(e)) { fault = e; deferred.Add(w); }
                 catch (SqliteException e) { w.Error = e; }
             }
         }
 
         foreach (var w in batch) w.Done = true;
+        if (fault is not null) _backlog.Defer(deferred, fault);
+        else _backlog.Written();
         if (batch.FirstOrDefault(w => w.Error is not null) is { } failed) LastWriteError = failed.Error;
     }
 
@@ -296,7 +329,8 @@ public sealed class MobilityStore : IDisposable
         cmd.ExecuteNonQuery();
     }
 
-    private sealed class PendingWrite(string sql, (string Name, object? Value)[] args)
+    /// <summary>One statement waiting for its commit.</summary>
+    internal sealed class PendingWrite(string sql, (string Name, object? Value)[] args)
     {
         public string Sql { get; } = sql;
 
@@ -329,6 +363,7 @@ public sealed class MobilityStore : IDisposable
             if (_disposed) return;
             CommitPending();
             _disposed = true;
+            _backlog.Dispose();
             foreach (var cmd in _prepared.Values) cmd.Dispose();
             _prepared.Clear();
             _db.Dispose();

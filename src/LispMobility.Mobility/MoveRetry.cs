@@ -1,0 +1,115 @@
+using System.Collections.Concurrent;
+using LispMobility.Mobility.Configuration;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace LispMobility.Mobility;
+
+/// <summary>
+/// A move that failed for a transient cause (Map-Server unreachable, timeout, the mapping not changed yet) is not the end:
+/// it is started again — a new journaled move with the trigger "retry", so `moves` shows each attempt — after a doubling,
+/// jittered wait, until one converges or a newer move of the EID (the detector's, the reconciler's) supersedes it.
+/// </summary>
+public sealed partial class MoveRetry : IDisposable
+{
+    /// <summary>The trigger of the moves it starts.</summary>
+    public const string Trigger = "retry";
+
+    private readonly MobilityCoordinator _coordinator;
+    private readonly MobilityOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentDictionary<string, int> _attempts = new(StringComparer.Ordinal);
+
+    /// <summary>Watches the coordinator's moves as they end.</summary>
+    public MoveRetry(MobilityCoordinator coordinator, MobilityOptions options, TimeProvider? time = null, ILogger<MoveRetry>? logger = null)
+    {
+        _coordinator = coordinator ?? throw new ArgumentNullException(nameof(coordinator));
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        _time = time ?? TimeProvider.System;
+        _logger = logger ?? NullLogger<MoveRetry>.Instance;
+        _coordinator.MoveFinished += OnMoveFinished;
+    }
+
+    private int _waiting;
+
+    /// <summary>Failed tries so far of the EIDs whose moves are being retried.</summary>
+    public IReadOnlyDictionary<string, int> Attempts => _attempts;
+
+    /// <summary>Retries waiting for their back-off to pass.</summary>
+    public int Waiting => Volatile.Read(ref _waiting);
+
+    private void OnMoveFinished(object? sender, MoveOutcome move)
+    {
+        var key = move.Eid.ToString();
+        if (move.Converged || !move.Retryable)
+        {
+            _attempts.TryRemove(key, out _);
+            return;
+        }
+
+        var attempt = _attempts.AddOrUpdate(key, 1, (_, n) => n + 1);
+        Interlocked.Increment(ref _waiting);
+        _ = RetryAsync(move, attempt);
+    }
+
+    private async Task RetryAsync(MoveOutcome failed, int attempt)
+    {
+        var delay = Backoff(attempt);
+        LogScheduled(failed.Eid.ToString(), failed.ToSite, attempt, delay.TotalSeconds, failed.Error ?? "");
+        try
+        {
+            try
+            {
+                await Task.Delay(delay, _time, _stop.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _waiting);
+            }
+
+            if (_coordinator.LatestMoveOf(failed.Eid) != failed.Id || _coordinator.IsMoving(failed.Eid))
+            {
+                _attempts.TryRemove(failed.Eid.ToString(), out _);
+                LogSuperseded(failed.Eid.ToString(), failed.Id);
+                return;
+            }
+
+            await _coordinator.MoveAsync(new MoveIntent(failed.Eid, failed.Vm, failed.FromSite, failed.ToSite, Trigger, $"retry {attempt} of {failed.Id}"), _stop.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            // Stopping: the journal keeps the failed move, and the reconciler compares again at the next start.
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            LogRetryFailed(e, failed.Eid.ToString());
+        }
+    }
+
+    private TimeSpan Backoff(int attempt)
+    {
+        var doubled = _options.RetryBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(attempt - 1, 20));
+        var capped = Math.Min(doubled, _options.RetryBackoffMax.TotalMilliseconds);
+        // Up to a quarter less, so that EIDs failed together by one outage do not all come back in the same instant.
+        return TimeSpan.FromMilliseconds(capped * (1 - Random.Shared.NextDouble() * 0.25));
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _coordinator.MoveFinished -= OnMoveFinished;
+        _stop.Cancel();
+        _stop.Dispose();
+    }
+
+    [LoggerMessage(EventId = 3400, Level = LogLevel.Warning, Message = "The move of {Eid} to {Site} is tried again ({Attempt}) in {Seconds:0.0} s: {Error}")]
+    private partial void LogScheduled(string eid, string site, int attempt, double seconds, string error);
+
+    [LoggerMessage(EventId = 3401, Level = LogLevel.Information, Message = "The retry of {Eid} is dropped: a newer move than {MoveId} superseded it")]
+    private partial void LogSuperseded(string eid, Guid moveId);
+
+    [LoggerMessage(EventId = 3402, Level = LogLevel.Error, Message = "The retry of the move of {Eid} could not be started")]
+    private partial void LogRetryFailed(Exception exception, string eid);
+}

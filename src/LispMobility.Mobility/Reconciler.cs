@@ -1,0 +1,125 @@
+using System.Net;
+using LispMobility.Watchers.DataPlane;
+using LispMobility.Xtr;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace LispMobility.Mobility;
+
+/// <summary>One difference the reconciler found and the move it handed to the coordinator for it.</summary>
+public sealed record Repair(IPAddress Eid, string Site, string Difference, Task<MoveOutcome> Move);
+
+/// <summary>One reconciliation pass: what was checked, what the mapping system did not answer, what was repaired.</summary>
+public sealed record ReconcileReport(string Cause, int Checked, int Unanswered, IReadOnlyList<Repair> Repairs);
+
+/// <summary>
+/// Heals what faults left wrong (a Map-Server outage across a move, a site down while its VM moved away, a crash): per EID
+/// of this agent's ranges that the watchers, the journal or the xTR know, it compares where the watchers last saw the VM,
+/// what the Map-Resolver answers and the local xTR's state, and hands every difference to the coordinator as a move with
+/// the trigger "reconciled". It changes nothing itself. An EID whose move is running is left to that move.
+/// </summary>
+/// <remarks>
+/// Each agent sees only its own hypervisors, so a VM that left is still "last seen here" for this site's watcher; and news
+/// that another site took the EID may be stale (that site re-registering, after a Map-Server restart, a VM it no longer
+/// has). When the local xTR was told the EID is away after the VM was last seen here, the <paramref name="probe"/> (ARP/ND
+/// on the VM-facing interface) decides; without one, the news wins and nothing is moved.
+/// </remarks>
+public sealed partial class Reconciler(MobilityCoordinator coordinator, MoveDetector detector, TimeSpan holdDown, ILivenessProbe? probe = null,
+    TimeProvider? time = null, ILogger<Reconciler>? logger = null)
+{
+    /// <summary>The trigger (and audit cause) of the moves it starts.</summary>
+    public const string Trigger = "reconciled";
+
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly ILogger _logger = logger ?? NullLogger<Reconciler>.Instance;
+    private readonly SemaphoreSlim _oneAtATime = new(1);
+
+    /// <summary>Runs one pass (at start, on reconnecting to a Map-Server, periodically); passes never overlap.</summary>
+    public async Task<ReconcileReport> RunAsync(string cause, CancellationToken cancellationToken = default)
+    {
+        await _oneAtATime.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var inventory = detector.Inventory.ToDictionary(StringComparer.Ordinal);
+            var repairs = new List<Repair>();
+            int checkedCount = 0, unanswered = 0;
+            foreach (var site in coordinator.LocalSites)
+            {
+                var router = coordinator.RouterAt(site)!;
+                var hosts = router.Hosts().Where(h => h.Eid.IsHost).ToDictionary(h => h.Eid.Address.ToIPAddress().ToString(), StringComparer.Ordinal);
+                var eids = inventory.Keys.Concat(coordinator.EidsAt(site).Select(e => e.ToString())).Concat(hosts.Keys).Distinct(StringComparer.Ordinal)
+                    .Select(IPAddress.Parse).Where(e => coordinator.RangeOf(e)?.Allows(site) == true && !coordinator.IsMoving(e)).ToList();
+                if (eids.Count == 0) continue;
+                var answers = await router.ResolveManyAsync(eids, refresh: true, cancellationToken).ConfigureAwait(false);
+                var ours = router.Rlocs.Select(l => l.Address).ToHashSet();
+                for (var i = 0; i < eids.Count; i++)
+                {
+                    checkedCount++;
+                    var entry = answers[i].Entry;
+                    if (entry is null) unanswered++;
+                    var mappedHere = entry is not null && entry.Locators.Count > 0 && entry.Locators.All(l => ours.Contains(l.Address));
+                    var mappedTo = entry is null ? "no answer" : mappedHere ? site : $"{entry.Eid} at {string.Join(", ", entry.Locators.Select(l => l.Address))}";
+                    var key = eids[i].ToString();
+                    var repair = await CompareAsync(eids[i], site, hosts.GetValueOrDefault(key), inventory.GetValueOrDefault(key), entry is null ? null : mappedHere, mappedTo,
+                        cancellationToken).ConfigureAwait(false);
+                    if (repair is not null)
+                    {
+                        repairs.Add(repair);
+                        LogRepair(repair.Eid.ToString(), site, repair.Difference, cause);
+                    }
+                }
+            }
+
+            LogPass(cause, checkedCount, unanswered, repairs.Count);
+            return new ReconcileReport(cause, checkedCount, unanswered, repairs);
+        }
+        finally
+        {
+            _oneAtATime.Release();
+        }
+    }
+
+    // The three views of one EID at one local site; a repair when they disagree.
+    // mappedHere is null when the mapping system did not answer: only what the local views show is repaired then.
+    private async Task<Repair?> CompareAsync(IPAddress eid, string site, HostInfo? host, Sighting? seen, bool? mappedHere, string mappedTo, CancellationToken ct)
+    {
+        var range = coordinator.RangeOf(eid)!;
+        var home = range.IsHome(site);
+        var state = host?.State;
+        if (seen is { Present: true } && string.Equals(seen.Site, site, StringComparison.OrdinalIgnoreCase))
+        {
+            // Never a blackhole for a VM that is here: away, mapped elsewhere, or (away from home) not held by its /32.
+            var difference = state is HostState.Away ? $"the VM runs here but {site} holds it away (mapped to {mappedTo})"
+                : mappedHere is false ? $"the VM runs here but the mapping system maps it to {mappedTo}"
+                : mappedHere is true && !home && state is not (HostState.Registered or HostState.Registering) ? $"the VM runs here but {site} does not register its /32 (state {state?.ToString() ?? "none"})"
+                : null;
+            if (difference is null) return null;
+
+            // Contested: the site learnt it lost the EID after the VM was last seen here (or this agent knows it moved away).
+            var contested = state is HostState.Away ? host!.Since > seen.Seen : !string.Equals(coordinator.OwnerOf(eid), site, StringComparison.OrdinalIgnoreCase);
+            if (contested && !(probe is not null && await probe.IsAliveAsync(eid, ct).ConfigureAwait(false)))
+            {
+                LogLeft(eid.ToString(), site, difference, probe is null ? "no liveness probe to check" : "it does not answer a probe here");
+                return null;
+            }
+
+            return new Repair(eid, site, difference, coordinator.MoveAsync(new MoveIntent(eid, seen.Vm, null, site, Trigger, "reconciler"), ct));
+        }
+
+        // Never a registration for a VM that is gone, once the hold-down has passed (it may be on its way back).
+        if (seen is null || home || state is not (HostState.Registered or HostState.Registering or HostState.Unconfirmed)) return null;
+        if (_time.GetUtcNow() - seen.Seen < holdDown) return null;
+        var toSite = seen.Present ? seen.Site : null;
+        return new Repair(eid, site, $"{site} registers the /32 of a VM the watchers place {(toSite is null ? "nowhere (gone from " + seen.Site + ")" : "at " + toSite)}",
+            coordinator.ReleaseAsync(eid, seen.Vm, site, toSite, Trigger, ct));
+    }
+
+    [LoggerMessage(EventId = 3300, Level = LogLevel.Warning, Message = "Reconciling {Eid} at {Site} ({Cause}): {Difference}")]
+    private partial void LogRepair(string eid, string site, string difference, string cause);
+
+    [LoggerMessage(EventId = 3302, Level = LogLevel.Information, Message = "{Eid} was last seen at {Site} but another site took it since ({Difference}); taken as moved away: {Why}")]
+    private partial void LogLeft(string eid, string site, string difference, string why);
+
+    [LoggerMessage(EventId = 3301, Level = LogLevel.Information, Message = "Reconciliation ({Cause}): {Checked} EID view(s) compared, {Unanswered} without an answer from the mapping system, {Repairs} repair(s) started")]
+    private partial void LogPass(string cause, int @checked, int unanswered, int repairs);
+}

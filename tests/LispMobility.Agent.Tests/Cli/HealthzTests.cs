@@ -1,0 +1,46 @@
+namespace LispMobility.Agent.Tests.Cli;
+
+/// <summary>/healthz says why an agent is degraded: here its Map-Server never acknowledges a registration.</summary>
+public sealed class HealthzTests : IAsyncLifetime
+{
+    private const int ApiPort = 4398;
+    private InProcessAgent? _agent;
+
+    public async Task InitializeAsync()
+    {
+        // Nothing listens on 127.91.4.9; registrations every second make three silent intervals come soon.
+        _agent = await InProcessAgent.StartAsync("healthz", p => $$"""
+        {
+          "Xtr": { "Site": "dc1", "Listen": ["127.91.4.1:4342"], "Rlocs": [ { "Address": "127.91.4.1" } ],
+            "MapServers": [ { "Address": "127.91.4.9:4342", "KeyId": 1, "Key": "k1" } ], "MapResolvers": ["127.91.4.9:4342"],
+            "DatabaseMappings": ["172.16.6.0/24"], "DynamicEids": [ { "Name": "vm-web", "Prefix": "172.16.6.0/24" } ],
+            "RegisterInterval": "00:00:01", "QuickRegisterInterval": "00:00:01", "ResolveTimeout": "00:00:01" },
+          "Mobility": { "Database": "{{p.Database}}",
+            "Ranges": [ { "Name": "vm-web", "Prefix": "172.16.6.0/24", "HomeSite": "dc1", "Sites": ["dc1"] } ] },
+          "Agent": { "RouteTable": "memory" },
+          "ManagementApi": { "BindAddress": "127.0.0.1", "Port": {{ApiPort}}, "TokenFile": "{{p.TokenFile}}" },
+          "Log": { "File": false, "Console": false, "Journald": "false" }
+        }
+        """);
+    }
+
+    [Fact]
+    public async Task An_unreachable_map_server_makes_healthz_degraded_naming_it()
+    {
+        var body = "";
+        for (var i = 0; i < 100 && !body.StartsWith("Degraded", StringComparison.Ordinal); i++)
+        {
+            body = await _agent!.Api.GetStringAsync(new Uri("/healthz", UriKind.Relative));
+            await Task.Delay(100);
+        }
+
+        Assert.StartsWith("Degraded", body, StringComparison.Ordinal);
+        Assert.Contains("Map-Server 127.91.4.9:4342 unreachable: no registration acknowledged for", body, StringComparison.Ordinal);
+        Assert.Contains("map-server 127.91.4.9:4342: no registration acknowledged yet", body, StringComparison.Ordinal);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_agent is not null) await _agent.DisposeAsync();
+    }
+}

@@ -1,0 +1,193 @@
+using System.Net;
+using LispMobility.Mobility.Persistence;
+using LispMobility.Watchers;
+using LispMobility.Xtr;
+using LispMobility.Platform.Routing;
+using LispMobility.Xtr.Routing;
+
+namespace LispMobility.Mobility.Tests;
+
+/// <summary>
+/// Issue 16's faults, one agent per site as deployed (DC1 and DC2 each with their coordinator, journal, detector and
+/// reconciler) on the real Map-Server and xTRs: the end states the faults leave, and the reconciler healing them.
+/// </summary>
+public sealed class ReconcilerTests : IAsyncLifetime
+{
+    private static readonly IPAddress Vm = IPAddress.Parse("172.16.4.10");
+    private MobilityLab _lab = null!;
+
+    public async Task InitializeAsync() => _lab = await MobilityLab.StartAsync(registerInterval: TimeSpan.FromMilliseconds(500));
+
+    public async Task DisposeAsync() => await _lab.DisposeAsync();
+
+    /// <summary>Where the VM answers an ARP probe (what the data-plane watcher's probe would find).</summary>
+    private string? _vmAt;
+
+    private sealed class Probe(ReconcilerTests test, string site) : LispMobility.Watchers.DataPlane.ILivenessProbe
+    {
+        public Task<bool> IsAliveAsync(IPAddress address, CancellationToken ct) => Task.FromResult(test._vmAt == site);
+    }
+
+    /// <summary>One site's agent: its coordinator over its own xTR, its journal, detector and reconciler.</summary>
+    private sealed class SiteAgent
+    {
+        public SiteAgent(ReconcilerTests test, string site, ITunnelRouter? router = null, int stepAttempts = 3)
+        {
+            var lab = test._lab;
+            Coordinator = new MobilityCoordinator(lab.MobilityOptions() with { StepAttempts = stepAttempts },
+                new Dictionary<string, ITunnelRouter> { [site] = router ?? lab.Xtrs[site] }, lab.OpenStore(site + ".db"));
+            Detector = new MoveDetector(Coordinator, TimeSpan.Zero);
+            Reconciler = new Reconciler(Coordinator, Detector, TimeSpan.Zero, new Probe(test, site));
+            _test = test;
+            Site = site;
+        }
+
+        private readonly ReconcilerTests _test;
+
+        public string Site { get; }
+
+        public MobilityCoordinator Coordinator { get; }
+
+        public MoveDetector Detector { get; }
+
+        public Reconciler Reconciler { get; }
+
+        /// <summary>The site's watcher reports the VM here; returns the move it started, if any.</summary>
+        public Task<MoveOutcome>? Sees(WorkloadChange change = WorkloadChange.Migrated)
+        {
+            _test._vmAt = Site;
+            return Detector.Observe(new WorkloadObserved("vm-1", "vm-1", [], [Vm], "host-" + Site, Site, change, "test", 0)).Single().Move;
+        }
+
+        public async Task<ReconcileReport> ReconcileAsync()
+        {
+            var report = await Reconciler.RunAsync("test");
+            await Task.WhenAll(report.Repairs.Select(r => r.Move));
+            return report;
+        }
+    }
+
+    [Fact]
+    public async Task Fault_1_a_VM_back_at_DC1_whose_move_failed_while_DC2_still_holds_it_is_moved_home_again_by_DC1s_reconciler()
+    {
+        var dc1Router = new FaultyTunnelRouter(_lab.Xtrs[MobilityLab.Dc1]);
+        var dc1 = new SiteAgent(this, MobilityLab.Dc1, dc1Router, stepAttempts: 1);
+        var dc2 = new SiteAgent(this, MobilityLab.Dc2);
+        Assert.Null(dc1.Sees(WorkloadChange.Discovered));
+        Assert.True((await dc2.Sees()!).Converged);
+        await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].StateOf(Vm) is HostState.Away, "DC1 away");
+
+        // The move home fails (the Map-Server unreachable): the state the issue found a minute later.
+        dc1Router.FailNext(RouterCall.Register, 1);
+        var failed = await dc1.Sees()!;
+        Assert.False(failed.Converged);
+        Assert.True(failed.Retryable);
+        Assert.Equal(HostRouteKind.Blackhole, _lab.Routes[MobilityLab.Dc1].Get(Vm)?.Kind);
+        Assert.Equal(MobilityLab.Dc2, _lab.HostRegistrationSite(Vm));
+
+        var report = await dc1.ReconcileAsync();
+
+        var repair = Assert.Single(report.Repairs);
+        Assert.Contains("holds it away", repair.Difference, StringComparison.Ordinal);
+        Assert.True((await repair.Move).Converged, (await repair.Move).Error);
+        await AssertVmAtAsync(MobilityLab.Dc1);
+        var audit = dc1.Coordinator.Store.QueryAudit(new AuditQuery(Eid: Vm.ToString()));
+        Assert.Contains(audit, a => a.Trigger == Reconciler.Trigger && a.Kind == "move" && a.Outcome == "converged");
+        Assert.Empty((await dc1.ReconcileAsync()).Repairs);
+        Assert.Empty((await dc2.ReconcileAsync()).Repairs);
+    }
+
+    [Fact]
+    public async Task Fault_1_a_Map_Server_outage_during_the_move_home_heals_once_it_is_back_and_the_sites_reconcile()
+    {
+        var dc1 = new SiteAgent(this, MobilityLab.Dc1, stepAttempts: 1);
+        var dc2 = new SiteAgent(this, MobilityLab.Dc2);
+        Assert.Null(dc1.Sees(WorkloadChange.Discovered));
+        Assert.True((await dc2.Sees()!).Converged);
+
+        await _lab.StopMapServerAsync();
+        var failed = await dc1.Sees()!;
+        Assert.False(failed.Converged);
+        await _lab.StartMapServerAsync();
+        // The periodic registrations refill the restarted Map-Server: DC2 still registers the VM it was never told it lost.
+        await MobilityLab.Eventually(() => _lab.MapServer.Server.RegistrationCount >= 4, "the sites registered again");
+
+        await dc1.ReconcileAsync();
+        await dc2.ReconcileAsync();
+
+        await AssertVmAtAsync(MobilityLab.Dc1);
+    }
+
+    [Fact]
+    public async Task Fault_2_DC1_down_across_the_move_learns_on_restart_that_the_VM_is_away_and_a_move_back_is_detected()
+    {
+        var dc1 = new SiteAgent(this, MobilityLab.Dc1);
+        var dc2 = new SiteAgent(this, MobilityLab.Dc2);
+        Assert.Null(dc1.Sees(WorkloadChange.Discovered));
+        await _lab.Xtrs[MobilityLab.Dc1].DisposeAsync(); // kill -9: no withdrawal, no ack of the news that follows
+
+        Assert.True((await dc2.Sees()!).Converged);
+        await MobilityLab.Eventually(() => _lab.MapServer.Server.Counters.NotifyGiveUps > 0, "the Map-Server gave up telling DC1", 20);
+        _lab.StartXtr(MobilityLab.Dc1);
+        dc1 = new SiteAgent(this, MobilityLab.Dc1);
+
+        // Its aggregate registered again, DC1 is told what moved away while it was down.
+        await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].StateOf(Vm) is HostState.Away, "DC1 away after its restart");
+        await AssertVmAtAsync(MobilityLab.Dc2);
+
+        var back = dc1.Sees();
+        Assert.NotNull(back);
+        Assert.True((await back).Converged);
+        await AssertVmAtAsync(MobilityLab.Dc1);
+    }
+
+    [Fact]
+    public async Task Fault_2_a_restarted_DC1_that_missed_the_news_and_sees_the_VM_back_is_healed_by_its_reconciler()
+    {
+        var dc1 = new SiteAgent(this, MobilityLab.Dc1);
+        var dc2 = new SiteAgent(this, MobilityLab.Dc2);
+        Assert.Null(dc1.Sees(WorkloadChange.Discovered));
+        Assert.True((await dc2.Sees()!).Converged);
+        await _lab.Xtrs[MobilityLab.Dc1].DisposeAsync();
+        _lab.StartXtr(MobilityLab.Dc1);
+        // Whether or not the news reached it yet, the watcher sees the VM back at DC1 and the reconciler compares.
+        dc1 = new SiteAgent(this, MobilityLab.Dc1);
+        var detected = dc1.Sees();
+        if (detected is not null) await detected;
+
+        var r1 = await dc1.ReconcileAsync();
+        var r2 = await dc2.ReconcileAsync();
+
+        await AssertVmAtAsync(MobilityLab.Dc1, r1, r2);
+    }
+
+    [Fact]
+    public async Task A_site_that_still_registers_a_VM_its_watcher_reports_gone_withdraws_it_after_the_hold_down()
+    {
+        var dc2 = new SiteAgent(this, MobilityLab.Dc2);
+        Assert.True((await dc2.Sees()!).Converged);
+        dc2.Detector.Observe(new WorkloadObserved("vm-1", "vm-1", [], [Vm], "host-dc2", MobilityLab.Dc2, WorkloadChange.Gone, "test", 0));
+
+        var report = await dc2.ReconcileAsync();
+
+        var released = await Assert.Single(report.Repairs).Move;
+        Assert.True(released.Converged);
+        Assert.Null(_lab.HostRegistrationSite(Vm));
+        Assert.Null(_lab.Xtrs[MobilityLab.Dc2].StateOf(Vm));
+        var journal = dc2.Coordinator.Store.Move(released.Id)!;
+        Assert.Equal(("gone", Reconciler.Trigger), (journal.ToSite, journal.Trigger));
+    }
+
+    // The invariant: the mapping system, the routes at both sites and the watchers agree that the VM is at `site`.
+    private async Task AssertVmAtAsync(string site, params ReconcileReport[] reports)
+    {
+        var why = string.Join("; ", reports.SelectMany(r => r.Repairs).Select(r => $"{r.Site}: {r.Difference} -> {(r.Move.IsCompletedSuccessfully ? r.Move.Result.State + " " + r.Move.Result.Error : "?")}"));
+        why += $"; states dc1={_lab.Xtrs[MobilityLab.Dc1].StateOf(Vm)} dc2={_lab.Xtrs[MobilityLab.Dc2].StateOf(Vm)}, MS /32 at {_lab.HostRegistrationSite(Vm)}";
+        var other = site == MobilityLab.Dc1 ? MobilityLab.Dc2 : MobilityLab.Dc1;
+        await MobilityLab.Eventually(() => _lab.Xtrs[site].StateOf(Vm) is not HostState.Away && _lab.Routes[site].Get(Vm)?.Kind is not HostRouteKind.Blackhole,
+            $"{site} not blackholing the VM ({why})");
+        await MobilityLab.Eventually(() => _lab.Xtrs[other].StateOf(Vm) is null or HostState.Away, $"{other} not registering the VM");
+        if (other == MobilityLab.Dc1) await MobilityLab.Eventually(() => _lab.Routes[other].Get(Vm)?.Kind is HostRouteKind.Blackhole, "DC1 blackholes the VM it lost");
+        Assert.Equal(_lab.Rloc(site), (await _lab.LookupFromBranchAsync(Vm)).Rlocs);
+    }
+}
