@@ -23,7 +23,7 @@ internal static class DataPlaneMeasurements
             (await NetnsLab.RunAsync("ip", ["netns", "exec", lab.Ns("bh"), "ping", "-n", "-c", "1", "-W", "1", "172.16.4.10"], TimeSpan.FromSeconds(10)).ConfigureAwait(false)).ExitCode == 0,
             TimeSpan.FromSeconds(30), "the branch host reaches the VM").ConfigureAwait(false);
         using var pinger = Pinger.Start(lab.Ns("bh"), "172.16.4.10", TimeSpan.FromMilliseconds(5));
-        await pinger.ReplyAfterAsync(TimeSpan.Zero, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        await pinger.ReplyAfterAsync(pinger.Now - TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         var lost = new List<int>();
         var outage = new List<double>();
         var failed = 0;
