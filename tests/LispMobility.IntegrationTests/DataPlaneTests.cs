@@ -43,7 +43,7 @@ public sealed class DataPlaneTests(ITestOutputHelper output)
         await using var lab = await NetnsLab.StartAsync(output);
         await ReachableAsync(lab);
         using var pinger = Pinger.Start(lab.Ns("bh"), Vm, TimeSpan.FromMilliseconds(5));
-        Assert.True(await pinger.ReplyAfterAsync(TimeSpan.Zero, TimeSpan.FromSeconds(10)), "no reply before the moves");
+        Assert.True(await pinger.ReplyAfterAsync(pinger.Now - TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10)), "no reply before the moves");
 
         foreach (var to in new[] { "dc2", "dc1" })
         {

@@ -1,7 +1,7 @@
 namespace LispMobility.IntegrationTests;
 
 /// <summary>
-/// Entry point outside the test run: <c>measure</c> runs the lab measurements of docs/benchmarks.md (System test).
+/// Entry point outside the test run: <c>measure</c> runs the lab measurements of docs/benchmarks.md (System test), <c>measure-outage</c> the data plane's live-move outage.
 /// </summary>
 public static class Program
 {
@@ -11,8 +11,10 @@ public static class Program
         {
             case "measure":
                 return await Measurements.RunAsync(args.Skip(1).ToArray(), Console.Out);
+            case "measure-outage":
+                return await DataPlaneMeasurements.RunAsync(args.Skip(1).ToArray(), Console.Out);
             default:
-                Console.Error.WriteLine("usage: dotnet LispMobility.IntegrationTests.dll measure [--runs N] [--eids N]");
+                Console.Error.WriteLine("usage: dotnet LispMobility.IntegrationTests.dll measure [--runs N] [--eids N] | measure-outage [--moves 20]");
                 return 2;
         }
     }

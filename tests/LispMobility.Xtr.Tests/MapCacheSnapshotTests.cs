@@ -111,15 +111,21 @@ public sealed class MapCacheSnapshotTests
         for (var i = 0; i < 5000; i++) cache.Install(Record(new EidPrefix(LispAddress.IPv4(0x0A000000u + (uint)i), 32), "192.0.2.1"), T0);
         cache.Install(Record("10.0.0.0/8", "192.0.2.8"), T0);
         var snapshot = cache.Snapshot;
-        var hits = 0;
-        for (var i = 0; i < 100; i++) hits += snapshot.Lookup(AddressKind.IPv4, false, 0, 0x0A000000u + (uint)i, T0) is null ? 0 : 1;
+        static int Lookups(MapCacheSnapshot s)
+        {
+            var hits = 0;
+            for (var i = 0; i < 100_000; i++) hits += s.Lookup(AddressKind.IPv4, false, 0, 0x0A000000u + (uint)i, T0) is null ? 0 : 1;
+            return hits;
+        }
 
+        // The first round pays for the JIT (whose on-stack replacement allocates on this thread); the second is measured.
+        Assert.Equal(100_000, Lookups(snapshot));
         var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 100_000; i++) hits += snapshot.Lookup(AddressKind.IPv4, false, 0, 0x0A000000u + (uint)i, T0) is null ? 0 : 1;
+        var hits = Lookups(snapshot);
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
         Assert.Equal(0, allocated);
-        Assert.Equal(100_100, hits);
+        Assert.Equal(100_000, hits);
     }
 
     [Fact]

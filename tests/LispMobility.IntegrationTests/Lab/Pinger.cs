@@ -5,19 +5,19 @@ using System.Text.RegularExpressions;
 namespace LispMobility.IntegrationTests.Lab;
 
 /// <summary>
-/// <c>ping</c> from a lab namespace at a fixed interval, its replies recorded with the time they arrived (a stopwatch of
-/// this process), so that a test sees when replies stop and resume around a move.
+/// <c>ping</c> from a lab namespace at a fixed interval, its replies recorded with the time they arrived (ping's own receive
+/// timestamp, <c>-D</c>, so that buffering of its output does not skew them), so that a test sees when replies stop and
+/// resume around a move.
 /// </summary>
 internal sealed partial class Pinger : IDisposable
 {
     private readonly Process _process;
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly List<(int Sequence, TimeSpan At)> _replies = [];
 
     private Pinger(string ns, string target, TimeSpan interval)
     {
         var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "netns", "exec", ns, "ping", "-n", "-W", "1", "-i", interval.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture), target })
+        foreach (var a in new[] { "netns", "exec", ns, "ping", "-n", "-D", "-W", "1", "-i", interval.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture), target })
         {
             psi.ArgumentList.Add(a);
         }
@@ -26,7 +26,8 @@ internal sealed partial class Pinger : IDisposable
         _process.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null || Sequence().Match(e.Data) is not { Success: true } m) return;
-            lock (_replies) _replies.Add((int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), _clock.Elapsed));
+            var at = TimeSpan.FromSeconds(double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
+            lock (_replies) _replies.Add((int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture), at));
         };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
@@ -35,8 +36,8 @@ internal sealed partial class Pinger : IDisposable
     /// <summary>Starts pinging <paramref name="target"/> from namespace <paramref name="ns"/> every <paramref name="interval"/>.</summary>
     public static Pinger Start(string ns, string target, TimeSpan interval) => new(ns, target, interval);
 
-    /// <summary>Now, on the clock replies are recorded with.</summary>
-    public TimeSpan Now => _clock.Elapsed;
+    /// <summary>Now, on the clock replies are recorded with (Unix time, as ping's -D prints it).</summary>
+    public TimeSpan Now => DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch;
 
     /// <summary>The replies so far: sequence number and arrival.</summary>
     public IReadOnlyList<(int Sequence, TimeSpan At)> Replies
@@ -47,8 +48,8 @@ internal sealed partial class Pinger : IDisposable
     /// <summary>Waits until a reply arrives after <paramref name="since"/>; false after <paramref name="deadline"/>.</summary>
     public async Task<bool> ReplyAfterAsync(TimeSpan since, TimeSpan deadline)
     {
-        var end = _clock.Elapsed + deadline;
-        while (_clock.Elapsed < end)
+        var end = Now + deadline;
+        while (Now < end)
         {
             if (Replies.Any(r => r.At > since)) return true;
             await Task.Delay(20).ConfigureAwait(false);
@@ -58,20 +59,24 @@ internal sealed partial class Pinger : IDisposable
     }
 
     /// <summary>
-    /// The longest silence between <paramref name="from"/> and the first reply after a gap in the sequence that follows it:
-    /// the replies lost and the time from the last reply before the gap to the first after it; (0, 0) without a gap.
+    /// What the pings sent after <paramref name="from"/> lost: the sequence numbers in that span never answered, and the
+    /// longest silence between two consecutive replies in arrival order (late replies, e.g. ones an ARP queue held, do
+    /// not shorten it); (0, 0) when nothing was lost.
     /// </summary>
     public (int Lost, TimeSpan Outage) OutageAfter(TimeSpan from)
     {
-        var replies = Replies.Where(r => r.At >= from).OrderBy(r => r.Sequence).ToList();
-        var worst = (Lost: 0, Outage: TimeSpan.Zero);
-        for (var i = 1; i < replies.Count; i++)
+        var replies = Replies.Where(r => r.At >= from).ToList();
+        if (replies.Count < 2) return (0, TimeSpan.Zero);
+        var sequences = replies.Select(r => r.Sequence).ToHashSet();
+        var lost = Enumerable.Range(sequences.Min(), sequences.Max() - sequences.Min() + 1).Count(s => !sequences.Contains(s));
+        var outage = TimeSpan.Zero;
+        var arrivals = replies.Select(r => r.At).Order().ToList();
+        for (var i = 1; i < arrivals.Count; i++)
         {
-            var lost = replies[i].Sequence - replies[i - 1].Sequence - 1;
-            if (lost > worst.Lost) worst = (lost, replies[i].At - replies[i - 1].At);
+            if (arrivals[i] - arrivals[i - 1] > outage) outage = arrivals[i] - arrivals[i - 1];
         }
 
-        return worst;
+        return (lost, lost == 0 ? TimeSpan.Zero : outage);
     }
 
     public void Dispose()
@@ -88,6 +93,6 @@ internal sealed partial class Pinger : IDisposable
         _process.Dispose();
     }
 
-    [GeneratedRegex(@"icmp_seq=(\d+)")]
+    [GeneratedRegex(@"^\[(\d+\.\d+)\].*icmp_seq=(\d+)")]
     private static partial Regex Sequence();
 }

@@ -1,0 +1,60 @@
+using System.Globalization;
+using LispMobility.IntegrationTests.Lab;
+
+namespace LispMobility.IntegrationTests;
+
+/// <summary>
+/// The outage of live moves as the branch host sees it through the data plane (docs/benchmarks.md, issue 15): pings every
+/// 5 ms from the branch host to the VM while it moves between DC1 and DC2; per move the replies lost and the silence from
+/// the last reply before the move to the first after it. Measured by a separate run, never asserted.
+/// </summary>
+internal static class DataPlaneMeasurements
+{
+    public static async Task<int> RunAsync(string[] args, TextWriter output)
+    {
+        var moves = 20;
+        for (var i = 0; i + 1 < args.Length; i++)
+        {
+            if (args[i] == "--moves") moves = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+        }
+
+        await using var lab = await NetnsLab.StartAsync().ConfigureAwait(false);
+        await lab.EventuallyAsync(async () =>
+            (await NetnsLab.RunAsync("ip", ["netns", "exec", lab.Ns("bh"), "ping", "-n", "-c", "1", "-W", "1", "172.16.4.10"], TimeSpan.FromSeconds(10)).ConfigureAwait(false)).ExitCode == 0,
+            TimeSpan.FromSeconds(30), "the branch host reaches the VM").ConfigureAwait(false);
+        using var pinger = Pinger.Start(lab.Ns("bh"), "172.16.4.10", TimeSpan.FromMilliseconds(5));
+        await pinger.ReplyAfterAsync(pinger.Now - TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        var lost = new List<int>();
+        var outage = new List<double>();
+        var failed = 0;
+        for (var i = 0; i < moves; i++)
+        {
+            var to = i % 2 == 0 ? "dc2" : "dc1";
+            await Task.Delay(1500).ConfigureAwait(false); // past the hold-down, and a steady stream before the move
+            var from = pinger.Now;
+            await lab.MoveVmAsync(to).ConfigureAwait(false);
+            if (!await pinger.ReplyAfterAsync(pinger.Now, TimeSpan.FromSeconds(30)).ConfigureAwait(false))
+            {
+                failed++;
+                continue;
+            }
+
+            await Task.Delay(500).ConfigureAwait(false);
+            var (l, o) = pinger.OutageAfter(from);
+            lost.Add(l);
+            outage.Add(o.TotalMilliseconds);
+            output.WriteLine($"move {i + 1} to {to}: {l} lost, outage {o.TotalMilliseconds:0} ms");
+        }
+
+        output.WriteLine($"| live move, pings every 5 ms from the branch host | {outage.Count} of {moves} moves (no reply within 30 s: {failed}) | " +
+            $"lost p50 {P(lost.Select(x => (double)x).ToList(), 0.5):0}, max {lost.DefaultIfEmpty().Max()}; outage p50 {P(outage, 0.5):0} ms, max {outage.DefaultIfEmpty().Max():0} ms |");
+        return 0;
+    }
+
+    private static double P(List<double> values, double q)
+    {
+        if (values.Count == 0) return double.NaN;
+        var sorted = values.Order().ToList();
+        return sorted[(int)Math.Min(sorted.Count - 1, Math.Floor(q * sorted.Count))];
+    }
+}
