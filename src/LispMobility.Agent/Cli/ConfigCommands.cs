@@ -43,19 +43,7 @@ internal static class ConfigCommands
         }
 
         using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(level));
-        var server = new MapServer(ms!, logger: loggers.CreateLogger<MapServer>());
-        await using var service = new MapServerService(server, ms!, loggers);
-        await service.StartAsync(ct).ConfigureAwait(false);
-        Console.WriteLine($"map-server listening on {string.Join(", ", service.LocalEndpoints)}; Ctrl-C to stop");
-        try
-        {
-            await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // Ctrl-C.
-        }
-
+        await StandaloneMapServer.RunAsync(ms!, loggers, Console.Out, ct).ConfigureAwait(false);
         return 0;
     }
 
