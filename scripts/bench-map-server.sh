@@ -7,8 +7,9 @@ set -euo pipefail
 driver=$1; shift
 "$@" >/tmp/bench-map-server.$$.log 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
+trap 'kill $pid 2>/dev/null || true; rm -f /tmp/bench-map-server.$$.log' EXIT
 for _ in $(seq 100); do grep -q listening /tmp/bench-map-server.$$.log && break; sleep 0.1; done
+grep -q listening /tmp/bench-map-server.$$.log || { echo "the server did not start:" >&2; cat /tmp/bench-map-server.$$.log >&2; exit 1; }
 echo "load $(cat /proc/loadavg)"
 echo "server: $*"
 echo "idle: $(grep -E '^(VmRSS|RssAnon|RssFile)' /proc/$pid/status | tr -s ' \t' ' ' | paste -sd ' ')"
