@@ -49,6 +49,11 @@ fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 log "building"
 dotnet build LispMobility.sln -c Release -nologo -clp:ErrorsOnly -m:2
+# The native (ahead-of-time compiled) Map-Server: its tests (NativeMapServerTests) run the published executable.
+log "publishing the native Map-Server"
+native="$root/artifacts/native-map-server"
+dotnet publish src/LispMobility.MapServer -c Release -r linux-x64 -o "$native" -nologo -clp:ErrorsOnly
+export LISPMOBILITY_NATIVE_MAP_SERVER="$native/lispmobility-map-server"
 
 results="$root/artifacts/test-results"
 rm -rf "$results"; mkdir -p "$results"

@@ -115,7 +115,8 @@ public sealed partial class MapServer
                 return;
             }
 
-            foreach (var record in records) stale |= !Apply(record, message, site, key, id, source, now, sink, events);
+            var from = Intern(id, source, key);
+            foreach (var record in records) stale |= !Apply(record, message, site, from, now, sink, events);
             RetellUndelivered(source);
             SendAnnouncements(now, sink);
 
@@ -176,9 +177,11 @@ public sealed partial class MapServer
     }
 
     // Under _gate. False when the record was skipped as crossing the news (CrossedTheNews).
-    private bool Apply(MappingRecord record, RegisterBits message, Site site, SiteKey key, RegistrantId id, IPEndPoint source,
-        DateTimeOffset now, IDatagramSink sink, List<MapServerEvent> events)
+    private bool Apply(MappingRecord record, RegisterBits message, Site site, Registrant from, DateTimeOffset now, IDatagramSink sink,
+        List<MapServerEvent> events)
     {
+        var id = from.Id;
+        var source = from.EndPoint;
         var prefix = record.Eid;
         var hasEntry = _table.TryGet(prefix, out var entry);
         if (record.Ttl == 0)
@@ -196,8 +199,8 @@ public sealed partial class MapServer
         var locators = record.Locators as Locator[] ?? record.Locators.ToArray();
 
         // An xTR registers its many EIDs with the same RLOC set: one array for all of them, not one each.
-        if (_sharedLocators.TryGetValue(id, out var shared) && shared.AsSpan().SequenceEqual(locators)) locators = shared;
-        else _sharedLocators[id] = locators;
+        if (from.LastLocators is { } shared && shared.AsSpan().SequenceEqual(locators)) locators = shared;
+        else from.LastLocators = locators;
         if (!hasEntry)
         {
             if (CrossedTheNews(source, prefix, "is registered nowhere since this registrant lost it", sink)) return false;
@@ -207,7 +210,7 @@ public sealed partial class MapServer
             // is a move away from them: they must stop attracting that EID.
             var covering = prefix.MaskLength > 0 ? _table.Lookup(prefix.Address, prefix.MaskLength - 1) : null;
             var previous = covering is null ? null : covering.Etrs.Where(e => e.Id != id).ToList();
-            var etr = NewEtr(id, source, locators, key, record, message, now, lifetime, entry);
+            var etr = NewEtr(from, locators, record, message, now, lifetime, entry);
             entry.Etrs.Add(etr);
             _table.Add(entry);
             events.Add(new EidRegistered(now, prefix, site.Name, locators, source));
@@ -245,8 +248,8 @@ public sealed partial class MapServer
 
             entry.Etrs.RemoveAll(e => e.Id != id);
             entry.Site = site;
-            if (existing is null) entry.Etrs.Add(NewEtr(id, source, locators, key, record, message, now, lifetime, entry));
-            else Refresh(existing, source, locators, key, record, message, now, lifetime);
+            if (existing is null) entry.Etrs.Add(NewEtr(from, locators, record, message, now, lifetime, entry));
+            else Refresh(existing, from, locators, record, message, now, lifetime);
             AnnounceMove(entry, fromSite, previous, now, events);
             // The registrant takes the EID back in the Map-Register whose aggregate (applied first) queued the news that it
             // lost it: that news is stale before it leaves, and would leave the registrant away for an EID it holds.
@@ -257,42 +260,41 @@ public sealed partial class MapServer
 
         if (existing is null)
         {
-            entry.Etrs.Add(NewEtr(id, source, locators, key, record, message, now, lifetime, entry));
+            entry.Etrs.Add(NewEtr(from, locators, record, message, now, lifetime, entry));
             _smr.MappingChanged(prefix, now);
             return true;
         }
 
         var changed = !existing.Locators.AsSpan().SequenceEqual(locators);
-        Refresh(existing, source, locators, key, record, message, now, lifetime);
+        Refresh(existing, from, locators, record, message, now, lifetime);
         if (changed) _smr.MappingChanged(prefix, now);
         return true;
     }
 
-    private EtrRegistration NewEtr(RegistrantId id, IPEndPoint source, Locator[] locators, SiteKey key, MappingRecord record, RegisterBits message,
-        DateTimeOffset now, TimeSpan lifetime, RegisteredEid owner)
+    private EtrRegistration NewEtr(Registrant from, Locator[] locators, MappingRecord record, RegisterBits message, DateTimeOffset now,
+        TimeSpan lifetime, RegisteredEid owner)
     {
         var etr = new EtrRegistration
         {
-            Id = id, Registrant = source, Locators = locators, Key = key, Ttl = record.Ttl, MapVersion = record.MapVersion,
+            From = from, Locators = locators, Ttl = record.Ttl, MapVersion = record.MapVersion,
             ProxyReply = message.ProxyMapReply, Merge = message.MergeRequest, LastRegistered = now, ExpiresAt = now + lifetime, Owner = owner,
         };
-        QueueExpiry(etr, etr.ExpiresAt);
-        CountRegistrant(source.Address, +1);
+        QueueExpiry(etr, etr.ExpiresAt.UtcTicks);
+        CountRegistrant(from.EndPoint.Address, +1);
         return etr;
     }
 
-    private void Refresh(EtrRegistration etr, IPEndPoint source, Locator[] locators, SiteKey key, MappingRecord record, RegisterBits message,
+    private void Refresh(EtrRegistration etr, Registrant from, Locator[] locators, MappingRecord record, RegisterBits message,
         DateTimeOffset now, TimeSpan lifetime)
     {
-        if (!etr.Registrant.Address.Equals(source.Address))
+        if (!etr.Registrant.Address.Equals(from.EndPoint.Address))
         {
             CountRegistrant(etr.Registrant.Address, -1);
-            CountRegistrant(source.Address, +1);
+            CountRegistrant(from.EndPoint.Address, +1);
         }
 
-        etr.Registrant = source;
+        etr.From = from;
         etr.Locators = locators;
-        etr.Key = key;
         etr.Ttl = record.Ttl;
         etr.MapVersion = record.MapVersion;
         etr.ProxyReply = message.ProxyMapReply;
@@ -302,7 +304,7 @@ public sealed partial class MapServer
         // A later deadline is not queued: the queue item of the earlier one, when due, finds the registration refreshed and
         // queues it again then (ExpireDue). Queuing every refresh grew the queue by one item per registration and refresh
         // interval until the items came due, minutes later (issue #18). An earlier deadline must be queued now.
-        if (expires < etr.ExpiresAt) QueueExpiry(etr, expires);
+        if (expires < etr.ExpiresAt) QueueExpiry(etr, expires.UtcTicks);
         etr.ExpiresAt = expires;
     }
 
@@ -325,10 +327,23 @@ public sealed partial class MapServer
     }
 
     // Under _gate. One queue item per registration stands for it: the last queued (see ExpireDue).
-    private void QueueExpiry(EtrRegistration etr, DateTimeOffset at)
+    private void QueueExpiry(EtrRegistration etr, long utcTicks)
     {
-        etr.QueuedFor = at.UtcTicks;
-        _expiry.Enqueue(etr, at);
+        etr.QueuedFor = utcTicks;
+        _expiry.Enqueue(etr, utcTicks);
+    }
+
+    // Under _gate. The registrant as its registrations share it: a new one when it registers from another address or with
+    // another key (the registrations it has not refreshed since keep the old one, as they kept their own copies before).
+    private Registrant Intern(RegistrantId id, IPEndPoint source, SiteKey key)
+    {
+        ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_registrantsById, id, out _);
+        if (slot is null || !ReferenceEquals(slot.Key, key) || !slot.EndPoint.Equals(source))
+        {
+            slot = new Registrant(id, source, key) { LastLocators = slot?.LastLocators };
+        }
+
+        return slot;
     }
 
     // Under _gate.
@@ -342,14 +357,14 @@ public sealed partial class MapServer
     // Under _gate.
     private void ExpireDue(DateTimeOffset now, IDatagramSink sink, List<MapServerEvent> events)
     {
-        while (_expiry.TryPeek(out var etr, out var due) && due <= now)
+        while (_expiry.TryPeek(out var etr, out var due) && due <= now.UtcTicks)
         {
             _expiry.Dequeue();
             // Removed, or an item superseded by a later-queued earlier deadline (which stands for the registration now).
-            if (etr.Removed || etr.Owner is null || etr.QueuedFor != due.UtcTicks) continue;
+            if (etr.Removed || etr.Owner is null || etr.QueuedFor != due) continue;
             if (etr.ExpiresAt > now)
             {
-                QueueExpiry(etr, etr.ExpiresAt); // refreshed since it was queued: wait for its deadline now
+                QueueExpiry(etr, etr.ExpiresAt.UtcTicks); // refreshed since it was queued: wait for its deadline now
                 continue;
             }
 

@@ -29,10 +29,11 @@ public sealed partial class MapServer : IDatagramEngine
     private readonly ILogger _logger;
     private readonly SiteRegistry _sites;
     private readonly RegistrationTable _table = new();
-    private readonly PriorityQueue<EtrRegistration, DateTimeOffset> _expiry = new();
+    // Deadlines as UTC ticks: an item is 16 bytes, not 24 (one per registration, issue #18).
+    private readonly PriorityQueue<EtrRegistration, long> _expiry = new();
     private readonly ReplayGuard _replay;
     private readonly Dictionary<ulong, PendingNotify> _pending = [];
-    private readonly Dictionary<RegistrantId, Locator[]> _sharedLocators = [];
+    private readonly Dictionary<RegistrantId, Registrant> _registrantsById = [];
     private readonly RequesterRateLimiter _rateLimiter;
     private readonly RequesterRateLimiter _registeredRateLimiter;
     // Source addresses of the registrations held now, each with how many it holds: their Map-Requests get the registered
@@ -165,7 +166,7 @@ public sealed partial class MapServer : IDatagramEngine
             ExpireDue(now, sink, events);
             _replay.Sweep(now);
             RetransmitDue(now, sink, events);
-            next = Earliest(_smr.SendDue(now, sink, events, Counters), NextNotifyDue(), _expiry.TryPeek(out _, out var e) ? e : null);
+            next = Earliest(_smr.SendDue(now, sink, events, Counters), NextNotifyDue(), _expiry.TryPeek(out _, out var e) ? new DateTimeOffset(e, TimeSpan.Zero) : null);
         }
 
         Raise(events);

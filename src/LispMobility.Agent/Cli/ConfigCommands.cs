@@ -37,26 +37,14 @@ internal static class ConfigCommands
 
         var level = MinimumLevel(root!, errors);
         using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(level));
-        var server = new MapServer(ms!, logger: loggers.CreateLogger<MapServer>());
-        await using var service = new MapServerService(server, ms!, loggers);
         try
         {
-            await service.StartAsync(ct).ConfigureAwait(false);
+            await StandaloneMapServer.RunAsync(ms!, loggers, Console.Out, ct).ConfigureAwait(false);
         }
         catch (InvalidOperationException e) when (e.InnerException is System.Net.Sockets.SocketException)
         {
             await Console.Error.WriteLineAsync($"lispmobility map-server: {OperatorErrors.Describe(e)}").ConfigureAwait(false);
             return 1;
-        }
-
-        Console.WriteLine($"map-server listening on {string.Join(", ", service.LocalEndpoints)}; Ctrl-C to stop");
-        try
-        {
-            await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // Ctrl-C.
         }
 
         return 0;

@@ -6,77 +6,82 @@ using LispMobility.Lisp.Auth;
 namespace LispMobility.MappingSystem.Configuration;
 
 /// <summary>Configuration of the embedded Map-Server / Map-Resolver (section "MapServer" of the agent's config).</summary>
+/// <remarks>
+/// Settable rather than init-only, as the records of its sites: the JSON source generator of the native Map-Server
+/// (<see cref="MapServerFile"/>) binds init-only properties as constructor arguments and sets the ones a file leaves out to
+/// null or zero instead of keeping these defaults.
+/// </remarks>
 public sealed record MapServerOptions
 {
     /// <summary>Addresses to listen on, "address:port" or "[v6]:port"; none given means all IPv4 and IPv6 addresses on 4342.</summary>
     /// <remarks>Empty by default rather than pre-filled: configuration binding appends to a pre-filled list.</remarks>
-    public IReadOnlyList<string> Listen { get; init; } = [];
+    public IReadOnlyList<string> Listen { get; set; } = [];
 
     /// <summary>What is actually bound: <see cref="Listen"/>, or the default endpoints.</summary>
     public IReadOnlyList<string> EffectiveListen => Listen.Count > 0 ? Listen : ["0.0.0.0:4342", "[::]:4342"];
 
     /// <summary>The sites allowed to register.</summary>
-    public IReadOnlyList<SiteOptions> Sites { get; init; } = [];
+    public IReadOnlyList<SiteOptions> Sites { get; set; } = [];
 
     /// <summary>How long a registration lives after its last valid Map-Register (RFC 9301 §8.2: 3 minutes).</summary>
-    public TimeSpan RegistrationTimeout { get; init; } = TimeSpan.FromMinutes(3);
+    public TimeSpan RegistrationTimeout { get; set; } = TimeSpan.FromMinutes(3);
 
     /// <summary>Nonces remembered per registrant under <see cref="ReplayProtection.Window"/>.</summary>
-    public int ReplayWindowSize { get; init; } = 64;
+    public int ReplayWindowSize { get; set; } = 64;
 
     /// <summary>
     /// A registrant's replay state is forgotten when what it registered expired, or after this long without a Map-Register
     /// from it: an xTR that restarts with other nonces is never locked out for longer.
     /// </summary>
-    public TimeSpan ReplayStateIdle { get; init; } = TimeSpan.FromMinutes(30);
+    public TimeSpan ReplayStateIdle { get; set; } = TimeSpan.FromMinutes(30);
 
     /// <summary>UDP port Map-Notifies go to; 0 sends them back to the Map-Register's source port.</summary>
-    public int MapNotifyPort { get; init; } = 4342;
+    public int MapNotifyPort { get; set; } = 4342;
 
     /// <summary>First retransmission interval of an unsolicited Map-Notify.</summary>
-    public TimeSpan NotifyRetransmitInterval { get; init; } = TimeSpan.FromSeconds(3);
+    public TimeSpan NotifyRetransmitInterval { get; set; } = TimeSpan.FromSeconds(3);
 
     /// <summary>Retransmissions at the fixed interval before doubling starts.</summary>
-    public int NotifyFixedRetries { get; init; } = 3;
+    public int NotifyFixedRetries { get; set; } = 3;
 
     /// <summary>Further retransmissions, each interval doubled, before giving up.</summary>
-    public int NotifyBackoffRetries { get; init; } = 3;
+    public int NotifyBackoffRetries { get; set; } = 3;
 
     /// <summary>How long a Map-Requester is remembered for SMR after a mapping changes.</summary>
-    public TimeSpan RequesterMemory { get; init; } = TimeSpan.FromMinutes(15);
+    public TimeSpan RequesterMemory { get; set; } = TimeSpan.FromMinutes(15);
 
     /// <summary>At most one SMR per destination per this interval (RFC 9301 §6.1).</summary>
-    public TimeSpan SmrInterval { get; init; } = TimeSpan.FromSeconds(3);
+    public TimeSpan SmrInterval { get; set; } = TimeSpan.FromSeconds(3);
 
     /// <summary>
     /// Times an SMR is sent again, an interval apart, while the ITR has not asked for the EID since (its SMR-invoked Map-Request
     /// is the acknowledgement): one lost datagram must not leave an ITR on the old site until its map-cache entry expires.
     /// </summary>
-    public int SmrRetries { get; init; } = 3;
+    public int SmrRetries { get; set; } = 3;
 
     /// <summary>Map-Requests per second one requester may send before the rest are dropped.</summary>
-    public double RequestsPerSecondPerRequester { get; init; } = 100;
+    public double RequestsPerSecondPerRequester { get; set; } = 100;
 
     /// <summary>Burst of Map-Requests one requester may send at once.</summary>
-    public int RequestBurstPerRequester { get; init; } = 200;
+    public int RequestBurstPerRequester { get; set; } = 200;
 
     /// <summary>
     /// Map-Requests per second from the address of an ETR registered here now (an xTR of a configured site): a DR failover
     /// verifies thousands of EIDs at once, and the SMRs of a bulk move make its ITRs ask again for each.
     /// </summary>
-    public double RegisteredRequestsPerSecond { get; init; } = 20_000;
+    public double RegisteredRequestsPerSecond { get; set; } = 20_000;
 
     /// <summary>Burst of Map-Requests from the address of an ETR registered here now.</summary>
-    public int RegisteredRequestBurst { get; init; } = 20_000;
+    public int RegisteredRequestBurst { get; set; } = 20_000;
 
     /// <summary>Bound of the requesters remembered by the rate limiter and the SMR list.</summary>
-    public int MaxTrackedRequesters { get; init; } = 100_000;
+    public int MaxTrackedRequesters { get; set; } = 100_000;
 
     /// <summary>TTL of a negative reply for an address inside a site but not registered (minutes).</summary>
-    public uint UnregisteredNegativeTtlMinutes { get; init; } = 1;
+    public uint UnregisteredNegativeTtlMinutes { get; set; } = 1;
 
     /// <summary>TTL of a negative reply for an address outside every site (minutes).</summary>
-    public uint NonEidNegativeTtlMinutes { get; init; } = 15;
+    public uint NonEidNegativeTtlMinutes { get; set; } = 15;
 
     /// <summary>Every problem at once, each naming its path under <paramref name="path"/>; empty when valid.</summary>
     public IReadOnlyList<string> Validate(string path = "MapServer")
@@ -121,25 +126,25 @@ public sealed record MapServerOptions
 public sealed record SiteOptions
 {
     /// <summary>The site's name, as operators say it ("dc1").</summary>
-    public string Name { get; init; } = "";
+    public string Name { get; set; } = "";
 
     /// <summary>EID-prefixes the site may register.</summary>
-    public IReadOnlyList<SiteEidPrefixOptions> EidPrefixes { get; init; } = [];
+    public IReadOnlyList<SiteEidPrefixOptions> EidPrefixes { get; set; } = [];
 
     /// <summary>Authentication keys by key-id (several for rollover).</summary>
-    public IReadOnlyList<SiteKeyOptions> Keys { get; init; } = [];
+    public IReadOnlyList<SiteKeyOptions> Keys { get; set; } = [];
 
     /// <summary>When not empty, the only RLOCs the site may register.</summary>
-    public IReadOnlyList<string> AllowedRlocs { get; init; } = [];
+    public IReadOnlyList<string> AllowedRlocs { get; set; } = [];
 
     /// <summary>
     /// Accept Map-Registers with nonce 0 and no M bit (RFC 9301 allows them) without the replay check. Off by default:
     /// a captured registration of such an xTR can then be replayed, e.g. to pull a moved EID back.
     /// </summary>
-    public bool AcceptZeroNonce { get; init; }
+    public bool AcceptZeroNonce { get; set; }
 
     /// <summary>How this site's Map-Register nonces are checked for replays; see <see cref="Configuration.ReplayProtection"/>.</summary>
-    public ReplayProtection ReplayProtection { get; init; } = ReplayProtection.Window;
+    public ReplayProtection ReplayProtection { get; set; } = ReplayProtection.Window;
 
     internal IEnumerable<string> Validate(string path)
     {
@@ -175,23 +180,23 @@ public sealed record SiteOptions
 public sealed record SiteEidPrefixOptions
 {
     /// <summary>"10.1.0.0/16" or "[1000]10.1.0.0/16".</summary>
-    public string Prefix { get; init; } = "";
+    public string Prefix { get; set; } = "";
 
     /// <summary>Accept registrations of prefixes more specific than this one (the dynamic-EID /32s).</summary>
-    public bool AcceptMoreSpecifics { get; init; }
+    public bool AcceptMoreSpecifics { get; set; }
 }
 
 /// <summary>One pre-shared key of a site.</summary>
 public sealed record SiteKeyOptions
 {
     /// <summary>Key ID the xTR puts in its Map-Registers.</summary>
-    public byte KeyId { get; init; }
+    public byte KeyId { get; set; }
 
     /// <summary>The algorithm.</summary>
-    public AuthAlgorithm Algorithm { get; init; } = AuthAlgorithm.HmacSha256_128;
+    public AuthAlgorithm Algorithm { get; set; } = AuthAlgorithm.HmacSha256_128;
 
     /// <summary>The pre-shared key (the UTF-8 bytes of the string, as Cisco's "authentication-key").</summary>
-    public string Key { get; init; } = "";
+    public string Key { get; set; } = "";
 
     /// <inheritdoc />
     public override string ToString() => MapServerOptions.Invariant($"key-id {KeyId} {Algorithm} (secret not shown)");

@@ -8,10 +8,12 @@ namespace LispMobility.MappingSystem.Registrations;
 /// <summary>One ETR's registration of one EID-prefix.</summary>
 internal sealed class EtrRegistration
 {
-    public required RegistrantId Id { get; init; }
-    public required IPEndPoint Registrant { get; set; }
+    /// <summary>Who registered, from where, with which key (shared by the registrant's registrations).</summary>
+    public required Registrant From { get; set; }
+    public RegistrantId Id => From.Id;
+    public IPEndPoint Registrant => From.EndPoint;
+    public SiteKey Key => From.Key;
     public required Locator[] Locators { get; set; }
-    public required SiteKey Key { get; set; }
     public uint Ttl { get; set; }
     public ushort MapVersion { get; set; }
     public bool ProxyReply { get; set; }
