@@ -14,6 +14,9 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v arping >/dev/null 2>&1 || need+=(iputils-arping)
 command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
+# Native AOT links the native Map-Server with clang against zlib (NativeMapServerTests run the published executable).
+command -v clang >/dev/null 2>&1 || need+=(clang)
+[ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 # libvirt's C library: the libvirt watcher's tests run its test driver in process (test:///default, no daemon).
 ldconfig -p 2>/dev/null | grep -q 'libvirt\.so\.0 ' || need+=(libvirt0)
