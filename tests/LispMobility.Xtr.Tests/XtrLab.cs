@@ -6,14 +6,14 @@ using LispMobility.MappingSystem;
 using LispMobility.MappingSystem.Configuration;
 using LispMobility.Xtr.Configuration;
 
-namespace LispMobility.TestSupport.Simulation;
+namespace LispMobility.Xtr.Tests;
 
 /// <summary>
 /// Three sites around one Map-Server/Map-Resolver: A (home of 10.1.0.0/16) and B (10.2.0.0/16) share the dynamic range
 /// 10.200.0.0/16; C (10.3.0.0/16) is a remote site whose ITR talks to the movers. Each xTR's RLOC is its own loopback
 /// address in 127.20.<paramref name="net"/>.0/24 and everything listens on port 4342 there.
 /// </summary>
-public sealed class XtrLab(int net)
+internal sealed class XtrLab(int net)
 {
     public const string KeyA = "site-a-secret", KeyB = "site-b-secret", KeyC = "site-c-secret";
 
@@ -74,7 +74,7 @@ public sealed class XtrLab(int net)
 }
 
 /// <summary>Nonces 0x5000, 0x5001... so that tests can name the message they answer.</summary>
-public sealed class CountingNonces(ulong start = 0x5000) : NonceSource
+internal sealed class CountingNonces(ulong start = 0x5000) : NonceSource
 {
     private long _next = (long)start - 1;
 
