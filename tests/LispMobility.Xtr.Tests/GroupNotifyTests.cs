@@ -8,6 +8,7 @@ using LispMobility.Xtr.Configuration;
 using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Time.Testing;
+using LispMobility.TestSupport.Simulation;
 
 namespace LispMobility.Xtr.Tests;
 

@@ -7,6 +7,7 @@ using LispMobility.Xtr.Routing;
 
 using LispMobility.TestSupport.Netns;
 using Microsoft.Extensions.Time.Testing;
+using LispMobility.TestSupport.Simulation;
 
 namespace LispMobility.Xtr.Tests;
 

@@ -6,6 +6,7 @@ using LispMobility.MappingSystem.Hosting;
 using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Logging.Abstractions;
+using LispMobility.TestSupport.Simulation;
 
 namespace LispMobility.Xtr.Tests;
 

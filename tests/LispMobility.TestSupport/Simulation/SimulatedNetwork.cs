@@ -2,14 +2,14 @@ using System.Net;
 using LispMobility.Lisp.Messages;
 using LispMobility.Platform;
 
-namespace LispMobility.Xtr.Tests;
+namespace LispMobility.TestSupport.Simulation;
 
 /// <summary>
 /// Real sans-I/O engines (xTRs, the Map-Server) joined by an in-memory wire: what one engine queues is delivered
 /// to the engine bound at the destination, with the sender's endpoint as source, until nothing is in flight.
 /// Time is the test's <see cref="Microsoft.Extensions.Time.Testing.FakeTimeProvider"/>; <see cref="Drop"/> loses datagrams on purpose.
 /// </summary>
-internal sealed class SimulatedNetwork
+public sealed class SimulatedNetwork
 {
     private readonly Dictionary<IPEndPoint, IDatagramEngine> _nodes = [];
 
