@@ -42,14 +42,20 @@ internal static class Converged
         }, Deadline, $"a lookup of {eid} from the branch answers DC1's aggregate 172.16.4.0/24").ConfigureAwait(false);
     }
 
-    public static bool HostRegisteredBy(JsonElement? registrations, string eid, string site) =>
-        registrations is { ValueKind: JsonValueKind.Array } r && r.EnumerateArray().Any(e =>
-            e.GetProperty("eid").GetString() == eid + "/32" && e.GetProperty("site").GetString() == site);
+    /// <summary>Every registration of <c>/api/registrations</c> (sites, each with what it registered) with its site's name.</summary>
+    public static IEnumerable<(string Site, JsonElement Registration)> Registrations(JsonElement? registrations) =>
+        registrations is { ValueKind: JsonValueKind.Object } r && r.TryGetProperty("sites", out var sites)
+            ? sites.EnumerateArray().SelectMany(site => site.GetProperty("registrations").EnumerateArray().Select(e => (site.GetProperty("site").GetString()!, e)))
+            : [];
 
+    public static bool HostRegisteredBy(JsonElement? registrations, string eid, string site) =>
+        Registrations(registrations).Any(r => r.Registration.GetProperty("eid").GetString() == eid + "/32" && r.Site == site);
+
+    /// <summary>True also when the Map-Server did not answer: "no /32 held" must be seen, not assumed.</summary>
     public static bool HostRegistered(JsonElement? registrations, string eid) =>
-        registrations is not { ValueKind: JsonValueKind.Array } r || r.EnumerateArray().Any(e => e.GetProperty("eid").GetString() == eid + "/32");
+        registrations is not { ValueKind: JsonValueKind.Object } || Registrations(registrations).Any(r => r.Registration.GetProperty("eid").GetString() == eid + "/32");
 
     public static bool CacheHolds(JsonElement? cache, string prefix, string rloc) =>
         cache is { ValueKind: JsonValueKind.Array } c && c.EnumerateArray().Any(e => e.GetProperty("eid").GetString() == prefix
-            && e.GetProperty("rlocs").EnumerateArray().Any(l => l.GetString()!.StartsWith(rloc + " ", StringComparison.Ordinal)));
+            && e.GetProperty("rlocs").EnumerateArray().Any(l => l.GetProperty("address").GetString() == rloc));
 }

@@ -13,11 +13,15 @@ public sealed class FailoverTests(ITestOutputHelper output)
         await using var lab = await NetnsLab.StartAsync(output);
         string[] eids = ["172.16.4.20", "172.16.4.21", "172.16.4.22", "172.16.4.23"];
 
-        var dryRun = await lab.CliAsync("dc2", ["failover", "--from", "dc1", "--to", "dc2", "--dry-run", .. eids.SelectMany(e => new[] { "--eid", e })]);
+        // DC1 is alive in the lab (it registers and answers): refused, dry run or not, unless the operator forces it.
+        var refused = await lab.CliAsync("dc2", ["failover", "--from", "dc1", "--to", "dc2", "--dry-run", .. eids.SelectMany(e => new[] { "--eid", e })]);
+        Assert.True(refused.ExitCode == 3 && refused.ToString().Contains("dc1 still answers", StringComparison.Ordinal), refused.ToString());
+
+        var dryRun = await lab.CliAsync("dc2", ["failover", "--from", "dc1", "--to", "dc2", "--dry-run", "--force", .. eids.SelectMany(e => new[] { "--eid", e })]);
         Assert.True(dryRun.ExitCode == 0, dryRun.ToString());
         Assert.True(string.IsNullOrEmpty(await lab.RoutesAsync("dc1")), "a dry run changed DC1's routes");
 
-        var failover = await lab.CliAsync("dc2", ["failover", "--from", "dc1", "--to", "dc2", .. eids.SelectMany(e => new[] { "--eid", e })]);
+        var failover = await lab.CliAsync("dc2", ["failover", "--from", "dc1", "--to", "dc2", "--force", "--json", .. eids.SelectMany(e => new[] { "--eid", e })]);
         Assert.True(failover.ExitCode == 0, failover.ToString());
         var json = failover.Output[failover.Output.IndexOf('{', StringComparison.Ordinal)..(failover.Output.LastIndexOf('}') + 1)];
         using (var doc = JsonDocument.Parse(json))

@@ -82,7 +82,7 @@ public sealed class SecurityTests(ITestOutputHelper output)
     }
 
     // Which EID is registered by whom at which RLOCs; timestamps left out, they move with every periodic registration.
-    private static string Registrations(JsonElement? registrations) => string.Join("; ", registrations!.Value.EnumerateArray()
-        .Select(r => $"{r.GetProperty("eid").GetString()}@{r.GetProperty("site").GetString()}={string.Join(",", r.GetProperty("rlocs").EnumerateArray().Select(l => l.GetString()))}")
+    private static string Registrations(JsonElement? registrations) => string.Join("; ", Converged.Registrations(registrations)
+        .Select(r => $"{r.Registration.GetProperty("eid").GetString()}@{r.Site}={string.Join(",", r.Registration.GetProperty("rlocs").EnumerateArray().Select(l => l.GetString()))}")
         .Order(StringComparer.Ordinal));
 }
