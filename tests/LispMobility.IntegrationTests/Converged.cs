@@ -42,14 +42,19 @@ internal static class Converged
         }, Deadline, $"a lookup of {eid} from the branch answers DC1's aggregate 172.16.4.0/24").ConfigureAwait(false);
     }
 
+    // /api/registrations is "show lisp site": { sites: [ { site, registrations: [ { eid, ... } ] } ], counters }.
     public static bool HostRegisteredBy(JsonElement? registrations, string eid, string site) =>
-        registrations is { ValueKind: JsonValueKind.Array } r && r.EnumerateArray().Any(e =>
-            e.GetProperty("eid").GetString() == eid + "/32" && e.GetProperty("site").GetString() == site);
+        Sites(registrations) is { } sites && sites.Any(s => s.GetProperty("site").GetString() == site
+            && s.GetProperty("registrations").EnumerateArray().Any(e => e.GetProperty("eid").GetString() == eid + "/32"));
 
+    /// <summary>True also when the Map-Server does not answer: "not registered" must be seen, not assumed.</summary>
     public static bool HostRegistered(JsonElement? registrations, string eid) =>
-        registrations is not { ValueKind: JsonValueKind.Array } r || r.EnumerateArray().Any(e => e.GetProperty("eid").GetString() == eid + "/32");
+        Sites(registrations) is not { } sites || sites.Any(s => s.GetProperty("registrations").EnumerateArray().Any(e => e.GetProperty("eid").GetString() == eid + "/32"));
 
     public static bool CacheHolds(JsonElement? cache, string prefix, string rloc) =>
         cache is { ValueKind: JsonValueKind.Array } c && c.EnumerateArray().Any(e => e.GetProperty("eid").GetString() == prefix
-            && e.GetProperty("rlocs").EnumerateArray().Any(l => l.GetString()!.StartsWith(rloc + " ", StringComparison.Ordinal)));
+            && e.GetProperty("rlocs").EnumerateArray().Any(l => l.GetProperty("address").GetString() == rloc));
+
+    private static List<JsonElement>? Sites(JsonElement? registrations) =>
+        registrations is { ValueKind: JsonValueKind.Object } r && r.TryGetProperty("sites", out var sites) ? [.. sites.EnumerateArray()] : null;
 }
