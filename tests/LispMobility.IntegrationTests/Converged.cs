@@ -42,20 +42,23 @@ internal static class Converged
         }, Deadline, $"a lookup of {eid} from the branch answers DC1's aggregate 172.16.4.0/24").ConfigureAwait(false);
     }
 
-    /// <summary>Every registration of <c>/api/registrations</c> (sites, each with what it registered) with its site's name.</summary>
-    public static IEnumerable<(string Site, JsonElement Registration)> Registrations(JsonElement? registrations) =>
-        registrations is { ValueKind: JsonValueKind.Object } r && r.TryGetProperty("sites", out var sites)
-            ? sites.EnumerateArray().SelectMany(site => site.GetProperty("registrations").EnumerateArray().Select(e => (site.GetProperty("site").GetString()!, e)))
-            : [];
-
+    // /api/registrations is "show lisp site": { sites: [ { site, registrations: [ { eid, ... } ] } ], counters }.
     public static bool HostRegisteredBy(JsonElement? registrations, string eid, string site) =>
-        Registrations(registrations).Any(r => r.Registration.GetProperty("eid").GetString() == eid + "/32" && r.Site == site);
+        Sites(registrations) is { } sites && sites.Any(s => s.GetProperty("site").GetString() == site
+            && s.GetProperty("registrations").EnumerateArray().Any(e => e.GetProperty("eid").GetString() == eid + "/32"));
 
-    /// <summary>True also when the Map-Server did not answer: "no /32 held" must be seen, not assumed.</summary>
+    /// <summary>True also when the Map-Server does not answer: "not registered" must be seen, not assumed.</summary>
     public static bool HostRegistered(JsonElement? registrations, string eid) =>
-        registrations is not { ValueKind: JsonValueKind.Object } || Registrations(registrations).Any(r => r.Registration.GetProperty("eid").GetString() == eid + "/32");
+        Sites(registrations) is not { } sites || sites.Any(s => s.GetProperty("registrations").EnumerateArray().Any(e => e.GetProperty("eid").GetString() == eid + "/32"));
 
     public static bool CacheHolds(JsonElement? cache, string prefix, string rloc) =>
         cache is { ValueKind: JsonValueKind.Array } c && c.EnumerateArray().Any(e => e.GetProperty("eid").GetString() == prefix
             && e.GetProperty("rlocs").EnumerateArray().Any(l => l.GetProperty("address").GetString() == rloc));
+
+    /// <summary>Every registration of <c>/api/registrations</c> with its site's name.</summary>
+    public static IEnumerable<(string Site, JsonElement Registration)> Registrations(JsonElement? registrations) =>
+        (Sites(registrations) ?? []).SelectMany(s => s.GetProperty("registrations").EnumerateArray().Select(e => (s.GetProperty("site").GetString()!, e)));
+
+    private static List<JsonElement>? Sites(JsonElement? registrations) =>
+        registrations is { ValueKind: JsonValueKind.Object } r && r.TryGetProperty("sites", out var sites) ? [.. sites.EnumerateArray()] : null;
 }

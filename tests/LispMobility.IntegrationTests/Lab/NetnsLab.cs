@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Xunit.Abstractions;
 
 namespace LispMobility.IntegrationTests.Lab;
@@ -64,8 +65,11 @@ public sealed class NetnsLab : IAsyncDisposable
     /// <summary>The configuration file of a node.</summary>
     public string Config(string node) => Path.Combine(Directory, node + ".json");
 
-    /// <summary>Builds the topology, starts every agent and waits until each answers and the aggregates are registered.</summary>
-    public static async Task<NetnsLab> StartAsync(ITestOutputHelper? output = null)
+    /// <summary>
+    /// Builds the topology, starts every agent and waits until each answers and the aggregates are registered;
+    /// <paramref name="configure"/> may change a node's configuration (e.g. shorter timers) before its agent first starts.
+    /// </summary>
+    public static async Task<NetnsLab> StartAsync(ITestOutputHelper? output = null, Action<string, JsonObject>? configure = null)
     {
         if (!OperatingSystem.IsLinux() || Environment.UserName != "root") throw new InvalidOperationException("the system test needs Linux and root (network namespaces)");
         await CleanLeftoversAsync().ConfigureAwait(false);
@@ -74,6 +78,16 @@ public sealed class NetnsLab : IAsyncDisposable
         try
         {
             await lab.ScriptAsync("up", "--no-agents").ConfigureAwait(false);
+            if (configure is not null)
+            {
+                foreach (var node in AgentNodes)
+                {
+                    var config = JsonNode.Parse(File.ReadAllText(lab.Config(node)))!.AsObject();
+                    configure(node, config);
+                    File.WriteAllText(lab.Config(node), config.ToJsonString());
+                }
+            }
+
             foreach (var node in AgentNodes) lab.StartAgent(node);
             foreach (var node in AgentNodes) await lab.WaitReadyAsync(node).ConfigureAwait(false);
             await lab.EventuallyAsync(async () =>
@@ -116,6 +130,24 @@ public sealed class NetnsLab : IAsyncDisposable
         if (r.ExitCode != 0) return null;
         using var doc = JsonDocument.Parse(r.Output);
         return doc.RootElement.Clone();
+    }
+
+    /// <summary>The text of a node's /healthz (status first line, then the reasons); null when the agent does not answer.</summary>
+    public async Task<string?> HealthAsync(string node)
+    {
+        var r = await HttpGetAsync(node, "/healthz").ConfigureAwait(false);
+        return r.ExitCode == -1 ? null : r.Output;
+    }
+
+    /// <summary>The site whose server bridge holds the VM's veth: the lab's inventory, what a hypervisor would report.</summary>
+    public async Task<string> VmSiteAsync()
+    {
+        foreach (var site in new[] { "dc1", "dc2" })
+        {
+            if ((await RunAsync("ip", ["-n", Ns(site), "link", "show", "dev", "vm"], TimeSpan.FromSeconds(10)).ConfigureAwait(false)).ExitCode == 0) return site;
+        }
+
+        throw new InvalidOperationException("the VM's veth is at neither site");
     }
 
     /// <summary>The Prometheus text of a node's /metrics.</summary>
