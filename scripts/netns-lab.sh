@@ -204,7 +204,7 @@ config() { # node site key aggregate dynamic remote-eids
     dp='"Watchers": { "DataPlane": { "Interfaces": ["srv"] } },'
     dyn='{ "Name": "vm-web", "Interface": "srv" }, { "Name": "vm-dr", "Interface": "srv" }'
   fi
-  [ -n "$remote" ] && forwarding=", \"DataPlane\": { \"Enabled\": true, \"RemoteEidPrefixes\": [$remote] }"
+  [ -n "$remote" ] && forwarding=", \"DataPlane\": { \"Enabled\": true, \"RemoteEidPrefixes\": [$remote] }, \"RlocProbeInterval\": \"00:00:01\""
   cat >"$DIR/$node.json" <<EOF
 { $ms_section
   "Xtr": { "Site": "$site", "Listen": ["${RLOC[$node]}:$([ "$node" = ms ] && echo 4343 || echo 4342)"], "Rlocs": [ { "Address": "${RLOC[$node]}" } ],

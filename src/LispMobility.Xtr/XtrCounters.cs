@@ -6,6 +6,7 @@ public sealed class XtrCounters
     private long _malformed, _unexpected, _registerSent, _registerRetransmit, _registerAck, _notifyRejected, _notifyAckSent, _away;
     private long _mapReplySent, _requestNotOurs, _smrSent, _smrSuppressed, _smrReceived, _mapRequestSent, _unmatchedReply, _cacheInstalled;
     private long _groupNotifySent, _groupNotifyReceived, _groupNotifyDeferred, _notifyDuplicate, _unsupportedEid, _timerFaults, _receiveFaults;
+    private long _probeSent, _probeReplyReceived, _probeReplySent, _rlocDown, _rlocUp;
 
     /// <summary>Datagrams that did not decode.</summary>
     public long MalformedCount => Interlocked.Read(ref _malformed);
@@ -54,6 +55,22 @@ public sealed class XtrCounters
     /// <summary>Datagrams the xTR failed on (a bug): each dropped and logged.</summary>
     public long ReceiveFaults => Interlocked.Read(ref _receiveFaults);
 
+    /// <summary>RLOC-probes (Map-Requests with P) sent to remote locators.</summary>
+    public long RlocProbesSent => Interlocked.Read(ref _probeSent);
+    /// <summary>Probe Map-Replies that answered one of our probes.</summary>
+    public long RlocProbeRepliesReceived => Interlocked.Read(ref _probeReplyReceived);
+    /// <summary>Probe Map-Replies this ETR sent.</summary>
+    public long RlocProbeRepliesSent => Interlocked.Read(ref _probeReplySent);
+    /// <summary>Remote locators that went down (missed probes or the remote site's locator-status bits).</summary>
+    public long RlocsDown => Interlocked.Read(ref _rlocDown);
+    /// <summary>Remote locators that came back up.</summary>
+    public long RlocsUp => Interlocked.Read(ref _rlocUp);
+
+    internal void ProbeSent() => Interlocked.Increment(ref _probeSent);
+    internal void ProbeReplyReceived() => Interlocked.Increment(ref _probeReplyReceived);
+    internal void ProbeReplySent() => Interlocked.Increment(ref _probeReplySent);
+    internal void RlocDown() => Interlocked.Increment(ref _rlocDown);
+    internal void RlocUp() => Interlocked.Increment(ref _rlocUp);
     internal void Malformed() => Interlocked.Increment(ref _malformed);
     internal void Unexpected() => Interlocked.Increment(ref _unexpected);
     internal void RegisterSent() => Interlocked.Increment(ref _registerSent);

@@ -32,6 +32,7 @@ public sealed class XtrEngine : IDatagramEngine
     private readonly Solicitation _solicitation;
     private readonly EtrResponder _etr;
     private readonly ExtendedSubnetGroup _group;
+    private readonly RlocProber _prober;
     private readonly LogThrottle _faultLog = new(TimeSpan.FromMinutes(1));
 
     /// <summary>Builds the engine from validated options (throws listing every problem otherwise).</summary>
@@ -48,6 +49,7 @@ public sealed class XtrEngine : IDatagramEngine
         _solicitation = new Solicitation(_site, _resolver);
         _etr = new EtrResponder(_site, _hosts, _solicitation, _resolver);
         _group = new ExtendedSubnetGroup(_site, _hosts, _away);
+        _prober = new RlocProber(_site, _resolver);
     }
 
     /// <summary>The xTR-ID sent in every Map-Register.</summary>
@@ -137,6 +139,15 @@ public sealed class XtrEngine : IDatagramEngine
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 TimerFault("registration", e, now);
+            }
+
+            try
+            {
+                if (_prober.OnTimer(call) is { } p && p < next) next = p;
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                TimerFault("probing", e, now);
             }
 
             try
@@ -241,7 +252,7 @@ public sealed class XtrEngine : IDatagramEngine
             return;
         }
 
-        if (!_resolver.TakeReply(reply, call)) Counters.UnmatchedReply();
+        if (!(reply.ProbeReply ? _prober.TakeReply(reply, call) : _resolver.TakeReply(reply, call))) Counters.UnmatchedReply();
     }
 
     /// <summary>The dynamic hosts and their state.</summary>
@@ -330,6 +341,19 @@ public sealed class XtrEngine : IDatagramEngine
         ArgumentNullException.ThrowIfNull(host);
         return Call(sink, call => _solicitation.SolicitRemoteItrs(LispAddress.FromIPAddress(host), call));
     }
+
+    /// <summary>The remote locators this xTR probes or was told about, whether each is up and the probes it missed in a row.</summary>
+    public IReadOnlyList<(LispAddress Rloc, bool Up, int Missed)> RemoteRlocStatus()
+    {
+        lock (_gate) { return _prober.Status(); }
+    }
+
+    /// <summary>
+    /// The locator-status bits of a data packet from <paramref name="sourceEid"/> (RFC 9300 §5.3; <paramref name="width"/> 8
+    /// beside an instance ID, else 32): a locator of the sender's site they call down is not chosen until they call it up.
+    /// </summary>
+    public void TakeLocatorStatusBits(LispAddress sourceEid, uint bits, int width, IDatagramSink sink) =>
+        Call(sink, call => { _prober.TakeLocatorStatusBits(sourceEid, bits, width, call); return 0; });
 
     /// <summary>
     /// Data-plane SMR (RFC 9301 §6.1): the ETR received data for <paramref name="eid"/>, which is away from here, from the

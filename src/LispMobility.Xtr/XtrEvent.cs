@@ -28,6 +28,12 @@ public sealed record SmrSentToItr(DateTimeOffset Time, EidPrefix Eid, IPEndPoint
 /// <summary>An SMR arrived; a refresh through the mapping system follows.</summary>
 public sealed record SmrReceived(DateTimeOffset Time, EidPrefix Eid, IPEndPoint From) : XtrEvent(Time, Eid);
 
+/// <summary>
+/// A remote locator went down or came back up; the map-cache entries naming it (<paramref name="Eid"/> is one) follow, and
+/// so does the ITR's choice of RLOC.
+/// </summary>
+public sealed record RlocReachabilityChanged(DateTimeOffset Time, EidPrefix Eid, LispAddress Rloc, bool Reachable, string Reason) : XtrEvent(Time, Eid);
+
 /// <summary>The route table refused a route change for good (after the retries a transient failure gets).</summary>
 public sealed record RouteProgrammingFailed(DateTimeOffset Time, EidPrefix Eid, LispMobility.Platform.Routing.RouteChange Change, string Reason, int Attempts) : XtrEvent(Time, Eid);
 

@@ -267,6 +267,18 @@ public sealed class XtrNode : ITunnelRouter, IXtrStatus, IAsyncDisposable
             }
         }
 
+        public void LocatorStatusBits(LispAddress sourceEid, uint bits, int width)
+        {
+            try
+            {
+                node.Run(sink => node.Engine.TakeLocatorStatusBits(sourceEid, bits, width, sink));
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                _ = e;
+            }
+        }
+
         public void SolicitItr(LispAddress itrRloc, LispAddress eid)
         {
             try

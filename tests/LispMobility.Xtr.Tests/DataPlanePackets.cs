@@ -68,5 +68,9 @@ internal static class DataPlanePackets
         public void MapCacheMiss(LispAddress destination) => Misses.Add(destination);
 
         public void SolicitItr(LispAddress itrRloc, LispAddress eid) => Solicited.Add((itrRloc, eid));
+
+        public List<(LispAddress SourceEid, uint Bits, int Width)> StatusBits { get; } = [];
+
+        public void LocatorStatusBits(LispAddress sourceEid, uint bits, int width) => StatusBits.Add((sourceEid, bits, width));
     }
 }

@@ -109,6 +109,30 @@ public sealed class MapCache(int capacity)
         return true;
     }
 
+    /// <summary>Every entry, most recently used first, without copying (not to be held across a change).</summary>
+    internal IEnumerable<MapCacheEntry> Live => _lru;
+
+    /// <summary>
+    /// Marks every locator at <paramref name="rloc"/> reachable or not in every entry naming it, publishing the changed entries
+    /// (their expiry and use kept); returns how many changed. Walks the cache: for a locator's state change, not per packet.
+    /// </summary>
+    public int SetReachable(LispAddress rloc, bool reachable)
+    {
+        var changed = 0;
+        for (var node = _lru.First; node is not null; node = node.Next)
+        {
+            var e = node.Value;
+            if (!Array.Exists(e.LocatorArray, l => l.Address == rloc && l.Reachable != reachable)) continue;
+            var locators = Array.ConvertAll(e.LocatorArray, l => l.Address == rloc ? l with { Reachable = reachable } : l);
+            var entry = new MapCacheEntry(e.Eid, locators, e.Action, e.TtlMinutes, e.Installed, e.Expires) { LastUsed = e.LastUsed };
+            node.Value = entry;
+            Publish(e.Eid, entry);
+            changed++;
+        }
+
+        return changed;
+    }
+
     /// <summary>Drops every expired entry; returns how many.</summary>
     public int Expire(DateTimeOffset now)
     {

@@ -93,6 +93,18 @@ public sealed record XtrOptions
     /// <summary>The data plane (off by default).</summary>
     public XtrDataPlaneOptions DataPlane { get; init; } = new();
 
+    /// <summary>RLOC-probe the remote locators in the map-cache; null follows <see cref="XtrDataPlaneOptions.Enabled"/> (only the data plane uses reachability).</summary>
+    public bool? RlocProbing { get; init; }
+
+    /// <summary>How often each remote locator in use is probed (RFC 9301 §7.1; Cisco's default is 60 s, ours answers a failure sooner).</summary>
+    public TimeSpan RlocProbeInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Probes in a row a locator may leave unanswered before it goes down (it comes back up on its next answer).</summary>
+    public int RlocProbeMissLimit { get; init; } = 3;
+
+    /// <summary>Whether this xTR probes (the explicit setting, else whether the data plane runs).</summary>
+    public bool ProbesRlocs => RlocProbing ?? DataPlane?.Enabled ?? false;
+
     /// <summary>Every problem at once, each naming its path; empty when valid.</summary>
     public IReadOnlyList<string> Validate(string path = "Xtr")
     {
@@ -152,6 +164,9 @@ public sealed record XtrOptions
         if (RegisterDeadline <= TimeSpan.Zero) errors.Add($"{path}.RegisterDeadline: must be positive");
         if (ResolveTimeout <= TimeSpan.Zero) errors.Add($"{path}.ResolveTimeout: must be positive");
         if (MapCacheSize < 1) errors.Add($"{path}.MapCacheSize: must be positive");
+        // Under 100 ms a probe round could not wait for a reply across a WAN; over an hour a dead locator goes unnoticed.
+        if (RlocProbeInterval < TimeSpan.FromMilliseconds(100) || RlocProbeInterval > TimeSpan.FromHours(1)) errors.Add(I($"{path}.RlocProbeInterval: {RlocProbeInterval} is outside 00:00:00.1-01:00:00"));
+        if (RlocProbeMissLimit is < 1 or > 100) errors.Add(I($"{path}.RlocProbeMissLimit: {RlocProbeMissLimit} is outside 1-100"));
         errors.AddRange((DataPlane ?? new()).Validate($"{path}.DataPlane"));
         return errors;
     }

@@ -29,4 +29,10 @@ public interface IDataPlaneSignals
 
     /// <summary>An ITR sent data for <paramref name="eid"/>, which moved away from here: solicit that ITR (SMR).</summary>
     void SolicitItr(LispAddress itrRloc, LispAddress eid);
+
+    /// <summary>
+    /// A data packet from <paramref name="sourceEid"/> carried its site's locator-status bits (<paramref name="width"/> of
+    /// them): honour them in the map-cache. Sent at most once per interval per remote ITR and value.
+    /// </summary>
+    void LocatorStatusBits(LispAddress sourceEid, uint bits, int width) { }
 }

@@ -17,6 +17,9 @@ public sealed class EtrDecapsulator
     private readonly IDataPlaneSignals _signals;
     private readonly RateLimiter _smrs;
     private readonly (AddressKind Kind, UInt128 Bits)[] _rlocs;
+    // When each (remote ITR, bits) slot last signalled its locator-status bits; read and written without a lock on the fast
+    // path: a race costs at most one extra or one late signal, and the bits come again with the next packet.
+    private readonly long[] _lsbSeen = new long[256];
 
     /// <summary>Builds an ETR over an EID view source (republished by the control plane as hosts come and go).</summary>
     public EtrDecapsulator(DataPlaneSettings settings, Func<LocalEids> eids, DataPlaneCounters counters, IDataPlaneSignals signals)
@@ -49,6 +52,7 @@ public sealed class EtrDecapsulator
         switch (_eids().StateOf(ip.Kind, ip.Destination))
         {
             case LocalEidState.Local:
+                if (header.LocatorStatusBitsEnabled) NoteLocatorStatusBits(outerKind, outerSource, header, ip, now);
                 _counters.Decapsulation();
                 inner = new Range(DataPlaneHeader.Length, DataPlaneHeader.Length + ip.Length);
                 return true;
@@ -66,6 +70,17 @@ public sealed class EtrDecapsulator
         var key = ip.Destination ^ UInt128.RotateLeft(itr * 0x9E3779B97F4A7C15UL + (byte)outerKind, 64);
         if (!_smrs.TryPass(key, now.UtcTicks)) return;
         _signals.SolicitItr(Address(outerKind, itr), Address(ip.Kind, ip.Destination));
+    }
+
+    private void NoteLocatorStatusBits(AddressKind outerKind, UInt128 itr, in DataPlaneHeader header, in IpPacket ip, DateTimeOffset now)
+    {
+        var width = header.InstanceIdPresent ? 8 : 32;
+        var bits = header.LocatorStatusBits & (width == 32 ? uint.MaxValue : 0xFFu);
+        var slot = (int)(Caching.MapCacheSnapshot.Hash(itr ^ ((UInt128)bits << 96) ^ (byte)outerKind) & 0xFF);
+        var last = Volatile.Read(ref _lsbSeen[slot]);
+        if (last != 0 && now.UtcTicks - last < _settings.SignalInterval.Ticks) return;
+        Volatile.Write(ref _lsbSeen[slot], now.UtcTicks);
+        _signals.LocatorStatusBits(Address(ip.Kind, ip.Source).WithInstanceId(_settings.InstanceId), bits, width);
     }
 
     private static LispAddress Address(AddressKind kind, UInt128 bits) =>

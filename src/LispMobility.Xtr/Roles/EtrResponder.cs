@@ -61,6 +61,12 @@ internal sealed class EtrResponder(XtrSite site, HostTable hosts, Solicitation s
 
         var replyTo = new IPEndPoint(request.ReplyAddress(source.Address), replyPort);
         var host = hosts.Get(asked.Address);
+        if (request.Probe)
+        {
+            AnswerProbe(request.Nonce, host, asked, replyTo, call);
+            return;
+        }
+
         if (host?.State == HostState.Away)
         {
             solicitation.SendSmr(replyTo, asked.Address, call);
@@ -76,6 +82,15 @@ internal sealed class EtrResponder(XtrSite site, HostTable hosts, Solicitation s
 
         call.Sink.Send(new MapReply { Nonce = request.Nonce, Records = [record] }.ToArray(), replyTo);
         site.Counters.MapReplySent();
+    }
+
+    // An RLOC-probe asks whether this locator is up: it is answered whatever the EID's state here, with our record for the
+    // EID when we hold one (RFC 9301 §7.1), else with none; an away EID's stale ITR learns of the move from its data-plane SMR.
+    private void AnswerProbe(ulong nonce, DynamicHost? host, EidPrefix asked, IPEndPoint replyTo, XtrCall call)
+    {
+        var record = host is { State: not (HostState.Away or HostState.Withdrawing) } ? site.LocalRecord(host.Eid) : host is null ? StaticRecord(asked) : null;
+        call.Sink.Send(new MapReply { ProbeReply = true, Nonce = nonce, Records = record is null ? [] : [record] }.ToArray(), replyTo);
+        site.Counters.ProbeReplySent();
     }
 
     // The longest static prefix covering the asked EID.

@@ -36,6 +36,28 @@ internal sealed class Resolver(XtrSite site)
 
     public bool HasResolver => _resolvers.Length > 0;
 
+    /// <summary>Whether a remote locator is down (the prober's verdict), applied to the records installed from now on.</summary>
+    public Func<LispAddress, bool> IsRlocDown { get; set; } = static _ => false;
+
+    /// <summary>Marks a remote locator reachable or not in every entry naming it; returns the entries changed.</summary>
+    public int SetRlocReachable(LispAddress rloc, bool reachable) => _cache.SetReachable(rloc, reachable);
+
+    /// <summary>The remote locators of the live entries (priority 255 ones aside), each with the EID of one entry naming it.</summary>
+    public Dictionary<LispAddress, EidPrefix> CachedRemoteRlocs(DateTimeOffset now)
+    {
+        var rlocs = new Dictionary<LispAddress, EidPrefix>();
+        foreach (var e in _cache.Live)
+        {
+            if (e.Expires <= now) continue;
+            foreach (var l in e.LocatorArray)
+            {
+                if (l.Priority != Locator.DoNotUse && l.Address.IsIp && !site.IsOwnRloc(l.Address)) rlocs.TryAdd(l.Address, e.Eid);
+            }
+        }
+
+        return rlocs;
+    }
+
     public IReadOnlyList<MapCacheEntry> Entries => _cache.Entries;
 
     /// <summary>The map-cache as last published (read without the engine's lock).</summary>
@@ -48,6 +70,9 @@ internal sealed class Resolver(XtrSite site)
         if (entry is not null) NoteRemoteRlocs(entry.Locators, now);
         return entry;
     }
+
+    /// <summary>The live entry covering <paramref name="eid"/>, without marking it used, or null.</summary>
+    public MapCacheEntry? Peek(LispAddress eid, DateTimeOffset now) => _cache.Lookup(eid, now, touch: false);
 
     /// <summary>The remote RLOCs used within the in-use window (older ones are forgotten).</summary>
     public List<LispAddress> RemoteRlocsInUse(DateTimeOffset now)
@@ -158,6 +183,15 @@ internal sealed class Resolver(XtrSite site)
         return next;
     }
 
+    // A locator known down stays down in the new entry until the prober sees it answer.
+    private MappingRecord WithReachability(MappingRecord record)
+    {
+        var down = false;
+        foreach (var l in record.Locators) down |= l.Reachable && IsRlocDown(l.Address);
+        if (!down) return record;
+        return record with { Locators = record.Locators.Select(l => l.Reachable && IsRlocDown(l.Address) ? l with { Reachable = false } : l).ToArray() };
+    }
+
     /// <summary>Installs a nonce-matched Map-Reply's records and answers those waiting; false when no resolution has its nonce.</summary>
     public bool TakeReply(MapReply reply, XtrCall call)
     {
@@ -175,7 +209,7 @@ internal sealed class Resolver(XtrSite site)
                 _cache.Remove(stale.Eid);
             }
 
-            var entry = _cache.Install(record, now);
+            var entry = _cache.Install(WithReachability(record), now);
             NoteRemoteRlocs(record.Locators, now);
             site.Counters.CacheInstalled();
             call.Events.Add(new MapCacheUpdated(now, record.Eid, record.Locators, resolution.SmrInvoked));

@@ -33,6 +33,12 @@ internal static partial class XtrLog
     [LoggerMessage(EventId = 2009, Level = LogLevel.Debug, Message = "{Kind} from {Source} names {Eid}, not an IP EID: dropped")]
     public static partial void UnsupportedEid(ILogger logger, string kind, IPEndPoint source, string eid);
 
+    [LoggerMessage(EventId = 2013, Level = LogLevel.Warning, Message = "Remote RLOC {Rloc} is down ({Reason}); traffic moves to the next locator")]
+    public static partial void RlocDown(ILogger logger, string rloc, string reason);
+
+    [LoggerMessage(EventId = 2014, Level = LogLevel.Information, Message = "Remote RLOC {Rloc} is up again ({Reason})")]
+    public static partial void RlocUp(ILogger logger, string rloc, string reason);
+
     [LoggerMessage(EventId = 2006, Level = LogLevel.Error, Message = "An event observer failed")]
     public static partial void ObserverFault(ILogger logger, Exception exception);
 }
