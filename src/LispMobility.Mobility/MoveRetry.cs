@@ -21,10 +21,17 @@ public sealed partial class MoveRetry : IDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<string, int> _attempts = new(StringComparer.Ordinal);
+    private readonly IReadOnlyDictionary<string, Sighting>? _inventory;
 
-    /// <summary>Watches the coordinator's moves as they end.</summary>
-    public MoveRetry(MobilityCoordinator coordinator, MobilityOptions options, TimeProvider? time = null, ILogger<MoveRetry>? logger = null)
+    /// <summary>
+    /// Watches the coordinator's moves as they end. <paramref name="inventory"/> is the watchers' view (the detector's): a
+    /// retry whose VM was since seen gone from the move's site, or at another one, is dropped rather than undoing where the
+    /// VM really is.
+    /// </summary>
+    public MoveRetry(MobilityCoordinator coordinator, MobilityOptions options, TimeProvider? time = null, ILogger<MoveRetry>? logger = null,
+        IReadOnlyDictionary<string, Sighting>? inventory = null)
     {
+        _inventory = inventory;
         _coordinator = coordinator ?? throw new ArgumentNullException(nameof(coordinator));
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _time = time ?? TimeProvider.System;
@@ -51,10 +58,10 @@ public sealed partial class MoveRetry : IDisposable
 
         var attempt = _attempts.AddOrUpdate(key, 1, (_, n) => n + 1);
         Interlocked.Increment(ref _waiting);
-        _ = RetryAsync(move, attempt);
+        _ = RetryAsync(move, attempt, _time.GetUtcNow() - move.Total);
     }
 
-    private async Task RetryAsync(MoveOutcome failed, int attempt)
+    private async Task RetryAsync(MoveOutcome failed, int attempt, DateTimeOffset started)
     {
         var delay = Backoff(attempt);
         LogScheduled(failed.Eid.ToString(), failed.ToSite, attempt, delay.TotalSeconds, failed.Error ?? "");
@@ -73,6 +80,17 @@ public sealed partial class MoveRetry : IDisposable
             {
                 _attempts.TryRemove(failed.Eid.ToString(), out _);
                 LogSuperseded(failed.Eid.ToString(), failed.Id);
+                return;
+            }
+
+            // Found under 30 % loss (chaos seed 570169274): a move home failed, the VM went back to the other site before the
+            // back-off ended (a move detected there, so nothing here superseded it), and the retry "converged" a route to a
+            // VM that was not here. The watchers' latest word on the VM outranks a retry.
+            if (_inventory is not null && _inventory.TryGetValue(failed.Eid.ToString(), out var seen) &&
+                (!seen.Present || !string.Equals(seen.Site, failed.ToSite, StringComparison.OrdinalIgnoreCase)) && seen.Seen > started)
+            {
+                _attempts.TryRemove(failed.Eid.ToString(), out _);
+                LogVmElsewhere(failed.Eid.ToString(), failed.ToSite, seen.Present ? $"seen at {seen.Site}" : $"gone from {seen.Site}");
                 return;
             }
 
@@ -109,6 +127,9 @@ public sealed partial class MoveRetry : IDisposable
 
     [LoggerMessage(EventId = 3401, Level = LogLevel.Information, Message = "The retry of {Eid} is dropped: a newer move than {MoveId} superseded it")]
     private partial void LogSuperseded(string eid, Guid moveId);
+
+    [LoggerMessage(EventId = 3403, Level = LogLevel.Information, Message = "The retry of the move of {Eid} to {Site} is dropped: the VM was since {Where}")]
+    private partial void LogVmElsewhere(string eid, string site, string where);
 
     [LoggerMessage(EventId = 3402, Level = LogLevel.Error, Message = "The retry of the move of {Eid} could not be started")]
     private partial void LogRetryFailed(Exception exception, string eid);

@@ -14,7 +14,8 @@ public sealed class MoveRetryTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _lab.DisposeAsync();
 
-    private (MobilityCoordinator Coordinator, FaultyTunnelRouter Dc2, MoveRetry Retry, ConcurrentQueue<MoveOutcome> Ends) Start(TimeSpan backoff)
+    private (MobilityCoordinator Coordinator, FaultyTunnelRouter Dc2, MoveRetry Retry, ConcurrentQueue<MoveOutcome> Ends) Start(TimeSpan backoff,
+        IReadOnlyDictionary<string, Sighting>? inventory = null)
     {
         var dc2 = new FaultyTunnelRouter(_lab.Xtrs[MobilityLab.Dc2]);
         var options = _lab.MobilityOptions() with { StepAttempts = 1, RetryBackoff = backoff, RetryBackoffMax = backoff * 4 };
@@ -22,7 +23,7 @@ public sealed class MoveRetryTests : IAsyncLifetime
         var ends = new ConcurrentQueue<MoveOutcome>();
         coordinator.MoveFinished += (_, m) => ends.Enqueue(m);
         coordinator.Adopt(Eid, MobilityLab.Dc1);
-        return (coordinator, dc2, new MoveRetry(coordinator, options), ends);
+        return (coordinator, dc2, new MoveRetry(coordinator, options, inventory: inventory), ends);
     }
 
     [Fact]
@@ -59,5 +60,39 @@ public sealed class MoveRetryTests : IAsyncLifetime
         Assert.Equal(2, ends.Count);
         Assert.Equal(1, dc2.Calls(RouterCall.Register));
         Assert.Null(_lab.HostRegistrationSite(Eid));
+    }
+
+    [Fact]
+    public async Task A_retry_whose_vm_was_since_seen_gone_from_the_site_is_dropped()
+    {
+        var inventory = new ConcurrentDictionary<string, Sighting>(StringComparer.Ordinal);
+        var (coordinator, dc2, retry, ends) = Start(TimeSpan.FromMilliseconds(300), inventory);
+        using var _ = retry;
+        dc2.FailNext(RouterCall.Register, 1);
+        Assert.False((await coordinator.MoveAsync(new MoveIntent(Eid, "vm", null, MobilityLab.Dc2, "migration", "test"))).Converged);
+
+        // The VM left DC2 again while the retry waited (its watcher saw it gone).
+        inventory[Eid.ToString()] = new Sighting("vm", MobilityLab.Dc2, Present: false, DateTimeOffset.UtcNow);
+
+        await MobilityLab.Eventually(() => retry.Waiting == 0 && retry.Attempts.Count == 0, "the retry woke and was dropped", 5);
+        Assert.Single(ends);
+        Assert.Equal(1, dc2.Calls(RouterCall.Register));
+        Assert.Null(_lab.HostRegistrationSite(Eid));
+    }
+
+    [Fact]
+    public async Task A_sighting_older_than_the_failed_move_does_not_stop_its_retry()
+    {
+        var inventory = new ConcurrentDictionary<string, Sighting>(StringComparer.Ordinal)
+        {
+            [Eid.ToString()] = new Sighting("vm", MobilityLab.Dc2, Present: false, DateTimeOffset.UtcNow - TimeSpan.FromDays(7)),
+        };
+        var (coordinator, dc2, retry, ends) = Start(TimeSpan.FromMilliseconds(50), inventory);
+        using var _ = retry;
+        dc2.FailNext(RouterCall.Register, 1);
+        Assert.False((await coordinator.MoveAsync(new MoveIntent(Eid, "vm", null, MobilityLab.Dc2, "failover", "test"))).Converged);
+
+        await MobilityLab.Eventually(() => ends.Any(m => m.Converged), "the retry converged");
+        Assert.Equal(MobilityLab.Dc2, _lab.HostRegistrationSite(Eid));
     }
 }

@@ -90,7 +90,7 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
             new Dictionary<string, IReadOnlyList<IGatewayDriver>> { [config.Xtr.Site] = _drivers }, logger: loggers.CreateLogger<MobilityCoordinator>());
         Coordinator.MoveFinished += (_, move) => _metrics.Record(move);
         var detector = new MoveDetector(Coordinator, config.Mobility.HoldDown, logger: loggers.CreateLogger<MoveDetector>());
-        _retry = new MoveRetry(Coordinator, config.Mobility, logger: loggers.CreateLogger<MoveRetry>());
+        _retry = new MoveRetry(Coordinator, config.Mobility, logger: loggers.CreateLogger<MoveRetry>(), inventory: detector.Inventory);
         Reconciler = new Reconciler(Coordinator, detector, config.Mobility.HoldDown, _watchers.OfType<DataPlaneWatcher>().FirstOrDefault(),
             logger: loggers.CreateLogger<Reconciler>());
         var directory = _directory;
