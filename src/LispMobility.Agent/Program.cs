@@ -38,6 +38,12 @@ foreach (var (name, path, description, render, filter) in new (string, string, s
     root.Subcommands.Add(verb);
 }
 
+var clearEid = new Argument<string?>("eid") { Description = "only the entries covering or inside this EID or prefix (what `map-cache EID` shows)", Arity = ArgumentArity.ZeroOrOne };
+var clearCache = new Command("map-cache", "Remove map-cache entries (clear ip lisp map-cache): one EID's, or all; the next packet resolves afresh") { clearEid, config, json };
+clearCache.SetAction((parse, ct) => ClientCommands.ShowAsync(parse.GetValue(config)!,
+    parse.GetValue(clearEid) is { } e ? $"/api/map-cache?eid={Uri.EscapeDataString(e)}" : "/api/map-cache", parse.GetValue(json), ShowViews.Cleared, Console.Out, ct, HttpMethod.Delete));
+root.Subcommands.Add(new Command("clear", "Clear state in the running agent") { clearCache });
+
 var level = new Argument<string?>("level") { Description = "Verbose, Debug, Information, Warning, Error or Fatal; none shows the level", Arity = ArgumentArity.ZeroOrOne };
 var logLevel = new Command("log-level", "Show or change the running agent's log level (until it restarts; Log.MinimumLevel is the lasting one)") { level, config, json };
 logLevel.SetAction((parse, ct) => ClientCommands.ShowAsync(parse.GetValue(config)!,
