@@ -38,6 +38,12 @@ foreach (var (name, path, description, render, filter) in new (string, string, s
     root.Subcommands.Add(verb);
 }
 
+var clearEid = new Argument<string?>("eid") { Description = "only the entries covering or inside this EID or prefix (what `map-cache EID` shows)", Arity = ArgumentArity.ZeroOrOne };
+var clearCache = new Command("map-cache", "Remove map-cache entries (clear ip lisp map-cache): one EID's, or all; the next packet resolves afresh") { clearEid, config, json };
+clearCache.SetAction((parse, ct) => ClientCommands.ShowAsync(parse.GetValue(config)!,
+    parse.GetValue(clearEid) is { } e ? $"/api/map-cache?eid={Uri.EscapeDataString(e)}" : "/api/map-cache", parse.GetValue(json), ShowViews.Cleared, Console.Out, ct, HttpMethod.Delete));
+root.Subcommands.Add(new Command("clear", "Clear state in the running agent") { clearCache });
+
 var level = new Argument<string?>("level") { Description = "Verbose, Debug, Information, Warning, Error or Fatal; none shows the level", Arity = ArgumentArity.ZeroOrOne };
 var logLevel = new Command("log-level", "Show or change the running agent's log level (until it restarts; Log.MinimumLevel is the lasting one)") { level, config, json };
 logLevel.SetAction((parse, ct) => ClientCommands.ShowAsync(parse.GetValue(config)!,
@@ -66,30 +72,47 @@ moves.SetAction((parse, ct) =>
 });
 root.Subcommands.Add(moves);
 
-var lookupEid = new Argument<string>("eid") { Description = "the EID to look up" };
+var lookupEid = new Argument<string>("eid") { Description = "the EID to look up (IPv4 or IPv6, through a Map-Resolver of either family)" };
 var resolver = new Option<string?>("--map-resolver") { Description = "address[:port] of a Map-Resolver to ask directly (lig); without it, the running agent asks" };
-var lookup = new Command("lookup", "Send a Map-Request and print the mapping (or negative reply) and the round trip") { lookupEid, resolver, config, json };
+var count = new Option<int?>("--count") { Description = "lig: Map-Requests to send before giving up (default 3)" };
+var timeout = new Option<double?>("--timeout") { Description = "lig: seconds to wait for each reply (default 2)" };
+var source = new Option<string?>("--source") { Description = "lig: this host's address to ask from (the ITR-RLOC), of the Map-Resolver's family" };
+var lookup = new Command("lookup", "Send a Map-Request and print the mapping (or negative reply) and the round trip") { lookupEid, resolver, count, timeout, source, config, json };
 lookup.SetAction(async (parse, ct) =>
 {
     if (!IPAddress.TryParse(parse.GetValue(lookupEid), out var eid))
     {
-        await Console.Error.WriteLineAsync($"lispmobility: '{parse.GetValue(lookupEid)}' is not an IP address").ConfigureAwait(false);
+        await Console.Error.WriteLineAsync($"lispmobility lookup: '{parse.GetValue(lookupEid)}' is not an IP address").ConfigureAwait(false);
         return 2;
     }
 
-    if (parse.GetValue(resolver) is { } mr)
+    if (parse.GetValue(resolver) is not { } mr)
     {
-        if (!IPEndPoint.TryParse(mr, out var ep))
+        if (parse.GetValue(count) is not null || parse.GetValue(timeout) is not null || parse.GetValue(source) is not null)
         {
-            await Console.Error.WriteLineAsync($"lispmobility: '{mr}' is not address[:port]").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("lispmobility lookup: --count, --timeout and --source are for lig mode; give --map-resolver too").ConfigureAwait(false);
             return 2;
         }
 
-        if (ep.Port == 0) ep.Port = 4342;
-        return await ClientCommands.LookupAsync(eid, ep, Console.Out, ct).ConfigureAwait(false);
+        return await ClientCommands.ShowAsync(parse.GetValue(config)!, $"/api/lookup?eid={eid}", parse.GetValue(json), [], Console.Out, ct).ConfigureAwait(false);
     }
 
-    return await ClientCommands.ShowAsync(parse.GetValue(config)!, $"/api/lookup?eid={eid}", parse.GetValue(json), [], Console.Out, ct).ConfigureAwait(false);
+    if (!IPEndPoint.TryParse(mr, out var ep))
+    {
+        await Console.Error.WriteLineAsync($"lispmobility lookup: '{mr}' is not address[:port]").ConfigureAwait(false);
+        return 2;
+    }
+
+    IPAddress? asker = null;
+    if (parse.GetValue(source) is { } s && !IPAddress.TryParse(s, out asker))
+    {
+        await Console.Error.WriteLineAsync($"lispmobility lookup: --source '{s}' is not an IP address").ConfigureAwait(false);
+        return 2;
+    }
+
+    if (ep.Port == 0) ep.Port = 4342;
+    var wait = parse.GetValue(timeout) is { } t ? TimeSpan.FromSeconds(t) : (TimeSpan?)null;
+    return await LigCommand.RunAsync(eid, ep, new LigOptions(parse.GetValue(count) ?? 3, wait, asker, parse.GetValue(json)), Console.Out, ct).ConfigureAwait(false);
 });
 root.Subcommands.Add(lookup);
 

@@ -310,6 +310,12 @@ public sealed class XtrEngine : IDatagramEngine
         lock (_gate) { return _resolver.Entries; }
     }
 
+    /// <summary>Removes the map-cache entries covering or inside <paramref name="filter"/>, or all (<c>clear ip lisp map-cache</c>); returns their prefixes.</summary>
+    public IReadOnlyList<EidPrefix> ClearMapCache(EidPrefix? filter = null)
+    {
+        lock (_gate) { return _resolver.Clear(filter); }
+    }
+
     /// <summary>The map-cache as last published: read by the data plane on any thread, without the engine's lock.</summary>
     public MapCacheSnapshot MapCacheSnapshot => _resolver.Snapshot;
 
@@ -329,7 +335,7 @@ public sealed class XtrEngine : IDatagramEngine
         ArgumentNullException.ThrowIfNull(address);
         if (!_resolver.HasResolver) return Task.FromException<MapCacheEntry>(new InvalidOperationException($"site {Site} has no Map-Resolver configured"));
         var eid = LispAddress.FromIPAddress(address);
-        return Call(sink, call => !refresh && _resolver.Lookup(eid, call.Now) is { } hit ? Task.FromResult(hit) : _resolver.Resolve(EidPrefix.Host(eid), refresh, call));
+        return Call(sink, call => !refresh && _resolver.Lookup(eid, call.Now) is { } hit ? Task.FromResult(hit) : _resolver.Resolve(EidPrefix.Host(eid), call));
     }
 
     /// <summary>

@@ -93,6 +93,9 @@ public sealed class XtrNode : ITunnelRouter, IXtrStatus, IAsyncDisposable
     /// <inheritdoc />
     public MapCacheEntry? LookupMapCache(IPAddress address) => Engine.LookupMapCache(address);
 
+    /// <inheritdoc cref="XtrEngine.ClearMapCache"/>
+    public IReadOnlyList<EidPrefix> ClearMapCache(EidPrefix? filter = null) => Engine.ClearMapCache(filter);
+
     /// <inheritdoc />
     public string? RangeOf(IPAddress address) => Engine.RangeOf(address);
 

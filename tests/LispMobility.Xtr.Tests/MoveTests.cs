@@ -5,6 +5,7 @@ using LispMobility.MappingSystem;
 using LispMobility.TestSupport;
 using LispMobility.Platform;
 using LispMobility.Platform.Routing;
+using LispMobility.Xtr.Caching;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Time.Testing;
 using LispMobility.TestSupport.Simulation;
@@ -102,6 +103,7 @@ public sealed class MoveTests
         var update = Assert.Single(cEvents.OfType<MapCacheUpdated>());
         Assert.True(update.SmrInvoked);
         Assert.Equal(_lab.B, _c.LookupMapCache(Host)!.Locators.Single().Address.ToString());
+        Assert.Equal(MapCacheSource.Smr, _c.LookupMapCache(Host)!.LearnedBy);
         var request = _net.Log.Last(l => l.Type == LispMessageType.EncapsulatedControlMessage && l.From.Equals(Ep(_lab.C)));
         Assert.True(EcmView.TryRead(request.Payload, out var ecm, out _));
         Assert.True(MapRequestView.TryRead(ecm.InnerMessage, out var view, out _));

@@ -1,13 +1,8 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using LispMobility.Agent.Hosting;
 using LispMobility.Agent.Security;
-using LispMobility.Lisp;
-using LispMobility.Lisp.Addressing;
-using LispMobility.Lisp.Messages;
 using Microsoft.Extensions.Configuration;
 
 namespace LispMobility.Agent.Cli;
@@ -83,52 +78,6 @@ internal static class ClientCommands
     /// <summary>"lastRegistered" as "last registered", "durationMs" as "duration ms".</summary>
     internal static string Header(string name) =>
         string.Concat(name.Select((c, i) => i > 0 && char.IsUpper(c) ? " " + char.ToLowerInvariant(c) : c.ToString()));
-
-    /// <summary>lig (RFC 6835): a Map-Request in an ECM straight to a Map-Resolver; prints the mapping and the round trip.</summary>
-    public static async Task<int> LookupAsync(IPAddress eid, IPEndPoint resolver, TextWriter output, CancellationToken ct)
-    {
-        using var probe = new Socket(resolver.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        probe.Connect(resolver);
-        var local = ((IPEndPoint)probe.LocalEndPoint!).Address;
-        using var socket = new Socket(resolver.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(local, 0));
-        var port = (ushort)((IPEndPoint)socket.LocalEndPoint!).Port;
-        var buffer = new byte[65535];
-        for (var attempt = 1; attempt <= 3; attempt++)
-        {
-            var nonce = NonceSource.Random.Next();
-            var request = new MapRequest { Nonce = nonce, ItrRlocs = [LispAddress.FromIPAddress(local)], Records = [EidPrefix.Host(eid)] };
-            var ecm = EncapsulatedControlMessage.Wrap(request, LispAddress.FromIPAddress(local), LispAddress.FromIPAddress(eid), port);
-            var watch = Stopwatch.StartNew();
-            await socket.SendToAsync(ecm.ToArray(), SocketFlags.None, resolver, ct).ConfigureAwait(false);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(TimeSpan.FromSeconds(2));
-            try
-            {
-                while (true)
-                {
-                    var r = await socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(local, 0), timeout.Token).ConfigureAwait(false);
-                    if (!MapReply.TryRead(buffer.AsSpan(0, r.ReceivedBytes), out var reply, out _) || reply.Nonce != nonce) continue;
-                    output.WriteLine($"Mapping entry for EID '{eid}', from {r.RemoteEndPoint}, RTT {watch.Elapsed.TotalMilliseconds:0.0} ms, nonce 0x{nonce:x16}");
-                    foreach (var rec in reply.Records)
-                    {
-                        output.WriteLine(rec.Locators.Count == 0
-                            ? $"  {rec.Eid}  negative, action {rec.Action}, ttl {rec.Ttl} min"
-                            : $"  {rec.Eid}  ttl {rec.Ttl} min{(rec.Authoritative ? ", authoritative" : "")}");
-                        foreach (var l in rec.Locators) output.WriteLine($"    {l.Address,-40} priority {l.Priority}/weight {l.Weight}{(l.Reachable ? "" : ", unreachable")}");
-                    }
-
-                    return 0;
-                }
-            }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-                output.WriteLine($"no reply from {resolver} (attempt {attempt} of 3)");
-            }
-        }
-
-        return 1;
-    }
 
     internal static HttpClient? Client(FileInfo config, out string? error, TimeSpan? timeout = null)
     {

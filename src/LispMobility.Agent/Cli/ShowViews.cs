@@ -42,12 +42,18 @@ internal static class ShowViews
         var now = DateTimeOffset.UtcNow;
         var rows = root.EnumerateArray().ToList();
         output.WriteLine($"LISP IPv4/IPv6 Mapping Cache, {rows.Count} entries");
-        PlainTable.Write(output, ["eid-prefix", "uptime", "expires in", "last used", "action", "locators (priority/weight state)"],
+        PlainTable.Write(output, ["eid-prefix", "uptime", "expires in", "last used", "via", "action", "locators (priority/weight state)"],
             rows.Select(e => (IReadOnlyList<string>)
             [
                 e.GetProperty("eid").GetString()!, Age(e.GetProperty("installed"), now), Countdown(e.GetProperty("expires"), now), Age(e.GetProperty("lastUsed"), now) + " ago",
-                e.GetProperty("action").GetString() ?? "forward", Locators(e.GetProperty("rlocs")),
+                e.GetProperty("learnedBy").GetString()!, e.GetProperty("action").GetString() ?? "forward", Locators(e.GetProperty("rlocs")),
             ]));
+    }
+
+    public static void Cleared(JsonElement root, TextWriter output)
+    {
+        var cleared = root.GetProperty("cleared").EnumerateArray().Select(p => p.GetString()).ToList();
+        output.WriteLine(cleared.Count == 0 ? "No map-cache entry to clear" : $"Cleared {cleared.Count} map-cache entr{(cleared.Count == 1 ? "y" : "ies")}: {string.Join(", ", cleared)}");
     }
 
     public static void Database(JsonElement root, TextWriter output)

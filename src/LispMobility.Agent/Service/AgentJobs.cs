@@ -28,7 +28,10 @@ internal sealed class ReconciliationJob(MobilityAgent agent) : IJob
     }
 }
 
-/// <summary>A scheduled DR drill: computes the failover plan and checks each EID by lookup, moving nothing; the result is audited.</summary>
+/// <summary>
+/// A scheduled DR drill: the failover plan the real run would compute (<see cref="FailoverApi.PlanFor"/>), each planned EID
+/// checked by lookup, nothing moved; the result is audited. A plan refused or with nothing to move is a failed drill.
+/// </summary>
 [DisallowConcurrentExecution]
 internal sealed partial class DrillJob(MobilityAgent agent, ILogger<DrillJob> logger) : IJob
 {
@@ -36,24 +39,31 @@ internal sealed partial class DrillJob(MobilityAgent agent, ILogger<DrillJob> lo
     {
         var from = context.MergedJobDataMap.GetString("from")!;
         var to = context.MergedJobDataMap.GetString("to")!;
-        var eids = agent.Coordinator.EidsAt(from);
-        var answered = 0;
-        foreach (var eid in eids)
+        var plan = FailoverApi.PlanFor(agent, from, to, []);
+        string outcome, detail;
+        if (plan.Errors.Count > 0) (outcome, detail) = ("refused", $"drill {from} -> {to} refused: {string.Join("; ", plan.Errors)}");
+        else if (plan.NothingToMove(agent.Coordinator.Ranges.Where(r => r.IsHome(from)).Select(r => r.Name)) is { } nothing) (outcome, detail) = ("failed", $"drill: {nothing}");
+        else
         {
-            try
+            var answered = 0;
+            foreach (var move in plan.Moves)
             {
-                await agent.Xtr.ResolveAsync(eid, refresh: true, cancellationToken).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-                answered++;
+                try
+                {
+                    await agent.Xtr.ResolveAsync(move.Eid, refresh: true, cancellationToken).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+                    answered++;
+                }
+                catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+                {
+                    // Counted as unanswered below.
+                }
             }
-            catch (TimeoutException)
-            {
-                // Counted as unanswered below.
-            }
+
+            outcome = answered == plan.Moves.Count ? "ok" : "incomplete";
+            detail = $"drill {from} -> {to}: {plan.Moves.Count} EID(s) would move, {plan.Left.Count} left; {answered} answered a lookup";
         }
 
-        var detail = $"drill {from} -> {to}: {eids.Count} EID(s) would move; {answered} answered a lookup";
-        agent.Store.Audit(new Mobility.Persistence.AuditEntry(0, DateTimeOffset.UtcNow, null, null, null, from, to, "drill", "schedule", "quartz",
-            answered == eids.Count ? "ok" : "incomplete", detail, null));
+        agent.Store.Audit(new Mobility.Persistence.AuditEntry(0, DateTimeOffset.UtcNow, null, null, null, from, to, "drill", "schedule", "quartz", outcome, detail, null));
         LogDrill(detail);
     }
 

@@ -27,7 +27,7 @@ internal static class FailoverApi
                 named.Add(a);
             }
 
-            var plan = FailoverPlanner.Plan(agent.Coordinator, request.From ?? "", request.To ?? "", named, RegisteredAt(agent, request.From ?? ""));
+            var plan = PlanFor(agent, request.From ?? "", request.To ?? "", named);
             if (plan.Errors.Count > 0) return Results.Problem(string.Join("; ", plan.Errors), statusCode: StatusCodes.Status400BadRequest);
             var homeOf = agent.Coordinator.Ranges.Where(r => r.IsHome(plan.From)).Select(r => r.Name);
             if (plan.NothingToMove(homeOf) is { } nothing) return Results.Problem(nothing, statusCode: StatusCodes.Status409Conflict);
@@ -69,6 +69,10 @@ internal static class FailoverApi
     };
 
     /// <summary>The /32s the embedded Map-Server holds for the failed site: EIDs this agent may never have seen.</summary>
+    /// <summary>The plan of a failover from <paramref name="from"/> to <paramref name="to"/> as the real run computes it; the scheduled drill uses it too.</summary>
+    internal static FailoverPlan PlanFor(MobilityAgent agent, string from, string to, IReadOnlyCollection<IPAddress> named) =>
+        FailoverPlanner.Plan(agent.Coordinator, from, to, named, RegisteredAt(agent, from));
+
     private static IEnumerable<(IPAddress, string)> RegisteredAt(MobilityAgent agent, string site) =>
         agent.MapServer?.ListRegistrations().Where(r => string.Equals(r.Site, site, StringComparison.OrdinalIgnoreCase) && r.Eid.IsHost)
             .Select(r => (r.Eid.Address.ToIPAddress(), "mapping system")) ?? [];

@@ -1,6 +1,7 @@
 using System.Net;
 using LispMobility.Lisp.Addressing;
 using LispMobility.Mobility.Persistence;
+using LispMobility.Xtr.Caching;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -8,8 +9,8 @@ using Microsoft.AspNetCore.Routing;
 namespace LispMobility.Agent.Service;
 
 /// <summary>
-/// The read-only <c>/api</c> views behind the show verbs (<c>registrations</c>, <c>map-cache</c>, <c>database</c>, <c>eids</c>):
-/// times as UTC timestamps and lists as lists, for scripts; the CLI turns them into ages and columns.
+/// The <c>/api</c> views behind the show verbs (<c>registrations</c>, <c>map-cache</c>, <c>database</c>, <c>eids</c>) and
+/// <c>clear map-cache</c>: times as UTC timestamps and lists as lists, for scripts; the CLI turns them into ages and columns.
 /// </summary>
 internal static class ShowApi
 {
@@ -48,23 +49,25 @@ internal static class ShowApi
         // show ip lisp map-cache [EID]
         api.MapGet("/map-cache", (string? eid) =>
         {
-            EidPrefix? filter = null;
-            if (eid is not null)
-            {
-                if (IPAddress.TryParse(eid, out var a)) filter = EidPrefix.Host(a);
-                else if (EidPrefix.TryParse(eid, out var p)) filter = p;
-                else return Results.Problem($"'{eid}' is not an EID (address or prefix)", statusCode: StatusCodes.Status400BadRequest);
-            }
-
+            if (!TryFilter(eid, out var filter, out var problem)) return problem!;
             return Results.Json(agent.Xtr.MapCacheEntries()
-                .Where(e => filter is not { } f || e.Eid.Contains(f) || f.Contains(e.Eid))
+                .Where(e => Selects(filter, e.Eid))
                 .OrderBy(e => e.Eid.ToString(), StringComparer.Ordinal)
                 .Select(e => new
                 {
                     eid = e.Eid.ToString(), installed = e.Installed, expires = e.Expires, lastUsed = e.LastUsed, ttlMinutes = e.TtlMinutes,
+                    learnedBy = e.LearnedBy == MapCacheSource.Smr ? "smr" : "map-reply",
                     action = e.IsNegative ? e.Action.ToString() : null,
                     rlocs = e.Locators.Select(l => new { address = l.Address.ToString(), priority = l.Priority, weight = l.Weight, up = l.Reachable }),
                 }));
+        });
+
+        // clear ip lisp map-cache [EID]: removes what `map-cache EID` shows (every entry without one); the next packet resolves afresh.
+        api.MapDelete("/map-cache", (string? eid) =>
+        {
+            if (!TryFilter(eid, out var filter, out var problem)) return problem!;
+            var removed = agent.Xtr.ClearMapCache(filter);
+            return Results.Json(new { cleared = removed.Select(p => p.ToString()).OrderBy(p => p, StringComparer.Ordinal) });
         });
 
         // show ip lisp database: what this xTR registers — its aggregates and the dynamic-EID hosts it holds here.
@@ -87,4 +90,18 @@ internal static class ShowApi
             return new { eid = h.Eid.ToString(), range = h.Range, state = h.State.ToString(), since = h.Since, source = last?.Source ?? "xtr", vm = last?.Vm };
         })));
     }
+
+    private static bool TryFilter(string? eid, out EidPrefix? filter, out IResult? problem)
+    {
+        filter = null;
+        problem = null;
+        if (eid is null) return true;
+        if (IPAddress.TryParse(eid, out var a)) filter = EidPrefix.Host(a);
+        else if (EidPrefix.TryParse(eid, out var p)) filter = p;
+        else problem = Results.Problem($"'{eid}' is not an EID (address or prefix)", statusCode: StatusCodes.Status400BadRequest);
+        return problem is null;
+    }
+
+    // The entries an EID filter selects: those covering it (its mapping) and those inside it (more specifics of a prefix).
+    private static bool Selects(EidPrefix? filter, EidPrefix eid) => filter is not { } f || eid.Contains(f) || f.Contains(eid);
 }

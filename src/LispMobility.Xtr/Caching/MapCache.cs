@@ -14,6 +14,19 @@ public sealed record MapCacheEntry(EidPrefix Eid, IReadOnlyList<Locator> Locator
 
     /// <summary>When a lookup last hit the entry.</summary>
     public DateTimeOffset LastUsed { get; internal set; }
+
+    /// <summary>What installed the entry: a Map-Reply to an ordinary Map-Request, or one to an SMR-invoked refresh.</summary>
+    public MapCacheSource LearnedBy { get; init; }
+}
+
+/// <summary>How a map-cache entry was learned (the "how learned" of <c>show ip lisp map-cache</c>).</summary>
+public enum MapCacheSource
+{
+    /// <summary>A Map-Reply to a Map-Request after a cache miss or a lookup.</summary>
+    MapReply,
+
+    /// <summary>A Map-Reply to an SMR-invoked Map-Request: the mapping changed (a move) and the ETR asked for a refresh.</summary>
+    Smr,
 }
 
 /// <summary>
@@ -42,13 +55,13 @@ public sealed class MapCache(int capacity)
     /// <summary>Every entry, most recently used first.</summary>
     public IReadOnlyList<MapCacheEntry> Entries => _lru.ToList();
 
-    /// <summary>Installs or replaces the entry of a record.</summary>
-    public MapCacheEntry Install(MappingRecord record, DateTimeOffset now)
+    /// <summary>Installs or replaces the entry of a record, noting how it was learned.</summary>
+    public MapCacheEntry Install(MappingRecord record, DateTimeOffset now, MapCacheSource learnedBy = MapCacheSource.MapReply)
     {
         ArgumentNullException.ThrowIfNull(record);
         // TTL is in minutes; "local policy" (all ones) is treated as Cisco's default of a day.
         var ttl = record.Ttl == MappingRecord.TtlLocalPolicy ? 1440u : record.Ttl;
-        var entry = new MapCacheEntry(record.Eid, record.Locators, record.Action, ttl, now, now + TimeSpan.FromMinutes(ttl)) { LastUsed = now };
+        var entry = new MapCacheEntry(record.Eid, record.Locators, record.Action, ttl, now, now + TimeSpan.FromMinutes(ttl)) { LastUsed = now, LearnedBy = learnedBy };
         if (_table.TryGet(record.Eid, out var existing))
         {
             existing.Value = entry;

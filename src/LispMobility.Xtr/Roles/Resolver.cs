@@ -74,6 +74,22 @@ internal sealed class Resolver(XtrSite site)
     /// <summary>The live entry covering <paramref name="eid"/>, without marking it used, or null.</summary>
     public MapCacheEntry? Peek(LispAddress eid, DateTimeOffset now) => _cache.Lookup(eid, now, touch: false);
 
+    /// <summary>
+    /// Removes the entries <paramref name="filter"/> selects (those covering or inside it, as the map-cache view selects them),
+    /// or every entry; returns what it removed. The next packet or lookup resolves afresh.
+    /// </summary>
+    public IReadOnlyList<EidPrefix> Clear(EidPrefix? filter)
+    {
+        var removed = new List<EidPrefix>();
+        foreach (var entry in _cache.Entries)
+        {
+            if (filter is { } f && !entry.Eid.Contains(f) && !f.Contains(entry.Eid)) continue;
+            if (_cache.Remove(entry.Eid)) removed.Add(entry.Eid);
+        }
+
+        return removed;
+    }
+
     /// <summary>The remote RLOCs used within the in-use window (older ones are forgotten).</summary>
     public List<LispAddress> RemoteRlocsInUse(DateTimeOffset now)
     {
@@ -95,11 +111,14 @@ internal sealed class Resolver(XtrSite site)
         }
     }
 
-    /// <summary>Joins (or starts) the resolution of <paramref name="eid"/>; the task completes with the covering entry.</summary>
-    public Task<MapCacheEntry> Resolve(EidPrefix eid, bool refresh, XtrCall call)
+    /// <summary>
+    /// Joins (or starts) the resolution of <paramref name="eid"/>; the task completes with the covering entry. An ordinary
+    /// Map-Request even when the caller bypassed the cache: only an SMR received (<see cref="Refresh"/>) makes it SMR-invoked.
+    /// </summary>
+    public Task<MapCacheEntry> Resolve(EidPrefix eid, XtrCall call)
     {
         var tcs = new TaskCompletionSource<MapCacheEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Start(eid, smrInvoked: refresh, call).Waiters.Add(tcs);
+        Start(eid, smrInvoked: false, call).Waiters.Add(tcs);
         return tcs.Task;
     }
 
@@ -209,7 +228,7 @@ internal sealed class Resolver(XtrSite site)
                 _cache.Remove(stale.Eid);
             }
 
-            var entry = _cache.Install(WithReachability(record), now);
+            var entry = _cache.Install(WithReachability(record), now, resolution.SmrInvoked ? MapCacheSource.Smr : MapCacheSource.MapReply);
             NoteRemoteRlocs(record.Locators, now);
             site.Counters.CacheInstalled();
             call.Events.Add(new MapCacheUpdated(now, record.Eid, record.Locators, resolution.SmrInvoked));

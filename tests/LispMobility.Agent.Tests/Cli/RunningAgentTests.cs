@@ -86,11 +86,57 @@ public sealed class RunningAgentTests : IAsyncLifetime
         await Eventually(async () => { var t = await Verb("/api/registrations"); return t.Contains("172.16.4.0/24", StringComparison.Ordinal) ? t : null; });
         var output = new StringWriter();
 
-        var exit = await ClientCommands.LookupAsync(IPAddress.Parse("172.16.4.30"), IPEndPoint.Parse("127.91.0.1:4342"), output, CancellationToken.None);
+        var exit = await LigCommand.RunAsync(IPAddress.Parse("172.16.4.30"), IPEndPoint.Parse("127.91.0.1:4342"), new LigOptions(), output, CancellationToken.None);
 
         Assert.Equal(0, exit);
         Assert.Contains("172.16.4.0/24", output.ToString(), StringComparison.Ordinal);
         Assert.Contains("127.91.1.1", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Lig_answers_json_from_the_source_it_is_given()
+    {
+        await Eventually(async () => { var t = await Verb("/api/registrations"); return t.Contains("172.16.4.0/24", StringComparison.Ordinal) ? t : null; });
+        var output = new StringWriter();
+
+        var exit = await LigCommand.RunAsync(IPAddress.Parse("172.16.4.30"), IPEndPoint.Parse("127.91.0.1:4342"),
+            new LigOptions(Source: IPAddress.Parse("127.91.1.77"), Json: true), output, CancellationToken.None);
+
+        Assert.Equal(0, exit);
+        using var doc = JsonDocument.Parse(output.ToString());
+        Assert.True(doc.RootElement.GetProperty("answered").GetBoolean());
+        Assert.Equal("172.16.4.0/24", doc.RootElement.GetProperty("records")[0].GetProperty("eid").GetString());
+        Assert.Equal("127.91.1.1", doc.RootElement.GetProperty("records")[0].GetProperty("rlocs")[0].GetProperty("address").GetString());
+        Assert.Equal(2, await LigCommand.RunAsync(IPAddress.Parse("172.16.4.30"), IPEndPoint.Parse("127.91.0.1:4342"),
+            new LigOptions(Source: IPAddress.IPv6Loopback), new StringWriter(), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Lig_looks_up_an_ipv6_eid_through_an_ipv4_map_resolver()
+    {
+        var output = new StringWriter();
+
+        var exit = await LigCommand.RunAsync(IPAddress.Parse("2001:db8::1"), IPEndPoint.Parse("127.91.0.1:4342"), new LigOptions(), output, CancellationToken.None);
+
+        Assert.Equal(0, exit);
+        Assert.StartsWith("Mapping entry for EID '2001:db8::1', from 127.91.0.1:4342", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("negative", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Lig_sends_count_requests_each_waiting_timeout_then_fails()
+    {
+        var output = new StringWriter();
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        // Nothing listens there: every Map-Request goes unanswered.
+        var exit = await LigCommand.RunAsync(IPAddress.Parse("172.16.4.30"), IPEndPoint.Parse("127.91.0.77:4342"),
+            new LigOptions(Count: 2, Timeout: TimeSpan.FromMilliseconds(200)), output, CancellationToken.None);
+
+        Assert.Equal(1, exit);
+        Assert.Equal(["no reply from 127.91.0.77:4342 within 0.2 s (attempt 1 of 2)", "no reply from 127.91.0.77:4342 within 0.2 s (attempt 2 of 2)"],
+            output.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"took {watch.Elapsed}");
     }
 
     [Fact]

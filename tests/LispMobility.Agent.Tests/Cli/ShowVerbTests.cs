@@ -79,10 +79,45 @@ public sealed class ShowVerbTests : IAsyncLifetime
 
         var lines = await Show("map-cache");
         Assert.Equal("LISP IPv4/IPv6 Mapping Cache, 1 entries", lines[0]);
-        Assert.Matches(@"^172\.16\.5\.0/24  00:00:\d\d  23:5\d:\d\d    00:00:\d\d ago  forward  127\.91\.8\.1 1/100 up$", lines[2]);
+        Assert.Matches(@"^EID-PREFIX +UPTIME +EXPIRES IN +LAST USED +VIA +ACTION +LOCATORS \(PRIORITY/WEIGHT STATE\)$", lines[1]);
+        Assert.Matches(@"^172\.16\.5\.0/24  00:00:\d\d  23:5\d:\d\d    00:00:\d\d ago  map-reply  forward  127\.91\.8\.1 1/100 up$", lines[2]);
 
         Assert.Equal(3, (await Show("map-cache", "172.16.5.7")).Length);
-        Assert.Equal(["LISP IPv4/IPv6 Mapping Cache, 0 entries", "EID-PREFIX  UPTIME  EXPIRES IN  LAST USED  ACTION  LOCATORS (PRIORITY/WEIGHT STATE)"], await Show("map-cache", "10.9.9.9"));
+        Assert.Equal(["LISP IPv4/IPv6 Mapping Cache, 0 entries", "EID-PREFIX  UPTIME  EXPIRES IN  LAST USED  VIA  ACTION  LOCATORS (PRIORITY/WEIGHT STATE)"], await Show("map-cache", "10.9.9.9"));
+
+        var json = new StringWriter();
+        Assert.Equal(0, await ClientCommands.ShowAsync(_agent.Config, "/api/map-cache", json: true, [], json, CancellationToken.None));
+        using var doc = JsonDocument.Parse(json.ToString());
+        Assert.Equal("map-reply", doc.RootElement[0].GetProperty("learnedBy").GetString());
+    }
+
+    private async Task<(int Exit, string Output)> Clear(string? eid)
+    {
+        var output = new StringWriter();
+        var exit = await ClientCommands.ShowAsync(_agent.Config, "/api/map-cache" + (eid is null ? "" : $"?eid={eid}"), json: false, ShowViews.Cleared, output,
+            CancellationToken.None, HttpMethod.Delete);
+        return (exit, output.ToString().Trim());
+    }
+
+    [Fact]
+    public async Task Clear_map_cache_removes_one_eids_entry_or_all()
+    {
+        // Two entries: dc1's aggregate, and a negative one for an EID nobody registered in dc2's range.
+        Assert.True((await _agent.Api.GetAsync(new Uri("/api/lookup?eid=172.16.5.7", UriKind.Relative))).IsSuccessStatusCode);
+        Assert.True((await _agent.Api.GetAsync(new Uri("/api/lookup?eid=172.16.4.9", UriKind.Relative))).IsSuccessStatusCode);
+        Assert.Equal("LISP IPv4/IPv6 Mapping Cache, 2 entries", (await Show("map-cache"))[0]);
+
+        Assert.Equal((0, "Cleared 1 map-cache entry: 172.16.5.0/24"), await Clear("172.16.5.7"));
+        var left = await Show("map-cache");
+        Assert.Equal("LISP IPv4/IPv6 Mapping Cache, 1 entries", left[0]);
+        Assert.DoesNotContain(left, l => l.StartsWith("172.16.5.0/24", StringComparison.Ordinal));
+
+        var all = await Clear(null);
+        Assert.Equal(0, all.Exit);
+        Assert.StartsWith("Cleared 1 map-cache entry: 172.16.4.", all.Output, StringComparison.Ordinal);
+        Assert.Equal("LISP IPv4/IPv6 Mapping Cache, 0 entries", (await Show("map-cache"))[0]);
+        Assert.Equal((0, "No map-cache entry to clear"), await Clear(null));
+        Assert.Equal(1, (await Clear("banana")).Exit);
     }
 
     [Fact]

@@ -174,15 +174,25 @@ public sealed class ConfigValidatorTests : IDisposable
         Assert.Equal(["vm-web 172.16.4.0/24 AcrossSubnet eth1", "vm-db 172.16.8.0/24 ExtendedSubnet "], dynamic);
     }
 
-    [Theory]
-    [InlineData("appsettings.example.json")]
-    public void The_shipped_examples_are_valid(string name)
+    /// <summary>
+    /// Every file in config/, so that a new example is checked the day it is added; the Windows one where its paths are
+    /// absolute (C:\ is not, on Linux).
+    /// </summary>
+    public static TheoryData<string> ShippedExamples()
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "LispMobility.sln"))) dir = dir.Parent;
+        var data = new TheoryData<string>();
+        foreach (var f in Directory.GetFiles(Installer.RepositoryPaths.File("config"), "*.json").Order(StringComparer.Ordinal))
+        {
+            if (OperatingSystem.IsWindows() || !f.EndsWith(".windows.example.json", StringComparison.Ordinal)) data.Add(Path.GetFileName(f));
+        }
 
-        Assert.Empty(ConfigValidator.Validate(new FileInfo(Path.Combine(dir!.FullName, "config", name)), out _));
+        return data;
     }
+
+    [Theory]
+    [MemberData(nameof(ShippedExamples))]
+    public void The_shipped_examples_are_valid(string name) =>
+        Assert.Empty(ConfigValidator.Validate(new FileInfo(Installer.RepositoryPaths.File("config", name)), out _));
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
