@@ -63,7 +63,8 @@ internal static class RunCommand
             for (var i = 0; i < config.Runtime.Drills.Count; i++)
             {
                 var d = config.Runtime.Drills[i];
-                q.ScheduleJob<DrillJob>(t => t.WithCronSchedule(d.Cron).UsingJobData("from", d.From).UsingJobData("to", d.To), j => j.WithIdentity($"dr-drill-{i}"));
+                var identity = $"dr-drill-{i}"; // not i in the lambda: a for loop's variable is shared by every iteration
+                q.ScheduleJob<DrillJob>(t => t.WithCronSchedule(d.Cron).UsingJobData("from", d.From).UsingJobData("to", d.To), j => j.WithIdentity(identity));
             }
         });
 

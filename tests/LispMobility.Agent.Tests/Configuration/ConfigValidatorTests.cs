@@ -49,7 +49,7 @@ public sealed class ConfigValidatorTests : IDisposable
         { "unknown key in a list item", "\"Address\": \"127.0.0.1\",", "\"Adress\": \"127.0.0.1\",",
             ["Xtr.Rlocs[0].Adress (line 11, column 18): unknown key 'Adress'; did you mean 'Address'?", "Xtr.Rlocs[0].Address: '' is not an IP address"] },
         { "unknown key nowhere near a known one", "\"Site\": \"dc1\",", "\"Site\": \"dc1\", \"Colour\": 1,",
-            ["Xtr.Colour (line 10, column 20): unknown key 'Colour'; known keys here: Site, Listen, Rlocs, MapServers, MapResolvers, DatabaseMappings, DynamicEids, XtrId, SiteId, RegisterInterval, QuickRegisterInterval, QuickRegisterWindow, RegisterRetransmitInitial, RegisterRetransmitMax, RegisterDeadline, RecordTtlMinutes, MapCacheSize, MapRequestInterval, MapRequestRetries, MapRequestBackoff, ResolveTimeout, SmrInterval, InUseWindow, DataPlane"] },
+            ["Xtr.Colour (line 10, column 20): unknown key 'Colour'; known keys here: Site, Listen, Rlocs, MapServers, MapResolvers, DatabaseMappings, DynamicEids, XtrId, SiteId, RegisterInterval, QuickRegisterInterval, QuickRegisterWindow, RegisterRetransmitInitial, RegisterRetransmitMax, RegisterDeadline, RecordTtlMinutes, MapCacheSize, MapRequestInterval, MapRequestRetries, MapRequestBackoff, ResolveTimeout, SmrInterval, InUseWindow, DataPlane, RlocProbing, RlocProbeInterval, RlocProbeMissLimit"] },
         { "word for a number", "\"Priority\": 1", "\"Priority\": \"high\"",
             ["Xtr.Rlocs[0].Priority (line 11, column 54): 'high' is not a whole number 0-255; write a number without quotes, e.g. 1"] },
         { "number out of range", "\"Priority\": 1", "\"Priority\": 300",

@@ -92,8 +92,9 @@ public sealed class NetnsLab : IAsyncDisposable
             foreach (var node in AgentNodes) await lab.WaitReadyAsync(node).ConfigureAwait(false);
             await lab.EventuallyAsync(async () =>
             {
-                var r = await lab.ApiAsync("ms", "/registrations").ConfigureAwait(false);
-                return r?.ToString() is { } s && s.Contains("172.16.4.0/24", StringComparison.Ordinal) && s.Contains("10.50.0.0/24", StringComparison.Ordinal);
+                // Registered, not merely configured: /api/registrations lists each site's configured prefixes too.
+                var held = Converged.Registrations(await lab.ApiAsync("ms", "/registrations").ConfigureAwait(false)).Select(r => r.Registration.GetProperty("eid").GetString()).ToList();
+                return held.Contains("172.16.4.0/24") && held.Contains("10.50.0.0/24");
             }, TimeSpan.FromSeconds(30), "DC1's and the branch's aggregates registered at the Map-Server").ConfigureAwait(false);
             return lab;
         }
