@@ -67,24 +67,9 @@ public sealed partial class NetlinkSocket : IDisposable
         var buffer = new byte[64 * 1024];
         while (true)
         {
-            nint received;
-            fixed (byte* b = buffer) received = recv(_fd, b, buffer.Length, 0);
-            if (received < 0)
+            ReadOnlySpan<byte> data = Receive(buffer, what);
+            while (NextMessage(ref data, out var type, out var flags, out var seq, out var payload))
             {
-                var errno = Marshal.GetLastPInvokeError();
-                if (errno == Eintr) continue;
-                throw new NetlinkException(errno, errno == Eagain ? "no answer from the kernel in time" : null, what);
-            }
-            var data = buffer.AsSpan(0, (int)received);
-            while (data.Length >= Rtnl.HeaderLength)
-            {
-                var length = (int)MemoryMarshal.Read<uint>(data);
-                if (length < Rtnl.HeaderLength || length > data.Length) break;
-                var type = MemoryMarshal.Read<ushort>(data[4..]);
-                var flags = MemoryMarshal.Read<ushort>(data[6..]);
-                var seq = MemoryMarshal.Read<uint>(data[8..]);
-                var payload = data[Rtnl.HeaderLength..length];
-                data = data[Math.Min(NetlinkMessage.Align(length), data.Length)..];
                 if (seq != sequence) continue; // a late answer to an earlier request
                 if (type == Rtnl.NlmsgDone) return answers;
                 if (type == Rtnl.NlmsgError)
@@ -126,25 +111,9 @@ public sealed partial class NetlinkSocket : IDisposable
         var buffer = new byte[64 * 1024];
         while (pending > 0)
         {
-            nint received;
-            fixed (byte* b = buffer) received = recv(_fd, b, buffer.Length, 0);
-            if (received < 0)
+            ReadOnlySpan<byte> data = Receive(buffer, $"{pending} of {requests.Count} route requests");
+            while (NextMessage(ref data, out var type, out var flags, out var seq, out var payload))
             {
-                var errno = Marshal.GetLastPInvokeError();
-                if (errno == Eintr) continue;
-                throw new NetlinkException(errno, errno == Eagain ? "no answer from the kernel in time" : null, $"{pending} of {requests.Count} route requests");
-            }
-
-            var data = buffer.AsSpan(0, (int)received);
-            while (data.Length >= Rtnl.HeaderLength)
-            {
-                var length = (int)MemoryMarshal.Read<uint>(data);
-                if (length < Rtnl.HeaderLength || length > data.Length) break;
-                var type = MemoryMarshal.Read<ushort>(data[4..]);
-                var flags = MemoryMarshal.Read<ushort>(data[6..]);
-                var seq = MemoryMarshal.Read<uint>(data[8..]);
-                var payload = data[Rtnl.HeaderLength..length];
-                data = data[Math.Min(NetlinkMessage.Align(length), data.Length)..];
                 var index = (long)seq - first;
                 if (type != Rtnl.NlmsgError || index < 0 || index >= requests.Count) continue;
                 var error = payload.Length >= 4 ? -MemoryMarshal.Read<int>(payload) : 0;
@@ -154,6 +123,35 @@ public sealed partial class NetlinkSocket : IDisposable
         }
 
         return results;
+    }
+
+    /// <summary>One datagram from the kernel (retried on EINTR); a timeout or error is a <see cref="NetlinkException"/>.</summary>
+    private unsafe Span<byte> Receive(byte[] buffer, string what)
+    {
+        while (true)
+        {
+            nint received;
+            fixed (byte* b = buffer) received = recv(_fd, b, buffer.Length, 0);
+            if (received >= 0) return buffer.AsSpan(0, (int)received);
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno == Eintr) continue;
+            throw new NetlinkException(errno, errno == Eagain ? "no answer from the kernel in time" : null, what);
+        }
+    }
+
+    /// <summary>The next netlink message of a datagram, <paramref name="data"/> advanced past it; false at the end or on a bad length.</summary>
+    private static bool NextMessage(ref ReadOnlySpan<byte> data, out ushort type, out ushort flags, out uint seq, out ReadOnlySpan<byte> payload)
+    {
+        type = 0; flags = 0; seq = 0; payload = default;
+        if (data.Length < Rtnl.HeaderLength) return false;
+        var length = (int)MemoryMarshal.Read<uint>(data);
+        if (length < Rtnl.HeaderLength || length > data.Length) return false;
+        type = MemoryMarshal.Read<ushort>(data[4..]);
+        flags = MemoryMarshal.Read<ushort>(data[6..]);
+        seq = MemoryMarshal.Read<uint>(data[8..]);
+        payload = data[Rtnl.HeaderLength..length];
+        data = data[Math.Min(NetlinkMessage.Align(length), data.Length)..];
+        return true;
     }
 
     private static string? KernelMessage(ReadOnlySpan<byte> payload, ushort flags)
