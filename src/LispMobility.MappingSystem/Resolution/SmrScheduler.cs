@@ -22,10 +22,18 @@ internal sealed class SmrScheduler(MapServerOptions options, TimeProvider time, 
     private readonly PriorityQueue<(IPEndPoint, LispAddress), DateTimeOffset> _dueOrder = new();
     // SMRs sent and not yet followed by a Map-Request from that ITR for that EID: how many times each was sent.
     private readonly Dictionary<(IPEndPoint, LispAddress), int> _unanswered = [];
+    // One item per remembered (EID, ITR), at the time it was queued: pruning takes the oldest from here instead of walking
+    // every requester. A full table of recent requesters walked all of them for each new one and freed nothing, which made
+    // the Map-Requests of a 100,000-EID failback quadratic. An item whose requester asked again since is queued again.
+    private readonly PriorityQueue<(LispAddress Eid, IPEndPoint Itr), DateTimeOffset> _byAge = new();
+    private DateTimeOffset _nextLastSentSweep;
     private int _tracked;
 
     /// <summary>Requester entries currently remembered.</summary>
     public int Tracked => _tracked;
+
+    /// <summary>Entries pruning and sweeping have looked at since start: what a test counts to see them stay proportional to what they free.</summary>
+    internal long Visited { get; private set; }
 
     /// <summary>Notes that <paramref name="itr"/> asked for <paramref name="eid"/>.</summary>
     public void Requested(LispAddress eid, IPEndPoint itr, DateTimeOffset now)
@@ -40,6 +48,7 @@ internal sealed class SmrScheduler(MapServerOptions options, TimeProvider time, 
         {
             if (_tracked >= options.MaxTrackedRequesters && !Prune(now)) return;
             _tracked++;
+            _byAge.Enqueue((eid, itr), now);
         }
 
         set[itr] = now;
@@ -124,8 +133,12 @@ internal sealed class SmrScheduler(MapServerOptions options, TimeProvider time, 
             _dueOrder.Dequeue();
         }
 
-        if (_lastSent.Count > options.MaxTrackedRequesters)
+        // At most once an interval: what a sweep leaves is younger than the interval, and sweeping on every call while more
+        // than the bound were sent within one interval walked them all for each SMR.
+        if (_lastSent.Count > options.MaxTrackedRequesters && now >= _nextLastSentSweep)
         {
+            _nextLastSentSweep = now + options.SmrInterval;
+            Visited += _lastSent.Count;
             foreach (var (k, t) in _lastSent.ToList())
             {
                 if (now - t >= options.SmrInterval) _lastSent.Remove(k);
@@ -135,19 +148,23 @@ internal sealed class SmrScheduler(MapServerOptions options, TimeProvider time, 
         return next;
     }
 
-    // Forgets requesters older than the memory window; true when room was made.
+    // Forgets requesters older than the memory window, oldest first; true when room was made.
     private bool Prune(DateTimeOffset now)
     {
-        foreach (var (eid, set) in _requesters.ToList())
+        while (_byAge.TryPeek(out var pair, out var queued) && now - queued > options.RequesterMemory)
         {
-            foreach (var (itr, asked) in set.ToList())
+            _byAge.Dequeue();
+            Visited++;
+            if (!_requesters.TryGetValue(pair.Eid, out var set) || !set.TryGetValue(pair.Itr, out var asked)) continue;
+            if (now - asked <= options.RequesterMemory)
             {
-                if (now - asked <= options.RequesterMemory) continue;
-                set.Remove(itr);
-                _tracked--;
+                _byAge.Enqueue(pair, asked);
+                continue;
             }
 
-            if (set.Count == 0) _requesters.Remove(eid);
+            set.Remove(pair.Itr);
+            _tracked--;
+            if (set.Count == 0) _requesters.Remove(pair.Eid);
         }
 
         return _tracked < options.MaxTrackedRequesters;
