@@ -20,6 +20,9 @@ internal sealed class Registrar(XtrSite site, HostTable hosts)
     private readonly Dictionary<ulong, (MapServerPeer Ms, (DynamicHost Host, PendingRegistration Request)[]? Hosts, DateTimeOffset Sent)> _pending = [];
     // Hosts whose request awaits acknowledgement: the only ones the timer has to look at.
     private readonly HashSet<DynamicHost> _inFlight = [];
+    // Hosts whose registration passed its deadline unacknowledged: a periodic Map-Register's acknowledgement confirms them.
+    // Kept apart so that each such acknowledgement does not walk every host (thousands of them per periodic round).
+    private readonly HashSet<DynamicHost> _unconfirmed = [];
     private DateTimeOffset _quickUntil = site.Time.GetUtcNow() + site.Options.QuickRegisterWindow;
     private DateTimeOffset _nextPeriodic = site.Time.GetUtcNow();
 
@@ -235,6 +238,7 @@ internal sealed class Registrar(XtrSite site, HostTable hosts)
         else
         {
             host.State = HostState.Unconfirmed;
+            _unconfirmed.Add(host);
         }
     }
 
@@ -270,7 +274,12 @@ internal sealed class Registrar(XtrSite site, HostTable hosts)
         if (pending.Hosts is null)
         {
             // A periodic Map-Register carries every unconfirmed host: its acknowledgement confirms them too.
-            foreach (var host in hosts.All.Where(h => h.State == HostState.Unconfirmed).ToList()) Acknowledge(host, host.Request, ms, call);
+            foreach (var host in _unconfirmed.ToList())
+            {
+                // One registered, withdrawn, away or forgotten since is no longer this set's business.
+                if (host.State == HostState.Unconfirmed && ReferenceEquals(hosts.Get(host.Eid.Address), host)) Acknowledge(host, host.Request, ms, call);
+                if (host.State != HostState.Unconfirmed || !ReferenceEquals(hosts.Get(host.Eid.Address), host)) _unconfirmed.Remove(host);
+            }
         }
         else
         {

@@ -11,6 +11,7 @@ namespace LispMobility.Xtr.Roles;
 internal sealed class Solicitation(XtrSite site, Resolver resolver)
 {
     private readonly Dictionary<(IPEndPoint, LispAddress), DateTimeOffset> _sent = [];
+    private DateTimeOffset _nextSweep;
 
     /// <summary>SMRs the ITRs of the remote RLOCs in use about <paramref name="eid"/>; returns how many were sent.</summary>
     public int SolicitRemoteItrs(LispAddress eid, XtrCall call)
@@ -34,8 +35,11 @@ internal sealed class Solicitation(XtrSite site, Resolver resolver)
             return false;
         }
 
-        if (_sent.Count > 10_000)
+        // At most once an interval: what a sweep leaves is younger than the interval, and sweeping on every SMR while more than
+        // the bound went out within one interval (a bulk move soliciting a busy ITR) walked them all for each.
+        if (_sent.Count > 10_000 && call.Now >= _nextSweep)
         {
+            _nextSweep = call.Now + site.Options.SmrInterval;
             foreach (var (k, t) in _sent.ToList())
             {
                 if (call.Now - t >= site.Options.SmrInterval) _sent.Remove(k);
