@@ -25,7 +25,7 @@ public sealed class XtrNode : ITunnelRouter, IXtrStatus, IAsyncDisposable
     private readonly IRouteTable _routes;
     private readonly RouteProgrammer _programmer;
     private readonly object _sendGate = new();
-    private readonly TimeSpan _resolveTimeout;
+    private readonly XtrOperations _operations;
 
     /// <summary>Binds the sockets (a port in use fails here, naming the address).</summary>
     public XtrNode(XtrOptions options, IRouteTable routes, ILoggerFactory? loggers = null, TimeProvider? time = null, NonceSource? nonces = null)
@@ -38,7 +38,7 @@ public sealed class XtrNode : ITunnelRouter, IXtrStatus, IAsyncDisposable
         _time = time ?? TimeProvider.System;
         Engine.EventRaised += (_, e) => EventRaised?.Invoke(this, e);
         _programmer.Failed += (_, f) => EventRaised?.Invoke(this, new RouteProgrammingFailed(_time.GetUtcNow(), EidPrefix.Host(LispAddress.FromIPAddress(f.Change.Address)), f.Change, f.Error.Message, f.Attempts));
-        _resolveTimeout = options.ResolveTimeout;
+        _operations = new XtrOperations(Engine, new Shell(this), options.ResolveTimeout, _time);
         if (options.DataPlane.Enabled && OperatingSystem.IsLinux())
         {
             DataPlane = new DataPlaneHost(options, Engine, new Signals(this), time, loggers.CreateLogger<DataPlaneHost>());
@@ -126,70 +126,30 @@ public sealed class XtrNode : ITunnelRouter, IXtrStatus, IAsyncDisposable
 
     /// <inheritdoc cref="XtrEngine.BeginRegisterHost"/>
     public Task<RegistrationResult> RegisterHostAsync(IPAddress eid, string? range = null, CancellationToken cancellationToken = default) =>
-        Run(sink => Engine.BeginRegisterHost(eid, range, sink)).WaitAsync(cancellationToken);
+        _operations.RegisterHostAsync(eid, range, cancellationToken);
 
     /// <inheritdoc cref="XtrEngine.BeginWithdrawHost"/>
     public Task WithdrawHostAsync(IPAddress eid, bool removeRoute = true, CancellationToken cancellationToken = default) =>
-        Run(sink => Engine.BeginWithdrawHost(eid, sink, removeRoute)).WaitAsync(cancellationToken);
+        _operations.WithdrawHostAsync(eid, removeRoute, cancellationToken);
 
     /// <inheritdoc cref="XtrEngine.BeginRegisterHosts"/>
     public Task<RegistrationResult>[] RegisterHostsAsync(IReadOnlyList<IPAddress> eids, string? range = null, CancellationToken cancellationToken = default) =>
-        Array.ConvertAll(Run(sink => Engine.BeginRegisterHosts(eids, range, sink)), t => t.WaitAsync(cancellationToken));
+        _operations.RegisterHostsAsync(eids, range, cancellationToken);
 
     /// <inheritdoc cref="XtrEngine.BeginWithdrawHosts"/>
     public Task[] WithdrawHostsAsync(IReadOnlyList<IPAddress> eids, bool removeRoute = true, CancellationToken cancellationToken = default) =>
-        Array.ConvertAll(Run(sink => Engine.BeginWithdrawHosts(eids, sink, removeRoute)), t => t.WaitAsync(cancellationToken));
+        _operations.WithdrawHostsAsync(eids, removeRoute, cancellationToken);
 
-    /// <inheritdoc cref="XtrEngine.BeginResolve"/>
-    /// <remarks>Fails with <see cref="TimeoutException"/> after <see cref="XtrOptions.ResolveTimeout"/>; the engine keeps asking at its own pace.</remarks>
-    public async Task<MapCacheEntry> ResolveAsync(IPAddress eid, bool refresh = false, CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            return await Run(sink => Engine.BeginResolve(eid, sink, refresh)).WaitAsync(_resolveTimeout, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException e)
-        {
-            throw new TimeoutException($"no Map-Reply for {eid} within {_resolveTimeout.TotalSeconds:0.#} s", e);
-        }
-    }
+    /// <inheritdoc cref="XtrOperations.ResolveAsync"/>
+    public Task<MapCacheEntry> ResolveAsync(IPAddress eid, bool refresh = false, CancellationToken cancellationToken = default) =>
+        _operations.ResolveAsync(eid, refresh, cancellationToken);
 
-    /// <inheritdoc />
-    /// <remarks>One timeout for the whole set, <see cref="XtrOptions.ResolveTimeout"/> from the call; the engine keeps asking at its own pace.</remarks>
-    public async Task<IReadOnlyList<Resolution>> ResolveManyAsync(IReadOnlyList<IPAddress> eids, bool refresh = false, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(eids);
-        var pending = Run(sink =>
-        {
-            var tasks = new Task<MapCacheEntry>[eids.Count];
-            for (var i = 0; i < tasks.Length; i++) tasks[i] = Engine.BeginResolve(eids[i], sink, refresh);
-            return tasks;
-        });
-
-        // One wait for the set, not one (and a timer) per EID; what each got is read from its task afterwards.
-        try
-        {
-            await Task.WhenAll(pending).WaitAsync(_resolveTimeout, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            // A timeout or some EIDs failing: reported per EID below.
-        }
-
-        var results = new Resolution[pending.Length];
-        for (var i = 0; i < pending.Length; i++)
-        {
-            var t = pending[i];
-            results[i] = t.IsCompletedSuccessfully ? new Resolution(t.Result, null)
-                : t.IsFaulted ? new Resolution(null, t.Exception!.InnerException ?? t.Exception)
-                : new Resolution(null, new TimeoutException($"no Map-Reply for {eids[i]} within {_resolveTimeout.TotalSeconds:0.#} s"));
-        }
-
-        return results;
-    }
+    /// <inheritdoc cref="XtrOperations.ResolveManyAsync"/>
+    public Task<IReadOnlyList<Resolution>> ResolveManyAsync(IReadOnlyList<IPAddress> eids, bool refresh = false, CancellationToken cancellationToken = default) =>
+        _operations.ResolveManyAsync(eids, refresh, cancellationToken);
 
     /// <inheritdoc cref="XtrEngine.SolicitRemoteItrs"/>
-    public int SolicitRemoteItrs(IPAddress eid) => Run(sink => Engine.SolicitRemoteItrs(eid, sink));
+    public int SolicitRemoteItrs(IPAddress eid) => _operations.SolicitRemoteItrs(eid);
 
     // Map-Register nonces must reach the Map-Server in increasing order (it drops a smaller one as a replay), and they
     // are drawn when a message is built: every engine call and the sending of what it built happen as one step.
@@ -212,6 +172,12 @@ public sealed class XtrNode : ITunnelRouter, IXtrStatus, IAsyncDisposable
 
         _transport.Wake();
         return result;
+    }
+
+    /// <summary>The API's calls into the engine, in the same order as the transport's.</summary>
+    private sealed class Shell(XtrNode node) : IXtrShell
+    {
+        public T Run<T>(Func<IDatagramSink, T> call) => node.Run(call);
     }
 
     /// <summary>The engine as the transport drives it, through the same ordering as the API calls.</summary>

@@ -26,6 +26,7 @@ internal sealed class FaultyTunnelRouter(ITunnelRouter inner) : ITunnelRouter
     private readonly ConcurrentDictionary<RouterCall, int> _calls = new();
     private readonly ConcurrentDictionary<RouterCall, bool> _hang = new();
     private readonly ConcurrentDictionary<IPAddress, bool> _broken = new();
+    private readonly TaskCompletionSource _hanging = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public string Site => inner.Site;
 
@@ -42,6 +43,9 @@ internal sealed class FaultyTunnelRouter(ITunnelRouter inner) : ITunnelRouter
 
     /// <summary>Calls of <paramref name="call"/> wait until cancelled (a crash mid-saga).</summary>
     public void Hang(RouterCall call) => _hang[call] = true;
+
+    /// <summary>Completes when a call first hangs: the crash point is reached.</summary>
+    public Task Hanging => _hanging.Task;
 
     /// <summary>Calls of <paramref name="call"/> so far, failed ones included.</summary>
     public int Calls(RouterCall call) => _calls.GetValueOrDefault(call);
@@ -130,7 +134,12 @@ internal sealed class FaultyTunnelRouter(ITunnelRouter inner) : ITunnelRouter
     private async Task EnterAsync(RouterCall call, CancellationToken cancellationToken)
     {
         var n = _calls.AddOrUpdate(call, 1, (_, c) => c + 1);
-        if (_hang.GetValueOrDefault(call)) await Task.Delay(Timeout.Infinite, cancellationToken);
+        if (_hang.GetValueOrDefault(call))
+        {
+            _hanging.TrySetResult();
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+
         var left = _failures.GetValueOrDefault(call);
         if (left > 0 && _failures.TryUpdate(call, left - 1, left)) throw new InvalidOperationException($"injected {call} failure (call {n})");
     }

@@ -74,6 +74,12 @@ internal sealed class MobilityLab : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The lab's configuration, journal directory and stores without its sockets: what <see cref="SimulatedMobilityLab"/>
+    /// runs on the simulated network (subnet 0, which no UDP lab takes: those count from 1).
+    /// </summary>
+    public static MobilityLab Unstarted() => new(0, null);
+
     /// <summary>A Map-Server with an empty registry on the lab's address (the first, or one restarted after an outage).</summary>
     public async Task StartMapServerAsync()
     {

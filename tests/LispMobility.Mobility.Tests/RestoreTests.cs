@@ -7,23 +7,32 @@ namespace LispMobility.Mobility.Tests;
 
 /// <summary>
 /// What an agent knows after a restart or after other sites' agents moved its EIDs on: the /32s the journal says live at its
-/// sites registered again, and no stale owner for an EID whose /32 left.
+/// sites registered again, and no stale owner for an EID whose /32 left. On the simulated network with a manual clock
+/// (<see cref="UdpMobilityTests"/> runs one on UDP).
 /// </summary>
 public sealed class RestoreTests : IAsyncLifetime
 {
-    private MobilityLab _lab = null!;
+    private static readonly TimeSpan ResolveTimeout = TimeSpan.FromMilliseconds(500);
+    private SimulatedMobilityLab _lab = null!;
 
-    public async Task InitializeAsync() => _lab = await MobilityLab.StartAsync();
+    public Task InitializeAsync()
+    {
+        _lab = SimulatedMobilityLab.Start();
+        return Task.CompletedTask;
+    }
 
     public async Task DisposeAsync() => await _lab.DisposeAsync();
 
     // DC2's xTR after a restart (it knows no host). Its lookups of the hosts it registered go unanswered: the Map-Server
-    // forwards them to it. A short resolve timeout keeps the test short.
-    private XtrNode Restarted() => new(_lab.XtrOptions(MobilityLab.Dc2) with { ResolveTimeout = TimeSpan.FromMilliseconds(500) }, _lab.Routes[MobilityLab.Dc2]);
+    // forwards them to it. They time out on the manual clock (AdvanceUntilAsync).
+    private void RestartDc2()
+    {
+        _lab.StopXtr(MobilityLab.Dc2);
+        _lab.StartXtr(MobilityLab.Dc2, o => o with { ResolveTimeout = ResolveTimeout });
+    }
 
     // DC1's own agent: it drives only DC1's xTR, with a journal of its own (closed when the lab is disposed).
-    private MobilityCoordinator Dc1Agent() =>
-        new(_lab.MobilityOptions(), new Dictionary<string, ITunnelRouter> { [MobilityLab.Dc1] = _lab.Xtrs[MobilityLab.Dc1] }, _lab.OpenStore("dc1-agent.db"));
+    private MobilityCoordinator Dc1Agent() => _lab.AgentOf(MobilityLab.Dc1, "dc1-agent.db");
 
     [Fact]
     public async Task A_restarted_xtr_registers_again_the_hosts_the_journal_places_at_its_site()
@@ -34,19 +43,15 @@ public sealed class RestoreTests : IAsyncLifetime
         Assert.True((await before.FailoverAsync(MobilityLab.Dc1, MobilityLab.Dc2)).Converged);
 
         // DC2's agent restarts: a new xTR that knows no host, a new coordinator over the same journal.
-        await _lab.Xtrs[MobilityLab.Dc2].DisposeAsync();
-        _lab.Routes[MobilityLab.Dc2] = new InMemoryRouteTable();
-        _lab.Xtrs[MobilityLab.Dc2] = Restarted();
-        _lab.Xtrs[MobilityLab.Dc2].Start();
+        RestartDc2();
         var after = _lab.Coordinator(_lab.OpenStore());
         Assert.All(eids, e => Assert.Null(after.OwnerOf(e))); // recorded at DC2, but DC2's xTR holds no /32 for it
 
-        var (registered, skipped) = await after.RestoreAsync();
+        var (registered, skipped) = await _lab.AdvanceUntilAsync(after.RestoreAsync(), ResolveTimeout / 5);
 
         Assert.Equal((5, 0), (registered, skipped.Count));
         Assert.All(eids, e => Assert.Equal(HostState.Registered, _lab.Xtrs[MobilityLab.Dc2].StateOf(e)));
         Assert.All(eids, e => Assert.Equal(MobilityLab.Dc2, after.OwnerOf(e)));
-        await _lab.Xtrs[MobilityLab.Dc2].RouteProgramming.WhenIdleAsync();
         Assert.All(eids, e => Assert.Equal(HostRouteKind.Local, _lab.Routes[MobilityLab.Dc2].Get(e)!.Kind));
         Assert.Equal(($"{eids[2]}/32", _lab.Rloc(MobilityLab.Dc2)), await _lab.LookupFromBranchAsync(eids[2]));
     }
@@ -63,7 +68,7 @@ public sealed class RestoreTests : IAsyncLifetime
         var dc1Agent = Dc1Agent();
         Assert.True((await dc1Agent.MoveAsync(new MoveIntent(eid, "app", MobilityLab.Dc2, MobilityLab.Dc1, "migration", "vcenter"))).Converged);
 
-        await MobilityLab.Eventually(() => _lab.Routes[MobilityLab.Dc2].Get(eid) is null, "DC2's blackhole /32 removed once the /32 was withdrawn");
+        Assert.Null(_lab.Routes[MobilityLab.Dc2].Get(eid)); // DC2's blackhole /32 removed once the /32 was withdrawn
         Assert.Null(_lab.Xtrs[MobilityLab.Dc2].StateOf(eid));
         Assert.Null(dc2Agent.OwnerOf(eid)); // not "dc2" any more: a VM seen at DC2 again is a move, not noise
         Assert.Equal(("172.16.0.0/16", _lab.Rloc(MobilityLab.Dc1)), await _lab.LookupFromBranchAsync(eid));
@@ -78,14 +83,12 @@ public sealed class RestoreTests : IAsyncLifetime
         foreach (var e in new[] { stayed, left }) Assert.True((await before.MoveAsync(new MoveIntent(e, "app", MobilityLab.Dc1, MobilityLab.Dc2, "migration", "vcenter"))).Converged);
 
         // DC2's agent is down; DC1's agent brings one VM home meanwhile (the /32 is withdrawn).
-        await _lab.Xtrs[MobilityLab.Dc2].DisposeAsync();
+        _lab.StopXtr(MobilityLab.Dc2);
         var dc1Agent = Dc1Agent();
         Assert.True((await dc1Agent.MoveAsync(new MoveIntent(left, "app", MobilityLab.Dc2, MobilityLab.Dc1, "migration", "vcenter"))).Converged);
-        _lab.Routes[MobilityLab.Dc2] = new InMemoryRouteTable();
-        _lab.Xtrs[MobilityLab.Dc2] = Restarted();
-        _lab.Xtrs[MobilityLab.Dc2].Start();
+        RestartDc2();
 
-        var (registered, skipped) = await _lab.Coordinator(_lab.OpenStore()).RestoreAsync();
+        var (registered, skipped) = await _lab.AdvanceUntilAsync(_lab.Coordinator(_lab.OpenStore()).RestoreAsync(), ResolveTimeout / 5);
 
         Assert.Equal(1, registered);
         var (eid, reason) = Assert.Single(skipped);
