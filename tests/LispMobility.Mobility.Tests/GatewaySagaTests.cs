@@ -9,7 +9,10 @@ using LispMobility.TestSupport.Fakes;
 
 namespace LispMobility.Mobility.Tests;
 
-/// <summary>The gateway step of a saga through the real NX-API driver against a fake NX-OS switch on loopback.</summary>
+/// <summary>
+/// The gateway step of a saga through the real NX-API driver against a fake NX-OS switch on loopback, the mapping system on
+/// the simulated network.
+/// </summary>
 public sealed class GatewaySagaTests : IAsyncLifetime
 {
     private static readonly GatewayOptions Gateway = new() { Vlan = 104, Interface = "Vlan104", VirtualIp = "172.16.0.1", PrefixLength = 16, FhrpVersion = 2, Group = 10 };
@@ -19,13 +22,13 @@ public sealed class GatewaySagaTests : IAsyncLifetime
         "hsrp version 2", "hsrp 10", "ip 172.16.0.1", "mac-address 0000.0c9f.f00a");
 
     private readonly FakeNxApiSwitch _switch = new();
-    private MobilityLab _lab = null!;
+    private SimulatedMobilityLab _lab = null!;
     private NxApiDriver _driver = null!;
 
     public async Task InitializeAsync()
     {
         await _switch.StartAsync();
-        _lab = await MobilityLab.StartAsync();
+        _lab = SimulatedMobilityLab.Start();
         var secret = Path.Combine(Path.GetDirectoryName(_lab.Database)!, "nxapi-secret");
         await File.WriteAllTextAsync(secret, $"{_switch.Username}\n{_switch.Password}\n");
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(secret, UnixFileMode.UserRead | UnixFileMode.UserWrite);

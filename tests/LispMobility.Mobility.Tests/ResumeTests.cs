@@ -4,12 +4,19 @@ using LispMobility.Xtr;
 
 namespace LispMobility.Mobility.Tests;
 
-/// <summary>A crash in the middle of a saga, and a new coordinator over the same SQLite file finishing it from the journal.</summary>
+/// <summary>
+/// A crash in the middle of a saga, and a new coordinator over the same SQLite file finishing it from the journal; the
+/// mapping system on the simulated network.
+/// </summary>
 public sealed class ResumeTests : IAsyncLifetime
 {
-    private MobilityLab _lab = null!;
+    private SimulatedMobilityLab _lab = null!;
 
-    public async Task InitializeAsync() => _lab = await MobilityLab.StartAsync();
+    public Task InitializeAsync()
+    {
+        _lab = SimulatedMobilityLab.Start();
+        return Task.CompletedTask;
+    }
 
     public async Task DisposeAsync() => await _lab.DisposeAsync();
 
@@ -24,7 +31,8 @@ public sealed class ResumeTests : IAsyncLifetime
         crashed.Adopt(eid, MobilityLab.Dc1);
         using var crash = new CancellationTokenSource();
         var move = crashed.MoveAsync(new MoveIntent(eid, "app-1", null, MobilityLab.Dc2, "migration", "vcenter"), crash.Token);
-        await MobilityLab.Eventually(() => dc2.Calls(RouterCall.Resolve) == 1, "the saga reached the old-site step");
+        await dc2.Hanging; // the saga reached the old-site step
+        Assert.Equal(1, dc2.Calls(RouterCall.Resolve));
         await crash.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => move);
         store.Dispose();
@@ -65,7 +73,8 @@ public sealed class ResumeTests : IAsyncLifetime
         using var crash = new CancellationTokenSource();
         var move = _lab.Coordinator(store, wrap: r => r.Site == MobilityLab.Dc2 ? dc2 : r)
             .MoveAsync(new MoveIntent(eid, "app-2", null, MobilityLab.Dc2, "migration", "vcenter"), crash.Token);
-        await MobilityLab.Eventually(() => dc2.Calls(RouterCall.Register) == 1, "the saga reached the register step");
+        await dc2.Hanging; // the saga reached the register step
+        Assert.Equal(1, dc2.Calls(RouterCall.Register));
         await crash.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => move);
         store.Dispose();
@@ -104,7 +113,8 @@ public sealed class ResumeTests : IAsyncLifetime
         using var crash = new CancellationTokenSource();
         var move = _lab.Coordinator(store, wrap: r => r.Site == MobilityLab.Dc2 ? dc2 : r)
             .MoveAsync(new MoveIntent(eid, "app", MobilityLab.Dc1, MobilityLab.Dc2, "migration", "vcenter"), crash.Token);
-        await MobilityLab.Eventually(() => dc2.Calls(RouterCall.Resolve) == 1, "the saga reached the old-site step");
+        await dc2.Hanging; // the saga reached the old-site step
+        Assert.Equal(1, dc2.Calls(RouterCall.Resolve));
         await crash.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => move);
         return Assert.Single(store.Unfinished(), m => m.Eid == eid.ToString());
@@ -140,7 +150,8 @@ public sealed class ResumeTests : IAsyncLifetime
         var restarted = _lab.Coordinator(_lab.OpenStore(), wrap: r => r.Site == MobilityLab.Dc1 ? dc1 : dc2);
         using var stop = new CancellationTokenSource();
         var resume = restarted.ResumeAsync(stop.Token);
-        await MobilityLab.Eventually(() => dc2.Calls(RouterCall.Resolve) == 1, "the resumed saga is at the old-site step");
+        await dc2.Hanging; // the resumed saga is at the old-site step
+        Assert.Equal(1, dc2.Calls(RouterCall.Resolve));
 
         var home = restarted.MoveAsync(new MoveIntent(eid, "app", null, MobilityLab.Dc1, "migration", "vcenter"));
         await Task.Delay(300);

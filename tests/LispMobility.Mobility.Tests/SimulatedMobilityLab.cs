@@ -1,4 +1,5 @@
 using System.Net;
+using LispMobility.Fabric;
 using LispMobility.Lisp.Addressing;
 using LispMobility.Mobility.Configuration;
 using LispMobility.Mobility.Persistence;
@@ -76,16 +77,17 @@ internal sealed class SimulatedMobilityLab : IAsyncDisposable
     /// <summary>The site's xTR stops (its process killed): what is sent to it is lost.</summary>
     public void StopXtr(string site) => Network.Detach(_nodes[site].Endpoint);
 
-    public MobilityOptions MobilityOptions() => _config.MobilityOptions();
+    public MobilityOptions MobilityOptions(GatewayOptions? gateway = null) => _config.MobilityOptions(gateway);
 
     public MobilityStore OpenStore(string? file = null) => _config.OpenStore(file);
 
     /// <summary>A coordinator over DC1 and DC2, each router optionally wrapped (fault injection). Its own back-off runs on the real clock.</summary>
-    public MobilityCoordinator Coordinator(MobilityStore? store = null, Func<ITunnelRouter, ITunnelRouter>? wrap = null)
+    public MobilityCoordinator Coordinator(MobilityStore? store = null, Func<ITunnelRouter, ITunnelRouter>? wrap = null, MobilityOptions? options = null,
+        IReadOnlyDictionary<string, IReadOnlyList<IGatewayDriver>>? gateways = null)
     {
         wrap ??= r => r;
         var routers = new Dictionary<string, ITunnelRouter> { [MobilityLab.Dc1] = wrap(Xtrs[MobilityLab.Dc1]), [MobilityLab.Dc2] = wrap(Xtrs[MobilityLab.Dc2]) };
-        return new MobilityCoordinator(MobilityOptions(), routers, store ?? OpenStore());
+        return new MobilityCoordinator(options ?? MobilityOptions(), routers, store ?? OpenStore(), gateways);
     }
 
     /// <summary>An agent that drives only <paramref name="site"/>'s xTR, with a journal of its own.</summary>
