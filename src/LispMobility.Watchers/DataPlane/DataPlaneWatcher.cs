@@ -91,10 +91,11 @@ public sealed partial class DataPlaneWatcher : IWorkloadWatcher, ILivenessProbe
                 foreach (var socket in _sockets.Values)
                 {
                     var capture = (PacketSocket)socket;
-                    var frame = address.AddressFamily == AddressFamily.InterNetwork
-                        ? NeighborFrames.ArpProbe(capture.Mac, address)
-                        : NeighborFrames.NeighborSolicitation(capture.Mac, address);
-                    try { capture.Send(frame); }
+                    try
+                    {
+                        var mac = capture.CurrentMac();
+                        capture.Send(address.AddressFamily == AddressFamily.InterNetwork ? NeighborFrames.ArpProbe(mac, address) : NeighborFrames.NeighborSolicitation(mac, address));
+                    }
                     catch (InvalidOperationException e) { LogProbeSendFailed(_logger, capture.InterfaceName, address, e.Message); }
                 }
                 try
