@@ -142,7 +142,7 @@ public sealed partial class MobilityCoordinator
         _store.Begin(moves.Select(m => m.Record).ToList());
         foreach (var m in moves)
         {
-            _started[m.Record.Eid] = m.Record.Id;
+            Started(m.Record);
             Audit(m.Record, "intent", "journaled", $"{m.Record.FromSite ?? "?"} -> {to} ({trigger} via {source}, one of {moves.Count} moved together)", null);
         }
 

@@ -33,6 +33,9 @@ public sealed partial class MobilityCoordinator
     private readonly ConcurrentDictionary<string, string> _owners;
     private readonly ConcurrentDictionary<string, Guid> _started = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _moving = new(StringComparer.Ordinal);
+    // Per EID, the number (in _movesStarted) of its latest move: what MovedSince compares a decision's count with.
+    private readonly ConcurrentDictionary<string, long> _startedAt = new(StringComparer.Ordinal);
+    private long _movesStarted;
     private readonly SemaphoreSlim _parallel;
     private readonly ResiliencePipeline _retry;
 
@@ -79,6 +82,15 @@ public sealed partial class MobilityCoordinator
 
     /// <summary>The id of the last move of <paramref name="eid"/> started since this agent started, or null.</summary>
     public Guid? LatestMoveOf(IPAddress eid) => _started.TryGetValue(eid.ToString(), out var id) ? id : null;
+
+    /// <summary>
+    /// How many moves (and releases) this coordinator has started. A decision taken on views read when the count was N is
+    /// stale for an EID once <see cref="MovedSince"/>(eid, N): pass N as <see cref="MoveIntent.DecidedAt"/>.
+    /// </summary>
+    public long MovesStarted => Interlocked.Read(ref _movesStarted);
+
+    /// <summary>True when a move of <paramref name="eid"/> started after <see cref="MovesStarted"/> was <paramref name="count"/>.</summary>
+    public bool MovedSince(IPAddress eid, long count) => _startedAt.GetValueOrDefault(eid.ToString()) > count;
 
     /// <summary>The store (journal and audit).</summary>
     public MobilityStore Store => _store;
@@ -203,10 +215,16 @@ public sealed partial class MobilityCoordinator
                 // this EID is over: an owner read when the intent was made is stale for a move that queued behind another.
                 var from = _owners.ContainsKey(key) ? OwnerOf(intent.Eid) : intent.FromSite ?? OwnerOf(intent.Eid);
                 var now = _time.GetUtcNow();
+                if (intent.DecidedAt is { } decided && MovedSince(intent.Eid, decided))
+                {
+                    return Supersede(new MoveRecord(Guid.NewGuid(), key, intent.Vm, from, intent.ToSite, intent.Trigger, intent.Source,
+                        MoveState.Superseded, MoveStep.Journaled, now, now, null), $"move {_started[key]} of {key} started after this was decided");
+                }
+
                 var record = new MoveRecord(Guid.NewGuid(), key, intent.Vm, from, intent.ToSite, intent.Trigger, intent.Source,
                     MoveState.Running, MoveStep.Journaled, now, now, null);
                 _store.Begin(record);
-                _started[key] = record.Id;
+                Started(record);
                 Audit(record, "intent", "journaled", $"{record.FromSite ?? "?"} -> {record.ToSite} ({record.Trigger} via {record.Source})", null);
                 return await RunSagaAsync(record, range, cancellationToken).ConfigureAwait(false);
             }
@@ -226,7 +244,10 @@ public sealed partial class MobilityCoordinator
     /// Withdraws the /32 that this agent's xTR at <paramref name="site"/> still registers for an EID the watchers say left it
     /// (to <paramref name="toSite"/>, or gone): journaled and audited like a move, so that a VM that is gone is not attracted here.
     /// </summary>
-    public async Task<MoveOutcome> ReleaseAsync(IPAddress eid, string vm, string site, string? toSite, string trigger, CancellationToken cancellationToken = default)
+    /// <remarks>With <paramref name="decidedAt"/> (<see cref="MovesStarted"/> when the views behind it were read), a release that a
+    /// newer move of the EID overtook is closed as superseded instead.</remarks>
+    public async Task<MoveOutcome> ReleaseAsync(IPAddress eid, string vm, string site, string? toSite, string trigger, long? decidedAt = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(eid);
         var router = _routers.GetValueOrDefault(site) ?? throw new ArgumentException($"site {site} is not served by this agent", nameof(site));
@@ -238,8 +259,13 @@ public sealed partial class MobilityCoordinator
             var total = Stopwatch.StartNew();
             var now = _time.GetUtcNow();
             var move = new MoveRecord(Guid.NewGuid(), key, vm, site, toSite ?? "gone", trigger, "reconciler", MoveState.Running, MoveStep.Journaled, now, now, null);
+            if (decidedAt is { } decided && MovedSince(eid, decided))
+            {
+                return Supersede(move with { State = MoveState.Superseded }, $"move {_started[key]} of {key} started after this was decided");
+            }
+
             _store.Begin(move);
-            _started[key] = move.Id;
+            Started(move);
             Audit(move, "intent", "journaled", $"release: {site} registers {key}, which the watchers place {(toSite is null ? "nowhere" : "at " + toSite)}", null);
             try
             {
@@ -354,6 +380,23 @@ public sealed partial class MobilityCoordinator
         return Finished(new MoveOutcome(move.Id, eid, move.Vm, move.FromSite, move.ToSite, MoveState.Converged, timings, total.Elapsed, null));
     }
 
+    private void Started(MoveRecord move)
+    {
+        _started[move.Eid] = move.Id;
+        _startedAt[move.Eid] = Interlocked.Increment(ref _movesStarted);
+    }
+
+    // An intent decided on views that a newer move of its EID has since changed: journaled and audited as not run, so that
+    // `moves` shows why nothing happened, and never run after the newer move (it would undo it).
+    private MoveOutcome Supersede(MoveRecord move, string why)
+    {
+        _store.Begin(move with { Error = "not run: " + why });
+        Audit(move, "intent", "superseded", why, null);
+        LogSuperseded(move.Eid, move.ToSite, why);
+        var eid = IPAddress.Parse(move.Eid);
+        return Finished(new MoveOutcome(move.Id, eid, move.Vm, move.FromSite, move.ToSite, MoveState.Superseded, [], TimeSpan.Zero, why));
+    }
+
     private MoveOutcome Finished(MoveOutcome outcome)
     {
         MoveFinished?.Invoke(this, outcome);
@@ -443,6 +486,9 @@ public sealed partial class MobilityCoordinator
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "The /32 of {Eid}, held here as the journal says, was not registered again at start: {Reason}")]
     private partial void LogNotRestored(string eid, string reason);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Information, Message = "The move of {Eid} to {Site} is not run: {Why}")]
+    private partial void LogSuperseded(string eid, string site, string why);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Resuming the move of {Eid} from step {Step}")]
     private partial void LogResuming(string eid, string step);

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using LispMobility.Mobility;
+using LispMobility.Mobility.Persistence;
 using LispMobility.Xtr;
 
 namespace LispMobility.Agent.Service;
@@ -86,7 +87,8 @@ internal sealed class AgentMetrics
     public void Record(MoveOutcome move)
     {
         ArgumentNullException.ThrowIfNull(move);
-        _moves.Add(1, new KeyValuePair<string, object?>("outcome", move.Converged ? "converged" : "failed"));
+        var outcome = move.State switch { MoveState.Converged => "converged", MoveState.Superseded => "superseded", _ => "failed" };
+        _moves.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
         if (move.Converged) _convergence.Record(move.Total.TotalSeconds);
         foreach (var step in move.Steps) _steps.Record(step.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("step", step.Step.ToString()));
     }
