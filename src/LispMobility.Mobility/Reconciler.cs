@@ -34,6 +34,8 @@ public sealed partial class Reconciler(MobilityCoordinator coordinator, MoveDete
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly ILogger _logger = logger ?? NullLogger<Reconciler>.Instance;
     private readonly SemaphoreSlim _oneAtATime = new(1);
+    // EIDs probed once for want of a sighting (CompareUnseenAsync); read and written under _oneAtATime.
+    private readonly HashSet<string> _probedUnseen = new(StringComparer.Ordinal);
 
     /// <summary>Runs one pass (at start, on reconnecting to a Map-Server, periodically); passes never overlap.</summary>
     public async Task<ReconcileReport> RunAsync(string cause, CancellationToken cancellationToken = default)
@@ -51,7 +53,8 @@ public sealed partial class Reconciler(MobilityCoordinator coordinator, MoveDete
             {
                 var router = coordinator.RouterAt(site)!;
                 var hosts = router.Hosts().Where(h => h.Eid.IsHost).ToDictionary(h => h.Eid.Address.ToIPAddress().ToString(), StringComparer.Ordinal);
-                var eids = inventory.Keys.Concat(coordinator.EidsAt(site).Select(e => e.ToString())).Concat(hosts.Keys).Distinct(StringComparer.Ordinal)
+                var placedHere = coordinator.EidsAt(site).Select(e => e.ToString()).ToHashSet(StringComparer.Ordinal);
+                var eids = inventory.Keys.Concat(placedHere).Concat(hosts.Keys).Distinct(StringComparer.Ordinal)
                     .Select(IPAddress.Parse).Where(e => coordinator.RangeOf(e)?.Allows(site) == true && !coordinator.IsMoving(e)).ToList();
                 if (eids.Count == 0) continue;
                 var answers = await router.ResolveManyAsync(eids, refresh: true, cancellationToken).ConfigureAwait(false);
@@ -65,8 +68,10 @@ public sealed partial class Reconciler(MobilityCoordinator coordinator, MoveDete
                     var mappedTo = entry is null ? "no answer" : mappedHere ? site : $"{entry.Eid} at {string.Join(", ", entry.Locators.Select(l => l.Address))}";
                     var key = eids[i].ToString();
                     if (coordinator.MovedSince(eids[i], decidedAt)) continue;
-                    var repair = await CompareAsync(eids[i], site, hosts.GetValueOrDefault(key), inventory.GetValueOrDefault(key), entry is null ? null : mappedHere, mappedTo,
-                        decidedAt, cancellationToken).ConfigureAwait(false);
+                    var repair = !inventory.ContainsKey(key) && placedHere.Contains(key)
+                        ? await CompareUnseenAsync(eids[i], site, entry is null ? null : mappedHere, mappedTo, decidedAt, cancellationToken).ConfigureAwait(false)
+                        : await CompareAsync(eids[i], site, hosts.GetValueOrDefault(key), inventory.GetValueOrDefault(key), entry is null ? null : mappedHere, mappedTo,
+                            decidedAt, cancellationToken).ConfigureAwait(false);
                     if (repair is not null)
                     {
                         repairs.Add(repair);
@@ -118,6 +123,17 @@ public sealed partial class Reconciler(MobilityCoordinator coordinator, MoveDete
         var toSite = seen.Present ? seen.Site : null;
         return new Repair(eid, site, $"{site} registers the /32 of a VM the watchers place {(toSite is null ? "nowhere (gone from " + seen.Site + ")" : "at " + toSite)}",
             coordinator.ReleaseAsync(eid, seen.Vm, site, toSite, Trigger, decidedAt, ct));
+    }
+
+    // An EID the journal places here that no watcher has reported since this agent started: a VM that arrived while the agent
+    // was down and has been silent since (kill -9 chaos, seed 667761375) is invisible to a sniffer, and no other site can
+    // register it. Mapped elsewhere, it is probed here once; if it answers, it is moved here.
+    private async Task<Repair?> CompareUnseenAsync(IPAddress eid, string site, bool? mappedHere, string mappedTo, long decidedAt, CancellationToken ct)
+    {
+        if (mappedHere is not false || probe is null || !_probedUnseen.Add(eid.ToString())) return null;
+        if (!await probe.IsAliveAsync(eid, ct).ConfigureAwait(false)) return null;
+        return new Repair(eid, site, $"no watcher has reported the VM since this agent started, but it answers a probe here and the mapping system maps it to {mappedTo}",
+            coordinator.MoveAsync(new MoveIntent(eid, eid.ToString(), null, site, Trigger, "reconciler", decidedAt), ct));
     }
 
     [LoggerMessage(EventId = 3300, Level = LogLevel.Warning, Message = "Reconciling {Eid} at {Site} ({Cause}): {Difference}")]

@@ -206,6 +206,30 @@ public sealed class ReconcilerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_restarted_site_whose_vm_came_back_silently_while_it_was_down_finds_it_by_probe_and_moves_it_here()
+    {
+        // Kill -9 chaos, seed 667761375: DC2 down while the VM went to DC1 and back; its announcements came before DC2 started,
+        // so no watcher reported it, and nothing registered it at DC2.
+        var dc1 = new SiteAgent(this, MobilityLab.Dc1);
+        var dc2 = new SiteAgent(this, MobilityLab.Dc2);
+        Assert.Null(dc1.Sees(WorkloadChange.Discovered));
+        Assert.True((await dc2.Sees()!).Converged);
+        await _lab.Xtrs[MobilityLab.Dc2].DisposeAsync();
+        Assert.True((await dc1.Sees()!).Converged);
+        _vmAt = MobilityLab.Dc2;
+        _lab.StartXtr(MobilityLab.Dc2);
+        dc2 = new SiteAgent(this, MobilityLab.Dc2);
+
+        var report = await dc2.ReconcileAsync();
+
+        var repair = Assert.Single(report.Repairs);
+        Assert.Contains("answers a probe here", repair.Difference, StringComparison.Ordinal);
+        Assert.True((await repair.Move).Converged, (await repair.Move).Error);
+        await AssertVmAtAsync(MobilityLab.Dc2, report);
+        Assert.Empty((await dc2.ReconcileAsync()).Repairs);
+    }
+
+    [Fact]
     public async Task A_site_that_still_registers_a_VM_its_watcher_reports_gone_withdraws_it_after_the_hold_down()
     {
         var dc2 = new SiteAgent(this, MobilityLab.Dc2);

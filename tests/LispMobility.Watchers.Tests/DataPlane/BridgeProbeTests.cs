@@ -57,6 +57,20 @@ public sealed class BridgeProbeTests : IAsyncLifetime
         Assert.False(await _watcher.IsAliveAsync(IPAddress.Parse("10.79.0.9"), CancellationToken.None));
     }
 
+    [Fact]
+    public async Task A_probe_asked_for_as_the_watcher_starts_waits_for_its_capture_instead_of_reporting_silence()
+    {
+        Run($"link set {Port} master {Bridge} up");
+        using var stop = new CancellationTokenSource();
+        var starting = new DataPlaneWatcher(new DataPlaneOptions { Interfaces = [Bridge], Site = "paris", HostName = "agent-2" }, new FakeLogger<DataPlaneWatcher>());
+        var run = starting.RunAsync(new WorkloadEventStream(), stop.Token);
+
+        Assert.True(await starting.IsAliveAsync(IPAddress.Parse("10.79.0.2"), CancellationToken.None));
+
+        await stop.CancelAsync();
+        await run.WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
     private static void Run(string arguments, bool check = true)
     {
         using var process = Process.Start(new ProcessStartInfo("ip", arguments) { RedirectStandardError = true, RedirectStandardOutput = true })
