@@ -6,63 +6,51 @@ using LispMobility.Lisp.Addressing;
 using LispMobility.Mobility.Configuration;
 using LispMobility.Mobility.Persistence;
 using LispMobility.Xtr;
-using LispMobility.Xtr.Caching;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Polly;
-using Polly.Retry;
 
 namespace LispMobility.Mobility;
 
 /// <summary>
-/// The one place that changes the network when a workload moves: one saga per move — journal the intent,
-/// register the /32 at the new site and await the Map-Notify, make sure the old site is away (withdraw
-/// when moving home), converge the gateways, solicit remote ITRs — each step idempotent, retried with
-/// back-off, journaled and audited. Moves of one EID run one at a time; moves of different EIDs in parallel.
+/// The one place that changes the network when a workload moves: one saga per move (<see cref="MoveSaga"/>: journal the
+/// intent, register the /32 at the new site and await the Map-Notify, make sure the old site is away, converge the gateways,
+/// solicit remote ITRs). Moves of one EID run one at a time, in the order <see cref="MoveQueue"/> keeps; moves of different
+/// EIDs in parallel. It knows where each EID is (the owners its moves left) and starts, resumes, releases and fails over.
 /// </summary>
-public sealed partial class MobilityCoordinator
+public sealed class MobilityCoordinator
 {
-    private readonly MobilityOptions _options;
     private readonly IReadOnlyDictionary<string, ITunnelRouter> _routers;
-    private readonly IReadOnlyDictionary<string, IReadOnlyList<IGatewayDriver>> _gateways;
-    private readonly MobilityStore _store;
-    private readonly TimeProvider _time;
-    private readonly ILogger _logger;
     private readonly DynamicEidRange[] _ranges;
-    private readonly ConcurrentDictionary<string, SemaphoreSlim> _perEid = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _owners;
-    private readonly ConcurrentDictionary<string, Guid> _started = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, int> _moving = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _parallel;
-    private readonly ResiliencePipeline _retry;
+    private readonly MoveQueue _queue;
+    private readonly MoveJournal _journal;
+    private readonly MoveSaga _saga;
+    private readonly BulkMoveSaga _bulk;
+
+    // Bulk sagas in flight at once: one waits for Map-Notifies while another sends.
+    private const int BulkMovesInFlight = 4;
 
     /// <summary>Builds the coordinator over the xTRs of the sites this agent serves.</summary>
     public MobilityCoordinator(MobilityOptions options, IReadOnlyDictionary<string, ITunnelRouter> routers, MobilityStore store,
         IReadOnlyDictionary<string, IReadOnlyList<IGatewayDriver>>? gateways = null, TimeProvider? time = null, ILogger<MobilityCoordinator>? logger = null)
     {
-        _options = options ?? throw new ArgumentNullException(nameof(options));
+        ArgumentNullException.ThrowIfNull(options);
         _routers = routers ?? throw new ArgumentNullException(nameof(routers));
-        _store = store ?? throw new ArgumentNullException(nameof(store));
-        _gateways = gateways ?? new Dictionary<string, IReadOnlyList<IGatewayDriver>>();
-        _time = time ?? TimeProvider.System;
-        _logger = logger ?? NullLogger<MobilityCoordinator>.Instance;
+        ArgumentNullException.ThrowIfNull(store);
+        time ??= TimeProvider.System;
         _ranges = options.Ranges.Select(r => new DynamicEidRange(r, EidPrefix.Parse(r.Prefix))).ToArray();
         _owners = new ConcurrentDictionary<string, string>(store.Owners(), StringComparer.Ordinal);
-        _parallel = new SemaphoreSlim(options.MaxParallelMoves);
-        // Polly refuses a retry strategy of zero retries: one attempt per step is a pipeline without it.
-        _retry = options.StepAttempts <= 1 ? ResiliencePipeline.Empty : new ResiliencePipelineBuilder { TimeProvider = _time }.AddRetry(new RetryStrategyOptions
-        {
-            MaxRetryAttempts = Math.Max(0, options.StepAttempts - 1), Delay = options.StepBackoff, BackoffType = DelayBackoffType.Exponential, UseJitter = true,
-            // A registration undone by "another site registered it" is retried too: under loss the xTR cannot tell news that
-            // crossed its registration (the Map-Server skips such a register until the news is acknowledged) from a newer claim.
-            ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException and not ArgumentException),
-        }).Build();
+        _queue = new MoveQueue(options.MaxParallelMoves);
+        _journal = new MoveJournal(store, time, logger ?? (ILogger)NullLogger<MobilityCoordinator>.Instance);
+        _saga = new MoveSaga(options, routers, gateways ?? new Dictionary<string, IReadOnlyList<IGatewayDriver>>(), _journal, time, p => Progress?.Invoke(this, p));
+        _bulk = new BulkMoveSaga(_queue, _journal, _saga, options.MaxParallelMoves, (eid, from) => _owners.ContainsKey(eid.ToString()) ? OwnerOf(eid) : from,
+            Ended, p => Progress?.Invoke(this, p));
     }
 
     /// <summary>Each step of each move as it finishes (raised on the saga's thread).</summary>
     public event EventHandler<MoveProgress>? Progress;
 
-    /// <summary>Every move's end, converged or failed, whatever started it (detector, failover, resume).</summary>
+    /// <summary>Every move's end, converged, failed or superseded, whatever started it (detector, failover, resume).</summary>
     public event EventHandler<MoveOutcome>? MoveFinished;
 
     /// <summary>The configured ranges.</summary>
@@ -75,13 +63,22 @@ public sealed partial class MobilityCoordinator
     public ITunnelRouter? RouterAt(string site) => _routers.GetValueOrDefault(site);
 
     /// <summary>True while a move of <paramref name="eid"/> runs or waits behind another one.</summary>
-    public bool IsMoving(IPAddress eid) => _moving.GetValueOrDefault(eid.ToString()) > 0;
+    public bool IsMoving(IPAddress eid) => _queue.IsMoving(eid.ToString());
 
     /// <summary>The id of the last move of <paramref name="eid"/> started since this agent started, or null.</summary>
-    public Guid? LatestMoveOf(IPAddress eid) => _started.TryGetValue(eid.ToString(), out var id) ? id : null;
+    public Guid? LatestMoveOf(IPAddress eid) => _queue.Latest(eid.ToString());
+
+    /// <summary>
+    /// How many moves (and releases) this coordinator has started. A decision taken on views read when the count was N is
+    /// stale for an EID once <see cref="MovedSince"/>(eid, N): pass N as <see cref="MoveIntent.DecidedAt"/>.
+    /// </summary>
+    public long MovesStarted => _queue.Started;
+
+    /// <summary>True when a move of <paramref name="eid"/> started after <see cref="MovesStarted"/> was <paramref name="count"/>.</summary>
+    public bool MovedSince(IPAddress eid, long count) => _queue.MovedSince(eid.ToString(), count);
 
     /// <summary>The store (journal and audit).</summary>
-    public MobilityStore Store => _store;
+    public MobilityStore Store => _journal.Store;
 
     /// <summary>The range that contains <paramref name="eid"/>, or null.</summary>
     public DynamicEidRange? RangeOf(IPAddress eid)
@@ -115,7 +112,7 @@ public sealed partial class MobilityCoordinator
     /// </summary>
     public async Task<(int Registered, IReadOnlyList<(IPAddress Eid, string Reason)> Skipped)> RestoreAsync(CancellationToken cancellationToken = default)
     {
-        var unfinished = _store.Unfinished().Select(m => m.Eid).ToHashSet(StringComparer.Ordinal);
+        var unfinished = Store.Unfinished().Select(m => m.Eid).ToHashSet(StringComparer.Ordinal);
         var registered = 0;
         var skipped = new List<(IPAddress, string)>();
         foreach (var (site, router) in _routers)
@@ -138,7 +135,7 @@ public sealed partial class MobilityCoordinator
 
             // Held like moves, so that a move the watchers start meanwhile runs before or after, not across; one it finished
             // meanwhile changed the owner, and the EID is left to it.
-            using var locks = await HoldAsync(still.Select(e => e.Eid), cancellationToken).ConfigureAwait(false);
+            using var locks = await _queue.HoldAsync(still.Select(e => e.Eid), cancellationToken).ConfigureAwait(false);
             foreach (var group in still.Where(e => string.Equals(_owners.GetValueOrDefault(e.Eid.ToString()), site, StringComparison.OrdinalIgnoreCase)).GroupBy(e => e.Range))
             {
                 var eids = group.Select(e => e.Eid).ToList();
@@ -158,7 +155,7 @@ public sealed partial class MobilityCoordinator
             }
         }
 
-        foreach (var (eid, reason) in skipped) LogNotRestored(eid.ToString(), reason);
+        foreach (var (eid, reason) in skipped) _journal.NotRestored(eid, reason);
         return (registered, skipped);
     }
 
@@ -175,94 +172,59 @@ public sealed partial class MobilityCoordinator
     /// <summary>Records that an EID lives at a site without moving it (inventory at start).</summary>
     public void Adopt(IPAddress eid, string site) => _owners.TryAdd(eid.ToString(), site);
 
-    /// <summary>Runs one move saga to its end: converged, or failed with the reason. Never half-done silently.</summary>
+    /// <summary>Runs one move saga to its end: converged, failed with the reason, or superseded. Never half-done silently.</summary>
     public async Task<MoveOutcome> MoveAsync(MoveIntent intent, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(intent);
         var range = RangeOf(intent.Eid) ?? throw new ArgumentException($"{intent.Eid} is in no dynamic-EID range", nameof(intent));
         if (!range.Allows(intent.ToSite)) throw new ArgumentException($"range '{range.Name}' may not live at site '{intent.ToSite}'", nameof(intent));
         var key = intent.Eid.ToString();
-        var gate = _perEid.GetOrAdd(key, _ => new SemaphoreSlim(1));
-        _moving.AddOrUpdate(key, 1, (_, n) => n + 1);
-        try
-        {
-            await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            _moving.AddOrUpdate(key, 0, (_, n) => n - 1);
-            throw;
-        }
+        using var turn = await _queue.EnterAsync(key, cancellationToken).ConfigureAwait(false);
 
-        try
-        {
-            await _parallel.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                // Where the EID is comes from the moves this coordinator finished, read only now that the previous move of
-                // this EID is over: an owner read when the intent was made is stale for a move that queued behind another.
-                var from = _owners.ContainsKey(key) ? OwnerOf(intent.Eid) : intent.FromSite ?? OwnerOf(intent.Eid);
-                var now = _time.GetUtcNow();
-                var record = new MoveRecord(Guid.NewGuid(), key, intent.Vm, from, intent.ToSite, intent.Trigger, intent.Source,
-                    MoveState.Running, MoveStep.Journaled, now, now, null);
-                _store.Begin(record);
-                _started[key] = record.Id;
-                Audit(record, "intent", "journaled", $"{record.FromSite ?? "?"} -> {record.ToSite} ({record.Trigger} via {record.Source})", null);
-                return await RunSagaAsync(record, range, cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                _parallel.Release();
-            }
-        }
-        finally
-        {
-            _moving.AddOrUpdate(key, 0, (_, n) => n - 1);
-            gate.Release();
-        }
+        // Where the EID is comes from the moves this coordinator finished, read only now that the previous move of this EID
+        // is over: an owner read when the intent was made is stale for a move that queued behind another.
+        var from = _owners.ContainsKey(key) ? OwnerOf(intent.Eid) : intent.FromSite ?? OwnerOf(intent.Eid);
+        var now = _journal.Now;
+        var record = new MoveRecord(Guid.NewGuid(), key, intent.Vm, from, intent.ToSite, intent.Trigger, intent.Source, MoveState.Running, MoveStep.Journaled, now, now, null);
+        if (intent.DecidedAt is { } decided && _queue.MovedSince(key, decided)) return Supersede(record, key);
+        _journal.Begin([record], r => $"{r.FromSite ?? "?"} -> {r.ToSite} ({r.Trigger} via {r.Source})");
+        _queue.Start(record);
+        return Ended(await _saga.RunAsync(record, range, cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>
     /// Withdraws the /32 that this agent's xTR at <paramref name="site"/> still registers for an EID the watchers say left it
     /// (to <paramref name="toSite"/>, or gone): journaled and audited like a move, so that a VM that is gone is not attracted here.
     /// </summary>
-    public async Task<MoveOutcome> ReleaseAsync(IPAddress eid, string vm, string site, string? toSite, string trigger, CancellationToken cancellationToken = default)
+    /// <remarks>With <paramref name="decidedAt"/> (<see cref="MovesStarted"/> when the views behind it were read), a release that a
+    /// newer move of the EID overtook is closed as superseded instead.</remarks>
+    public async Task<MoveOutcome> ReleaseAsync(IPAddress eid, string vm, string site, string? toSite, string trigger, long? decidedAt = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(eid);
         var router = _routers.GetValueOrDefault(site) ?? throw new ArgumentException($"site {site} is not served by this agent", nameof(site));
         var key = eid.ToString();
-        var gate = _perEid.GetOrAdd(key, _ => new SemaphoreSlim(1));
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        using var held = await _queue.HoldAsync(key, cancellationToken).ConfigureAwait(false);
+        var total = Stopwatch.StartNew();
+        var now = _journal.Now;
+        var move = new MoveRecord(Guid.NewGuid(), key, vm, site, toSite ?? "gone", trigger, "reconciler", MoveState.Running, MoveStep.Journaled, now, now, null);
+        if (decidedAt is { } decided && _queue.MovedSince(key, decided)) return Supersede(move, key);
+        _journal.Begin([move], _ => $"release: {site} registers {key}, which the watchers place {(toSite is null ? "nowhere" : "at " + toSite)}");
+        _queue.Start(move);
         try
         {
-            var total = Stopwatch.StartNew();
-            var now = _time.GetUtcNow();
-            var move = new MoveRecord(Guid.NewGuid(), key, vm, site, toSite ?? "gone", trigger, "reconciler", MoveState.Running, MoveStep.Journaled, now, now, null);
-            _store.Begin(move);
-            _started[key] = move.Id;
-            Audit(move, "intent", "journaled", $"release: {site} registers {key}, which the watchers place {(toSite is null ? "nowhere" : "at " + toSite)}", null);
-            try
-            {
-                await _retry.ExecuteAsync(async ct => await router.WithdrawHostAsync(eid, removeRoute: true, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                return Fail(move, eid, MoveStep.OldSiteAway, [], total, $"{MoveStep.OldSiteAway}: {e.Message}");
-            }
-
-            var detail = $"/32 withdrawn at {site}";
-            var timings = new List<StepTiming> { new(MoveStep.OldSiteAway, total.Elapsed, detail) };
-            _store.Update(move.Id, MoveState.Converged, MoveStep.Done, _time.GetUtcNow());
-            if (toSite is null) _owners.TryRemove(key, out _);
-            else _owners[key] = toSite;
-            Audit(move, "move", "converged", detail, total.Elapsed.TotalMilliseconds);
-            LogConverged(key, move.ToSite, total.Elapsed.TotalMilliseconds);
-            return Finished(new MoveOutcome(move.Id, eid, vm, site, move.ToSite, MoveState.Converged, timings, total.Elapsed, null));
+            await _saga.Retry.ExecuteAsync(async ct => await router.WithdrawHostAsync(eid, removeRoute: true, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
         }
-        finally
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            gate.Release();
+            return Ended(_saga.Fail(move, eid, MoveStep.OldSiteAway, [], total, $"{MoveStep.OldSiteAway}: {e.Message}"));
         }
+
+        var detail = $"/32 withdrawn at {site}";
+        _journal.Converged([move], _ => detail, total.Elapsed);
+        if (toSite is null) _owners.TryRemove(key, out _);
+        else _owners[key] = toSite;
+        return Raise(new MoveOutcome(move.Id, eid, vm, site, move.ToSite, MoveState.Converged, [new(MoveStep.OldSiteAway, total.Elapsed, detail)], total.Elapsed, null));
     }
 
     /// <summary>
@@ -273,154 +235,80 @@ public sealed partial class MobilityCoordinator
     public async Task<IReadOnlyList<MoveOutcome>> ResumeAsync(CancellationToken cancellationToken = default)
     {
         var outcomes = new List<MoveOutcome>();
-        foreach (var move in _store.Unfinished())
+        foreach (var move in Store.Unfinished())
         {
-            var gate = _perEid.GetOrAdd(move.Eid, _ => new SemaphoreSlim(1));
-            await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
+            using var held = await _queue.HoldAsync(move.Eid, cancellationToken).ConfigureAwait(false);
+            var range = RangeOf(IPAddress.Parse(move.Eid));
+            var (why, state) = range is null ? ("the EID is no longer in a configured range", MoveState.Failed)
+                : !_routers.ContainsKey(move.ToSite) ? ($"site {move.ToSite} is not served by this agent", MoveState.Failed)
+                : _queue.Latest(move.Eid) is { } newer ? ($"superseded by move {newer} of the same EID", MoveState.Superseded)
+                : ((string?)null, MoveState.Running);
+            if (why is not null)
             {
-                var range = RangeOf(IPAddress.Parse(move.Eid));
-                var (why, state) = range is null ? ("the EID is no longer in a configured range", MoveState.Failed)
-                    : !_routers.ContainsKey(move.ToSite) ? ($"site {move.ToSite} is not served by this agent", MoveState.Failed)
-                    : _started.TryGetValue(move.Eid, out var newer) ? ($"superseded by move {newer} of the same EID", MoveState.Superseded)
-                    : ((string?)null, MoveState.Running);
-                if (why is not null)
-                {
-                    _store.Update(move.Id, state, move.Step, _time.GetUtcNow(), "not resumed: " + why);
-                    Audit(move, "resume", state == MoveState.Superseded ? "superseded" : "failed", why, null);
-                    continue;
-                }
+                _journal.NotResumed(move, state, why);
+                continue;
+            }
 
-                Audit(move, "resume", "resumed", $"from step {move.Step}", null);
-                LogResuming(move.Eid, move.Step.ToString());
-                outcomes.Add(await RunSagaAsync(move, range!, cancellationToken).ConfigureAwait(false));
-            }
-            finally
-            {
-                gate.Release();
-            }
+            _journal.Resumed(move);
+            outcomes.Add(Ended(await _saga.RunAsync(move, range!, cancellationToken).ConfigureAwait(false)));
         }
 
         return outcomes;
     }
 
-    private async Task<MoveOutcome> RunSagaAsync(MoveRecord move, DynamicEidRange range, CancellationToken cancellationToken)
+    /// <summary>
+    /// DR without renumbering: every EID held by <paramref name="from"/> (or <paramref name="scope"/>) re-registered at
+    /// <paramref name="to"/> in bulk, each verified by a Map-Request through the Map-Resolver (the saga's old-site step).
+    /// Failback is the same call with the sites swapped.
+    /// </summary>
+    /// <remarks>
+    /// Each EID is still a move of its own in the journal and the audit history, with the same steps as a single move; only
+    /// the work is shared (<see cref="BulkMoveSaga"/>): one commit for the intents, many /32s per Map-Register, the gateways
+    /// converged once per range. An EID that fails a shared step goes on alone from the step it reached, with the single
+    /// move's retries.
+    /// </remarks>
+    public async Task<FailoverReport> FailoverAsync(string from, string to, IReadOnlyCollection<IPAddress>? scope = null,
+        IProgress<FailoverProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        var eid = IPAddress.Parse(move.Eid);
-        var total = Stopwatch.StartNew();
-        var timings = new List<StepTiming>();
-        if (!_routers.TryGetValue(move.ToSite, out var router))
-        {
-            return Fail(move, eid, move.Step, timings, total, $"site {move.ToSite} is not served by this agent (no local xTR)");
-        }
+        if (!_routers.TryGetValue(to, out var router)) throw new ArgumentException($"site '{to}' is not served by this agent", nameof(to));
+        var watch = Stopwatch.StartNew();
+        var eids = (scope ?? EidsAt(from)).Distinct().ToList();
+        var failed = new ConcurrentBag<(IPAddress, string)>();
+        var moves = new ConcurrentBag<MoveOutcome>();
+        int converged = 0, failures = 0;
+        void Report() => progress?.Report(new FailoverProgress(eids.Count, Volatile.Read(ref converged), Volatile.Read(ref failures)));
 
-        var steps = new (MoveStep Step, Func<CancellationToken, Task<string>> Run)[]
+        var movable = new List<(IPAddress Eid, DynamicEidRange Range)>(eids.Count);
+        foreach (var eid in eids)
         {
-            (MoveStep.Registered, async ct =>
+            var range = RangeOf(eid);
+            if (range is not null && range.Allows(to))
             {
-                var r = await router.RegisterHostAsync(eid, range.Name, ct).ConfigureAwait(false);
-                return $"/32 registered at {move.ToSite}, Map-Notify after {r.Elapsed.TotalMilliseconds:0.0} ms ({r.Transmissions} transmission(s))";
-            }),
-            (MoveStep.OldSiteAway, ct => EnsureOldSiteAwayAsync(move, range, router, eid, ct)),
-            (MoveStep.GatewaysConverged, ct => ConvergeGatewaysAsync(move, range, ct)),
-            (MoveStep.RemoteItrsSolicited, ct => Task.FromResult($"{router.SolicitRemoteItrs(eid)} remote ITR(s) solicited")),
-        };
-
-        foreach (var (step, run) in steps)
-        {
-            if (step <= move.Step) continue;
-            var watch = Stopwatch.StartNew();
-            string detail;
-            try
-            {
-                detail = await _retry.ExecuteAsync(async ct => await run(ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                Progress?.Invoke(this, new MoveProgress(move.Id, eid, move.Vm, step, watch.Elapsed, e.Message, Failed: true));
-                return Fail(move, eid, step, timings, total, $"{step}: {e.Message}", retryable: true);
+                movable.Add((eid, range));
+                continue;
             }
 
-            timings.Add(new StepTiming(step, watch.Elapsed, detail));
-            _store.Update(move.Id, MoveState.Running, step, _time.GetUtcNow());
-            Audit(move, step.ToString(), "ok", detail, watch.Elapsed.TotalMilliseconds);
-            Progress?.Invoke(this, new MoveProgress(move.Id, eid, move.Vm, step, watch.Elapsed, detail));
+            failed.Add((eid, range is null ? "outside every dynamic-EID range" : $"range '{range.Name}' may not live at {to}"));
+            Interlocked.Increment(ref failures);
+            Report();
         }
 
-        _store.Update(move.Id, MoveState.Converged, MoveStep.Done, _time.GetUtcNow());
-        _owners[move.Eid] = move.ToSite;
-        Audit(move, "move", "converged", $"{move.FromSite ?? "?"} -> {move.ToSite}", total.Elapsed.TotalMilliseconds);
-        LogConverged(move.Eid, move.ToSite, total.Elapsed.TotalMilliseconds);
-        return Finished(new MoveOutcome(move.Id, eid, move.Vm, move.FromSite, move.ToSite, MoveState.Converged, timings, total.Elapsed, null));
-    }
-
-    private MoveOutcome Finished(MoveOutcome outcome)
-    {
-        MoveFinished?.Invoke(this, outcome);
-        return outcome;
-    }
-
-    private MoveOutcome Fail(MoveRecord move, IPAddress eid, MoveStep step, List<StepTiming> timings, Stopwatch total, string error, bool retryable = false)
-    {
-        _store.Update(move.Id, MoveState.Failed, step, _time.GetUtcNow(), error);
-        Audit(move, "move", "failed", error, total.Elapsed.TotalMilliseconds);
-        LogFailed(move.Eid, move.ToSite, error);
-        return Finished(new MoveOutcome(move.Id, eid, move.Vm, move.FromSite, move.ToSite, MoveState.Failed, timings, total.Elapsed, error, retryable));
-    }
-
-    // Moving home: the home aggregate serves again once the /32 is withdrawn. Elsewhere: the mapping system must
-    // point at the new site, and the old site's xTR (when this agent drives it) must be away.
-    private async Task<string> EnsureOldSiteAwayAsync(MoveRecord move, DynamicEidRange range, ITunnelRouter router, IPAddress eid, CancellationToken ct)
-    {
-        if (range.IsHome(move.ToSite)) await router.WithdrawHostAsync(eid, removeRoute: false, ct).ConfigureAwait(false);
-        var entry = await router.ResolveAsync(eid, refresh: true, ct).ConfigureAwait(false);
-        return await ConfirmOldSiteAwayAsync(move, range, router, eid, entry, ct).ConfigureAwait(false);
-    }
-
-    // What the Map-Resolver answered (entry) must be the new site; the old site's xTR, when this agent drives it, must be away.
-    private async Task<string> ConfirmOldSiteAwayAsync(MoveRecord move, DynamicEidRange range, ITunnelRouter router, IPAddress eid, MapCacheEntry entry, CancellationToken ct)
-    {
-        var home = range.IsHome(move.ToSite);
-        var ours = router.Rlocs.Select(l => l.Address).ToHashSet();
-        if (entry.Locators.Count == 0 || !entry.Locators.All(l => ours.Contains(l.Address)))
+        // Batches in EID order: each takes its locks in that order too (MoveQueue.HoldAsync).
+        movable.Sort((a, b) => string.CompareOrdinal(a.Eid.ToString(), b.Eid.ToString()));
+        var options = new ParallelOptions { MaxDegreeOfParallelism = BulkMovesInFlight, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(movable.Chunk(BulkMoveSaga.BatchSize), options, async (batch, ct) =>
         {
-            throw new InvalidOperationException($"the Map-Resolver still maps {eid} to {string.Join(", ", entry.Locators.Select(l => l.Address))} (entry {entry.Eid})");
-        }
-
-        if (move.FromSite is { } from && !string.Equals(from, move.ToSite, StringComparison.OrdinalIgnoreCase) && _routers.TryGetValue(from, out var old) && !home)
-        {
-            var deadline = _time.GetUtcNow() + TimeSpan.FromSeconds(10);
-            while (old.StateOf(eid) is not HostState.Away && old.StateOf(eid) is not null)
+            await _bulk.RunAsync(batch, from, to, router, "dr-failover", "operator", outcome =>
             {
-                if (_time.GetUtcNow() > deadline) throw new InvalidOperationException($"site {from} did not go away for {eid} (state {old.StateOf(eid)})");
-                await Task.Delay(TimeSpan.FromMilliseconds(5), _time, ct).ConfigureAwait(false);
-            }
-        }
+                moves.Add(outcome);
+                if (outcome.Converged) Interlocked.Increment(ref converged);
+                else { Interlocked.Increment(ref failures); failed.Add((outcome.Eid, outcome.Error ?? "failed")); }
+                Report();
+            }, ct).ConfigureAwait(false);
+        }).ConfigureAwait(false);
 
-        return home
-            ? $"moved home: /32 withdrawn, {entry.Eid} at {move.ToSite} serves it"
-            : $"mapping system points {eid} at {move.ToSite} ({entry.Eid}); {move.FromSite ?? "previous site"} away";
-    }
-
-    private async Task<string> ConvergeGatewaysAsync(MoveRecord move, DynamicEidRange range, CancellationToken ct)
-    {
-        if (range.Options.Gateway is not { } g || !_gateways.TryGetValue(move.ToSite, out var drivers) || drivers.Count == 0)
-        {
-            return range.Options.Gateway is null ? "no gateway configured for the range" : $"no gateway driver at {move.ToSite}";
-        }
-
-        var intent = GatewayIntentFor(range)!;
-        var changes = 0;
-        foreach (var driver in drivers)
-        {
-            var plan = await driver.PlanAsync(intent, ct).ConfigureAwait(false);
-            if (!plan.IsEmpty) await driver.ApplyAsync(plan, ct).ConfigureAwait(false);
-            changes += plan.Changes.Count;
-            var verification = await driver.VerifyAsync(intent, ct).ConfigureAwait(false);
-            if (!verification.Converged) throw new InvalidOperationException($"{driver.Name}: {string.Join("; ", verification.Differences)}");
-        }
-
-        return $"gateway {g.VirtualIp} / {VirtualMac.ToCiscoNotation(intent.VirtualMac)} on {drivers.Count} device(s), {changes} change(s)";
+        var verified = moves.Where(m => m.Converged).Select(m => m.Eid).ToList();
+        return new FailoverReport(from, to, moves.ToList(), verified, failed.ToList(), watch.Elapsed);
     }
 
     /// <summary>The gateway every site of the range must present (same virtual IP and MAC everywhere).</summary>
@@ -432,18 +320,24 @@ public sealed partial class MobilityCoordinator
             VirtualMac.For(g.Fhrp, g.FhrpVersion, g.Group), ProxyArp: range.Options.Mode == Xtr.Configuration.MobilityMode.AcrossSubnet);
     }
 
-    private void Audit(MoveRecord move, string kind, string outcome, string? detail, double? ms) =>
-        _store.Audit(new AuditEntry(0, _time.GetUtcNow(), move.Id, move.Eid, move.Vm, move.FromSite, move.ToSite, kind, move.Trigger, move.Source, outcome, detail, ms));
+    // An intent decided on views that a newer move of its EID has since changed: never run after that move (it would undo it).
+    private MoveOutcome Supersede(MoveRecord move, string key)
+    {
+        var why = $"move {_queue.Latest(key)} of {key} started after this was decided";
+        _journal.Superseded(move, why);
+        return Raise(new MoveOutcome(move.Id, IPAddress.Parse(key), move.Vm, move.FromSite, move.ToSite, MoveState.Superseded, [], TimeSpan.Zero, why));
+    }
 
-    [LoggerMessage(EventId = 3000, Level = LogLevel.Information, Message = "Move of {Eid} to {Site} converged in {Milliseconds:0.0} ms")]
-    private partial void LogConverged(string eid, string site, double milliseconds);
+    // A saga's end: a converged move leaves the EID where it moved it.
+    private MoveOutcome Ended(MoveOutcome outcome)
+    {
+        if (outcome.Converged) _owners[outcome.Eid.ToString()] = outcome.ToSite;
+        return Raise(outcome);
+    }
 
-    [LoggerMessage(EventId = 3001, Level = LogLevel.Error, Message = "Move of {Eid} to {Site} failed: {Error}")]
-    private partial void LogFailed(string eid, string site, string error);
-
-    [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "The /32 of {Eid}, held here as the journal says, was not registered again at start: {Reason}")]
-    private partial void LogNotRestored(string eid, string reason);
-
-    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Resuming the move of {Eid} from step {Step}")]
-    private partial void LogResuming(string eid, string step);
+    private MoveOutcome Raise(MoveOutcome outcome)
+    {
+        MoveFinished?.Invoke(this, outcome);
+        return outcome;
+    }
 }

@@ -9,7 +9,12 @@ namespace LispMobility.Mobility;
 /// A decided move: this EID of this VM now belongs at <see cref="ToSite"/>. <see cref="FromSite"/> is used only while the
 /// coordinator has no owner of its own for the EID (inventory not adopted yet); otherwise the site its last move left it at wins.
 /// </summary>
-public sealed record MoveIntent(IPAddress Eid, string Vm, string? FromSite, string ToSite, string Trigger, string Source);
+/// <param name="DecidedAt">
+/// The coordinator's <see cref="MobilityCoordinator.MovesStarted"/> when the views behind this intent were read (a reconciler
+/// pass, a retry): a move of the EID started after that supersedes it, and it is journaled as superseded instead of run after
+/// that move. Null (a watcher's fresh report): it runs in its turn whatever ran before it.
+/// </param>
+public sealed record MoveIntent(IPAddress Eid, string Vm, string? FromSite, string ToSite, string Trigger, string Source, long? DecidedAt = null);
 
 /// <summary>How a move ended, with the time each step took.</summary>
 /// <param name="Retryable">Failed at a step for a cause that may pass (Map-Server unreachable, timeout, mapping not yet changed).</param>

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using LispMobility.Mobility.Configuration;
+using LispMobility.Xtr;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -8,7 +9,8 @@ namespace LispMobility.Mobility;
 /// <summary>
 /// A move that failed for a transient cause (Map-Server unreachable, timeout, the mapping not changed yet) is not the end:
 /// it is started again — a new journaled move with the trigger "retry", so `moves` shows each attempt — after a doubling,
-/// jittered wait, until one converges or a newer move of the EID (the detector's, the reconciler's) supersedes it.
+/// jittered wait, until one converges or a newer move of the EID (the detector's, the reconciler's) supersedes it. A retry
+/// is dropped when the VM was since seen elsewhere, or when the move's site was since told that another site holds the EID.
 /// </summary>
 public sealed partial class MoveRetry : IDisposable
 {
@@ -58,10 +60,11 @@ public sealed partial class MoveRetry : IDisposable
 
         var attempt = _attempts.AddOrUpdate(key, 1, (_, n) => n + 1);
         Interlocked.Increment(ref _waiting);
-        _ = RetryAsync(move, attempt, _time.GetUtcNow() - move.Total);
+        // Raised while the failed move still holds its EID: no other move of it can have started yet.
+        _ = RetryAsync(move, attempt, _time.GetUtcNow() - move.Total, _coordinator.MovesStarted);
     }
 
-    private async Task RetryAsync(MoveOutcome failed, int attempt, DateTimeOffset started)
+    private async Task RetryAsync(MoveOutcome failed, int attempt, DateTimeOffset started, long decidedAt)
     {
         var delay = Backoff(attempt);
         LogScheduled(failed.Eid.ToString(), failed.ToSite, attempt, delay.TotalSeconds, failed.Error ?? "");
@@ -76,7 +79,7 @@ public sealed partial class MoveRetry : IDisposable
                 Interlocked.Decrement(ref _waiting);
             }
 
-            if (_coordinator.LatestMoveOf(failed.Eid) != failed.Id || _coordinator.IsMoving(failed.Eid))
+            if (_coordinator.MovedSince(failed.Eid, decidedAt) || _coordinator.IsMoving(failed.Eid))
             {
                 _attempts.TryRemove(failed.Eid.ToString(), out _);
                 LogSuperseded(failed.Eid.ToString(), failed.Id);
@@ -86,7 +89,8 @@ public sealed partial class MoveRetry : IDisposable
             // Found under 30 % loss (chaos seed 570169274): a move home failed, the VM went back to the other site before the
             // back-off ended (a move detected there, so nothing here superseded it), and the retry "converged" a route to a
             // VM that was not here. The watchers' latest word on the VM outranks a retry.
-            if (_inventory is not null && _inventory.TryGetValue(failed.Eid.ToString(), out var seen) &&
+            Sighting? seen = null;
+            if (_inventory is not null && _inventory.TryGetValue(failed.Eid.ToString(), out seen) &&
                 (!seen.Present || !string.Equals(seen.Site, failed.ToSite, StringComparison.OrdinalIgnoreCase)) && seen.Seen > started)
             {
                 _attempts.TryRemove(failed.Eid.ToString(), out _);
@@ -94,7 +98,20 @@ public sealed partial class MoveRetry : IDisposable
                 return;
             }
 
-            await _coordinator.MoveAsync(new MoveIntent(failed.Eid, failed.Vm, failed.FromSite, failed.ToSite, Trigger, $"retry {attempt} of {failed.Id}"), _stop.Token).ConfigureAwait(false);
+            // A watcher that sees only its own site never reports the VM elsewhere (the data-plane sniffer): there, the site's
+            // xTR knows instead — the Map-Server told it after the failed move started that another site holds the EID (seeds
+            // 570169274, 1354157846). Such news outranks the retry; if it is stale (the VM is here after all), the reconciler's
+            // probe settles it.
+            if (NewsSince(failed, started, seen) is { } news)
+            {
+                _attempts.TryRemove(failed.Eid.ToString(), out _);
+                LogVmElsewhere(failed.Eid.ToString(), failed.ToSite, news);
+                return;
+            }
+
+            // With decidedAt, a move of the EID that starts between this check and the retry's turn supersedes the retry.
+            await _coordinator.MoveAsync(new MoveIntent(failed.Eid, failed.Vm, failed.FromSite, failed.ToSite, Trigger, $"retry {attempt} of {failed.Id}", decidedAt),
+                _stop.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
         {
@@ -104,6 +121,16 @@ public sealed partial class MoveRetry : IDisposable
         {
             LogRetryFailed(e, failed.Eid.ToString());
         }
+    }
+
+    // Why the retry is moot when the move's site holds the EID away since after the failed move started and after the watchers
+    // last saw the VM there; null otherwise.
+    private string? NewsSince(MoveOutcome failed, DateTimeOffset started, Sighting? seen)
+    {
+        var host = _coordinator.RouterAt(failed.ToSite)?.Hosts().FirstOrDefault(h => h.Eid.IsHost && h.Eid.Address.ToIPAddress().Equals(failed.Eid));
+        if (host is not { State: HostState.Away } || host.Since <= started) return null;
+        var seenHere = seen is { Present: true } && string.Equals(seen.Site, failed.ToSite, StringComparison.OrdinalIgnoreCase) && seen.Seen > host.Since;
+        return seenHere ? null : $"reported away at {failed.ToSite} (told another site holds it, {host.Since:HH:mm:ss.fff}) and not seen there since";
     }
 
     private TimeSpan Backoff(int attempt)

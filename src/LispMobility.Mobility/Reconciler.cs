@@ -16,7 +16,8 @@ public sealed record ReconcileReport(string Cause, int Checked, int Unanswered, 
 /// Heals what faults left wrong (a Map-Server outage across a move, a site down while its VM moved away, a crash): per EID
 /// of this agent's ranges that the watchers, the journal or the xTR know, it compares where the watchers last saw the VM,
 /// what the Map-Resolver answers and the local xTR's state, and hands every difference to the coordinator as a move with
-/// the trigger "reconciled". It changes nothing itself. An EID whose move is running is left to that move.
+/// the trigger "reconciled". It changes nothing itself. An EID whose move is running is left to that move, and a repair that a
+/// move started after the views were read overtakes is dropped by the coordinator (superseded), not run after it.
 /// </summary>
 /// <remarks>
 /// Each agent sees only its own hypervisors, so a VM that left is still "last seen here" for this site's watcher; and news
@@ -33,6 +34,8 @@ public sealed partial class Reconciler(MobilityCoordinator coordinator, MoveDete
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly ILogger _logger = logger ?? NullLogger<Reconciler>.Instance;
     private readonly SemaphoreSlim _oneAtATime = new(1);
+    // EIDs probed once for want of a sighting (CompareUnseenAsync); read and written under _oneAtATime.
+    private readonly HashSet<string> _probedUnseen = new(StringComparer.Ordinal);
 
     /// <summary>Runs one pass (at start, on reconnecting to a Map-Server, periodically); passes never overlap.</summary>
     public async Task<ReconcileReport> RunAsync(string cause, CancellationToken cancellationToken = default)
@@ -40,6 +43,9 @@ public sealed partial class Reconciler(MobilityCoordinator coordinator, MoveDete
         await _oneAtATime.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // Read before any view: a move of an EID that starts while the views are read (or while the mapping system is asked,
+            // seconds under loss) makes this pass's verdict on it stale, and the coordinator then drops the repair it queued.
+            var decidedAt = coordinator.MovesStarted;
             var inventory = detector.Inventory.ToDictionary(StringComparer.Ordinal);
             var repairs = new List<Repair>();
             int checkedCount = 0, unanswered = 0;
@@ -47,7 +53,8 @@ public sealed partial class Reconciler(MobilityCoordinator coordinator, MoveDete
             {
                 var router = coordinator.RouterAt(site)!;
                 var hosts = router.Hosts().Where(h => h.Eid.IsHost).ToDictionary(h => h.Eid.Address.ToIPAddress().ToString(), StringComparer.Ordinal);
-                var eids = inventory.Keys.Concat(coordinator.EidsAt(site).Select(e => e.ToString())).Concat(hosts.Keys).Distinct(StringComparer.Ordinal)
+                var placedHere = coordinator.EidsAt(site).Select(e => e.ToString()).ToHashSet(StringComparer.Ordinal);
+                var eids = inventory.Keys.Concat(placedHere).Concat(hosts.Keys).Distinct(StringComparer.Ordinal)
                     .Select(IPAddress.Parse).Where(e => coordinator.RangeOf(e)?.Allows(site) == true && !coordinator.IsMoving(e)).ToList();
                 if (eids.Count == 0) continue;
                 var answers = await router.ResolveManyAsync(eids, refresh: true, cancellationToken).ConfigureAwait(false);
@@ -60,8 +67,11 @@ public sealed partial class Reconciler(MobilityCoordinator coordinator, MoveDete
                     var mappedHere = entry is not null && entry.Locators.Count > 0 && entry.Locators.All(l => ours.Contains(l.Address));
                     var mappedTo = entry is null ? "no answer" : mappedHere ? site : $"{entry.Eid} at {string.Join(", ", entry.Locators.Select(l => l.Address))}";
                     var key = eids[i].ToString();
-                    var repair = await CompareAsync(eids[i], site, hosts.GetValueOrDefault(key), inventory.GetValueOrDefault(key), entry is null ? null : mappedHere, mappedTo,
-                        cancellationToken).ConfigureAwait(false);
+                    if (coordinator.MovedSince(eids[i], decidedAt)) continue;
+                    var repair = !inventory.ContainsKey(key) && placedHere.Contains(key)
+                        ? await CompareUnseenAsync(eids[i], site, entry is null ? null : mappedHere, mappedTo, decidedAt, cancellationToken).ConfigureAwait(false)
+                        : await CompareAsync(eids[i], site, hosts.GetValueOrDefault(key), inventory.GetValueOrDefault(key), entry is null ? null : mappedHere, mappedTo,
+                            decidedAt, cancellationToken).ConfigureAwait(false);
                     if (repair is not null)
                     {
                         repairs.Add(repair);
@@ -81,7 +91,8 @@ public sealed partial class Reconciler(MobilityCoordinator coordinator, MoveDete
 
     // The three views of one EID at one local site; a repair when they disagree.
     // mappedHere is null when the mapping system did not answer: only what the local views show is repaired then.
-    private async Task<Repair?> CompareAsync(IPAddress eid, string site, HostInfo? host, Sighting? seen, bool? mappedHere, string mappedTo, CancellationToken ct)
+    private async Task<Repair?> CompareAsync(IPAddress eid, string site, HostInfo? host, Sighting? seen, bool? mappedHere, string mappedTo, long decidedAt,
+        CancellationToken ct)
     {
         var range = coordinator.RangeOf(eid)!;
         var home = range.IsHome(site);
@@ -103,7 +114,7 @@ public sealed partial class Reconciler(MobilityCoordinator coordinator, MoveDete
                 return null;
             }
 
-            return new Repair(eid, site, difference, coordinator.MoveAsync(new MoveIntent(eid, seen.Vm, null, site, Trigger, "reconciler"), ct));
+            return new Repair(eid, site, difference, coordinator.MoveAsync(new MoveIntent(eid, seen.Vm, null, site, Trigger, "reconciler", decidedAt), ct));
         }
 
         // Never a registration for a VM that is gone, once the hold-down has passed (it may be on its way back).
@@ -111,7 +122,18 @@ public sealed partial class Reconciler(MobilityCoordinator coordinator, MoveDete
         if (_time.GetUtcNow() - seen.Seen < holdDown) return null;
         var toSite = seen.Present ? seen.Site : null;
         return new Repair(eid, site, $"{site} registers the /32 of a VM the watchers place {(toSite is null ? "nowhere (gone from " + seen.Site + ")" : "at " + toSite)}",
-            coordinator.ReleaseAsync(eid, seen.Vm, site, toSite, Trigger, ct));
+            coordinator.ReleaseAsync(eid, seen.Vm, site, toSite, Trigger, decidedAt, ct));
+    }
+
+    // An EID the journal places here that no watcher has reported since this agent started: a VM that arrived while the agent
+    // was down and has been silent since (kill -9 chaos, seed 667761375) is invisible to a sniffer, and no other site can
+    // register it. Mapped elsewhere, it is probed here once; if it answers, it is moved here.
+    private async Task<Repair?> CompareUnseenAsync(IPAddress eid, string site, bool? mappedHere, string mappedTo, long decidedAt, CancellationToken ct)
+    {
+        if (mappedHere is not false || probe is null || !_probedUnseen.Add(eid.ToString())) return null;
+        if (!await probe.IsAliveAsync(eid, ct).ConfigureAwait(false)) return null;
+        return new Repair(eid, site, $"no watcher has reported the VM since this agent started, but it answers a probe here and the mapping system maps it to {mappedTo}",
+            coordinator.MoveAsync(new MoveIntent(eid, eid.ToString(), null, site, Trigger, "reconciler", decidedAt), ct));
     }
 
     [LoggerMessage(EventId = 3300, Level = LogLevel.Warning, Message = "Reconciling {Eid} at {Site} ({Cause}): {Difference}")]

@@ -35,6 +35,9 @@ internal sealed class FaultyTunnelRouter(ITunnelRouter inner) : ITunnelRouter
     /// <summary>Runs before each register reaches the xTR (probes for serialization and parallelism).</summary>
     public Func<IPAddress, CancellationToken, Task>? BeforeRegister { get; set; }
 
+    /// <summary>Runs before each resolve reaches the xTR (an answer that takes its time, as under loss).</summary>
+    public Func<CancellationToken, Task>? BeforeResolve { get; set; }
+
     /// <summary>The next <paramref name="count"/> calls of <paramref name="call"/> throw.</summary>
     public void FailNext(RouterCall call, int count) => _failures[call] = count;
 
@@ -111,6 +114,7 @@ internal sealed class FaultyTunnelRouter(ITunnelRouter inner) : ITunnelRouter
     public async Task<MapCacheEntry> ResolveAsync(IPAddress eid, bool refresh = false, CancellationToken cancellationToken = default)
     {
         await EnterAsync(RouterCall.Resolve, cancellationToken);
+        if (BeforeResolve is { } wait) await wait(cancellationToken);
         return await inner.ResolveAsync(eid, refresh, cancellationToken);
     }
 
@@ -118,6 +122,7 @@ internal sealed class FaultyTunnelRouter(ITunnelRouter inner) : ITunnelRouter
     public async Task<IReadOnlyList<Resolution>> ResolveManyAsync(IReadOnlyList<IPAddress> eids, bool refresh = false, CancellationToken cancellationToken = default)
     {
         await EnterAsync(RouterCall.Resolve, cancellationToken);
+        if (BeforeResolve is { } wait) await wait(cancellationToken);
         return await inner.ResolveManyAsync(eids, refresh, cancellationToken);
     }
 

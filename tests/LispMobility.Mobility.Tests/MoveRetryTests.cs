@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using LispMobility.Mobility.Persistence;
+using LispMobility.Xtr;
 
 namespace LispMobility.Mobility.Tests;
 
@@ -78,6 +79,34 @@ public sealed class MoveRetryTests : IAsyncLifetime
         Assert.Single(ends);
         Assert.Equal(1, dc2.Calls(RouterCall.Register));
         Assert.Null(_lab.HostRegistrationSite(Eid));
+    }
+
+    [Fact]
+    public async Task A_retry_of_a_move_home_is_dropped_once_the_home_site_was_told_that_another_site_took_the_eid_since()
+    {
+        // Chaos seeds 570169274 and 1354157846: DC1's data-plane watcher never reports the VM gone; DC1's xTR is told instead.
+        var dc1 = new FaultyTunnelRouter(_lab.Xtrs[MobilityLab.Dc1]);
+        var options = _lab.MobilityOptions() with { StepAttempts = 1, RetryBackoff = TimeSpan.FromSeconds(2), RetryBackoffMax = TimeSpan.FromSeconds(8) };
+        var coordinator = _lab.Coordinator(wrap: r => r.Site == MobilityLab.Dc1 ? dc1 : r, options: options);
+        var ends = new ConcurrentQueue<MoveOutcome>();
+        coordinator.MoveFinished += (_, m) => ends.Enqueue(m);
+        coordinator.Adopt(Eid, MobilityLab.Dc1);
+        Assert.True((await coordinator.MoveAsync(new MoveIntent(Eid, "vm", null, MobilityLab.Dc2, "migration", "test"))).Converged);
+        using var retry = new MoveRetry(coordinator, options);
+
+        // The move home registers and withdraws the /32 at DC1, then gets no Map-Reply to confirm it (loss).
+        dc1.FailNext(RouterCall.Resolve, 1);
+        var failed = await coordinator.MoveAsync(new MoveIntent(Eid, "vm", null, MobilityLab.Dc1, "migration", "test"));
+        Assert.True(failed is { Converged: false, Retryable: true }, failed.Error);
+
+        // Before the back-off ends the VM is back at DC2, whose own agent registers it; the Map-Server tells DC1.
+        await _lab.Xtrs[MobilityLab.Dc2].RegisterHostAsync(Eid, MobilityLab.VmRange);
+        await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].StateOf(Eid) is HostState.Away, "DC1 told the EID is away");
+
+        await MobilityLab.Eventually(() => retry.Waiting == 0 && retry.Attempts.Count == 0, "the retry woke and was dropped", 15);
+        Assert.Equal(2, ends.Count);
+        Assert.Equal(MobilityLab.Dc2, _lab.HostRegistrationSite(Eid));
+        Assert.Equal(HostState.Away, _lab.Xtrs[MobilityLab.Dc1].StateOf(Eid));
     }
 
     [Fact]

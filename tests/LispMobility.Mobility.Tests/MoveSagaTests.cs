@@ -25,6 +25,36 @@ public sealed class MoveSagaTests : IAsyncLifetime
     private static MoveIntent Intent(string eid, string to, string? from = null) => new(IPAddress.Parse(eid), "vm-" + eid, from, to, "migration", "test");
 
     [Fact]
+    public async Task An_intent_decided_before_a_move_of_its_eid_started_is_journaled_as_superseded_and_not_run_after_that_move()
+    {
+        var dc2 = new FaultyTunnelRouter(_lab.Xtrs[MobilityLab.Dc2]);
+        var coordinator = _lab.Coordinator(wrap: r => r.Site == MobilityLab.Dc2 ? dc2 : r);
+        var eid = IPAddress.Parse("172.16.1.30");
+        coordinator.Adopt(eid, MobilityLab.Dc1);
+        var decided = coordinator.MovesStarted;
+        var registering = new TaskCompletionSource();
+        dc2.BeforeRegister = (_, ct) => registering.Task.WaitAsync(ct);
+        var newer = coordinator.MoveAsync(Intent("172.16.1.30", MobilityLab.Dc2));
+        await MobilityLab.Eventually(() => dc2.Calls(RouterCall.Register) == 1, "the newer move is registering");
+
+        // Queued behind the newer move, on views read before it started (a reconciler pass that waited for the Map-Resolver).
+        var stale = coordinator.MoveAsync(new MoveIntent(eid, "vm-172.16.1.30", null, MobilityLab.Dc1, Reconciler.Trigger, "reconciler", decided));
+        registering.SetResult();
+
+        Assert.True((await newer).Converged, (await newer).Error);
+        var outcome = await stale;
+        Assert.Equal(MoveState.Superseded, outcome.State);
+        Assert.Empty(outcome.Steps);
+        Assert.Equal(MobilityLab.Dc2, _lab.HostRegistrationSite(eid));
+        Assert.Equal(MobilityLab.Dc2, coordinator.OwnerOf(eid));
+        var journal = coordinator.Store.Move(outcome.Id)!;
+        Assert.Equal((MoveState.Superseded, Reconciler.Trigger), (journal.State, journal.Trigger));
+        Assert.StartsWith("not run: ", journal.Error, StringComparison.Ordinal);
+        Assert.Contains(coordinator.Store.QueryAudit(new AuditQuery(Eid: "172.16.1.30")), a => a.MoveId == outcome.Id && (a.Kind, a.Outcome) == ("intent", "superseded"));
+        Assert.False(coordinator.MovedSince(eid, coordinator.MovesStarted));
+    }
+
+    [Fact]
     public async Task A_move_registers_the_host_at_the_new_site_the_old_site_goes_away_and_the_branch_follows()
     {
         var coordinator = _lab.Coordinator();

@@ -98,6 +98,50 @@ public sealed class ReconcilerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_pass_that_waited_for_the_mapping_system_while_a_newer_move_of_the_eid_started_leaves_the_eid_to_that_move()
+    {
+        // Chaos seeds 570169274 and 1354157846 (30 % loss): DC1's pass found the VM back but held away, waited seconds for the
+        // Map-Resolver while DC1's own move home started, and queued its repair behind that move; the move failed, the VM had
+        // left for DC2 meanwhile, and the repair then registered the VM at DC1, taking it from DC2 where it ran.
+        var dc1Router = new FaultyTunnelRouter(_lab.Xtrs[MobilityLab.Dc1]);
+        var dc1 = new SiteAgent(this, MobilityLab.Dc1, dc1Router, stepAttempts: 1);
+        var dc2 = new SiteAgent(this, MobilityLab.Dc2);
+        Assert.Null(dc1.Sees(WorkloadChange.Discovered));
+        Assert.True((await dc2.Sees()!).Converged);
+        await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].StateOf(Vm) is HostState.Away, "DC1 away");
+        dc1Router.FailNext(RouterCall.Register, 1);
+        Assert.False((await dc1.Sees()!).Converged);
+
+        var answer = new TaskCompletionSource();
+        dc1Router.BeforeResolve = ct => answer.Task.WaitAsync(ct);
+        var pass = dc1.Reconciler.RunAsync("test");
+        await MobilityLab.Eventually(() => dc1Router.Calls(RouterCall.Resolve) == 1, "the pass asks the Map-Resolver");
+        var registers = 0;
+        var unreachable = new TaskCompletionSource();
+        dc1Router.BeforeRegister = async (_, ct) =>
+        {
+            if (Interlocked.Increment(ref registers) > 1) return;
+            await unreachable.Task.WaitAsync(ct);
+            throw new InvalidOperationException("injected: the Map-Server did not answer");
+        };
+        var newer = dc1.Sees()!;
+        await MobilityLab.Eventually(() => Volatile.Read(ref registers) == 1, "DC1's newer move is registering");
+        Assert.Null(dc2.Sees()); // the VM is back at DC2, which still holds it: nothing to move there
+        dc1Router.BeforeResolve = null;
+        answer.SetResult();
+
+        var report = await pass;
+        unreachable.SetResult();
+        Assert.False((await newer).Converged);
+        var repairs = await Task.WhenAll(report.Repairs.Select(r => r.Move));
+
+        Assert.All(repairs, r => Assert.NotEqual(MoveState.Converged, r.State));
+        Assert.Equal(1, Volatile.Read(ref registers));
+        Assert.Equal(MobilityLab.Dc2, _lab.HostRegistrationSite(Vm));
+        await AssertVmAtAsync(MobilityLab.Dc2, report);
+    }
+
+    [Fact]
     public async Task Fault_1_a_Map_Server_outage_during_the_move_home_heals_once_it_is_back_and_the_sites_reconcile()
     {
         var dc1 = new SiteAgent(this, MobilityLab.Dc1, stepAttempts: 1);
@@ -159,6 +203,30 @@ public sealed class ReconcilerTests : IAsyncLifetime
         var r2 = await dc2.ReconcileAsync();
 
         await AssertVmAtAsync(MobilityLab.Dc1, r1, r2);
+    }
+
+    [Fact]
+    public async Task A_restarted_site_whose_vm_came_back_silently_while_it_was_down_finds_it_by_probe_and_moves_it_here()
+    {
+        // Kill -9 chaos, seed 667761375: DC2 down while the VM went to DC1 and back; its announcements came before DC2 started,
+        // so no watcher reported it, and nothing registered it at DC2.
+        var dc1 = new SiteAgent(this, MobilityLab.Dc1);
+        var dc2 = new SiteAgent(this, MobilityLab.Dc2);
+        Assert.Null(dc1.Sees(WorkloadChange.Discovered));
+        Assert.True((await dc2.Sees()!).Converged);
+        await _lab.Xtrs[MobilityLab.Dc2].DisposeAsync();
+        Assert.True((await dc1.Sees()!).Converged);
+        _vmAt = MobilityLab.Dc2;
+        _lab.StartXtr(MobilityLab.Dc2);
+        dc2 = new SiteAgent(this, MobilityLab.Dc2);
+
+        var report = await dc2.ReconcileAsync();
+
+        var repair = Assert.Single(report.Repairs);
+        Assert.Contains("answers a probe here", repair.Difference, StringComparison.Ordinal);
+        Assert.True((await repair.Move).Converged, (await repair.Move).Error);
+        await AssertVmAtAsync(MobilityLab.Dc2, report);
+        Assert.Empty((await dc2.ReconcileAsync()).Repairs);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using LispMobility.Mobility;
+using LispMobility.Mobility.Persistence;
 using LispMobility.Xtr;
 
 namespace LispMobility.Agent.Service;
@@ -29,6 +30,7 @@ internal sealed class AgentMetrics
     private readonly Histogram<double> _convergence;
     private readonly Histogram<double> _steps;
     private readonly Counter<long> _repairs;
+    private readonly Counter<long> _passes;
 
     public AgentMetrics(IMeterFactory factory, MobilityAgent agent)
     {
@@ -44,6 +46,8 @@ internal sealed class AgentMetrics
 
         _repairs = mobility.CreateCounter<long>("lispmobility_reconciliation_repairs_total",
             description: "Differences the reconciler found between the watchers, the mapping system and the xTR, each handed to the coordinator as a move.");
+        _passes = mobility.CreateCounter<long>("lispmobility_reconciliation_passes_total",
+            description: "Reconciliation passes by cause: at start, periodic (Mobility.ReconcileInterval), on reconnecting to a Map-Server.");
         mobility.CreateObservableGauge("lispmobility_journal_backlog",
             () => agent.StoreOrNull is { } store ? [new Measurement<long>(store.Health.Backlog)] : Array.Empty<Measurement<long>>(),
             description: "Journal and audit writes the disk refused, kept in memory until it takes them.");
@@ -83,7 +87,8 @@ internal sealed class AgentMetrics
     public void Record(MoveOutcome move)
     {
         ArgumentNullException.ThrowIfNull(move);
-        _moves.Add(1, new KeyValuePair<string, object?>("outcome", move.Converged ? "converged" : "failed"));
+        var outcome = move.State switch { MoveState.Converged => "converged", MoveState.Superseded => "superseded", _ => "failed" };
+        _moves.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
         if (move.Converged) _convergence.Record(move.Total.TotalSeconds);
         foreach (var step in move.Steps) _steps.Record(step.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("step", step.Step.ToString()));
     }
@@ -91,6 +96,8 @@ internal sealed class AgentMetrics
     public void Record(ReconcileReport report)
     {
         ArgumentNullException.ThrowIfNull(report);
+        // Bounded label values: the reconnect cause names the Map-Server.
+        _passes.Add(1, new KeyValuePair<string, object?>("cause", report.Cause is "start" or "periodic" ? report.Cause : "reconnect"));
         if (report.Repairs.Count > 0) _repairs.Add(report.Repairs.Count);
     }
 

@@ -20,7 +20,10 @@ public enum MoveState
     Converged,
     /// <summary>A step failed after its retries; the error says why.</summary>
     Failed,
-    /// <summary>Left unfinished by a crash, and a newer move of the same EID ran before it could be resumed: closed, not replayed.</summary>
+    /// <summary>
+    /// Overtaken by a newer move of the same EID before it ran: left unfinished by a crash and not resumed, or decided on views
+    /// (a reconciler pass, a retry) that a move started since has changed. Closed, not run.
+    /// </summary>
     Superseded,
 }
 

@@ -83,6 +83,17 @@ public sealed partial class DataPlaneWatcher : IWorkloadWatcher, ILivenessProbe
     {
         ArgumentNullException.ThrowIfNull(address);
         if (!OperatingSystem.IsLinux()) return false;
+        // Asked before the captures are open (the reconciler's pass at start races the watcher's start), a probe would go out
+        // on no socket and report silence: it waits for them, within its own time budget.
+        try
+        {
+            await _ready.Task.WaitAsync(_options.ProbeTimeout * _options.ProbeAttempts, _time, ct).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // An interface that never opened: the probe goes out on those that did.
+        }
+
         var answer = _probes.GetOrAdd(address, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         try
         {
@@ -91,10 +102,11 @@ public sealed partial class DataPlaneWatcher : IWorkloadWatcher, ILivenessProbe
                 foreach (var socket in _sockets.Values)
                 {
                     var capture = (PacketSocket)socket;
-                    var frame = address.AddressFamily == AddressFamily.InterNetwork
-                        ? NeighborFrames.ArpProbe(capture.Mac, address)
-                        : NeighborFrames.NeighborSolicitation(capture.Mac, address);
-                    try { capture.Send(frame); }
+                    try
+                    {
+                        var mac = capture.CurrentMac();
+                        capture.Send(address.AddressFamily == AddressFamily.InterNetwork ? NeighborFrames.ArpProbe(mac, address) : NeighborFrames.NeighborSolicitation(mac, address));
+                    }
                     catch (InvalidOperationException e) { LogProbeSendFailed(_logger, capture.InterfaceName, address, e.Message); }
                 }
                 try

@@ -71,11 +71,7 @@ internal sealed partial class PacketSocket : IDisposable
             BinaryPrimitives.WriteInt32LittleEndian(size, receiveBufferBytes);
             SetSockOpt(fd, SolSocket, SoRcvBuf, size, size.Length);
 
-            Span<byte> bound = stackalloc byte[SockaddrLlLength];
-            var length = SockaddrLlLength;
-            if (GetSockName(fd, bound, ref length) != 0) throw new InvalidOperationException($"getsockname on '{interfaceName}' failed: {LastError()}");
-            var mac = new PhysicalAddress(bound.Slice(12, Math.Min((int)bound[11], 8)).ToArray());
-            return new PacketSocket(fd, interfaceName, index, mac);
+            return new PacketSocket(fd, interfaceName, index, MacOf(fd, interfaceName));
         }
         catch
         {
@@ -85,6 +81,21 @@ internal sealed partial class PacketSocket : IDisposable
     }
 
     /// <summary>Receives one frame; -1 when the receive timeout passed with nothing. <paramref name="packetType"/> is sll_pkttype.</summary>
+    /// <summary>
+    /// The interface's MAC now. A Linux bridge takes the lowest MAC of its ports, so its MAC changes as VMs' ports come and go:
+    /// a frame sent with the MAC read at open draws its answer to an address the bridge no longer delivers locally.
+    /// </summary>
+    public PhysicalAddress CurrentMac() => MacOf(Volatile.Read(ref _fd), InterfaceName);
+
+    // getsockname on an AF_PACKET socket reads the bound device's address at the time of the call.
+    private static PhysicalAddress MacOf(int fd, string interfaceName)
+    {
+        Span<byte> bound = stackalloc byte[SockaddrLlLength];
+        var length = SockaddrLlLength;
+        if (GetSockName(fd, bound, ref length) != 0) throw new InvalidOperationException($"getsockname on '{interfaceName}' failed: {LastError()}");
+        return new PhysicalAddress(bound.Slice(12, Math.Min((int)bound[11], 8)).ToArray());
+    }
+
     public int Receive(Span<byte> buffer, out byte packetType)
     {
         Span<byte> from = stackalloc byte[SockaddrLlLength];

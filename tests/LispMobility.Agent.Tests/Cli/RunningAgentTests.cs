@@ -28,7 +28,7 @@ public sealed class RunningAgentTests : IAsyncLifetime
             "MapServers": [ { "Address": "127.91.0.1:4342", "KeyId": 1, "Key": "k1" } ], "MapResolvers": ["127.91.0.1:4342"],
             "DatabaseMappings": ["172.16.4.0/24"], "DynamicEids": [ { "Name": "vm-web", "Prefix": "172.16.4.0/24" } ] },
           "Mobility": { "Database": "{{Path.Combine(_dir, "agent.db").Replace("\\", "/", StringComparison.Ordinal)}}",
-            "Ranges": [ { "Name": "vm-web", "Prefix": "172.16.4.0/24", "HomeSite": "dc1", "Sites": ["dc1", "dc2"] } ] },
+            "Ranges": [ { "Name": "vm-web", "Prefix": "172.16.4.0/24", "HomeSite": "dc1", "Sites": ["dc1", "dc2"] } ], "ReconcileInterval": "00:00:01" },
           "Agent": { "RouteTable": "memory" },
           "ManagementApi": { "BindAddress": "127.0.0.1", "Port": {{ApiPort}}, "TokenFile": "{{token.Replace("\\", "/", StringComparison.Ordinal)}}" },
           "Log": { "File": false, "Console": false, "Journald": "false" }
@@ -148,6 +148,19 @@ public sealed class RunningAgentTests : IAsyncLifetime
         Assert.Contains("172.16.4.40", output.ToString(), StringComparison.Ordinal);
 
         Assert.Equal("[]", (await Verb("/api/moves?eid=172.16.4.40")).Replace("\n", "", StringComparison.Ordinal).Replace(" ", "", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_reconciler_runs_at_start_and_then_every_reconcile_interval_as_a_quartz_job()
+    {
+        using var http = new HttpClient();
+        var metrics = await Eventually(async () =>
+        {
+            var text = await http.GetStringAsync(new Uri($"http://127.0.0.1:{ApiPort}/metrics"));
+            return text.Contains("lispmobility_reconciliation_passes_total{cause=\"periodic\"}", StringComparison.Ordinal) ? text : null;
+        });
+
+        Assert.Contains("lispmobility_reconciliation_passes_total{cause=\"start\"} 1\n", metrics, StringComparison.Ordinal);
     }
 
     [Fact]
