@@ -9,15 +9,18 @@
 # Environment: LAB_PREFIX (default lml), LAB_DIR (configs, logs), LISPMOBILITY_DLL / LINKEMU_DLL (agent / link emulator), LAB_NETEM (tc|emulator).
 #
 #   ${P}-ms   core bridge 198.18.0.1/24, the Map-Server/Resolver (agent with an embedded MapServer)
-#   ${P}-dc1  wan 198.18.0.11/24 ─┐                      srv bridge 172.16.4.1/24 (servers); VM veth "vm" starts here
-#   ${P}-dc2  wan 198.18.0.12/24 ─┼─ veth to the core    srv bridge 172.16.4.1/24 (same gateway address: no renumbering)
+#   ${P}-dc1  wan 198.18.0.11/24 ─┐                      srv bridge 172.16.4.1/24 and 2001:db8:4::1/64 (servers); VM veth "vm" starts here
+#   ${P}-dc2  wan 198.18.0.12/24 ─┼─ veth to the core    srv bridge 172.16.4.1/24 and 2001:db8:4::1/64 (same gateway addresses: no renumbering)
 #   ${P}-br   wan 198.18.0.13/24 ─┘                      the branch: an ITR only
 #   ${P}-tap  wan 198.18.0.66/24 on the core, for hand-made control packets
-#   ${P}-vm   eth0 172.16.4.10/24, the VM (default route via 172.16.4.1, the gateway at whichever site it is)
-#   ${P}-bh   eth0 10.50.0.10/24, a host behind the branch (the branch registers 10.50.0.0/24), default via 10.50.0.1
+#   ${P}-vm   eth0 172.16.4.10/24 and 2001:db8:4::10/64, the VM (default routes via 172.16.4.1 and 2001:db8:4::1, the gateway at whichever site it is)
+#   ${P}-bh   eth0 10.50.0.10/24 and 2001:db8:50::10/64, a host behind the branch (the branch registers 10.50.0.0/24 and
+#             2001:db8:50::/64), default via 10.50.0.1 and 2001:db8:50::1
 # The xTRs of dc1, dc2 and br run the LISP data plane (TUN lisp0, UDP 4341): `ip netns exec ${P}-bh ping 172.16.4.10`
-# crosses the core encapsulated both ways, and follows the VM when it moves.
-# Dynamic-EID ranges (home DC1, allowed at DC1 and DC2): vm-web 172.16.4.0/24 (the VM), vm-dr 172.16.16.0/22 (bulk DR runs).
+# and `ip netns exec ${P}-bh ping -6 2001:db8:4::10` cross the core encapsulated both ways (IPv4 and IPv6 EIDs over IPv4
+# RLOCs), and follow the VM when it moves.
+# Dynamic-EID ranges (home DC1, allowed at DC1 and DC2): vm-web 172.16.4.0/24 and vm-web6 2001:db8:4::/64 (the VM's two
+# addresses: a move carries its /32 and its /128), vm-dr 172.16.16.0/22 (bulk DR runs).
 # Nothing is done in the root namespace.
 set -euo pipefail
 P=${LAB_PREFIX:-lml}
@@ -45,6 +48,7 @@ topology_up() {
   for s in dc1 dc2; do
     ip -n "$(ns "$s")" link add srv type bridge
     ip -n "$(ns "$s")" addr add 172.16.4.1/24 dev srv
+    ip -n "$(ns "$s")" addr add 2001:db8:4::1/64 dev srv nodad
     ip -n "$(ns "$s")" link set srv up
   done
   # A host on the core for hand-made control traffic (lig, crafted Map-Registers, floods).
@@ -58,20 +62,28 @@ topology_up() {
   ip -n "$(ns vm)" link set lo up
   ip -n "$(ns vm)" link add eth0 type veth peer name vm netns "$(ns dc1)"
   ip -n "$(ns vm)" addr add 172.16.4.10/24 dev eth0
+  ip -n "$(ns vm)" addr add 2001:db8:4::10/64 dev eth0 nodad
+  # What a guest does when its hypervisor says it moved (virtio's announce): an unsolicited NA for each IPv6 address;
+  # `move` triggers it by setting the MAC again. Addresses survive a cold move's link down.
+  ip netns exec "$(ns vm)" sysctl -qw net.ipv6.conf.eth0.ndisc_notify=1 net.ipv6.conf.eth0.keep_addr_on_down=1
   ip -n "$(ns vm)" link set eth0 up
   ip -n "$(ns dc1)" link set dev vm master srv up
   ip -n "$(ns vm)" route add default via 172.16.4.1
+  ip -n "$(ns vm)" -6 route add default via 2001:db8:4::1
   # The branch's host: its /24 is the branch's EID prefix, its gateway the branch xTR.
   ip netns add "$(ns bh)"
   ip -n "$(ns bh)" link set lo up
   ip -n "$(ns bh)" link add eth0 type veth peer name host netns "$(ns br)"
   ip -n "$(ns bh)" addr add 10.50.0.10/24 dev eth0
+  ip -n "$(ns bh)" addr add 2001:db8:50::10/64 dev eth0 nodad
   ip -n "$(ns bh)" link set eth0 up
   ip -n "$(ns bh)" route add default via 10.50.0.1
   ip -n "$(ns br)" addr add 10.50.0.1/24 dev host
+  ip -n "$(ns br)" addr add 2001:db8:50::1/64 dev host nodad
   ip -n "$(ns br)" link set host up
-  # The xTRs route between their EID side and the TUN of the data plane.
-  for s in "${SITES[@]}"; do ip netns exec "$(ns "$s")" sysctl -qw net.ipv4.ip_forward=1; done
+  ip -n "$(ns bh)" -6 route add default via 2001:db8:50::1
+  # The xTRs route between their EID side and the TUN of the data plane, in both families.
+  for s in "${SITES[@]}"; do ip netns exec "$(ns "$s")" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1; done
 }
 
 move_vm() {
@@ -81,11 +93,12 @@ move_vm() {
   from=$([ "$to" = dc1 ] && echo dc2 || echo dc1)
   if ip -n "$(ns "$from")" link show vm >/dev/null 2>&1; then
     ip -n "$(ns "$from")" link set dev vm netns "$(ns "$to")"
-    what="moved the VM (172.16.4.10, veth vm) from $from to $to (bridge srv in $(ns "$to"))"
+    what="moved the VM (172.16.4.10 and 2001:db8:4::10, veth vm) from $from to $to (bridge srv in $(ns "$to"))"
   else
-    what="the VM (172.16.4.10, veth vm) was already at $to (bridge srv in $(ns "$to")): not moved, announced again"
+    what="the VM (172.16.4.10 and 2001:db8:4::10, veth vm) was already at $to (bridge srv in $(ns "$to")): not moved, announced again"
   fi
   ip -n "$(ns "$to")" link set dev vm master srv up
+  announce_ipv6
   # What a hypervisor does after a move: announce the VM's address (ESXi sends RARP, Hyper-V and KVM GARP).
   if ip netns exec "$(ns vm)" arping -q -U -c 3 -I eth0 172.16.4.10 2>/dev/null; then
     announced="sent 3 gratuitous ARPs from the VM"
@@ -94,8 +107,16 @@ move_vm() {
     command -v arping >/dev/null && announced="sent 3 gratuitous ARPs from the VM (no replies, as usual)" \
       || announced="NOT announced: arping is not installed (apt-get install iputils-arping); the agent sees the VM only when it sends"
   fi
-  echo "$what; $announced"
-  echo "${to^^}'s agent should detect it by GARP and register 172.16.4.10/32 for $to (see: $0 cli $to status; $0 cli br map-cache)"
+  echo "$what; $announced; sent an unsolicited NA for 2001:db8:4::10"
+  echo "${to^^}'s agent should detect it by GARP and NA and register 172.16.4.10/32 and 2001:db8:4::10/128 for $to (see: $0 cli $to status; $0 cli br map-cache)"
+}
+
+# The VM's kernel sends an unsolicited NA for each of its IPv6 addresses when its MAC is set (ndisc_notify, set at `up`),
+# as a guest does on its hypervisor's announce after a move; setting the same MAC again changes nothing else.
+announce_ipv6() {
+  local mac
+  mac=$(ip -n "$(ns vm)" -br link show dev eth0 | awk '{print $3}')
+  ip -n "$(ns vm)" link set dev eth0 address "$mac"
 }
 
 # tc netem when the kernel has sch_netem. Otherwise the same impairment in user space: in each site namespace iptables
@@ -195,14 +216,14 @@ config() { # node site key aggregate dynamic remote-eids
   local node=$1 site=$2 key=$3 aggregate=$4 dynamic=$5 remote=${6:-} ms_section="" dp="" dyn="" forwarding=""
   if [ "$node" = ms ]; then
     ms_section='"MapServer": { "Listen": ["198.18.0.1:4342"], "Sites": [
-      { "Name": "dc1", "EidPrefixes": [ { "Prefix": "172.16.4.0/24", "AcceptMoreSpecifics": true }, { "Prefix": "172.16.16.0/22", "AcceptMoreSpecifics": true } ], "Keys": [ { "KeyId": 1, "Key": "lab-key-dc1" } ] },
-      { "Name": "dc2", "EidPrefixes": [ { "Prefix": "172.16.4.0/24", "AcceptMoreSpecifics": true }, { "Prefix": "172.16.16.0/22", "AcceptMoreSpecifics": true } ], "Keys": [ { "KeyId": 1, "Key": "lab-key-dc2" } ] },
-      { "Name": "br", "EidPrefixes": [ { "Prefix": "10.50.0.0/24" } ], "Keys": [ { "KeyId": 1, "Key": "lab-key-br" } ] },
+      { "Name": "dc1", "EidPrefixes": [ { "Prefix": "172.16.4.0/24", "AcceptMoreSpecifics": true }, { "Prefix": "2001:db8:4::/64", "AcceptMoreSpecifics": true }, { "Prefix": "172.16.16.0/22", "AcceptMoreSpecifics": true } ], "Keys": [ { "KeyId": 1, "Key": "lab-key-dc1" } ] },
+      { "Name": "dc2", "EidPrefixes": [ { "Prefix": "172.16.4.0/24", "AcceptMoreSpecifics": true }, { "Prefix": "2001:db8:4::/64", "AcceptMoreSpecifics": true }, { "Prefix": "172.16.16.0/22", "AcceptMoreSpecifics": true } ], "Keys": [ { "KeyId": 1, "Key": "lab-key-dc2" } ] },
+      { "Name": "br", "EidPrefixes": [ { "Prefix": "10.50.0.0/24" }, { "Prefix": "2001:db8:50::/64" } ], "Keys": [ { "KeyId": 1, "Key": "lab-key-br" } ] },
       { "Name": "core", "EidPrefixes": [ { "Prefix": "10.99.0.0/24" } ], "Keys": [ { "KeyId": 1, "Key": "lab-key-core" } ] } ] },'
   fi
   if [ "$dynamic" = yes ]; then
     dp='"Watchers": { "DataPlane": { "Interfaces": ["srv"] } },'
-    dyn='{ "Name": "vm-web", "Interface": "srv" }, { "Name": "vm-dr", "Interface": "srv" }'
+    dyn='{ "Name": "vm-web", "Interface": "srv" }, { "Name": "vm-web6", "Interface": "srv" }, { "Name": "vm-dr", "Interface": "srv" }'
   fi
   [ -n "$remote" ] && forwarding=", \"DataPlane\": { \"Enabled\": true, \"RemoteEidPrefixes\": [$remote] }, \"RlocProbeInterval\": \"00:00:01\""
   cat >"$DIR/$node.json" <<EOF
@@ -214,6 +235,7 @@ config() { # node site key aggregate dynamic remote-eids
   $dp
   "Mobility": { "Database": "$DIR/$node.db", "HoldDown": "00:00:00.500",
     "Ranges": [ { "Name": "vm-web", "Prefix": "172.16.4.0/24", "HomeSite": "dc1", "Sites": ["dc1", "dc2"] },
+      { "Name": "vm-web6", "Prefix": "2001:db8:4::/64", "HomeSite": "dc1", "Sites": ["dc1", "dc2"] },
       { "Name": "vm-dr", "Prefix": "172.16.16.0/22", "HomeSite": "dc1", "Sites": ["dc1", "dc2"] } ] },
   "Agent": { "RouteTable": "kernel" },
   "ManagementApi": { "BindAddress": "127.0.0.1", "Port": 4380, "TokenFile": "$DIR/$node.token" },
@@ -235,9 +257,9 @@ dll() {
 configs() {
   mkdir -p "$DIR"
   config ms core lab-key-core "" no
-  config dc1 dc1 lab-key-dc1 '"172.16.4.0/24", "172.16.16.0/22"' yes '"10.50.0.0/24"'
-  config dc2 dc2 lab-key-dc2 "" yes '"10.50.0.0/24"'
-  config br br lab-key-br '"10.50.0.0/24"' no '"172.16.4.0/24", "172.16.16.0/22"'
+  config dc1 dc1 lab-key-dc1 '"172.16.4.0/24", "2001:db8:4::/64", "172.16.16.0/22"' yes '"10.50.0.0/24", "2001:db8:50::/64"'
+  config dc2 dc2 lab-key-dc2 "" yes '"10.50.0.0/24", "2001:db8:50::/64"'
+  config br br lab-key-br '"10.50.0.0/24", "2001:db8:50::/64"' no '"172.16.4.0/24", "2001:db8:4::/64", "172.16.16.0/22"'
 }
 
 NODES=(ms dc1 dc2 br)

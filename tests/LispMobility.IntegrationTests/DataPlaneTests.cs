@@ -1,3 +1,4 @@
+using System.Text.Json;
 using LispMobility.IntegrationTests.Lab;
 using LispMobility.TestSupport.Pcap;
 using Xunit.Abstractions;
@@ -8,6 +9,7 @@ namespace LispMobility.IntegrationTests;
 public sealed class DataPlaneTests(ITestOutputHelper output)
 {
     private const string Vm = "172.16.4.10";
+    private const string Vm6 = "2001:db8:4::10";
 
     [Fact]
     public async Task The_branch_host_pings_the_vm_through_lisp_both_ways_and_wireshark_decodes_the_data_packets()
@@ -57,8 +59,38 @@ public sealed class DataPlaneTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task The_branch_host_reaches_the_vm_over_ipv4_and_ipv6_before_and_after_moves_dc1_to_dc2_to_dc1()
+    {
+        await using var lab = await NetnsLab.StartAsync(output);
+        await ReachableAsync(lab, Vm);
+        await ReachableAsync(lab, Vm6);
+
+        // One move of the VM carries both of its EIDs: each is registered, held away, solicited and reached at the new site.
+        await Task.Delay(1000); // past the hold-down of the start's sightings
+        await lab.MoveVmAsync("dc2");
+        foreach (var eid in new[] { Vm, Vm6 })
+        {
+            await Converged.AtDc2Async(lab, eid);
+            await ReachableAsync(lab, eid);
+            var moves = await lab.CliAsync("dc2", "moves", "--json", "--eid", eid);
+            Assert.True(moves.ExitCode == 0, moves.ToString());
+            using var doc = JsonDocument.Parse(moves.Output);
+            Assert.Contains(doc.RootElement.EnumerateArray(), r => r.GetProperty("kind").GetString() == "move" && r.GetProperty("outcome").GetString() == "converged"
+                && r.GetProperty("toSite").GetString() == "dc2");
+        }
+
+        await Task.Delay(1000); // past the hold-down
+        await lab.MoveVmAsync("dc1");
+        foreach (var eid in new[] { Vm, Vm6 })
+        {
+            await Converged.HomeAsync(lab, eid);
+            await ReachableAsync(lab, eid);
+        }
+    }
+
     // The first packets of each direction wait for a Map-Reply (they are dropped and counted): ping until one comes back.
-    private static async Task ReachableAsync(NetnsLab lab) => await lab.EventuallyAsync(async () =>
-        (await NetnsLab.RunAsync("ip", ["netns", "exec", lab.Ns("bh"), "ping", "-n", "-c", "1", "-W", "1", Vm], TimeSpan.FromSeconds(10))).ExitCode == 0,
-        TimeSpan.FromSeconds(30), $"the branch host reaches {Vm}");
+    private static async Task ReachableAsync(NetnsLab lab, string eid = Vm) => await lab.EventuallyAsync(async () =>
+        (await NetnsLab.RunAsync("ip", ["netns", "exec", lab.Ns("bh"), "ping", "-n", "-c", "1", "-W", "1", eid], TimeSpan.FromSeconds(10))).ExitCode == 0,
+        TimeSpan.FromSeconds(30), $"the branch host reaches {eid}");
 }

@@ -57,6 +57,32 @@ public sealed class EtrDecapsulatorTests
     }
 
     [Fact]
+    public void Ipv4_eids_over_ipv6_rlocs_and_ipv6_eids_over_ipv4_rlocs_reach_the_etr_unchanged()
+    {
+        var cache = new MapCache(10);
+        cache.Install(Record("172.16.4.0/24", L("2001:db8:ffff::1")), T0);
+        cache.Install(Record("2001:db8:4::/48", L(Rloc)), T0);
+        var itr = new ItrEncapsulator(new DataPlaneSettings { LocalRlocs = [LispAddress.Parse(Itr), LispAddress.Parse("2001:db8:ffff::9")] }, () => cache.Snapshot, _counters, _signals);
+        var etr = Etr();
+        foreach (var (s, d, outer) in new[] { ("10.9.0.5", "172.16.4.10", AddressKind.IPv6), ("2001:db8:9::5", "2001:db8:4::10", AddressKind.IPv4) })
+        {
+            var buffer = Udp(s, d, 40000, 443, length: 200);
+            var inner = buffer.AsSpan(ItrEncapsulator.Headroom, 200).ToArray();
+            Assert.Equal(ItrVerdict.Encapsulated, itr.Encapsulate(buffer, ItrEncapsulator.Headroom, 200, T0, new byte[1500], out var output));
+            var packet = buffer.AsSpan(output);
+            Assert.True(IpPacket.TryRead(packet, out var ip));
+            Assert.Equal(outer, ip.Kind);
+            Assert.Equal(outer == AddressKind.IPv6 ? Bits("2001:db8:ffff::9") : Bits(Itr), ip.Source);
+            var udpPayload = packet[(ip.HeaderLength + 8)..].ToArray();
+
+            Assert.True(etr.TryDecapsulate(udpPayload, ip.Kind, ip.Source, ip.Destination, T0, out var delivered));
+            Assert.Equal(inner, udpPayload[delivered]);
+        }
+
+        Assert.Equal(2, _counters.Decapsulated);
+    }
+
+    [Fact]
     public void Data_for_an_away_eid_is_dropped_and_its_itr_solicited_once_per_interval()
     {
         var etr = Etr();

@@ -160,6 +160,25 @@ public sealed class ItrEncapsulatorTests
     }
 
     [Fact]
+    public void Multicast_broadcast_and_link_local_destinations_are_dropped_without_a_map_request_even_under_a_default_mapping()
+    {
+        // The kernel's own MLD reports leave through the TUN once IPv6 is up on it: ff02::16 from a link-local source.
+        _cache.Install(Record("0.0.0.0/0", L("198.51.100.2")), T0);
+        _cache.Install(Record("::/0", L("198.51.100.2")), T0);
+        var itr = Itr();
+        foreach (var (s, d) in new[] { ("fe80::1", "ff02::16"), ("2001:db8:9::5", "fe80::2"), ("2001:db8:9::5", "ff0e::1"), ("10.9.0.5", "224.0.0.22"),
+                     ("10.9.0.5", "255.255.255.255"), ("10.9.0.5", "169.254.1.1"), ("10.9.0.5", "0.0.0.1") })
+        {
+            Assert.Equal(ItrVerdict.Dropped, Run(itr, Udp(s, d, 1, 2), out _));
+        }
+
+        Assert.Equal(7, _counters.Dropped(DataPlaneDrop.NotUnicast));
+        Assert.Empty(_signals.Misses);
+        Assert.Equal(ItrVerdict.Encapsulated, Run(itr, Udp("10.9.0.5", "172.16.4.10", 1, 2), out _));
+        Assert.Equal(ItrVerdict.Encapsulated, Run(itr, Udp("2001:db8:9::5", "2001:db8:4::10", 1, 2), out _));
+    }
+
+    [Fact]
     public void Negative_entries_act_as_their_action_says()
     {
         _cache.Install(new MappingRecord { Eid = EidPrefix.Parse("172.16.1.0/24"), Action = MapReplyAction.NativelyForward }, T0);

@@ -23,10 +23,20 @@ internal sealed record LabCheck(string What, bool Passed, string Detail);
 /// <summary>
 /// <c>lispmobility lab</c>: starts the embedded mapping system and three sites on loopback, moves a VM
 /// (vMotion-style) through the real watcher → detector → coordinator → xTR path, moves it home, fails DC1
-/// over to DC2, and narrates each step with its timing. Leaves nothing behind.
+/// over to DC2, and narrates each step with its timing. Leaves nothing behind. The control plane only: it says so, and
+/// where the data plane is shown.
 /// </summary>
 internal sealed class LabScenario(TextWriter output, ILoggerFactory? loggers = null)
 {
+    /// <summary>
+    /// Why no packet crosses this lab, and where one does: one process on loopback has no second host to route to, and
+    /// the data plane needs a TUN device and routes in namespaces of its own (root).
+    /// </summary>
+    public const string DataPlaneNote =
+        "control plane only: no data plane here (one process on loopback, host routes kept in memory, no packet is encapsulated). " +
+        "To see traffic follow the VM, as root: scripts/netns-lab.sh up; ip netns exec lml-bh ping 172.16.4.10 (or ping -6 2001:db8:4::10); " +
+        "scripts/netns-lab.sh move dc2 (the pings go on, through LISP to DC2)";
+
     private readonly ILoggerFactory _loggers = loggers ?? NullLoggerFactory.Instance;
     private readonly Stopwatch _clock = new();
     private readonly List<LabCheck> _checks = [];
@@ -46,6 +56,7 @@ internal sealed class LabScenario(TextWriter output, ILoggerFactory? loggers = n
         _clock.Start();
         try
         {
+            Say("lab", DataPlaneNote);
             Say("lab", "starting the embedded Map-Server/Resolver on " + LabTopology.MapServer);
             var msOptions = LabTopology.MapServerOptions();
             var server = new MapServer(msOptions, logger: _loggers.CreateLogger<MapServer>());
@@ -160,6 +171,7 @@ internal sealed class LabScenario(TextWriter output, ILoggerFactory? loggers = n
         var passed = _checks.All(c => c.Passed);
         output.WriteLine();
         output.WriteLine(passed ? $"lab: every step converged ({_checks.Count} checks, {_clock.Elapsed.TotalSeconds:0.00} s)" : $"lab: {_checks.Count(c => !c.Passed)} of {_checks.Count} checks failed");
+        output.WriteLine("lab: " + DataPlaneNote);
         return passed;
     }
 

@@ -82,8 +82,8 @@ internal sealed record AgentConfiguration(
 /// <summary>Agent-wide settings (section "Agent").</summary>
 internal sealed record AgentRuntimeOptions
 {
-    /// <summary>"kernel" programs host routes (netlink on Linux), "memory" keeps them in memory only.</summary>
-    public string RouteTable { get; init; } = OperatingSystem.IsLinux() ? "kernel" : "memory";
+    /// <summary>"kernel" programs host routes (rtnetlink on Linux, the IP Helper API on Windows), "memory" keeps them in memory only.</summary>
+    public string RouteTable { get; init; } = OperatingSystem.IsLinux() || OperatingSystem.IsWindows() ? "kernel" : "memory";
 
     /// <summary>Cron expression of the audit retention job (Quartz syntax).</summary>
     public string RetentionCron { get; init; } = "0 15 3 * * ?";
@@ -98,7 +98,11 @@ internal sealed record AgentRuntimeOptions
     {
         var errors = new List<string>();
         if (RouteTable is not ("kernel" or "memory")) errors.Add($"Agent.RouteTable: '{RouteTable}' must be kernel or memory");
-        if (RouteTable == "kernel" && !OperatingSystem.IsLinux()) errors.Add("Agent.RouteTable: kernel routes are programmed on Linux only here; use memory");
+        if (RouteTable == "kernel" && !OperatingSystem.IsLinux() && !OperatingSystem.IsWindows())
+        {
+            errors.Add("Agent.RouteTable: kernel routes are programmed on Linux and Windows only; use memory");
+        }
+
         foreach (var (cron, path) in new[] { (RetentionCron, "Agent.RetentionCron"), (ReconciliationCron, "Agent.ReconciliationCron") }
                      .Concat(Drills.Select((d, i) => (d.Cron, $"Agent.Drills[{i}].Cron"))))
         {

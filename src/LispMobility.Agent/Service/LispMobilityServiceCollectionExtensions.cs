@@ -43,8 +43,10 @@ public static class LispMobilityServiceCollectionExtensions
         services.AddMetrics();
 
         // OS adapters.
-        services.AddSingleton<IRouteTable>(_ =>
-            config.Runtime.RouteTable == "kernel" && OperatingSystem.IsLinux() ? new LinuxRouteTable() : new InMemoryRouteTable());
+        services.AddSingleton<IRouteTable>(_ => config.Runtime.RouteTable != "kernel" ? new InMemoryRouteTable()
+            : OperatingSystem.IsLinux() ? new LinuxRouteTable()
+            : OperatingSystem.IsWindows() ? new WindowsRouteTable()
+            : new InMemoryRouteTable());
 
         // Watchers: each reports WorkloadObserved facts to the agent's stream.
         services.AddSingleton<MacDirectory>();

@@ -29,6 +29,11 @@ public enum DataPlaneDrop
     TooBigNoDf,
     /// <summary>TTL or hop limit of 1 or 0: the packet has no hop left for the tunnel.</summary>
     TtlExpired,
+    /// <summary>
+    /// To a multicast, broadcast, link-local or unspecified address, which is no EID (e.g. the kernel's own MLD reports on
+    /// the TUN once IPv6 is up on it): dropped without a Map-Request.
+    /// </summary>
+    NotUnicast,
 }
 
 /// <summary>What the data plane counted; updated from every forwarding thread without a lock.</summary>

@@ -76,6 +76,7 @@ public sealed class ItrEncapsulator
         var inner = buffer.Slice(innerOffset, innerLength);
         if (!IpPacket.TryRead(inner, out var ip)) return Drop(DataPlaneDrop.BadInnerPacket);
         if (ip.Ttl == 0) return Drop(DataPlaneDrop.TtlExpired);
+        if (!IsGlobalUnicast(ip.Kind, ip.Destination)) return Drop(DataPlaneDrop.NotUnicast);
         inner = inner[..ip.Length];
 
         var entry = _snapshot().Lookup(ip.Kind, _settings.InstanceId is not null, _settings.InstanceId ?? 0, ip.Destination, now);
@@ -131,6 +132,19 @@ public sealed class ItrEncapsulator
         _counters.Encapsulation();
         output = new Range(start, innerOffset + ip.Length);
         return ItrVerdict.Encapsulated;
+    }
+
+    // IPv4: not 0/8, 169.254/16 or 224/4 and above (multicast, reserved, broadcast). IPv6: not ::, ff00::/8 or fe80::/10.
+    private static bool IsGlobalUnicast(AddressKind kind, UInt128 address)
+    {
+        if (kind == AddressKind.IPv4)
+        {
+            var top = (uint)address >> 24;
+            return top is not 0 and < 224 && (uint)address >> 16 != 0xA9FE;
+        }
+
+        var high = (ushort)(address >> 112);
+        return address != UInt128.Zero && high >> 8 != 0xFF && (high & 0xFFC0) != 0xFE80;
     }
 
     private void Miss(in IpPacket ip, DateTimeOffset now)

@@ -22,6 +22,9 @@ public sealed class LabTests
         Assert.Contains(lab.Checks, c => c.What.Contains("DC2 keeps no blackhole", StringComparison.Ordinal) && c.Passed);
         Assert.True(lab.Checks.Count >= 10, output.ToString());
         Assert.Contains("lab: every step converged", output.ToString(), StringComparison.Ordinal);
+        // It shows no packet and says so, pointing at the lab that does.
+        Assert.EndsWith("lab: " + LabScenario.DataPlaneNote + Environment.NewLine, output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("scripts/netns-lab.sh up", LabScenario.DataPlaneNote, StringComparison.Ordinal);
         Assert.Equal(before, Directory.GetFiles(Path.GetTempPath(), "lispmobility-lab-*"));
     }
 

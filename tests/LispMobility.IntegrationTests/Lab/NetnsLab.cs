@@ -94,8 +94,8 @@ public sealed class NetnsLab : IAsyncDisposable
             {
                 // Registered, not merely configured: /api/registrations lists each site's configured prefixes too.
                 var held = Converged.Registrations(await lab.ApiAsync("ms", "/registrations").ConfigureAwait(false)).Select(r => r.Registration.GetProperty("eid").GetString()).ToList();
-                return held.Contains("172.16.4.0/24") && held.Contains("10.50.0.0/24");
-            }, TimeSpan.FromSeconds(30), "DC1's and the branch's aggregates registered at the Map-Server").ConfigureAwait(false);
+                return held.Contains("172.16.4.0/24") && held.Contains("2001:db8:4::/64") && held.Contains("10.50.0.0/24") && held.Contains("2001:db8:50::/64");
+            }, TimeSpan.FromSeconds(30), "DC1's and the branch's aggregates (IPv4 and IPv6) registered at the Map-Server").ConfigureAwait(false);
             return lab;
         }
         catch
@@ -208,10 +208,18 @@ public sealed class NetnsLab : IAsyncDisposable
         }
     }
 
-    /// <summary>Our routes (proto 222) in a node's routing table, as <c>ip route</c> prints them.</summary>
-    public async Task<string> RoutesAsync(string node) => (await RunAsync("ip", ["-n", Ns(node), "route", "show", "proto", "222"], TimeSpan.FromSeconds(10)).ConfigureAwait(false)).Output;
+    /// <summary>Our routes (proto 222) in a node's routing tables, IPv4 then IPv6, as <c>ip route</c> prints them.</summary>
+    public async Task<string> RoutesAsync(string node)
+    {
+        var v4 = await RunAsync("ip", ["-n", Ns(node), "-4", "route", "show", "proto", "222"], TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        var v6 = await RunAsync("ip", ["-n", Ns(node), "-6", "route", "show", "proto", "222"], TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        return v4.Output + v6.Output;
+    }
 
-    /// <summary>Moves the VM's veth to a site's server bridge and lets the VM announce itself with gratuitous ARP.</summary>
+    /// <summary>
+    /// Moves the VM's veth to a site's server bridge and lets the VM announce itself: an unsolicited NA for its IPv6 address
+    /// (its kernel's, as on a hypervisor's announce; see netns-lab.sh) and gratuitous ARP for its IPv4 address.
+    /// </summary>
     public async Task MoveVmAsync(string site, bool cold = false)
     {
         var from = site == "dc1" ? "dc2" : "dc1";
@@ -223,6 +231,9 @@ public sealed class NetnsLab : IAsyncDisposable
 
         await IpAsync("-n", Ns(site), "link", "set", "dev", "vm", "master", "srv", "up").ConfigureAwait(false);
         if (cold) await IpAsync("-n", Ns("vm"), "link", "set", "dev", "eth0", "up").ConfigureAwait(false);
+        var link = (await RunAsync("ip", ["-n", Ns("vm"), "-br", "link", "show", "dev", "eth0"], TimeSpan.FromSeconds(10)).ConfigureAwait(false)).Output;
+        var mac = link.Split(' ', StringSplitOptions.RemoveEmptyEntries)[2];
+        await IpAsync("-n", Ns("vm"), "link", "set", "dev", "eth0", "address", mac).ConfigureAwait(false);
         await AnnounceAsync("172.16.4.10").ConfigureAwait(false);
     }
 
