@@ -52,7 +52,7 @@ public sealed partial class UdpDatagramTransport
         }
 
         using (received)
-        using (replies = new MessageBatch(2 * BatchSize, ReplySlot))
+        using (replies = new MessageBatch(2 * BatchSize, ReplySlot, segment: true))
         {
             var family = socket.AddressFamily;
             var outgoing = new DatagramList();
@@ -160,6 +160,8 @@ public sealed partial class UdpDatagramTransport
 
     private void SendBatch(int fd, MessageBatch replies, IPEndPoint[] targets)
     {
+        var segmenting = replies.Segmenting;
+        var segmented = replies.SegmentedSends;
         var start = 0;
         while (start < replies.Count)
         {
@@ -181,6 +183,8 @@ public sealed partial class UdpDatagramTransport
             start++;
         }
 
+        Interlocked.Add(ref _segmentedSends, replies.SegmentedSends - segmented);
+        if (segmenting && !replies.Segmenting) LogSegmentationRefused(MessageBatch.ToSocketError(replies.SegmentationRefused), replies.SegmentationRefused);
         replies.Clear();
         Array.Clear(targets);
     }

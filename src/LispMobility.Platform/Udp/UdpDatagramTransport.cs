@@ -27,6 +27,7 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
     private long _sent;
     private long _sendErrors;
     private long _engineFaults;
+    private long _segmentedSends;
 
     /// <summary>
     /// Binds every endpoint now, so that a port in use fails at start with the address in the message.
@@ -138,6 +139,9 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
 
     /// <summary>Sends that failed (unreachable, no route).</summary>
     public long SendErrors => Interlocked.Read(ref _sendErrors);
+
+    /// <summary>Sends that carried a run of replies to one destination as one UDP GSO datagram train (Linux).</summary>
+    public long SegmentedSends => Interlocked.Read(ref _segmentedSends);
 
     /// <summary>Datagrams the engine threw on (a bug, logged with the exception).</summary>
     public long EngineFaults => Interlocked.Read(ref _engineFaults);
@@ -339,4 +343,7 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Debug, Message = "Send to {Destination} failed: {Error}")]
     private partial void LogSendError(string destination, SocketError error);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Information, Message = "UDP segmentation offload refused by the kernel or device ({Error}, errno {Errno}); replies now leave one datagram per send")]
+    private partial void LogSegmentationRefused(SocketError error, int errno);
 }
