@@ -91,6 +91,103 @@ public sealed class BatchTransportTests
         Assert.Equal(1, transport.SendErrors);
     }
 
+    [Fact]
+    public void Runs_to_one_destination_leave_as_segmented_sends_and_arrive_as_the_datagrams_queued()
+    {
+        using var sender = Bind("127.10.31.9");
+        using var a = Bind("127.10.31.10");
+        using var b = Bind("127.10.31.11");
+        var toA = a.LocalEndPoint!.Serialize();
+        var toB = b.LocalEndPoint!.Serialize();
+
+        // A: 11 (ten of 100 bytes, the run's last shorter), B: 3, A: 70 (one run of 64, the kernel's old limit, then 6).
+        var plan = Enumerable.Repeat((toA, 100), 10).Append((toA, 40)).Concat(Enumerable.Repeat((toB, 100), 3))
+            .Concat(Enumerable.Repeat((toA, 100), 70)).ToList();
+        using var batch = new MessageBatch(128, 2048, segment: true);
+        for (var i = 0; i < plan.Count; i++)
+        {
+            var payload = new byte[plan[i].Item2];
+            BinaryPrimitives.WriteInt32BigEndian(payload, i);
+            payload[^1] = (byte)i;
+            Assert.True(batch.TryAdd(payload, plan[i].Item1.Buffer.Span[..plan[i].Item1.Size]));
+        }
+
+        Assert.Equal(plan.Count, batch.Send((int)sender.SafeHandle.DangerousGetHandle(), 0, out var errno));
+        Assert.Equal(0, errno);
+        Assert.True(batch.Segmenting);
+        Assert.Equal(4, batch.SegmentedSends);
+
+        // Each receiver gets every datagram whole, in the order queued, one receive each.
+        var buffer = new byte[4096];
+        foreach (var (socket, address) in new[] { (a, toA), (b, toB) })
+        {
+            socket.ReceiveTimeout = 5000;
+            for (var i = 0; i < plan.Count; i++)
+            {
+                if (!ReferenceEquals(plan[i].Item1, address)) continue;
+                Assert.Equal(plan[i].Item2, socket.Receive(buffer));
+                Assert.Equal(i, BinaryPrimitives.ReadInt32BigEndian(buffer));
+                Assert.Equal((byte)i, buffer[plan[i].Item2 - 1]);
+            }
+
+            Assert.Equal(0, socket.Available);
+        }
+    }
+
+    [Fact]
+    public void A_segmented_send_the_kernel_refuses_turns_segmenting_off_and_the_datagrams_still_go()
+    {
+        // Linux refuses UDP GSO (EINVAL) on a socket that omits UDP checksums (SO_NO_CHECK), as it refuses it (EIO) on a device
+        // that cannot checksum: plain datagrams still go.
+        using var sender = Bind("127.10.31.14");
+        sender.SetRawSocketOption(1, 11, BitConverter.GetBytes(1)); // SOL_SOCKET, SO_NO_CHECK
+        using var receiver = Bind("127.10.31.15");
+        var to = receiver.LocalEndPoint!.Serialize();
+        using var batch = new MessageBatch(8, 2048, segment: true);
+        for (var i = 0; i < 5; i++) Assert.True(batch.TryAdd(new byte[] { (byte)i, 1, 2, 3 }, to.Buffer.Span[..to.Size]));
+
+        var sent = batch.Send((int)sender.SafeHandle.DangerousGetHandle(), 0, out var errno);
+
+        Assert.Equal(5, sent);
+        Assert.Equal(0, errno);
+        Assert.False(batch.Segmenting);
+        Assert.Equal(22, batch.SegmentationRefused); // EINVAL
+        Assert.Equal(0, batch.SegmentedSends);
+        receiver.ReceiveTimeout = 5000;
+        var buffer = new byte[64];
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(4, receiver.Receive(buffer));
+            Assert.Equal((byte)i, buffer[0]);
+        }
+    }
+
+    [Fact]
+    public async Task The_replies_of_one_batch_to_one_sender_leave_segmented()
+    {
+        await using var transport = new UdpDatagramTransport(new Echo(), [new IPEndPoint(IPAddress.Parse("127.10.31.12"), 0)], NullLogger.Instance);
+        using var client = Bind("127.10.31.13");
+        for (var i = 1; i <= 9; i++)
+        {
+            var datagram = new byte[4];
+            BinaryPrimitives.WriteInt32BigEndian(datagram, i);
+            client.SendTo(datagram, new IPEndPoint(IPAddress.Parse("127.10.31.12"), transport.LocalEndpoints[0].Port));
+        }
+
+        // Started after the nine are queued, so the first recvmmsg takes them all and their nine echoes form one run.
+        transport.Start();
+        client.ReceiveTimeout = 5000;
+        var buffer = new byte[64];
+        for (var i = 1; i <= 9; i++)
+        {
+            Assert.Equal(4, client.Receive(buffer));
+            Assert.Equal(i, BinaryPrimitives.ReadInt32BigEndian(buffer));
+        }
+
+        await UdpTests.WaitUntil(() => transport.Sent == 9);
+        Assert.Equal(1, transport.SegmentedSends);
+    }
+
     /// <summary>Echoes each datagram from one buffer it overwrites on the next call (one receive loop), and every tenth also a large reply.</summary>
     private sealed class Echo : IDatagramEngine
     {

@@ -12,7 +12,8 @@ namespace LispMobility.Platform;
 /// </summary>
 public sealed partial class UdpDatagramTransport : IAsyncDisposable
 {
-    private const int MaxDatagram = 65535;
+    /// <summary>The largest UDP payload a receive takes.</summary>
+    internal const int MaxDatagram = 65535;
     private const int MaxCachedEndpoints = 4096;
     private readonly IDatagramEngine _engine;
     private readonly ILogger _logger;
@@ -27,6 +28,7 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
     private long _sent;
     private long _sendErrors;
     private long _engineFaults;
+    private long _segmentedSends;
 
     /// <summary>
     /// Binds every endpoint now, so that a port in use fails at start with the address in the message.
@@ -139,6 +141,9 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
     /// <summary>Sends that failed (unreachable, no route).</summary>
     public long SendErrors => Interlocked.Read(ref _sendErrors);
 
+    /// <summary>Sends that carried a run of replies to one destination as one UDP GSO datagram train (Linux).</summary>
+    public long SegmentedSends => Interlocked.Read(ref _segmentedSends);
+
     /// <summary>Datagrams the engine threw on (a bug, logged with the exception).</summary>
     public long EngineFaults => Interlocked.Read(ref _engineFaults);
 
@@ -147,7 +152,12 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
     {
         foreach (var socket in _sockets)
         {
-            Action loop = OperatingSystem.IsLinux() ? () => BatchReceiveLoop(socket) : () => ReceiveLoop(socket);
+            Action loop = OperatingSystem.IsLinux()
+                ? () =>
+                {
+                    if (!new BatchReceiveLoop(this, socket).Run()) ReceiveLoop(socket);
+                }
+                : () => ReceiveLoop(socket);
             _loops.Add(Task.Factory.StartNew(loop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default));
         }
 
@@ -178,9 +188,8 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
         var buffer = GC.AllocateUninitializedArray<byte>(MaxDatagram, pinned: true);
         var outgoing = new DatagramList();
         var received = new SocketAddress(socket.AddressFamily);
-        var sources = new Dictionary<SocketAddress, IPEndPoint>();
+        var sources = new SourceEndpoints(socket.AddressFamily);
         var destinations = new Dictionary<IPEndPoint, SocketAddress>();
-        EndPoint template = socket.AddressFamily == AddressFamily.InterNetworkV6 ? new IPEndPoint(IPAddress.IPv6Any, 0) : new IPEndPoint(IPAddress.Any, 0);
         socket.ReceiveTimeout = 500; // to notice a stop even where closing does not wake a blocked receive
         while (!_stop.IsCancellationRequested)
         {
@@ -201,27 +210,8 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
 
             // A receive woken by the shutdown at stop returns nothing from nobody.
             if (_stop.IsCancellationRequested) break;
-            if (received.Size < MinAddressSize(socket.AddressFamily)) continue;
-            if (!sources.TryGetValue(received, out var source))
-            {
-                if (sources.Count >= MaxCachedEndpoints) sources.Clear();
-                source = (IPEndPoint)template.Create(received);
-                var key = new SocketAddress(received.Family, received.Size);
-                received.Buffer.Span[..received.Size].CopyTo(key.Buffer.Span);
-                sources[key] = source;
-            }
-
-            Interlocked.Increment(ref _received);
-            try
-            {
-                _engine.Receive(buffer.AsSpan(0, length), source, outgoing);
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                Interlocked.Increment(ref _engineFaults);
-                LogEngineFault(e, source.ToString());
-            }
-
+            if (sources.Get(received.Buffer.Span[..received.Size]) is not { } source) continue;
+            Deliver(buffer.AsSpan(0, length), source, outgoing);
             foreach (var d in outgoing.Items)
             {
                 // A socket bound to a multicast group cannot send from that address: replies leave from a unicast socket.
@@ -238,7 +228,33 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
         }
     }
 
-    private static int MinAddressSize(AddressFamily family) => family == AddressFamily.InterNetworkV6 ? 28 : 16; // sockaddr_in6 / sockaddr_in
+    /// <summary>Signalled when the transport stops.</summary>
+    internal CancellationToken Stopping => _stop.Token;
+
+    /// <summary>Hands one received datagram to the engine; a throwing engine is counted and logged, never the loop's end.</summary>
+    internal void Deliver(ReadOnlySpan<byte> datagram, IPEndPoint source, DatagramList outgoing)
+    {
+        Interlocked.Increment(ref _received);
+        try
+        {
+            _engine.Receive(datagram, source, outgoing);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Interlocked.Increment(ref _engineFaults);
+            LogEngineFault(e, source.ToString());
+        }
+    }
+
+    internal void CountSent(int datagrams) => Interlocked.Add(ref _sent, datagrams);
+
+    internal void CountSegmented(long sends) => Interlocked.Add(ref _segmentedSends, sends);
+
+    internal void CountSendError(IPEndPoint destination, SocketError error)
+    {
+        Interlocked.Increment(ref _sendErrors);
+        LogSendError(destination.ToString(), error);
+    }
 
     private async Task TimerLoopAsync()
     {
@@ -267,7 +283,7 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
         }
     }
 
-    private void SendNow(ReadOnlySpan<byte> payload, IPEndPoint destination, Socket? preferred = null, SocketAddress? address = null)
+    internal void SendNow(ReadOnlySpan<byte> payload, IPEndPoint destination, Socket? preferred = null, SocketAddress? address = null)
     {
         var socket = preferred is not null && preferred.AddressFamily == destination.AddressFamily
             ? preferred
@@ -297,7 +313,7 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
     }
 
     // Serializing an endpoint per datagram would allocate on every send: each loop keeps the addresses it sends to, bounded.
-    private static SocketAddress AddressOf(IPEndPoint destination, Dictionary<IPEndPoint, SocketAddress> destinations)
+    internal static SocketAddress AddressOf(IPEndPoint destination, Dictionary<IPEndPoint, SocketAddress> destinations)
     {
         if (destinations.TryGetValue(destination, out var address)) return address;
         if (destinations.Count >= MaxCachedEndpoints) destinations.Clear();
@@ -329,7 +345,7 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
     }
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Debug, Message = "UDP receive error {Error}")]
-    private partial void LogReceiveError(SocketError error);
+    internal partial void LogReceiveError(SocketError error);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Error, Message = "Engine failed on a datagram from {Source}; datagram dropped")]
     private partial void LogEngineFault(Exception exception, string source);
@@ -339,4 +355,7 @@ public sealed partial class UdpDatagramTransport : IAsyncDisposable
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Debug, Message = "Send to {Destination} failed: {Error}")]
     private partial void LogSendError(string destination, SocketError error);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Information, Message = "UDP segmentation offload refused by the kernel or device ({Error}, errno {Errno}); replies now leave one datagram per send")]
+    internal partial void LogSegmentationRefused(SocketError error, int errno);
 }
