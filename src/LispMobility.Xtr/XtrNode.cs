@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using LispMobility.Lisp;
@@ -186,6 +187,26 @@ public sealed class XtrNode : ITunnelRouter, IXtrStatus, IAsyncDisposable
         }
 
         return results;
+    }
+
+    /// <inheritdoc />
+    public async Task<TimeSpan?> ProbeRlocAsync(IPAddress rloc, IPAddress eid, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var (nonce, answered) = Run(sink => Engine.BeginProbe(rloc, eid, sink));
+        try
+        {
+            await answered.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+            return Stopwatch.GetElapsedTime(started);
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+        finally
+        {
+            Engine.EndProbe(nonce);
+        }
     }
 
     /// <inheritdoc cref="XtrEngine.SolicitRemoteItrs"/>
