@@ -35,6 +35,10 @@ public static class TargetOsRules
         return driveRooted || unc;
     }
 
+    /// <summary>Whether <paramref name="path"/> is absolute only on the other system: written for it, where a relative path would do here.</summary>
+    public static bool IsOtherSystemsPath(this TargetOs os, string path) =>
+        !os.IsAbsolutePath(path) && (os == TargetOs.Windows ? TargetOs.Linux : TargetOs.Windows).IsAbsolutePath(path);
+
     /// <summary>
     /// The error for a path <paramref name="os"/> does not take as absolute, saying which system the file was judged for
     /// and what a right path looks like there (<paramref name="example"/> for that system).

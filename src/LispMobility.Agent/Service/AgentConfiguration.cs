@@ -40,6 +40,11 @@ internal sealed record AgentConfiguration(
             ? ms.Sites.Select(s => s.Name).Append(xtr?.Site).OfType<string>().Distinct(StringComparer.OrdinalIgnoreCase).ToList()
             : mobility.Ranges.SelectMany(r => r.Sites).Append(xtr?.Site).OfType<string>().Distinct(StringComparer.OrdinalIgnoreCase).ToList();
         errors.AddRange(mobility.Validate(knownSites));
+        // A relative database path is allowed (beside the working directory); one absolute for the other system is a mistake.
+        if (Configuration.TargetOsRules.IsOtherSystemsPath(target, mobility.Database))
+        {
+            errors.Add($"Mobility:Database: {Configuration.TargetOsRules.NotAbsolute(target, mobility.Database, target == Configuration.TargetOs.Windows ? @"C:\ProgramData\LispMobility\lispmobility.db" : "/var/lib/lispmobility/lispmobility.db")}");
+        }
         var sites = Bind<SiteMapOptions>(root, SiteMapOptions.Section, errors) ?? new SiteMapOptions();
         errors.AddRange(sites.Validate());
         var vcenter = Bind<VCenterOptions>(root, VCenterOptions.Section, errors);

@@ -210,8 +210,9 @@ public sealed class ConfigValidatorTests : IDisposable
 
         Assert.Equal(2, exit);
         Assert.Equal([
+            @"agent.json: Mobility.Database: '/tmp/lispmobility-validate.db' is not an absolute Windows path; write a drive-rooted one such as C:\ProgramData\LispMobility\lispmobility.db (the file is validated for Windows; --os linux if it is for Linux)",
             @"agent.json: ManagementApi.TokenFile: '/tmp/lispmobility-validate-token' is not an absolute Windows path; write a drive-rooted one such as C:\ProgramData\LispMobility\api-token (the file is validated for Windows; --os linux if it is for Linux)",
-            "1 error(s)",
+            "2 error(s)",
         ], output.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
     }
 
@@ -236,7 +237,8 @@ public sealed class ConfigValidatorTests : IDisposable
     public void Kernel_routes_are_refused_for_windows_only()
     {
         var kernel = Write(Valid.Replace("\"RouteTable\": \"memory\"", "\"RouteTable\": \"kernel\"", StringComparison.Ordinal)
-            .Replace("/tmp/lispmobility-validate-token", "C:/ProgramData/LispMobility/api-token", StringComparison.Ordinal));
+            .Replace("/tmp/lispmobility-validate-token", "C:/ProgramData/LispMobility/api-token", StringComparison.Ordinal)
+            .Replace("/tmp/lispmobility-validate.db", "lispmobility.db", StringComparison.Ordinal));
 
         Assert.Equal(["Agent.RouteTable: kernel routes are programmed on Linux only; use memory on Windows"],
             ConfigValidator.Validate(kernel, out _, TargetOs.Windows).Select(e => e.ToString()));
@@ -257,6 +259,16 @@ public sealed class ConfigValidatorTests : IDisposable
     [InlineData(TargetOs.Linux, "", false)]
     public void A_path_is_absolute_by_the_rules_of_the_target_system(TargetOs os, string path, bool absolute) =>
         Assert.Equal(absolute, os.IsAbsolutePath(path));
+
+    [Theory]
+    [InlineData(TargetOs.Windows, "/var/lib/lispmobility/lispmobility.db", true)]
+    [InlineData(TargetOs.Windows, "lispmobility.db", false)]
+    [InlineData(TargetOs.Windows, @"C:\ProgramData\LispMobility\lispmobility.db", false)]
+    [InlineData(TargetOs.Linux, @"C:\ProgramData\LispMobility\lispmobility.db", true)]
+    [InlineData(TargetOs.Linux, "lispmobility.db", false)]
+    [InlineData(TargetOs.Linux, "//server/share/lispmobility.db", false)]
+    public void A_relative_path_is_not_the_other_systems_but_its_absolute_one_is(TargetOs os, string path, bool other) =>
+        Assert.Equal(other, os.IsOtherSystemsPath(path));
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
