@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Net;
 using LispMobility.Agent.Cli;
+using LispMobility.Agent.Configuration;
 using LispMobility.Agent.Lab;
 using LispMobility.Agent.Service;
 
@@ -130,8 +131,15 @@ foreach (var (name, description) in new[] { ("failover", "DR without renumbering
 }
 
 var configFile = new Argument<FileInfo>("file") { Description = "appsettings.json to check" };
-var validate = new Command("validate", "Check a configuration file; prints every error with its path") { configFile };
-validate.SetAction(parse => ConfigCommands.Validate(parse.GetValue(configFile)!, Console.Out));
+var targetOs = new Option<string>("--os")
+{
+    Description = "the system the file is for: its paths and OS-only settings are judged for it (default: this one)",
+    DefaultValueFactory = _ => TargetOsRules.Current.Name(),
+};
+targetOs.AcceptOnlyFromAmong("linux", "windows");
+var validate = new Command("validate", "Check a configuration file; prints every error with its path") { configFile, targetOs };
+validate.SetAction(parse => ConfigCommands.Validate(parse.GetValue(configFile)!,
+    parse.GetValue(targetOs) == "windows" ? TargetOs.Windows : TargetOs.Linux, Console.Out));
 root.Subcommands.Add(new Command("config", "Configuration tools") { validate });
 
 var msConfig = new Option<FileInfo>("--config") { Description = "configuration file with a MapServer section", Required = true };

@@ -64,26 +64,46 @@ public static class FailoverPlanner
     }
 
     /// <summary>
-    /// Evidence that <paramref name="plan"/>'s source site still answers, or null: a Map-Request for a few of its EIDs, sent
-    /// through the Map-Resolver to whichever ETR registered them, answered with a mapping to RLOCs that are not ours.
-    /// A dead site's ETR does not answer (only a Map-Server set to proxy-reply would, until the registration expires).
+    /// Evidence that <paramref name="plan"/>'s source site still answers, or null: an RLOC probe (Map-Request with P, straight
+    /// to the locator's control port) to each of the site's RLOCs, answered by one of them. The RLOCs are those
+    /// <paramref name="knownRlocs"/> names (the embedded Map-Server's registrations of the site, each with an EID of it), else
+    /// those the mapping system returns for a few of the planned EIDs. Only the site's own xTRs are asked whether they are up:
+    /// the mapping system holds a dead site's registrations until their TTL runs out (and a proxy-replying Map-Server answers
+    /// for them until then), so its word would keep a failover refused for minutes after the site died.
     /// </summary>
-    public static async Task<string?> SourceAnswersAsync(FailoverPlan plan, ITunnelRouter router, CancellationToken cancellationToken = default)
+    /// <remarks>A locator gets up to <paramref name="attempts"/> probes, each waited for <paramref name="timeout"/>: one lost datagram does not declare a live site dead.</remarks>
+    public static async Task<string?> SourceAnswersAsync(FailoverPlan plan, ITunnelRouter router, IEnumerable<(IPAddress Rloc, IPAddress Eid)> knownRlocs,
+        TimeSpan timeout, int attempts = 3, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(router);
-        var probe = plan.Moves.Take(3).Select(m => m.Eid).ToList();
-        if (probe.Count == 0) return null;
-        var ours = router.Rlocs.Select(l => l.Address).ToHashSet();
-        var answers = await router.ResolveManyAsync(probe, refresh: true, cancellationToken).ConfigureAwait(false);
-        for (var i = 0; i < probe.Count; i++)
+        ArgumentNullException.ThrowIfNull(knownRlocs);
+        var ours = router.Rlocs.Where(l => l.Address.IsIp).Select(l => l.Address.ToIPAddress()).ToHashSet();
+        var targets = knownRlocs.Where(t => !ours.Contains(t.Rloc)).DistinctBy(t => t.Rloc).ToList();
+        if (targets.Count == 0) targets = await RlocsFromMappingSystemAsync(plan, router, ours, cancellationToken).ConfigureAwait(false);
+        for (var attempt = 0; attempt < attempts && targets.Count > 0; attempt++)
         {
-            if (answers[i].Entry is { IsNegative: false } entry && !entry.Locators.Any(l => ours.Contains(l.Address)))
+            var rtts = await Task.WhenAll(targets.Select(t => router.ProbeRlocAsync(t.Rloc, t.Eid, timeout, cancellationToken))).ConfigureAwait(false);
+            for (var i = 0; i < targets.Count; i++)
             {
-                return $"a Map-Request for {probe[i]} was answered: {entry.Eid} at {string.Join(", ", entry.Locators.Select(l => l.Address))}";
+                if (rtts[i] is { } rtt) return $"its RLOC {targets[i].Rloc} answered an RLOC probe in {rtt.TotalMilliseconds:0.#} ms";
             }
         }
 
         return null;
+    }
+
+    // Without a Map-Server of our own: the locators the Map-Resolver gives for a few planned EIDs. A dead site's ETR leaves
+    // these Map-Requests unanswered (no locators, nothing to probe) unless its Map-Server proxy-replies.
+    private static async Task<List<(IPAddress Rloc, IPAddress Eid)>> RlocsFromMappingSystemAsync(FailoverPlan plan, ITunnelRouter router, HashSet<IPAddress> ours,
+        CancellationToken cancellationToken)
+    {
+        var asked = plan.Moves.Take(3).Select(m => m.Eid).ToList();
+        if (asked.Count == 0) return [];
+        var answers = await router.ResolveManyAsync(asked, refresh: true, cancellationToken).ConfigureAwait(false);
+        return answers.Select((a, i) => (a.Entry, Eid: asked[i]))
+            .Where(a => a.Entry is { IsNegative: false })
+            .SelectMany(a => a.Entry!.Locators.Select(l => l.Address).Where(r => r.IsIp).Select(r => (Rloc: r.ToIPAddress(), a.Eid)))
+            .Where(t => !ours.Contains(t.Rloc)).DistinctBy(t => t.Rloc).ToList();
     }
 }

@@ -40,6 +40,12 @@ public interface ITunnelRouter
     /// </summary>
     Task<IReadOnlyList<Resolution>> ResolveManyAsync(IReadOnlyList<IPAddress> eids, bool refresh = false, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Asks a remote site's xTR directly whether it is up: an RLOC probe to <paramref name="rloc"/> for <paramref name="eid"/>
+    /// (an EID of that site). The round-trip time, or null when no answer came within <paramref name="timeout"/>.
+    /// </summary>
+    Task<TimeSpan?> ProbeRlocAsync(IPAddress rloc, IPAddress eid, TimeSpan timeout, CancellationToken cancellationToken = default);
+
     /// <summary>SMRs the remote ITRs this site talks to about <paramref name="eid"/>.</summary>
     int SolicitRemoteItrs(IPAddress eid);
 

@@ -348,6 +348,23 @@ public sealed class XtrEngine : IDatagramEngine
         return Call(sink, call => _solicitation.SolicitRemoteItrs(LispAddress.FromIPAddress(host), call));
     }
 
+    /// <summary>
+    /// An RLOC probe (Map-Request with P, RFC 9301 §7.1) to <paramref name="rloc"/>'s control port for <paramref name="eid"/>,
+    /// outside the periodic rounds: the task completes when the locator answers. Pass the nonce to <see cref="EndProbe"/> when done waiting.
+    /// </summary>
+    public (ulong Nonce, Task Answered) BeginProbe(IPAddress rloc, IPAddress eid, IDatagramSink sink)
+    {
+        ArgumentNullException.ThrowIfNull(rloc);
+        ArgumentNullException.ThrowIfNull(eid);
+        return Call(sink, call => _prober.ProbeOnce(LispAddress.FromIPAddress(rloc), EidPrefix.Host(LispAddress.FromIPAddress(eid)), call));
+    }
+
+    /// <summary>Forgets a probe of <see cref="BeginProbe"/> (answered or given up on).</summary>
+    public void EndProbe(ulong nonce)
+    {
+        lock (_gate) { _prober.Forget(nonce); }
+    }
+
     /// <summary>The remote locators this xTR probes or was told about, whether each is up and the probes it missed in a row.</summary>
     public IReadOnlyList<(LispAddress Rloc, bool Up, int Missed)> RemoteRlocStatus()
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using LispMobility.Lisp;
@@ -147,6 +148,26 @@ public sealed class XtrNode : ITunnelRouter, IXtrStatus, IAsyncDisposable
     /// <inheritdoc cref="XtrOperations.ResolveManyAsync"/>
     public Task<IReadOnlyList<Resolution>> ResolveManyAsync(IReadOnlyList<IPAddress> eids, bool refresh = false, CancellationToken cancellationToken = default) =>
         _operations.ResolveManyAsync(eids, refresh, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<TimeSpan?> ProbeRlocAsync(IPAddress rloc, IPAddress eid, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var (nonce, answered) = Run(sink => Engine.BeginProbe(rloc, eid, sink));
+        try
+        {
+            await answered.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+            return Stopwatch.GetElapsedTime(started);
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+        finally
+        {
+            Engine.EndProbe(nonce);
+        }
+    }
 
     /// <inheritdoc cref="XtrEngine.SolicitRemoteItrs"/>
     public int SolicitRemoteItrs(IPAddress eid) => _operations.SolicitRemoteItrs(eid);

@@ -41,4 +41,25 @@ public sealed class FailoverTests(ITestOutputHelper output)
                 Converged.Deadline, $"DC1 blackholes {eid}");
         }
     }
+
+    [Fact]
+    public async Task Failover_from_a_dc1_whose_agent_stopped_goes_ahead_without_force_while_its_registration_still_stands()
+    {
+        await using var lab = await NetnsLab.StartAsync(output);
+        string[] eids = ["172.16.4.30", "172.16.4.31"];
+        lab.Agent("dc1").Kill();
+
+        // No --force: DC1's xTR no longer answers an RLOC probe, though the Map-Server still holds its registration.
+        var failover = await lab.CliAsync("dc2", ["failover", "--from", "dc1", "--to", "dc2", "--json", .. eids.SelectMany(e => new[] { "--eid", e })]);
+
+        Assert.True(failover.ExitCode == 0, failover.ToString());
+        var json = failover.Output[failover.Output.IndexOf('{', StringComparison.Ordinal)..(failover.Output.LastIndexOf('}') + 1)];
+        using (var doc = JsonDocument.Parse(json))
+        {
+            Assert.True(doc.RootElement.GetProperty("converged").GetBoolean(), json);
+        }
+
+        var registrations = (await lab.ApiAsync("ms", "/registrations"))!.Value.GetRawText();
+        Assert.Contains(NetnsLab.Rloc["dc1"], registrations, StringComparison.Ordinal);
+    }
 }

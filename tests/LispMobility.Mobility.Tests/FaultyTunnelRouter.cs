@@ -132,6 +132,9 @@ internal sealed class FaultyTunnelRouter(ITunnelRouter inner) : ITunnelRouter
         return inner.SolicitRemoteItrs(eid);
     }
 
+    public Task<TimeSpan?> ProbeRlocAsync(IPAddress rloc, IPAddress eid, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        inner.ProbeRlocAsync(rloc, eid, timeout, cancellationToken);
+
     public HostState? StateOf(IPAddress eid) => inner.StateOf(eid);
 
     public IReadOnlyList<HostInfo> Hosts() => inner.Hosts();

@@ -10,12 +10,13 @@ namespace LispMobility.Agent.Cli;
 /// <summary><c>config validate</c> and <c>map-server</c>: configuration read whole, every error reported at once.</summary>
 internal static class ConfigCommands
 {
-    public static int Validate(FileInfo file, TextWriter output)
+    /// <summary><c>config validate FILE [--os linux|windows]</c>: 0 when valid for that system, 2 with every error.</summary>
+    public static int Validate(FileInfo file, TargetOs os, TextWriter output)
     {
-        var errors = ConfigValidator.Validate(file, out _);
+        var errors = ConfigValidator.Validate(file, out _, os);
         if (errors.Count == 0)
         {
-            output.WriteLine($"{file.FullName}: valid");
+            output.WriteLine($"{file.FullName}: valid for {os.Name()}");
             return 0;
         }
 
@@ -58,14 +59,7 @@ internal static class ConfigCommands
     {
         var options = Logging.LogOptions.FromConfiguration(root, out var problems);
         errors.AddRange(problems);
-        return options?.MinimumLevel switch
-        {
-            Serilog.Events.LogEventLevel.Verbose => LogLevel.Trace,
-            Serilog.Events.LogEventLevel.Debug => LogLevel.Debug,
-            Serilog.Events.LogEventLevel.Warning => LogLevel.Warning,
-            Serilog.Events.LogEventLevel.Error => LogLevel.Error,
-            Serilog.Events.LogEventLevel.Fatal => LogLevel.Critical,
-            _ => LogLevel.Information,
-        };
+        // LogOptions has already refused a name Serilog does not know; its enum's names are the ones LogLevelNames maps.
+        return options is not null && LogLevelNames.TryParse(options.MinimumLevel.ToString(), out var level) ? level : LogLevel.Information;
     }
 }

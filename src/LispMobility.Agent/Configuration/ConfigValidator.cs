@@ -12,8 +12,11 @@ namespace LispMobility.Agent.Configuration;
 /// </summary>
 internal static class ConfigValidator
 {
-    /// <summary>Every error of <paramref name="file"/>; <paramref name="configuration"/> is what passed the shape check, for binding.</summary>
-    public static List<ConfigError> Validate(FileInfo file, out IConfigurationRoot? configuration)
+    /// <summary>
+    /// Every error of <paramref name="file"/>, its paths and OS-only settings judged for <paramref name="os"/> (this system by
+    /// default); <paramref name="configuration"/> is what passed the shape check, for binding.
+    /// </summary>
+    public static List<ConfigError> Validate(FileInfo file, out IConfigurationRoot? configuration, TargetOs? os = null)
     {
         configuration = null;
         if (!file.Exists) return [new ConfigError("(file)", $"not found: {file.FullName}; give the path with --config")];
@@ -36,8 +39,8 @@ internal static class ConfigValidator
         var hasXtr = configuration.GetSection("Xtr").Exists() || root.Members.Any(m => m.Key.Equals("Xtr", StringComparison.OrdinalIgnoreCase));
         if (hasXtr)
         {
-            Service.AgentConfiguration.Load(configuration, rules);
-            rules.AddRange(Hosting.ServicePlumbing.ValidateConfiguration(configuration));
+            Service.AgentConfiguration.Load(configuration, rules, os);
+            rules.AddRange(Hosting.ServicePlumbing.ValidateConfiguration(configuration, os));
         }
         else
         {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using LispMobility.Agent.Configuration;
 using Microsoft.Extensions.Configuration;
 
 namespace LispMobility.Agent.Hosting;
@@ -28,9 +29,13 @@ public sealed record ManagementApiOptions
         : "/etc/lispmobility/api-token";
 
     /// <summary>Reads the section, collecting every problem (each naming its config path) instead of stopping at the first.</summary>
+    /// <param name="configuration">The configuration holding the section.</param>
+    /// <param name="errors">Every problem found.</param>
+    /// <param name="os">The system the file is for (paths are judged for it); this one by default.</param>
     /// <returns>The options, or null with <paramref name="errors"/> filled.</returns>
-    public static ManagementApiOptions? FromConfiguration(IConfiguration configuration, out IReadOnlyList<string> errors)
+    public static ManagementApiOptions? FromConfiguration(IConfiguration configuration, out IReadOnlyList<string> errors, TargetOs? os = null)
     {
+        var target = os ?? TargetOsRules.Current;
         ArgumentNullException.ThrowIfNull(configuration);
         var section = configuration.GetSection(SectionName);
         var problems = new List<string>();
@@ -49,8 +54,8 @@ public sealed record ManagementApiOptions
         }
         if (section[nameof(TokenFile)] is { } tokenFile)
         {
-            if (tokenFile.Length > 0 && Path.IsPathFullyQualified(tokenFile)) options = options with { TokenFile = tokenFile };
-            else problems.Add($"{SectionName}:{nameof(TokenFile)}: '{tokenFile}' must be an absolute path");
+            if (target.IsAbsolutePath(tokenFile)) options = options with { TokenFile = tokenFile };
+            else problems.Add($"{SectionName}:{nameof(TokenFile)}: {target.NotAbsolute(tokenFile, target == TargetOs.Windows ? @"C:\ProgramData\LispMobility\api-token" : "/etc/lispmobility/api-token")}");
         }
         errors = problems;
         return problems.Count == 0 ? options : null;

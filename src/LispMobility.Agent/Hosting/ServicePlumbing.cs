@@ -23,11 +23,11 @@ public static class ServicePlumbing
 
     /// <summary>The errors in the <c>Log</c>, <c>ManagementApi</c> and <c>Metrics</c> sections, each naming its config path; no file is
     /// touched, so <c>config validate</c> can run it on any machine.</summary>
-    public static IReadOnlyList<string> ValidateConfiguration(Microsoft.Extensions.Configuration.IConfiguration configuration)
+    public static IReadOnlyList<string> ValidateConfiguration(Microsoft.Extensions.Configuration.IConfiguration configuration, Configuration.TargetOs? os = null)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        LogOptions.FromConfiguration(configuration, out var logErrors);
-        ManagementApiOptions.FromConfiguration(configuration, out var apiErrors);
+        LogOptions.FromConfiguration(configuration, out var logErrors, os);
+        ManagementApiOptions.FromConfiguration(configuration, out var apiErrors, os);
         MetricsOptions.FromConfiguration(configuration, out var metricsErrors);
         return [.. logErrors, .. apiErrors, .. metricsErrors];
     }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
+using LispMobility.Agent.Configuration;
 using Serilog.Events;
 
 namespace LispMobility.Agent.Logging;
@@ -43,9 +44,13 @@ public sealed record LogOptions
         : "/var/log/lispmobility";
 
     /// <summary>Reads the section, collecting every problem (each naming its config path).</summary>
+    /// <param name="configuration">The configuration holding the section.</param>
+    /// <param name="errors">Every problem found.</param>
+    /// <param name="os">The system the file is for (paths are judged for it); this one by default.</param>
     /// <returns>The options, or null with <paramref name="errors"/> filled.</returns>
-    public static LogOptions? FromConfiguration(IConfiguration configuration, out IReadOnlyList<string> errors)
+    public static LogOptions? FromConfiguration(IConfiguration configuration, out IReadOnlyList<string> errors, TargetOs? os = null)
     {
+        var target = os ?? TargetOsRules.Current;
         ArgumentNullException.ThrowIfNull(configuration);
         var section = configuration.GetSection(SectionName);
         var problems = new List<string>();
@@ -56,7 +61,7 @@ public sealed record LogOptions
         {
             if (Enum.TryParse<LogEventLevel>(level, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) && !char.IsAsciiDigit(level[0]))
                 o = o with { MinimumLevel = parsed };
-            else problems.Add($"{Path(nameof(MinimumLevel))}: '{level}' is not one of Verbose, Debug, Information, Warning, Error, Fatal");
+            else problems.Add($"{Path(nameof(MinimumLevel))}: '{level}' is not one of {MappingSystem.Configuration.LogLevelNames.Expected}");
         }
         o = o with
         {
@@ -72,8 +77,8 @@ public sealed record LogOptions
         }
         if (section[nameof(Directory)] is { } dir)
         {
-            if (dir.Length > 0 && System.IO.Path.IsPathFullyQualified(dir)) o = o with { Directory = dir };
-            else problems.Add($"{Path(nameof(Directory))}: '{dir}' must be an absolute path");
+            if (target.IsAbsolutePath(dir)) o = o with { Directory = dir };
+            else problems.Add($"{Path(nameof(Directory))}: {target.NotAbsolute(dir, target == TargetOs.Windows ? @"C:\ProgramData\LispMobility\logs" : "/var/log/lispmobility")}");
         }
         if (section[nameof(JournalSocket)] is { } socket)
         {

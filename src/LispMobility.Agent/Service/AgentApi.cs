@@ -33,7 +33,7 @@ internal static class AgentApi
         {
             if (!Enum.TryParse<Serilog.Events.LogEventLevel>(level, ignoreCase: true, out var parsed) || !Enum.IsDefined(parsed) || char.IsAsciiDigit(level[0]))
             {
-                return Results.Problem($"'{level}' is not one of Verbose, Debug, Information, Warning, Error, Fatal", statusCode: StatusCodes.Status400BadRequest);
+                return Results.Problem($"'{level}' is not one of {MappingSystem.Configuration.LogLevelNames.Expected}", statusCode: StatusCodes.Status400BadRequest);
             }
 
             levels.MinimumLevel = parsed;

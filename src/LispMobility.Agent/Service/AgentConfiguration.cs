@@ -16,9 +16,13 @@ internal sealed record AgentConfiguration(
     MapServerOptions? MapServer, XtrOptions Xtr, MobilityOptions Mobility, SiteMapOptions Sites, VCenterOptions? VCenter, HyperVOptions? HyperV,
     LibvirtOptions? Libvirt, DataPlaneOptions? DataPlane, NxApiOptions? NxApi, RestconfOptions? Restconf, LinuxGatewayOptions? LinuxGateway, AgentRuntimeOptions Runtime)
 {
-    /// <summary>Binds every section; returns null with every error (each with its path) when anything is wrong.</summary>
-    public static AgentConfiguration? Load(IConfiguration root, List<string> errors)
+    /// <summary>
+    /// Binds every section; returns null with every error (each with its path) when anything is wrong. OS-only settings are
+    /// judged for <paramref name="os"/> (this system by default).
+    /// </summary>
+    public static AgentConfiguration? Load(IConfiguration root, List<string> errors, Configuration.TargetOs? os = null)
     {
+        var target = os ?? Configuration.TargetOsRules.Current;
         var ms = Bind<MapServerOptions>(root, "MapServer", errors);
         if (ms is not null) errors.AddRange(ms.Validate());
         var xtr = Bind<XtrOptions>(root, "Xtr", errors);
@@ -36,12 +40,17 @@ internal sealed record AgentConfiguration(
             ? ms.Sites.Select(s => s.Name).Append(xtr?.Site).OfType<string>().Distinct(StringComparer.OrdinalIgnoreCase).ToList()
             : mobility.Ranges.SelectMany(r => r.Sites).Append(xtr?.Site).OfType<string>().Distinct(StringComparer.OrdinalIgnoreCase).ToList();
         errors.AddRange(mobility.Validate(knownSites));
+        // A relative database path is allowed (beside the working directory); one absolute for the other system is a mistake.
+        if (Configuration.TargetOsRules.IsOtherSystemsPath(target, mobility.Database))
+        {
+            errors.Add($"Mobility:Database: {Configuration.TargetOsRules.NotAbsolute(target, mobility.Database, target == Configuration.TargetOs.Windows ? @"C:\ProgramData\LispMobility\lispmobility.db" : "/var/lib/lispmobility/lispmobility.db")}");
+        }
         var sites = Bind<SiteMapOptions>(root, SiteMapOptions.Section, errors) ?? new SiteMapOptions();
         errors.AddRange(sites.Validate());
         var vcenter = Bind<VCenterOptions>(root, VCenterOptions.Section, errors);
         if (vcenter is not null) errors.AddRange(vcenter.Validate());
         var hyperv = Bind<HyperVOptions>(root, HyperVOptions.Section, errors);
-        if (hyperv is not null) errors.AddRange(hyperv.Validate());
+        if (hyperv is not null) errors.AddRange(hyperv.Validate(onWindows: target == Configuration.TargetOs.Windows));
         var libvirt = Bind<LibvirtOptions>(root, LibvirtOptions.Section, errors);
         if (libvirt is not null) errors.AddRange(libvirt.Validate());
         var dataPlane = Bind<DataPlaneOptions>(root, DataPlaneOptions.Section, errors);
@@ -59,7 +68,7 @@ internal sealed record AgentConfiguration(
         var linux = Bind<LinuxGatewayOptions>(root, "Fabric:Linux", errors);
         if (linux is not null) errors.AddRange(linux.Validate("Fabric:Linux"));
         var runtime = Bind<AgentRuntimeOptions>(root, "Agent", errors) ?? new AgentRuntimeOptions();
-        errors.AddRange(runtime.Validate());
+        errors.AddRange(runtime.Validate(target));
         return errors.Count > 0 || xtr is null ? null : new AgentConfiguration(ms, xtr, mobility, sites, vcenter, hyperv, libvirt, dataPlane, nxapi, restconf, linux, runtime);
     }
 
@@ -94,15 +103,10 @@ internal sealed record AgentRuntimeOptions
     /// <summary>Scheduled DR drills (dry runs: the plan is computed, checked by lookup and audited; nothing moves).</summary>
     public IReadOnlyList<DrillOptions> Drills { get; init; } = [];
 
-    public IReadOnlyList<string> Validate()
+    public IReadOnlyList<string> Validate(Configuration.TargetOs os)
     {
         var errors = new List<string>();
         if (RouteTable is not ("kernel" or "memory")) errors.Add($"Agent.RouteTable: '{RouteTable}' must be kernel or memory");
-        if (RouteTable == "kernel" && !OperatingSystem.IsLinux() && !OperatingSystem.IsWindows())
-        {
-            errors.Add("Agent.RouteTable: kernel routes are programmed on Linux and Windows only; use memory");
-        }
-
         foreach (var (cron, path) in new[] { (RetentionCron, "Agent.RetentionCron"), (ReconciliationCron, "Agent.ReconciliationCron") }
                      .Concat(Drills.Select((d, i) => (d.Cron, $"Agent.Drills[{i}].Cron"))))
         {

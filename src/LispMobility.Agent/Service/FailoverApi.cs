@@ -16,6 +16,9 @@ internal static class FailoverApi
 {
     private static readonly ConcurrentDictionary<string, FailoverJob> Jobs = new(StringComparer.Ordinal);
 
+    // A live xTR answers a probe within a round trip; three of these are what a failover of a dead site waits, not a registration TTL.
+    private static readonly TimeSpan SourceProbeTimeout = TimeSpan.FromMilliseconds(500);
+
     public static void Map(RouteGroupBuilder api, MobilityAgent agent)
     {
         api.MapPost("/failover", async (FailoverRequest request, CancellationToken ct) =>
@@ -68,7 +71,6 @@ internal static class FailoverApi
         left = plan.Left.Select(l => new { eid = l.Eid.ToString(), reason = l.Reason }),
     };
 
-    /// <summary>The /32s the embedded Map-Server holds for the failed site: EIDs this agent may never have seen.</summary>
     /// <summary>The plan of a failover from <paramref name="from"/> to <paramref name="to"/> as the real run computes it; the scheduled drill uses it too.</summary>
     internal static FailoverPlan PlanFor(MobilityAgent agent, string from, string to, IReadOnlyCollection<IPAddress> named) =>
         FailoverPlanner.Plan(agent.Coordinator, from, to, named, RegisteredAt(agent, from));
@@ -77,22 +79,12 @@ internal static class FailoverApi
         agent.MapServer?.ListRegistrations().Where(r => string.Equals(r.Site, site, StringComparison.OrdinalIgnoreCase) && r.Eid.IsHost)
             .Select(r => (r.Eid.Address.ToIPAddress(), "mapping system")) ?? [];
 
-    /// <summary>Evidence that the source site is alive: a fresh Map-Register at the embedded Map-Server, or an answered Map-Request.</summary>
-    private static async Task<string?> SourceAliveAsync(MobilityAgent agent, FailoverPlan plan, CancellationToken ct)
+    /// <summary>Evidence that the source site is alive: one of its RLOCs (from the embedded Map-Server's registrations, else the mapping system) answers an RLOC probe.</summary>
+    private static Task<string?> SourceAliveAsync(MobilityAgent agent, FailoverPlan plan, CancellationToken ct)
     {
-        if (agent.MapServer is { } ms)
-        {
-            // An xTR refreshes every RegisterInterval; two intervals without one is the first sign of a dead site.
-            var fresh = DateTimeOffset.UtcNow - 2 * agent.Config.Xtr.RegisterInterval;
-            var last = ms.ListRegistrations().Where(r => string.Equals(r.Site, plan.From, StringComparison.OrdinalIgnoreCase) && r.LastRegistered > fresh)
-                .OrderByDescending(r => r.LastRegistered).FirstOrDefault();
-            if (last is not null)
-            {
-                return $"it registered {last.Eid} with the Map-Server {(DateTimeOffset.UtcNow - last.LastRegistered).TotalSeconds:0} s ago";
-            }
-        }
-
-        return await FailoverPlanner.SourceAnswersAsync(plan, agent.Xtr, ct).ConfigureAwait(false);
+        IEnumerable<(IPAddress, IPAddress)> known = agent.MapServer?.ListRegistrations().Where(r => string.Equals(r.Site, plan.From, StringComparison.OrdinalIgnoreCase))
+            .SelectMany(r => r.Rlocs.Where(l => l.Address.IsIp).Select(l => (l.Address.ToIPAddress(), r.Eid.Address.ToIPAddress()))) ?? [];
+        return FailoverPlanner.SourceAnswersAsync(plan, agent.Xtr, known, SourceProbeTimeout, cancellationToken: ct);
     }
 
     /// <summary>A failover running in the agent, followed by the CLI.</summary>

@@ -49,9 +49,8 @@ internal static class RunCommand
 
         builder.Services.AddLispMobility(config);
         builder.Services.AddHealthChecks().AddCheck<MobilityHealthCheck>("mobility");
-        // AddQuartz only registers the scheduler; without its hosted service nothing starts it and no job ever fires (the
-        // periodic reconciliation never ran in the chaos lab).
-        builder.Services.AddQuartzHostedService();
+        // AddQuartz only registers the scheduler; without the hosted service nothing starts it and no job ever fires.
+        builder.Services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);
         builder.Services.AddQuartz(q =>
         {
             q.ScheduleJob<AuditRetentionJob>(t => t.WithCronSchedule(config.Runtime.RetentionCron), j => j.WithIdentity("audit-retention"));

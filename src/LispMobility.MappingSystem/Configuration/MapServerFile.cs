@@ -41,29 +41,13 @@ public static class MapServerFile
         }
 
         var level = root.Log?.MinimumLevel;
-        if (level is not null && !TryParseLevel(level, out minimumLevel))
+        if (level is not null && !LogLevelNames.TryParse(level, out minimumLevel))
         {
-            errors.Add($"Log.MinimumLevel: '{level}' is not one of Verbose, Debug, Information, Warning, Error, Fatal");
+            errors.Add($"Log.MinimumLevel: '{level}' is not one of {LogLevelNames.Expected}");
         }
 
         errors.AddRange(options.Validate());
         return errors.Count == 0 ? options : null;
-    }
-
-    // Serilog's level names, as the agent's Log:MinimumLevel takes them.
-    private static bool TryParseLevel(string name, out LogLevel level)
-    {
-        level = name.ToUpperInvariant() switch
-        {
-            "VERBOSE" => LogLevel.Trace,
-            "DEBUG" => LogLevel.Debug,
-            "INFORMATION" => LogLevel.Information,
-            "WARNING" => LogLevel.Warning,
-            "ERROR" => LogLevel.Error,
-            "FATAL" => LogLevel.Critical,
-            _ => LogLevel.None,
-        };
-        return level != LogLevel.None;
     }
 }
 

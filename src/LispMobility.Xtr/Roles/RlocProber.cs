@@ -8,8 +8,8 @@ namespace LispMobility.Xtr.Roles;
 /// RLOC reachability (RFC 9301 §7.1, RFC 9300 §10): every probe interval, each remote locator of the map-cache gets a
 /// Map-Request with P straight to its control port; one that leaves the configured number of probes in a row unanswered
 /// goes down, and so does one the remote site's locator-status bits call down. A down locator is marked unreachable in
-/// every map-cache entry naming it (the ITR then chooses the next), and up again on its next answer. Called under the
-/// engine's lock.
+/// every map-cache entry naming it (the ITR then chooses the next), and up again on its next answer. A one-shot probe
+/// (<see cref="ProbeOnce"/>) asks a locator outside the rounds and changes no verdict. Called under the engine's lock.
 /// </summary>
 internal sealed class RlocProber
 {
@@ -17,6 +17,7 @@ internal sealed class RlocProber
     private readonly Resolver _resolver;
     private readonly Dictionary<LispAddress, Peer> _peers = [];
     private readonly Dictionary<ulong, Peer> _byNonce = [];
+    private readonly Dictionary<ulong, TaskCompletionSource> _oneShots = [];
     private DateTimeOffset _nextRound;
 
     /// <summary>One remote locator: its outstanding probe, the probes it missed, and the two verdicts that can hold it down.</summary>
@@ -82,19 +83,47 @@ internal sealed class RlocProber
         var nonce = _site.Nonces.Next();
         peer.Nonce = nonce;
         _byNonce[nonce] = peer;
+        Send(peer.Rloc, peer.Eid, nonce, call);
+    }
+
+    private void Send(LispAddress rloc, EidPrefix eid, ulong nonce, XtrCall call)
+    {
         // The EID of an entry naming the locator: the ETR answers for it, and a probe needs one record (RFC 9301 §5.3).
         var request = new MapRequest
         {
             Probe = true, Nonce = nonce, SourceEid = LispAddress.None, ItrRlocs = _site.Rlocs.Select(r => r.Address).ToArray(),
-            Records = [new EidPrefix(peer.Eid.Address.WithInstanceId(null), peer.Eid.MaskLength)],
+            Records = [new EidPrefix(eid.Address.WithInstanceId(null), eid.MaskLength)],
         };
-        call.Sink.Send(request.ToArray(), new IPEndPoint(peer.Rloc.ToIPAddress(), _site.ControlPort));
+        call.Sink.Send(request.ToArray(), new IPEndPoint(rloc.ToIPAddress(), _site.ControlPort));
         _site.Counters.ProbeSent();
     }
+
+    /// <summary>
+    /// One probe to <paramref name="rloc"/> now, for <paramref name="eid"/> (any EID of its site: an ETR answers a probe
+    /// whatever it holds): the task completes on the answer. The caller waits as long as it likes, then <see cref="Forget"/>s the nonce.
+    /// </summary>
+    public (ulong Nonce, Task Answered) ProbeOnce(LispAddress rloc, EidPrefix eid, XtrCall call)
+    {
+        var nonce = _site.Nonces.Next();
+        var answered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _oneShots[nonce] = answered;
+        Send(rloc, eid, nonce, call);
+        return (nonce, answered.Task);
+    }
+
+    /// <summary>Drops a one-shot probe's nonce: a late answer to it is then unmatched.</summary>
+    public void Forget(ulong nonce) => _oneShots.Remove(nonce);
 
     /// <summary>A Map-Reply with P: true when it answers one of our probes (the locator is up).</summary>
     public bool TakeReply(MapReply reply, XtrCall call)
     {
+        if (_oneShots.Remove(reply.Nonce, out var waiter))
+        {
+            _site.Counters.ProbeReplyReceived();
+            call.Completions.Add(waiter.SetResult);
+            return true;
+        }
+
         if (!_byNonce.Remove(reply.Nonce, out var peer)) return false;
         _site.Counters.ProbeReplyReceived();
         peer.Nonce = null;

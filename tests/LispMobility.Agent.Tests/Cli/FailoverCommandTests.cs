@@ -8,7 +8,7 @@ namespace LispMobility.Agent.Tests.Cli;
 
 /// <summary>
 /// failover/failback against a live DR-site agent (dc2, with the embedded Map-Server): the dry run is refused exactly
-/// like the real run, nothing to move is not success, and a source site that still registers is not failed over without --force.
+/// like the real run, nothing to move is not success, and a source site whose xTR still answers an RLOC probe is not failed over without --force; a dead one is, at once.
 /// </summary>
 [Collection(ConsoleCollection.Name)]
 public sealed class FailoverCommandTests : IAsyncLifetime
@@ -57,27 +57,15 @@ public sealed class FailoverCommandTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_source_site_that_still_registers_is_failed_over_only_with_force_and_the_report_is_a_table()
+    public async Task A_source_site_whose_xtr_answers_a_probe_is_failed_over_only_with_force_and_the_report_is_a_table()
     {
-        await using var dc1 = new XtrNode(new XtrOptions
-        {
-            Site = "dc1", Listen = ["127.91.7.3:4342"], Rlocs = [new LocatorOptions { Address = "127.91.7.3" }],
-            MapServers = [new MapServerPeerOptions { Address = "127.91.7.1:4342", KeyId = 1, Key = "k1" }], MapResolvers = ["127.91.7.1:4342"],
-            DatabaseMappings = ["172.16.4.0/24"],
-        }, new InMemoryRouteTable());
-        dc1.Start();
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!(await _agent.Api.GetStringAsync(new Uri("/api/registrations", UriKind.Relative))).Contains("172.16.4.0/24", StringComparison.Ordinal))
-        {
-            Assert.True(DateTime.UtcNow < deadline, "dc1 never registered");
-            await Task.Delay(50);
-        }
+        await using var dc1 = await StartDc1Async();
 
         foreach (var dryRun in new[] { true, false })
         {
             var refused = await ConsoleCapture.RunAsync(() => FailoverCommand.RunAsync(_agent.Config, "dc1", "dc2", dryRun, force: false, ["172.16.4.20"], json: false, Console.Out, CancellationToken.None));
             Assert.Equal(3, refused.Exit);
-            Assert.Matches(@"^lispmobility: 409 Conflict: dc1 still answers \(it registered 172\.16\.4\.0/24 with the Map-Server \d+ s ago\); a failover now would take its EIDs from a live site\. Check the site, or add --force to fail over anyway$",
+            Assert.Matches(@"^lispmobility: 409 Conflict: dc1 still answers \(its RLOC 127\.91\.7\.3 answered an RLOC probe in \d+(\.\d)? ms\); a failover now would take its EIDs from a live site\. Check the site, or add --force to fail over anyway$",
                 refused.Error.Trim());
         }
 
@@ -92,5 +80,43 @@ public sealed class FailoverCommandTests : IAsyncLifetime
         Assert.Matches(@"^EID {10}RESULT {5}TIME +DETAIL$", lines[0]);
         Assert.Matches(@"^172\.16\.4\.20  converged  \d+\.\d (ms|s)", lines[1]);
         Assert.Matches(@"^dc1 -> dc2: 1 of 1 EID\(s\) moved, 1 verified by Map-Request, in \d+\.\d+ (ms|s)$", lines[2]);
+    }
+
+    [Fact]
+    public async Task A_source_site_whose_xtr_stopped_is_failed_over_without_force_while_its_registration_still_stands()
+    {
+        await (await StartDc1Async()).DisposeAsync();
+
+        var plan = await ConsoleCapture.RunAsync(() => FailoverCommand.RunAsync(_agent.Config, "dc1", "dc2", dryRun: true, force: false, ["172.16.4.21"], json: false, Console.Out, CancellationToken.None));
+        Assert.True(plan.Exit == 0, plan.Out + plan.Error);
+        Assert.Equal(["EID          RANGE   KNOWN FROM", "172.16.4.21  vm-web  operator", "Dry run dc1 -> dc2: 1 EID(s) would move; nothing was changed"],
+            plan.Out.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
+
+        var real = await ConsoleCapture.RunAsync(() => FailoverCommand.RunAsync(_agent.Config, "dc1", "dc2", dryRun: false, force: false, ["172.16.4.21"], json: false, Console.Out, CancellationToken.None));
+        Assert.True(real.Exit == 0, real.Out + real.Error);
+        Assert.Matches(@"^172\.16\.4\.21  converged  ", real.Out.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries)[1]);
+        // The mapping system still holds the dead site's aggregate: the failover did not wait for it to expire.
+        Assert.Contains("\"eid\":\"172.16.4.0/24\"", await _agent.Api.GetStringAsync(new Uri("/api/registrations", UriKind.Relative)), StringComparison.Ordinal);
+    }
+
+    // DC1's xTR, registered with the DR agent's Map-Server.
+    private async Task<XtrNode> StartDc1Async()
+    {
+        var dc1 = new XtrNode(new XtrOptions
+        {
+            Site = "dc1", Listen = ["127.91.7.3:4342"], Rlocs = [new LocatorOptions { Address = "127.91.7.3" }],
+            MapServers = [new MapServerPeerOptions { Address = "127.91.7.1:4342", KeyId = 1, Key = "k1" }], MapResolvers = ["127.91.7.1:4342"],
+            DatabaseMappings = ["172.16.4.0/24"],
+        }, new InMemoryRouteTable());
+        dc1.Start();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        // The registration, not the configured prefix the same view lists.
+        while (!(await _agent.Api.GetStringAsync(new Uri("/api/registrations", UriKind.Relative))).Contains("\"eid\":\"172.16.4.0/24\"", StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "dc1 never registered");
+            await Task.Delay(50);
+        }
+
+        return dc1;
     }
 }

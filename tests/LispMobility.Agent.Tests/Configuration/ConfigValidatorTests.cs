@@ -128,7 +128,7 @@ public sealed class ConfigValidatorTests : IDisposable
             .Replace("\"MinimumLevel\": \"Information\"", "\"MinimumLevel\": \"Loud\"", StringComparison.Ordinal);
         var output = new StringWriter();
 
-        var exit = ConfigCommands.Validate(Write(text), output);
+        var exit = ConfigCommands.Validate(Write(text), TargetOsRules.Current, output);
 
         Assert.Equal(2, exit);
         Assert.EndsWith("6 error(s)" + Environment.NewLine, output.ToString(), StringComparison.Ordinal);
@@ -175,15 +175,15 @@ public sealed class ConfigValidatorTests : IDisposable
     }
 
     /// <summary>
-    /// Every file in config/, so that a new example is checked the day it is added; the Windows one where its paths are
-    /// absolute (C:\ is not, on Linux).
+    /// Every file in config/, so that a new example is checked the day it is added, each for the system it is written for
+    /// (*.windows.example.json for Windows) whatever system runs the test.
     /// </summary>
-    public static TheoryData<string> ShippedExamples()
+    public static TheoryData<string, TargetOs> ShippedExamples()
     {
-        var data = new TheoryData<string>();
+        var data = new TheoryData<string, TargetOs>();
         foreach (var f in Directory.GetFiles(Installer.RepositoryPaths.File("config"), "*.json").Order(StringComparer.Ordinal))
         {
-            if (OperatingSystem.IsWindows() || !f.EndsWith(".windows.example.json", StringComparison.Ordinal)) data.Add(Path.GetFileName(f));
+            data.Add(Path.GetFileName(f), f.EndsWith(".windows.example.json", StringComparison.Ordinal) ? TargetOs.Windows : TargetOs.Linux);
         }
 
         return data;
@@ -191,8 +191,83 @@ public sealed class ConfigValidatorTests : IDisposable
 
     [Theory]
     [MemberData(nameof(ShippedExamples))]
-    public void The_shipped_examples_are_valid(string name) =>
-        Assert.Empty(ConfigValidator.Validate(new FileInfo(Installer.RepositoryPaths.File("config", name)), out _));
+    public void The_shipped_examples_are_valid_for_their_system(string name, TargetOs os)
+    {
+        var output = new StringWriter();
+
+        var exit = ConfigCommands.Validate(new FileInfo(Installer.RepositoryPaths.File("config", name)), os, output);
+
+        Assert.True(exit == 0, output.ToString());
+        Assert.EndsWith($"{name}: valid for {os.Name()}", output.ToString().Trim(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Linux_paths_in_a_file_for_windows_are_each_named_with_a_windows_example()
+    {
+        var output = new StringWriter();
+
+        var exit = ConfigCommands.Validate(Write(Valid), TargetOs.Windows, output);
+
+        Assert.Equal(2, exit);
+        Assert.Equal([
+            @"agent.json: Mobility.Database: '/tmp/lispmobility-validate.db' is not an absolute Windows path; write a drive-rooted one such as C:\ProgramData\LispMobility\lispmobility.db (the file is validated for Windows; --os linux if it is for Linux)",
+            @"agent.json: ManagementApi.TokenFile: '/tmp/lispmobility-validate-token' is not an absolute Windows path; write a drive-rooted one such as C:\ProgramData\LispMobility\api-token (the file is validated for Windows; --os linux if it is for Linux)",
+            "2 error(s)",
+        ], output.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public void Windows_paths_and_settings_in_a_file_for_linux_are_each_named_with_a_linux_example()
+    {
+        var text = Valid.Replace("\"/tmp/lispmobility-validate-token\"", "\"C:\\\\ProgramData\\\\LispMobility\\\\api-token\"", StringComparison.Ordinal)
+            .Replace("\"File\": false", "\"File\": false, \"Directory\": \"D:/logs\"", StringComparison.Ordinal);
+        var output = new StringWriter();
+
+        var exit = ConfigCommands.Validate(Write(text), TargetOs.Linux, output);
+
+        Assert.Equal(2, exit);
+        Assert.Equal([
+            "2 error(s)",
+            @"agent.json: Log.Directory: 'D:/logs' is not an absolute Linux path; write one starting with / such as /var/log/lispmobility (the file is validated for Linux; --os windows if it is for Windows)",
+            @"agent.json: ManagementApi.TokenFile: 'C:\ProgramData\LispMobility\api-token' is not an absolute Linux path; write one starting with / such as /etc/lispmobility/api-token (the file is validated for Linux; --os windows if it is for Windows)",
+        ], output.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void Kernel_routes_are_valid_for_both_systems()
+    {
+        var kernel = Write(Valid.Replace("\"RouteTable\": \"memory\"", "\"RouteTable\": \"kernel\"", StringComparison.Ordinal)
+            .Replace("/tmp/lispmobility-validate-token", "C:/ProgramData/LispMobility/api-token", StringComparison.Ordinal)
+            .Replace("/tmp/lispmobility-validate.db", "lispmobility.db", StringComparison.Ordinal));
+
+        Assert.Empty(ConfigValidator.Validate(kernel, out _, TargetOs.Windows));
+        Assert.Equal(["ManagementApi.TokenFile"], ConfigValidator.Validate(kernel, out _, TargetOs.Linux).Select(e => e.Path));
+    }
+
+    [Theory]
+    [InlineData(TargetOs.Windows, @"C:\ProgramData\LispMobility", true)]
+    [InlineData(TargetOs.Windows, "c:/ProgramData", true)]
+    [InlineData(TargetOs.Windows, @"\\server\share\token", true)]
+    [InlineData(TargetOs.Windows, @"C:relative", false)]
+    [InlineData(TargetOs.Windows, @"\ProgramData", false)]
+    [InlineData(TargetOs.Windows, "/var/log/lispmobility", false)]
+    [InlineData(TargetOs.Windows, "", false)]
+    [InlineData(TargetOs.Linux, "/var/log/lispmobility", true)]
+    [InlineData(TargetOs.Linux, @"C:\ProgramData\LispMobility", false)]
+    [InlineData(TargetOs.Linux, "logs", false)]
+    [InlineData(TargetOs.Linux, "", false)]
+    public void A_path_is_absolute_by_the_rules_of_the_target_system(TargetOs os, string path, bool absolute) =>
+        Assert.Equal(absolute, os.IsAbsolutePath(path));
+
+    [Theory]
+    [InlineData(TargetOs.Windows, "/var/lib/lispmobility/lispmobility.db", true)]
+    [InlineData(TargetOs.Windows, "lispmobility.db", false)]
+    [InlineData(TargetOs.Windows, @"C:\ProgramData\LispMobility\lispmobility.db", false)]
+    [InlineData(TargetOs.Linux, @"C:\ProgramData\LispMobility\lispmobility.db", true)]
+    [InlineData(TargetOs.Linux, "lispmobility.db", false)]
+    [InlineData(TargetOs.Linux, "//server/share/lispmobility.db", false)]
+    public void A_relative_path_is_not_the_other_systems_but_its_absolute_one_is(TargetOs os, string path, bool other) =>
+        Assert.Equal(other, os.IsOtherSystemsPath(path));
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using LispMobility.Agent.Cli;
+using LispMobility.Agent.Configuration;
 using LispMobility.Agent.Lab;
 
 namespace LispMobility.Agent.Tests.Lab;
@@ -37,7 +38,7 @@ public sealed class LabTests
             File.WriteAllText(file.FullName, """{"MapServer":{"Listen":["nope"],"Sites":[{"Name":"a","Keys":[{"KeyId":1,"Key":""}]}]}}""");
             var output = new StringWriter();
 
-            var exit = ConfigCommands.Validate(file, output);
+            var exit = ConfigCommands.Validate(file, TargetOsRules.Current, output);
 
             Assert.Equal(2, exit);
             var text = output.ToString();
@@ -79,7 +80,7 @@ public sealed class LabTests
         var file = new FileInfo(Path.Combine(RepositoryRoot(), "config", "appsettings.example.json"));
         var output = new StringWriter();
 
-        Assert.Equal(0, ConfigCommands.Validate(file, output));
+        Assert.Equal(0, ConfigCommands.Validate(file, TargetOsRules.Current, output));
     }
 
     private static string RepositoryRoot()
