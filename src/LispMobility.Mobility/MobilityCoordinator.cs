@@ -6,6 +6,7 @@ using LispMobility.Lisp.Addressing;
 using LispMobility.Mobility.Configuration;
 using LispMobility.Mobility.Persistence;
 using LispMobility.Xtr;
+using LispMobility.Xtr.Caching;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -190,6 +191,33 @@ public sealed class MobilityCoordinator
         _journal.Begin([record], r => $"{r.FromSite ?? "?"} -> {r.ToSite} ({r.Trigger} via {r.Source})");
         _queue.Start(record);
         return Ended(await _saga.RunAsync(record, range, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>
+    /// Holds away at <paramref name="site"/> an EID that left it while this agent was down (the mapping system maps it to
+    /// <paramref name="mapping"/>, it does not answer here, and the news of its going was acknowledged before the crash, so
+    /// the Map-Server will not tell again): journaled and audited like a move, so the site blackholes it and sends SMRs for it.
+    /// </summary>
+    public async Task<MoveOutcome> HoldAwayAsync(IPAddress eid, string site, MapCacheEntry mapping, string trigger, long? decidedAt = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(eid);
+        ArgumentNullException.ThrowIfNull(mapping);
+        var router = _routers.GetValueOrDefault(site) ?? throw new ArgumentException($"site {site} is not served by this agent", nameof(site));
+        var key = eid.ToString();
+        using var held = await _queue.HoldAsync(key, cancellationToken).ConfigureAwait(false);
+        var total = Stopwatch.StartNew();
+        var now = _journal.Now;
+        var toSite = "rloc " + string.Join(",", mapping.Locators.Select(l => l.Address));
+        var move = new MoveRecord(Guid.NewGuid(), key, key, site, toSite, trigger, "reconciler", MoveState.Running, MoveStep.Journaled, now, now, null);
+        if (decidedAt is { } decided && _queue.MovedSince(key, decided)) return Supersede(move, key);
+        _journal.Begin([move], _ => $"away: {key} left {site} while this agent was down; the mapping system maps it to {toSite}");
+        _queue.Start(move);
+        router.HoldAway(eid, mapping);
+        var detail = $"{key} held away at {site} (state {router.StateOf(eid)?.ToString() ?? "none"})";
+        _journal.Converged([move], _ => detail, total.Elapsed);
+        _owners[key] = toSite;
+        return Raise(new MoveOutcome(move.Id, eid, key, site, toSite, MoveState.Converged, [new(MoveStep.OldSiteAway, total.Elapsed, detail)], total.Elapsed, null));
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using System.Net;
 using LispMobility.Watchers.DataPlane;
 using LispMobility.Xtr;
+using LispMobility.Xtr.Caching;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -69,7 +70,7 @@ public sealed partial class Reconciler(MobilityCoordinator coordinator, MoveDete
                     var key = eids[i].ToString();
                     if (coordinator.MovedSince(eids[i], decidedAt)) continue;
                     var repair = !inventory.ContainsKey(key) && placedHere.Contains(key)
-                        ? await CompareUnseenAsync(eids[i], site, entry is null ? null : mappedHere, mappedTo, decidedAt, cancellationToken).ConfigureAwait(false)
+                        ? await CompareUnseenAsync(eids[i], site, hosts.GetValueOrDefault(key), entry, entry is null ? null : mappedHere, mappedTo, decidedAt, cancellationToken).ConfigureAwait(false)
                         : await CompareAsync(eids[i], site, hosts.GetValueOrDefault(key), inventory.GetValueOrDefault(key), entry is null ? null : mappedHere, mappedTo,
                             decidedAt, cancellationToken).ConfigureAwait(false);
                     if (repair is not null)
@@ -127,13 +128,22 @@ public sealed partial class Reconciler(MobilityCoordinator coordinator, MoveDete
 
     // An EID the journal places here that no watcher has reported since this agent started: a VM that arrived while the agent
     // was down and has been silent since (kill -9 chaos, seed 667761375) is invisible to a sniffer, and no other site can
-    // register it. Mapped elsewhere, it is probed here once; if it answers, it is moved here.
-    private async Task<Repair?> CompareUnseenAsync(IPAddress eid, string site, bool? mappedHere, string mappedTo, long decidedAt, CancellationToken ct)
+    // register it. Mapped elsewhere, it is probed here once; if it answers, it is moved here. If it does not, it left while
+    // the agent was down (kill -9 chaos, seed 275803250): the restarted xTR holds no away state, and the Map-Server, told the
+    // news was acknowledged before the crash, will not tell again, so the site is made to hold it away.
+    private async Task<Repair?> CompareUnseenAsync(IPAddress eid, string site, HostInfo? host, MapCacheEntry? entry, bool? mappedHere, string mappedTo,
+        long decidedAt, CancellationToken ct)
     {
-        if (mappedHere is not false || probe is null || !_probedUnseen.Add(eid.ToString())) return null;
-        if (!await probe.IsAliveAsync(eid, ct).ConfigureAwait(false)) return null;
-        return new Repair(eid, site, $"no watcher has reported the VM since this agent started, but it answers a probe here and the mapping system maps it to {mappedTo}",
-            coordinator.MoveAsync(new MoveIntent(eid, eid.ToString(), null, site, Trigger, "reconciler", decidedAt), ct));
+        // A /32 (or /128) registered by another site: only then did a site take it (an aggregate elsewhere is no news).
+        if (mappedHere is not false || entry is null || !entry.Eid.IsHost || host?.State is HostState.Away || !_probedUnseen.Add(eid.ToString())) return null;
+        if (probe is not null && await probe.IsAliveAsync(eid, ct).ConfigureAwait(false))
+        {
+            return new Repair(eid, site, $"no watcher has reported the VM since this agent started, but it answers a probe here and the mapping system maps it to {mappedTo}",
+                coordinator.MoveAsync(new MoveIntent(eid, eid.ToString(), null, site, Trigger, "reconciler", decidedAt), ct));
+        }
+
+        return new Repair(eid, site, $"the journal places the VM here but no watcher has reported it since this agent started{(probe is null ? "" : ", it does not answer a probe here,")} and the mapping system maps it to {mappedTo}: {site} holds it away",
+            coordinator.HoldAwayAsync(eid, site, entry, Trigger, decidedAt, ct));
     }
 
     [LoggerMessage(EventId = 3300, Level = LogLevel.Warning, Message = "Reconciling {Eid} at {Site} ({Cause}): {Difference}")]

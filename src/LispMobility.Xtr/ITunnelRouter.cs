@@ -49,6 +49,13 @@ public interface ITunnelRouter
     /// <summary>SMRs the remote ITRs this site talks to about <paramref name="eid"/>.</summary>
     int SolicitRemoteItrs(IPAddress eid);
 
+    /// <summary>
+    /// Holds a host of this site's ranges away (blackhole, data-plane SMRs) because the mapping system maps it to
+    /// <paramref name="mapping"/>'s locators elsewhere, as the Map-Server's news would have: for a VM that left while this
+    /// xTR was down and whose news it acknowledged before it died. No-op for an EID outside the ranges or already away.
+    /// </summary>
+    void HoldAway(IPAddress eid, MapCacheEntry mapping);
+
     /// <summary>The ETR's state for a host, or null.</summary>
     HostState? StateOf(IPAddress eid);
 

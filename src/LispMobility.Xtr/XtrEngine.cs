@@ -348,6 +348,20 @@ public sealed class XtrEngine : IDatagramEngine
         return Call(sink, call => _solicitation.SolicitRemoteItrs(LispAddress.FromIPAddress(host), call));
     }
 
+    /// <inheritdoc cref="ITunnelRouter.HoldAway"/>
+    public void HoldAway(IPAddress host, MapCacheEntry mapping, IDatagramSink sink)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        ArgumentNullException.ThrowIfNull(mapping);
+        Call(sink, call =>
+        {
+            // The mapping came through the Map-Resolver: it stands where a Map-Server's news would name its sender.
+            var source = _site.Options.MapResolvers.Select(IPEndPoint.Parse).FirstOrDefault() ?? new IPEndPoint(IPAddress.None, 0);
+            if (!_site.IsOurs(mapping.Locators)) _away.GoAway(EidPrefix.Host(LispAddress.FromIPAddress(host)), mapping.Locators, source, call);
+            return 0;
+        });
+    }
+
     /// <summary>
     /// An RLOC probe (Map-Request with P, RFC 9301 §7.1) to <paramref name="rloc"/>'s control port for <paramref name="eid"/>,
     /// outside the periodic rounds: the task completes when the locator answers. Pass the nonce to <see cref="EndProbe"/> when done waiting.

@@ -150,27 +150,14 @@ public sealed class XtrNode : ITunnelRouter, IXtrStatus, IAsyncDisposable
         _operations.ResolveManyAsync(eids, refresh, cancellationToken);
 
     /// <inheritdoc />
-    public async Task<TimeSpan?> ProbeRlocAsync(IPAddress rloc, IPAddress eid, TimeSpan timeout, CancellationToken cancellationToken = default)
-    {
-        var started = Stopwatch.GetTimestamp();
-        var (nonce, answered) = Run(sink => Engine.BeginProbe(rloc, eid, sink));
-        try
-        {
-            await answered.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
-            return Stopwatch.GetElapsedTime(started);
-        }
-        catch (TimeoutException)
-        {
-            return null;
-        }
-        finally
-        {
-            Engine.EndProbe(nonce);
-        }
-    }
+    public Task<TimeSpan?> ProbeRlocAsync(IPAddress rloc, IPAddress eid, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        _operations.ProbeRlocAsync(rloc, eid, timeout, cancellationToken);
 
     /// <inheritdoc cref="XtrEngine.SolicitRemoteItrs"/>
     public int SolicitRemoteItrs(IPAddress eid) => _operations.SolicitRemoteItrs(eid);
+
+    /// <inheritdoc />
+    public void HoldAway(IPAddress eid, MapCacheEntry mapping) => _operations.HoldAway(eid, mapping);
 
     // Map-Register nonces must reach the Map-Server in increasing order (it drops a smaller one as a replay), and they
     // are drawn when a message is built: every engine call and the sending of what it built happen as one step.

@@ -109,4 +109,31 @@ public sealed class XtrOperations : ITunnelRouter
 
     /// <inheritdoc cref="XtrEngine.SolicitRemoteItrs"/>
     public int SolicitRemoteItrs(IPAddress eid) => _shell.Run(sink => _engine.SolicitRemoteItrs(eid, sink));
+
+    /// <inheritdoc />
+    public async Task<TimeSpan?> ProbeRlocAsync(IPAddress rloc, IPAddress eid, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var started = _time.GetTimestamp();
+        var (nonce, answered) = _shell.Run(sink => _engine.BeginProbe(rloc, eid, sink));
+        try
+        {
+            await answered.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(false);
+            return _time.GetElapsedTime(started);
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+        finally
+        {
+            _engine.EndProbe(nonce);
+        }
+    }
+
+    /// <inheritdoc />
+    public void HoldAway(IPAddress eid, MapCacheEntry mapping) => _shell.Run(sink =>
+    {
+        _engine.HoldAway(eid, mapping, sink);
+        return 0;
+    });
 }

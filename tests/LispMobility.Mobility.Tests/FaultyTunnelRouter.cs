@@ -135,6 +135,8 @@ internal sealed class FaultyTunnelRouter(ITunnelRouter inner) : ITunnelRouter
     public Task<TimeSpan?> ProbeRlocAsync(IPAddress rloc, IPAddress eid, TimeSpan timeout, CancellationToken cancellationToken = default) =>
         inner.ProbeRlocAsync(rloc, eid, timeout, cancellationToken);
 
+    public void HoldAway(IPAddress eid, MapCacheEntry mapping) => inner.HoldAway(eid, mapping);
+
     public HostState? StateOf(IPAddress eid) => inner.StateOf(eid);
 
     public IReadOnlyList<HostInfo> Hosts() => inner.Hosts();

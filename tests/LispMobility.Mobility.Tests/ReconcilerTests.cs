@@ -230,6 +230,33 @@ public sealed class ReconcilerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_restarted_site_that_had_acknowledged_the_news_of_its_vm_leaving_holds_it_away_again()
+    {
+        // Kill -9 chaos, seed 275803250 (sequence 23): DC1 acknowledged the Map-Server's news that the VM left for DC2, then died;
+        // the Map-Server will not tell again, and the restarted xTR holds no away state for it.
+        var dc1 = new SiteAgent(this, MobilityLab.Dc1);
+        var dc2 = new SiteAgent(this, MobilityLab.Dc2);
+        Assert.Null(dc1.Sees(WorkloadChange.Discovered));
+        Assert.True((await dc2.Sees()!).Converged);
+        Assert.True((await dc1.Sees()!).Converged);
+        Assert.True((await dc2.Sees()!).Converged);
+        await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].StateOf(Vm) is HostState.Away, "DC1 told the VM left");
+        await _lab.Xtrs[MobilityLab.Dc1].DisposeAsync();
+        _lab.StartXtr(MobilityLab.Dc1);
+        dc1 = new SiteAgent(this, MobilityLab.Dc1);
+        Assert.Null(_lab.Xtrs[MobilityLab.Dc1].StateOf(Vm));
+
+        var report = await dc1.ReconcileAsync();
+
+        var repair = Assert.Single(report.Repairs);
+        Assert.Contains("holds it away", repair.Difference, StringComparison.Ordinal);
+        Assert.True((await repair.Move).Converged, (await repair.Move).Error);
+        Assert.Equal(HostState.Away, _lab.Xtrs[MobilityLab.Dc1].StateOf(Vm));
+        await AssertVmAtAsync(MobilityLab.Dc2, report);
+        Assert.Empty((await dc1.ReconcileAsync()).Repairs);
+    }
+
+    [Fact]
     public async Task A_site_that_still_registers_a_VM_its_watcher_reports_gone_withdraws_it_after_the_hold_down()
     {
         var dc2 = new SiteAgent(this, MobilityLab.Dc2);
