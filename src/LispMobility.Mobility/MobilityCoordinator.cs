@@ -319,7 +319,7 @@ public sealed partial class MobilityCoordinator
             (MoveStep.Registered, async ct =>
             {
                 var r = await router.RegisterHostAsync(eid, range.Name, ct).ConfigureAwait(false);
-                return $"/32 registered at {move.ToSite}, Map-Notify after {r.Elapsed.TotalMilliseconds:0.0} ms ({r.Transmissions} transmission(s))";
+                return $"/32 registered at {move.ToSite}, Map-Notify after {r.Elapsed.TotalMilliseconds:0.0} ms ({r.Transmissions} transmission(s)); {SolicitEarly(router, eid)}";
             }),
             (MoveStep.OldSiteAway, ct => EnsureOldSiteAwayAsync(move, range, router, eid, ct)),
             (MoveStep.GatewaysConverged, ct => ConvergeGatewaysAsync(move, range, ct)),
@@ -352,6 +352,22 @@ public sealed partial class MobilityCoordinator
         Audit(move, "move", "converged", $"{move.FromSite ?? "?"} -> {move.ToSite}", total.Elapsed.TotalMilliseconds);
         LogConverged(move.Eid, move.ToSite, total.Elapsed.TotalMilliseconds);
         return Finished(new MoveOutcome(move.Id, eid, move.Vm, move.FromSite, move.ToSite, MoveState.Converged, timings, total.Elapsed, null));
+    }
+
+    // The Map-Server holds the new mapping once it acknowledged the registration, so the ITRs this site talks to may ask
+    // for it now rather than after the old site's check and the gateways (a switch's API can take hundreds of ms). Best
+    // effort: the last step solicits again with retries (an ITR solicited here is skipped there, SmrInterval).
+    private string SolicitEarly(ITunnelRouter router, IPAddress eid)
+    {
+        try
+        {
+            return $"{router.SolicitRemoteItrs(eid)} remote ITR(s) solicited at once";
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            LogEarlySolicitFailed(eid.ToString(), e.Message);
+            return "remote ITRs not solicited yet";
+        }
     }
 
     private MoveOutcome Finished(MoveOutcome outcome)
@@ -443,6 +459,9 @@ public sealed partial class MobilityCoordinator
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "The /32 of {Eid}, held here as the journal says, was not registered again at start: {Reason}")]
     private partial void LogNotRestored(string eid, string reason);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Debug, Message = "Soliciting the remote ITRs of {Eid} right after its registration failed ({Error}); the move's last step tries again")]
+    private partial void LogEarlySolicitFailed(string eid, string error);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Resuming the move of {Eid} from step {Step}")]
     private partial void LogResuming(string eid, string step);
