@@ -215,15 +215,17 @@ public sealed class NetnsLab : IAsyncDisposable
     public async Task MoveVmAsync(string site, bool cold = false)
     {
         var from = site == "dc1" ? "dc2" : "dc1";
-        if (cold) await IpAsync("-n", Ns("vm"), "link", "set", "dev", "eth0", "down").ConfigureAwait(false);
-        if ((await RunAsync("ip", ["-n", Ns(from), "link", "show", "dev", "vm"], TimeSpan.FromSeconds(10)).ConfigureAwait(false)).ExitCode == 0)
-        {
-            await IpAsync("-n", Ns(from), "link", "set", "dev", "vm", "netns", Ns(site)).ConfigureAwait(false);
-        }
-
-        await IpAsync("-n", Ns(site), "link", "set", "dev", "vm", "master", "srv", "up").ConfigureAwait(false);
-        if (cold) await IpAsync("-n", Ns("vm"), "link", "set", "dev", "eth0", "up").ConfigureAwait(false);
-        await AnnounceAsync("172.16.4.10").ConfigureAwait(false);
+        // One shell for the whole switchover, as a live migration does it: the VM leaves the old host, appears at the new
+        // one and announces itself within a few ms; a process per step would add the lab's spawn time to the outage.
+        var script = string.Join("; ",
+            cold ? $"ip -n {Ns("vm")} link set dev eth0 down" : "true",
+            $"if ip -n {Ns(from)} link show dev vm >/dev/null 2>&1; then ip -n {Ns(from)} link set dev vm netns {Ns(site)}; fi",
+            $"ip -n {Ns(site)} link set dev vm master srv up",
+            cold ? $"ip -n {Ns("vm")} link set dev eth0 up" : "true",
+            $"ip -n {Ns("vm")} addr add 172.16.4.10/32 dev eth0 2>/dev/null",
+            $"ip netns exec {Ns("vm")} arping -U -c 3 -w 5 -I eth0 -s 172.16.4.10 172.16.4.10 >/dev/null; echo arping $?");
+        var r = await RunAsync("sh", ["-c", script], TimeSpan.FromSeconds(20)).ConfigureAwait(false);
+        Log($"move to {site}: {r.Output.Trim()}");
     }
 
     /// <summary>Gratuitous ARP for an address of the VM (added to its interface first when it is new).</summary>
