@@ -29,6 +29,7 @@ foreach (var (name, path, description, render, filter) in new (string, string, s
     ("eids", "/api/eids", "Dynamic hosts at this site: state, uptime and what discovered them", ShowViews.Eids, false),
     ("map-cache", "/api/map-cache", "The ITR's map-cache (show ip lisp map-cache): uptime, expiry, locators up/down", ShowViews.MapCache, true),
     ("database", "/api/database", "What this ETR registers (show ip lisp database): aggregates and dynamic-EID hosts with their RLOCs", ShowViews.Database, false),
+    ("rlocs", "/api/rlocs", "Remote locators and RLOC probing (show lisp rloc-probe): up/down and why, probes sent/answered/missed, round trip", ShowViews.Rlocs, false),
     ("registrations", "/api/registrations", "Sites at the embedded Map-Server (show lisp site): up/down, registrations and their age, counters", ShowViews.Registrations, false),
 })
 {

@@ -44,6 +44,22 @@ internal sealed class MoveSaga
     /// <summary>Each step's retries (a bulk saga's shared steps use it too).</summary>
     public ResiliencePipeline Retry { get; }
 
+    // The Map-Server holds the new mapping once it acknowledged the registration, so the ITRs this site talks to may ask
+    // for it now rather than after the old site's check and the gateways (a switch's API can take hundreds of ms). Best
+    // effort, recorded in the step's audit detail: the last step solicits again with retries (an ITR solicited here is
+    // skipped there within the SMR interval).
+    private static string SolicitEarly(ITunnelRouter router, IPAddress eid)
+    {
+        try
+        {
+            return $"{router.SolicitRemoteItrs(eid)} remote ITR(s) solicited at once";
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return $"remote ITRs not solicited yet ({e.Message})";
+        }
+    }
+
     /// <summary>Runs the steps after <see cref="MoveRecord.Step"/>: converged, or failed at a step (retryable: the cause may pass).</summary>
     public async Task<MoveOutcome> RunAsync(MoveRecord move, DynamicEidRange range, CancellationToken cancellationToken)
     {
@@ -60,7 +76,7 @@ internal sealed class MoveSaga
             (MoveStep.Registered, async ct =>
             {
                 var r = await router.RegisterHostAsync(eid, range.Name, ct).ConfigureAwait(false);
-                return $"/32 registered at {move.ToSite}, Map-Notify after {r.Elapsed.TotalMilliseconds:0.0} ms ({r.Transmissions} transmission(s))";
+                return $"/32 registered at {move.ToSite}, Map-Notify after {r.Elapsed.TotalMilliseconds:0.0} ms ({r.Transmissions} transmission(s)); {SolicitEarly(router, eid)}";
             }),
             (MoveStep.OldSiteAway, ct => EnsureOldSiteAwayAsync(move, range, router, eid, ct)),
             (MoveStep.GatewaysConverged, ct => ConvergeGatewaysAsync(move, range, ct)),

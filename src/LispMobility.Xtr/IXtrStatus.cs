@@ -24,6 +24,9 @@ public interface IXtrStatus
     /// <summary>The map-cache entries, most recently used first.</summary>
     IReadOnlyList<MapCacheEntry> MapCacheEntries();
 
+    /// <summary>The remote locators the RLOC prober knows (empty when probing is off): up or down, probe counts, round trip.</summary>
+    IReadOnlyList<RemoteRloc> RemoteRlocs();
+
     /// <summary>The live map-cache entry covering <paramref name="address"/> (marks it used), or null.</summary>
     MapCacheEntry? LookupMapCache(IPAddress address);
 

@@ -379,8 +379,8 @@ public sealed class XtrEngine : IDatagramEngine
         lock (_gate) { _prober.Forget(nonce); }
     }
 
-    /// <summary>The remote locators this xTR probes or was told about, whether each is up and the probes it missed in a row.</summary>
-    public IReadOnlyList<(LispAddress Rloc, bool Up, int Missed)> RemoteRlocStatus()
+    /// <summary>The remote locators this xTR probes or was told about: whether each is up, its probe counts and last round trip.</summary>
+    public IReadOnlyList<RemoteRloc> RemoteRlocStatus()
     {
         lock (_gate) { return _prober.Status(); }
     }

@@ -91,6 +91,9 @@ public sealed class XtrNode : ITunnelRouter, IXtrStatus, IAsyncDisposable
     /// <inheritdoc />
     public IReadOnlyList<MapCacheEntry> MapCacheEntries() => Engine.MapCacheEntries();
 
+    /// <inheritdoc/>
+    public IReadOnlyList<RemoteRloc> RemoteRlocs() => Engine.RemoteRlocStatus();
+
     /// <inheritdoc />
     public MapCacheEntry? LookupMapCache(IPAddress address) => Engine.LookupMapCache(address);
 

@@ -13,9 +13,11 @@ internal static class DataPlaneMeasurements
     public static async Task<int> RunAsync(string[] args, TextWriter output)
     {
         var moves = 20;
+        string? logs = null;
         for (var i = 0; i + 1 < args.Length; i++)
         {
             if (args[i] == "--moves") moves = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+            if (args[i] == "--logs") logs = args[i + 1];
         }
 
         await using var lab = await NetnsLab.StartAsync().ConfigureAwait(false);
@@ -32,6 +34,7 @@ internal static class DataPlaneMeasurements
             var to = i % 2 == 0 ? "dc2" : "dc1";
             await Task.Delay(1500).ConfigureAwait(false); // past the hold-down, and a steady stream before the move
             var from = pinger.Now;
+            output.WriteLine($"move {i + 1} to {to} starts at {DateTimeOffset.UtcNow:HH:mm:ss.fff}");
             await lab.MoveVmAsync(to).ConfigureAwait(false);
             if (!await pinger.ReplyAfterAsync(pinger.Now, TimeSpan.FromSeconds(30)).ConfigureAwait(false))
             {
@@ -43,13 +46,26 @@ internal static class DataPlaneMeasurements
             var (l, o) = pinger.OutageAfter(from);
             lost.Add(l);
             outage.Add(o.TotalMilliseconds);
-            output.WriteLine($"move {i + 1} to {to}: {l} lost, outage {o.TotalMilliseconds:0} ms");
+            // The silence's two ends, on the clock of the agents' logs: the GARP they log falls between them.
+            var arrivals = pinger.Replies.Where(r => r.At >= from).Select(r => r.At).Order().ToList();
+            var gap = Enumerable.Range(1, Math.Max(0, arrivals.Count - 1)).MaxBy(k => arrivals[k] - arrivals[k - 1]);
+            output.WriteLine($"move {i + 1} to {to}: {l} lost, outage {o.TotalMilliseconds:0} ms" +
+                (gap > 0 ? $" (last reply {Clock(arrivals[gap - 1])}, first after {Clock(arrivals[gap])})" : ""));
+        }
+
+        // The agents' logs (their timestamps against the move starts above) say where the time of each move went.
+        if (logs is not null)
+        {
+            Directory.CreateDirectory(logs);
+            foreach (var file in Directory.GetFiles(lab.Directory, "*.log")) File.Copy(file, Path.Combine(logs, Path.GetFileName(file)), overwrite: true);
         }
 
         output.WriteLine($"| live move, pings every 5 ms from the branch host | {outage.Count} of {moves} moves (no reply within 30 s: {failed}) | " +
             $"lost p50 {P(lost.Select(x => (double)x).ToList(), 0.5):0}, max {lost.DefaultIfEmpty().Max()}; outage p50 {P(outage, 0.5):0} ms, max {outage.DefaultIfEmpty().Max():0} ms |");
         return 0;
     }
+
+    private static string Clock(TimeSpan sinceEpoch) => (DateTimeOffset.UnixEpoch + sinceEpoch).ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
 
     private static double P(List<double> values, double q)
     {

@@ -17,8 +17,12 @@ public sealed class ItrEncapsulatorTests
     private readonly Signals _signals = new();
     private readonly byte[] _icmp = new byte[1500];
 
-    private ItrEncapsulator Itr(uint? iid = null, int mtu = 1500, params string[] rlocs) => new(
-        new DataPlaneSettings { LocalRlocs = (rlocs.Length == 0 ? ["192.0.2.1", "2001:db8:ffff::1"] : rlocs).Select(LispAddress.Parse).ToArray(), InstanceId = iid, LinkMtu = mtu },
+    private ItrEncapsulator Itr(uint? iid = null, int mtu = 1500, int queue = 0, params string[] rlocs) => new(
+        new DataPlaneSettings
+        {
+            LocalRlocs = (rlocs.Length == 0 ? ["192.0.2.1", "2001:db8:ffff::1"] : rlocs).Select(LispAddress.Parse).ToArray(), InstanceId = iid, LinkMtu = mtu,
+            MissQueueDepth = queue, MissQueueDestinations = 2, MissHoldTime = TimeSpan.FromSeconds(5),
+        },
         () => _cache.Snapshot, _counters, _signals);
 
     private ItrVerdict Run(ItrEncapsulator itr, byte[] buffer, out Range output) =>
@@ -147,7 +151,7 @@ public sealed class ItrEncapsulatorTests
     }
 
     [Fact]
-    public void A_miss_asks_for_a_map_request_once_per_interval_and_counts_the_drops()
+    public void Without_a_queue_a_miss_asks_for_a_map_request_once_per_interval_and_counts_the_drops()
     {
         var itr = Itr();
         for (var i = 0; i < 5; i++) Assert.Equal(ItrVerdict.Dropped, Run(itr, Udp("10.9.0.5", "172.16.4.10", 1, 2), out _));

@@ -99,9 +99,14 @@ public sealed class RlocProbingTests
         Assert.Equal(1, itr.Counters.RlocsDown);
         var down = Assert.Single(_events.OfType<RlocReachabilityChanged>());
         Assert.Equal((LispAddress.Parse(Dead), false), (down.Rloc, down.Reachable));
-        Assert.False(itr.RemoteRlocStatus().Single(s => s.Rloc == LispAddress.Parse(Dead)).Up);
+        var status = itr.RemoteRlocStatus().Single(s => s.Rloc == LispAddress.Parse(Dead));
+        Assert.Equal((false, "3 probes unanswered", 3, 4L, 0L, 3L, (TimeSpan?)null), (status.Up, status.DownReason, status.MissedInARow, status.ProbesSent, status.ProbesAnswered, status.ProbesMissed, status.RoundTrip));
+        Assert.Equal(_time.GetUtcNow(), status.Since);
 
+        _time.Advance(TimeSpan.FromMilliseconds(7));
         Answer(itr, probes[Dead], Dead);
+        var back = itr.RemoteRlocStatus().Single(s => s.Rloc == LispAddress.Parse(Dead));
+        Assert.Equal((true, null, 0, 1L, TimeSpan.FromMilliseconds(7)), (back.Up, back.DownReason, back.MissedInARow, back.ProbesAnswered, back.RoundTrip));
 
         Assert.Equal(Dead, Chosen(itr));
         Assert.Equal(1, itr.Counters.RlocsUp);

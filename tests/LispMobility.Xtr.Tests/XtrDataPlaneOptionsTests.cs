@@ -6,17 +6,22 @@ namespace LispMobility.Xtr.Tests;
 public sealed class DataPlaneOptionsTests
 {
     [Fact]
-    public void Off_needs_nothing_and_on_checks_the_tun_name_the_mtu_and_the_prefixes()
+    public void Off_needs_nothing_and_on_checks_the_tun_name_the_mtu_the_prefixes_and_the_miss_queue()
     {
         Assert.Empty(new XtrDataPlaneOptions { TunName = "", LinkMtu = 0 }.Validate("Xtr.DataPlane"));
 
-        var errors = new XtrDataPlaneOptions { Enabled = true, TunName = "a/b", LinkMtu = 1300, RemoteEidPrefixes = ["10.0.0.0/8", "nope", "[7]10.1.0.0/16"] }.Validate("Xtr.DataPlane");
+        var errors = new XtrDataPlaneOptions
+        {
+            Enabled = true, TunName = "a/b", LinkMtu = 1300, RemoteEidPrefixes = ["10.0.0.0/8", "nope", "[7]10.1.0.0/16"], MissQueueDepth = 65, MissQueueDestinations = 0,
+        }.Validate("Xtr.DataPlane");
 
         Assert.Contains(errors, e => e.StartsWith("Xtr.DataPlane.TunName:", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Xtr.DataPlane.LinkMtu: 1300", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Xtr.DataPlane.RemoteEidPrefixes[1]:", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Xtr.DataPlane.RemoteEidPrefixes[2]:", StringComparison.Ordinal));
-        Assert.Equal(4, errors.Count);
+        Assert.Contains(errors, e => e.StartsWith("Xtr.DataPlane.MissQueueDepth: 65", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Xtr.DataPlane.MissQueueDestinations: 0", StringComparison.Ordinal));
+        Assert.Equal(6, errors.Count);
         Assert.Empty(new XtrDataPlaneOptions { Enabled = true, RemoteEidPrefixes = ["0.0.0.0/0", "2001:db8::/32"] }.Validate("Xtr.DataPlane"));
     }
 

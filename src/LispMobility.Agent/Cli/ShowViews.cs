@@ -70,6 +70,23 @@ internal static class ShowViews
             ]));
     }
 
+    public static void Rlocs(JsonElement root, TextWriter output)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var rows = root.GetProperty("rlocs").EnumerateArray().ToList();
+        output.WriteLine(root.GetProperty("probing").GetBoolean()
+            ? string.Create(CultureInfo.InvariantCulture, $"RLOC probing every {root.GetProperty("interval").GetDouble():0.###} s, down after {root.GetProperty("missLimit").GetInt32()} missed; {rows.Count} remote locator(s)")
+            : $"RLOC probing off (Xtr:RlocProbing); {rows.Count} remote locator(s) known from locator-status bits");
+        PlainTable.Write(output, ["rloc", "state", "since", "probes sent", "answered", "missed", "rtt", "reason"],
+            rows.Select(r => (IReadOnlyList<string>)
+            [
+                r.GetProperty("rloc").GetString()!, r.GetProperty("up").GetBoolean() ? "up" : "down", Age(r.GetProperty("since"), now),
+                Number(r, "sent"), Number(r, "answered"), Number(r, "missed"),
+                r.GetProperty("rttMs").ValueKind == JsonValueKind.Null ? "" : string.Create(CultureInfo.InvariantCulture, $"{r.GetProperty("rttMs").GetDouble():0.0} ms"),
+                r.GetProperty("reason").GetString() ?? "",
+            ]));
+    }
+
     public static void Eids(JsonElement root, TextWriter output)
     {
         var now = DateTimeOffset.UtcNow;
@@ -83,6 +100,8 @@ internal static class ShowViews
 
     private static string Locators(JsonElement rlocs) => string.Join(", ", rlocs.EnumerateArray().Select(l => string.Create(CultureInfo.InvariantCulture,
         $"{l.GetProperty("address").GetString()} {l.GetProperty("priority").GetInt32()}/{l.GetProperty("weight").GetInt32()} {(l.GetProperty("up").GetBoolean() ? "up" : "down")}")));
+
+    private static string Number(JsonElement e, string name) => e.GetProperty(name).GetInt64().ToString(CultureInfo.InvariantCulture);
 
     private static string Age(JsonElement time, DateTimeOffset now) => time.ValueKind == JsonValueKind.Null ? "never" : Durations.Age(now - time.GetDateTimeOffset());
 

@@ -80,6 +80,18 @@ internal sealed class AgentMetrics
         xtr.CreateObservableGauge("lispmobility_engine_faults", () => Faults(agent.XtrOrNull),
             description: "Work items a protocol engine failed on and dropped (a bug; the log has the first of each minute).");
 
+        xtr.CreateObservableGauge("lispmobility_rloc_up", () => Rlocs(agent.XtrOrNull, r => r.Up ? 1 : 0),
+            description: "Remote locators the RLOC prober knows: 1 up, 0 down (missed probes or the remote site's locator-status bits).");
+        xtr.CreateObservableCounter("lispmobility_rloc_probes_total", () => Probes(agent.XtrOrNull),
+            description: "RLOC probes per remote locator: sent, answered, and missed (no answer by the next round).");
+        xtr.CreateObservableGauge("lispmobility_rloc_probe_rtt_seconds",
+            () => (agent.XtrOrNull?.RemoteRlocs() ?? []).Where(r => r.RoundTrip is not null).Select(r => new Measurement<double>(r.RoundTrip!.Value.TotalSeconds, Rloc(r))),
+            unit: "s", description: "Round trip of the last answered RLOC probe per remote locator.");
+        xtr.CreateObservableCounter("lispmobility_data_plane_packets_total", () => DataPlanePackets(agent.XtrOrNull),
+            description: "Data-plane packets encapsulated, decapsulated, forwarded natively, or held on a map-cache miss.");
+        xtr.CreateObservableCounter("lispmobility_data_plane_drops_total", () => DataPlaneDrops(agent.XtrOrNull),
+            description: "Data-plane packets dropped, by reason.");
+
         factory.Create(ControlPlaneMeter).CreateObservableGauge("lispmobility_rejected_packets", () => Rejected(agent),
             description: "Control messages refused, by component and reason (running total).");
     }
@@ -116,6 +128,36 @@ internal sealed class AgentMetrics
         yield return new Measurement<long>(routes.Programmed, new KeyValuePair<string, object?>("result", "programmed"));
         yield return new Measurement<long>(routes.Retries, new KeyValuePair<string, object?>("result", "retried"));
         yield return new Measurement<long>(routes.Failures, new KeyValuePair<string, object?>("result", "failed"));
+    }
+
+    private static KeyValuePair<string, object?> Rloc(RemoteRloc r) => new("rloc", r.Rloc.ToString());
+
+    private static IEnumerable<Measurement<long>> Rlocs(XtrNode? node, Func<RemoteRloc, long> value) =>
+        (node?.RemoteRlocs() ?? []).Select(r => new Measurement<long>(value(r), Rloc(r)));
+
+    private static IEnumerable<Measurement<long>> Probes(XtrNode? node)
+    {
+        foreach (var r in node?.RemoteRlocs() ?? [])
+        {
+            yield return new Measurement<long>(r.ProbesSent, Rloc(r), new KeyValuePair<string, object?>("result", "sent"));
+            yield return new Measurement<long>(r.ProbesAnswered, Rloc(r), new KeyValuePair<string, object?>("result", "answered"));
+            yield return new Measurement<long>(r.ProbesMissed, Rloc(r), new KeyValuePair<string, object?>("result", "missed"));
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> DataPlanePackets(XtrNode? node)
+    {
+        if (!OperatingSystem.IsLinux() || node?.DataPlane?.Counters is not { } c) yield break;
+        yield return new Measurement<long>(c.Encapsulated, new KeyValuePair<string, object?>("result", "encapsulated"));
+        yield return new Measurement<long>(c.Decapsulated, new KeyValuePair<string, object?>("result", "decapsulated"));
+        yield return new Measurement<long>(c.NativelyForwarded, new KeyValuePair<string, object?>("result", "native"));
+        yield return new Measurement<long>(c.Held, new KeyValuePair<string, object?>("result", "held"));
+    }
+
+    private static IEnumerable<Measurement<long>> DataPlaneDrops(XtrNode? node)
+    {
+        if (!OperatingSystem.IsLinux() || node?.DataPlane?.Counters is not { } c) yield break;
+        foreach (var (reason, n) in c.Drops()) yield return new Measurement<long>(n, new KeyValuePair<string, object?>("reason", reason.ToString()));
     }
 
     private static IEnumerable<Measurement<long>> Faults(XtrNode? node)

@@ -9,7 +9,7 @@ using Microsoft.AspNetCore.Routing;
 namespace LispMobility.Agent.Service;
 
 /// <summary>
-/// The <c>/api</c> views behind the show verbs (<c>registrations</c>, <c>map-cache</c>, <c>database</c>, <c>eids</c>) and
+/// The <c>/api</c> views behind the show verbs (<c>registrations</c>, <c>map-cache</c>, <c>database</c>, <c>rlocs</c>, <c>eids</c>) and
 /// <c>clear map-cache</c>: times as UTC timestamps and lists as lists, for scripts; the CLI turns them into ages and columns.
 /// </summary>
 internal static class ShowApi
@@ -81,6 +81,17 @@ internal static class ShowApi
                 .Select(h => new { eid = h.Eid.ToString(), kind = "dynamic-eid", range = (string?)h.Range, state = h.State.ToString(), rlocs, since = (DateTimeOffset?)h.Since });
             return Results.Json(new { site = agent.Config.Xtr.Site, lastAcknowledged = lastAck, mappings = aggregates.Concat(hosts) });
         });
+
+        // show lisp rloc-probe: the remote locators in use, up or down and why, probes sent/answered/missed and the last round trip.
+        api.MapGet("/rlocs", () => Results.Json(new
+        {
+            probing = agent.Config.Xtr.ProbesRlocs, interval = agent.Config.Xtr.RlocProbeInterval.TotalSeconds, missLimit = agent.Config.Xtr.RlocProbeMissLimit,
+            rlocs = agent.Xtr.RemoteRlocs().OrderBy(r => r.Rloc.ToString(), StringComparer.Ordinal).Select(r => new
+            {
+                rloc = r.Rloc.ToString(), up = r.Up, reason = r.DownReason, since = r.Since, missedInARow = r.MissedInARow,
+                sent = r.ProbesSent, answered = r.ProbesAnswered, missed = r.ProbesMissed, rttMs = r.RoundTrip?.TotalMilliseconds,
+            }),
+        }));
 
         // Dynamic hosts at this site, and what reported each (the latest audit row about it).
         api.MapGet("/eids", () => Results.Json(agent.Xtr.Hosts().OrderBy(h => h.Eid.ToString(), StringComparer.Ordinal).Select(h =>

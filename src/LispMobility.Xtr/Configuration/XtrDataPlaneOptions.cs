@@ -22,6 +22,15 @@ public sealed record XtrDataPlaneOptions
     /// <summary>The remote EID prefixes to route into the TUN (e.g. the other sites' EID space, or 0.0.0.0/0 for all).</summary>
     public IReadOnlyList<string> RemoteEidPrefixes { get; init; } = [];
 
+    /// <summary>
+    /// Packets to a destination without a map-cache entry held until its Map-Reply (at most <c>Xtr:ResolveTimeout</c>);
+    /// 0 drops them, counted. Eight covers a TCP handshake's retries or a ping burst.
+    /// </summary>
+    public int MissQueueDepth { get; init; } = 8;
+
+    /// <summary>Destinations whose packets may be held at once (each takes <see cref="MissQueueDepth"/> × <see cref="LinkMtu"/> bytes, allocated at start).</summary>
+    public int MissQueueDestinations { get; init; } = 64;
+
     /// <summary>Every problem, each naming its path.</summary>
     public IReadOnlyList<string> Validate(string path)
     {
@@ -34,6 +43,8 @@ public sealed record XtrDataPlaneOptions
         }
 
         if (LinkMtu is < 1336 or > 65535) errors.Add(string.Create(CultureInfo.InvariantCulture, $"{path}.LinkMtu: {LinkMtu} is outside 1336-65535 (the TUN must still carry IPv6's 1280 after 56 bytes of encapsulation)"));
+        if (MissQueueDepth is < 0 or > 64) errors.Add(string.Create(CultureInfo.InvariantCulture, $"{path}.MissQueueDepth: {MissQueueDepth} is outside 0-64 (0 drops packets of a miss)"));
+        if (MissQueueDestinations is < 1 or > 1024) errors.Add(string.Create(CultureInfo.InvariantCulture, $"{path}.MissQueueDestinations: {MissQueueDestinations} is outside 1-1024"));
         for (var i = 0; i < RemoteEidPrefixes.Count; i++)
         {
             if (!EidPrefix.TryParse(RemoteEidPrefixes[i], out var p) || !p.Address.IsIp || p.InstanceId is not null)

@@ -17,8 +17,12 @@ public enum DataPlaneDrop
     InnerNotLocal,
     /// <summary>Decapsulated for an EID that moved away from this site (its ITR was sent an SMR, rate-limited).</summary>
     EidAway,
-    /// <summary>No map-cache entry yet (a Map-Request was asked for, rate-limited per destination).</summary>
+    /// <summary>No map-cache entry yet (a Map-Request was asked for, rate-limited per destination) and no queue to hold it in.</summary>
     MapCacheMiss,
+    /// <summary>No map-cache entry yet and the miss queue full (for its destination, or no destination left).</summary>
+    MissQueueFull,
+    /// <summary>Held on a miss, and no Map-Reply installed an entry within the hold time.</summary>
+    ResolveFailed,
     /// <summary>A negative map-cache entry whose action is drop (or no action).</summary>
     NegativeEntry,
     /// <summary>An entry with no usable locator of a family this xTR has an RLOC of.</summary>
@@ -44,6 +48,7 @@ public sealed class DataPlaneCounters
     private long _encapsulated;
     private long _decapsulated;
     private long _nativelyForwarded;
+    private long _held;
 
     /// <summary>Packets encapsulated toward a remote RLOC.</summary>
     public long Encapsulated => Volatile.Read(ref _encapsulated);
@@ -53,6 +58,9 @@ public sealed class DataPlaneCounters
 
     /// <summary>Packets sent without encapsulation (negative entry with natively-forward).</summary>
     public long NativelyForwarded => Volatile.Read(ref _nativelyForwarded);
+
+    /// <summary>Packets held on a map-cache miss (each then sent, or dropped and counted by reason).</summary>
+    public long Held => Volatile.Read(ref _held);
 
     /// <summary>Packets dropped for <paramref name="reason"/>.</summary>
     public long Dropped(DataPlaneDrop reason) => Volatile.Read(ref _drops[(int)reason]);
@@ -65,6 +73,8 @@ public sealed class DataPlaneCounters
     internal void Encapsulation() => Interlocked.Increment(ref _encapsulated);
 
     internal void Decapsulation() => Interlocked.Increment(ref _decapsulated);
+
+    internal void Hold() => Interlocked.Increment(ref _held);
 
     internal void Native() => Interlocked.Increment(ref _nativelyForwarded);
 }

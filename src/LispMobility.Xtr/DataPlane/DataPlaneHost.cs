@@ -46,6 +46,8 @@ public sealed partial class DataPlaneHost : IDisposable
         _settings = new DataPlaneSettings
         {
             LocalRlocs = [.. options.Rlocs.Select(r => LispAddress.Parse(r.Address))], InstanceId = iid, LinkMtu = options.DataPlane.LinkMtu,
+            MissQueueDepth = options.DataPlane.MissQueueDepth, MissQueueDestinations = options.DataPlane.MissQueueDestinations,
+            MissHoldTime = options.ResolveTimeout,
         };
         engine.EventRaised += (_, e) =>
         {
@@ -117,26 +119,35 @@ public sealed partial class DataPlaneHost : IDisposable
         var sender = _sender!;
         while (!_stop.IsCancellationRequested)
         {
-            if (!tun.Wait(500)) continue;
+            // While packets wait for a Map-Reply the loop polls every millisecond: the reply lands in the engine on another
+            // thread, and a short poll for at most the hold time is cheaper than a wake-up channel into the TUN's wait.
+            var ready = tun.Wait(itr.HasHeld ? 1 : 500);
             var now = _time.GetUtcNow();
+            while (itr.HasHeld && itr.TryRelease(buffer, now, icmp, out var verdict, out var output)) Forward(verdict, output);
+
             // Everything queued on the device per wake-up (bounded, so that a flood cannot starve the flush).
-            for (var k = 0; k < 64; k++)
+            for (var k = 0; ready && k < 64; k++)
             {
                 var n = tun.Read(buffer.AsSpan(ItrEncapsulator.Headroom));
                 if (n <= 0) break;
-                switch (itr.Encapsulate(buffer, ItrEncapsulator.Headroom, n, now, icmp, out var output))
-                {
-                    case ItrVerdict.Encapsulated:
-                    case ItrVerdict.Native:
-                        sender.Queue(buffer.AsSpan(output));
-                        break;
-                    case ItrVerdict.IcmpReply:
-                        tun.Write(icmp.AsSpan(output));
-                        break;
-                }
+                Forward(itr.Encapsulate(buffer, ItrEncapsulator.Headroom, n, now, icmp, out var output), output);
             }
 
             sender.Flush();
+        }
+
+        void Forward(ItrVerdict verdict, Range output)
+        {
+            switch (verdict)
+            {
+                case ItrVerdict.Encapsulated:
+                case ItrVerdict.Native:
+                    sender.Queue(buffer.AsSpan(output));
+                    break;
+                case ItrVerdict.IcmpReply:
+                    tun.Write(icmp.AsSpan(output));
+                    break;
+            }
         }
     }
 

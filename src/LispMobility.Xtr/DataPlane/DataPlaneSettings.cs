@@ -17,6 +17,15 @@ public sealed record DataPlaneSettings
     /// <summary>The MTU of the links toward the RLOCs: an encapsulated packet must fit it (the usable inner MTU is 36/56 less).</summary>
     public int LinkMtu { get; init; } = 1500;
 
+    /// <summary>Packets held per destination without a map-cache entry until the Map-Reply; 0 drops them (counted).</summary>
+    public int MissQueueDepth { get; init; } = 8;
+
+    /// <summary>Destinations whose packets may be held at once.</summary>
+    public int MissQueueDestinations { get; init; } = 64;
+
+    /// <summary>How long held packets wait for their Map-Reply before they are dropped (counted).</summary>
+    public TimeSpan MissHoldTime { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How often one destination may cause a Map-Request, and one ITR and EID an SMR.</summary>
     public TimeSpan SignalInterval { get; init; } = TimeSpan.FromSeconds(1);
 }

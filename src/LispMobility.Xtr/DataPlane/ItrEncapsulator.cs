@@ -15,6 +15,8 @@ public enum ItrVerdict
     Native,
     /// <summary>Too big with DF: the output is an ICMP error to write back toward the sender.</summary>
     IcmpReply,
+    /// <summary>No map-cache entry yet: a copy is held until the Map-Reply (<see cref="ItrEncapsulator.TryRelease"/>).</summary>
+    Held,
     /// <summary>Dropped and counted.</summary>
     Dropped,
 }
@@ -42,6 +44,7 @@ public sealed class ItrEncapsulator
     private readonly bool _hasV4;
     private readonly bool _hasV6;
     private readonly uint _lsbs;
+    private readonly MissQueue? _held;
     private uint _random;
 
     /// <summary>Builds an ITR over a snapshot source (the xTR's published map-cache).</summary>
@@ -62,7 +65,14 @@ public sealed class ItrEncapsulator
         // Our locators are all up as far as this xTR knows (it would not run otherwise); at most 8 fit beside an instance ID.
         _lsbs = settings.LocalRlocs.Count >= 8 ? 0xFF : (1u << settings.LocalRlocs.Count) - 1;
         _random = (uint)RandomNumberGenerator.GetInt32(1, int.MaxValue);
+        if (settings.MissQueueDepth > 0 && settings.MissQueueDestinations > 0)
+        {
+            _held = new MissQueue(settings.MissQueueDestinations, settings.MissQueueDepth, settings.LinkMtu, settings.MissHoldTime);
+        }
     }
+
+    /// <summary>Whether packets wait for a Map-Reply (the caller then calls <see cref="TryRelease"/> often).</summary>
+    public bool HasHeld => _held is { IsEmpty: false };
 
     /// <summary>
     /// Encapsulates the inner packet at <paramref name="buffer"/>[<paramref name="innerOffset"/>..+<paramref name="innerLength"/>]
@@ -70,7 +80,43 @@ public sealed class ItrEncapsulator
     /// the packet to send is <paramref name="buffer"/>[<paramref name="output"/>]; on <see cref="ItrVerdict.IcmpReply"/> the
     /// error is <paramref name="icmp"/>[<paramref name="output"/>].
     /// </summary>
-    public ItrVerdict Encapsulate(Span<byte> buffer, int innerOffset, int innerLength, DateTimeOffset now, Span<byte> icmp, out Range output)
+    public ItrVerdict Encapsulate(Span<byte> buffer, int innerOffset, int innerLength, DateTimeOffset now, Span<byte> icmp, out Range output) =>
+        Encapsulate(buffer, innerOffset, innerLength, now, icmp, held: false, out output);
+
+    /// <summary>
+    /// The next held packet whose destination now has a map-cache entry, encapsulated (or answered, or dropped) as
+    /// <see cref="Encapsulate(Span{byte}, int, int, DateTimeOffset, Span{byte}, out Range)"/> would, in
+    /// <paramref name="buffer"/> (at least <see cref="Headroom"/> + the link MTU long); false when none is ready. Packets
+    /// whose resolution outlived the hold time are dropped and counted (<see cref="DataPlaneDrop.ResolveFailed"/>).
+    /// </summary>
+    public bool TryRelease(Span<byte> buffer, DateTimeOffset now, Span<byte> icmp, out ItrVerdict verdict, out Range output)
+    {
+        verdict = ItrVerdict.Dropped;
+        output = default;
+        if (_held is null || _held.IsEmpty) return false;
+        var hasIid = _settings.InstanceId is not null;
+        var iid = _settings.InstanceId ?? 0;
+        var snapshot = _snapshot();
+        for (var d = _held.Next(0, now.UtcTicks, out var kind, out var destination, out var expired); d >= 0;
+             d = _held.Next(d + 1, now.UtcTicks, out kind, out destination, out expired))
+        {
+            if (snapshot.Lookup(kind, hasIid, iid, destination, now) is null)
+            {
+                if (!expired) continue;
+                for (var n = _held.Discard(d); n > 0; n--) _counters.Drop(DataPlaneDrop.ResolveFailed);
+                continue;
+            }
+
+            var length = _held.Take(d, buffer[Headroom..]);
+            if (length == 0) continue;
+            verdict = Encapsulate(buffer, Headroom, length, now, icmp, held: true, out output);
+            return true;
+        }
+
+        return false;
+    }
+
+    private ItrVerdict Encapsulate(Span<byte> buffer, int innerOffset, int innerLength, DateTimeOffset now, Span<byte> icmp, bool held, out Range output)
     {
         output = default;
         var inner = buffer.Slice(innerOffset, innerLength);
@@ -83,7 +129,10 @@ public sealed class ItrEncapsulator
         if (entry is null)
         {
             Miss(ip, now);
-            return Drop(DataPlaneDrop.MapCacheMiss);
+            if (_held is null || held) return Drop(DataPlaneDrop.MapCacheMiss);
+            if (!_held.TryHold(ip.Kind, ip.Destination, inner, now.UtcTicks)) return Drop(DataPlaneDrop.MissQueueFull);
+            _counters.Hold();
+            return ItrVerdict.Held;
         }
 
         if (entry.IsNegative)
@@ -96,7 +145,8 @@ public sealed class ItrEncapsulator
                     return ItrVerdict.Native;
                 case MapReplyAction.SendMapRequest:
                     Miss(ip, now);
-                    return Drop(DataPlaneDrop.MapCacheMiss);
+                    // A held packet met the answer to its own Map-Request: a negative one.
+                    return Drop(held ? DataPlaneDrop.NegativeEntry : DataPlaneDrop.MapCacheMiss);
                 default:
                     return Drop(DataPlaneDrop.NegativeEntry);
             }

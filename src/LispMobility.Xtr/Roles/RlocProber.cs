@@ -21,12 +21,19 @@ internal sealed class RlocProber
     private DateTimeOffset _nextRound;
 
     /// <summary>One remote locator: its outstanding probe, the probes it missed, and the two verdicts that can hold it down.</summary>
-    private sealed class Peer(LispAddress rloc)
+    private sealed class Peer(LispAddress rloc, DateTimeOffset since)
     {
         public LispAddress Rloc { get; } = rloc;
         public EidPrefix Eid { get; set; }
         public ulong? Nonce { get; set; }
+        public DateTimeOffset SentAt { get; set; }
         public int Missed { get; set; }
+        public long Sent { get; set; }
+        public long Answered { get; set; }
+        public long MissedTotal { get; set; }
+        public TimeSpan? RoundTrip { get; set; }
+        public string? Reason { get; set; }
+        public DateTimeOffset Since { get; set; } = since;
         public bool ProbeDown { get; set; }
         public bool LsbDown { get; set; }
         public bool Down => ProbeDown || LsbDown;
@@ -42,8 +49,9 @@ internal sealed class RlocProber
     /// <summary>Whether a remote locator is down now.</summary>
     public bool IsDown(LispAddress rloc) => _peers.TryGetValue(rloc, out var p) && p.Down;
 
-    /// <summary>The remote locators known here and whether each is up.</summary>
-    public IReadOnlyList<(LispAddress Rloc, bool Up, int Missed)> Status() => [.. _peers.Values.Select(p => (p.Rloc, !p.Down, p.Missed))];
+    /// <summary>The remote locators known here: up or down, their probe counts and last round trip.</summary>
+    public IReadOnlyList<RemoteRloc> Status() =>
+        [.. _peers.Values.Select(p => new RemoteRloc(p.Rloc, !p.Down, p.Down ? p.Reason : null, p.Since, p.Missed, p.Sent, p.Answered, p.MissedTotal, p.RoundTrip))];
 
     /// <summary>A probe round when one is due: counts the unanswered, sends the next probes; returns when it next has work.</summary>
     public DateTimeOffset? OnTimer(XtrCall call)
@@ -60,12 +68,13 @@ internal sealed class RlocProber
 
         foreach (var (rloc, eid) in inUse)
         {
-            if (!_peers.TryGetValue(rloc, out var peer)) _peers[rloc] = peer = new Peer(rloc);
+            if (!_peers.TryGetValue(rloc, out var peer)) _peers[rloc] = peer = new Peer(rloc, call.Now);
             peer.Eid = eid;
             if (peer.Nonce is { } unanswered)
             {
                 _byNonce.Remove(unanswered);
                 peer.Missed++;
+                peer.MissedTotal++;
                 if (peer.Missed >= _site.Options.RlocProbeMissLimit && !peer.ProbeDown)
                 {
                     Change(peer, () => peer.ProbeDown = true, $"{peer.Missed} probes unanswered", call);
@@ -82,6 +91,8 @@ internal sealed class RlocProber
     {
         var nonce = _site.Nonces.Next();
         peer.Nonce = nonce;
+        peer.SentAt = call.Now;
+        peer.Sent++;
         _byNonce[nonce] = peer;
         Send(peer.Rloc, peer.Eid, nonce, call);
     }
@@ -128,6 +139,8 @@ internal sealed class RlocProber
         _site.Counters.ProbeReplyReceived();
         peer.Nonce = null;
         peer.Missed = 0;
+        peer.Answered++;
+        peer.RoundTrip = call.Now - peer.SentAt;
         if (peer.ProbeDown) Change(peer, () => peer.ProbeDown = false, "answers probes again", call);
         return true;
     }
@@ -148,7 +161,7 @@ internal sealed class RlocProber
             if (!_peers.TryGetValue(rloc, out var peer))
             {
                 if (!down) continue;
-                _peers[rloc] = peer = new Peer(rloc) { Eid = entry.Eid };
+                _peers[rloc] = peer = new Peer(rloc, call.Now) { Eid = entry.Eid };
             }
 
             if (peer.LsbDown != down) Change(peer, () => peer.LsbDown = down, down ? "its site's locator-status bits say down" : "its site's locator-status bits say up", call);
@@ -161,6 +174,8 @@ internal sealed class RlocProber
         var wasDown = peer.Down;
         apply();
         if (peer.Down == wasDown) return;
+        peer.Reason = reason;
+        peer.Since = call.Now;
         _resolver.SetRlocReachable(peer.Rloc, !peer.Down);
         call.Events.Add(new RlocReachabilityChanged(call.Now, peer.Eid, peer.Rloc, !peer.Down, reason));
         if (peer.Down)
