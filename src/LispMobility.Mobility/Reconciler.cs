@@ -134,13 +134,15 @@ public sealed partial class Reconciler(MobilityCoordinator coordinator, MoveDete
     private async Task<Repair?> CompareUnseenAsync(IPAddress eid, string site, HostInfo? host, MapCacheEntry? entry, bool? mappedHere, string mappedTo,
         long decidedAt, CancellationToken ct)
     {
-        // A /32 (or /128) registered by another site: only then did a site take it (an aggregate elsewhere is no news).
-        if (mappedHere is not false || entry is null || !entry.Eid.IsHost || host?.State is HostState.Away || !_probedUnseen.Add(eid.ToString())) return null;
+        if (mappedHere is not false || entry is null || !_probedUnseen.Add(eid.ToString())) return null;
         if (probe is not null && await probe.IsAliveAsync(eid, ct).ConfigureAwait(false))
         {
             return new Repair(eid, site, $"no watcher has reported the VM since this agent started, but it answers a probe here and the mapping system maps it to {mappedTo}",
                 coordinator.MoveAsync(new MoveIntent(eid, eid.ToString(), null, site, Trigger, "reconciler", decidedAt), ct));
         }
+
+        // Held away only for a /32 (or /128) that another site registered: an aggregate elsewhere is no site taking the VM.
+        if (!entry.Eid.IsHost || host?.State is HostState.Away) return null;
 
         return new Repair(eid, site, $"the journal places the VM here but no watcher has reported it since this agent started{(probe is null ? "" : ", it does not answer a probe here,")} and the mapping system maps it to {mappedTo}: {site} holds it away",
             coordinator.HoldAwayAsync(eid, site, entry, Trigger, decidedAt, ct));
