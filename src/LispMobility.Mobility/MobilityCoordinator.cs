@@ -170,6 +170,13 @@ public sealed class MobilityCoordinator
     public IReadOnlyList<IPAddress> EidsAt(string site) =>
         _owners.Where(o => string.Equals(o.Value, site, StringComparison.OrdinalIgnoreCase)).Select(o => IPAddress.Parse(o.Key)).ToList();
 
+    // The journal names where a held-away EID went by the RLOCs the mapping system gave (it has no site for them).
+    private const string HeldAwayFor = "rloc ";
+
+    /// <summary>EIDs a local site holds away by <see cref="HoldAwayAsync"/> (as the journal last recorded them): after another restart the site must again.</summary>
+    public IReadOnlyList<IPAddress> EidsHeldAway() =>
+        _owners.Where(o => o.Value.StartsWith(HeldAwayFor, StringComparison.Ordinal)).Select(o => IPAddress.Parse(o.Key)).ToList();
+
     /// <summary>Records that an EID lives at a site without moving it (inventory at start).</summary>
     public void Adopt(IPAddress eid, string site) => _owners.TryAdd(eid.ToString(), site);
 
@@ -208,7 +215,7 @@ public sealed class MobilityCoordinator
         using var held = await _queue.HoldAsync(key, cancellationToken).ConfigureAwait(false);
         var total = Stopwatch.StartNew();
         var now = _journal.Now;
-        var toSite = "rloc " + string.Join(",", mapping.Locators.Select(l => l.Address));
+        var toSite = HeldAwayFor + string.Join(",", mapping.Locators.Select(l => l.Address));
         var move = new MoveRecord(Guid.NewGuid(), key, key, site, toSite, trigger, "reconciler", MoveState.Running, MoveStep.Journaled, now, now, null);
         if (decidedAt is { } decided && _queue.MovedSince(key, decided)) return Supersede(move, key);
         _journal.Begin([move], _ => $"away: {key} left {site} while this agent was down; the mapping system maps it to {toSite}");

@@ -54,7 +54,8 @@ public sealed partial class Reconciler(MobilityCoordinator coordinator, MoveDete
             {
                 var router = coordinator.RouterAt(site)!;
                 var hosts = router.Hosts().Where(h => h.Eid.IsHost).ToDictionary(h => h.Eid.Address.ToIPAddress().ToString(), StringComparer.Ordinal);
-                var placedHere = coordinator.EidsAt(site).Select(e => e.ToString()).ToHashSet(StringComparer.Ordinal);
+                // The journal places these here, or last saw them leave while the site was down (held away since).
+                var placedHere = coordinator.EidsAt(site).Concat(coordinator.EidsHeldAway()).Select(e => e.ToString()).ToHashSet(StringComparer.Ordinal);
                 var eids = inventory.Keys.Concat(placedHere).Concat(hosts.Keys).Distinct(StringComparer.Ordinal)
                     .Select(IPAddress.Parse).Where(e => coordinator.RangeOf(e)?.Allows(site) == true && !coordinator.IsMoving(e)).ToList();
                 if (eids.Count == 0) continue;

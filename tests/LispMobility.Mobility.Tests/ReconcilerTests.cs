@@ -254,6 +254,15 @@ public sealed class ReconcilerTests : IAsyncLifetime
         Assert.Equal(HostState.Away, _lab.Xtrs[MobilityLab.Dc1].StateOf(Vm));
         await AssertVmAtAsync(MobilityLab.Dc2, report);
         Assert.Empty((await dc1.ReconcileAsync()).Repairs);
+
+        // Killed again: the journal now says the VM left for DC2's RLOCs, and the site must hold it away once more.
+        await _lab.Xtrs[MobilityLab.Dc1].DisposeAsync();
+        _lab.StartXtr(MobilityLab.Dc1);
+        dc1 = new SiteAgent(this, MobilityLab.Dc1);
+        Assert.Null(_lab.Xtrs[MobilityLab.Dc1].StateOf(Vm));
+        var again = Assert.Single((await dc1.ReconcileAsync()).Repairs);
+        Assert.True((await again.Move).Converged, (await again.Move).Error);
+        Assert.Equal(HostState.Away, _lab.Xtrs[MobilityLab.Dc1].StateOf(Vm));
     }
 
     [Fact]
