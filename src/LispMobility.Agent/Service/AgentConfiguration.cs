@@ -31,7 +31,7 @@ internal sealed record AgentConfiguration(
         else
         {
             xtr = Configuration.DynamicEidRanges.Derive(xtr, mobility, errors);
-            errors.AddRange(xtr.Validate());
+            errors.AddRange(xtr.Validate(forLinux: target == Configuration.TargetOs.Linux));
         }
 
         // Only an embedded Map-Server knows every site. An agent registering with a remote one knows its own site alone, and
@@ -52,13 +52,13 @@ internal sealed record AgentConfiguration(
         var hyperv = Bind<HyperVOptions>(root, HyperVOptions.Section, errors);
         if (hyperv is not null) errors.AddRange(hyperv.Validate(onWindows: target == Configuration.TargetOs.Windows));
         var libvirt = Bind<LibvirtOptions>(root, LibvirtOptions.Section, errors);
-        if (libvirt is not null) errors.AddRange(libvirt.Validate());
+        if (libvirt is not null) errors.AddRange(libvirt.Validate(forLinux: target == Configuration.TargetOs.Linux));
         var dataPlane = Bind<DataPlaneOptions>(root, DataPlaneOptions.Section, errors);
         if (dataPlane is not null)
         {
             // The sniffer sees hosts arriving here: they are at this agent's site unless told otherwise.
             if (dataPlane.Site is null && xtr is not null) dataPlane = dataPlane with { Site = xtr.Site };
-            errors.AddRange(dataPlane.Validate());
+            errors.AddRange(dataPlane.Validate(forLinux: target == Configuration.TargetOs.Linux));
         }
 
         var nxapi = Bind<NxApiOptions>(root, "Fabric:NxApi", errors);

@@ -36,10 +36,11 @@ public sealed record DataPlaneOptions
     /// <summary>Probes sent before a host is declared silent.</summary>
     public int ProbeAttempts { get; init; } = 3;
 
-    /// <summary>Every problem with this configuration, each naming its path; empty when valid.</summary>
-    public IReadOnlyList<string> Validate()
+    /// <summary>Every problem with this configuration, each naming its path; empty when valid. With <paramref name="forLinux"/> false (a file for Windows) the watcher itself is one.</summary>
+    public IReadOnlyList<string> Validate(bool? forLinux = null)
     {
         var errors = new List<string>();
+        if (forLinux == false) errors.Add($"{Section}: the data-plane watcher (ARP/ND sniffing) runs on Linux only; on Windows the Hyper-V or vCenter watcher reports moves");
         if (Interfaces.Count == 0) errors.Add($"{Section}:{nameof(Interfaces)}: at least one interface is required");
         for (var i = 0; i < Interfaces.Count; i++)
         {

@@ -38,12 +38,15 @@ public sealed record LibvirtOptions
         _ => 2u,
     }).ToArray();
 
-    /// <summary>Every problem with this configuration, each naming its path; empty when valid.</summary>
-    public IReadOnlyList<string> Validate()
+    /// <summary>
+    /// Every problem with this configuration, each naming its path; empty when valid. Judged for Linux or not by
+    /// <paramref name="forLinux"/> (default: this system); the library is looked for only when the file is for this system.
+    /// </summary>
+    public IReadOnlyList<string> Validate(bool? forLinux = null)
     {
         var errors = new List<string>();
-        if (!OperatingSystem.IsLinux()) errors.Add($"{Section}: the libvirt watcher runs on Linux hypervisor hosts only (it needs libvirt.so.0)");
-        else if (!System.Runtime.InteropServices.NativeLibrary.TryLoad("libvirt.so.0", out _)) errors.Add($"{Section}: libvirt.so.0 is not installed: apt-get install libvirt0");
+        if (!(forLinux ?? OperatingSystem.IsLinux())) errors.Add($"{Section}: the libvirt watcher runs on Linux hypervisor hosts only (it needs libvirt.so.0)");
+        else if (OperatingSystem.IsLinux() && !System.Runtime.InteropServices.NativeLibrary.TryLoad("libvirt.so.0", out _)) errors.Add($"{Section}: libvirt.so.0 is not installed: apt-get install libvirt0");
         if (Connections.Count == 0) errors.Add($"{Section}:{nameof(Connections)}: at least one connection, e.g. {{ \"Uri\": \"qemu:///system\" }}");
         for (var i = 0; i < Connections.Count; i++)
         {

@@ -31,12 +31,12 @@ public sealed record XtrDataPlaneOptions
     /// <summary>Destinations whose packets may be held at once (each takes <see cref="MissQueueDepth"/> × <see cref="LinkMtu"/> bytes, allocated at start).</summary>
     public int MissQueueDestinations { get; init; } = 64;
 
-    /// <summary>Every problem, each naming its path.</summary>
-    public IReadOnlyList<string> Validate(string path)
+    /// <summary>Every problem, each naming its path; OS-only rules judged for Linux or not by <paramref name="forLinux"/> (default: this system).</summary>
+    public IReadOnlyList<string> Validate(string path, bool? forLinux = null)
     {
         var errors = new List<string>();
         if (!Enabled) return errors;
-        if (!OperatingSystem.IsLinux()) errors.Add($"{path}.Enabled: the data plane runs on Linux only (elsewhere the site's routers carry traffic)");
+        if (!(forLinux ?? OperatingSystem.IsLinux())) errors.Add($"{path}.Enabled: the data plane runs on Linux only (elsewhere the site's routers carry traffic)");
         if (string.IsNullOrWhiteSpace(TunName) || TunName.Length > 15 || TunName.Any(c => c is '/' or ' ' || char.IsControl(c)))
         {
             errors.Add($"{path}.TunName: '{TunName}' is not an interface name (1-15 characters, no '/' or spaces)");

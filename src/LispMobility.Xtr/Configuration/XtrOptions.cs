@@ -106,7 +106,7 @@ public sealed record XtrOptions
     public bool ProbesRlocs => RlocProbing ?? DataPlane?.Enabled ?? false;
 
     /// <summary>Every problem at once, each naming its path; empty when valid.</summary>
-    public IReadOnlyList<string> Validate(string path = "Xtr")
+    public IReadOnlyList<string> Validate(string path = "Xtr", bool? forLinux = null)
     {
         var errors = new List<string>();
         static string I(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
@@ -167,7 +167,7 @@ public sealed record XtrOptions
         // Under 100 ms a probe round could not wait for a reply across a WAN; over an hour a dead locator goes unnoticed.
         if (RlocProbeInterval < TimeSpan.FromMilliseconds(100) || RlocProbeInterval > TimeSpan.FromHours(1)) errors.Add(I($"{path}.RlocProbeInterval: {RlocProbeInterval} is outside 00:00:00.1-01:00:00"));
         if (RlocProbeMissLimit is < 1 or > 100) errors.Add(I($"{path}.RlocProbeMissLimit: {RlocProbeMissLimit} is outside 1-100"));
-        errors.AddRange((DataPlane ?? new()).Validate($"{path}.DataPlane"));
+        errors.AddRange((DataPlane ?? new()).Validate($"{path}.DataPlane", forLinux));
         return errors;
     }
 }

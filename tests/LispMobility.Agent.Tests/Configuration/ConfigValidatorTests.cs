@@ -234,6 +234,25 @@ public sealed class ConfigValidatorTests : IDisposable
     }
 
     [Fact]
+    public void The_linux_only_data_plane_sniffer_and_libvirt_watcher_are_refused_in_a_file_for_windows_wherever_it_is_validated()
+    {
+        var text = Valid.Replace("/tmp/lispmobility-validate-token", "C:/ProgramData/LispMobility/api-token", StringComparison.Ordinal)
+            .Replace("/tmp/lispmobility-validate.db", "lispmobility.db", StringComparison.Ordinal)
+            .Replace("\"RegisterInterval\"", "\"DataPlane\": { \"Enabled\": true }, \"RegisterInterval\"", StringComparison.Ordinal)
+            .Replace("\"Agent\": {", "\"Watchers\": { \"DataPlane\": { \"Interfaces\": [ \"eth1\" ] }, \"Libvirt\": { \"Connections\": [ { \"Uri\": \"qemu:///system\" } ] } }, \"Agent\": {", StringComparison.Ordinal);
+        var file = Write(text);
+
+        var forWindows = ConfigValidator.Validate(file, out _, TargetOs.Windows).Select(e => e.ToString()).ToList();
+
+        Assert.Equal(3, forWindows.Count);
+        Assert.Contains(forWindows, e => e.StartsWith("Xtr.DataPlane.Enabled", StringComparison.Ordinal) && e.Contains("Linux only", StringComparison.Ordinal));
+        Assert.Contains(forWindows, e => e.Contains("Watchers", StringComparison.Ordinal) && e.Contains("DataPlane", StringComparison.Ordinal) && e.Contains("runs on Linux only", StringComparison.Ordinal));
+        Assert.Contains(forWindows, e => e.Contains("Libvirt", StringComparison.Ordinal) && e.Contains("Linux hypervisor hosts only", StringComparison.Ordinal));
+        // For Linux the same sections are fine; only the Windows token path is not.
+        Assert.Equal(["ManagementApi.TokenFile"], ConfigValidator.Validate(file, out _, TargetOs.Linux).Select(e => e.Path));
+    }
+
+    [Fact]
     public void Kernel_routes_are_valid_for_both_systems()
     {
         var kernel = Write(Valid.Replace("\"RouteTable\": \"memory\"", "\"RouteTable\": \"kernel\"", StringComparison.Ordinal)
