@@ -1,4 +1,5 @@
 using System.Net;
+using LispMobility.Lisp.Messages;
 using LispMobility.Mobility.Persistence;
 using LispMobility.Xtr;
 using LispMobility.Platform.Routing;
@@ -52,6 +53,30 @@ public sealed class MoveSagaTests : IAsyncLifetime
         Assert.StartsWith("not run: ", journal.Error, StringComparison.Ordinal);
         Assert.Contains(coordinator.Store.QueryAudit(new AuditQuery(Eid: "172.16.1.30")), a => a.MoveId == outcome.Id && (a.Kind, a.Outcome) == ("intent", "superseded"));
         Assert.False(coordinator.MovedSince(eid, coordinator.MovesStarted));
+    }
+
+    [Fact]
+    public async Task A_move_away_from_home_ends_only_once_the_home_xtr_applied_the_news_that_it_is_away()
+    {
+        // The home xTR serves the EID through its aggregate and has no state for it until the Map-Server's news: lost once
+        // here, so that it comes only with the Map-Server's retransmission, after the saga's Map-Resolver check.
+        var coordinator = _lab.Coordinator();
+        var eid = IPAddress.Parse("172.16.1.40");
+        coordinator.Adopt(eid, MobilityLab.Dc1);
+        var dc1 = IPAddress.Parse(_lab.Rloc(MobilityLab.Dc1));
+        var lost = 0;
+        _lab.Network.Drop = (type, _, to, _) => type == LispMessageType.MapNotify && to.Address.Equals(dc1) && Interlocked.Increment(ref lost) == 1;
+
+        var outcome = await _lab.AdvanceUntilAsync(coordinator.MoveAsync(Intent("172.16.1.40", MobilityLab.Dc2)), TimeSpan.FromSeconds(1));
+
+        Assert.True(outcome.Converged, outcome.Error);
+        Assert.True(lost >= 2, "the news was retransmitted");
+        // Ended before the news had arrived, the move left the home xTR to apply it later, in the middle of the next move of
+        // the EID (back home), whose registration it undid.
+        Assert.Equal(HostState.Away, _lab.Xtrs[MobilityLab.Dc1].StateOf(eid));
+        var home = await coordinator.MoveAsync(Intent("172.16.1.40", MobilityLab.Dc1));
+        Assert.True(home.Converged, home.Error);
+        Assert.Null(_lab.HostRegistrationSite(eid));
     }
 
     [Fact]
