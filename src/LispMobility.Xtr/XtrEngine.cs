@@ -356,7 +356,7 @@ public sealed class XtrEngine : IDatagramEngine
         Call(sink, call =>
         {
             // The mapping came through the Map-Resolver: it stands where a Map-Server's news would name its sender.
-            var source = _site.Options.MapResolvers.Select(IPEndPoint.Parse).FirstOrDefault() ?? new IPEndPoint(IPAddress.None, 0);
+            var source = _resolver.FirstResolver ?? new IPEndPoint(IPAddress.None, 0);
             if (!_site.IsOurs(mapping.Locators)) _away.GoAway(EidPrefix.Host(LispAddress.FromIPAddress(host)), mapping.Locators, source, call);
             return 0;
         });

@@ -36,6 +36,9 @@ internal sealed class Resolver(XtrSite site)
 
     public bool HasResolver => _resolvers.Length > 0;
 
+    /// <summary>The first configured Map-Resolver (what an answer through the mapping system names as its source), if any.</summary>
+    public IPEndPoint? FirstResolver => _resolvers.Length > 0 ? _resolvers[0] : null;
+
     /// <summary>Whether a remote locator is down (the prober's verdict), applied to the records installed from now on.</summary>
     public Func<LispAddress, bool> IsRlocDown { get; set; } = static _ => false;
 
