@@ -3,7 +3,7 @@ namespace LispMobility.Agent.Tests.Cli;
 /// <summary>/healthz says why an agent is degraded: here its Map-Server never acknowledges a registration.</summary>
 public sealed class HealthzTests : IAsyncLifetime
 {
-    private const int ApiPort = 4398;
+    private const int ApiPort = 4389; // one port per test class: classes run in parallel
     private InProcessAgent? _agent;
 
     public async Task InitializeAsync()

@@ -15,7 +15,7 @@ namespace LispMobility.Agent.Tests.Cli;
 /// </summary>
 public sealed class RlocStatusTests : IAsyncLifetime
 {
-    private const int ApiPort = 4398;
+    private const int ApiPort = 4392; // one port per test class: classes run in parallel
     private const string Remote = "127.91.9.2";
     private InProcessAgent _agent = null!;
     private readonly UdpClient _remote = new(new IPEndPoint(IPAddress.Parse(Remote), 4342));
