@@ -99,8 +99,15 @@ public sealed class DataPlaneHostTests : IDisposable
         })!;
         try
         {
-            // tshark needs a moment before it captures; a ping that starts too early still gets later replies counted.
-            Thread.Sleep(1500);
+            // tshark says "Capturing on 'wan'" once it captures; under load that takes well over a second, and a ping sent
+            // before it is lost to the capture (a fixed sleep made this test flaky).
+            using var capturing = new ManualResetEventSlim();
+            capture.ErrorDataReceived += (_, e) =>
+            {
+                if (e.Data?.Contains("Capturing on", StringComparison.Ordinal) == true) capturing.Set();
+            };
+            capture.BeginErrorReadLine();
+            Assert.True(capturing.Wait(TimeSpan.FromSeconds(15)), "tshark did not start capturing");
             var ping = NetworkNamespace.Run("ip", $"netns exec {_a.Name} ping -c 4 -i 0.2 -W 2 -I 10.9.0.5 172.16.4.10");
             Assert.Contains("4 received", ping, StringComparison.Ordinal);
             Assert.True(capture.WaitForExit(25_000), "tshark did not stop");
