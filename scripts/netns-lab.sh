@@ -6,19 +6,21 @@
 #   scripts/netns-lab.sh netem on|off       30 % loss + 50 ms delay on every site link (tc netem, else NFQUEUE + LinkEmulator)
 #   scripts/netns-lab.sh cli NODE VERB...   a CLI verb against a node's agent, e.g. `cli br map-cache`
 #   scripts/netns-lab.sh down               stop the agents, delete every namespace of the lab
-# Environment: LAB_PREFIX (default lml), LAB_DIR (configs, logs), LISPMOBILITY_DLL / LINKEMU_DLL (agent / link emulator), LAB_NETEM (tc|emulator).
+# Environment: LAB_PREFIX (default lml), LAB_DIR (configs, logs), LISPMOBILITY_DLL / LINKEMU_DLL (agent / link emulator), LAB_NETEM (tc|emulator),
+# LAB_RLOCS (ipv4, the default, or ipv6: the core is dual-stack either way; this picks the family of the RLOCs, the Map-Server's
+# address and every control and data packet on the core, so `LAB_RLOCS=ipv6` carries IPv4 and IPv6 EIDs over IPv6 RLOCs).
 #
-#   ${P}-ms   core bridge 198.18.0.1/24, the Map-Server/Resolver (agent with an embedded MapServer)
-#   ${P}-dc1  wan 198.18.0.11/24 ─┐                      srv bridge 172.16.4.1/24 and 2001:db8:4::1/64 (servers); VM veth "vm" starts here
-#   ${P}-dc2  wan 198.18.0.12/24 ─┼─ veth to the core    srv bridge 172.16.4.1/24 and 2001:db8:4::1/64 (same gateway addresses: no renumbering)
-#   ${P}-br   wan 198.18.0.13/24 ─┘                      the branch: an ITR only
+#   ${P}-ms   core bridge 198.18.0.1/24 and 2001:db8:ff::1/64, the Map-Server/Resolver (agent with an embedded MapServer)
+#   ${P}-dc1  wan 198.18.0.11/24, 2001:db8:ff::11/64 ─┐   srv bridge 172.16.4.1/24 and 2001:db8:4::1/64 (servers); VM veth "vm" starts here
+#   ${P}-dc2  wan 198.18.0.12/24, 2001:db8:ff::12/64 ─┼─ veth to the core; srv bridge 172.16.4.1/24 and 2001:db8:4::1/64 (same gateway addresses: no renumbering)
+#   ${P}-br   wan 198.18.0.13/24, 2001:db8:ff::13/64 ─┘   the branch: an ITR only
 #   ${P}-tap  wan 198.18.0.66/24 on the core, for hand-made control packets
 #   ${P}-vm   eth0 172.16.4.10/24 and 2001:db8:4::10/64, the VM (default routes via 172.16.4.1 and 2001:db8:4::1, the gateway at whichever site it is)
 #   ${P}-bh   eth0 10.50.0.10/24 and 2001:db8:50::10/64, a host behind the branch (the branch registers 10.50.0.0/24 and
 #             2001:db8:50::/64), default via 10.50.0.1 and 2001:db8:50::1
 # The xTRs of dc1, dc2 and br run the LISP data plane (TUN lisp0, UDP 4341): `ip netns exec ${P}-bh ping 172.16.4.10`
 # and `ip netns exec ${P}-bh ping -6 2001:db8:4::10` cross the core encapsulated both ways (IPv4 and IPv6 EIDs over IPv4
-# RLOCs), and follow the VM when it moves.
+# RLOCs, or over IPv6 RLOCs with LAB_RLOCS=ipv6), and follow the VM when it moves.
 # Dynamic-EID ranges (home DC1, allowed at DC1 and DC2): vm-web 172.16.4.0/24 and vm-web6 2001:db8:4::/64 (the VM's two
 # addresses: a move carries its /32 and its /128), vm-dr 172.16.16.0/22 (bulk DR runs).
 # Nothing is done in the root namespace.
@@ -27,21 +29,32 @@ P=${LAB_PREFIX:-lml}
 DIR=${LAB_DIR:-/tmp/lispmobility-netns-lab}
 root=$(cd "$(dirname "$0")/.." && pwd)
 SITES=(dc1 dc2 br)
-declare -A RLOC=([ms]=198.18.0.1 [dc1]=198.18.0.11 [dc2]=198.18.0.12 [br]=198.18.0.13)
+declare -A RLOC4=([ms]=198.18.0.1 [dc1]=198.18.0.11 [dc2]=198.18.0.12 [br]=198.18.0.13)
+declare -A RLOC6=([ms]=2001:db8:ff::1 [dc1]=2001:db8:ff::11 [dc2]=2001:db8:ff::12 [br]=2001:db8:ff::13)
+case "${LAB_RLOCS:-ipv4}" in
+  ipv4) declare -n RLOC=RLOC4 ;;
+  ipv6) declare -n RLOC=RLOC6 ;;
+  *) echo "LAB_RLOCS='$LAB_RLOCS': ipv4 or ipv6" >&2; exit 2 ;;
+esac
 
 ns() { echo "$P-$1"; }
+
+# address:port as the configuration writes it (an IPv6 address in brackets).
+endpoint() { case "$1" in *:*) echo "[$1]:$2" ;; *) echo "$1:$2" ;; esac; }
 
 topology_up() {
   ip netns add "$(ns ms)"
   ip -n "$(ns ms)" link set lo up
   ip -n "$(ns ms)" link add core type bridge
-  ip -n "$(ns ms)" addr add "${RLOC[ms]}/24" dev core
+  ip -n "$(ns ms)" addr add "${RLOC4[ms]}/24" dev core
+  ip -n "$(ns ms)" addr add "${RLOC6[ms]}/64" dev core nodad
   ip -n "$(ns ms)" link set core up
   for s in "${SITES[@]}"; do
     ip netns add "$(ns "$s")"
     ip -n "$(ns "$s")" link set lo up
     ip -n "$(ns "$s")" link add wan type veth peer name "$s" netns "$(ns ms)"
-    ip -n "$(ns "$s")" addr add "${RLOC[$s]}/24" dev wan
+    ip -n "$(ns "$s")" addr add "${RLOC4[$s]}/24" dev wan
+    ip -n "$(ns "$s")" addr add "${RLOC6[$s]}/64" dev wan nodad
     ip -n "$(ns "$s")" link set wan up
     ip -n "$(ns ms)" link set dev "$s" master core up
   done
@@ -215,7 +228,7 @@ emulation_off() {
 config() { # node site key aggregate dynamic remote-eids
   local node=$1 site=$2 key=$3 aggregate=$4 dynamic=$5 remote=${6:-} ms_section="" dp="" dyn="" forwarding=""
   if [ "$node" = ms ]; then
-    ms_section='"MapServer": { "Listen": ["198.18.0.1:4342"], "Sites": [
+    ms_section='"MapServer": { "Listen": ["'"$(endpoint "${RLOC[ms]}" 4342)"'"], "Sites": [
       { "Name": "dc1", "EidPrefixes": [ { "Prefix": "172.16.4.0/24", "AcceptMoreSpecifics": true }, { "Prefix": "2001:db8:4::/64", "AcceptMoreSpecifics": true }, { "Prefix": "172.16.16.0/22", "AcceptMoreSpecifics": true } ], "Keys": [ { "KeyId": 1, "Key": "lab-key-dc1" } ] },
       { "Name": "dc2", "EidPrefixes": [ { "Prefix": "172.16.4.0/24", "AcceptMoreSpecifics": true }, { "Prefix": "2001:db8:4::/64", "AcceptMoreSpecifics": true }, { "Prefix": "172.16.16.0/22", "AcceptMoreSpecifics": true } ], "Keys": [ { "KeyId": 1, "Key": "lab-key-dc2" } ] },
       { "Name": "br", "EidPrefixes": [ { "Prefix": "10.50.0.0/24" }, { "Prefix": "2001:db8:50::/64" } ], "Keys": [ { "KeyId": 1, "Key": "lab-key-br" } ] },
@@ -228,8 +241,8 @@ config() { # node site key aggregate dynamic remote-eids
   [ -n "$remote" ] && forwarding=", \"DataPlane\": { \"Enabled\": true, \"RemoteEidPrefixes\": [$remote] }, \"RlocProbeInterval\": \"00:00:01\""
   cat >"$DIR/$node.json" <<EOF
 { $ms_section
-  "Xtr": { "Site": "$site", "Listen": ["${RLOC[$node]}:$([ "$node" = ms ] && echo 4343 || echo 4342)"], "Rlocs": [ { "Address": "${RLOC[$node]}" } ],
-    "MapServers": [ { "Address": "198.18.0.1:4342", "KeyId": 1, "Key": "$key" } ], "MapResolvers": ["198.18.0.1:4342"],
+  "Xtr": { "Site": "$site", "Listen": ["$(endpoint "${RLOC[$node]}" "$([ "$node" = ms ] && echo 4343 || echo 4342)")"], "Rlocs": [ { "Address": "${RLOC[$node]}" } ],
+    "MapServers": [ { "Address": "$(endpoint "${RLOC[ms]}" 4342)", "KeyId": 1, "Key": "$key" } ], "MapResolvers": ["$(endpoint "${RLOC[ms]}" 4342)"],
     "DatabaseMappings": [$aggregate], "DynamicEids": [$dyn], "RegisterDeadline": "00:00:10",
     "RegisterInterval": "00:00:03", "QuickRegisterInterval": "00:00:03"$forwarding },
   $dp

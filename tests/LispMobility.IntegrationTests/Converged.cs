@@ -20,7 +20,7 @@ internal static class Converged
             Deadline, $"DC2 routes {eid} to its server bridge").ConfigureAwait(false);
         if (branchAsked)
         {
-            await lab.EventuallyAsync(async () => CacheHolds(await lab.ApiAsync("br", "/map-cache").ConfigureAwait(false), Host(eid), NetnsLab.Rloc["dc2"]),
+            await lab.EventuallyAsync(async () => CacheHolds(await lab.ApiAsync("br", "/map-cache").ConfigureAwait(false), Host(eid), lab.RlocOf("dc2")),
                 Deadline, $"the branch's map-cache holds {Host(eid)} -> DC2's RLOC").ConfigureAwait(false);
         }
     }
@@ -39,7 +39,7 @@ internal static class Converged
         await lab.EventuallyAsync(async () =>
         {
             var r = await lab.CliAsync("br", "lookup", eid, "--json").ConfigureAwait(false);
-            return r.ExitCode == 0 && r.Output.Contains(aggregate, StringComparison.Ordinal) && r.Output.Contains(NetnsLab.Rloc["dc1"], StringComparison.Ordinal);
+            return r.ExitCode == 0 && r.Output.Contains(aggregate, StringComparison.Ordinal) && r.Output.Contains(lab.RlocOf("dc1"), StringComparison.Ordinal);
         }, Deadline, $"a lookup of {eid} from the branch answers DC1's aggregate {aggregate}").ConfigureAwait(false);
     }
 

@@ -93,24 +93,14 @@ public sealed class DataPlaneHostTests : IDisposable
         Assert.Contains("172.16.4.0/24 dev lisp0", _a.Ip("route show"), StringComparison.Ordinal);
 
         var pcap = Path.Combine(Path.GetTempPath(), $"lisp-dp-{Environment.ProcessId}-{Guid.NewGuid():N}.pcap");
-        using var capture = Process.Start(new ProcessStartInfo("ip", $"netns exec {_a.Name} tshark -q -i wan -f \"udp port 4341\" -c 4 -a duration:20 -w {pcap}")
-        {
-            RedirectStandardError = true, RedirectStandardOutput = true,
-        })!;
         try
         {
-            // tshark says "Capturing on 'wan'" once it captures; under load that takes well over a second, and a ping sent
-            // before it is lost to the capture (a fixed sleep made this test flaky).
-            using var capturing = new ManualResetEventSlim();
-            capture.ErrorDataReceived += (_, e) =>
+            using (var capture = TsharkCapture.Start(_a.Name, "wan", "udp port 4341", 4, TimeSpan.FromSeconds(20), pcap))
             {
-                if (e.Data?.Contains("Capturing on", StringComparison.Ordinal) == true) capturing.Set();
-            };
-            capture.BeginErrorReadLine();
-            Assert.True(capturing.Wait(TimeSpan.FromSeconds(15)), "tshark did not start capturing");
-            var ping = NetworkNamespace.Run("ip", $"netns exec {_a.Name} ping -c 4 -i 0.2 -W 2 -I 10.9.0.5 172.16.4.10");
-            Assert.Contains("4 received", ping, StringComparison.Ordinal);
-            Assert.True(capture.WaitForExit(25_000), "tshark did not stop");
+                var ping = NetworkNamespace.Run("ip", $"netns exec {_a.Name} ping -c 4 -i 0.2 -W 2 -I 10.9.0.5 172.16.4.10");
+                Assert.Contains("4 received", ping, StringComparison.Ordinal);
+                Assert.True(capture.WaitForExit(TimeSpan.FromSeconds(25)), "tshark did not stop");
+            }
 
             Assert.True(a.Counters.Encapsulated >= 4 && a.Counters.Decapsulated >= 4, $"A: {a.Counters.Encapsulated} out, {a.Counters.Decapsulated} in");
             Assert.True(b.Counters.Encapsulated >= 4 && b.Counters.Decapsulated >= 4, $"B: {b.Counters.Encapsulated} out, {b.Counters.Decapsulated} in");
@@ -129,7 +119,6 @@ public sealed class DataPlaneHostTests : IDisposable
         }
         finally
         {
-            if (!capture.HasExited) capture.Kill();
             File.Delete(pcap);
         }
     }

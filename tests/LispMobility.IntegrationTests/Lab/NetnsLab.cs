@@ -34,18 +34,31 @@ public sealed class NetnsLab : IAsyncDisposable
         ["ms"] = "198.18.0.1", ["dc1"] = "198.18.0.11", ["dc2"] = "198.18.0.12", ["br"] = "198.18.0.13", ["tap"] = "198.18.0.66",
     };
 
+    /// <summary>IPv6 address of each agent node on the core: its RLOC in a lab started with IPv6 RLOCs.</summary>
+    public static readonly IReadOnlyDictionary<string, string> Rloc6 = new Dictionary<string, string>
+    {
+        ["ms"] = "2001:db8:ff::1", ["dc1"] = "2001:db8:ff::11", ["dc2"] = "2001:db8:ff::12", ["br"] = "2001:db8:ff::13",
+    };
+
     private static readonly SemaphoreSlim LeftoversCleaned = new(1);
     private static bool _leftoversDone;
     private readonly ITestOutputHelper? _output;
     private readonly Dictionary<string, AgentProcess> _agents = [];
     private readonly Dictionary<string, HttpClient> _clients = [];
 
-    private NetnsLab(string prefix, string directory, ITestOutputHelper? output)
+    private NetnsLab(string prefix, string directory, ITestOutputHelper? output, bool ipv6Rlocs)
     {
         Prefix = prefix;
         Directory = directory;
         _output = output;
+        Ipv6Rlocs = ipv6Rlocs;
     }
+
+    /// <summary>True when the nodes' RLOCs (and the Map-Server's address) are their IPv6 core addresses (netns-lab.sh LAB_RLOCS=ipv6).</summary>
+    public bool Ipv6Rlocs { get; }
+
+    /// <summary>The RLOC of an agent node in this lab (IPv4 or IPv6, as the lab was started).</summary>
+    public string RlocOf(string node) => (Ipv6Rlocs ? Rloc6 : Rloc)[node];
 
     /// <summary>This lab's namespace prefix.</summary>
     public string Prefix { get; }
@@ -67,14 +80,15 @@ public sealed class NetnsLab : IAsyncDisposable
 
     /// <summary>
     /// Builds the topology, starts every agent and waits until each answers and the aggregates are registered;
-    /// <paramref name="configure"/> may change a node's configuration (e.g. shorter timers) before its agent first starts.
+    /// <paramref name="configure"/> may change a node's configuration (e.g. shorter timers) before its agent first starts;
+    /// <paramref name="ipv6Rlocs"/> puts every RLOC and the Map-Server on the core's IPv6 addresses.
     /// </summary>
-    public static async Task<NetnsLab> StartAsync(ITestOutputHelper? output = null, Action<string, JsonObject>? configure = null)
+    public static async Task<NetnsLab> StartAsync(ITestOutputHelper? output = null, Action<string, JsonObject>? configure = null, bool ipv6Rlocs = false)
     {
         if (!OperatingSystem.IsLinux() || Environment.UserName != "root") throw new InvalidOperationException("the system test needs Linux and root (network namespaces)");
         await CleanLeftoversAsync().ConfigureAwait(false);
         var prefix = NamePrefix + Guid.NewGuid().ToString("N")[..4];
-        var lab = new NetnsLab(prefix, Path.Combine(Path.GetTempPath(), "lispmobility-systest", prefix), output);
+        var lab = new NetnsLab(prefix, Path.Combine(Path.GetTempPath(), "lispmobility-systest", prefix), output, ipv6Rlocs);
         try
         {
             await lab.ScriptAsync("up", "--no-agents").ConfigureAwait(false);
@@ -328,6 +342,7 @@ public sealed class NetnsLab : IAsyncDisposable
         psi.Environment["LAB_PREFIX"] = Prefix;
         psi.Environment["LAB_DIR"] = Directory;
         psi.Environment["LINKEMU_DLL"] = LinkEmulatorDll;
+        psi.Environment["LAB_RLOCS"] = Ipv6Rlocs ? "ipv6" : "ipv4";
         return RunAsync(psi, args, TimeSpan.FromMinutes(1), check: true);
     }
 
