@@ -22,7 +22,7 @@ public sealed class MobilityCoordinator
 {
     private readonly IReadOnlyDictionary<string, ITunnelRouter> _routers;
     private readonly DynamicEidRange[] _ranges;
-    private readonly ConcurrentDictionary<string, string> _owners;
+    private readonly ConcurrentDictionary<string, EidOwner> _owners;
     private readonly MoveQueue _queue;
     private readonly MoveJournal _journal;
     private readonly MoveSaga _saga;
@@ -40,7 +40,7 @@ public sealed class MobilityCoordinator
         ArgumentNullException.ThrowIfNull(store);
         time ??= TimeProvider.System;
         _ranges = options.Ranges.Select(r => new DynamicEidRange(r, EidPrefix.Parse(r.Prefix))).ToArray();
-        _owners = new ConcurrentDictionary<string, string>(store.Owners(), StringComparer.Ordinal);
+        _owners = new ConcurrentDictionary<string, EidOwner>(store.Owners(), StringComparer.Ordinal);
         _queue = new MoveQueue(options.MaxParallelMoves);
         _journal = new MoveJournal(store, time, logger ?? (ILogger)NullLogger<MobilityCoordinator>.Instance);
         _saga = new MoveSaga(options, routers, gateways ?? new Dictionary<string, IReadOnlyList<IGatewayDriver>>(), _journal, time, p => Progress?.Invoke(this, p));
@@ -96,7 +96,7 @@ public sealed class MobilityCoordinator
     public string? OwnerOf(IPAddress eid)
     {
         var range = RangeOf(eid);
-        var site = _owners.TryGetValue(eid.ToString(), out var recorded) ? recorded : range?.Options.HomeSite;
+        var site = _owners.TryGetValue(eid.ToString(), out var recorded) ? recorded.Site : range?.Options.HomeSite;
         if (site is null || IsAwayAt(site, eid)) return null;
 
         // Away from home an EID lives only by its /32: when this agent's xTR there holds none (it went away and the /32 has
@@ -118,7 +118,7 @@ public sealed class MobilityCoordinator
         var skipped = new List<(IPAddress, string)>();
         foreach (var (site, router) in _routers)
         {
-            var held = _owners.Where(o => string.Equals(o.Value, site, StringComparison.OrdinalIgnoreCase) && !unfinished.Contains(o.Key))
+            var held = _owners.Where(o => At(o.Value, site) && !unfinished.Contains(o.Key))
                 .Select(o => IPAddress.Parse(o.Key)).Select(e => (Eid: e, Range: RangeOf(e))).Where(e => e.Range is not null && !e.Range.IsHome(site)).ToList();
             if (held.Count == 0) continue;
             var ours = router.Rlocs.Select(l => l.Address).ToHashSet();
@@ -137,7 +137,7 @@ public sealed class MobilityCoordinator
             // Held like moves, so that a move the watchers start meanwhile runs before or after, not across; one it finished
             // meanwhile changed the owner, and the EID is left to it.
             using var locks = await _queue.HoldAsync(still.Select(e => e.Eid), cancellationToken).ConfigureAwait(false);
-            foreach (var group in still.Where(e => string.Equals(_owners.GetValueOrDefault(e.Eid.ToString()), site, StringComparison.OrdinalIgnoreCase)).GroupBy(e => e.Range))
+            foreach (var group in still.Where(e => _owners.TryGetValue(e.Eid.ToString(), out var owner) && At(owner, site)).GroupBy(e => e.Range))
             {
                 var eids = group.Select(e => e.Eid).ToList();
                 var results = router.RegisterHostsAsync(eids, group.Key.Name, cancellationToken);
@@ -167,18 +167,16 @@ public sealed class MobilityCoordinator
     public bool IsAwayAt(string site, IPAddress eid) => _routers.TryGetValue(site, out var router) && router.StateOf(eid) is HostState.Away;
 
     /// <summary>Every EID whose owner is <paramref name="site"/> as far as this agent knows.</summary>
-    public IReadOnlyList<IPAddress> EidsAt(string site) =>
-        _owners.Where(o => string.Equals(o.Value, site, StringComparison.OrdinalIgnoreCase)).Select(o => IPAddress.Parse(o.Key)).ToList();
-
-    // The journal names where a held-away EID went by the RLOCs the mapping system gave (it has no site for them).
-    private const string HeldAwayFor = "rloc ";
+    public IReadOnlyList<IPAddress> EidsAt(string site) => _owners.Where(o => At(o.Value, site)).Select(o => IPAddress.Parse(o.Key)).ToList();
 
     /// <summary>EIDs a local site holds away by <see cref="HoldAwayAsync"/> (as the journal last recorded them): after another restart the site must again.</summary>
-    public IReadOnlyList<IPAddress> EidsHeldAway() =>
-        _owners.Where(o => o.Value.StartsWith(HeldAwayFor, StringComparison.Ordinal)).Select(o => IPAddress.Parse(o.Key)).ToList();
+    public IReadOnlyList<IPAddress> EidsHeldAway() => _owners.Where(o => o.Value.HeldAway).Select(o => IPAddress.Parse(o.Key)).ToList();
+
+    // A held-away owner names RLOCs, never a site.
+    private static bool At(EidOwner owner, string site) => !owner.HeldAway && string.Equals(owner.Site, site, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Records that an EID lives at a site without moving it (inventory at start).</summary>
-    public void Adopt(IPAddress eid, string site) => _owners.TryAdd(eid.ToString(), site);
+    public void Adopt(IPAddress eid, string site) => _owners.TryAdd(eid.ToString(), new EidOwner(site, HeldAway: false));
 
     /// <summary>Runs one move saga to its end: converged, failed with the reason, or superseded. Never half-done silently.</summary>
     public async Task<MoveOutcome> MoveAsync(MoveIntent intent, CancellationToken cancellationToken = default)
@@ -215,15 +213,16 @@ public sealed class MobilityCoordinator
         using var held = await _queue.HoldAsync(key, cancellationToken).ConfigureAwait(false);
         var total = Stopwatch.StartNew();
         var now = _journal.Now;
-        var toSite = HeldAwayFor + string.Join(",", mapping.Locators.Select(l => l.Address));
-        var move = new MoveRecord(Guid.NewGuid(), key, key, site, toSite, trigger, "reconciler", MoveState.Running, MoveStep.Journaled, now, now, null);
+        // The journal has no site for where the EID went: the RLOCs the mapping system gave name it.
+        var toSite = string.Join(",", mapping.Locators.Select(l => l.Address));
+        var move = new MoveRecord(Guid.NewGuid(), key, key, site, toSite, trigger, "reconciler", MoveState.Running, MoveStep.Journaled, now, now, null, HeldAway: true);
         if (decidedAt is { } decided && _queue.MovedSince(key, decided)) return Supersede(move, key);
-        _journal.Begin([move], _ => $"away: {key} left {site} while this agent was down; the mapping system maps it to {toSite}");
+        _journal.Begin([move], _ => $"away: {key} left {site} while this agent was down; the mapping system maps it to {toSite}, so {site} holds it away");
         _queue.Start(move);
         router.HoldAway(eid, mapping);
         var detail = $"{key} held away at {site} (state {router.StateOf(eid)?.ToString() ?? "none"})";
         _journal.Converged([move], _ => detail, total.Elapsed);
-        _owners[key] = toSite;
+        _owners[key] = new EidOwner(toSite, HeldAway: true);
         return Raise(new MoveOutcome(move.Id, eid, key, site, toSite, MoveState.Converged, [new(MoveStep.OldSiteAway, total.Elapsed, detail)], total.Elapsed, null));
     }
 
@@ -258,7 +257,7 @@ public sealed class MobilityCoordinator
         var detail = $"/32 withdrawn at {site}";
         _journal.Converged([move], _ => detail, total.Elapsed);
         if (toSite is null) _owners.TryRemove(key, out _);
-        else _owners[key] = toSite;
+        else _owners[key] = new EidOwner(toSite, HeldAway: false);
         return Raise(new MoveOutcome(move.Id, eid, vm, site, move.ToSite, MoveState.Converged, [new(MoveStep.OldSiteAway, total.Elapsed, detail)], total.Elapsed, null));
     }
 
@@ -366,7 +365,7 @@ public sealed class MobilityCoordinator
     // A saga's end: a converged move leaves the EID where it moved it.
     private MoveOutcome Ended(MoveOutcome outcome)
     {
-        if (outcome.Converged) _owners[outcome.Eid.ToString()] = outcome.ToSite;
+        if (outcome.Converged) _owners[outcome.Eid.ToString()] = new EidOwner(outcome.ToSite, HeldAway: false);
         return Raise(outcome);
     }
 

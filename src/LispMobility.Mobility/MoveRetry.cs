@@ -127,7 +127,7 @@ public sealed partial class MoveRetry : IDisposable
     // last saw the VM there; null otherwise.
     private string? NewsSince(MoveOutcome failed, DateTimeOffset started, Sighting? seen)
     {
-        var host = _coordinator.RouterAt(failed.ToSite)?.Hosts().FirstOrDefault(h => h.Eid.IsHost && h.Eid.Address.ToIPAddress().Equals(failed.Eid));
+        var host = _coordinator.RouterAt(failed.ToSite)?.HostOf(failed.Eid);
         if (host is not { State: HostState.Away } || host.Since <= started) return null;
         var seenHere = seen is { Present: true } && string.Equals(seen.Site, failed.ToSite, StringComparison.OrdinalIgnoreCase) && seen.Seen > host.Since;
         return seenHere ? null : $"reported away at {failed.ToSite} (told another site holds it, {host.Since:HH:mm:ss.fff}) and not seen there since";

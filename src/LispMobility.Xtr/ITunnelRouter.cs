@@ -59,6 +59,9 @@ public interface ITunnelRouter
     /// <summary>The ETR's state for a host, or null.</summary>
     HostState? StateOf(IPAddress eid);
 
+    /// <summary>One host as <see cref="Hosts"/> lists it (state and since when), or null: without copying every host.</summary>
+    HostInfo? HostOf(IPAddress eid);
+
     /// <summary>Every dynamic host the ETR knows, with its state and since when (the reconciler's view of the local xTR).</summary>
     IReadOnlyList<HostInfo> Hosts();
 }

@@ -267,6 +267,12 @@ public sealed class XtrEngine : IDatagramEngine
         lock (_gate) { return _hosts.Get(LispAddress.FromIPAddress(address))?.State; }
     }
 
+    /// <summary>One host as <see cref="Hosts"/> lists it, or null when unknown.</summary>
+    public HostInfo? HostOf(IPAddress address)
+    {
+        lock (_gate) { return _hosts.InfoOf(LispAddress.FromIPAddress(address)); }
+    }
+
     /// <summary>When each Map-Server last acknowledged a registration.</summary>
     public IReadOnlyList<(IPEndPoint MapServer, DateTimeOffset? LastAcknowledged)> MapServerStatus()
     {

@@ -115,6 +115,9 @@ public sealed class XtrNode : ITunnelRouter, IXtrStatus, IAsyncDisposable
     /// <inheritdoc />
     public HostState? StateOf(IPAddress eid) => Engine.StateOf(eid);
 
+    /// <inheritdoc />
+    public HostInfo? HostOf(IPAddress eid) => Engine.HostOf(eid);
+
     /// <summary>The bound endpoints.</summary>
     public IReadOnlyList<IPEndPoint> LocalEndpoints => _transport.LocalEndpoints;
 

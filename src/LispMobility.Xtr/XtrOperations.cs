@@ -41,6 +41,9 @@ public sealed class XtrOperations : ITunnelRouter
     public HostState? StateOf(IPAddress eid) => _engine.StateOf(eid);
 
     /// <inheritdoc />
+    public HostInfo? HostOf(IPAddress eid) => _engine.HostOf(eid);
+
+    /// <inheritdoc />
     public IReadOnlyList<HostInfo> Hosts() => _engine.Hosts();
 
     /// <inheritdoc cref="XtrEngine.BeginRegisterHost"/>

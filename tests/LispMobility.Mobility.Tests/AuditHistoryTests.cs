@@ -64,7 +64,7 @@ public sealed class AuditHistoryTests : IDisposable
         _store.Update(second.Id, MoveState.Converged, MoveStep.Done, T0.AddMinutes(2));
         _store.Update(failed.Id, MoveState.Failed, MoveStep.Registered, T0.AddMinutes(3), "Registered: no Map-Notify");
 
-        Assert.Equal("dc3", _store.Owners()["10.0.0.1"]);
+        Assert.Equal(new EidOwner("dc3", HeldAway: false), _store.Owners()["10.0.0.1"]);
         Assert.Equal((MoveState.Failed, MoveStep.Registered, "Registered: no Map-Notify"), (_store.Move(failed.Id)!.State, _store.Move(failed.Id)!.Step, _store.Move(failed.Id)!.Error));
     }
 

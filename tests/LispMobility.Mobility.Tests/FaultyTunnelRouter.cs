@@ -13,6 +13,8 @@ public enum RouterCall
     Resolve,
     Withdraw,
     Solicit,
+    /// <summary>The whole host table read (<see cref="ITunnelRouter.Hosts"/>); counted, never failed.</summary>
+    Hosts,
 }
 
 /// <summary>
@@ -139,7 +141,13 @@ internal sealed class FaultyTunnelRouter(ITunnelRouter inner) : ITunnelRouter
 
     public HostState? StateOf(IPAddress eid) => inner.StateOf(eid);
 
-    public IReadOnlyList<HostInfo> Hosts() => inner.Hosts();
+    public HostInfo? HostOf(IPAddress eid) => inner.HostOf(eid);
+
+    public IReadOnlyList<HostInfo> Hosts()
+    {
+        _calls.AddOrUpdate(RouterCall.Hosts, 1, (_, c) => c + 1);
+        return inner.Hosts();
+    }
 
     private async Task EnterAsync(RouterCall call, CancellationToken cancellationToken)
     {

@@ -107,6 +107,7 @@ public sealed class MoveRetryTests : IAsyncLifetime
         Assert.Equal(2, ends.Count);
         Assert.Equal(MobilityLab.Dc2, _lab.HostRegistrationSite(Eid));
         Assert.Equal(HostState.Away, _lab.Xtrs[MobilityLab.Dc1].StateOf(Eid));
+        Assert.Equal(0, dc1.Calls(RouterCall.Hosts)); // the news of one EID is read for that EID, not from a copy of every host
     }
 
     [Fact]

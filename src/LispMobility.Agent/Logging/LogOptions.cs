@@ -32,7 +32,7 @@ public sealed record LogOptions
     /// <summary>Journal: null = when running under systemd, true = always, false = never.</summary>
     public bool? Journald { get; init; }
 
-    /// <summary>The journal's native socket.</summary>
+    /// <summary>The journal's native socket (Linux only: a file for Windows may not set it).</summary>
     public string JournalSocket { get; init; } = JournaldSink.DefaultSocketPath;
 
     /// <summary>Write to the Windows Event Log (Windows only; ignored elsewhere).</summary>
@@ -82,8 +82,11 @@ public sealed record LogOptions
         }
         if (section[nameof(JournalSocket)] is { } socket)
         {
-            if (socket.StartsWith('/')) o = o with { JournalSocket = socket };
-            else problems.Add($"{Path(nameof(JournalSocket))}: '{socket}' must be an absolute path");
+            // Like the data plane and the sniffer: a Linux-only setting is refused in a file for Windows, not silently ignored.
+            if (target == TargetOs.Windows)
+                problems.Add($"{Path(nameof(JournalSocket))}: the journald socket exists on Linux only (on Windows the agent logs to the Event Log); remove the key (the file is validated for Windows; --os linux if it is for Linux)");
+            else if (target.IsAbsolutePath(socket)) o = o with { JournalSocket = socket };
+            else problems.Add($"{Path(nameof(JournalSocket))}: {target.NotAbsolute(socket, JournaldSink.DefaultSocketPath)}");
         }
         if (section[nameof(RetainedFileCount)] is { } retained)
         {

@@ -9,7 +9,7 @@ internal sealed partial class AuditRetentionJob(MobilityAgent agent, ILogger<Aud
 {
     public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
-        var removed = agent.Store.Prune(DateTimeOffset.UtcNow - agent.Config.Mobility.AuditRetention);
+        var removed = agent.Store.Prune(agent.Time.GetUtcNow() - agent.Config.Mobility.AuditRetention);
         LogPruned(removed);
         return ValueTask.CompletedTask;
     }
@@ -63,7 +63,7 @@ internal sealed partial class DrillJob(MobilityAgent agent, ILogger<DrillJob> lo
             detail = $"drill {from} -> {to}: {plan.Moves.Count} EID(s) would move, {plan.Left.Count} left; {answered} answered a lookup";
         }
 
-        agent.Store.Audit(new Mobility.Persistence.AuditEntry(0, DateTimeOffset.UtcNow, null, null, null, from, to, "drill", "schedule", "quartz", outcome, detail, null));
+        agent.Store.Audit(new Mobility.Persistence.AuditEntry(0, agent.Time.GetUtcNow(), null, null, null, from, to, "drill", "schedule", "quartz", outcome, detail, null));
         LogDrill(detail);
     }
 

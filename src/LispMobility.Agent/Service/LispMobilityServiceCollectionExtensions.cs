@@ -11,6 +11,7 @@ using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 
 namespace LispMobility.Agent.Service;
@@ -41,6 +42,7 @@ public static class LispMobilityServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(config);
         services.AddSingleton(config);
         services.AddMetrics();
+        services.TryAddSingleton(TimeProvider.System);
 
         // OS adapters.
         services.AddSingleton<IRouteTable>(_ => config.Runtime.RouteTable != "kernel" ? new InMemoryRouteTable()

@@ -37,9 +37,11 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
     /// <summary>The agent with what <see cref="LispMobilityServiceCollectionExtensions.AddLispMobility(Microsoft.Extensions.DependencyInjection.IServiceCollection, AgentConfiguration)"/>
     /// registered: the watchers and this site's gateway drivers (the container owns and disposes them), the route table.</summary>
     public MobilityAgent(AgentConfiguration config, ILoggerFactory loggers, System.Diagnostics.Metrics.IMeterFactory meters,
-        IEnumerable<IWorkloadWatcher> watchers, IEnumerable<IGatewayDriver> drivers, IRouteTable routes, MacDirectory directory)
+        IEnumerable<IWorkloadWatcher> watchers, IEnumerable<IGatewayDriver> drivers, IRouteTable routes, MacDirectory directory, TimeProvider time)
     {
         this.config = config;
+        Time = time;
+        Started = time.GetUtcNow();
         this.loggers = loggers;
         _watchers = [.. watchers];
         _drivers = [.. drivers];
@@ -51,6 +53,9 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
     }
 
     public AgentConfiguration Config => config;
+
+    /// <summary>The clock the agent stamps what it records by (its scheduled jobs' audit rows).</summary>
+    public TimeProvider Time { get; }
     public MapServer? MapServer => _mapServer?.Server;
     public XtrNode Xtr { get; private set; } = null!;
 
@@ -68,11 +73,11 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
     public VCenterWatcher? VCenter { get; }
 
     /// <summary>When the agent started (a Map-Server that never acknowledged is silent since then).</summary>
-    public DateTimeOffset Started { get; private set; } = DateTimeOffset.UtcNow;
+    public DateTimeOffset Started { get; private set; }
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        Started = DateTimeOffset.UtcNow;
+        Started = Time.GetUtcNow();
         if (config.MapServer is { } msOptions)
         {
             var server = new MapServer(msOptions, logger: loggers.CreateLogger<MapServer>());

@@ -2,6 +2,7 @@ using LispMobility.Agent.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Quartz;
@@ -11,7 +12,10 @@ namespace LispMobility.Agent.Service;
 /// <summary><c>lispmobility run --config FILE</c>: the agent as a service.</summary>
 internal static class RunCommand
 {
-    public static async Task<int> RunAsync(FileInfo file, CancellationToken cancellationToken)
+    public static Task<int> RunAsync(FileInfo file, CancellationToken cancellationToken) => RunAsync(file, null, cancellationToken);
+
+    /// <summary>Runs the agent on <paramref name="file"/> until cancelled; <paramref name="time"/> is the clock it reads (the system's when null).</summary>
+    public static async Task<int> RunAsync(FileInfo file, TimeProvider? time, CancellationToken cancellationToken)
     {
         // The same validation as `config validate`: a file it rejects never half-starts an agent.
         var invalid = Configuration.ConfigValidator.Validate(file, out _);
@@ -47,6 +51,7 @@ internal static class RunCommand
             return 1;
         }
 
+        if (time is not null) builder.Services.Replace(ServiceDescriptor.Singleton(time));
         builder.Services.AddLispMobility(config);
         builder.Services.AddHealthChecks().AddCheck<MobilityHealthCheck>("mobility");
         // AddQuartz only registers the scheduler; without the hosted service nothing starts it and no job ever fires.

@@ -7,9 +7,19 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace LispMobility.Mobility.Persistence;
 
 /// <summary>A move as the journal keeps it.</summary>
+/// <remarks>
+/// With <see cref="HeldAway"/>, the move made <see cref="FromSite"/> hold the EID away (it left while the agent was down):
+/// <see cref="ToSite"/> then names the RLOCs the mapping system mapped it to, not a site.
+/// </remarks>
 public sealed record MoveRecord(
     Guid Id, string Eid, string Vm, string? FromSite, string ToSite, string Trigger, string Source, MoveState State, MoveStep Step,
-    DateTimeOffset Created, DateTimeOffset Updated, string? Error);
+    DateTimeOffset Created, DateTimeOffset Updated, string? Error, bool HeldAway = false);
+
+/// <summary>
+/// Where the last converged move of an EID left it: at <see cref="Site"/>, or, <see cref="HeldAway"/>, held away by a local
+/// site, <see cref="Site"/> then naming the RLOCs it went to.
+/// </summary>
+public readonly record struct EidOwner(string Site, bool HeldAway);
 
 /// <summary>Where a move is.</summary>
 public enum MoveState
@@ -88,9 +98,12 @@ public sealed partial class MobilityStore : IDisposable
         }
     }
 
+    // The journal's schema version (SQLite's user_version); Migrate brings a file of any older version up to it.
+    private const int SchemaVersion = 1;
+
     private void CreateSchema()
     {
-        // Outside the group commit: journal_mode cannot change inside a transaction.
+        // Outside the group commit: journal_mode cannot change inside a transaction. The tables as version 0 made them.
         using var schema = Command("""
             PRAGMA journal_mode=WAL;
             PRAGMA synchronous=NORMAL;
@@ -103,6 +116,35 @@ public sealed partial class MobilityStore : IDisposable
             CREATE INDEX IF NOT EXISTS audit_time ON audit(time);
             """);
         schema.ExecuteNonQuery();
+        Migrate();
+    }
+
+    // A file an older agent wrote is brought up to date in place, in one transaction, its rows keeping their meaning: the
+    // journal of an upgraded agent still says where each EID is.
+    private void Migrate()
+    {
+        using var read = Command("PRAGMA user_version");
+        var version = Convert.ToInt32(read.ExecuteScalar(), CultureInfo.InvariantCulture);
+        if (version >= SchemaVersion) return;
+        using var transaction = _db.BeginTransaction();
+        if (version < 1)
+        {
+            // 1: a hold-away is flagged. Version 0 told it only by the text of to_site, "rloc " and the RLOCs.
+            Run("""
+                ALTER TABLE moves ADD COLUMN held_away INTEGER NOT NULL DEFAULT 0;
+                UPDATE moves SET held_away=1 WHERE to_site LIKE 'rloc %';
+                """);
+        }
+
+        Run($"PRAGMA user_version={SchemaVersion}");
+        transaction.Commit();
+
+        void Run(string sql)
+        {
+            using var step = Command(sql);
+            step.Transaction = transaction;
+            step.ExecuteNonQuery();
+        }
     }
 
     /// <summary>The database file.</summary>
@@ -135,10 +177,12 @@ public sealed partial class MobilityStore : IDisposable
     public void Begin(IReadOnlyList<MoveRecord> moves)
     {
         ArgumentNullException.ThrowIfNull(moves);
-        Execute(wait: true, moves.Select(move => new PendingWrite("INSERT INTO moves VALUES($id,$eid,$vm,$from,$to,$trigger,$source,$state,$step,$created,$updated,$error)",
+        Execute(wait: true, moves.Select(move => new PendingWrite(
+            "INSERT INTO moves(id,eid,vm,from_site,to_site,trigger,source,state,step,created,updated,error,held_away) VALUES($id,$eid,$vm,$from,$to,$trigger,$source,$state,$step,$created,$updated,$error,$held)",
         [
             ("$id", move.Id.ToString()), ("$eid", move.Eid), ("$vm", move.Vm), ("$from", move.FromSite), ("$to", move.ToSite), ("$trigger", move.Trigger),
             ("$source", move.Source), ("$state", (int)move.State), ("$step", (int)move.Step), ("$created", Time(move.Created)), ("$updated", Time(move.Updated)), ("$error", move.Error),
+            ("$held", move.HeldAway ? 1 : 0),
         ])).ToList());
     }
 
@@ -162,10 +206,10 @@ public sealed partial class MobilityStore : IDisposable
     public IReadOnlyList<MoveRecord> Unfinished() => Moves("WHERE state=0 ORDER BY created");
 
     /// <summary>The last converged move of each EID: who holds it now.</summary>
-    public IReadOnlyDictionary<string, string> Owners()
+    public IReadOnlyDictionary<string, EidOwner> Owners()
     {
-        var owners = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var m in Moves("WHERE state=1 ORDER BY updated")) owners[m.Eid] = m.ToSite;
+        var owners = new Dictionary<string, EidOwner>(StringComparer.Ordinal);
+        foreach (var m in Moves("WHERE state=1 ORDER BY updated")) owners[m.Eid] = new EidOwner(m.ToSite, m.HeldAway);
         return owners;
     }
 
@@ -229,13 +273,13 @@ public sealed partial class MobilityStore : IDisposable
         lock (_gate)
         {
             CommitPending();
-            using var cmd = Command("SELECT id,eid,vm,from_site,to_site,trigger,source,state,step,created,updated,error FROM moves " + where, args);
+            using var cmd = Command("SELECT id,eid,vm,from_site,to_site,trigger,source,state,step,created,updated,error,held_away FROM moves " + where, args);
             using var r = cmd.ExecuteReader();
             var list = new List<MoveRecord>();
             while (r.Read())
             {
                 list.Add(new MoveRecord(Guid.Parse(r.GetString(0)), r.GetString(1), r.GetString(2), Str(r, 3), r.GetString(4), r.GetString(5), r.GetString(6),
-                    (MoveState)r.GetInt32(7), (MoveStep)r.GetInt32(8), Parse(r.GetString(9)), Parse(r.GetString(10)), Str(r, 11)));
+                    (MoveState)r.GetInt32(7), (MoveStep)r.GetInt32(8), Parse(r.GetString(9)), Parse(r.GetString(10)), Str(r, 11), r.GetInt32(12) != 0));
             }
 
             return list;

@@ -34,8 +34,11 @@ internal sealed class HostTable
         if (_hosts.TryGetValue(host.Eid.Address, out var current) && ReferenceEquals(current, host)) _hosts.Remove(host.Eid.Address);
     }
 
-    public List<HostInfo> Snapshot() =>
-        _hosts.Values.Select(h => new HostInfo(h.Eid, h.Range, h.State, h.Since)).OrderBy(h => h.Eid.ToString(), StringComparer.Ordinal).ToList();
+    public List<HostInfo> Snapshot() => _hosts.Values.Select(Info).OrderBy(h => h.Eid.ToString(), StringComparer.Ordinal).ToList();
+
+    public HostInfo? InfoOf(LispAddress address) => _hosts.TryGetValue(address, out var host) ? Info(host) : null;
+
+    private static HostInfo Info(DynamicHost h) => new(h.Eid, h.Range, h.State, h.Since);
 }
 
 /// <summary>

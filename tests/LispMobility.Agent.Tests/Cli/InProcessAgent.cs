@@ -25,9 +25,9 @@ internal sealed class InProcessAgent : IAsyncDisposable
 
     /// <summary>
     /// Starts an agent on the configuration <paramref name="config"/> returns for its folder, database path and token file
-    /// (paths with forward slashes, ready for JSON).
+    /// (paths with forward slashes, ready for JSON), reading <paramref name="time"/> for its clock (the system's by default).
     /// </summary>
-    public static async Task<InProcessAgent> StartAsync(string name, Func<(string Database, string TokenFile), string> config)
+    public static async Task<InProcessAgent> StartAsync(string name, Func<(string Database, string TokenFile), string> config, TimeProvider? time = null)
     {
         var agent = new InProcessAgent(Directory.CreateTempSubdirectory($"lispmobility-{name}-").FullName);
         var token = Path.Combine(agent._dir, "token");
@@ -36,7 +36,7 @@ internal sealed class InProcessAgent : IAsyncDisposable
         static string Json(string path) => path.Replace("\\", "/", StringComparison.Ordinal);
         await File.WriteAllTextAsync(file, config((Json(Path.Combine(agent._dir, "agent.db")), Json(token))));
         agent.Config = new FileInfo(file);
-        agent._run = RunCommand.RunAsync(agent.Config, agent._stop.Token);
+        agent._run = RunCommand.RunAsync(agent.Config, time, agent._stop.Token);
         var options = ManagementApiOptions.FromConfiguration(new ConfigurationBuilder().AddJsonFile(file).Build(), out _)!;
         agent.Api = ManagementApi.CreateClient(options, ApiToken.Read(options.TokenFile));
         for (var i = 0; i < 200; i++)

@@ -253,6 +253,24 @@ public sealed class ConfigValidatorTests : IDisposable
     }
 
     [Fact]
+    public void The_journald_socket_is_refused_in_a_file_for_windows_and_must_be_an_absolute_linux_path_in_one_for_linux()
+    {
+        var forBoth = Valid.Replace("/tmp/lispmobility-validate-token", "C:/ProgramData/LispMobility/api-token", StringComparison.Ordinal)
+            .Replace("/tmp/lispmobility-validate.db", "lispmobility.db", StringComparison.Ordinal);
+        var socket = Write(forBoth.Replace("\"File\": false", "\"File\": false, \"JournalSocket\": \"/run/systemd/journal/socket\"", StringComparison.Ordinal));
+
+        var forWindows = Assert.Single(ConfigValidator.Validate(socket, out _, TargetOs.Windows));
+        var forLinux = ConfigValidator.Validate(socket, out _, TargetOs.Linux);
+
+        Assert.Equal("Log.JournalSocket", forWindows.Path);
+        Assert.Contains("exists on Linux only", forWindows.ToString(), StringComparison.Ordinal);
+        Assert.Equal(["ManagementApi.TokenFile"], forLinux.Select(e => e.Path));
+        var relative = Write(forBoth.Replace("\"File\": false", "\"File\": false, \"JournalSocket\": \"journal.sock\"", StringComparison.Ordinal));
+        Assert.Equal(["Log.JournalSocket: 'journal.sock' is not an absolute Linux path; write one starting with / such as /run/systemd/journal/socket (the file is validated for Linux; --os windows if it is for Windows)"],
+            ConfigValidator.Validate(relative, out _, TargetOs.Linux).Where(e => e.Path != "ManagementApi.TokenFile").Select(e => e.ToString()));
+    }
+
+    [Fact]
     public void Kernel_routes_are_valid_for_both_systems()
     {
         var kernel = Write(Valid.Replace("\"RouteTable\": \"memory\"", "\"RouteTable\": \"kernel\"", StringComparison.Ordinal)

@@ -13,7 +13,15 @@ namespace LispMobility.Agent.Tests.Service;
 public sealed class DrillJobTests : IAsyncLifetime
 {
     private const int ApiPort = 4393;
+    // The agent's clock runs a year behind the machine's: what it stamps shows which of the two it read.
+    private static readonly TimeSpan Behind = TimeSpan.FromDays(365);
     private InProcessAgent _agent = null!;
+
+    /// <summary>The system's clock, shifted: timers and timestamps run as the system's, so the agent works as usual.</summary>
+    private sealed class ShiftedClock(TimeSpan by) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + by;
+    }
 
     public async Task InitializeAsync() =>
         _agent = await InProcessAgent.StartAsync("drill", p => $$"""
@@ -30,7 +38,7 @@ public sealed class DrillJobTests : IAsyncLifetime
               "ManagementApi": { "BindAddress": "127.0.0.1", "Port": {{ApiPort}}, "TokenFile": "{{p.TokenFile}}" },
               "Log": { "File": false, "Console": false, "Journald": "false" }
             }
-            """);
+            """, new ShiftedClock(-Behind));
 
     public async Task DisposeAsync() => await _agent.DisposeAsync();
 
@@ -64,6 +72,15 @@ public sealed class DrillJobTests : IAsyncLifetime
             .SelectMany(s => s.GetProperty("registrations").EnumerateArray().Select(r => (Site: s.GetProperty("site").GetString(), Eid: r.GetProperty("eid").GetString())))
             .Where(r => r.Eid == "172.16.4.7/32").ToList();
         Assert.Equal([("dc2", "172.16.4.7/32")], held);
+    }
+
+    [Fact]
+    public async Task A_drill_is_audited_at_the_time_of_the_agents_clock()
+    {
+        var drill = await FirstDrillAsync(_ => true);
+
+        var at = drill.GetProperty("time").GetDateTimeOffset();
+        Assert.True(at < DateTimeOffset.UtcNow - Behind / 2, $"stamped {at:o}, not by the agent's clock a year behind");
     }
 
     // The cron fires every second: the newest audited drill that matches.
