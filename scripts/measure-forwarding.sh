@@ -4,7 +4,9 @@
 # datagrams per sendmmsg from the branch host, counted by recvmmsg in the VM's namespace; iperf3's UDP sender cannot
 # offer more than ~90 kpps here) and bulk TCP (iperf3, one stream).
 # Run under the CPU lock: flock /tmp/lispmobility-cpu.lock scripts/measure-forwarding.sh
-# Environment: SECONDS_PER_RUN (10), LISPMOBILITY_DLL (the agent build; default the newest), FLOOD_RATE (0 = unlimited).
+# Environment: SECONDS_PER_RUN (10), FLOOD_RATE (0 = unlimited), LISPMOBILITY_DLL (the agent build; default the newest),
+# BUILDS="label=path/lispmobility.dll ..." to measure several agent builds one after the other in the same lab (br and
+# DC1 restarted with each; e.g. before/after a change), then the plain path once.
 set -euo pipefail
 export LAB_PREFIX=${LAB_PREFIX:-lmfwd} LAB_DIR=${LAB_DIR:-/tmp/lispmobility-fwd-lab}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,8 +20,11 @@ flood="$LAB_DIR/udpflood"
 gcc -O2 -Wall -o "$flood" "$here/udpflood.c"
 trap '[ -f "$LAB_DIR/iperf3.pid" ] && kill "$(cat "$LAB_DIR/iperf3.pid")" 2>/dev/null; "$lab" down >/dev/null 2>&1 || true' EXIT
 echo "loadavg before: $(cat /proc/loadavg)"
-"$lab" up >/dev/null
-for _ in $(seq 60); do ip netns exec "$(ns bh)" ping -n -c 1 -W 1 172.16.4.10 >/dev/null 2>&1 && break; sleep 0.5; done
+builds=${BUILDS:-"newest=${LISPMOBILITY_DLL:-}"}
+first=${builds%% *}
+LISPMOBILITY_DLL=${first#*=} "$lab" up >/dev/null
+reach() { for _ in $(seq 60); do ip netns exec "$(ns bh)" ping -n -c 1 -W 1 172.16.4.10 >/dev/null 2>&1 && return 0; sleep 0.5; done; echo "172.16.4.10 unreachable" >&2; }
+reach
 
 run() { # label
   local label=$1 pps tcp
@@ -38,7 +43,13 @@ run() { # label
 
 echo "| path | 64-byte UDP packets/s (udpflood, 36-byte payloads) | bulk TCP (iperf3, 1 stream) |"
 echo "|---|---|---|"
-run "LISP: br ITR (TUN) -> DC1 ETR (UDP 4341)"
+for b in $builds; do
+  if [ "$b" != "$first" ]; then
+    for n in br dc1; do LISPMOBILITY_DLL=${b#*=} "$lab" restart "$n" >/dev/null; done
+    reach
+  fi
+  run "LISP (${b%%=*}): br ITR (TUN) -> DC1 ETR (UDP 4341)"
+done
 # The same veths without LISP: host routes beat the TUN's prefixes, both ways.
 ip -n "$(ns br)" route add 172.16.4.10/32 via 198.18.0.11
 ip -n "$(ns dc1)" route add 10.50.0.10/32 via 198.18.0.13

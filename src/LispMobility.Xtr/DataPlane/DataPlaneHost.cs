@@ -11,7 +11,7 @@ namespace LispMobility.Xtr.DataPlane;
 /// <summary>
 /// The data plane's Linux shell: a TUN device that the remote EID space is routed to (read by the ITR loop, several packets
 /// per wake-up, sent as whole outer packets with one <c>sendmmsg</c> per batch) and a UDP 4341 socket per local RLOC
-/// (received with <c>recvmmsg</c> by one ETR loop each, inner packets written to the TUN). The per-packet work is the
+/// (received with <c>recvmmsg</c> by one ETR loop each, the batch's inner packets written to the TUN with one io_uring submission). The per-packet work is the
 /// sans-I/O <see cref="ItrEncapsulator"/> and <see cref="EtrDecapsulator"/>.
 /// </summary>
 [SupportedOSPlatform("linux")]
@@ -21,6 +21,9 @@ public sealed partial class DataPlaneHost : IDisposable
     public const byte RouteProtocol = 223;
 
     private const int DataPort = 4341;
+
+    // Packets per batch of TUN writes (one io_uring submission), as many as one recvmmsg brings.
+    private const int Batch = 64;
     private readonly XtrOptions _options;
     private readonly XtrEngine _engine;
     private readonly IDataPlaneSignals _signals;
@@ -157,6 +160,8 @@ public sealed partial class DataPlaneHost : IDisposable
         var local = IpPacket.Bits(LispAddress.FromIPAddress(socket.Local.Address));
         var kind = socket.Local.AddressFamily == AddressFamily.InterNetwork ? AddressKind.IPv4 : AddressKind.IPv6;
         var tun = _tun!;
+        using var writer = new TunWriter(tun, Batch, 65536);
+        if (!writer.Batched) LogNoRing("TUN writes", writer.RingErrno);
         while (!_stop.IsCancellationRequested)
         {
             var n = socket.Receive();
@@ -166,8 +171,10 @@ public sealed partial class DataPlaneHost : IDisposable
             {
                 if (!socket.TrySource(i, out _, out var source)) continue;
                 var payload = socket.Payload(i);
-                if (etr.TryDecapsulate(payload, kind, source, local, now, out var inner)) tun.Write(payload[inner]);
+                if (etr.TryDecapsulate(payload, kind, source, local, now, out var inner)) writer.Queue(payload[inner]);
             }
+
+            writer.Flush();
         }
     }
 
@@ -184,6 +191,9 @@ public sealed partial class DataPlaneHost : IDisposable
 
     [LoggerMessage(EventId = 2300, Level = LogLevel.Information, Message = "data plane up: TUN {Tun} (MTU {Mtu}), UDP 4341 on {Sockets} RLOC(s)")]
     private partial void LogStarted(string tun, int mtu, int sockets);
+
+    [LoggerMessage(EventId = 2302, Level = LogLevel.Warning, Message = "data plane: io_uring is unavailable (errno {Errno}), {What} take one syscall per packet")]
+    private partial void LogNoRing(string what, int errno);
 
     [LoggerMessage(EventId = 2301, Level = LogLevel.Error, Message = "data-plane loop {Loop} stopped on a fault")]
     private partial void LogLoopFault(Exception e, string loop);
