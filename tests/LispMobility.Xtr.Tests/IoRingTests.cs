@@ -81,6 +81,40 @@ public sealed partial class IoRingTests
         Assert.Equal(0, ring.Submit(results, wait: false));
     }
 
+    [Fact]
+    public unsafe void Reads_kept_in_flight_complete_in_the_datagrams_order_as_they_arrive_and_cancel_all_answers_the_rest()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var a = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        using var b = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        a.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        b.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        a.Connect(b.LocalEndPoint!);
+        var fd = (int)b.SafeHandle.DangerousGetHandle();
+        SetNonBlocking(fd);
+        using var ring = IoRing.TryCreate(4, out _);
+        Assert.NotNull(ring);
+        var buffer = stackalloc byte[3 * 16];
+        for (var i = 0; i < 3; i++) Assert.True(ring.TryQueueRead(fd, buffer + i * 16, 16, i));
+        ring.Issue();
+        Assert.False(ring.TryTake(out _, out _));
+        Assert.False(ring.WaitForCompletion(0));
+
+        a.Send([7, 7]);
+        a.Send([8, 8, 8]);
+        var taken = new List<(int Tag, int Result)>();
+        while (taken.Count < 2 && ring.WaitForCompletion(10_000))
+            while (ring.TryTake(out var tag, out var result)) taken.Add((tag, result));
+
+        // Which parked read wakes first is the kernel's choice; the completions come in the datagrams' order.
+        Assert.Equal([2, 3], taken.Select(t => t.Result));
+        Assert.Equal(2, taken.Select(t => t.Tag).Distinct().Count());
+        Assert.Equal(7, buffer[taken[0].Tag * 16 + 1]);
+        Assert.Equal(8, buffer[taken[1].Tag * 16 + 2]);
+        ring.CancelAll(1); // returns once the third read is answered (cancelled)
+        Assert.False(ring.TryTake(out _, out _));
+    }
+
     private static void SetNonBlocking(int fd) => Assert.Equal(0, fcntl(fd, 4, fcntl(fd, 3, 0) | 0x800)); // F_SETFL, F_GETFL, O_NONBLOCK
 
     [LibraryImport("libc", SetLastError = true)]

@@ -6,9 +6,10 @@ namespace LispMobility.Platform.DataPlane;
 /// A minimal Linux io_uring for batches of <c>read</c>/<c>write</c> on file descriptors that move one packet per call (a
 /// TUN device): a batch is queued, then issued and reaped with one <c>io_uring_enter</c>. On a machine where a syscall
 /// costs microseconds (virtualised, mitigations) the syscall per packet, not the packet's work, is the forwarding limit.
-/// Writes to a TUN device complete inline. A read with nothing queued does not: io_uring parks it on a poll even on an
-/// O_NONBLOCK descriptor (and a TUN refuses RWF_NOWAIT), so batched reads need a ring kept full of reads, not one batch
-/// per wake-up. Not thread-safe: one ring belongs to one loop.
+/// Writes to a TUN device complete inline (<see cref="Submit"/>). A read with nothing queued does not: io_uring parks it
+/// on a poll even on an O_NONBLOCK descriptor (and a TUN refuses RWF_NOWAIT), so reads are kept in flight
+/// (<see cref="Issue"/>, <see cref="WaitForCompletion"/>, <see cref="TryTake"/>) and completed as packets arrive.
+/// Not thread-safe: one ring belongs to one loop.
 /// </summary>
 internal sealed unsafe partial class IoRing : IDisposable
 {
@@ -18,6 +19,9 @@ internal sealed unsafe partial class IoRing : IDisposable
     private const long OffSqRing = 0, OffCqRing = 0x8000000, OffSqes = 0x10000000;
     private const int ProtRead = 1, ProtWrite = 2, MapShared = 1, MapPopulate = 0x8000;
     private const int Eintr = 4;
+    private const byte OpAsyncCancel = 14;
+    private const uint CancelFlagAll = 1, CancelFlagAny = 4;
+    private const short PollIn = 1;
 
 
     private int _fd;
@@ -148,6 +152,85 @@ internal sealed unsafe partial class IoRing : IDisposable
         return completed;
     }
 
+    /// <summary>Issues the queued requests without waiting for or taking any completion (see <see cref="TryTake"/>).</summary>
+    public void Issue()
+    {
+        var pending = _queued;
+        if (pending == 0) return;
+        _queued = 0;
+        Volatile.Write(ref *_sqTail, _tail);
+        while (pending > 0)
+        {
+            var r = syscall(SysEnter, _fd, pending, 0, 0, 0, 0);
+            if (r < 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno != Eintr) throw new IOException($"io_uring_enter: errno {errno}");
+                continue;
+            }
+
+            pending -= (uint)Math.Min(r, pending);
+        }
+    }
+
+    /// <summary>Takes the oldest completion, if any: the request's tag and its result (bytes moved, or a negative errno).</summary>
+    public bool TryTake(out int tag, out int result)
+    {
+        var head = *_cqHead;
+        if (head == Volatile.Read(ref *_cqTail))
+        {
+            tag = result = 0;
+            return false;
+        }
+
+        var cqe = _cqes[head & _cqMask];
+        tag = (int)cqe.UserData;
+        result = cqe.Result;
+        Volatile.Write(ref *_cqHead, head + 1);
+        return true;
+    }
+
+    /// <summary>Waits up to <paramref name="timeoutMs"/> for a completion to take; false on timeout (or a signal).</summary>
+    public bool WaitForCompletion(int timeoutMs)
+    {
+        if (*_cqHead != Volatile.Read(ref *_cqTail)) return true;
+        var fd = new PollFd { Fd = _fd, Events = PollIn };
+        return poll(&fd, 1, timeoutMs) > 0;
+    }
+
+    /// <summary>
+    /// Cancels every request still in flight (a read parked on an empty device) and waits until the kernel has answered
+    /// <paramref name="inFlight"/> of them, so that their buffers may be freed.
+    /// </summary>
+    public void CancelAll(int inFlight)
+    {
+        if (inFlight <= 0) return;
+        var index = _tail & _sqMask;
+        var sqe = _sqes + index;
+        *sqe = default;
+        sqe->Opcode = OpAsyncCancel;
+        sqe->Fd = -1;
+        sqe->OperationFlags = CancelFlagAll | CancelFlagAny;
+        sqe->UserData = ulong.MaxValue;
+        _sqArray[index] = index;
+        _tail++;
+        Volatile.Write(ref *_sqTail, _tail);
+        var answered = 0;
+        var cancelAnswered = false;
+        uint toSubmit = 1;
+        while (answered < inFlight || !cancelAnswered)
+        {
+            var r = syscall(SysEnter, _fd, toSubmit, 1, EnterGetEvents, 0, 0);
+            if (r < 0 && Marshal.GetLastPInvokeError() != Eintr) return; // the ring is unusable: its close cancels what is left
+            if (r > 0) toSubmit = 0;
+            while (TryTake(out var tag, out _))
+            {
+                if (tag == -1) cancelAnswered = true;
+                else answered++;
+            }
+        }
+    }
+
     private bool TryQueue(byte op, int fd, byte* buffer, int length, int tag)
     {
         if (_queued == (uint)Capacity) return false;
@@ -200,6 +283,14 @@ internal sealed unsafe partial class IoRing : IDisposable
     }
 
     [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
     private struct Cqe
     {
         public ulong UserData;
@@ -212,6 +303,9 @@ internal sealed unsafe partial class IoRing : IDisposable
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial void* mmap(void* address, nuint length, int protection, int flags, int fd, long offset);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int poll(PollFd* fds, nuint count, int timeout);
 
     [LibraryImport("libc")]
     private static partial int munmap(void* address, nuint length);
