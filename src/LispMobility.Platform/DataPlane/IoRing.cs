@@ -200,11 +200,12 @@ internal sealed unsafe partial class IoRing : IDisposable
 
     /// <summary>
     /// Cancels every request still in flight (a read parked on an empty device) and waits until the kernel has answered
-    /// <paramref name="inFlight"/> of them, so that their buffers may be freed.
+    /// <paramref name="inFlight"/> of them, so that their buffers may be freed; false when it did not within a second
+    /// (then the buffers must not be freed).
     /// </summary>
-    public void CancelAll(int inFlight)
+    public bool CancelAll(int inFlight)
     {
-        if (inFlight <= 0) return;
+        if (inFlight <= 0) return true;
         var index = _tail & _sqMask;
         var sqe = _sqes + index;
         *sqe = default;
@@ -215,20 +216,20 @@ internal sealed unsafe partial class IoRing : IDisposable
         _sqArray[index] = index;
         _tail++;
         Volatile.Write(ref *_sqTail, _tail);
+        if (syscall(SysEnter, _fd, 1, 0, 0, 0, 0) < 0) return false;
         var answered = 0;
         var cancelAnswered = false;
-        uint toSubmit = 1;
         while (answered < inFlight || !cancelAnswered)
         {
-            var r = syscall(SysEnter, _fd, toSubmit, 1, EnterGetEvents, 0, 0);
-            if (r < 0 && Marshal.GetLastPInvokeError() != Eintr) return; // the ring is unusable: its close cancels what is left
-            if (r > 0) toSubmit = 0;
+            if (!WaitForCompletion(1000)) return false;
             while (TryTake(out var tag, out _))
             {
                 if (tag == -1) cancelAnswered = true;
                 else answered++;
             }
         }
+
+        return true;
     }
 
     private bool TryQueue(byte op, int fd, byte* buffer, int length, int tag)

@@ -12,7 +12,7 @@ namespace LispMobility.Platform.DataPlane;
 [SupportedOSPlatform("linux")]
 public sealed unsafe class TunReader : IDisposable
 {
-    private const int MinimumInFlight = 8;
+    private const int MinimumInFlight = 8, Eagain = 11, Eintr = 4;
     private readonly TunDevice _tun;
     private readonly IoRing? _ring;
     private readonly int _capacity;
@@ -86,7 +86,8 @@ public sealed unsafe class TunReader : IDisposable
             }
             else
             {
-                _free.Push(slot); // an error (the device going away): the slot is read into again
+                _free.Push(slot);
+                if (result is not (0 or -Eagain or -Eintr)) throw new IOException($"read {_tun.Name}: errno {-result}");
             }
         }
 
@@ -128,9 +129,15 @@ public sealed unsafe class TunReader : IDisposable
         if (_slots == null) return;
         if (_ring is not null)
         {
-            // Parked reads write into the slots when a packet comes: they are cancelled before the slots are freed.
-            _ring.CancelAll(_inFlight);
+            // Parked reads write into the slots when a packet comes: the slots are freed only once all are cancelled (else
+            // left to the process, a leak rather than a write into freed memory).
+            var cancelled = _ring.CancelAll(_inFlight);
             _ring.Dispose();
+            if (!cancelled)
+            {
+                _slots = null;
+                return;
+            }
         }
 
         NativeMemory.Free(_slots);
