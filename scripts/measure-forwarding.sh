@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Forwarding through the lab's ITR -> ETR pair (branch host -> br's ITR -> DC1's ETR -> VM) against plain kernel routing
-# over the same veths, in one run (issue 15, docs/benchmarks.md): 64-byte packets per second (iperf3 UDP, 36-byte
-# payloads, unlimited rate) and bulk TCP. Run under the CPU lock: flock /tmp/lispmobility-cpu.lock scripts/measure-forwarding.sh
+# over the same veths, in one run (issue 15, docs/benchmarks.md): 64-byte packets per second (scripts/udpflood.c: 64
+# datagrams per sendmmsg from the branch host, counted by recvmmsg in the VM's namespace; iperf3's UDP sender cannot
+# offer more than ~90 kpps here) and bulk TCP (iperf3, one stream).
+# Run under the CPU lock: flock /tmp/lispmobility-cpu.lock scripts/measure-forwarding.sh
+# Environment: SECONDS_PER_RUN (10), FLOOD_RATE (0 = unlimited), LISPMOBILITY_DLL (the agent build; default the newest),
+# BUILDS="label=path/lispmobility.dll ..." to measure several agent builds one after the other in the same lab (br and
+# DC1 restarted with each; e.g. before/after a change), then the plain path once.
 set -euo pipefail
 export LAB_PREFIX=${LAB_PREFIX:-lmfwd} LAB_DIR=${LAB_DIR:-/tmp/lispmobility-fwd-lab}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -9,23 +14,42 @@ lab="$here/netns-lab.sh"
 secs=${SECONDS_PER_RUN:-10}
 ns() { echo "$LAB_PREFIX-$1"; }
 command -v iperf3 >/dev/null || { echo "iperf3 is not installed (apt-get install -y iperf3)" >&2; exit 1; }
+command -v gcc >/dev/null || { echo "gcc is not installed (apt-get install -y gcc)" >&2; exit 1; }
+mkdir -p "$LAB_DIR"
+flood="$LAB_DIR/udpflood"
+gcc -O2 -Wall -o "$flood" "$here/udpflood.c"
 trap '[ -f "$LAB_DIR/iperf3.pid" ] && kill "$(cat "$LAB_DIR/iperf3.pid")" 2>/dev/null; "$lab" down >/dev/null 2>&1 || true' EXIT
 echo "loadavg before: $(cat /proc/loadavg)"
-"$lab" up >/dev/null
-for _ in $(seq 60); do ip netns exec "$(ns bh)" ping -n -c 1 -W 1 172.16.4.10 >/dev/null 2>&1 && break; sleep 0.5; done
+builds=${BUILDS:-"newest=${LISPMOBILITY_DLL:-}"}
+first=${builds%% *}
+LISPMOBILITY_DLL=${first#*=} "$lab" up >/dev/null
+reach() { for _ in $(seq 60); do ip netns exec "$(ns bh)" ping -n -c 1 -W 1 172.16.4.10 >/dev/null 2>&1 && return 0; sleep 0.5; done; echo "172.16.4.10 unreachable" >&2; }
+reach
 
 run() { # label
   local label=$1 pps tcp
   ip netns exec "$(ns vm)" iperf3 -s -D -I "$LAB_DIR/iperf3.pid"; sleep 0.5
-  pps=$(ip netns exec "$(ns bh)" iperf3 -c 172.16.4.10 -u -l 36 -b 0 -t "$secs" -J | python3 -c 'import json,sys; e=json.load(sys.stdin)["end"]["sum"]; print("%.0f pps received (%.1f %% lost)" % (e["packets"]*(1-e["lost_percent"]/100)/e["seconds"], e["lost_percent"]))')
+  ip netns exec "$(ns vm)" "$flood" recv 9000 "$secs" >"$LAB_DIR/flood-recv.out" & local rx=$!
+  sleep 0.3
+  local sent received
+  sent=$(ip netns exec "$(ns bh)" "$flood" send 172.16.4.10 9000 "$secs" 36 "${FLOOD_RATE:-0}")
+  wait "$rx" || true
+  received=$(grep received "$LAB_DIR/flood-recv.out" || echo "received 0 pps")
+  pps="$(echo "$sent" | cut -d' ' -f2) offered, $(echo "$received" | cut -d' ' -f2) received"
   tcp=$(ip netns exec "$(ns bh)" iperf3 -c 172.16.4.10 -t "$secs" -J | python3 -c 'import json,sys; print("%.2f Gbps" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))')
   kill "$(cat "$LAB_DIR/iperf3.pid")" 2>/dev/null || true
   echo "| $label | $pps | $tcp |"
 }
 
-echo "| path | 64-byte UDP packets (iperf3 -u -l 36 -b 0) | bulk TCP (iperf3, 1 stream) |"
+echo "| path | 64-byte UDP packets/s (udpflood, 36-byte payloads) | bulk TCP (iperf3, 1 stream) |"
 echo "|---|---|---|"
-run "LISP: br ITR (TUN) -> DC1 ETR (UDP 4341)"
+for b in $builds; do
+  if [ "$b" != "$first" ]; then
+    for n in br dc1; do LISPMOBILITY_DLL=${b#*=} "$lab" restart "$n" >/dev/null; done
+    reach
+  fi
+  run "LISP (${b%%=*}): br ITR (TUN) -> DC1 ETR (UDP 4341)"
+done
 # The same veths without LISP: host routes beat the TUN's prefixes, both ways.
 ip -n "$(ns br)" route add 172.16.4.10/32 via 198.18.0.11
 ip -n "$(ns dc1)" route add 10.50.0.10/32 via 198.18.0.13

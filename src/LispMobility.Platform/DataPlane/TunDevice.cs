@@ -63,6 +63,9 @@ public sealed partial class TunDevice : IDisposable
     /// <summary>The interface index.</summary>
     public int Index { get; }
 
+    /// <summary>The open descriptor (O_NONBLOCK), for the batches of <see cref="TunWriter"/>.</summary>
+    internal int Descriptor => _fd;
+
     /// <summary>Routes <paramref name="prefix"/>/<paramref name="length"/> to this device (replacing a route already there).</summary>
     public void AddRoute(IPAddress prefix, int length, byte routeProtocol)
     {

@@ -9,9 +9,9 @@ using Microsoft.Extensions.Logging;
 namespace LispMobility.Xtr.DataPlane;
 
 /// <summary>
-/// The data plane's Linux shell: a TUN device that the remote EID space is routed to (read by the ITR loop, several packets
+/// The data plane's Linux shell: a TUN device that the remote EID space is routed to (read by the ITR loop with io_uring reads kept in flight, a batch
 /// per wake-up, sent as whole outer packets with one <c>sendmmsg</c> per batch) and a UDP 4341 socket per local RLOC
-/// (received with <c>recvmmsg</c> by one ETR loop each, inner packets written to the TUN). The per-packet work is the
+/// (received with <c>recvmmsg</c> by one ETR loop each, the batch's inner packets written to the TUN with one io_uring submission). The per-packet work is the
 /// sans-I/O <see cref="ItrEncapsulator"/> and <see cref="EtrDecapsulator"/>.
 /// </summary>
 [SupportedOSPlatform("linux")]
@@ -21,6 +21,9 @@ public sealed partial class DataPlaneHost : IDisposable
     public const byte RouteProtocol = 223;
 
     private const int DataPort = 4341;
+
+    // Packets per batch of TUN reads and writes (io_uring), as many as one recvmmsg or sendmmsg carries.
+    private const int Batch = 64;
     private readonly XtrOptions _options;
     private readonly XtrEngine _engine;
     private readonly IDataPlaneSignals _signals;
@@ -117,32 +120,35 @@ public sealed partial class DataPlaneHost : IDisposable
         var icmp = new byte[1500];
         var tun = _tun!;
         var sender = _sender!;
+        using var reader = new TunReader(tun, Batch, ItrEncapsulator.Headroom, 65536);
+        if (!reader.Batched) LogNoRing("TUN reads", reader.RingErrno);
         while (!_stop.IsCancellationRequested)
         {
             // While packets wait for a Map-Reply the loop polls every millisecond: the reply lands in the engine on another
             // thread, and a short poll for at most the hold time is cheaper than a wake-up channel into the TUN's wait.
-            var ready = tun.Wait(itr.HasHeld ? 1 : 500);
+            var ready = reader.Wait(itr.HasHeld ? 1 : 500);
             var now = _time.GetUtcNow();
-            while (itr.HasHeld && itr.TryRelease(buffer, now, icmp, out var verdict, out var output)) Forward(verdict, output);
+            while (itr.HasHeld && itr.TryRelease(buffer, now, icmp, out var verdict, out var output)) Forward(verdict, buffer, output);
 
-            // Everything queued on the device per wake-up (bounded, so that a flood cannot starve the flush).
-            for (var k = 0; ready && k < 64; k++)
+            // What the device gave since the last wake-up (at most a batch, so that a flood cannot starve the flush).
+            var n = ready ? reader.Read() : 0;
+            for (var i = 0; i < n; i++)
             {
-                var n = tun.Read(buffer.AsSpan(ItrEncapsulator.Headroom));
-                if (n <= 0) break;
-                Forward(itr.Encapsulate(buffer, ItrEncapsulator.Headroom, n, now, icmp, out var output), output);
+                var slot = reader.Slot(i);
+                Forward(itr.Encapsulate(slot, ItrEncapsulator.Headroom, reader.Length(i), now, icmp, out var output), slot, output);
             }
 
             sender.Flush();
+            reader.Rearm();
         }
 
-        void Forward(ItrVerdict verdict, Range output)
+        void Forward(ItrVerdict verdict, ReadOnlySpan<byte> packets, Range output)
         {
             switch (verdict)
             {
                 case ItrVerdict.Encapsulated:
                 case ItrVerdict.Native:
-                    sender.Queue(buffer.AsSpan(output));
+                    sender.Queue(packets[output]);
                     break;
                 case ItrVerdict.IcmpReply:
                     tun.Write(icmp.AsSpan(output));
@@ -157,6 +163,8 @@ public sealed partial class DataPlaneHost : IDisposable
         var local = IpPacket.Bits(LispAddress.FromIPAddress(socket.Local.Address));
         var kind = socket.Local.AddressFamily == AddressFamily.InterNetwork ? AddressKind.IPv4 : AddressKind.IPv6;
         var tun = _tun!;
+        using var writer = new TunWriter(tun, Batch, 65536);
+        if (!writer.Batched) LogNoRing("TUN writes", writer.RingErrno);
         while (!_stop.IsCancellationRequested)
         {
             var n = socket.Receive();
@@ -166,8 +174,10 @@ public sealed partial class DataPlaneHost : IDisposable
             {
                 if (!socket.TrySource(i, out _, out var source)) continue;
                 var payload = socket.Payload(i);
-                if (etr.TryDecapsulate(payload, kind, source, local, now, out var inner)) tun.Write(payload[inner]);
+                if (etr.TryDecapsulate(payload, kind, source, local, now, out var inner)) writer.Queue(payload[inner]);
             }
+
+            writer.Flush();
         }
     }
 
@@ -184,6 +194,9 @@ public sealed partial class DataPlaneHost : IDisposable
 
     [LoggerMessage(EventId = 2300, Level = LogLevel.Information, Message = "data plane up: TUN {Tun} (MTU {Mtu}), UDP 4341 on {Sockets} RLOC(s)")]
     private partial void LogStarted(string tun, int mtu, int sockets);
+
+    [LoggerMessage(EventId = 2302, Level = LogLevel.Warning, Message = "data plane: io_uring is unavailable (errno {Errno}), {What} take one syscall per packet")]
+    private partial void LogNoRing(string what, int errno);
 
     [LoggerMessage(EventId = 2301, Level = LogLevel.Error, Message = "data-plane loop {Loop} stopped on a fault")]
     private partial void LogLoopFault(Exception e, string loop);

@@ -1,0 +1,90 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
+
+namespace LispMobility.Platform.DataPlane;
+
+/// <summary>
+/// Writes packets to a <see cref="TunDevice"/> a batch per syscall: <see cref="Queue"/> copies a packet into a native slot,
+/// <see cref="Flush"/> writes them all with one io_uring submission (one <c>write</c> per packet where io_uring is
+/// unavailable). One loop owns it.
+/// </summary>
+[SupportedOSPlatform("linux")]
+public sealed unsafe class TunWriter : IDisposable
+{
+    private readonly TunDevice _tun;
+    private readonly IoRing? _ring;
+    private readonly int _capacity;
+    private readonly int _slotSize;
+    private readonly int[] _lengths;
+    private readonly int[] _results;
+    private byte* _slots;
+    private int _count;
+    private long _dropped;
+
+    /// <summary>Up to <paramref name="capacity"/> packets of up to <paramref name="maxPacket"/> bytes per batch.</summary>
+    public TunWriter(TunDevice tun, int capacity, int maxPacket)
+    {
+        _tun = tun ?? throw new ArgumentNullException(nameof(tun));
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxPacket, 1);
+        _capacity = capacity;
+        _slotSize = (maxPacket + 63) & ~63;
+        _lengths = new int[capacity];
+        _results = new int[capacity];
+        _slots = (byte*)NativeMemory.Alloc((nuint)capacity * (nuint)_slotSize);
+        _ring = IoRing.TryCreate(capacity, out var errno);
+        RingErrno = errno;
+        if (_ring is not null) _capacity = Math.Min(_capacity, _ring.Capacity);
+    }
+
+    /// <summary>True when batches go through io_uring; false when it was unavailable (see <see cref="RingErrno"/>).</summary>
+    public bool Batched => _ring is not null;
+
+    /// <summary>Why io_uring was unavailable (the errno of io_uring_setup), or 0.</summary>
+    public int RingErrno { get; }
+
+    /// <summary>Packets the device refused (its queue full, as on a congested link) or too long for a slot.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>Queues a copy of <paramref name="packet"/>; flushes first when the batch is full.</summary>
+    public void Queue(ReadOnlySpan<byte> packet)
+    {
+        if (packet.Length > _slotSize)
+        {
+            Interlocked.Increment(ref _dropped);
+            return;
+        }
+
+        if (_count == _capacity) Flush();
+        packet.CopyTo(new Span<byte>(_slots + (nint)_count * _slotSize, _slotSize));
+        _lengths[_count++] = packet.Length;
+    }
+
+    /// <summary>Writes everything queued.</summary>
+    public void Flush()
+    {
+        if (_count == 0) return;
+        if (_ring is null)
+        {
+            for (var i = 0; i < _count; i++)
+                if (!_tun.Write(new ReadOnlySpan<byte>(_slots + (nint)i * _slotSize, _lengths[i]))) Interlocked.Increment(ref _dropped);
+        }
+        else
+        {
+            for (var i = 0; i < _count; i++) _ring.TryQueueWrite(_tun.Descriptor, _slots + (nint)i * _slotSize, _lengths[i], i);
+            _ring.Submit(_results);
+            for (var i = 0; i < _count; i++)
+                if (_results[i] != _lengths[i]) Interlocked.Increment(ref _dropped);
+        }
+
+        _count = 0;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _ring?.Dispose();
+        NativeMemory.Free(_slots);
+        _slots = null;
+    }
+}
