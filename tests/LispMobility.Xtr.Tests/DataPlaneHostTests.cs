@@ -55,13 +55,13 @@ public sealed class DataPlaneHostTests : IDisposable
         _b.Dispose();
     }
 
-    private DataPlaneHost Xtr(NetworkNamespace ns, string site, string rloc, string eids, string remote, string remoteRloc, uint iid)
+    private DataPlaneHost Xtr(NetworkNamespace ns, string site, string rloc, string eids, string remote, string remoteRloc, uint iid, bool ioUring = true)
     {
         var options = new XtrOptions
         {
             Site = site, Rlocs = [new LocatorOptions { Address = rloc }], DatabaseMappings = [$"[{iid}]{eids}"],
             MapServers = [new MapServerPeerOptions { Address = "192.0.2.99:4342", Key = "k" }], MapResolvers = ["192.0.2.99:4342"],
-            DataPlane = new XtrDataPlaneOptions { Enabled = true, TunName = "lisp0", RemoteEidPrefixes = [remote] },
+            DataPlane = new XtrDataPlaneOptions { Enabled = true, TunName = "lisp0", RemoteEidPrefixes = [remote], IoUring = ioUring },
         };
         var engine = new XtrEngine(options, new InMemoryRouteTable());
         Install(engine, EidPrefix.Parse($"[{iid}]{remote}"), rloc: remoteRloc);
@@ -135,6 +135,18 @@ public sealed class DataPlaneHostTests : IDisposable
         Assert.Contains("2 received", fits, StringComparison.Ordinal);
         var refused = Assert.Throws<InvalidOperationException>(() => NetworkNamespace.Run("ip", $"netns exec {_a.Name} ping -c 1 -W 2 -M do -s 1437 -I 10.9.0.5 172.16.4.10"));
         Assert.Contains("mtu=1464", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void With_io_uring_off_the_tun_is_read_and_written_a_packet_per_syscall_and_a_ping_still_crosses_both_ways()
+    {
+        // The path a kernel that refuses io_uring takes too (seccomp, io_uring_disabled): poll + read, one write per packet.
+        var a = Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 0, ioUring: false);
+        var b = Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 0, ioUring: false);
+        var ping = NetworkNamespace.Run("ip", $"netns exec {_a.Name} ping -c 3 -i 0.2 -W 2 -I 10.9.0.5 172.16.4.10");
+        Assert.Contains("3 received", ping, StringComparison.Ordinal);
+        Assert.True(a.Counters.Encapsulated >= 3 && b.Counters.Decapsulated >= 3 && b.Counters.Encapsulated >= 3 && a.Counters.Decapsulated >= 3,
+            $"A: {a.Counters.Encapsulated} out, {a.Counters.Decapsulated} in; B: {b.Counters.Encapsulated} out, {b.Counters.Decapsulated} in");
     }
 
     private sealed class NoSignals : IDataPlaneSignals

@@ -25,8 +25,11 @@ public sealed unsafe class TunReader : IDisposable
     private int _count;
     private int _inFlight;
 
-    /// <summary>Up to <paramref name="capacity"/> packets of up to <paramref name="maxPacket"/> bytes, each after <paramref name="headroom"/> free bytes.</summary>
-    public TunReader(TunDevice tun, int capacity, int headroom, int maxPacket)
+    /// <summary>
+    /// Up to <paramref name="capacity"/> packets of up to <paramref name="maxPacket"/> bytes, each after <paramref name="headroom"/>
+    /// free bytes; <paramref name="useRing"/> false reads one per syscall.
+    /// </summary>
+    public TunReader(TunDevice tun, int capacity, int headroom, int maxPacket, bool useRing = true)
     {
         _tun = tun ?? throw new ArgumentNullException(nameof(tun));
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
@@ -40,7 +43,8 @@ public sealed unsafe class TunReader : IDisposable
         _free = new Stack<int>(capacity);
         for (var i = capacity - 1; i >= 0; i--) _free.Push(i);
         _slots = (byte*)NativeMemory.Alloc((nuint)capacity * (nuint)_slotSize); // untouched pages stay uncommitted
-        _ring = IoRing.TryCreate(capacity, out var errno);
+        var errno = 0;
+        _ring = useRing ? IoRing.TryCreate(capacity, out errno) : null;
         RingErrno = errno;
         if (_ring is null) return;
         _capacity = Math.Min(_capacity, _ring.Capacity);

@@ -21,8 +21,8 @@ public sealed unsafe class TunWriter : IDisposable
     private int _count;
     private long _dropped;
 
-    /// <summary>Up to <paramref name="capacity"/> packets of up to <paramref name="maxPacket"/> bytes per batch.</summary>
-    public TunWriter(TunDevice tun, int capacity, int maxPacket)
+    /// <summary>Up to <paramref name="capacity"/> packets of up to <paramref name="maxPacket"/> bytes per batch; <paramref name="useRing"/> false writes one per syscall.</summary>
+    public TunWriter(TunDevice tun, int capacity, int maxPacket, bool useRing = true)
     {
         _tun = tun ?? throw new ArgumentNullException(nameof(tun));
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
@@ -32,7 +32,8 @@ public sealed unsafe class TunWriter : IDisposable
         _lengths = new int[capacity];
         _results = new int[capacity];
         _slots = (byte*)NativeMemory.Alloc((nuint)capacity * (nuint)_slotSize);
-        _ring = IoRing.TryCreate(capacity, out var errno);
+        var errno = 0;
+        _ring = useRing ? IoRing.TryCreate(capacity, out errno) : null;
         RingErrno = errno;
         if (_ring is not null) _capacity = Math.Min(_capacity, _ring.Capacity);
     }

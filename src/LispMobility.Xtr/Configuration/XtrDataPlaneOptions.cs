@@ -31,6 +31,12 @@ public sealed record XtrDataPlaneOptions
     /// <summary>Destinations whose packets may be held at once (each takes <see cref="MissQueueDepth"/> × <see cref="LinkMtu"/> bytes, allocated at start).</summary>
     public int MissQueueDestinations { get; init; } = 64;
 
+    /// <summary>
+    /// Batch the TUN's reads and writes through io_uring (one syscall per batch instead of one per packet); false, or a
+    /// kernel that refuses io_uring (logged), reads and writes one packet per syscall. Off where io_uring is disallowed by policy.
+    /// </summary>
+    public bool IoUring { get; init; } = true;
+
     /// <summary>Every problem, each naming its path; OS-only rules judged for Linux or not by <paramref name="forLinux"/> (default: this system).</summary>
     public IReadOnlyList<string> Validate(string path, bool? forLinux = null)
     {

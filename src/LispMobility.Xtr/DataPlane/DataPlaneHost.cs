@@ -89,11 +89,17 @@ public sealed partial class DataPlaneHost : IDisposable
     /// <summary>Rebuilds the ETR's view of the site's EIDs from the options and the engine's hosts.</summary>
     public void RefreshEids()
     {
-        var prefixes = _options.DatabaseMappings.Concat(_options.DynamicEids.Select(d => d.Prefix)).Select(EidPrefix.Parse).Select(p => new EidPrefix(p.Address.WithInstanceId(null), p.MaskLength));
+        static EidPrefix WithoutIid(string text)
+        {
+            var p = EidPrefix.Parse(text);
+            return new EidPrefix(p.Address.WithInstanceId(null), p.MaskLength);
+        }
+
         var hosts = _engine.Hosts();
-        Volatile.Write(ref _eids, new LocalEids(prefixes,
+        Volatile.Write(ref _eids, new LocalEids(_options.DatabaseMappings.Select(WithoutIid),
             hosts.Where(h => h.State is HostState.Registered or HostState.Registering or HostState.Unconfirmed).Select(h => h.Eid.Address.WithInstanceId(null)),
-            hosts.Where(h => h.State == HostState.Away).Select(h => h.Eid.Address.WithInstanceId(null))));
+            hosts.Where(h => h.State == HostState.Away).Select(h => h.Eid.Address.WithInstanceId(null)),
+            _options.DynamicEids.Select(d => WithoutIid(d.Prefix))));
     }
 
     private void StartThread(string name, Action loop)
@@ -120,8 +126,8 @@ public sealed partial class DataPlaneHost : IDisposable
         var icmp = new byte[1500];
         var tun = _tun!;
         var sender = _sender!;
-        using var reader = new TunReader(tun, Batch, ItrEncapsulator.Headroom, 65536);
-        if (!reader.Batched) LogNoRing("TUN reads", reader.RingErrno);
+        using var reader = new TunReader(tun, Batch, ItrEncapsulator.Headroom, 65536, _options.DataPlane.IoUring);
+        if (_options.DataPlane.IoUring && !reader.Batched) LogNoRing("TUN reads", reader.RingErrno);
         while (!_stop.IsCancellationRequested)
         {
             // While packets wait for a Map-Reply the loop polls every millisecond: the reply lands in the engine on another
@@ -163,8 +169,8 @@ public sealed partial class DataPlaneHost : IDisposable
         var local = IpPacket.Bits(LispAddress.FromIPAddress(socket.Local.Address));
         var kind = socket.Local.AddressFamily == AddressFamily.InterNetwork ? AddressKind.IPv4 : AddressKind.IPv6;
         var tun = _tun!;
-        using var writer = new TunWriter(tun, Batch, 65536);
-        if (!writer.Batched) LogNoRing("TUN writes", writer.RingErrno);
+        using var writer = new TunWriter(tun, Batch, 65536, _options.DataPlane.IoUring);
+        if (_options.DataPlane.IoUring && !writer.Batched) LogNoRing("TUN writes", writer.RingErrno);
         while (!_stop.IsCancellationRequested)
         {
             var n = socket.Receive();
