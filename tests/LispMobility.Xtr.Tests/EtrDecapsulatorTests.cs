@@ -96,6 +96,23 @@ public sealed class EtrDecapsulatorTests
     }
 
     [Fact]
+    public void Data_for_an_unlisted_address_of_a_dynamic_range_is_delivered_and_its_itr_solicited_once_per_interval()
+    {
+        // DC2 after the VM went home: its dynamic range covers the VM, no host is listed, nothing holds it away. The branch's
+        // stale map-cache still sends here; only an SMR tells it (a host just arriving, not yet listed, is still delivered).
+        _eids = new LocalEids([EidPrefix.Parse("10.60.0.0/16")], [LispAddress.Parse("172.16.4.20")], [], [EidPrefix.Parse("172.16.4.0/24")]);
+        var etr = Etr();
+        var packet = Lisp(Udp("10.9.0.5", "172.16.4.10", 1, 2, offset: 0));
+        for (var i = 0; i < 5; i++) Assert.True(Decap(etr, packet, out _));
+        Assert.True(Decap(etr, packet, out _, now: T0.AddSeconds(1)));
+        Assert.True(Decap(etr, Lisp(Udp("10.9.0.5", "172.16.4.20", 1, 2, offset: 0)), out _)); // listed here: no SMR
+        Assert.True(Decap(etr, Lisp(Udp("10.9.0.5", "10.60.1.1", 1, 2, offset: 0)), out _)); // a database mapping: no SMR
+
+        Assert.Equal(8, _counters.Decapsulated);
+        Assert.Equal([(Itr, "172.16.4.10"), (Itr, "172.16.4.10")], _signals.Solicited.Select(s => (s.Itr.ToString(), s.Eid.ToString())));
+    }
+
+    [Fact]
     public void A_host_registered_here_is_delivered_and_a_returned_host_is_local_again()
     {
         var etr = Etr();

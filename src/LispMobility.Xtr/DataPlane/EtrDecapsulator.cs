@@ -51,6 +51,9 @@ public sealed class EtrDecapsulator
         if (!IpPacket.TryRead(packet, out var ip)) return Drop(DataPlaneDrop.BadInnerPacket);
         switch (_eids().StateOf(ip.Kind, ip.Destination))
         {
+            case LocalEidState.Unlisted:
+                Solicit(outerKind, outerSource, ip, now);
+                goto case LocalEidState.Local;
             case LocalEidState.Local:
                 if (header.LocatorStatusBitsEnabled) NoteLocatorStatusBits(outerKind, outerSource, header, ip, now);
                 _counters.Decapsulation();

@@ -4,23 +4,28 @@ using LispMobility.Lisp.Addressing;
 namespace LispMobility.Xtr.DataPlane;
 
 /// <summary>
-/// The ETR's view of its EIDs, immutable and read without a lock: the site's EID-prefixes (database mappings and
-/// dynamic-EID ranges), the hosts registered here from elsewhere, and the hosts that moved away. A packet for an away
-/// host is answered with an SMR, one for an address in none of these is not ours.
+/// The ETR's view of its EIDs, immutable and read without a lock: the site's EID-prefixes (database mappings), its
+/// dynamic-EID ranges, the hosts registered here from elsewhere, and the hosts that moved away. A packet for an away host
+/// is answered with an SMR. One for an address of a dynamic-EID range outside the database mappings that is not listed
+/// here is delivered (a host just arriving is listed only once registered) and its ITR solicited too: a host that moved
+/// home or whose registration here was withdrawn is no longer held away, so only the SMR tells a stale ITR. One for an
+/// address in none of these is not ours.
 /// </summary>
 public sealed class LocalEids
 {
     private readonly EidPrefix[] _prefixes;
+    private readonly EidPrefix[] _dynamic;
     private readonly FrozenSet<(AddressKind, UInt128)> _present;
     private readonly FrozenSet<(AddressKind, UInt128)> _away;
 
-    /// <summary>Builds the view.</summary>
-    public LocalEids(IEnumerable<EidPrefix> prefixes, IEnumerable<LispAddress> presentHosts, IEnumerable<LispAddress> awayHosts)
+    /// <summary>Builds the view; <paramref name="dynamicRanges"/> are the site's dynamic-EID ranges (hosts come and go there).</summary>
+    public LocalEids(IEnumerable<EidPrefix> prefixes, IEnumerable<LispAddress> presentHosts, IEnumerable<LispAddress> awayHosts, IEnumerable<EidPrefix>? dynamicRanges = null)
     {
         ArgumentNullException.ThrowIfNull(prefixes);
         ArgumentNullException.ThrowIfNull(presentHosts);
         ArgumentNullException.ThrowIfNull(awayHosts);
         _prefixes = [.. prefixes.Where(p => p.Address.IsIp)];
+        _dynamic = [.. (dynamicRanges ?? []).Where(p => p.Address.IsIp)];
         _present = presentHosts.Where(a => a.IsIp).Select(a => (a.Kind, IpPacket.Bits(a))).ToFrozenSet();
         _away = awayHosts.Where(a => a.IsIp).Select(a => (a.Kind, IpPacket.Bits(a))).ToFrozenSet();
     }
@@ -33,16 +38,22 @@ public sealed class LocalEids
     {
         if (_away.Count > 0 && _away.Contains((kind, address))) return LocalEidState.Away;
         if (_present.Count > 0 && _present.Contains((kind, address))) return LocalEidState.Local;
-        foreach (var p in _prefixes)
+        if (Covers(_prefixes, kind, address)) return LocalEidState.Local;
+        return Covers(_dynamic, kind, address) ? LocalEidState.Unlisted : LocalEidState.NotOurs;
+    }
+
+    private static bool Covers(EidPrefix[] prefixes, AddressKind kind, UInt128 address)
+    {
+        foreach (var p in prefixes)
         {
             if (p.Address.Kind != kind) continue;
             var bits = kind == AddressKind.IPv4 ? 32 : 128;
             var mask = p.MaskLength == 0 ? UInt128.Zero : UInt128.MaxValue << (bits - p.MaskLength);
             if (kind == AddressKind.IPv4) mask &= uint.MaxValue;
-            if ((address & mask) == IpPacket.Bits(p.Address)) return LocalEidState.Local;
+            if ((address & mask) == IpPacket.Bits(p.Address)) return true;
         }
 
-        return LocalEidState.NotOurs;
+        return false;
     }
 }
 
@@ -55,4 +66,6 @@ public enum LocalEidState
     Local,
     /// <summary>A host of this site that moved away.</summary>
     Away,
+    /// <summary>An address of one of this site's dynamic-EID ranges that no host here has (yet, or any more).</summary>
+    Unlisted,
 }
