@@ -98,6 +98,8 @@ public sealed class NetnsLab : IAsyncDisposable
                 var held = Converged.Registrations(await lab.ApiAsync("ms", "/registrations").ConfigureAwait(false)).Select(r => r.Registration.GetProperty("eid").GetString()).ToList();
                 return held.Contains("172.16.4.0/24") && held.Contains("2001:db8:4::/64") && held.Contains("10.50.0.0/24") && held.Contains("2001:db8:50::/64");
             }, TimeSpan.FromSeconds(30), "DC1's and the branch's aggregates (IPv4 and IPv6) registered at the Map-Server").ConfigureAwait(false);
+            // Now rather than at the first move, whose switchover would include opening the sockets.
+            if (OperatingSystem.IsLinux()) lab.Switchover();
             return lab;
         }
         catch
