@@ -22,6 +22,7 @@ internal sealed class VmSwitchover : IDisposable
     private readonly LinkTable _vmLinks;
     private readonly PacketSocket _vmEth0;
     private string? _site;
+    private bool _vmWasDown;
 
     private VmSwitchover(Dictionary<string, Site> sites, NetlinkSocket vmNetlink, PacketSocket vmEth0)
     {
@@ -103,10 +104,25 @@ internal sealed class VmSwitchover : IDisposable
     {
         if (up) _vmLinks.SetUp("eth0");
         else _vmLinks.SetDown("eth0");
+        _vmWasDown |= !up;
     }
 
     /// <summary>One gratuitous ARP (request form, as <c>arping -U</c>) for <paramref name="address"/> from the VM.</summary>
-    public void Garp(IPAddress address) => _vmEth0.Send(NeighborFrames.Arp(1, _vmEth0.Mac, address, address));
+    public void Garp(IPAddress address)
+    {
+        var frame = NeighborFrames.Arp(1, _vmEth0.Mac, address, address);
+        try
+        {
+            _vmEth0.Send(frame);
+        }
+        catch (InvalidOperationException) when (_vmWasDown)
+        {
+            // eth0 going down (a cold move) left ENETDOWN pending on the socket: the first send after reports it, and clears it.
+            _vmEth0.Send(frame);
+        }
+
+        _vmWasDown = false;
+    }
 
     /// <summary>
     /// The VM's kernel sends an unsolicited NA for each IPv6 address when its MAC is set (ndisc_notify, set by netns-lab.sh),
