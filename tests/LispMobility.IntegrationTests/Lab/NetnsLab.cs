@@ -55,8 +55,13 @@ public sealed class NetnsLab : IAsyncDisposable
     /// <summary>Configs, tokens, databases and logs of this lab.</summary>
     public string Directory { get; }
 
-    /// <summary>The agent built with this test project.</summary>
-    public static string AgentDll => Path.Combine(AppContext.BaseDirectory, "lispmobility.dll");
+    /// <summary>
+    /// The agent built with this test project, or the one <c>LAB_AGENT_DLL</c> names (e.g. a ReadyToRun publish, to measure
+    /// it in the same lab).
+    /// </summary>
+    public static string AgentDll => Environment.GetEnvironmentVariable("LAB_AGENT_DLL") is { Length: > 0 } dll
+        ? dll
+        : Path.Combine(AppContext.BaseDirectory, "lispmobility.dll");
 
     /// <summary>The running agent of <paramref name="node"/>.</summary>
     public AgentProcess Agent(string node) => _agents[node];
