@@ -20,7 +20,7 @@ internal static class DataPlaneMeasurements
             if (args[i] == "--logs") logs = args[i + 1];
         }
 
-        await using var lab = await NetnsLab.StartAsync().ConfigureAwait(false);
+        await using var lab = await NetnsLab.StartAsync(new WriterOutput(output)).ConfigureAwait(false);
         await lab.EventuallyAsync(async () =>
             (await NetnsLab.RunAsync("ip", ["netns", "exec", lab.Ns("bh"), "ping", "-n", "-c", "1", "-W", "1", "172.16.4.10"], TimeSpan.FromSeconds(10)).ConfigureAwait(false)).ExitCode == 0,
             TimeSpan.FromSeconds(30), "the branch host reaches the VM").ConfigureAwait(false);
@@ -47,7 +47,8 @@ internal static class DataPlaneMeasurements
             lost.Add(l);
             outage.Add(o.TotalMilliseconds);
             // The silence's two ends, on the clock of the agents' logs: the GARP they log falls between them.
-            var arrivals = pinger.Replies.Where(r => r.At >= from).Select(r => r.At).Order().ToList();
+            var arrivals = pinger.Replies.Where(r => r.At >= from).Select(r => r.At)
+                .Concat(pinger.Replies.Where(r => r.At < from).Select(r => r.At).Order().TakeLast(1)).Order().ToList();
             var gap = Enumerable.Range(1, Math.Max(0, arrivals.Count - 1)).MaxBy(k => arrivals[k] - arrivals[k - 1]);
             output.WriteLine($"move {i + 1} to {to}: {l} lost, outage {o.TotalMilliseconds:0} ms" +
                 (gap > 0 ? $" (last reply {Clock(arrivals[gap - 1])}, first after {Clock(arrivals[gap])})" : ""));
@@ -72,5 +73,13 @@ internal static class DataPlaneMeasurements
         if (values.Count == 0) return double.NaN;
         var sorted = values.Order().ToList();
         return sorted[(int)Math.Min(sorted.Count - 1, Math.Floor(q * sorted.Count))];
+    }
+
+    /// <summary>The lab's log lines (the switchover's time among them) into the run's output.</summary>
+    private sealed class WriterOutput(TextWriter writer) : Xunit.Abstractions.ITestOutputHelper
+    {
+        public void WriteLine(string message) => writer.WriteLine(message);
+
+        public void WriteLine(string format, params object[] args) => writer.WriteLine(format, args);
     }
 }

@@ -6,13 +6,13 @@ using LispMobility.Platform.Netlink;
 
 namespace LispMobility.Fabric.Linux;
 
-/// <summary>A link as RTM_GETLINK reports it.</summary>
-internal sealed record LinkState(int Index, string Name, bool Up, PhysicalAddress Address, int? ParentIndex, string? Kind);
+/// <summary>A link as RTM_GETLINK reports it; <c>Running</c> is IFF_RUNNING: up, with carrier, and the kernel has acted on it.</summary>
+internal sealed record LinkState(int Index, string Name, bool Up, PhysicalAddress Address, int? ParentIndex, string? Kind, bool Running);
 
 /// <summary>An interface address as RTM_GETADDR reports it.</summary>
 internal sealed record AddressState(IPAddress Address, int PrefixLength);
 
-/// <summary>The rtnetlink operations the Linux gateway needs: links and addresses, read and written.</summary>
+/// <summary>The rtnetlink operations the Linux gateway (and the system test's lab) needs: links and addresses, read and written.</summary>
 internal sealed class LinkTable(NetlinkSocket socket)
 {
     public LinkState? Find(string name)
@@ -69,6 +69,20 @@ internal sealed class LinkTable(NetlinkSocket socket)
         socket.Exchange(new NetlinkMessage(Rtnl.NewLink, Rtnl.FRequest | Rtnl.FAck).Ifinfo(0, Rtnl.IffUp, Rtnl.IffUp)
             .Attribute(Rtnl.IflaIfname, name), $"RTM_NEWLINK set {name} up");
 
+    public void SetDown(string name) =>
+        socket.Exchange(new NetlinkMessage(Rtnl.NewLink, Rtnl.FRequest | Rtnl.FAck).Ifinfo(0, 0, Rtnl.IffUp)
+            .Attribute(Rtnl.IflaIfname, name), $"RTM_NEWLINK set {name} down");
+
+    /// <summary>Moves a link to the network namespace open as <paramref name="namespaceFd"/> (it arrives there down).</summary>
+    public void MoveToNamespace(string name, int namespaceFd) =>
+        socket.Exchange(new NetlinkMessage(Rtnl.NewLink, Rtnl.FRequest | Rtnl.FAck).Ifinfo(0)
+            .Attribute(Rtnl.IflaIfname, name).Attribute(Rtnl.IflaNetNsFd, (uint)namespaceFd), $"RTM_NEWLINK move {name} to another namespace");
+
+    /// <summary>Makes a link a port of a bridge and brings it up, in one request.</summary>
+    public void AttachUp(string name, int masterIndex) =>
+        socket.Exchange(new NetlinkMessage(Rtnl.NewLink, Rtnl.FRequest | Rtnl.FAck).Ifinfo(0, Rtnl.IffUp, Rtnl.IffUp)
+            .Attribute(Rtnl.IflaIfname, name).Attribute(Rtnl.IflaMaster, (uint)masterIndex), $"RTM_NEWLINK attach {name} to {masterIndex} and set up");
+
     public void Delete(string name) =>
         socket.Exchange(new NetlinkMessage(Rtnl.DelLink, Rtnl.FRequest | Rtnl.FAck).Ifinfo(0)
             .Attribute(Rtnl.IflaIfname, name), $"RTM_DELLINK {name}");
@@ -99,6 +113,7 @@ internal sealed class LinkTable(NetlinkSocket socket)
             (flags & Rtnl.IffUp) != 0,
             new PhysicalAddress(attributes.GetValueOrDefault(Rtnl.IflaAddress) ?? []),
             (int?)NetlinkAttributes.UInt32(attributes, Rtnl.IflaLink),
-            kind);
+            kind,
+            (flags & Rtnl.IffRunning) != 0);
     }
 }

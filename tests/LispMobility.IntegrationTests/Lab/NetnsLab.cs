@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.Versioning;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Xunit.Abstractions;
@@ -45,6 +46,7 @@ public sealed class NetnsLab : IAsyncDisposable
     private readonly ITestOutputHelper? _output;
     private readonly Dictionary<string, AgentProcess> _agents = [];
     private readonly Dictionary<string, HttpClient> _clients = [];
+    private VmSwitchover? _switchover;
 
     private NetnsLab(string prefix, string directory, ITestOutputHelper? output, bool ipv6Rlocs)
     {
@@ -66,8 +68,13 @@ public sealed class NetnsLab : IAsyncDisposable
     /// <summary>Configs, tokens, databases and logs of this lab.</summary>
     public string Directory { get; }
 
-    /// <summary>The agent built with this test project.</summary>
-    public static string AgentDll => Path.Combine(AppContext.BaseDirectory, "lispmobility.dll");
+    /// <summary>
+    /// The agent built with this test project, or the one <c>LAB_AGENT_DLL</c> names (e.g. a ReadyToRun publish, to measure
+    /// it in the same lab).
+    /// </summary>
+    public static string AgentDll => Environment.GetEnvironmentVariable("LAB_AGENT_DLL") is { Length: > 0 } dll
+        ? dll
+        : Path.Combine(AppContext.BaseDirectory, "lispmobility.dll");
 
     /// <summary>The running agent of <paramref name="node"/>.</summary>
     public AgentProcess Agent(string node) => _agents[node];
@@ -110,6 +117,8 @@ public sealed class NetnsLab : IAsyncDisposable
                 var held = Converged.Registrations(await lab.ApiAsync("ms", "/registrations").ConfigureAwait(false)).Select(r => r.Registration.GetProperty("eid").GetString()).ToList();
                 return held.Contains("172.16.4.0/24") && held.Contains("2001:db8:4::/64") && held.Contains("10.50.0.0/24") && held.Contains("2001:db8:50::/64");
             }, TimeSpan.FromSeconds(30), "DC1's and the branch's aggregates (IPv4 and IPv6) registered at the Map-Server").ConfigureAwait(false);
+            // Now rather than at the first move, whose switchover would include opening the sockets.
+            if (OperatingSystem.IsLinux()) lab.Switchover();
             return lab;
         }
         catch
@@ -231,32 +240,55 @@ public sealed class NetnsLab : IAsyncDisposable
     }
 
     /// <summary>
-    /// Moves the VM's veth to a site's server bridge and lets the VM announce itself: an unsolicited NA for its IPv6 address
-    /// (its kernel's, as on a hypervisor's announce; see netns-lab.sh) and gratuitous ARP for its IPv4 address.
+    /// Moves the VM's veth to a site's server bridge and lets the VM announce itself, as a live migration does: a gratuitous
+    /// ARP for its IPv4 address right after the switchover, an unsolicited NA for its IPv6 address (its kernel's, as on a
+    /// hypervisor's announce; see netns-lab.sh), then two more gratuitous ARPs 100 ms apart. The switchover and the first
+    /// GARP take a millisecond or two (<see cref="VmSwitchover"/>: no process per step).
     /// </summary>
     public async Task MoveVmAsync(string site, bool cold = false)
     {
-        var from = site == "dc1" ? "dc2" : "dc1";
-        if (cold) await IpAsync("-n", Ns("vm"), "link", "set", "dev", "eth0", "down").ConfigureAwait(false);
-        if ((await RunAsync("ip", ["-n", Ns(from), "link", "show", "dev", "vm"], TimeSpan.FromSeconds(10)).ConfigureAwait(false)).ExitCode == 0)
-        {
-            await IpAsync("-n", Ns(from), "link", "set", "dev", "vm", "netns", Ns(site)).ConfigureAwait(false);
-        }
-
-        await IpAsync("-n", Ns(site), "link", "set", "dev", "vm", "master", "srv", "up").ConfigureAwait(false);
-        if (cold) await IpAsync("-n", Ns("vm"), "link", "set", "dev", "eth0", "up").ConfigureAwait(false);
-        var link = (await RunAsync("ip", ["-n", Ns("vm"), "-br", "link", "show", "dev", "eth0"], TimeSpan.FromSeconds(10)).ConfigureAwait(false)).Output;
-        var mac = link.Split(' ', StringSplitOptions.RemoveEmptyEntries)[2];
-        await IpAsync("-n", Ns("vm"), "link", "set", "dev", "eth0", "address", mac).ConfigureAwait(false);
-        await AnnounceAsync("172.16.4.10").ConfigureAwait(false);
+        if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("the lab is Linux only");
+        var switchover = Switchover();
+        var vm = IPAddress.Parse("172.16.4.10");
+        var watch = Stopwatch.StartNew();
+        if (cold) switchover.SetVmLink(up: false);
+        var moved = switchover.Move(site, out var namespaceChange);
+        if (cold) switchover.SetVmLink(up: true);
+        var up = watch.Elapsed;
+        switchover.WaitReady();
+        var ready = watch.Elapsed;
+        switchover.Garp(vm);
+        var switched = watch.Elapsed;
+        switchover.AnnounceIPv6();
+        Log($"{(moved ? "moved the VM" : "the VM was already")} to {site}: namespace change {namespaceChange.TotalMilliseconds:0.0} ms, " +
+            $"attached and up {up.TotalMilliseconds:0.0} ms, both ends running {ready.TotalMilliseconds:0.0} ms, first GARP sent {switched.TotalMilliseconds:0.0} ms");
+        await RepeatGarpAsync(switchover, vm).ConfigureAwait(false);
     }
 
-    /// <summary>Gratuitous ARP for an address of the VM (added to its interface first when it is new).</summary>
+    /// <summary>Gratuitous ARPs for an address of the VM (added to its interface first when it is new).</summary>
     public async Task AnnounceAsync(string address)
     {
-        await RunAsync("ip", ["-n", Ns("vm"), "addr", "add", address + "/32", "dev", "eth0"], TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-        var r = await RunAsync("ip", ["netns", "exec", Ns("vm"), "arping", "-U", "-c", "3", "-w", "5", "-I", "eth0", "-s", address, address], TimeSpan.FromSeconds(20)).ConfigureAwait(false);
-        Log($"arping {address}: {r.ExitCode}");
+        if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("the lab is Linux only");
+        var switchover = Switchover();
+        var ip = IPAddress.Parse(address);
+        switchover.AddVmAddress(ip);
+        switchover.WaitReady();
+        switchover.Garp(ip);
+        await RepeatGarpAsync(switchover, ip).ConfigureAwait(false);
+        Log($"announced {address}");
+    }
+
+    [SupportedOSPlatform("linux")]
+    private VmSwitchover Switchover() => _switchover ??= VmSwitchover.Open(Ns);
+
+    [SupportedOSPlatform("linux")]
+    private static async Task RepeatGarpAsync(VmSwitchover switchover, IPAddress address)
+    {
+        for (var i = 0; i < 2; i++)
+        {
+            await Task.Delay(100).ConfigureAwait(false);
+            switchover.Garp(address);
+        }
     }
 
     /// <summary>
@@ -426,6 +458,8 @@ public sealed class NetnsLab : IAsyncDisposable
         }
 
         _agents.Clear();
+        if (OperatingSystem.IsLinux()) _switchover?.Dispose();
+        _switchover = null;
         foreach (var c in _clients.Values) c.Dispose();
         _clients.Clear();
         var list = await RunAsync("ip", ["netns", "list"], TimeSpan.FromSeconds(10)).ConfigureAwait(false);

@@ -59,13 +59,17 @@ internal sealed partial class Pinger : IDisposable
     }
 
     /// <summary>
-    /// What the pings sent after <paramref name="from"/> lost: the sequence numbers in that span never answered, and the
-    /// longest silence between two consecutive replies in arrival order (late replies, e.g. ones an ARP queue held, do
-    /// not shorten it); (0, 0) when nothing was lost.
+    /// What the pings sent after <paramref name="from"/> lost: the sequence numbers since the last reply before it that were
+    /// never answered, and the longest silence between two consecutive replies in arrival order, that last reply before
+    /// <paramref name="from"/> included (a silence that starts right at <paramref name="from"/> counts whole; late replies,
+    /// e.g. ones an ARP queue held, do not shorten it); (0, 0) when nothing was lost.
     /// </summary>
     public (int Lost, TimeSpan Outage) OutageAfter(TimeSpan from)
     {
-        var replies = Replies.Where(r => r.At >= from).ToList();
+        var all = Replies;
+        var before = all.Where(r => r.At < from).OrderBy(r => r.At).LastOrDefault();
+        var replies = all.Where(r => r.At >= from).ToList();
+        if (before != default) replies.Add(before);
         if (replies.Count < 2) return (0, TimeSpan.Zero);
         var sequences = replies.Select(r => r.Sequence).ToHashSet();
         var lost = Enumerable.Range(sequences.Min(), sequences.Max() - sequences.Min() + 1).Count(s => !sequences.Contains(s));
