@@ -5,12 +5,18 @@ using LispMobility.Lisp.Messages;
 using LispMobility.Lisp.Records;
 using LispMobility.MappingSystem.Configuration;
 using LispMobility.MappingSystem.Registrations;
+using LispMobility.MappingSystem.Resolution;
 using LispMobility.Platform;
 using Microsoft.Extensions.Logging;
 
-namespace LispMobility.MappingSystem;
+namespace LispMobility.MappingSystem.Serving;
 
-public sealed partial class MapServer
+/// <summary>
+/// The Map-Server's news: unsolicited Map-Notifies telling previous registrants that an EID moved or is gone (retransmitted
+/// until acknowledged, told again when a registrant that never acknowledged registers again), and the SMRs that solicit
+/// the ITRs that asked for a changed EID. Called under the context's lock, except <see cref="HandleNotifyAck"/>, which takes it.
+/// </summary>
+internal sealed class Notifier(ServerContext context)
 {
     /// <summary>An unsolicited Map-Notify waiting for its Map-Notify-Ack.</summary>
     private sealed class PendingNotify
@@ -25,27 +31,44 @@ public sealed partial class MapServer
         public DateTimeOffset NextDue { get; set; }
     }
 
-    // Under _gate: per registrant address and EID, the news (a move, or the EID gone) it has not acknowledged yet, by nonce.
+    private readonly SmrScheduler _smr = new(context.Options, context.Time, context.Nonces);
+    private readonly Dictionary<ulong, PendingNotify> _pending = [];
+
+    // Per registrant address and EID, the news (a move, or the EID gone) it has not acknowledged yet, by nonce.
     private readonly Dictionary<(IPAddress Registrant, EidPrefix Eid), ulong> _unacknowledged = [];
 
-    // Under _gate: news of a move a registrant never acknowledged (down, or unreachable, until the retransmissions gave up),
-    // by registrant address and EID. Told again when that registrant next registers anything: an xTR that restarts learns
+    // News of a move a registrant never acknowledged (down, or unreachable, until the retransmissions gave up), by
+    // registrant address and EID. Told again when that registrant next registers anything: an xTR that restarts learns
     // the EIDs that moved away from it while it was down, though its aggregate's registration is only a refresh here.
     private readonly Dictionary<(IPAddress Registrant, EidPrefix Eid), (IPEndPoint Destination, SiteKey Key)> _undelivered = [];
 
-    // Under _gate: the moves found while one Map-Register is applied, told to each previous registrant together by
-    // SendAnnouncements (a bulk failover moves dozens of EIDs per Map-Register; one Map-Notify and one ack each, not per EID).
+    // The moves found while one Map-Register is applied, told to each previous registrant together by SendAnnouncements
+    // (a bulk failover moves dozens of EIDs per Map-Register; one Map-Notify and one ack each, not per EID).
     private readonly List<(IPEndPoint Destination, SiteKey Key, MappingRecord Record)> _announcements = [];
 
-    // Under _gate: tell every previous registrant where the EID went, until each acknowledges.
-    private void AnnounceMove(RegisteredEid entry, string fromSite, List<EtrRegistration> previous, DateTimeOffset now, List<MapServerEvent> events)
+    private MapServerCounters Counters => context.Counters;
+
+    /// <summary>Unsolicited Map-Notifies still waiting for their Map-Notify-Ack (under the lock).</summary>
+    public int PendingCount => _pending.Count;
+
+    /// <summary>An ITR asked for the EID: it is solicited when the EID's mapping changes.</summary>
+    public void Requested(LispAddress eid, IPEndPoint itr, DateTimeOffset now) => _smr.Requested(eid, itr, now);
+
+    /// <summary>The mapping of the prefix changed: its requesters get SMRs.</summary>
+    public void MappingChanged(EidPrefix prefix, DateTimeOffset now) => _smr.MappingChanged(prefix, now);
+
+    /// <summary>Sends the SMRs due; returns when the next one is.</summary>
+    public DateTimeOffset? SendSmrsDue(DateTimeOffset now, IDatagramSink sink, List<MapServerEvent> events) => _smr.SendDue(now, sink, events, Counters);
+
+    /// <summary>Tells every previous registrant where the EID went, until each acknowledges.</summary>
+    public void AnnounceMove(RegisteredEid entry, string fromSite, List<EtrRegistration> previous, DateTimeOffset now, List<MapServerEvent> events)
     {
         Counters.Move();
         var record = new MappingRecord { Eid = entry.Prefix, Ttl = entry.Ttl, Authoritative = true, Locators = entry.MergedLocators() };
         var notified = new List<IPEndPoint>();
         foreach (var p in previous.DistinctBy(p => p.Registrant.Address))
         {
-            var destination = NotifyDestination(p.Registrant);
+            var destination = context.NotifyDestination(p.Registrant);
             _announcements.Add((destination, p.Key, record));
             notified.Add(destination);
             entry.AwayAt ??= [];
@@ -53,12 +76,14 @@ public sealed partial class MapServer
         }
 
         events.Add(new EidMoved(now, entry.Prefix, fromSite, entry.Site.Name, record.Locators, notified));
-        if (_logger.IsEnabled(LogLevel.Information)) LogMoved(entry.Prefix.ToString(), fromSite, entry.Site.Name, notified.Count);
+        if (context.Logger.IsEnabled(LogLevel.Information)) MapServerLog.Moved(context.Logger, entry.Prefix.ToString(), fromSite, entry.Site.Name, notified.Count);
     }
 
-    // Under _gate: the EID-prefix is gone (withdrawn or expired); the registrants that hold it away are told with a record
-    // without locators (TTL 0), so that they drop the away state and the covering prefix serves them again.
-    private void AnnounceGone(RegisteredEid entry)
+    /// <summary>
+    /// The EID-prefix is gone (withdrawn or expired); the registrants that hold it away are told with a record without
+    /// locators (TTL 0), so that they drop the away state and the covering prefix serves them again.
+    /// </summary>
+    public void AnnounceGone(RegisteredEid entry)
     {
         if (entry.AwayAt is not { Count: > 0 } away) return;
         var record = new MappingRecord { Eid = entry.Prefix, Ttl = 0, Authoritative = true, Locators = [] };
@@ -66,20 +91,27 @@ public sealed partial class MapServer
         entry.AwayAt = null;
     }
 
-    // Under _gate: the news this registrant never acknowledged, queued again when the EID is still held by another registrant.
-    private void RetellUndelivered(IPEndPoint source)
+    /// <summary>
+    /// The registrant at <paramref name="registrant"/> takes the EID back in the Map-Register whose aggregate (applied first)
+    /// queued the news that it lost it: that news is stale before it leaves, and would leave the registrant away for an EID it holds.
+    /// </summary>
+    public void Unannounce(IPAddress registrant, EidPrefix eid) =>
+        _announcements.RemoveAll(a => a.Destination.Address.Equals(registrant) && a.Record.Eid == eid);
+
+    /// <summary>The news this registrant never acknowledged, queued again when the EID is still held by another registrant.</summary>
+    public void RetellUndelivered(IPEndPoint source, RegistrationTable table)
     {
         if (_undelivered.Count == 0) return;
         foreach (var (key, (destination, siteKey)) in _undelivered.Where(u => u.Key.Registrant.Equals(source.Address)).ToList())
         {
             _undelivered.Remove(key);
-            if (!_table.TryGet(key.Eid, out var entry) || entry.Etrs.Count == 0 || entry.Etrs.Exists(e => e.Registrant.Address.Equals(source.Address))) continue;
+            if (!table.TryGet(key.Eid, out var entry) || entry.Etrs.Count == 0 || entry.Etrs.Exists(e => e.Registrant.Address.Equals(source.Address))) continue;
             _announcements.Add((destination, siteKey, new MappingRecord { Eid = entry.Prefix, Ttl = entry.Ttl, Authoritative = true, Locators = entry.MergedLocators() }));
         }
     }
 
-    // Under _gate: one Map-Notify per previous registrant and key for the moves AnnounceMove queued, as many records as fit.
-    private void SendAnnouncements(DateTimeOffset now, IDatagramSink sink)
+    /// <summary>One Map-Notify per previous registrant and key for the news queued, as many records as fit.</summary>
+    public void SendAnnouncements(DateTimeOffset now, IDatagramSink sink)
     {
         if (_announcements.Count == 0) return;
         foreach (var group in _announcements.GroupBy(a => (a.Destination, a.Key)))
@@ -92,17 +124,18 @@ public sealed partial class MapServer
 
     private void SendAnnouncement(IPEndPoint destination, SiteKey key, List<MappingRecord> records, DateTimeOffset now, IDatagramSink sink)
     {
-        var nonce = _nonces.Next();
-        while (_pending.ContainsKey(nonce)) nonce = _nonces.Next();
+        var nonce = context.Nonces.Next();
+        while (_pending.ContainsKey(nonce)) nonce = context.Nonces.Next();
         foreach (var r in records) _undelivered.Remove((destination.Address, r.Eid));
         // Newer news of an EID replaces what this registrant was told of it and has not acknowledged: a notification that
         // arrives late must not undo a later one (away after gone would blackhole an EID registered nowhere).
         foreach (var r in records) Supersede(destination, r.Eid);
         var notify = new MapNotify { Nonce = nonce, KeyId = key.KeyId, Algorithm = key.Algorithm, Records = [.. records] };
+        var options = context.Options;
         var pending = new PendingNotify
         {
             Nonce = nonce, Records = [.. records], Datagram = notify.ToSignedArray(key.Secret), Destination = destination,
-            Key = key, Transmissions = 1, Interval = _options.NotifyRetransmitInterval, NextDue = now + _options.NotifyRetransmitInterval,
+            Key = key, Transmissions = 1, Interval = options.NotifyRetransmitInterval, NextDue = now + options.NotifyRetransmitInterval,
         };
         _pending[nonce] = pending;
         foreach (var r in records) _unacknowledged[(destination.Address, r.Eid)] = nonce;
@@ -111,7 +144,7 @@ public sealed partial class MapServer
         Counters.UnsolicitedNotify();
     }
 
-    // Under _gate: a pending notification is done (acknowledged, or given up).
+    // A pending notification is done (acknowledged, or given up).
     private void Settle(PendingNotify p)
     {
         foreach (var r in p.Records)
@@ -120,8 +153,8 @@ public sealed partial class MapServer
         }
     }
 
-    // Under _gate: the EID leaves the unacknowledged notification this registrant holds for it; one left empty is dropped,
-    // one that still tells of other EIDs is signed again without it (same nonce: its ack still matches).
+    // The EID leaves the unacknowledged notification this registrant holds for it; one left empty is dropped, one that
+    // still tells of other EIDs is signed again without it (same nonce: its ack still matches).
     private void Supersede(IPEndPoint destination, EidPrefix eid)
     {
         if (!_unacknowledged.Remove((destination.Address, eid), out var nonce) || !_pending.TryGetValue(nonce, out var p)) return;
@@ -136,24 +169,27 @@ public sealed partial class MapServer
         p.Datagram = new MapNotify { Nonce = nonce, KeyId = p.Key.KeyId, Algorithm = p.Key.Algorithm, Records = left }.ToSignedArray(p.Key.Secret);
     }
 
-    // Under _gate: when the registrant at this address was told it lost the EID and has not acknowledged, its registration
-    // of the EID is a refresh that crossed the news: the news goes again now, and the record is skipped (Apply says so, and
-    // HandleRegister leaves the Map-Register unacknowledged).
-    private bool CrossedTheNews(IPEndPoint source, EidPrefix eid, string news, IDatagramSink sink)
+    /// <summary>
+    /// When the registrant at this address was told it lost the EID and has not acknowledged, its registration of the EID
+    /// is a refresh that crossed the news: the news goes again now, and the record is skipped (the caller leaves the
+    /// Map-Register unacknowledged).
+    /// </summary>
+    public bool CrossedTheNews(IPEndPoint source, EidPrefix eid, string news, IDatagramSink sink)
     {
         if (!_unacknowledged.TryGetValue((source.Address, eid), out var nonce) || !_pending.TryGetValue(nonce, out var p)) return false;
         sink.Send(p.Datagram, p.Destination);
         Counters.NotifyRetransmit();
         Counters.Reject(RejectReason.StaleRegistration);
-        LogRejected(RejectReason.StaleRegistration, source, $"{eid} {news}; this registrant has not acknowledged that yet (told again)");
+        MapServerLog.Rejected(context.Logger, RejectReason.StaleRegistration, source, $"{eid} {news}; this registrant has not acknowledged that yet (told again)");
         return true;
     }
 
-    // Under _gate. 3 retransmissions every interval, then NotifyBackoffRetries more with the interval doubling, then give up.
-    private void RetransmitDue(DateTimeOffset now, IDatagramSink sink, List<MapServerEvent> events)
+    /// <summary>3 retransmissions every interval, then NotifyBackoffRetries more with the interval doubling, then give up.</summary>
+    public void RetransmitDue(DateTimeOffset now, IDatagramSink sink, List<MapServerEvent> events)
     {
         if (_pending.Count == 0) return;
-        var maxTransmissions = 1 + _options.NotifyFixedRetries + _options.NotifyBackoffRetries;
+        var options = context.Options;
+        var maxTransmissions = 1 + options.NotifyFixedRetries + options.NotifyBackoffRetries;
         List<ulong>? done = null;
         foreach (var p in _pending.Values)
         {
@@ -167,7 +203,7 @@ public sealed partial class MapServer
                 {
                     if (r.Locators.Count > 0) _undelivered[(p.Destination.Address, r.Eid)] = (p.Destination, p.Key);
                     events.Add(new MoveNotifyGaveUp(now, r.Eid, p.Destination, p.Transmissions));
-                    LogNotifyGaveUp(r.Eid.ToString(), p.Destination, p.Transmissions);
+                    MapServerLog.NotifyGaveUp(context.Logger, r.Eid.ToString(), p.Destination, p.Transmissions);
                 }
                 continue;
             }
@@ -175,8 +211,8 @@ public sealed partial class MapServer
             sink.Send(p.Datagram, p.Destination);
             p.Transmissions++;
             Counters.NotifyRetransmit();
-            if (p.Transmissions > 1 + _options.NotifyFixedRetries) p.Interval *= 2;
-            else if (p.Transmissions == 1 + _options.NotifyFixedRetries) p.Interval *= 2;
+            if (p.Transmissions > 1 + options.NotifyFixedRetries) p.Interval *= 2;
+            else if (p.Transmissions == 1 + options.NotifyFixedRetries) p.Interval *= 2;
             p.NextDue = now + p.Interval;
         }
 
@@ -186,7 +222,8 @@ public sealed partial class MapServer
         }
     }
 
-    private DateTimeOffset? NextNotifyDue()
+    /// <summary>When the next retransmission is due, if any is pending.</summary>
+    public DateTimeOffset? NextNotifyDue()
     {
         DateTimeOffset? next = null;
         foreach (var p in _pending.Values)
@@ -197,39 +234,40 @@ public sealed partial class MapServer
         return next;
     }
 
-    private void HandleNotifyAck(ReadOnlySpan<byte> datagram, IPEndPoint source, List<MapServerEvent> events)
+    /// <summary>A Map-Notify-Ack: settles the notification it acknowledges (takes the lock; the MAC is checked outside it).</summary>
+    public void HandleNotifyAck(ReadOnlySpan<byte> datagram, IPEndPoint source, List<MapServerEvent> events)
     {
         if (!MapNotifyAck.TryReadView(datagram, out var view, out var error))
         {
             Counters.Reject(RejectReason.Malformed);
-            LogMalformed("Map-Notify-Ack", source, error.ToString());
+            MapServerLog.Malformed(context.Logger, "Map-Notify-Ack", source, error.ToString());
             return;
         }
 
         PendingNotify? pending;
-        lock (_gate)
+        lock (context.Gate)
         {
             _pending.TryGetValue(view.Nonce, out pending);
         }
 
         if (pending is null || !view.VerifyAuthentication(pending.Key.Secret, AuthPurpose.MapNotifyAck))
         {
-            Reject(RejectReason.UnmatchedNotifyAck, source, pending is null ? $"no Map-Notify pending with nonce {view.Nonce:x16}" : "Map-Notify-Ack authentication failed");
+            context.Reject(RejectReason.UnmatchedNotifyAck, source, pending is null ? $"no Map-Notify pending with nonce {view.Nonce:x16}" : "Map-Notify-Ack authentication failed");
             return;
         }
 
-        lock (_gate)
+        lock (context.Gate)
         {
             if (!_pending.Remove(view.Nonce)) return;
             Settle(pending);
             Counters.NotifyAck(); // counted with the removal: who sees no pending notify sees it counted
         }
 
-        var now = _time.GetUtcNow();
+        var now = context.Time.GetUtcNow();
         foreach (var r in pending.Records)
         {
             events.Add(new MoveNotifyAcknowledged(now, r.Eid, source, pending.Transmissions));
-            if (_logger.IsEnabled(LogLevel.Information)) LogNotifyAcked(r.Eid.ToString(), source, pending.Transmissions);
+            if (context.Logger.IsEnabled(LogLevel.Information)) MapServerLog.NotifyAcked(context.Logger, r.Eid.ToString(), source, pending.Transmissions);
         }
     }
 }
