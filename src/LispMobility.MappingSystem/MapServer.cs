@@ -52,8 +52,28 @@ public sealed class MapServer : IDatagramEngine
     /// <summary>The configured sites.</summary>
     public SiteRegistry Sites => _context.Sites;
 
+    private EventHandler<MapServerEvent>? _eventRaised;
+
     /// <summary>Raised (outside the lock) for registrations, moves, withdrawals, acknowledgements and SMRs.</summary>
-    public event EventHandler<MapServerEvent>? EventRaised;
+    public event EventHandler<MapServerEvent>? EventRaised
+    {
+        add
+        {
+            lock (Gate)
+            {
+                _eventRaised += value;
+                _context.Observed = _eventRaised is not null;
+            }
+        }
+        remove
+        {
+            lock (Gate)
+            {
+                _eventRaised -= value;
+                _context.Observed = _eventRaised is not null;
+            }
+        }
+    }
 
     /// <summary>Number of registered EID-prefixes.</summary>
     public int RegistrationCount { get { lock (Gate) { return _registrations.Table.Count; } } }
@@ -171,7 +191,7 @@ public sealed class MapServer : IDatagramEngine
 
     private void Raise(List<MapServerEvent> events)
     {
-        var handler = EventRaised;
+        var handler = _eventRaised;
         if (handler is null) return;
         foreach (var e in events)
         {

@@ -246,7 +246,7 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
             var etr = NewEtr(from, locators, record, message, now, lifetime, entry);
             entry.Etrs.Add(etr);
             _table.Add(entry);
-            events.Add(new EidRegistered(now, prefix, site.Name, locators, source));
+            if (context.Observed) events.Add(new EidRegistered(now, prefix, site.Name, locators, source));
             if (context.Logger.IsEnabled(LogLevel.Debug)) MapServerLog.Registered(context.Logger, prefix.ToString(), site.Name, source);
             if (previous is { Count: > 0 }) notifier.AnnounceMove(entry, covering!.Site.Name, previous, now, events);
 

@@ -19,6 +19,12 @@ internal sealed class ServerContext(MapServerOptions options, SiteRegistry sites
     public ILogger Logger { get; } = logger;
     public MapServerCounters Counters { get; } = new();
 
+    /// <summary>
+    /// Whether anyone observes the Map-Server's events: a standalone Map-Server has no observer, and the event of each new
+    /// registration was an object per registration for nobody (issue #18).
+    /// </summary>
+    public bool Observed { get; set; }
+
     public void Reject(RejectReason reason, IPEndPoint source, string detail)
     {
         Counters.Reject(reason);
