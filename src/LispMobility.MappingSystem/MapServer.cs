@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using LispMobility.Lisp;
 using LispMobility.Lisp.Addressing;
@@ -6,7 +5,7 @@ using LispMobility.Lisp.Messages;
 using LispMobility.Lisp.Records;
 using LispMobility.MappingSystem.Configuration;
 using LispMobility.MappingSystem.Registrations;
-using LispMobility.MappingSystem.Resolution;
+using LispMobility.MappingSystem.Serving;
 using LispMobility.Platform;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -18,28 +17,16 @@ namespace LispMobility.MappingSystem;
 /// time and queues datagrams to send. It authenticates Map-Registers, keeps registrations with expiry,
 /// tells previous registrants when an EID moves (unsolicited Map-Notify until acknowledged), solicits
 /// the ITRs that asked for a changed EID, and answers, forwards or negatively answers Map-Requests.
-/// Thread-safe: MAC checks run outside the one lock that guards the tables.
+/// Thread-safe: MAC checks run outside the one lock that guards the tables. It composes its parts, each owning its state:
+/// <see cref="RegistrationHandler"/> (registrations, expiry, replay), <see cref="Notifier"/> (unsolicited Map-Notifies and
+/// SMRs) and <see cref="RequestResolver"/> (Map-Requests).
 /// </summary>
-public sealed partial class MapServer : IDatagramEngine
+public sealed class MapServer : IDatagramEngine
 {
-    private readonly object _gate = new();
-    private readonly MapServerOptions _options;
-    private readonly TimeProvider _time;
-    private readonly NonceSource _nonces;
-    private readonly ILogger _logger;
-    private readonly SiteRegistry _sites;
-    private readonly RegistrationTable _table = new();
-    // Deadlines as UTC ticks: an item is 16 bytes, not 24 (one per registration, issue #18).
-    private readonly PriorityQueue<EtrRegistration, long> _expiry = new();
-    private readonly ReplayGuard _replay;
-    private readonly Dictionary<ulong, PendingNotify> _pending = [];
-    private readonly Dictionary<RegistrantId, Registrant> _registrantsById = [];
-    private readonly RequesterRateLimiter _rateLimiter;
-    private readonly RequesterRateLimiter _registeredRateLimiter;
-    // Source addresses of the registrations held now, each with how many it holds: their Map-Requests get the registered
-    // rate. Written under _gate, read by the receive path without it.
-    private readonly ConcurrentDictionary<IPAddress, int> _registrants = new();
-    private readonly SmrScheduler _smr;
+    private readonly ServerContext _context;
+    private readonly RegistrationHandler _registrations;
+    private readonly Notifier _notifier;
+    private readonly RequestResolver _resolver;
 
     /// <summary>Builds the engine from validated options (throws with every problem listed otherwise).</summary>
     public MapServer(MapServerOptions options, TimeProvider? time = null, NonceSource? nonces = null, ILogger<MapServer>? logger = null)
@@ -47,41 +34,59 @@ public sealed partial class MapServer : IDatagramEngine
         ArgumentNullException.ThrowIfNull(options);
         var errors = options.Validate();
         if (errors.Count > 0) throw new ArgumentException("invalid Map-Server configuration:" + Environment.NewLine + string.Join(Environment.NewLine, errors), nameof(options));
-        _options = options;
-        _time = time ?? TimeProvider.System;
-        _nonces = nonces ?? NonceSource.Random;
-        _logger = logger ?? NullLogger<MapServer>.Instance;
-        _sites = new SiteRegistry(options.Sites);
-        _rateLimiter = new RequesterRateLimiter(options.RequestsPerSecondPerRequester, options.RequestBurstPerRequester, options.MaxTrackedRequesters, _time);
-        _registeredRateLimiter = new RequesterRateLimiter(options.RegisteredRequestsPerSecond, options.RegisteredRequestBurst, options.MaxTrackedRequesters, _time);
-        _smr = new SmrScheduler(options, _time, _nonces);
-        _replay = new ReplayGuard(options.ReplayWindowSize, options.ReplayStateIdle);
+        _context = new ServerContext(options, new SiteRegistry(options.Sites), time ?? TimeProvider.System, nonces ?? NonceSource.Random,
+            logger ?? (ILogger)NullLogger<MapServer>.Instance);
+        _notifier = new Notifier(_context);
+        _registrations = new RegistrationHandler(_context, _notifier);
+        _resolver = new RequestResolver(_context, _registrations, _notifier);
     }
 
+    private object Gate => _context.Gate;
+
     /// <summary>Registrants whose replay state is kept (forgotten once their registrations expire or they fall idle).</summary>
-    public int ReplayStateCount { get { lock (_gate) { return _replay.Count; } } }
+    public int ReplayStateCount { get { lock (Gate) { return _registrations.ReplayStateCount; } } }
 
     /// <summary>What the Map-Server counted.</summary>
-    public MapServerCounters Counters { get; } = new();
+    public MapServerCounters Counters => _context.Counters;
 
     /// <summary>The configured sites.</summary>
-    public SiteRegistry Sites => _sites;
+    public SiteRegistry Sites => _context.Sites;
+
+    private EventHandler<MapServerEvent>? _eventRaised;
 
     /// <summary>Raised (outside the lock) for registrations, moves, withdrawals, acknowledgements and SMRs.</summary>
-    public event EventHandler<MapServerEvent>? EventRaised;
+    public event EventHandler<MapServerEvent>? EventRaised
+    {
+        add
+        {
+            lock (Gate)
+            {
+                _eventRaised += value;
+                _context.Observed = _eventRaised is not null;
+            }
+        }
+        remove
+        {
+            lock (Gate)
+            {
+                _eventRaised -= value;
+                _context.Observed = _eventRaised is not null;
+            }
+        }
+    }
 
     /// <summary>Number of registered EID-prefixes.</summary>
-    public int RegistrationCount { get { lock (_gate) { return _table.Count; } } }
+    public int RegistrationCount { get { lock (Gate) { return _registrations.Table.Count; } } }
 
     /// <summary>Unsolicited Map-Notifies still waiting for their Map-Notify-Ack.</summary>
-    public int PendingNotifyCount { get { lock (_gate) { return _pending.Count; } } }
+    public int PendingNotifyCount { get { lock (Gate) { return _notifier.PendingCount; } } }
 
     /// <summary>Every registration, one row per ETR.</summary>
     public IReadOnlyList<RegistrationInfo> ListRegistrations()
     {
-        lock (_gate)
+        lock (Gate)
         {
-            return _table.All.SelectMany(e => e.Etrs.Select(r => new RegistrationInfo(
+            return _registrations.Table.All.SelectMany(e => e.Etrs.Select(r => new RegistrationInfo(
                     e.Prefix, e.Site.Name, r.Locators, r.LastRegistered, r.ExpiresAt, r.Registrant,
                     r.Id.IsXtrId ? r.Id.Value : null, r.ProxyReply, r.Ttl)))
                 .OrderBy(r => r.Eid.ToString(), StringComparer.Ordinal).ToList();
@@ -91,12 +96,12 @@ public sealed partial class MapServer : IDatagramEngine
     /// <summary>The registration that a Map-Request for <paramref name="address"/> would use, if any.</summary>
     public RegistrationInfo? Lookup(LispAddress address)
     {
-        lock (_gate)
+        lock (Gate)
         {
-            var e = _table.Lookup(address);
+            var e = _registrations.Table.Lookup(address);
             if (e is null || e.Etrs.Count == 0) return null;
             var r = e.Etrs[0];
-            return new RegistrationInfo(e.Prefix, e.Site.Name, e.MergedLocators(), r.LastRegistered, r.ExpiresAt, r.Registrant, r.Id.IsXtrId ? r.Id.Value : null, e.ProxyReply, e.Ttl);
+            return new RegistrationInfo(e.Prefix, e.Site.Name, e.MergedLocators(), r.LastRegistered, r.ExpiresAt, r.Registrant, r.Id.IsXtrId ? r.Id.Value : null, e.AnyProxyReply, e.LowestTtl);
         }
     }
 
@@ -115,20 +120,20 @@ public sealed partial class MapServer : IDatagramEngine
         switch (type)
         {
             case LispMessageType.MapRegister:
-                HandleRegister(datagram, source, sink, events);
+                _registrations.HandleRegister(datagram, source, sink, events);
                 break;
             case LispMessageType.MapNotifyAck:
-                HandleNotifyAck(datagram, source, events);
+                _notifier.HandleNotifyAck(datagram, source, events);
                 break;
             case LispMessageType.EncapsulatedControlMessage:
-                HandleEcm(datagram, source, sink);
+                _resolver.HandleEcm(datagram, source, sink);
                 break;
             case LispMessageType.MapRequest:
-                HandleDirectRequest(datagram, source, sink);
+                _resolver.HandleDirectRequest(datagram, source, sink);
                 break;
             default:
                 Counters.Reject(RejectReason.UnexpectedType);
-                LogUnexpected((int)type, source);
+                MapServerLog.Unexpected(_context.Logger, (int)type, source);
                 break;
         }
 
@@ -158,15 +163,15 @@ public sealed partial class MapServer : IDatagramEngine
     public TimeSpan? OnTimer(IDatagramSink sink)
     {
         ArgumentNullException.ThrowIfNull(sink);
-        var now = _time.GetUtcNow();
+        var now = _context.Time.GetUtcNow();
         var events = new List<MapServerEvent>(0);
         DateTimeOffset? next;
-        lock (_gate)
+        lock (Gate)
         {
-            ExpireDue(now, sink, events);
-            _replay.Sweep(now);
-            RetransmitDue(now, sink, events);
-            next = Earliest(_smr.SendDue(now, sink, events, Counters), NextNotifyDue(), _expiry.TryPeek(out _, out var e) ? new DateTimeOffset(e, TimeSpan.Zero) : null);
+            _registrations.ExpireDue(now, sink, events);
+            _registrations.SweepReplay(now);
+            _notifier.RetransmitDue(now, sink, events);
+            next = Earliest(_notifier.SendSmrsDue(now, sink, events), _notifier.NextNotifyDue(), _registrations.NextExpiry);
         }
 
         Raise(events);
@@ -186,7 +191,7 @@ public sealed partial class MapServer : IDatagramEngine
 
     private void Raise(List<MapServerEvent> events)
     {
-        var handler = EventRaised;
+        var handler = _eventRaised;
         if (handler is null) return;
         foreach (var e in events)
         {
@@ -196,11 +201,8 @@ public sealed partial class MapServer : IDatagramEngine
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
-                LogObserverFault(ex);
+                MapServerLog.ObserverFault(_context.Logger, ex);
             }
         }
     }
-
-    private IPEndPoint NotifyDestination(IPEndPoint registrant) =>
-        _options.MapNotifyPort == 0 ? registrant : new IPEndPoint(registrant.Address, _options.MapNotifyPort);
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using LispMobility.Lisp.Addressing;
 using LispMobility.Lisp.Auth;
@@ -8,31 +9,63 @@ using LispMobility.MappingSystem.Registrations;
 using LispMobility.Platform;
 using Microsoft.Extensions.Logging;
 
-namespace LispMobility.MappingSystem;
+namespace LispMobility.MappingSystem.Serving;
 
-public sealed partial class MapServer
+/// <summary>
+/// The Map-Server's registrations (RFC 9301 §8.2): authenticates Map-Registers (outside the lock), admits them past the
+/// replay guard, keeps the registrations with their expiry and the registrants they share, and acknowledges them with a
+/// Map-Notify. A move or a withdrawal is news for the <see cref="Notifier"/>.
+/// </summary>
+internal sealed class RegistrationHandler(ServerContext context, Notifier notifier)
 {
+    private readonly RegistrationTable _table = new();
+    // Deadlines as UTC ticks: an item is 16 bytes, not 24 (one per registration, issue #18).
+    private readonly PriorityQueue<EtrRegistration, long> _expiry = new();
+    private readonly ReplayGuard _replay = new(context.Options.ReplayWindowSize, context.Options.ReplayStateIdle);
+    private readonly Dictionary<RegistrantId, Registrant> _registrantsById = [];
+    // Source addresses of the registrations held now, each with how many it holds: their Map-Requests get the registered
+    // rate. Written under the lock, read by the receive path without it.
+    private readonly ConcurrentDictionary<IPAddress, int> _registrants = new();
+
     [ThreadStatic]
     private static List<Site>? t_candidates;
 
-    private void HandleRegister(ReadOnlySpan<byte> datagram, IPEndPoint source, IDatagramSink sink, List<MapServerEvent> events)
+    private MapServerCounters Counters => context.Counters;
+
+    /// <summary>The registered EID-prefixes (under the lock).</summary>
+    public RegistrationTable Table => _table;
+
+    /// <summary>Registrants whose replay state is kept (under the lock).</summary>
+    public int ReplayStateCount => _replay.Count;
+
+    /// <summary>Whether <paramref name="address"/> holds a registration now (without the lock).</summary>
+    public bool IsRegistrant(IPAddress address) => _registrants.ContainsKey(address);
+
+    /// <summary>The earliest expiry deadline queued, if any (under the lock).</summary>
+    public DateTimeOffset? NextExpiry => _expiry.TryPeek(out _, out var e) ? new DateTimeOffset(e, TimeSpan.Zero) : null;
+
+    /// <summary>Forgets replay state of registrants idle too long (under the lock).</summary>
+    public void SweepReplay(DateTimeOffset now) => _replay.Sweep(now);
+
+    /// <summary>A Map-Register: verified, applied under the lock, acknowledged when it asks to be.</summary>
+    public void HandleRegister(ReadOnlySpan<byte> datagram, IPEndPoint source, IDatagramSink sink, List<MapServerEvent> events)
     {
         if (!MapRegister.TryReadView(datagram, out var view, out var error))
         {
             Counters.Reject(RejectReason.Malformed);
-            LogMalformed("Map-Register", source, error.ToString());
+            MapServerLog.Malformed(context.Logger, "Map-Register", source, error.ToString());
             return;
         }
 
         if (view.Algorithm == AuthAlgorithm.None)
         {
-            Reject(RejectReason.NoAuthentication, source, "Map-Register without authentication");
+            context.Reject(RejectReason.NoAuthentication, source, "Map-Register without authentication");
             return;
         }
 
         if (view.RecordCount == 0)
         {
-            Reject(RejectReason.NoSite, source, "Map-Register with no records");
+            context.Reject(RejectReason.NoSite, source, "Map-Register with no records");
             return;
         }
 
@@ -40,10 +73,10 @@ public sealed partial class MapServer
         foreach (var r in view.Records) { first = r.Eid; break; }
 
         var candidates = t_candidates ??= new List<Site>(4);
-        _sites.Candidates(first, candidates);
+        context.Sites.Candidates(first, candidates);
         if (candidates.Count == 0)
         {
-            Reject(RejectReason.NoSite, source, $"no site admits {first}");
+            context.Reject(RejectReason.NoSite, source, $"no site admits {first}");
             return;
         }
 
@@ -65,7 +98,7 @@ public sealed partial class MapServer
 
         if (site is null || key is null)
         {
-            Reject(anyKey ? RejectReason.AuthenticationFailed : RejectReason.UnknownKey, source,
+            context.Reject(anyKey ? RejectReason.AuthenticationFailed : RejectReason.UnknownKey, source,
                 anyKey ? $"authentication failed for {first} (key-id {view.KeyId})" : $"no key-id {view.KeyId} with {view.Algorithm} at the sites of {first}");
             return;
         }
@@ -76,7 +109,7 @@ public sealed partial class MapServer
         {
             if (site.Admit(r.Eid) is null)
             {
-                Reject(RejectReason.EidOutsideSite, source, $"{r.Eid} is outside site {site.Name}");
+                context.Reject(RejectReason.EidOutsideSite, source, $"{r.Eid} is outside site {site.Name}");
                 return;
             }
 
@@ -91,7 +124,7 @@ public sealed partial class MapServer
                 {
                     if (!allowed.Contains(l.Address.WithInstanceId(null)))
                     {
-                        Reject(RejectReason.RlocNotAllowed, source, $"RLOC {l.Address} is not allowed for site {site.Name}");
+                        context.Reject(RejectReason.RlocNotAllowed, source, $"RLOC {l.Address} is not allowed for site {site.Name}");
                         return;
                     }
                 }
@@ -101,9 +134,9 @@ public sealed partial class MapServer
         var message = new RegisterBits(view.Flags);
         var nonce = view.Nonce;
         var id = view.XtrId is { } x ? new RegistrantId(x, true) : RegistrantId.FromAddress(source.Address);
-        var now = _time.GetUtcNow();
+        var now = context.Time.GetUtcNow();
         var stale = false;
-        lock (_gate)
+        lock (context.Gate)
         {
             // RFC 9301 lets an ETR that asks for no Map-Notify send nonce 0 every time; such registrations have no replay
             // protection, so they are accepted only from sites configured for it.
@@ -111,17 +144,17 @@ public sealed partial class MapServer
             if (!zeroNonceAllowed && !_replay.Admit(id, site, view.KeyId, nonce, site.ReplayProtection, now, now + Lifetime(records, message), out var why))
             {
                 Counters.Reject(RejectReason.Replay);
-                LogRejected(RejectReason.Replay, source, why);
+                MapServerLog.Rejected(context.Logger, RejectReason.Replay, source, why);
                 return;
             }
 
             var from = Intern(id, source, key);
             foreach (var record in records) stale |= !Apply(record, message, site, from, now, sink, events);
-            RetellUndelivered(source);
-            SendAnnouncements(now, sink);
+            notifier.RetellUndelivered(source, _table);
+            notifier.SendAnnouncements(now, sink);
 
             // SMRs not held back by their rate limit go now: waiting for the timer loop would add up to its period to every move.
-            _smr.SendDue(now, sink, events, Counters);
+            notifier.SendSmrsDue(now, sink, events);
         }
 
         Counters.RegisterAccepted();
@@ -129,14 +162,14 @@ public sealed partial class MapServer
         // has heard the news it crossed (and either gave the EID up or, the host being there, registers it anew).
         if (message.WantMapNotify && !stale)
         {
-            sink.Send(NotifyFor(view, key), NotifyDestination(source));
+            sink.Send(NotifyFor(view, key), context.NotifyDestination(source));
             Counters.MapNotifySent();
         }
     }
 
     // How long a registered record lives: its TTL under the T bit, else the registration timeout (RFC 9301 §8.2).
     private TimeSpan Lifetime(MappingRecord record, RegisterBits message) =>
-        message.UseTtlForTimeout && record.Ttl != MappingRecord.TtlLocalPolicy ? TimeSpan.FromMinutes(record.Ttl) : _options.RegistrationTimeout;
+        message.UseTtlForTimeout && record.Ttl != MappingRecord.TtlLocalPolicy ? TimeSpan.FromMinutes(record.Ttl) : context.Options.RegistrationTimeout;
 
     // How long what one Map-Register registered lives: its longest record.
     private TimeSpan Lifetime(MappingRecord[] records, RegisterBits message)
@@ -176,7 +209,7 @@ public sealed partial class MapServer
         public bool WantMapNotify => (Flags & WantNotifyBit) != 0;
     }
 
-    // Under _gate. False when the record was skipped as crossing the news (CrossedTheNews).
+    // Under the lock. False when the record was skipped as crossing the news (CrossedTheNews).
     private bool Apply(MappingRecord record, RegisterBits message, Site site, Registrant from, DateTimeOffset now, IDatagramSink sink,
         List<MapServerEvent> events)
     {
@@ -203,19 +236,21 @@ public sealed partial class MapServer
         else from.LastLocators = locators;
         if (!hasEntry)
         {
-            if (CrossedTheNews(source, prefix, "is registered nowhere since this registrant lost it", sink)) return false;
+            if (notifier.CrossedTheNews(source, prefix, "is registered nowhere since this registrant lost it", sink)) return false;
 
-            entry = new RegisteredEid(prefix, site);
+            // The EID-prefix's object is its first ETR's registration too: one surviving object per new registration.
+            entry = new RegisteredEid(prefix, site) { From = from, Locators = locators };
             // A more-specific (a VM's /32) appearing under a covering prefix registered by someone else
             // is a move away from them: they must stop attracting that EID.
             var covering = prefix.MaskLength > 0 ? _table.Lookup(prefix.Address, prefix.MaskLength - 1) : null;
             var previous = covering is null ? null : covering.Etrs.Where(e => e.Id != id).ToList();
-            var etr = NewEtr(from, locators, record, message, now, lifetime, entry);
-            entry.Etrs.Add(etr);
+            EtrRegistration etr = entry;
+            InitEtr(entry, record, message, now, lifetime);
+            entry.AddSelf();
             _table.Add(entry);
-            events.Add(new EidRegistered(now, prefix, site.Name, locators, source));
-            if (_logger.IsEnabled(LogLevel.Debug)) LogRegistered(prefix.ToString(), site.Name, source);
-            if (previous is { Count: > 0 }) AnnounceMove(entry, covering!.Site.Name, previous, now, events);
+            if (context.Observed) events.Add(new EidRegistered(now, prefix, site.Name, locators, source));
+            if (context.Logger.IsEnabled(LogLevel.Debug)) MapServerLog.Registered(context.Logger, prefix.ToString(), site.Name, source);
+            if (previous is { Count: > 0 }) notifier.AnnounceMove(entry, covering!.Site.Name, previous, now, events);
 
             // The other order, as after a Map-Server restart: a site's aggregate registered after more-specifics other sites
             // hold under it. Its xTR must learn they are away, or it keeps attracting them. Aggregates are rare: a scan is fine.
@@ -223,18 +258,18 @@ public sealed partial class MapServer
             {
                 foreach (var away in _table.All.Where(m => m.Site != site && m.Prefix.MaskLength > prefix.MaskLength && prefix.Contains(m.Prefix.Address)).ToList())
                 {
-                    AnnounceMove(away, site.Name, [etr], now, events);
+                    notifier.AnnounceMove(away, site.Name, [etr], now, events);
                 }
             }
 
-            _smr.MappingChanged(prefix, now);
+            notifier.MappingChanged(prefix, now);
             return true;
         }
 
         var existing = entry.Etrs.Find(e => e.Id == id);
         if (entry.Site != site || existing is null && !message.MergeRequest)
         {
-            if (CrossedTheNews(source, prefix, $"moved to site {entry.Site.Name}", sink)) return false;
+            if (notifier.CrossedTheNews(source, prefix, $"moved to site {entry.Site.Name}", sink)) return false;
 
             // Another site (or, without merge, another ETR) now holds the EID: replace, and tell the previous ones.
             var fromSite = entry.Site.Name;
@@ -250,38 +285,46 @@ public sealed partial class MapServer
             entry.Site = site;
             if (existing is null) entry.Etrs.Add(NewEtr(from, locators, record, message, now, lifetime, entry));
             else Refresh(existing, from, locators, record, message, now, lifetime);
-            AnnounceMove(entry, fromSite, previous, now, events);
+            notifier.AnnounceMove(entry, fromSite, previous, now, events);
             // The registrant takes the EID back in the Map-Register whose aggregate (applied first) queued the news that it
             // lost it: that news is stale before it leaves, and would leave the registrant away for an EID it holds.
-            _announcements.RemoveAll(a => a.Destination.Address.Equals(source.Address) && a.Record.Eid == prefix);
-            _smr.MappingChanged(prefix, now);
+            notifier.Unannounce(source.Address, prefix);
+            notifier.MappingChanged(prefix, now);
             return true;
         }
 
         if (existing is null)
         {
             entry.Etrs.Add(NewEtr(from, locators, record, message, now, lifetime, entry));
-            _smr.MappingChanged(prefix, now);
+            notifier.MappingChanged(prefix, now);
             return true;
         }
 
         var changed = !existing.Locators.AsSpan().SequenceEqual(locators);
         Refresh(existing, from, locators, record, message, now, lifetime);
-        if (changed) _smr.MappingChanged(prefix, now);
+        if (changed) notifier.MappingChanged(prefix, now);
         return true;
     }
 
     private EtrRegistration NewEtr(Registrant from, Locator[] locators, MappingRecord record, RegisterBits message, DateTimeOffset now,
         TimeSpan lifetime, RegisteredEid owner)
     {
-        var etr = new EtrRegistration
-        {
-            From = from, Locators = locators, Ttl = record.Ttl, MapVersion = record.MapVersion,
-            ProxyReply = message.ProxyMapReply, Merge = message.MergeRequest, LastRegistered = now, ExpiresAt = now + lifetime, Owner = owner,
-        };
-        QueueExpiry(etr, etr.ExpiresAt.UtcTicks);
-        CountRegistrant(from.EndPoint.Address, +1);
+        var etr = new EtrRegistration { From = from, Locators = locators, Owner = owner };
+        InitEtr(etr, record, message, now, lifetime);
         return etr;
+    }
+
+    // A new ETR registration (From and Locators set): its fields, expiry and registrant count.
+    private void InitEtr(EtrRegistration etr, MappingRecord record, RegisterBits message, DateTimeOffset now, TimeSpan lifetime)
+    {
+        etr.Ttl = record.Ttl;
+        etr.MapVersion = record.MapVersion;
+        etr.ProxyReply = message.ProxyMapReply;
+        etr.Merge = message.MergeRequest;
+        etr.LastRegistered = now;
+        etr.ExpiresAt = now + lifetime;
+        QueueExpiry(etr, etr.ExpiresAt.UtcTicks);
+        CountRegistrant(etr.From.EndPoint.Address, +1);
     }
 
     private void Refresh(EtrRegistration etr, Registrant from, Locator[] locators, MappingRecord record, RegisterBits message,
@@ -308,7 +351,7 @@ public sealed partial class MapServer
         etr.ExpiresAt = expires;
     }
 
-    // Under _gate.
+    // Under the lock.
     private void RemoveEtr(RegisteredEid entry, EtrRegistration etr, DateTimeOffset now, bool expired, IDatagramSink sink, List<MapServerEvent> events)
     {
         if (!etr.Removed) CountRegistrant(etr.Registrant.Address, -1);
@@ -317,23 +360,23 @@ public sealed partial class MapServer
         if (entry.Etrs.Count == 0)
         {
             _table.Remove(entry);
-            AnnounceGone(entry);
+            notifier.AnnounceGone(entry);
             events.Add(new EidUnregistered(now, entry.Prefix, entry.Site.Name, expired));
-            if (_logger.IsEnabled(LogLevel.Debug)) LogUnregistered(entry.Prefix.ToString(), entry.Site.Name, expired);
+            if (context.Logger.IsEnabled(LogLevel.Debug)) MapServerLog.Unregistered(context.Logger, entry.Prefix.ToString(), entry.Site.Name, expired);
         }
 
-        _smr.MappingChanged(entry.Prefix, now);
-        _smr.SendDue(now, sink, events, Counters);
+        notifier.MappingChanged(entry.Prefix, now);
+        notifier.SendSmrsDue(now, sink, events);
     }
 
-    // Under _gate. One queue item per registration stands for it: the last queued (see ExpireDue).
+    // Under the lock. One queue item per registration stands for it: the last queued (see ExpireDue).
     private void QueueExpiry(EtrRegistration etr, long utcTicks)
     {
         etr.QueuedFor = utcTicks;
         _expiry.Enqueue(etr, utcTicks);
     }
 
-    // Under _gate. The registrant as its registrations share it: a new one when it registers from another address or with
+    // Under the lock. The registrant as its registrations share it: a new one when it registers from another address or with
     // another key (the registrations it has not refreshed since keep the old one, as they kept their own copies before).
     private Registrant Intern(RegistrantId id, IPEndPoint source, SiteKey key)
     {
@@ -346,7 +389,7 @@ public sealed partial class MapServer
         return slot;
     }
 
-    // Under _gate.
+    // Under the lock.
     private void CountRegistrant(IPAddress address, int delta)
     {
         var count = _registrants.GetValueOrDefault(address) + delta;
@@ -354,8 +397,8 @@ public sealed partial class MapServer
         else _registrants.TryRemove(address, out _);
     }
 
-    // Under _gate.
-    private void ExpireDue(DateTimeOffset now, IDatagramSink sink, List<MapServerEvent> events)
+    /// <summary>Removes the registrations whose deadline passed (under the lock).</summary>
+    public void ExpireDue(DateTimeOffset now, IDatagramSink sink, List<MapServerEvent> events)
     {
         while (_expiry.TryPeek(out var etr, out var due) && due <= now.UtcTicks)
         {
@@ -372,12 +415,6 @@ public sealed partial class MapServer
             Counters.RegistrationExpired();
         }
 
-        SendAnnouncements(now, sink);
-    }
-
-    private void Reject(RejectReason reason, IPEndPoint source, string detail)
-    {
-        Counters.Reject(reason);
-        LogRejected(reason, source, detail);
+        notifier.SendAnnouncements(now, sink);
     }
 }
