@@ -149,6 +149,16 @@ public sealed class DataPlaneHostTests : IDisposable
             $"A: {a.Counters.Encapsulated} out, {a.Counters.Decapsulated} in; B: {b.Counters.Encapsulated} out, {b.Counters.Decapsulated} in");
     }
 
+    [Fact]
+    public void A_packet_the_kernel_refuses_to_send_toward_an_rloc_without_a_route_is_counted_not_lost_silently()
+    {
+        // The map-cache names an RLOC this namespace has no route to: the raw send fails with ENETUNREACH.
+        var a = Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "203.0.113.9", iid: 0);
+        Assert.Throws<InvalidOperationException>(() => NetworkNamespace.Run("ip", $"netns exec {_a.Name} ping -c 2 -i 0.2 -W 1 -I 10.9.0.5 172.16.4.10"));
+        Assert.Equal(2, a.Counters.Encapsulated);
+        Assert.Equal(2, a.Counters.Dropped(DataPlaneDrop.DeviceRefused));
+    }
+
     private sealed class NoSignals : IDataPlaneSignals
     {
         public void MapCacheMiss(LispAddress destination) { }

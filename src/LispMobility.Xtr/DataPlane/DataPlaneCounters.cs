@@ -38,6 +38,11 @@ public enum DataPlaneDrop
     /// the TUN once IPv6 is up on it): dropped without a Map-Request.
     /// </summary>
     NotUnicast,
+    /// <summary>
+    /// Forwarded, and refused by the kernel on the way out: the outer packet's send failed (no route to the RLOC, socket
+    /// buffer full) or the TUN's queue was full, as on a congested link.
+    /// </summary>
+    DeviceRefused,
 }
 
 /// <summary>What the data plane counted; updated from every forwarding thread without a lock.</summary>
@@ -69,6 +74,11 @@ public sealed class DataPlaneCounters
     public IReadOnlyDictionary<DataPlaneDrop, long> Drops() => Enum.GetValues<DataPlaneDrop>().ToDictionary(r => r, Dropped);
 
     internal void Drop(DataPlaneDrop reason) => Interlocked.Increment(ref _drops[(int)reason]);
+
+    internal void Drop(DataPlaneDrop reason, long count)
+    {
+        if (count > 0) Interlocked.Add(ref _drops[(int)reason], count);
+    }
 
     internal void Encapsulation() => Interlocked.Increment(ref _encapsulated);
 

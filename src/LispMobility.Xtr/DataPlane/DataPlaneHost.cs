@@ -128,6 +128,7 @@ public sealed partial class DataPlaneHost : IDisposable
         var sender = _sender!;
         using var reader = new TunReader(tun, Batch, ItrEncapsulator.Headroom, 65536, _options.DataPlane.IoUring);
         if (_options.DataPlane.IoUring && !reader.Batched) LogNoRing("TUN reads", reader.RingErrno);
+        var refused = sender.Errors;
         while (!_stop.IsCancellationRequested)
         {
             // While packets wait for a Map-Reply the loop polls every millisecond: the reply lands in the engine on another
@@ -145,6 +146,8 @@ public sealed partial class DataPlaneHost : IDisposable
             }
 
             sender.Flush();
+            Counters.Drop(DataPlaneDrop.DeviceRefused, sender.Errors - refused);
+            refused = sender.Errors;
             reader.Rearm();
         }
 
@@ -157,7 +160,7 @@ public sealed partial class DataPlaneHost : IDisposable
                     sender.Queue(packets[output]);
                     break;
                 case ItrVerdict.IcmpReply:
-                    tun.Write(icmp.AsSpan(output));
+                    if (!tun.Write(icmp.AsSpan(output))) Counters.Drop(DataPlaneDrop.DeviceRefused);
                     break;
             }
         }
@@ -171,6 +174,7 @@ public sealed partial class DataPlaneHost : IDisposable
         var tun = _tun!;
         using var writer = new TunWriter(tun, Batch, 65536, _options.DataPlane.IoUring);
         if (_options.DataPlane.IoUring && !writer.Batched) LogNoRing("TUN writes", writer.RingErrno);
+        var refused = 0L;
         while (!_stop.IsCancellationRequested)
         {
             var n = socket.Receive();
@@ -184,6 +188,8 @@ public sealed partial class DataPlaneHost : IDisposable
             }
 
             writer.Flush();
+            Counters.Drop(DataPlaneDrop.DeviceRefused, writer.Dropped - refused);
+            refused = writer.Dropped;
         }
     }
 
