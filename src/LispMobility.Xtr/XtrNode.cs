@@ -121,9 +121,16 @@ public sealed class XtrNode : ITunnelRouter, IXtrStatus, IAsyncDisposable
     /// <summary>The bound endpoints.</summary>
     public IReadOnlyList<IPEndPoint> LocalEndpoints => _transport.LocalEndpoints;
 
+    /// <summary>
+    /// The EIDs a crashed run held away (its blackhole routes, found at <see cref="Start"/>): a VM may have come back while
+    /// the agent was down and announced itself before it restarted, so only a probe can tell whether it is here.
+    /// </summary>
+    public IReadOnlyList<IPAddress> HeldAwayByLastRun { get; private set; } = [];
+
     /// <summary>Removes what a crashed run left in the route table, starts the loops and registers the database.</summary>
     public void Start()
     {
+        HeldAwayByLastRun = [.. _routes.List().Where(r => r.Kind == HostRouteKind.Blackhole).Select(r => r.Address)];
         _routes.RemoveAll();
         Engine.ControlPort = _transport.LocalEndpoints[0].Port;
         _transport.Start();

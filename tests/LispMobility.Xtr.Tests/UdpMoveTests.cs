@@ -43,6 +43,21 @@ public sealed class UdpMoveTests : IAsyncLifetime
         await _ms.DisposeAsync();
     }
 
+    [Fact]
+    public async Task A_restart_names_the_eids_the_crashed_run_held_away_and_clears_every_route_it_left()
+    {
+        // What a kill -9 leaves in the kernel: a blackhole for a host that had moved away, a local route for one that was here.
+        var routes = new InMemoryRouteTable();
+        routes.Set(new HostRoute(IPAddress.Parse("10.200.0.8"), HostRouteKind.Blackhole, null));
+        routes.Set(new HostRoute(IPAddress.Parse("10.200.0.9"), HostRouteKind.Local, "srv"));
+        await _c.DisposeAsync();
+        _c = new XtrNode(_lab.SiteC(), routes);
+        _c.Start();
+
+        Assert.Equal([IPAddress.Parse("10.200.0.8")], _c.HeldAwayByLastRun);
+        Assert.DoesNotContain(routes.List(), r => r.Address.Equals(IPAddress.Parse("10.200.0.8")) || r.Address.Equals(IPAddress.Parse("10.200.0.9")));
+    }
+
     private static async Task Eventually(Func<bool> condition, string what)
     {
         var until = DateTime.UtcNow + Patience;

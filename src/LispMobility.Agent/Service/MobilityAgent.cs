@@ -125,12 +125,37 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
         }
     }
 
-    private void ProbeWhenAway(ILivenessProbe dataPlane) =>
+    private void ProbeWhenAway(ILivenessProbe dataPlane)
+    {
         Xtr.EventRaised += (_, e) =>
         {
             // Off the xTR's receive thread, which raised the event; a few at a time (the rest are real moves, see below).
             if (e is HostAway away && _probes.Wait(0)) _ = Task.Run(() => ProbeAfterAwayAsync(dataPlane, away.Eid.Address.ToIPAddress()));
         };
+
+        // What the last run held away, it held away for a reason the restart forgot: a VM that came back while this agent
+        // was down, and announced itself before it restarted, is silent now, and no journal row places it here (the move
+        // away was the other site's). Each is probed once, a few at a time; one that answers moves back like any sighting.
+        var leftovers = Xtr.HeldAwayByLastRun;
+        if (leftovers.Count == 0) return;
+        LogProbingLeftovers(leftovers.Count);
+        _tasks.Add(Task.Run(async () =>
+        {
+            foreach (var eid in leftovers)
+            {
+                try
+                {
+                    await _probes.WaitAsync(_stop.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                _ = Task.Run(() => ProbeAfterAwayAsync(dataPlane, eid));
+            }
+        }));
+    }
 
     // Told another site holds a host (across subnets, where no L2 reaches the other site): if it still answers an ARP probe
     // here, the news crossed a move back that the detector took for noise (the VM returned before the news arrived, so the
@@ -230,6 +255,9 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
 
     [LoggerMessage(EventId = 5206, Level = LogLevel.Information, Message = "Map-Server {MapServer} acknowledges again after {Seconds:0} s of silence: reconciling")]
     private partial void LogReconnected(string mapServer, double seconds);
+
+    [LoggerMessage(EventId = 5208, Level = LogLevel.Information, Message = "The last run left {Count} EID(s) held away (blackhole routes): probing each here once, in case its VM came back while the agent was down")]
+    private partial void LogProbingLeftovers(int count);
 
     [LoggerMessage(EventId = 5207, Level = LogLevel.Error, Message = "The reconciliation ({Cause}) failed")]
     private partial void LogReconcileFailed(Exception exception, string cause);

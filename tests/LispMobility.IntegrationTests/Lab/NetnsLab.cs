@@ -242,8 +242,9 @@ public sealed class NetnsLab : IAsyncDisposable
     /// <summary>
     /// Moves the VM's veth to a site's server bridge and lets the VM announce itself, as a live migration does: a gratuitous
     /// ARP for its IPv4 address right after the switchover, an unsolicited NA for its IPv6 address (its kernel's, as on a
-    /// hypervisor's announce; see netns-lab.sh), then two more gratuitous ARPs 100 ms apart. The switchover and the first
-    /// GARP take a millisecond or two (<see cref="VmSwitchover"/>: no process per step).
+    /// hypervisor's announce; see netns-lab.sh), then two more gratuitous ARPs a second apart (as `arping -U -c 3` did before:
+    /// an agent restarted within two seconds of the move still sees one, which the chaos tests rely on). The switchover and
+    /// the first GARP take a millisecond or two (<see cref="VmSwitchover"/>: no process per step).
     /// </summary>
     public async Task MoveVmAsync(string site, bool cold = false)
     {
@@ -286,7 +287,7 @@ public sealed class NetnsLab : IAsyncDisposable
     {
         for (var i = 0; i < 2; i++)
         {
-            await Task.Delay(100).ConfigureAwait(false);
+            await Task.Delay(1000).ConfigureAwait(false);
             switchover.Garp(address);
         }
     }
