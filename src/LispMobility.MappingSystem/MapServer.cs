@@ -101,7 +101,7 @@ public sealed class MapServer : IDatagramEngine
             var e = _registrations.Table.Lookup(address);
             if (e is null || e.Etrs.Count == 0) return null;
             var r = e.Etrs[0];
-            return new RegistrationInfo(e.Prefix, e.Site.Name, e.MergedLocators(), r.LastRegistered, r.ExpiresAt, r.Registrant, r.Id.IsXtrId ? r.Id.Value : null, e.AnyProxyReply, e.LowestTtl);
+            return new RegistrationInfo(e.Prefix, e.Site.Name, e.MergedLocators(), r.LastRegistered, r.ExpiresAt, r.Registrant, r.Id.IsXtrId ? r.Id.Value : null, e.ProxyReply, e.Ttl);
         }
     }
 

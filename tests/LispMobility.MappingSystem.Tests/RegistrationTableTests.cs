@@ -1,6 +1,4 @@
-using System.Net;
 using LispMobility.Lisp.Addressing;
-using LispMobility.Lisp.Auth;
 using LispMobility.MappingSystem.Configuration;
 using LispMobility.MappingSystem.Registrations;
 
@@ -10,11 +8,10 @@ namespace LispMobility.MappingSystem.Tests;
 public sealed class RegistrationTableTests
 {
     private static readonly Site Site = new(new SiteOptions { Name = "dc1" });
-    private static readonly Registrant Etr = new(new RegistrantId(1, true), new IPEndPoint(IPAddress.Loopback, 4342), new SiteKey(1, AuthAlgorithm.HmacSha256_128, [1]));
 
     private static RegisteredEid Add(RegistrationTable table, string prefix)
     {
-        var entry = new RegisteredEid(EidPrefix.Parse(prefix), Site) { From = Etr, Locators = [] };
+        var entry = new RegisteredEid(EidPrefix.Parse(prefix), Site);
         table.Add(entry);
         return entry;
     }

@@ -5,11 +5,8 @@ using LispMobility.MappingSystem.Configuration;
 
 namespace LispMobility.MappingSystem.Registrations;
 
-/// <summary>
-/// One ETR's registration of one EID-prefix. Not sealed: the first ETR of an EID-prefix is the prefix's own object
-/// (<see cref="RegisteredEid"/>), one object per registration where two survived and were copied by the GC (issue #18).
-/// </summary>
-internal class EtrRegistration
+/// <summary>One ETR's registration of one EID-prefix.</summary>
+internal sealed class EtrRegistration
 {
     /// <summary>Who registered, from where, with which key (shared by the registrant's registrations).</summary>
     public required Registrant From { get; set; }
@@ -40,10 +37,9 @@ internal class EtrRegistration
 /// <summary>
 /// The ETRs that registered one EID-prefix, kept in the prefix's own object: almost every EID has one ETR, and a
 /// <see cref="List{T}"/> would add two objects (the list and its array) to each of a Map-Server's hundreds of thousands of
-/// registrations, memory the GC copies as they age (issue #18). The first ETR is a field; more go to an array. The object
-/// is itself an <see cref="EtrRegistration"/>: the EID-prefix's first ETR (see <see cref="RegisteredEid"/>).
+/// registrations, memory the GC copies as they age (issue #18). The first ETR is a field; more go to an array.
 /// </summary>
-internal abstract class EtrSet : EtrRegistration, IEnumerable<EtrRegistration>
+internal abstract class EtrSet : IEnumerable<EtrRegistration>
 {
     private EtrRegistration? _first;
     private EtrRegistration[]? _more; // every ETR, once there were two
@@ -119,11 +115,7 @@ internal abstract class EtrSet : EtrRegistration, IEnumerable<EtrRegistration>
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }
 
-/// <summary>
-/// An EID-prefix with the ETRs of one site that registered it. The object is also the registration of the ETR that
-/// created it (added with <see cref="AddSelf"/>): once that ETR is removed its fields are dead, never reused, so a
-/// reference to it (an expiry queue item, the previous ETRs of a move) keeps seeing the removed registration.
-/// </summary>
+/// <summary>An EID-prefix with the ETRs of one site that registered it.</summary>
 internal sealed class RegisteredEid(EidPrefix prefix, Site site) : EtrSet
 {
     private int _roundRobin;
@@ -134,25 +126,15 @@ internal sealed class RegisteredEid(EidPrefix prefix, Site site) : EtrSet
     /// <summary>The ETRs (this object itself: see <see cref="EtrSet"/>).</summary>
     public EtrSet Etrs => this;
 
-    /// <summary>Adds this object's own registration as the first ETR of the new EID-prefix.</summary>
-    public void AddSelf()
-    {
-        System.Diagnostics.Debug.Assert(Etrs.Count == 0, "the EID-prefix's own registration is only its first ETR");
-        Owner = this;
-        Etrs.Add(this);
-    }
-
     /// <summary>
     /// The registrants told that this EID moved away from them (they hold it away): when the EID-prefix is withdrawn or
     /// expires they are told it is gone, or they would blackhole it for good. Null until the first move.
     /// </summary>
     public List<(IPEndPoint Destination, SiteKey Key)>? AwayAt { get; set; }
 
-    /// <summary>Whether any ETR asked for proxy Map-Replies.</summary>
-    public bool AnyProxyReply => Etrs.Exists(e => e.ProxyReply);
+    public bool ProxyReply => Etrs.Exists(e => e.ProxyReply);
 
-    /// <summary>The lowest TTL of the ETRs (0 with none).</summary>
-    public uint LowestTtl => Etrs.Count == 0 ? 0 : Etrs.Min(e => e.Ttl);
+    public uint Ttl => Etrs.Count == 0 ? 0 : Etrs.Min(e => e.Ttl);
 
     /// <summary>The merged locator set of every ETR (RFC 9301 §8.2, merge semantics), duplicates removed.</summary>
     public Locator[] MergedLocators()

@@ -64,7 +64,7 @@ internal sealed class Notifier(ServerContext context)
     public void AnnounceMove(RegisteredEid entry, string fromSite, List<EtrRegistration> previous, DateTimeOffset now, List<MapServerEvent> events)
     {
         Counters.Move();
-        var record = new MappingRecord { Eid = entry.Prefix, Ttl = entry.LowestTtl, Authoritative = true, Locators = entry.MergedLocators() };
+        var record = new MappingRecord { Eid = entry.Prefix, Ttl = entry.Ttl, Authoritative = true, Locators = entry.MergedLocators() };
         var notified = new List<IPEndPoint>();
         foreach (var p in previous.DistinctBy(p => p.Registrant.Address))
         {
@@ -106,7 +106,7 @@ internal sealed class Notifier(ServerContext context)
         {
             _undelivered.Remove(key);
             if (!table.TryGet(key.Eid, out var entry) || entry.Etrs.Count == 0 || entry.Etrs.Exists(e => e.Registrant.Address.Equals(source.Address))) continue;
-            _announcements.Add((destination, siteKey, new MappingRecord { Eid = entry.Prefix, Ttl = entry.LowestTtl, Authoritative = true, Locators = entry.MergedLocators() }));
+            _announcements.Add((destination, siteKey, new MappingRecord { Eid = entry.Prefix, Ttl = entry.Ttl, Authoritative = true, Locators = entry.MergedLocators() }));
         }
     }
 

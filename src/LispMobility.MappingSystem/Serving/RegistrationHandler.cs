@@ -238,15 +238,13 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
         {
             if (notifier.CrossedTheNews(source, prefix, "is registered nowhere since this registrant lost it", sink)) return false;
 
-            // The EID-prefix's object is its first ETR's registration too: one surviving object per new registration.
-            entry = new RegisteredEid(prefix, site) { From = from, Locators = locators };
+            entry = new RegisteredEid(prefix, site);
             // A more-specific (a VM's /32) appearing under a covering prefix registered by someone else
             // is a move away from them: they must stop attracting that EID.
             var covering = prefix.MaskLength > 0 ? _table.Lookup(prefix.Address, prefix.MaskLength - 1) : null;
             var previous = covering is null ? null : covering.Etrs.Where(e => e.Id != id).ToList();
-            EtrRegistration etr = entry;
-            InitEtr(entry, record, message, now, lifetime);
-            entry.AddSelf();
+            var etr = NewEtr(from, locators, record, message, now, lifetime, entry);
+            entry.Etrs.Add(etr);
             _table.Add(entry);
             if (context.Observed) events.Add(new EidRegistered(now, prefix, site.Name, locators, source));
             if (context.Logger.IsEnabled(LogLevel.Debug)) MapServerLog.Registered(context.Logger, prefix.ToString(), site.Name, source);
@@ -309,22 +307,14 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
     private EtrRegistration NewEtr(Registrant from, Locator[] locators, MappingRecord record, RegisterBits message, DateTimeOffset now,
         TimeSpan lifetime, RegisteredEid owner)
     {
-        var etr = new EtrRegistration { From = from, Locators = locators, Owner = owner };
-        InitEtr(etr, record, message, now, lifetime);
-        return etr;
-    }
-
-    // A new ETR registration (From and Locators set): its fields, expiry and registrant count.
-    private void InitEtr(EtrRegistration etr, MappingRecord record, RegisterBits message, DateTimeOffset now, TimeSpan lifetime)
-    {
-        etr.Ttl = record.Ttl;
-        etr.MapVersion = record.MapVersion;
-        etr.ProxyReply = message.ProxyMapReply;
-        etr.Merge = message.MergeRequest;
-        etr.LastRegistered = now;
-        etr.ExpiresAt = now + lifetime;
+        var etr = new EtrRegistration
+        {
+            From = from, Locators = locators, Ttl = record.Ttl, MapVersion = record.MapVersion,
+            ProxyReply = message.ProxyMapReply, Merge = message.MergeRequest, LastRegistered = now, ExpiresAt = now + lifetime, Owner = owner,
+        };
         QueueExpiry(etr, etr.ExpiresAt.UtcTicks);
-        CountRegistrant(etr.From.EndPoint.Address, +1);
+        CountRegistrant(from.EndPoint.Address, +1);
+        return etr;
     }
 
     private void Refresh(EtrRegistration etr, Registrant from, Locator[] locators, MappingRecord record, RegisterBits message,

@@ -87,14 +87,14 @@ internal sealed class RequestResolver(ServerContext context, RegistrationHandler
             var entry = registrations.Table.Lookup(eid.Address, eid.MaskLength);
             if (entry is not null && entry.Etrs.Count > 0)
             {
-                if (!entry.AnyProxyReply && entry.NextEtr() is { } etr && etr.Locators.FirstOrDefault(l => l.IsUsable && l.Address.IsIp) is { Address.IsIp: true } target)
+                if (!entry.ProxyReply && entry.NextEtr() is { } etr && etr.Locators.FirstOrDefault(l => l.IsUsable && l.Address.IsIp) is { Address.IsIp: true } target)
                 {
                     forwardTo = new IPEndPoint(target.Address.WithInstanceId(null).ToIPAddress(), Lisp.Messages.LispPorts.Control);
                     reply = null!;
                 }
                 else
                 {
-                    reply = new MappingRecord { Eid = entry.Prefix, Ttl = entry.LowestTtl, Locators = ProxyLocators(entry.MergedLocators()) };
+                    reply = new MappingRecord { Eid = entry.Prefix, Ttl = entry.Ttl, Locators = ProxyLocators(entry.MergedLocators()) };
                 }
             }
             else if (context.Sites.IsEid(eid.Address))
