@@ -130,8 +130,7 @@ public sealed class XtrNode : ITunnelRouter, IXtrStatus, IAsyncDisposable
     /// <summary>Removes what a crashed run left in the route table, starts the loops and registers the database.</summary>
     public void Start()
     {
-        HeldAwayByLastRun = [.. _routes.List().Where(r => r.Kind == HostRouteKind.Blackhole).Select(r => r.Address)];
-        _routes.RemoveAll();
+        HeldAwayByLastRun = [.. _routes.RemoveAll().Where(r => r.Kind == HostRouteKind.Blackhole).Select(r => r.Address)];
         Engine.ControlPort = _transport.LocalEndpoints[0].Port;
         _transport.Start();
         Run(sink => Engine.RegisterNow(sink));

@@ -95,7 +95,7 @@ public sealed class LinuxRouteTableTests : IDisposable
 
         var removed = _ns.Enter(_table.RemoveAll);
 
-        Assert.Equal(2, removed);
+        Assert.Equal(2, removed.Count);
         Assert.Equal("", Routes().Trim());
         Assert.Contains("10.200.0.11 dev vm0", _ns.Ip("route show"), StringComparison.Ordinal);
     }

@@ -150,7 +150,7 @@ public sealed class RouteProgrammingTests : IAsyncLifetime
         }
 
         public IReadOnlyList<HostRoute> List() => _inner.List();
-        public int RemoveAll() => _inner.RemoveAll();
+        public IReadOnlyList<HostRoute> RemoveAll() => _inner.RemoveAll();
 
         private void Block()
         {
@@ -175,7 +175,7 @@ public sealed class RouteProgrammingTests : IAsyncLifetime
         public void Set(HostRoute route) => _inner.Set(route);
         public void Remove(IPAddress address) => _inner.Remove(address);
         public IReadOnlyList<HostRoute> List() => _inner.List();
-        public int RemoveAll() => _inner.RemoveAll();
+        public IReadOnlyList<HostRoute> RemoveAll() => _inner.RemoveAll();
 
         public RouteTableException?[] Apply(IReadOnlyList<RouteChange> batch)
         {

@@ -29,8 +29,8 @@ public interface IRouteTable
     /// <summary>Every route we own.</summary>
     IReadOnlyList<HostRoute> List();
 
-    /// <summary>Removes every route we own (startup after a crash, and shutdown).</summary>
-    int RemoveAll();
+    /// <summary>Removes every route we own (startup after a crash, and shutdown); the routes it removed.</summary>
+    IReadOnlyList<HostRoute> RemoveAll();
 
     /// <summary>
     /// Applies <paramref name="batch"/> in order, each change on its own: one that fails does not stop the others.
@@ -96,13 +96,13 @@ public sealed class InMemoryRouteTable : IRouteTable, IRouteChangeSink
     }
 
     /// <inheritdoc />
-    public int RemoveAll()
+    public IReadOnlyList<HostRoute> RemoveAll()
     {
         lock (_gate)
         {
-            var n = _routes.Count;
+            var removed = _routes.Values.ToList();
             _routes.Clear();
-            return n;
+            return removed;
         }
     }
 

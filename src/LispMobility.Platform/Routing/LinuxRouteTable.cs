@@ -151,11 +151,11 @@ public sealed partial class LinuxRouteTable(byte routeProtocol = LinuxRouteTable
     }
 
     /// <inheritdoc />
-    public int RemoveAll()
+    public IReadOnlyList<HostRoute> RemoveAll()
     {
         var routes = List();
         foreach (var r in routes) Remove(r.Address);
-        return routes.Count;
+        return routes;
     }
 
     private static (byte Family, byte Length, byte[] Bytes) Destination(IPAddress address) =>

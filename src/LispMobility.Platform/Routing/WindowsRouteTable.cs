@@ -72,11 +72,11 @@ public sealed partial class WindowsRouteTable : IRouteTable
     }
 
     /// <inheritdoc />
-    public int RemoveAll()
+    public IReadOnlyList<HostRoute> RemoveAll()
     {
         var routes = List();
         foreach (var r in routes) Remove(r.Address);
-        return routes.Count;
+        return routes;
     }
 
     private List<MibIpForwardRow2> OurRows(ushort family)
