@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Runtime.Versioning;
 using LispMobility.Lisp.Addressing;
 using LispMobility.Lisp.Messages;
@@ -55,13 +57,13 @@ public sealed class DataPlaneHostTests : IDisposable
         _b.Dispose();
     }
 
-    private DataPlaneHost Xtr(NetworkNamespace ns, string site, string rloc, string eids, string remote, string remoteRloc, uint iid, bool ioUring = true)
+    private DataPlaneHost Xtr(NetworkNamespace ns, string site, string rloc, string eids, string remote, string remoteRloc, uint iid, bool ioUring = true, bool offloads = true)
     {
         var options = new XtrOptions
         {
             Site = site, Rlocs = [new LocatorOptions { Address = rloc }], DatabaseMappings = [$"[{iid}]{eids}"],
             MapServers = [new MapServerPeerOptions { Address = "192.0.2.99:4342", Key = "k" }], MapResolvers = ["192.0.2.99:4342"],
-            DataPlane = new XtrDataPlaneOptions { Enabled = true, TunName = "lisp0", RemoteEidPrefixes = [remote], IoUring = ioUring },
+            DataPlane = new XtrDataPlaneOptions { Enabled = true, TunName = "lisp0", RemoteEidPrefixes = [remote], IoUring = ioUring, Offloads = offloads },
         };
         var engine = new XtrEngine(options, new InMemoryRouteTable());
         Install(engine, EidPrefix.Parse($"[{iid}]{remote}"), rloc: remoteRloc);
@@ -157,6 +159,52 @@ public sealed class DataPlaneHostTests : IDisposable
         Assert.Throws<InvalidOperationException>(() => NetworkNamespace.Run("ip", $"netns exec {_a.Name} ping -c 2 -i 0.2 -W 1 -I 10.9.0.5 172.16.4.10"));
         Assert.Equal(2, a.Counters.Encapsulated);
         Assert.Equal(2, a.Counters.Dropped(DataPlaneDrop.DeviceRefused));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_tcp_stream_crosses_whole_and_with_offloads_the_itr_reads_super_packets_and_cuts_them(bool offloads)
+    {
+        var a = Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 0, offloads: offloads);
+        var b = Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 0, offloads: offloads);
+        using var listener = _b.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        listener.Bind(new IPEndPoint(IPAddress.Parse("172.16.4.10"), 5001));
+        listener.Listen();
+        using var client = _a.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        client.Bind(new IPEndPoint(IPAddress.Parse("10.9.0.5"), 0));
+
+        // 8 MB of random bytes, written in 256 KB sends so that TCP builds super-packets where the TUN offers TSO.
+        var data = RandomNumberGenerator.GetBytes(8 << 20);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var accept = listener.AcceptAsync(timeout.Token);
+        await client.ConnectAsync(new IPEndPoint(IPAddress.Parse("172.16.4.10"), 5001), timeout.Token);
+        using var server = await accept;
+        var received = Task.Run(async () =>
+        {
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var chunk = new byte[65536];
+            long total = 0;
+            int n;
+            while ((n = await server.ReceiveAsync(chunk, SocketFlags.None, timeout.Token)) > 0)
+            {
+                hash.AppendData(chunk, 0, n);
+                total += n;
+            }
+
+            return (total, hash.GetHashAndReset());
+        });
+        for (var sent = 0; sent < data.Length; sent += 256 << 10) await client.SendAsync(data.AsMemory(sent, 256 << 10), SocketFlags.None, timeout.Token);
+        client.Shutdown(SocketShutdown.Send);
+        var (count, digest) = await received;
+
+        Assert.Equal(data.Length, count);
+        Assert.Equal(SHA256.HashData(data), digest);
+        Assert.Equal(0, a.Counters.Dropped(DataPlaneDrop.BadInnerPacket) + b.Counters.Dropped(DataPlaneDrop.BadInnerPacket));
+        // Every segment crossed the tunnel as a packet of the TUN's MTU at most (the ETR's TUN takes nothing larger).
+        Assert.True(a.Counters.Encapsulated >= data.Length / 1464, $"{a.Counters.Encapsulated} encapsulated");
+        if (offloads) Assert.True(a.Counters.SuperPackets > 0, "no super-packet was read from the TUN: the offloads were not taken");
+        else Assert.Equal(0, a.Counters.SuperPackets);
     }
 
     private sealed class NoSignals : IDataPlaneSignals

@@ -152,6 +152,7 @@ internal sealed class AgentMetrics
         yield return new Measurement<long>(c.Decapsulated, new KeyValuePair<string, object?>("result", "decapsulated"));
         yield return new Measurement<long>(c.NativelyForwarded, new KeyValuePair<string, object?>("result", "native"));
         yield return new Measurement<long>(c.Held, new KeyValuePair<string, object?>("result", "held"));
+        yield return new Measurement<long>(c.SuperPackets, new KeyValuePair<string, object?>("result", "super-packet"));
     }
 
     private static IEnumerable<Measurement<long>> DataPlaneDrops(XtrNode? node)

@@ -11,19 +11,29 @@ namespace LispMobility.Platform.DataPlane;
 /// A Linux TUN device (IFF_TUN, no packet-info header): IP packets routed to it are read here, and packets written here
 /// enter the host's stack as if received on it. Non-blocking; <see cref="Wait"/> blocks until a packet is there, so a
 /// loop reads every queued packet per wake-up. Created (or attached to) in the network namespace of the calling thread.
+/// With offloads (IFF_VNET_HDR), every packet read or written starts with a 10-byte virtio-net header, and the kernel may
+/// hand over TCP super-packets of up to 64 KB with their checksums left partial, for the reader to cut and complete.
 /// </summary>
 [SupportedOSPlatform("linux")]
 public sealed partial class TunDevice : IDisposable
 {
     private const int ONonblock = 0x800, ORdwr = 2, OCloexec = 0x80000;
     private const uint TunSetIff = 0x400454CA;
-    private const short IffTun = 0x0001, IffNoPi = 0x1000;
+    private const uint TunSetOffload = 0x400454D0;
+    private const short IffTun = 0x0001, IffNoPi = 0x1000, IffVnetHdr = 0x4000;
+    // TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN: what the reader completes and cuts itself (no UDP segmentation).
+    private const nuint Offloads = 0x1 | 0x2 | 0x4 | 0x8;
+    private const int VnetHeaderLength = 10;
     private const int Eagain = 11, Eintr = 4;
     private const short PollIn = 1;
     private int _fd;
 
-    /// <summary>Creates or attaches to the TUN device <paramref name="name"/>, sets its MTU and brings it up.</summary>
-    public TunDevice(string name, int mtu)
+    /// <summary>
+    /// Creates or attaches to the TUN device <paramref name="name"/>, sets its MTU and brings it up; with
+    /// <paramref name="offloads"/>, packets carry a virtio-net header and the kernel is offered checksum and TCP segmentation
+    /// offload (<see cref="OffloadErrno"/> says whether it took them).
+    /// </summary>
+    public TunDevice(string name, int mtu, bool offloads = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         if (Encoding.ASCII.GetByteCount(name) > 15) throw new ArgumentException($"interface name '{name}' is longer than 15 bytes", nameof(name));
@@ -34,12 +44,15 @@ public sealed partial class TunDevice : IDisposable
             Span<byte> ifreq = stackalloc byte[40];
             ifreq.Clear();
             Encoding.ASCII.GetBytes(name, ifreq);
-            MemoryMarshal.Write(ifreq[16..], (short)(IffTun | IffNoPi));
+            MemoryMarshal.Write(ifreq[16..], (short)(IffTun | IffNoPi | (offloads ? IffVnetHdr : 0)));
             unsafe
             {
                 fixed (byte* r = ifreq)
                     if (ioctl(_fd, TunSetIff, r) < 0) throw new IOException($"TUNSETIFF {name}: errno {Marshal.GetLastPInvokeError()}");
             }
+
+            HasVnetHeader = offloads;
+            if (offloads && ioctl(_fd, TunSetOffload, Offloads) < 0) OffloadErrno = Marshal.GetLastPInvokeError();
 
             Name = name;
             Index = (int)if_nametoindex(name);
@@ -62,6 +75,12 @@ public sealed partial class TunDevice : IDisposable
 
     /// <summary>The interface index.</summary>
     public int Index { get; }
+
+    /// <summary>Whether every packet read or written starts with a virtio-net header.</summary>
+    public bool HasVnetHeader { get; }
+
+    /// <summary>Why the kernel refused the offloads (the errno of TUNSETOFFLOAD), or 0: then no packet is a super-packet or has a partial checksum.</summary>
+    public int OffloadErrno { get; }
 
     /// <summary>The open descriptor (O_NONBLOCK), for the batches of <see cref="TunWriter"/>.</summary>
     internal int Descriptor => _fd;
@@ -99,13 +118,21 @@ public sealed partial class TunDevice : IDisposable
         }
     }
 
-    /// <summary>Writes one packet; false when the device's queue is full (the packet is lost, as on a congested link).</summary>
+    /// <summary>
+    /// Writes one packet (without a virtio-net header: an empty one goes before it where the device takes one); false when
+    /// the device's queue is full (the packet is lost, as on a congested link).
+    /// </summary>
     public unsafe bool Write(ReadOnlySpan<byte> packet)
     {
         fixed (byte* p = packet)
         {
-            var n = write(_fd, p, (nint)packet.Length);
-            return n == packet.Length;
+            if (!HasVnetHeader) return write(_fd, p, (nint)packet.Length) == packet.Length;
+            var header = stackalloc byte[VnetHeaderLength];
+            new Span<byte>(header, VnetHeaderLength).Clear();
+            var vectors = stackalloc IoVector[2];
+            vectors[0] = new IoVector { Base = header, Length = VnetHeaderLength };
+            vectors[1] = new IoVector { Base = p, Length = (nuint)packet.Length };
+            return writev(_fd, vectors, 2) == VnetHeaderLength + packet.Length;
         }
     }
 
@@ -114,6 +141,13 @@ public sealed partial class TunDevice : IDisposable
     {
         var fd = Interlocked.Exchange(ref _fd, -1);
         if (fd >= 0) close(fd);
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private unsafe struct IoVector
+    {
+        public byte* Base;
+        public nuint Length;
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -129,6 +163,12 @@ public sealed partial class TunDevice : IDisposable
 
     [LibraryImport("libc", SetLastError = true)]
     private static unsafe partial int ioctl(int fd, uint request, byte* argument);
+
+    [LibraryImport("libc", SetLastError = true, EntryPoint = "ioctl")]
+    private static partial int ioctl(int fd, uint request, nuint argument);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial nint writev(int fd, IoVector* vectors, int count);
 
     [LibraryImport("libc", SetLastError = true)]
     private static unsafe partial nint read(int fd, byte* buffer, nint count);

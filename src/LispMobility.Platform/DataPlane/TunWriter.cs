@@ -6,7 +6,7 @@ namespace LispMobility.Platform.DataPlane;
 /// <summary>
 /// Writes packets to a <see cref="TunDevice"/> a batch per syscall: <see cref="Queue"/> copies a packet into a native slot,
 /// <see cref="Flush"/> writes them all with one io_uring submission (one <c>write</c> per packet where io_uring is
-/// unavailable). One loop owns it.
+/// unavailable). Where the device takes a virtio-net header, an empty one goes before each packet. One loop owns it.
 /// </summary>
 [SupportedOSPlatform("linux")]
 public sealed unsafe class TunWriter : IDisposable
@@ -15,6 +15,7 @@ public sealed unsafe class TunWriter : IDisposable
     private readonly IoRing? _ring;
     private readonly int _capacity;
     private readonly int _slotSize;
+    private readonly int _header;
     private readonly int[] _lengths;
     private readonly int[] _results;
     private byte* _slots;
@@ -28,7 +29,8 @@ public sealed unsafe class TunWriter : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxPacket, 1);
         _capacity = capacity;
-        _slotSize = (maxPacket + 63) & ~63;
+        _header = tun.HasVnetHeader ? 10 : 0;
+        _slotSize = (_header + maxPacket + 63) & ~63;
         _lengths = new int[capacity];
         _results = new int[capacity];
         _slots = (byte*)NativeMemory.Alloc((nuint)capacity * (nuint)_slotSize);
@@ -45,20 +47,22 @@ public sealed unsafe class TunWriter : IDisposable
     public int RingErrno { get; }
 
     /// <summary>Packets the device refused (its queue full, as on a congested link) or too long for a slot.</summary>
-    public long Dropped => Interlocked.Read(ref _dropped);
+    public long Dropped => _dropped;
 
     /// <summary>Queues a copy of <paramref name="packet"/>; flushes first when the batch is full.</summary>
     public void Queue(ReadOnlySpan<byte> packet)
     {
-        if (packet.Length > _slotSize)
+        if (_header + packet.Length > _slotSize)
         {
-            Interlocked.Increment(ref _dropped);
+            _dropped++;
             return;
         }
 
         if (_count == _capacity) Flush();
-        packet.CopyTo(new Span<byte>(_slots + (nint)_count * _slotSize, _slotSize));
-        _lengths[_count++] = packet.Length;
+        var slot = new Span<byte>(_slots + (nint)_count * _slotSize, _slotSize);
+        slot[.._header].Clear();
+        packet.CopyTo(slot[_header..]);
+        _lengths[_count++] = _header + packet.Length;
     }
 
     /// <summary>Writes everything queued.</summary>
@@ -68,14 +72,14 @@ public sealed unsafe class TunWriter : IDisposable
         if (_ring is null)
         {
             for (var i = 0; i < _count; i++)
-                if (!_tun.Write(new ReadOnlySpan<byte>(_slots + (nint)i * _slotSize, _lengths[i]))) Interlocked.Increment(ref _dropped);
+                if (!_tun.Write(new ReadOnlySpan<byte>(_slots + (nint)i * _slotSize + _header, _lengths[i] - _header))) _dropped++;
         }
         else
         {
             for (var i = 0; i < _count; i++) _ring.TryQueueWrite(_tun.Descriptor, _slots + (nint)i * _slotSize, _lengths[i], i);
             _ring.Submit(_results);
             for (var i = 0; i < _count; i++)
-                if (_results[i] != _lengths[i]) Interlocked.Increment(ref _dropped);
+                if (_results[i] != _lengths[i]) _dropped++;
         }
 
         _count = 0;

@@ -37,6 +37,13 @@ public sealed record XtrDataPlaneOptions
     /// </summary>
     public bool IoUring { get; init; } = true;
 
+    /// <summary>
+    /// Offer the kernel checksum and TCP segmentation offload on the TUN (IFF_VNET_HDR): TCP hands the ITR super-packets of
+    /// up to 64 KB, read once and cut into segments here, instead of one read per segment. False reads every segment
+    /// from the TUN; a kernel that refuses the offloads is logged and works as false.
+    /// </summary>
+    public bool Offloads { get; init; } = true;
+
     /// <summary>Every problem, each naming its path; OS-only rules judged for Linux or not by <paramref name="forLinux"/> (default: this system).</summary>
     public IReadOnlyList<string> Validate(string path, bool? forLinux = null)
     {

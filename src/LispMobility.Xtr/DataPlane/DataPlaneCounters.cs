@@ -54,6 +54,7 @@ public sealed class DataPlaneCounters
     private long _decapsulated;
     private long _nativelyForwarded;
     private long _held;
+    private long _superPackets;
 
     /// <summary>Packets encapsulated toward a remote RLOC.</summary>
     public long Encapsulated => Volatile.Read(ref _encapsulated);
@@ -66,6 +67,9 @@ public sealed class DataPlaneCounters
 
     /// <summary>Packets held on a map-cache miss (each then sent, or dropped and counted by reason).</summary>
     public long Held => Volatile.Read(ref _held);
+
+    /// <summary>TCP super-packets the TUN handed over (segmentation offload) and the ITR cut into segments (each segment then counts as a packet).</summary>
+    public long SuperPackets => Volatile.Read(ref _superPackets);
 
     /// <summary>Packets dropped for <paramref name="reason"/>.</summary>
     public long Dropped(DataPlaneDrop reason) => Volatile.Read(ref _drops[(int)reason]);
@@ -85,6 +89,8 @@ public sealed class DataPlaneCounters
     internal void Decapsulation() => Interlocked.Increment(ref _decapsulated);
 
     internal void Hold() => Interlocked.Increment(ref _held);
+
+    internal void SuperPacket() => Interlocked.Increment(ref _superPackets);
 
     internal void Native() => Interlocked.Increment(ref _nativelyForwarded);
 }

@@ -68,7 +68,8 @@ public sealed partial class DataPlaneHost : IDisposable
     public void Start()
     {
         RefreshEids();
-        _tun = new TunDevice(_options.DataPlane.TunName, TunMtu);
+        _tun = new TunDevice(_options.DataPlane.TunName, TunMtu, _options.DataPlane.Offloads);
+        if (_tun.OffloadErrno != 0) LogNoOffloads(_tun.OffloadErrno);
         foreach (var text in _options.DataPlane.RemoteEidPrefixes)
         {
             var p = EidPrefix.Parse(text);
@@ -126,7 +127,10 @@ public sealed partial class DataPlaneHost : IDisposable
         var icmp = new byte[1500];
         var tun = _tun!;
         var sender = _sender!;
-        using var reader = new TunReader(tun, Batch, ItrEncapsulator.Headroom, 65536, _options.DataPlane.IoUring);
+        // Where the TUN puts a virtio-net header before each packet, the packet starts after it (the header's bytes then
+        // belong to the headroom the outer headers are written into).
+        var offset = ItrEncapsulator.Headroom + (tun.HasVnetHeader ? VirtioNetHeader.Length : 0);
+        using var reader = new TunReader(tun, Batch, ItrEncapsulator.Headroom, VirtioNetHeader.Length + 65536, _options.DataPlane.IoUring);
         if (_options.DataPlane.IoUring && !reader.Batched) LogNoRing("TUN reads", reader.RingErrno);
         var refused = sender.Errors;
         while (!_stop.IsCancellationRequested)
@@ -142,7 +146,36 @@ public sealed partial class DataPlaneHost : IDisposable
             for (var i = 0; i < n; i++)
             {
                 var slot = reader.Slot(i);
-                Forward(itr.Encapsulate(slot, ItrEncapsulator.Headroom, reader.Length(i), now, icmp, out var output), slot, output);
+                var length = reader.Length(i) - (offset - ItrEncapsulator.Headroom);
+                if (length <= 0) continue;
+                if (!tun.HasVnetHeader)
+                {
+                    Forward(itr.Encapsulate(slot, offset, length, now, icmp, out var output), slot, output);
+                    continue;
+                }
+
+                var header = VirtioNetHeader.Read(slot[ItrEncapsulator.Headroom..]);
+                var packet = slot.Slice(offset, length);
+                if (header.IsSuperPacket)
+                {
+                    if (!TcpSegments.TryCreate(packet, header, out var segments))
+                    {
+                        Counters.Drop(DataPlaneDrop.BadInnerPacket);
+                        continue;
+                    }
+
+                    Counters.SuperPacket();
+                    while (segments.TryNext(buffer.AsSpan(ItrEncapsulator.Headroom), out var segment))
+                        Forward(itr.Encapsulate(buffer, ItrEncapsulator.Headroom, segment, now, icmp, out var output), buffer, output);
+                }
+                else if (header.TryCompleteChecksum(packet))
+                {
+                    Forward(itr.Encapsulate(slot, offset, length, now, icmp, out var output), slot, output);
+                }
+                else
+                {
+                    Counters.Drop(DataPlaneDrop.BadInnerPacket);
+                }
             }
 
             sender.Flush();
@@ -209,6 +242,9 @@ public sealed partial class DataPlaneHost : IDisposable
 
     [LoggerMessage(EventId = 2302, Level = LogLevel.Warning, Message = "data plane: io_uring is unavailable (errno {Errno}), {What} take one syscall per packet")]
     private partial void LogNoRing(string what, int errno);
+
+    [LoggerMessage(EventId = 2303, Level = LogLevel.Warning, Message = "data plane: the TUN refused checksum and segmentation offload (errno {Errno}), TCP is read a segment at a time")]
+    private partial void LogNoOffloads(int errno);
 
     [LoggerMessage(EventId = 2301, Level = LogLevel.Error, Message = "data-plane loop {Loop} stopped on a fault")]
     private partial void LogLoopFault(Exception e, string loop);
