@@ -203,8 +203,15 @@ public sealed class DataPlaneHostTests : IDisposable
         Assert.Equal(0, a.Counters.Dropped(DataPlaneDrop.BadInnerPacket) + b.Counters.Dropped(DataPlaneDrop.BadInnerPacket));
         // Every segment crossed the tunnel as a packet of the TUN's MTU at most (the ETR's TUN takes nothing larger).
         Assert.True(a.Counters.Encapsulated >= data.Length / 1464, $"{a.Counters.Encapsulated} encapsulated");
-        if (offloads) Assert.True(a.Counters.SuperPackets > 0, "no super-packet was read from the TUN: the offloads were not taken");
-        else Assert.Equal(0, a.Counters.SuperPackets);
+        if (offloads)
+        {
+            Assert.True(a.Counters.SuperPackets > 0, "no super-packet was read from the TUN: the offloads were not taken");
+            Assert.True(b.Counters.Joined > 0, "the ETR joined no run of segments");
+        }
+        else
+        {
+            Assert.Equal(0, a.Counters.SuperPackets + b.Counters.Joined);
+        }
     }
 
     private sealed class NoSignals : IDataPlaneSignals

@@ -12,7 +12,7 @@ public sealed class TcpSegmentsTests
 
     // A TCP super-packet as the kernel hands it over: IP total length covering everything, the TCP checksum field holding
     // only the pseudo-header's folded sum (CHECKSUM_PARTIAL), 12 bytes of TCP options (timestamps).
-    private static byte[] SuperPacket(bool v4, int payload, byte flags, uint sequence = 0xFFFF_F000, ushort id = 0xFFFE)
+    internal static byte[] SuperPacket(bool v4, int payload, byte flags, uint sequence = 0xFFFF_F000, ushort id = 0xFFFE)
     {
         var ip = v4 ? 20 : 40;
         var headers = ip + 32;

@@ -88,7 +88,7 @@ internal sealed class AgentMetrics
             () => (agent.XtrOrNull?.RemoteRlocs() ?? []).Where(r => r.RoundTrip is not null).Select(r => new Measurement<double>(r.RoundTrip!.Value.TotalSeconds, Rloc(r))),
             unit: "s", description: "Round trip of the last answered RLOC probe per remote locator.");
         xtr.CreateObservableCounter("lispmobility_data_plane_packets_total", () => DataPlanePackets(agent.XtrOrNull),
-            description: "Data-plane packets encapsulated, decapsulated, forwarded natively, or held on a map-cache miss.");
+            description: "Data-plane packets encapsulated, decapsulated, forwarded natively, or held on a map-cache miss; TCP super-packets the ITR cut (super-packet) and runs of segments the ETR joined (joined).");
         xtr.CreateObservableCounter("lispmobility_data_plane_drops_total", () => DataPlaneDrops(agent.XtrOrNull),
             description: "Data-plane packets dropped, by reason.");
 
@@ -153,6 +153,7 @@ internal sealed class AgentMetrics
         yield return new Measurement<long>(c.NativelyForwarded, new KeyValuePair<string, object?>("result", "native"));
         yield return new Measurement<long>(c.Held, new KeyValuePair<string, object?>("result", "held"));
         yield return new Measurement<long>(c.SuperPackets, new KeyValuePair<string, object?>("result", "super-packet"));
+        yield return new Measurement<long>(c.Joined, new KeyValuePair<string, object?>("result", "joined"));
     }
 
     private static IEnumerable<Measurement<long>> DataPlaneDrops(XtrNode? node)

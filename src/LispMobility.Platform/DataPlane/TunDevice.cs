@@ -136,6 +136,12 @@ public sealed partial class TunDevice : IDisposable
         }
     }
 
+    /// <summary>Writes one packet as it is, its virtio-net header (where the device takes one) included; false when the device refused it.</summary>
+    internal unsafe bool WriteFramed(ReadOnlySpan<byte> packet)
+    {
+        fixed (byte* p = packet) return write(_fd, p, (nint)packet.Length) == packet.Length;
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {

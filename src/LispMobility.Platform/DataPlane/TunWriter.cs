@@ -49,10 +49,23 @@ public sealed unsafe class TunWriter : IDisposable
     /// <summary>Packets the device refused (its queue full, as on a congested link) or too long for a slot.</summary>
     public long Dropped => _dropped;
 
-    /// <summary>Queues a copy of <paramref name="packet"/>; flushes first when the batch is full.</summary>
-    public void Queue(ReadOnlySpan<byte> packet)
+    /// <summary>Queues a copy of <paramref name="packet"/> (after an empty virtio-net header where the device takes one); flushes first when the batch is full.</summary>
+    public void Queue(ReadOnlySpan<byte> packet) => Queue(packet, framed: false);
+
+    /// <summary>
+    /// Queues a copy of <paramref name="framed"/>, a packet that starts with its own virtio-net header (a super-packet to
+    /// segment, or a verified checksum); only for a device that takes the header.
+    /// </summary>
+    public void QueueFramed(ReadOnlySpan<byte> framed)
     {
-        if (_header + packet.Length > _slotSize)
+        if (_header == 0) throw new InvalidOperationException($"{_tun.Name} takes no virtio-net header");
+        Queue(framed, framed: true);
+    }
+
+    private void Queue(ReadOnlySpan<byte> packet, bool framed)
+    {
+        var header = framed ? 0 : _header;
+        if (header + packet.Length > _slotSize)
         {
             _dropped++;
             return;
@@ -60,9 +73,9 @@ public sealed unsafe class TunWriter : IDisposable
 
         if (_count == _capacity) Flush();
         var slot = new Span<byte>(_slots + (nint)_count * _slotSize, _slotSize);
-        slot[.._header].Clear();
-        packet.CopyTo(slot[_header..]);
-        _lengths[_count++] = _header + packet.Length;
+        slot[..header].Clear();
+        packet.CopyTo(slot[header..]);
+        _lengths[_count++] = header + packet.Length;
     }
 
     /// <summary>Writes everything queued.</summary>
@@ -72,7 +85,7 @@ public sealed unsafe class TunWriter : IDisposable
         if (_ring is null)
         {
             for (var i = 0; i < _count; i++)
-                if (!_tun.Write(new ReadOnlySpan<byte>(_slots + (nint)i * _slotSize + _header, _lengths[i] - _header))) _dropped++;
+                if (!_tun.WriteFramed(new ReadOnlySpan<byte>(_slots + (nint)i * _slotSize, _lengths[i]))) _dropped++;
         }
         else
         {

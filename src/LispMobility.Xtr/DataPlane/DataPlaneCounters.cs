@@ -55,6 +55,7 @@ public sealed class DataPlaneCounters
     private long _nativelyForwarded;
     private long _held;
     private long _superPackets;
+    private long _joined;
 
     /// <summary>Packets encapsulated toward a remote RLOC.</summary>
     public long Encapsulated => Volatile.Read(ref _encapsulated);
@@ -70,6 +71,9 @@ public sealed class DataPlaneCounters
 
     /// <summary>TCP super-packets the TUN handed over (segmentation offload) and the ITR cut into segments (each segment then counts as a packet).</summary>
     public long SuperPackets => Volatile.Read(ref _superPackets);
+
+    /// <summary>Runs of decapsulated TCP segments the ETR joined into one super-packet for the TUN (receive offload).</summary>
+    public long Joined => Volatile.Read(ref _joined);
 
     /// <summary>Packets dropped for <paramref name="reason"/>.</summary>
     public long Dropped(DataPlaneDrop reason) => Volatile.Read(ref _drops[(int)reason]);
@@ -89,6 +93,11 @@ public sealed class DataPlaneCounters
     internal void Decapsulation() => Interlocked.Increment(ref _decapsulated);
 
     internal void Hold() => Interlocked.Increment(ref _held);
+
+    internal void Join(long runs)
+    {
+        if (runs > 0) Interlocked.Add(ref _joined, runs);
+    }
 
     internal void SuperPacket() => Interlocked.Increment(ref _superPackets);
 

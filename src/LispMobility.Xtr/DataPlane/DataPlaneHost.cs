@@ -206,8 +206,11 @@ public sealed partial class DataPlaneHost : IDisposable
         var kind = socket.Local.AddressFamily == AddressFamily.InterNetwork ? AddressKind.IPv4 : AddressKind.IPv6;
         var tun = _tun!;
         using var writer = new TunWriter(tun, Batch, 65536, _options.DataPlane.IoUring);
+        // Where the TUN takes a virtio-net header, a batch's consecutive segments of one TCP flow are written as one super-packet.
+        var joiner = tun.HasVnetHeader ? new TcpCoalescer() : null;
         if (_options.DataPlane.IoUring && !writer.Batched) LogNoRing("TUN writes", writer.RingErrno);
         var refused = 0L;
+        var joined = 0L;
         while (!_stop.IsCancellationRequested)
         {
             var n = socket.Receive();
@@ -217,10 +220,26 @@ public sealed partial class DataPlaneHost : IDisposable
             {
                 if (!socket.TrySource(i, out _, out var source)) continue;
                 var payload = socket.Payload(i);
-                if (etr.TryDecapsulate(payload, kind, source, local, now, out var inner)) writer.Queue(payload[inner]);
+                if (!etr.TryDecapsulate(payload, kind, source, local, now, out var inner)) continue;
+                var packet = payload[inner];
+                if (joiner is null)
+                {
+                    writer.Queue(packet);
+                    continue;
+                }
+
+                if (joiner.TryAppend(packet)) continue;
+                if (joiner.HasRun) writer.QueueFramed(joiner.Take());
+                if (!joiner.TryStart(packet)) writer.Queue(packet);
             }
 
+            if (joiner is { HasRun: true }) writer.QueueFramed(joiner.Take());
             writer.Flush();
+            if (joiner is not null)
+            {
+                Counters.Join(joiner.Joined - joined);
+                joined = joiner.Joined;
+            }
             Counters.Drop(DataPlaneDrop.DeviceRefused, writer.Dropped - refused);
             refused = writer.Dropped;
         }

@@ -17,6 +17,9 @@ public readonly record struct VirtioNetHeader(byte Flags, byte GsoType, ushort H
     /// <summary>Flag: the checksum at <see cref="ChecksumStart"/> + <see cref="ChecksumOffset"/> holds only the pseudo-header's sum.</summary>
     public const byte NeedsChecksum = 1;
 
+    /// <summary>Flag (on a written packet): its checksum was verified, the stack need not check it again.</summary>
+    public const byte DataValid = 2;
+
     /// <summary>GSO type: an ordinary packet.</summary>
     public const byte GsoNone = 0;
 

@@ -1,0 +1,165 @@
+using System.Buffers.Binary;
+using LispMobility.Lisp.Wire;
+
+namespace LispMobility.Xtr.DataPlane;
+
+/// <summary>
+/// The ETR's receive offload (what GRO does in a NIC driver): consecutive decapsulated segments of one TCP flow are joined
+/// into one super-packet, written to the TUN once with a virtio-net header that asks for segmentation, so the host's stack
+/// takes 64 KB at a time instead of one segment per packet. Joins only what GRO would: data segments with ACK (PSH
+/// ends a run) whose checksum verifies, in sequence, with the same IP and TCP headers but for length, ID and sequence.
+/// Sans I/O: <see cref="TryAppend"/> joins a segment to the pending run, <see cref="TryStart"/> begins one, <see cref="Take"/>
+/// gives the run with its header. One loop owns it.
+/// </summary>
+public sealed class TcpCoalescer
+{
+    private const byte Ack = 0x10, Psh = 0x08;
+    private const int MaxLength = 65535;
+    private readonly byte[] _run = new byte[VirtioNetHeader.Length + MaxLength];
+    private int _length;
+    private int _transport;
+    private int _headers;
+    private int _size;
+    private int _segments;
+    private bool _closed;
+
+    /// <summary>Whether a run is pending (then <see cref="Take"/> before anything else is written, to keep the order).</summary>
+    public bool HasRun => _length > 0;
+
+    /// <summary>Runs of two segments or more written as one super-packet.</summary>
+    public long Joined { get; private set; }
+
+    /// <summary>Joins <paramref name="packet"/> to the pending run when it continues it; false otherwise (nothing changes).</summary>
+    public bool TryAppend(ReadOnlySpan<byte> packet)
+    {
+        if (_length == 0 || _closed || packet.Length <= _headers || _length + packet.Length - _headers > MaxLength) return false;
+        var run = _run.AsSpan(VirtioNetHeader.Length, _length);
+        var payload = packet.Length - _headers;
+        if (payload > _size || !Candidate(packet, out var transport, out var headers) || transport != _transport || headers != _headers) return false;
+        // Same addresses, ports, TOS/traffic class, TTL/hop limit, DF, ack number, window and options; the next sequence number.
+        var v4 = run[0] >> 4 == 4;
+        if (v4 ? !packet[..2].SequenceEqual(run[..2]) || packet[6] != run[6] || !packet.Slice(8, 2).SequenceEqual(run.Slice(8, 2)) || !packet.Slice(12, 8).SequenceEqual(run.Slice(12, 8))
+               : !packet[..4].SequenceEqual(run[..4]) || !packet.Slice(6, 34).SequenceEqual(run.Slice(6, 34)))
+        {
+            return false;
+        }
+
+        var t = transport;
+        // Ports; ack number and data offset; the window (the flags byte between may differ by PSH only, which Candidate checked).
+        if (!packet.Slice(t, 4).SequenceEqual(run.Slice(t, 4)) || !packet.Slice(t + 8, 5).SequenceEqual(run.Slice(t + 8, 5))
+            || !packet.Slice(t + 14, 2).SequenceEqual(run.Slice(t + 14, 2))
+            || !packet.Slice(t + 20, headers - t - 20).SequenceEqual(run.Slice(t + 20, headers - t - 20))
+            || BinaryPrimitives.ReadUInt32BigEndian(packet[(t + 4)..]) != BinaryPrimitives.ReadUInt32BigEndian(run[(t + 4)..]) + (uint)(_length - _headers)
+            || !Verified(packet, transport))
+        {
+            return false;
+        }
+
+        packet[headers..].CopyTo(_run.AsSpan(VirtioNetHeader.Length + _length));
+        _length += payload;
+        _segments++;
+        // A short segment or PSH ends the run, as in GRO: what follows is a new write by the sender.
+        if (payload < _size || (packet[t + 13] & Psh) != 0)
+        {
+            _closed = true;
+            _run[VirtioNetHeader.Length + t + 13] |= (byte)(packet[t + 13] & Psh);
+        }
+
+        return true;
+    }
+
+    /// <summary>Begins a run with <paramref name="packet"/> when it is a data segment that may be joined; false otherwise.</summary>
+    public bool TryStart(ReadOnlySpan<byte> packet)
+    {
+        if (_length != 0) throw new InvalidOperationException("a run is pending: take it first");
+        if (!Candidate(packet, out var transport, out var headers) || packet.Length == headers || packet.Length > MaxLength || !Verified(packet, transport)) return false;
+        packet.CopyTo(_run.AsSpan(VirtioNetHeader.Length));
+        _length = packet.Length;
+        _transport = transport;
+        _headers = headers;
+        _size = packet.Length - headers;
+        _segments = 1;
+        _closed = (packet[transport + 13] & Psh) != 0;
+        return true;
+    }
+
+    /// <summary>
+    /// The pending run with its virtio-net header before it, and no run pending after. One segment goes as it came (its
+    /// checksum marked verified); two or more as a super-packet whose TCP checksum is left partial for the stack, with the
+    /// header's segment size the first segment's payload.
+    /// </summary>
+    public ReadOnlySpan<byte> Take()
+    {
+        if (_length == 0) return default;
+        var packet = _run.AsSpan(VirtioNetHeader.Length, _length);
+        VirtioNetHeader header;
+        if (_segments == 1)
+        {
+            header = new VirtioNetHeader(VirtioNetHeader.DataValid, VirtioNetHeader.GsoNone, 0, 0, 0, 0);
+        }
+        else
+        {
+            var v4 = packet[0] >> 4 == 4;
+            var tcpLength = _length - _transport;
+            uint pseudo;
+            if (v4)
+            {
+                BinaryPrimitives.WriteUInt16BigEndian(packet[2..], (ushort)_length);
+                BinaryPrimitives.WriteUInt16BigEndian(packet[10..], 0);
+                BinaryPrimitives.WriteUInt16BigEndian(packet[10..], InternetChecksum.Finish(InternetChecksum.Add(0, packet[.._transport])));
+                pseudo = InternetChecksum.Add(0, packet[12..20]) + 6u + (uint)tcpLength;
+            }
+            else
+            {
+                BinaryPrimitives.WriteUInt16BigEndian(packet[4..], (ushort)(_length - IpPacket.IPv6HeaderLength));
+                pseudo = PacketWriter.PseudoHeaderSum(packet[8..40], tcpLength, 6);
+            }
+
+            // Partial: the field holds the pseudo-header's folded sum, as a sender's stack leaves it for its NIC.
+            BinaryPrimitives.WriteUInt16BigEndian(packet[(_transport + 16)..], (ushort)~InternetChecksum.Finish(pseudo));
+            header = new VirtioNetHeader(VirtioNetHeader.NeedsChecksum, v4 ? VirtioNetHeader.GsoTcpV4 : VirtioNetHeader.GsoTcpV6,
+                (ushort)_headers, (ushort)_size, (ushort)_transport, 16);
+            Joined++;
+        }
+
+        header.Write(_run);
+        var length = VirtioNetHeader.Length + _length;
+        _length = 0;
+        _closed = false;
+        return _run.AsSpan(0, length);
+    }
+
+    // IPv4 without options or fragments, IPv6 without extension headers; TCP with ACK and nothing but PSH beside it.
+    private static bool Candidate(ReadOnlySpan<byte> packet, out int transport, out int headers)
+    {
+        transport = headers = 0;
+        if (packet.Length < IpPacket.IPv4HeaderLength) return false;
+        switch (packet[0])
+        {
+            case 0x45 when packet[9] == 6 && (BinaryPrimitives.ReadUInt16BigEndian(packet[6..]) & 0xBFFF) == 0
+                           && BinaryPrimitives.ReadUInt16BigEndian(packet[2..]) == packet.Length:
+                transport = IpPacket.IPv4HeaderLength;
+                break;
+            case >= 0x60 and < 0x70 when packet.Length >= IpPacket.IPv6HeaderLength && packet[6] == 6
+                                         && IpPacket.IPv6HeaderLength + BinaryPrimitives.ReadUInt16BigEndian(packet[4..]) == packet.Length:
+                transport = IpPacket.IPv6HeaderLength;
+                break;
+            default:
+                return false;
+        }
+
+        if (packet.Length < transport + 20) return false;
+        headers = transport + (packet[transport + 12] >> 4) * 4;
+        return headers >= transport + 20 && headers <= packet.Length && (packet[transport + 13] & ~Psh) == Ack;
+    }
+
+    // The stack trusts a super-packet's partial checksum, so every segment joined must have verified first.
+    private static bool Verified(ReadOnlySpan<byte> packet, int transport)
+    {
+        var tcpLength = packet.Length - transport;
+        var pseudo = transport == IpPacket.IPv4HeaderLength
+            ? InternetChecksum.Add(0, packet[12..20]) + 6u + (uint)tcpLength
+            : PacketWriter.PseudoHeaderSum(packet[8..40], tcpLength, 6);
+        return InternetChecksum.Finish(InternetChecksum.Add(pseudo, packet[transport..])) == 0;
+    }
+}
