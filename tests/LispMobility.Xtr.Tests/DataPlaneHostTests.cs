@@ -57,13 +57,13 @@ public sealed class DataPlaneHostTests : IDisposable
         _b.Dispose();
     }
 
-    private DataPlaneHost Xtr(NetworkNamespace ns, string site, string rloc, string eids, string remote, string remoteRloc, uint iid, bool ioUring = true, bool offloads = true)
+    private DataPlaneHost Xtr(NetworkNamespace ns, string site, string rloc, string eids, string remote, string remoteRloc, uint iid, bool ioUring = true, bool offloads = true, int queues = 1)
     {
         var options = new XtrOptions
         {
             Site = site, Rlocs = [new LocatorOptions { Address = rloc }], DatabaseMappings = [$"[{iid}]{eids}"],
             MapServers = [new MapServerPeerOptions { Address = "192.0.2.99:4342", Key = "k" }], MapResolvers = ["192.0.2.99:4342"],
-            DataPlane = new XtrDataPlaneOptions { Enabled = true, TunName = "lisp0", RemoteEidPrefixes = [remote], IoUring = ioUring, Offloads = offloads },
+            DataPlane = new XtrDataPlaneOptions { Enabled = true, TunName = "lisp0", RemoteEidPrefixes = [remote], IoUring = ioUring, Offloads = offloads, Queues = queues },
         };
         var engine = new XtrEngine(options, new InMemoryRouteTable());
         Install(engine, EidPrefix.Parse($"[{iid}]{remote}"), rloc: remoteRloc);
@@ -162,12 +162,17 @@ public sealed class DataPlaneHostTests : IDisposable
     }
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task A_tcp_stream_crosses_whole_and_with_offloads_the_itr_reads_super_packets_and_cuts_them(bool offloads)
+    [InlineData(true, 1)]
+    [InlineData(false, 1)]
+    [InlineData(true, 2)]
+    public async Task A_tcp_stream_crosses_whole_and_with_offloads_the_itr_reads_super_packets_and_cuts_them(bool offloads, int queues)
     {
-        var a = Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 0, offloads: offloads);
-        var b = Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 0, offloads: offloads);
+        var a = Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 0, offloads: offloads, queues: queues);
+        var b = Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 0, offloads: offloads, queues: queues);
+        var link = _a.Ip("-d link show lisp0");
+        Assert.Contains(offloads ? "vnet_hdr on" : "vnet_hdr off", link, StringComparison.Ordinal);
+        if (queues > 1) Assert.Contains($"multi_queue numqueues {queues} ", link, StringComparison.Ordinal);
+        else Assert.DoesNotContain("multi_queue", link, StringComparison.Ordinal);
         using var listener = _b.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
         listener.Bind(new IPEndPoint(IPAddress.Parse("172.16.4.10"), 5001));
         listener.Listen();
@@ -212,6 +217,25 @@ public sealed class DataPlaneHostTests : IDisposable
         {
             Assert.Equal(0, a.Counters.SuperPackets + b.Counters.Joined);
         }
+    }
+
+    [Fact]
+    public void With_several_queues_every_ping_of_nine_flows_crosses_both_ways_and_is_counted_once()
+    {
+        var a = Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 0, queues: 4);
+        var b = Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 0, queues: 4);
+        Assert.Contains("multi_queue numqueues 4 ", _a.Ip("-d link show lisp0"), StringComparison.Ordinal);
+        for (var i = 6; i < 14; i++) _a.Ip($"addr add 10.9.0.{i}/32 dev lo");
+        for (var i = 5; i < 14; i++)
+        {
+            var ping = NetworkNamespace.Run("ip", $"netns exec {_a.Name} ping -c 2 -i 0.1 -W 2 -I 10.9.0.{i} 172.16.4.10");
+            Assert.Contains("2 received", ping, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(18, a.Counters.Encapsulated);
+        Assert.Equal(18, b.Counters.Decapsulated);
+        Assert.Equal(18, b.Counters.Encapsulated);
+        Assert.Equal(18, a.Counters.Decapsulated);
     }
 
     private sealed class NoSignals : IDataPlaneSignals

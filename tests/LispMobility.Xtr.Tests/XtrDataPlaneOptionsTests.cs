@@ -12,7 +12,7 @@ public sealed class DataPlaneOptionsTests
 
         var errors = new XtrDataPlaneOptions
         {
-            Enabled = true, TunName = "a/b", LinkMtu = 1300, RemoteEidPrefixes = ["10.0.0.0/8", "nope", "[7]10.1.0.0/16"], MissQueueDepth = 65, MissQueueDestinations = 0,
+            Enabled = true, TunName = "a/b", LinkMtu = 1300, RemoteEidPrefixes = ["10.0.0.0/8", "nope", "[7]10.1.0.0/16"], MissQueueDepth = 65, MissQueueDestinations = 0, Queues = 65,
         }.Validate("Xtr.DataPlane");
 
         Assert.Contains(errors, e => e.StartsWith("Xtr.DataPlane.TunName:", StringComparison.Ordinal));
@@ -21,7 +21,10 @@ public sealed class DataPlaneOptionsTests
         Assert.Contains(errors, e => e.StartsWith("Xtr.DataPlane.RemoteEidPrefixes[2]:", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Xtr.DataPlane.MissQueueDepth: 65", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Xtr.DataPlane.MissQueueDestinations: 0", StringComparison.Ordinal));
-        Assert.Equal(6, errors.Count);
+        Assert.Contains(errors, e => e.StartsWith("Xtr.DataPlane.Queues: 65", StringComparison.Ordinal));
+        Assert.Equal(7, errors.Count);
+        Assert.Equal(Math.Clamp(Environment.ProcessorCount, 1, 8), new XtrDataPlaneOptions().EffectiveQueues);
+        Assert.Equal(3, new XtrDataPlaneOptions { Queues = 3 }.EffectiveQueues);
         Assert.Empty(new XtrDataPlaneOptions { Enabled = true, RemoteEidPrefixes = ["0.0.0.0/0", "2001:db8::/32"] }.Validate("Xtr.DataPlane"));
     }
 

@@ -13,6 +13,8 @@ namespace LispMobility.Platform.DataPlane;
 /// loop reads every queued packet per wake-up. Created (or attached to) in the network namespace of the calling thread.
 /// With offloads (IFF_VNET_HDR), every packet read or written starts with a 10-byte virtio-net header, and the kernel may
 /// hand over TCP super-packets of up to 64 KB with their checksums left partial, for the reader to cut and complete.
+/// With several queues (IFF_MULTI_QUEUE) the kernel spreads the packets it sends to the device over the queues by flow,
+/// one reader each; writes go through the first.
 /// </summary>
 [SupportedOSPlatform("linux")]
 public sealed partial class TunDevice : IDisposable
@@ -20,40 +22,36 @@ public sealed partial class TunDevice : IDisposable
     private const int ONonblock = 0x800, ORdwr = 2, OCloexec = 0x80000;
     private const uint TunSetIff = 0x400454CA;
     private const uint TunSetOffload = 0x400454D0;
-    private const short IffTun = 0x0001, IffNoPi = 0x1000, IffVnetHdr = 0x4000;
+    private const short IffTun = 0x0001, IffMultiQueue = 0x0100, IffNoPi = 0x1000, IffVnetHdr = 0x4000;
     // TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN: what the reader completes and cuts itself (no UDP segmentation).
     private const nuint Offloads = 0x1 | 0x2 | 0x4 | 0x8;
     private const int VnetHeaderLength = 10;
     private const int Eagain = 11, Eintr = 4;
     private const short PollIn = 1;
+    private readonly int[] _fds;
     private int _fd;
 
     /// <summary>
     /// Creates or attaches to the TUN device <paramref name="name"/>, sets its MTU and brings it up; with
     /// <paramref name="offloads"/>, packets carry a virtio-net header and the kernel is offered checksum and TCP segmentation
-    /// offload (<see cref="OffloadErrno"/> says whether it took them).
+    /// offload (<see cref="OffloadErrno"/> says whether it took them); with <paramref name="queues"/> above 1, a
+    /// multi-queue device with that many descriptors.
     /// </summary>
-    public TunDevice(string name, int mtu, bool offloads = false)
+    public TunDevice(string name, int mtu, bool offloads = false, int queues = 1)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentOutOfRangeException.ThrowIfLessThan(queues, 1);
         if (Encoding.ASCII.GetByteCount(name) > 15) throw new ArgumentException($"interface name '{name}' is longer than 15 bytes", nameof(name));
-        _fd = open("/dev/net/tun", ORdwr | ONonblock | OCloexec);
-        if (_fd < 0) throw new IOException($"cannot open /dev/net/tun: errno {Marshal.GetLastPInvokeError()}");
+        var flags = (short)(IffTun | IffNoPi | (offloads ? IffVnetHdr : 0) | (queues > 1 ? IffMultiQueue : 0));
+        _fds = new int[queues];
+        Array.Fill(_fds, -1);
         try
         {
-            Span<byte> ifreq = stackalloc byte[40];
-            ifreq.Clear();
-            Encoding.ASCII.GetBytes(name, ifreq);
-            MemoryMarshal.Write(ifreq[16..], (short)(IffTun | IffNoPi | (offloads ? IffVnetHdr : 0)));
-            unsafe
-            {
-                fixed (byte* r = ifreq)
-                    if (ioctl(_fd, TunSetIff, r) < 0) throw new IOException($"TUNSETIFF {name}: errno {Marshal.GetLastPInvokeError()}");
-            }
-
+            // Each queue is one descriptor attached to the same device by name, with the same flags.
+            for (var q = 0; q < queues; q++) _fds[q] = Attach(name, flags);
+            _fd = _fds[0];
             HasVnetHeader = offloads;
             if (offloads && ioctl(_fd, TunSetOffload, Offloads) < 0) OffloadErrno = Marshal.GetLastPInvokeError();
-
             Name = name;
             Index = (int)if_nametoindex(name);
             // MTU and up in one RTM_NEWLINK; the MTU is what the ITR may carry after the encapsulation's 36/56 bytes.
@@ -63,9 +61,27 @@ public sealed partial class TunDevice : IDisposable
         }
         catch
         {
-            close(_fd);
+            foreach (var fd in _fds) if (fd >= 0) close(fd);
             throw;
         }
+    }
+
+    private static unsafe int Attach(string name, short flags)
+    {
+        var fd = open("/dev/net/tun", ORdwr | ONonblock | OCloexec);
+        if (fd < 0) throw new IOException($"cannot open /dev/net/tun: errno {Marshal.GetLastPInvokeError()}");
+        Span<byte> ifreq = stackalloc byte[40];
+        ifreq.Clear();
+        Encoding.ASCII.GetBytes(name, ifreq);
+        MemoryMarshal.Write(ifreq[16..], flags);
+        fixed (byte* r = ifreq)
+        {
+            if (ioctl(fd, TunSetIff, r) >= 0) return fd;
+        }
+
+        var errno = Marshal.GetLastPInvokeError();
+        close(fd);
+        throw new IOException($"TUNSETIFF {name}: errno {errno}");
     }
 
     private const ushort IflaMtu = 4;
@@ -82,8 +98,14 @@ public sealed partial class TunDevice : IDisposable
     /// <summary>Why the kernel refused the offloads (the errno of TUNSETOFFLOAD), or 0: then no packet is a super-packet or has a partial checksum.</summary>
     public int OffloadErrno { get; }
 
-    /// <summary>The open descriptor (O_NONBLOCK), for the batches of <see cref="TunWriter"/>.</summary>
+    /// <summary>The number of queues, each read by its own loop.</summary>
+    public int Queues => _fds.Length;
+
+    /// <summary>The open descriptor (O_NONBLOCK) of the first queue, for the batches of <see cref="TunWriter"/>.</summary>
     internal int Descriptor => _fd;
+
+    /// <summary>The open descriptor (O_NONBLOCK) of queue <paramref name="queue"/>.</summary>
+    internal int DescriptorOf(int queue) => _fds[queue];
 
     /// <summary>Routes <paramref name="prefix"/>/<paramref name="length"/> to this device (replacing a route already there).</summary>
     public void AddRoute(IPAddress prefix, int length, byte routeProtocol)
@@ -98,19 +120,19 @@ public sealed partial class TunDevice : IDisposable
         netlink.Exchange(message, $"route {prefix}/{length} dev {Name}");
     }
 
-    /// <summary>Waits up to <paramref name="timeoutMs"/> for a packet to read; false on timeout (or a signal).</summary>
-    public unsafe bool Wait(int timeoutMs)
+    /// <summary>Waits up to <paramref name="timeoutMs"/> for a packet to read from <paramref name="queue"/>; false on timeout (or a signal).</summary>
+    public unsafe bool Wait(int timeoutMs, int queue = 0)
     {
-        var fd = new PollFd { Fd = _fd, Events = PollIn };
+        var fd = new PollFd { Fd = _fds[queue], Events = PollIn };
         return poll(&fd, 1, timeoutMs) > 0 && (fd.Revents & PollIn) != 0;
     }
 
-    /// <summary>Reads one packet into <paramref name="buffer"/>; its length, or 0 when none is queued.</summary>
-    public unsafe int Read(Span<byte> buffer)
+    /// <summary>Reads one packet from <paramref name="queue"/> into <paramref name="buffer"/>; its length, or 0 when none is queued.</summary>
+    public unsafe int Read(Span<byte> buffer, int queue = 0)
     {
         fixed (byte* b = buffer)
         {
-            var n = read(_fd, b, (nint)buffer.Length);
+            var n = read(_fds[queue], b, (nint)buffer.Length);
             if (n >= 0) return (int)n;
             var errno = Marshal.GetLastPInvokeError();
             if (errno is Eagain or Eintr) return 0;
@@ -145,8 +167,8 @@ public sealed partial class TunDevice : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        var fd = Interlocked.Exchange(ref _fd, -1);
-        if (fd >= 0) close(fd);
+        if (Interlocked.Exchange(ref _fd, -1) < 0) return;
+        foreach (var fd in _fds) close(fd);
     }
 
     [StructLayout(LayoutKind.Sequential)]

@@ -14,6 +14,7 @@ public sealed unsafe class TunReader : IDisposable
 {
     private const int MinimumInFlight = 8, Eagain = 11, Eintr = 4;
     private readonly TunDevice _tun;
+    private readonly int _queue;
     private readonly IoRing? _ring;
     private readonly int _capacity;
     private readonly int _headroom;
@@ -27,11 +28,14 @@ public sealed unsafe class TunReader : IDisposable
 
     /// <summary>
     /// Up to <paramref name="capacity"/> packets of up to <paramref name="maxPacket"/> bytes, each after <paramref name="headroom"/>
-    /// free bytes; <paramref name="useRing"/> false reads one per syscall.
+    /// free bytes, from the device's queue <paramref name="queue"/>; <paramref name="useRing"/> false reads one per syscall.
     /// </summary>
-    public TunReader(TunDevice tun, int capacity, int headroom, int maxPacket, bool useRing = true)
+    public TunReader(TunDevice tun, int capacity, int headroom, int maxPacket, bool useRing = true, int queue = 0)
     {
         _tun = tun ?? throw new ArgumentNullException(nameof(tun));
+        ArgumentOutOfRangeException.ThrowIfNegative(queue);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(queue, tun.Queues);
+        _queue = queue;
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(headroom);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxPacket, 1);
@@ -58,7 +62,7 @@ public sealed unsafe class TunReader : IDisposable
     public int RingErrno { get; }
 
     /// <summary>Waits up to <paramref name="timeoutMs"/> for packets to read; false on timeout.</summary>
-    public bool Wait(int timeoutMs) => _ring is null ? _tun.Wait(timeoutMs) : _ring.WaitForCompletion(timeoutMs);
+    public bool Wait(int timeoutMs) => _ring is null ? _tun.Wait(timeoutMs, _queue) : _ring.WaitForCompletion(timeoutMs);
 
     /// <summary>
     /// The packets read since the last call (non-blocking; 0 when none): packet i is <see cref="Slot"/>(i) from the
@@ -71,7 +75,7 @@ public sealed unsafe class TunReader : IDisposable
         {
             for (; _count < _capacity; _count++)
             {
-                var length = _tun.Read(new Span<byte>(_slots + (nint)_count * _slotSize + _headroom, _slotSize - _headroom));
+                var length = _tun.Read(new Span<byte>(_slots + (nint)_count * _slotSize + _headroom, _slotSize - _headroom), _queue);
                 if (length <= 0) break;
                 _ready[_count] = _count;
                 _lengths[_count] = length;
@@ -120,7 +124,7 @@ public sealed unsafe class TunReader : IDisposable
     {
         while (_inFlight < target && _free.TryPop(out var slot))
         {
-            _ring!.TryQueueRead(_tun.Descriptor, _slots + (nint)slot * _slotSize + _headroom, _slotSize - _headroom, slot);
+            _ring!.TryQueueRead(_tun.DescriptorOf(_queue), _slots + (nint)slot * _slotSize + _headroom, _slotSize - _headroom, slot);
             _inFlight++;
         }
 

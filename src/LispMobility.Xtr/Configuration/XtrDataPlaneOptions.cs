@@ -44,6 +44,15 @@ public sealed record XtrDataPlaneOptions
     /// </summary>
     public bool Offloads { get; init; } = true;
 
+    /// <summary>
+    /// TUN queues, each read by its own ITR thread (IFF_MULTI_QUEUE; the kernel keeps a flow on one queue); 0, the
+    /// default, is one per core, at most 8.
+    /// </summary>
+    public int Queues { get; init; }
+
+    /// <summary>The queues to open: <see cref="Queues"/>, or one per core (at most 8) when it is 0.</summary>
+    public int EffectiveQueues => Queues > 0 ? Queues : Math.Clamp(Environment.ProcessorCount, 1, 8);
+
     /// <summary>Every problem, each naming its path; OS-only rules judged for Linux or not by <paramref name="forLinux"/> (default: this system).</summary>
     public IReadOnlyList<string> Validate(string path, bool? forLinux = null)
     {
@@ -57,6 +66,7 @@ public sealed record XtrDataPlaneOptions
 
         if (LinkMtu is < 1336 or > 65535) errors.Add(string.Create(CultureInfo.InvariantCulture, $"{path}.LinkMtu: {LinkMtu} is outside 1336-65535 (the TUN must still carry IPv6's 1280 after 56 bytes of encapsulation)"));
         if (MissQueueDepth is < 0 or > 64) errors.Add(string.Create(CultureInfo.InvariantCulture, $"{path}.MissQueueDepth: {MissQueueDepth} is outside 0-64 (0 drops packets of a miss)"));
+        if (Queues is < 0 or > 64) errors.Add(string.Create(CultureInfo.InvariantCulture, $"{path}.Queues: {Queues} is outside 0-64 (0 is one per core)"));
         if (MissQueueDestinations is < 1 or > 1024) errors.Add(string.Create(CultureInfo.InvariantCulture, $"{path}.MissQueueDestinations: {MissQueueDestinations} is outside 1-1024"));
         for (var i = 0; i < RemoteEidPrefixes.Count; i++)
         {

@@ -9,10 +9,12 @@ using Microsoft.Extensions.Logging;
 namespace LispMobility.Xtr.DataPlane;
 
 /// <summary>
-/// The data plane's Linux shell: a TUN device that the remote EID space is routed to (read by the ITR loop with io_uring reads kept in flight, a batch
-/// per wake-up, sent as whole outer packets with one <c>sendmmsg</c> per batch) and a UDP 4341 socket per local RLOC
-/// (received with <c>recvmmsg</c> by one ETR loop each, the batch's inner packets written to the TUN with one io_uring submission). The per-packet work is the
-/// sans-I/O <see cref="ItrEncapsulator"/> and <see cref="EtrDecapsulator"/>.
+/// The data plane's Linux shell: a TUN device that the remote EID space is routed to, with one queue per core, each read
+/// by its own ITR loop (io_uring reads kept in flight, a batch per wake-up; TCP super-packets cut into segments; sent as
+/// whole outer packets with one <c>sendmmsg</c> per batch) and a UDP 4341 socket per local RLOC (received with
+/// <c>recvmmsg</c> by one ETR loop each; a batch's segments of one TCP flow joined, the inner packets written to the TUN
+/// with one io_uring submission). The per-packet work is the sans-I/O <see cref="ItrEncapsulator"/>,
+/// <see cref="EtrDecapsulator"/>, <see cref="TcpSegments"/> and <see cref="TcpCoalescer"/>.
 /// </summary>
 [SupportedOSPlatform("linux")]
 public sealed partial class DataPlaneHost : IDisposable
@@ -33,8 +35,8 @@ public sealed partial class DataPlaneHost : IDisposable
     private readonly List<Thread> _threads = [];
     private readonly List<LispDataSocket> _sockets = [];
     private readonly DataPlaneSettings _settings;
+    private readonly List<RawIpSender> _senders = [];
     private TunDevice? _tun;
-    private RawIpSender? _sender;
     private LocalEids _eids = LocalEids.None;
 
     /// <summary>Prepares the host; <see cref="Start"/> opens the devices.</summary>
@@ -68,7 +70,7 @@ public sealed partial class DataPlaneHost : IDisposable
     public void Start()
     {
         RefreshEids();
-        _tun = new TunDevice(_options.DataPlane.TunName, TunMtu, _options.DataPlane.Offloads);
+        _tun = new TunDevice(_options.DataPlane.TunName, TunMtu, _options.DataPlane.Offloads, _options.DataPlane.EffectiveQueues);
         if (_tun.OffloadErrno != 0) LogNoOffloads(_tun.OffloadErrno);
         foreach (var text in _options.DataPlane.RemoteEidPrefixes)
         {
@@ -76,15 +78,20 @@ public sealed partial class DataPlaneHost : IDisposable
             _tun.AddRoute(p.Address.ToIPAddress(), p.MaskLength, RouteProtocol);
         }
 
-        _sender = new RawIpSender();
+        for (var q = 0; q < _tun.Queues; q++) _senders.Add(new RawIpSender());
         foreach (var rloc in _settings.LocalRlocs)
         {
             _sockets.Add(new LispDataSocket(new IPEndPoint(rloc.ToIPAddress(), DataPort)));
         }
 
-        StartThread("lisp-itr", ItrLoop);
+        for (var q = 0; q < _tun.Queues; q++)
+        {
+            var queue = q;
+            StartThread($"lisp-itr {q}", () => ItrLoop(queue));
+        }
+
         foreach (var socket in _sockets) StartThread($"lisp-etr {socket.Local}", () => EtrLoop(socket));
-        LogStarted(_tun.Name, TunMtu, _sockets.Count);
+        LogStarted(_tun.Name, TunMtu, _tun.Queues, _sockets.Count);
     }
 
     /// <summary>Rebuilds the ETR's view of the site's EIDs from the options and the engine's hosts.</summary>
@@ -120,18 +127,18 @@ public sealed partial class DataPlaneHost : IDisposable
         thread.Start();
     }
 
-    private void ItrLoop()
+    private void ItrLoop(int queue)
     {
         var itr = new ItrEncapsulator(_settings, () => _engine.MapCacheSnapshot, Counters, _signals);
         var buffer = new byte[ItrEncapsulator.Headroom + 65536];
         var icmp = new byte[1500];
         var tun = _tun!;
-        var sender = _sender!;
+        var sender = _senders[queue];
         // Where the TUN puts a virtio-net header before each packet, the packet starts after it (the header's bytes then
         // belong to the headroom the outer headers are written into).
         var offset = ItrEncapsulator.Headroom + (tun.HasVnetHeader ? VirtioNetHeader.Length : 0);
-        using var reader = new TunReader(tun, Batch, ItrEncapsulator.Headroom, VirtioNetHeader.Length + 65536, _options.DataPlane.IoUring);
-        if (_options.DataPlane.IoUring && !reader.Batched) LogNoRing("TUN reads", reader.RingErrno);
+        using var reader = new TunReader(tun, Batch, ItrEncapsulator.Headroom, VirtioNetHeader.Length + 65536, _options.DataPlane.IoUring, queue);
+        if (_options.DataPlane.IoUring && !reader.Batched && queue == 0) LogNoRing("TUN reads", reader.RingErrno);
         var refused = sender.Errors;
         while (!_stop.IsCancellationRequested)
         {
@@ -251,13 +258,13 @@ public sealed partial class DataPlaneHost : IDisposable
         _stop.Cancel();
         foreach (var t in _threads) t.Join(TimeSpan.FromSeconds(2));
         foreach (var s in _sockets) s.Dispose();
-        _sender?.Dispose();
+        foreach (var s in _senders) s.Dispose();
         _tun?.Dispose();
         _stop.Dispose();
     }
 
-    [LoggerMessage(EventId = 2300, Level = LogLevel.Information, Message = "data plane up: TUN {Tun} (MTU {Mtu}), UDP 4341 on {Sockets} RLOC(s)")]
-    private partial void LogStarted(string tun, int mtu, int sockets);
+    [LoggerMessage(EventId = 2300, Level = LogLevel.Information, Message = "data plane up: TUN {Tun} (MTU {Mtu}, {Queues} queue(s), one ITR thread each), UDP 4341 on {Sockets} RLOC(s)")]
+    private partial void LogStarted(string tun, int mtu, int queues, int sockets);
 
     [LoggerMessage(EventId = 2302, Level = LogLevel.Warning, Message = "data plane: io_uring is unavailable (errno {Errno}), {What} take one syscall per packet")]
     private partial void LogNoRing(string what, int errno);
