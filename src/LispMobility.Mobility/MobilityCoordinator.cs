@@ -101,7 +101,7 @@ public sealed class MobilityCoordinator
 
         // Away from home an EID lives only by its /32: when this agent's xTR there holds none (it went away and the /32 has
         // since been withdrawn everywhere), the recorded owner is stale too.
-        return range is not null && !range.IsHome(site) && _routers.TryGetValue(site, out var router) && router.StateOf(eid) is null ? null : site;
+        return range is not null && !range.IsHome(site) && _routers.TryGetValue(site, out var router) && router.HostOf(eid)?.State is null ? null : site;
     }
 
     /// <summary>
@@ -164,7 +164,7 @@ public sealed class MobilityCoordinator
     /// Whether this agent's xTR at <paramref name="site"/> was told (Map-Notify) that another site holds <paramref name="eid"/>:
     /// a move run by another site's agent reaches this one only that way, so the owner recorded here is then stale.
     /// </summary>
-    public bool IsAwayAt(string site, IPAddress eid) => _routers.TryGetValue(site, out var router) && router.StateOf(eid) is HostState.Away;
+    public bool IsAwayAt(string site, IPAddress eid) => _routers.TryGetValue(site, out var router) && router.HostOf(eid)?.State is HostState.Away;
 
     /// <summary>Every EID whose owner is <paramref name="site"/> as far as this agent knows.</summary>
     public IReadOnlyList<IPAddress> EidsAt(string site) => _owners.Where(o => At(o.Value, site)).Select(o => IPAddress.Parse(o.Key)).ToList();
@@ -220,7 +220,7 @@ public sealed class MobilityCoordinator
         _journal.Begin([move], _ => $"away: {key} left {site} while this agent was down; the mapping system maps it to {toSite}, so {site} holds it away");
         _queue.Start(move);
         router.HoldAway(eid, mapping);
-        var detail = $"{key} held away at {site} (state {router.StateOf(eid)?.ToString() ?? "none"})";
+        var detail = $"{key} held away at {site} (state {router.HostOf(eid)?.State.ToString() ?? "none"})";
         _journal.Converged([move], _ => detail, total.Elapsed);
         _owners[key] = new EidOwner(toSite, HeldAway: true);
         return Raise(new MoveOutcome(move.Id, eid, key, site, toSite, MoveState.Converged, [new(MoveStep.OldSiteAway, total.Elapsed, detail)], total.Elapsed, null));

@@ -147,9 +147,9 @@ internal sealed class MoveSaga
             // retry redid after its back-off (the home moves' p99 of 80-200 ms in mobility-converge, docs/benchmarks.md).
             var fromHome = awaitHomeNews && range.IsHome(from);
             var deadline = _time.GetUtcNow() + TimeSpan.FromSeconds(10);
-            while (old.StateOf(eid) is not HostState.Away && (fromHome || old.StateOf(eid) is not null))
+            while (old.HostOf(eid)?.State is not HostState.Away && (fromHome || old.HostOf(eid)?.State is not null))
             {
-                if (_time.GetUtcNow() > deadline) throw new InvalidOperationException($"site {from} did not go away for {eid} (state {old.StateOf(eid)})");
+                if (_time.GetUtcNow() > deadline) throw new InvalidOperationException($"site {from} did not go away for {eid} (state {old.HostOf(eid)?.State})");
                 await Task.Delay(TimeSpan.FromMilliseconds(5), _time, ct).ConfigureAwait(false);
             }
         }

@@ -56,9 +56,6 @@ public interface ITunnelRouter
     /// </summary>
     void HoldAway(IPAddress eid, MapCacheEntry mapping);
 
-    /// <summary>The ETR's state for a host, or null.</summary>
-    HostState? StateOf(IPAddress eid);
-
     /// <summary>One host as <see cref="Hosts"/> lists it (state and since when), or null: without copying every host.</summary>
     HostInfo? HostOf(IPAddress eid);
 

@@ -261,12 +261,6 @@ public sealed class XtrEngine : IDatagramEngine
         lock (_gate) { return _hosts.Snapshot(); }
     }
 
-    /// <summary>The state of one host, or null when unknown.</summary>
-    public HostState? StateOf(IPAddress address)
-    {
-        lock (_gate) { return _hosts.Get(LispAddress.FromIPAddress(address))?.State; }
-    }
-
     /// <summary>One host as <see cref="Hosts"/> lists it, or null when unknown.</summary>
     public HostInfo? HostOf(IPAddress address)
     {

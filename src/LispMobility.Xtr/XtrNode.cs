@@ -113,9 +113,6 @@ public sealed class XtrNode : ITunnelRouter, IXtrStatus, IAsyncDisposable
     public IReadOnlyList<Lisp.Records.Locator> Rlocs => Engine.Rlocs;
 
     /// <inheritdoc />
-    public HostState? StateOf(IPAddress eid) => Engine.StateOf(eid);
-
-    /// <inheritdoc />
     public HostInfo? HostOf(IPAddress eid) => Engine.HostOf(eid);
 
     /// <summary>The bound endpoints.</summary>

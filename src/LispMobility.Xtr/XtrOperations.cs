@@ -38,9 +38,6 @@ public sealed class XtrOperations : ITunnelRouter
     public IReadOnlyList<Lisp.Records.Locator> Rlocs => _engine.Rlocs;
 
     /// <inheritdoc />
-    public HostState? StateOf(IPAddress eid) => _engine.StateOf(eid);
-
-    /// <inheritdoc />
     public HostInfo? HostOf(IPAddress eid) => _engine.HostOf(eid);
 
     /// <inheritdoc />

@@ -139,8 +139,6 @@ internal sealed class FaultyTunnelRouter(ITunnelRouter inner) : ITunnelRouter
 
     public void HoldAway(IPAddress eid, MapCacheEntry mapping) => inner.HoldAway(eid, mapping);
 
-    public HostState? StateOf(IPAddress eid) => inner.StateOf(eid);
-
     public HostInfo? HostOf(IPAddress eid) => inner.HostOf(eid);
 
     public IReadOnlyList<HostInfo> Hosts()

@@ -101,12 +101,12 @@ public sealed class MoveRetryTests : IAsyncLifetime
 
         // Before the back-off ends the VM is back at DC2, whose own agent registers it; the Map-Server tells DC1.
         await _lab.Xtrs[MobilityLab.Dc2].RegisterHostAsync(Eid, MobilityLab.VmRange);
-        await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].StateOf(Eid) is HostState.Away, "DC1 told the EID is away");
+        await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].HostOf(Eid)?.State is HostState.Away, "DC1 told the EID is away");
 
         await MobilityLab.Eventually(() => retry.Waiting == 0 && retry.Attempts.Count == 0, "the retry woke and was dropped", 15);
         Assert.Equal(2, ends.Count);
         Assert.Equal(MobilityLab.Dc2, _lab.HostRegistrationSite(Eid));
-        Assert.Equal(HostState.Away, _lab.Xtrs[MobilityLab.Dc1].StateOf(Eid));
+        Assert.Equal(HostState.Away, _lab.Xtrs[MobilityLab.Dc1].HostOf(Eid)?.State);
         Assert.Equal(0, dc1.Calls(RouterCall.Hosts)); // the news of one EID is read for that EID, not from a copy of every host
     }
 

@@ -73,7 +73,7 @@ public sealed class MoveSagaTests : IAsyncLifetime
         Assert.True(lost >= 2, "the news was retransmitted");
         // Ended before the news had arrived, the move left the home xTR to apply it later, in the middle of the next move of
         // the EID (back home), whose registration it undid.
-        Assert.Equal(HostState.Away, _lab.Xtrs[MobilityLab.Dc1].StateOf(eid));
+        Assert.Equal(HostState.Away, _lab.Xtrs[MobilityLab.Dc1].HostOf(eid)?.State);
         var home = await coordinator.MoveAsync(Intent("172.16.1.40", MobilityLab.Dc1));
         Assert.True(home.Converged, home.Error);
         Assert.Null(_lab.HostRegistrationSite(eid));
@@ -93,7 +93,7 @@ public sealed class MoveSagaTests : IAsyncLifetime
         Assert.Equal([MoveStep.Registered, MoveStep.OldSiteAway, MoveStep.GatewaysConverged, MoveStep.RemoteItrsSolicited], outcome.Steps.Select(s => s.Step));
         Assert.Equal(MobilityLab.Dc2, _lab.HostRegistrationSite(eid));
         Assert.Equal(("172.16.1.10/32", _lab.Rloc(MobilityLab.Dc2)), await _lab.LookupFromBranchAsync(eid));
-        Assert.Equal(HostState.Registered, _lab.Xtrs[MobilityLab.Dc2].StateOf(eid));
+        Assert.Equal(HostState.Registered, _lab.Xtrs[MobilityLab.Dc2].HostOf(eid)?.State);
         Assert.Equal(MobilityLab.Dc2, coordinator.OwnerOf(eid));
         var journal = coordinator.Store.Move(outcome.Id)!;
         Assert.Equal((MoveState.Converged, MoveStep.Done, (string?)null, "dc1"), (journal.State, journal.Step, journal.Error, journal.FromSite));
@@ -118,7 +118,7 @@ public sealed class MoveSagaTests : IAsyncLifetime
         Assert.Equal(("172.16.0.0/16", _lab.Rloc(MobilityLab.Dc1)), await _lab.LookupFromBranchAsync(eid));
         Assert.Equal(HostRouteKind.Local, _lab.Routes[MobilityLab.Dc1].Get(eid)?.Kind); // the host stays reachable at home
         // DC2 held it away until the /32 was withdrawn; told it is gone, it keeps no blackhole behind.
-        Assert.Null(_lab.Xtrs[MobilityLab.Dc2].StateOf(eid));
+        Assert.Null(_lab.Xtrs[MobilityLab.Dc2].HostOf(eid)?.State);
         Assert.Null(_lab.Routes[MobilityLab.Dc2].Get(eid));
         Assert.Contains("/32 withdrawn", home.Steps.Single(s => s.Step == MoveStep.OldSiteAway).Detail, StringComparison.Ordinal);
         Assert.Equal(MobilityLab.Dc1, coordinator.OwnerOf(eid));

@@ -75,7 +75,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
         var dc2 = new SiteAgent(this, MobilityLab.Dc2);
         Assert.Null(dc1.Sees(WorkloadChange.Discovered));
         Assert.True((await dc2.Sees()!).Converged);
-        await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].StateOf(Vm) is HostState.Away, "DC1 away");
+        await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].HostOf(Vm)?.State is HostState.Away, "DC1 away");
 
         // The move home fails (the Map-Server unreachable): the state the issue found a minute later.
         dc1Router.FailNext(RouterCall.Register, 1);
@@ -108,7 +108,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
         var dc2 = new SiteAgent(this, MobilityLab.Dc2);
         Assert.Null(dc1.Sees(WorkloadChange.Discovered));
         Assert.True((await dc2.Sees()!).Converged);
-        await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].StateOf(Vm) is HostState.Away, "DC1 away");
+        await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].HostOf(Vm)?.State is HostState.Away, "DC1 away");
         dc1Router.FailNext(RouterCall.Register, 1);
         Assert.False((await dc1.Sees()!).Converged);
 
@@ -176,7 +176,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
         dc1 = new SiteAgent(this, MobilityLab.Dc1);
 
         // Its aggregate registered again, DC1 is told what moved away while it was down.
-        await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].StateOf(Vm) is HostState.Away, "DC1 away after its restart");
+        await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].HostOf(Vm)?.State is HostState.Away, "DC1 away after its restart");
         await AssertVmAtAsync(MobilityLab.Dc2);
 
         var back = dc1.Sees();
@@ -240,18 +240,18 @@ public sealed class ReconcilerTests : IAsyncLifetime
         Assert.True((await dc2.Sees()!).Converged);
         Assert.True((await dc1.Sees()!).Converged);
         Assert.True((await dc2.Sees()!).Converged);
-        await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].StateOf(Vm) is HostState.Away, "DC1 told the VM left");
+        await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].HostOf(Vm)?.State is HostState.Away, "DC1 told the VM left");
         await _lab.Xtrs[MobilityLab.Dc1].DisposeAsync();
         _lab.StartXtr(MobilityLab.Dc1);
         dc1 = new SiteAgent(this, MobilityLab.Dc1);
-        Assert.Null(_lab.Xtrs[MobilityLab.Dc1].StateOf(Vm));
+        Assert.Null(_lab.Xtrs[MobilityLab.Dc1].HostOf(Vm)?.State);
 
         var report = await dc1.ReconcileAsync();
 
         var repair = Assert.Single(report.Repairs);
         Assert.Contains("holds it away", repair.Difference, StringComparison.Ordinal);
         Assert.True((await repair.Move).Converged, (await repair.Move).Error);
-        Assert.Equal(HostState.Away, _lab.Xtrs[MobilityLab.Dc1].StateOf(Vm));
+        Assert.Equal(HostState.Away, _lab.Xtrs[MobilityLab.Dc1].HostOf(Vm)?.State);
         await AssertVmAtAsync(MobilityLab.Dc2, report);
         Assert.Empty((await dc1.ReconcileAsync()).Repairs);
 
@@ -259,10 +259,10 @@ public sealed class ReconcilerTests : IAsyncLifetime
         await _lab.Xtrs[MobilityLab.Dc1].DisposeAsync();
         _lab.StartXtr(MobilityLab.Dc1);
         dc1 = new SiteAgent(this, MobilityLab.Dc1);
-        Assert.Null(_lab.Xtrs[MobilityLab.Dc1].StateOf(Vm));
+        Assert.Null(_lab.Xtrs[MobilityLab.Dc1].HostOf(Vm)?.State);
         var again = Assert.Single((await dc1.ReconcileAsync()).Repairs);
         Assert.True((await again.Move).Converged, (await again.Move).Error);
-        Assert.Equal(HostState.Away, _lab.Xtrs[MobilityLab.Dc1].StateOf(Vm));
+        Assert.Equal(HostState.Away, _lab.Xtrs[MobilityLab.Dc1].HostOf(Vm)?.State);
     }
 
     [Fact]
@@ -277,7 +277,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
         var released = await Assert.Single(report.Repairs).Move;
         Assert.True(released.Converged);
         Assert.Null(_lab.HostRegistrationSite(Vm));
-        Assert.Null(_lab.Xtrs[MobilityLab.Dc2].StateOf(Vm));
+        Assert.Null(_lab.Xtrs[MobilityLab.Dc2].HostOf(Vm)?.State);
         var journal = dc2.Coordinator.Store.Move(released.Id)!;
         Assert.Equal(("gone", Reconciler.Trigger), (journal.ToSite, journal.Trigger));
     }
@@ -286,11 +286,11 @@ public sealed class ReconcilerTests : IAsyncLifetime
     private async Task AssertVmAtAsync(string site, params ReconcileReport[] reports)
     {
         var why = string.Join("; ", reports.SelectMany(r => r.Repairs).Select(r => $"{r.Site}: {r.Difference} -> {(r.Move.IsCompletedSuccessfully ? r.Move.Result.State + " " + r.Move.Result.Error : "?")}"));
-        why += $"; states dc1={_lab.Xtrs[MobilityLab.Dc1].StateOf(Vm)} dc2={_lab.Xtrs[MobilityLab.Dc2].StateOf(Vm)}, MS /32 at {_lab.HostRegistrationSite(Vm)}";
+        why += $"; states dc1={_lab.Xtrs[MobilityLab.Dc1].HostOf(Vm)?.State} dc2={_lab.Xtrs[MobilityLab.Dc2].HostOf(Vm)?.State}, MS /32 at {_lab.HostRegistrationSite(Vm)}";
         var other = site == MobilityLab.Dc1 ? MobilityLab.Dc2 : MobilityLab.Dc1;
-        await MobilityLab.Eventually(() => _lab.Xtrs[site].StateOf(Vm) is not HostState.Away && _lab.Routes[site].Get(Vm)?.Kind is not HostRouteKind.Blackhole,
+        await MobilityLab.Eventually(() => _lab.Xtrs[site].HostOf(Vm)?.State is not HostState.Away && _lab.Routes[site].Get(Vm)?.Kind is not HostRouteKind.Blackhole,
             $"{site} not blackholing the VM ({why})");
-        await MobilityLab.Eventually(() => _lab.Xtrs[other].StateOf(Vm) is null or HostState.Away, $"{other} not registering the VM");
+        await MobilityLab.Eventually(() => _lab.Xtrs[other].HostOf(Vm)?.State is null or HostState.Away, $"{other} not registering the VM");
         if (other == MobilityLab.Dc1) await MobilityLab.Eventually(() => _lab.Routes[other].Get(Vm)?.Kind is HostRouteKind.Blackhole, "DC1 blackholes the VM it lost");
         Assert.Equal(_lab.Rloc(site), (await _lab.LookupFromBranchAsync(Vm)).Rlocs);
     }

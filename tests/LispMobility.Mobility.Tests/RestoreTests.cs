@@ -50,7 +50,7 @@ public sealed class RestoreTests : IAsyncLifetime
         var (registered, skipped) = await _lab.AdvanceUntilAsync(after.RestoreAsync(), ResolveTimeout / 5);
 
         Assert.Equal((5, 0), (registered, skipped.Count));
-        Assert.All(eids, e => Assert.Equal(HostState.Registered, _lab.Xtrs[MobilityLab.Dc2].StateOf(e)));
+        Assert.All(eids, e => Assert.Equal(HostState.Registered, _lab.Xtrs[MobilityLab.Dc2].HostOf(e)?.State));
         Assert.All(eids, e => Assert.Equal(MobilityLab.Dc2, after.OwnerOf(e)));
         Assert.All(eids, e => Assert.Equal(HostRouteKind.Local, _lab.Routes[MobilityLab.Dc2].Get(e)!.Kind));
         Assert.Equal(($"{eids[2]}/32", _lab.Rloc(MobilityLab.Dc2)), await _lab.LookupFromBranchAsync(eids[2]));
@@ -69,7 +69,7 @@ public sealed class RestoreTests : IAsyncLifetime
         Assert.True((await dc1Agent.MoveAsync(new MoveIntent(eid, "app", MobilityLab.Dc2, MobilityLab.Dc1, "migration", "vcenter"))).Converged);
 
         Assert.Null(_lab.Routes[MobilityLab.Dc2].Get(eid)); // DC2's blackhole /32 removed once the /32 was withdrawn
-        Assert.Null(_lab.Xtrs[MobilityLab.Dc2].StateOf(eid));
+        Assert.Null(_lab.Xtrs[MobilityLab.Dc2].HostOf(eid)?.State);
         Assert.Null(dc2Agent.OwnerOf(eid)); // not "dc2" any more: a VM seen at DC2 again is a move, not noise
         Assert.Equal(("172.16.0.0/16", _lab.Rloc(MobilityLab.Dc1)), await _lab.LookupFromBranchAsync(eid));
     }
@@ -96,6 +96,6 @@ public sealed class RestoreTests : IAsyncLifetime
         Assert.Equal($"the mapping system maps it to 172.16.0.0/16 at {_lab.Rloc(MobilityLab.Dc1)}", reason);
         Assert.Equal(MobilityLab.Dc2, _lab.HostRegistrationSite(stayed));
         Assert.Null(_lab.HostRegistrationSite(left));
-        Assert.Null(_lab.Xtrs[MobilityLab.Dc2].StateOf(left));
+        Assert.Null(_lab.Xtrs[MobilityLab.Dc2].HostOf(left)?.State);
     }
 }

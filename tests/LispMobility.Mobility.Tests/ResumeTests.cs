@@ -53,7 +53,7 @@ public sealed class ResumeTests : IAsyncLifetime
         Assert.Empty(reopened.Unfinished());
         Assert.Equal(MobilityLab.Dc2, restarted.OwnerOf(eid));
         Assert.Equal(MobilityLab.Dc2, _lab.HostRegistrationSite(eid));
-        Assert.Equal(HostState.Registered, _lab.Xtrs[MobilityLab.Dc2].StateOf(eid));
+        Assert.Equal(HostState.Registered, _lab.Xtrs[MobilityLab.Dc2].HostOf(eid)?.State);
         Assert.Equal(["intent", "Registered", "resume", "OldSiteAway", "GatewaysConverged", "RemoteItrsSolicited", "move"],
             reopened.QueryAudit(new AuditQuery(Eid: "172.16.6.1")).Select(a => a.Kind));
 

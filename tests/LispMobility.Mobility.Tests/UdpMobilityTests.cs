@@ -33,8 +33,8 @@ public sealed class UdpMobilityTests : IAsyncLifetime
         Assert.Equal([MoveStep.Registered, MoveStep.OldSiteAway, MoveStep.GatewaysConverged, MoveStep.RemoteItrsSolicited], outcome.Steps.Select(s => s.Step));
         Assert.Equal(MobilityLab.Dc2, _lab.HostRegistrationSite(eid));
         Assert.Equal(("172.16.1.10/32", _lab.Rloc(MobilityLab.Dc2)), await _lab.LookupFromBranchAsync(eid));
-        Assert.Equal(HostState.Registered, _lab.Xtrs[MobilityLab.Dc2].StateOf(eid));
-        await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].StateOf(eid) == HostState.Away, "DC1 holds the host away");
+        Assert.Equal(HostState.Registered, _lab.Xtrs[MobilityLab.Dc2].HostOf(eid)?.State);
+        await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].HostOf(eid)?.State == HostState.Away, "DC1 holds the host away");
         await _lab.Xtrs[MobilityLab.Dc1].RouteProgramming.WhenIdleAsync();
         Assert.Equal(HostRouteKind.Blackhole, _lab.Routes[MobilityLab.Dc1].Get(eid)?.Kind);
     }
@@ -80,7 +80,7 @@ public sealed class UdpMobilityTests : IAsyncLifetime
         var (registered, skipped) = await after.RestoreAsync();
 
         Assert.Equal((5, 0), (registered, skipped.Count));
-        Assert.All(eids, e => Assert.Equal(HostState.Registered, _lab.Xtrs[MobilityLab.Dc2].StateOf(e)));
+        Assert.All(eids, e => Assert.Equal(HostState.Registered, _lab.Xtrs[MobilityLab.Dc2].HostOf(e)?.State));
         await _lab.Xtrs[MobilityLab.Dc2].RouteProgramming.WhenIdleAsync();
         Assert.All(eids, e => Assert.Equal(HostRouteKind.Local, _lab.Routes[MobilityLab.Dc2].Get(e)!.Kind));
         Assert.Equal(($"{eids[2]}/32", _lab.Rloc(MobilityLab.Dc2)), await _lab.LookupFromBranchAsync(eids[2]));

@@ -80,7 +80,7 @@ public sealed class GroupNotifyTests
         Assert.Equal(1, _a1.Counters.GroupNotifiesSent);
         Assert.Equal(0, _net.Count(LispMessageType.MapNotifyAck, to: Group)); // nobody acknowledges a multicast
         Assert.Equal((0, 1, 1), (_a1.Counters.GroupNotifiesReceived, _a2.Counters.GroupNotifiesReceived, _b.Counters.GroupNotifiesReceived));
-        Assert.Null(_b.StateOf(Host)); // B never held the host: nothing to do
+        Assert.Null(_b.HostOf(Host)?.State); // B never held the host: nothing to do
         Assert.Null(_routesB.Get(Host));
     }
 
@@ -92,7 +92,7 @@ public sealed class GroupNotifyTests
 
         await _net.Call(A1, s => _a1.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
 
-        Assert.Equal(HostState.Away, _b.StateOf(Host));
+        Assert.Equal(HostState.Away, _b.HostOf(Host)?.State);
         Assert.Equal(HostRouteKind.Blackhole, _routesB.Get(Host)!.Kind);
         Assert.Equal(0, _b.Counters.NotifyAcksSent); // the Map-Server's notify never arrived
     }
@@ -109,14 +109,14 @@ public sealed class GroupNotifyTests
         // B's announcement, sent before the host came to A, read by A1 only now (it sat in the socket).
         _a1.Receive(late, B, new DatagramList());
 
-        Assert.Equal(HostState.Registering, _a1.StateOf(Host));
+        Assert.Equal(HostState.Registering, _a1.HostOf(Host)?.State);
         Assert.Equal(1, _a1.Counters.GroupNotifiesDeferred);
         _time.Advance(TimeSpan.FromSeconds(1));
         _net.Tick(); // the retransmission reaches the Map-Server, which orders the claims: A's is the later one
         await task.WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.Equal(HostState.Registered, _a1.StateOf(Host));
+        Assert.Equal(HostState.Registered, _a1.HostOf(Host)?.State);
         Assert.Equal(HostRouteKind.Local, _routesA1.Get(Host)!.Kind);
-        Assert.Equal(HostState.Away, _b.StateOf(Host));
+        Assert.Equal(HostState.Away, _b.HostOf(Host)?.State);
     }
 
     [Fact]
@@ -124,7 +124,7 @@ public sealed class GroupNotifyTests
     {
         await _net.Call(_a2Endpoint, s => _a2.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
         await _net.Call(B, s => _b.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.Equal(HostState.Away, _a2.StateOf(Host));
+        Assert.Equal(HostState.Away, _a2.HostOf(Host)?.State);
         Assert.Equal(HostRouteKind.Blackhole, _routesA2.Get(Host)!.Kind);
         var events = new List<XtrEvent>();
         _a2.EventRaised += (_, e) => events.Add(e);
@@ -132,11 +132,11 @@ public sealed class GroupNotifyTests
         // Back at site A, found by A1 this time: the Map-Server tells B (its registrant), only the group tells A2.
         await _net.Call(A1, s => _a1.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
 
-        Assert.Null(_a2.StateOf(Host));
+        Assert.Null(_a2.HostOf(Host)?.State);
         Assert.Null(_routesA2.Get(Host));
         Assert.Single(events.OfType<HostAwayCleared>());
-        Assert.Equal(HostState.Away, _b.StateOf(Host));
-        Assert.Equal(HostState.Registered, _a1.StateOf(Host));
+        Assert.Equal(HostState.Away, _b.HostOf(Host)?.State);
+        Assert.Equal(HostState.Registered, _a1.HostOf(Host)?.State);
     }
 
     [Fact]
@@ -153,7 +153,7 @@ public sealed class GroupNotifyTests
         _b.Receive(forged.ToSignedArray(System.Text.Encoding.UTF8.GetBytes(XtrLab.KeyB)), _a2Endpoint, new DatagramList()); // a site key is not the group's
         _b.Receive((forged with { XtrId = _b.XtrId }).ToSignedArray(System.Text.Encoding.UTF8.GetBytes(GroupKey)), _a2Endpoint, new DatagramList());
 
-        Assert.Equal(HostState.Registered, _b.StateOf(Host));
+        Assert.Equal(HostState.Registered, _b.HostOf(Host)?.State);
         Assert.Equal(HostRouteKind.Local, _routesB.Get(Host)!.Kind);
         Assert.Equal(2, _b.Counters.NotifiesRejected);
         Assert.Equal(0, _b.Counters.GroupNotifiesReceived);

@@ -124,7 +124,7 @@ public sealed class LinuxRouteTableTests : IDisposable
             Assert.True(net.Call(lab.Endpoint(lab.A), s => a.BeginRegisterHost(host, "vm", s)).IsCompletedSuccessfully);
             Assert.Equal("10.200.0.7 dev vm0 scope link", Routes().Trim());
             Assert.True(net.Call(lab.Endpoint(lab.B), s => b.BeginRegisterHost(host, "vm", s)).IsCompletedSuccessfully);
-            Assert.Equal(HostState.Away, a.StateOf(host));
+            Assert.Equal(HostState.Away, a.HostOf(host)?.State);
         });
 
         Assert.Equal("blackhole 10.200.0.7", Routes().Trim());

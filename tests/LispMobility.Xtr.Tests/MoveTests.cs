@@ -60,7 +60,7 @@ public sealed class MoveTests
         // The move to B: A hears the news and goes away, but its acknowledgement is lost.
         _net.Drop = (type, from, _, _) => type == LispMessageType.MapNotifyAck && from.Equals(Ep(_lab.A));
         await _net.Call(Ep(_lab.B), s => _b.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.Equal(HostState.Away, _a.StateOf(Host));
+        Assert.Equal(HostState.Away, _a.HostOf(Host)?.State);
         _net.Drop = (_, _, _, _) => false;
 
         // The host is back at A: A's registration crosses the news, which the Map-Server sends again.
@@ -68,11 +68,11 @@ public sealed class MoveTests
         for (var t = 0; t < 5 && !back.IsCompleted; t++) Advance(1);
 
         await back.WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.Equal(HostState.Registered, _a.StateOf(Host));
+        Assert.Equal(HostState.Registered, _a.HostOf(Host)?.State);
         Assert.Equal(HostRouteKind.Local, _routesA.Get(Host)!.Kind);
         Assert.Equal(1, _a.Counters.HostsAway); // once, for the move to B; not again for the copy
         Assert.True(_a.Counters.NotifyDuplicates >= 1);
-        Assert.Equal(HostState.Away, _b.StateOf(Host));
+        Assert.Equal(HostState.Away, _b.HostOf(Host)?.State);
     }
 
     [Fact]
@@ -87,14 +87,14 @@ public sealed class MoveTests
         var result = await _net.Call(Ep(_lab.B), s => _b.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
 
         Assert.Equal(1, result.Transmissions);
-        Assert.Equal(HostState.Away, _a.StateOf(Host));
+        Assert.Equal(HostState.Away, _a.HostOf(Host)?.State);
         Assert.Equal(new HostRoute(Host, HostRouteKind.Blackhole, null), _routesA.Get(Host));
         var away = Assert.IsType<HostAway>(Assert.Single(aEvents));
         Assert.Equal(_lab.B, away.NewRlocs.Single().Address.ToString());
         Assert.Equal(1, _net.Count(LispMessageType.MapNotifyAck, Ep(_lab.A), Ep(_lab.Ms)));
         Assert.Equal(1, _ms.Counters.NotifyAcks);
         Assert.Equal(0, _ms.PendingNotifyCount);
-        Assert.Equal(HostState.Registered, _b.StateOf(Host));
+        Assert.Equal(HostState.Registered, _b.HostOf(Host)?.State);
         Assert.Equal(new HostRoute(Host, HostRouteKind.Local, "vm0"), _routesB.Get(Host));
 
         // The Map-Server's SMR (sent with the Map-Register that changed the mapping) made C ask again through it.
@@ -145,11 +145,11 @@ public sealed class MoveTests
         _net.Drop = (type, from, to, _) => type == LispMessageType.MapNotify && from.Equals(Ep(_lab.Ms)) && to.Equals(Ep(_lab.A)) && lost++ == 0;
 
         await _net.Call(Ep(_lab.B), s => _b.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.Equal(HostState.Registered, _a.StateOf(Host));
+        Assert.Equal(HostState.Registered, _a.HostOf(Host)?.State);
         Assert.Equal(1, _ms.PendingNotifyCount);
         Advance(0.5); // the Map-Server's retransmission interval in the lab
 
-        Assert.Equal(HostState.Away, _a.StateOf(Host));
+        Assert.Equal(HostState.Away, _a.HostOf(Host)?.State);
         Assert.Equal(HostRouteKind.Blackhole, _routesA.Get(Host)!.Kind);
         Assert.Equal(0, _ms.PendingNotifyCount);
     }
@@ -165,14 +165,14 @@ public sealed class MoveTests
         Assert.Equal(_lab.B, _c.LookupMapCache(Host)!.Locators.Single().Address.ToString());
 
         await _net.Call(Ep(_lab.A), s => _a.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.Equal(HostState.Away, _b.StateOf(Host));
+        Assert.Equal(HostState.Away, _b.HostOf(Host)?.State);
         Assert.Equal(HostRouteKind.Blackhole, _routesB.Get(Host)!.Kind);
         await _net.Call(Ep(_lab.A), s => _a.BeginWithdrawHost(Host, s, removeRoute: false)).WaitAsync(TimeSpan.FromSeconds(5));
 
         Assert.Equal(new HostRoute(Host, HostRouteKind.Local, "vm0"), _routesA.Get(Host));
-        Assert.Null(_a.StateOf(Host));
+        Assert.Null(_a.HostOf(Host)?.State);
         // The /32 is gone from the mapping system: B, which held it away, is told and drops the blackhole (and acks).
-        Assert.Null(_b.StateOf(Host));
+        Assert.Null(_b.HostOf(Host)?.State);
         Assert.Null(_routesB.Get(Host));
         Assert.Equal(EidPrefix.Parse("10.200.0.7/32"), Assert.Single(bEvents.OfType<HostAwayCleared>()).Eid);
         Assert.Equal(0, _ms.PendingNotifyCount);
@@ -194,15 +194,15 @@ public sealed class MoveTests
             && MapNotify.TryRead(payload, out var n, out _) && n.Records.Any(r => r.Locators.Count > 0) && ++movesToB == 1;
 
         await _net.Call(Ep(_lab.A), s => _a.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.Equal(HostState.Registered, _b.StateOf(Host)); // B has not heard
+        Assert.Equal(HostState.Registered, _b.HostOf(Host)?.State); // B has not heard
         await _net.Call(Ep(_lab.A), s => _a.BeginWithdrawHost(Host, s, removeRoute: false)).WaitAsync(TimeSpan.FromSeconds(5));
 
         // B was told the /32 is gone (the later news replaced the lost one): it gives the host up and keeps no route.
-        Assert.Null(_b.StateOf(Host));
+        Assert.Null(_b.HostOf(Host)?.State);
         Assert.Null(_routesB.Get(Host));
         for (var t = 0; t < 30; t++) Advance(1); // periodic registrations and every retransmission window
         Assert.False(_ms.Lookup(LispAddress.Parse("10.200.0.7")) is { Eid.IsHost: true }, "a /32 came back");
-        Assert.Null(_b.StateOf(Host));
+        Assert.Null(_b.HostOf(Host)?.State);
         Assert.Null(_routesB.Get(Host));
         Assert.Equal(0, _ms.PendingNotifyCount);
     }
@@ -228,9 +228,9 @@ public sealed class MoveTests
 
         // The caller (the saga) tries again, now that B knows: a real move back.
         await _net.Call(Ep(_lab.B), s => _b.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.Equal(HostState.Registered, _b.StateOf(Host));
+        Assert.Equal(HostState.Registered, _b.HostOf(Host)?.State);
         Assert.Equal(_lab.B, _ms.Lookup(LispAddress.Parse("10.200.0.7"))!.Rlocs.Single().Address.ToString());
-        Assert.Equal(HostState.Away, _a.StateOf(Host));
+        Assert.Equal(HostState.Away, _a.HostOf(Host)?.State);
     }
 
     [Fact]
@@ -238,13 +238,13 @@ public sealed class MoveTests
     {
         await HostAtAWithCachedEntryAtC();
         await _net.Call(Ep(_lab.B), s => _b.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.Equal(HostState.Away, _a.StateOf(Host));
+        Assert.Equal(HostState.Away, _a.HostOf(Host)?.State);
         var registers = _net.Count(LispMessageType.MapRegister, Ep(_lab.A));
 
         // A's saga moving the host home retries its withdrawal after B took the host again: a no-op, not a lost away state.
         await _net.Call(Ep(_lab.A), s => _a.BeginWithdrawHost(Host, s, removeRoute: false)).WaitAsync(TimeSpan.FromSeconds(5));
 
-        Assert.Equal(HostState.Away, _a.StateOf(Host));
+        Assert.Equal(HostState.Away, _a.HostOf(Host)?.State);
         Assert.Equal(HostRouteKind.Blackhole, _routesA.Get(Host)!.Kind);
         Assert.Equal(registers, _net.Count(LispMessageType.MapRegister, Ep(_lab.A)));
     }
@@ -260,7 +260,7 @@ public sealed class MoveTests
         await _net.Call(Ep(_lab.B), s => _b.BeginRegisterHost(Host, "vm", s)).WaitAsync(TimeSpan.FromSeconds(5));
 
         await withdraw.WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.Equal(HostState.Away, _a.StateOf(Host));
+        Assert.Equal(HostState.Away, _a.HostOf(Host)?.State);
         Assert.Equal(HostRouteKind.Blackhole, _routesA.Get(Host)!.Kind);
     }
 }

@@ -54,7 +54,7 @@ public sealed class RegistrationTests
         var record = Assert.Single(register.Records);
         Assert.Equal(EidPrefix.Parse("10.200.0.7/32"), record.Eid);
         Assert.Equal([LispAddress.Parse(_lab.A)], record.Locators.Select(l => l.Address));
-        Assert.Equal(HostState.Registered, _a.StateOf(Host));
+        Assert.Equal(HostState.Registered, _a.HostOf(Host)?.State);
         Assert.Equal(new HostRoute(Host, HostRouteKind.Local, "vm0"), _routesA.Get(Host));
         Assert.Equal(_lab.A, _ms.Lookup(LispAddress.Parse("10.200.0.7"))!.Rlocs.Single().Address.ToString());
     }
@@ -101,7 +101,7 @@ public sealed class RegistrationTests
         Assert.Contains($"{_lab.Ms}:4342", e.Message, StringComparison.Ordinal);
         Assert.Contains("10.200.0.7/32", e.Message, StringComparison.Ordinal);
         Assert.Contains("within 30 s (5 transmissions)", e.Message, StringComparison.Ordinal); // t = 0, 1, 3, 7, 15
-        Assert.Equal(HostState.Unconfirmed, _a.StateOf(Host));
+        Assert.Equal(HostState.Unconfirmed, _a.HostOf(Host)?.State);
 
         // The periodic registration keeps carrying the unconfirmed host.
         var before = _net.Log.Count;
@@ -117,13 +117,13 @@ public sealed class RegistrationTests
     {
         await _net.Call(A, sink => _a.BeginRegisterHost(Host, null, sink)).WaitAsync(TimeSpan.FromSeconds(5));
         await _net.Call(A, sink => _a.BeginWithdrawHost(Host, sink)).WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.Null(_a.StateOf(Host));
+        Assert.Null(_a.HostOf(Host)?.State);
         await _net.Call(A, sink => _a.BeginRegisterHost(Host, null, sink)).WaitAsync(TimeSpan.FromSeconds(5));
 
         for (var t = 0; t < 40; t++) Advance(1); // past every retransmission and the withdrawal's deadline
 
         Assert.Equal(0, _a.Counters.RegisterRetransmits);
-        Assert.Equal(HostState.Registered, _a.StateOf(Host));
+        Assert.Equal(HostState.Registered, _a.HostOf(Host)?.State);
     }
 
     [Fact]
@@ -133,12 +133,12 @@ public sealed class RegistrationTests
         var task = _net.Call(A, sink => _a.BeginRegisterHost(Host, null, sink));
         for (var t = 0; t < 30; t++) Advance(1);
         await Assert.ThrowsAsync<XtrRegistrationException>(() => task.WaitAsync(TimeSpan.FromSeconds(5)));
-        Assert.Equal(HostState.Unconfirmed, _a.StateOf(Host));
+        Assert.Equal(HostState.Unconfirmed, _a.HostOf(Host)?.State);
 
         _net.Drop = (_, _, _, _) => false; // the Map-Server's answers get through again
         Advance(60);
 
-        Assert.Equal(HostState.Registered, _a.StateOf(Host));
+        Assert.Equal(HostState.Registered, _a.HostOf(Host)?.State);
     }
 
     [Fact]
@@ -171,7 +171,7 @@ public sealed class RegistrationTests
         Assert.True(MapRegister.TryRead(last.Payload, out var register, out _));
         Assert.Equal((0u, 0), (register.Records[0].Ttl, register.Records[0].Locators.Count));
         Assert.Null(_routesA.Get(Host));
-        Assert.Null(_a.StateOf(Host));
+        Assert.Null(_a.HostOf(Host)?.State);
         Assert.Null(_ms.Lookup(LispAddress.Parse("10.200.0.7")));
     }
 
@@ -189,11 +189,11 @@ public sealed class RegistrationTests
         _a.OnTimer(replies);
 
         Assert.False(withdraw.IsCompleted);
-        Assert.Equal(HostState.Withdrawing, _a.StateOf(Host));
+        Assert.Equal(HostState.Withdrawing, _a.HostOf(Host)?.State);
         _net.Drop = (_, _, _, _) => false;
         Advance(1); // retransmitted withdrawal, acknowledged this time
         await withdraw.WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.Null(_a.StateOf(Host));
+        Assert.Null(_a.HostOf(Host)?.State);
     }
 
     [Fact]
@@ -216,7 +216,7 @@ public sealed class RegistrationTests
         Assert.Equal(3, registers.Count);
         Assert.All(registers, r => Assert.True(r.Length <= 1500, $"a Map-Register of {r.Length} bytes"));
         Assert.Equal(hosts.Select(h => h + "/32").Order(), registers.SelectMany(r => r.m.Records).Select(x => x.Eid.ToString()).Order());
-        Assert.All(hosts, h => Assert.Equal(HostState.Registered, _a.StateOf(h)));
+        Assert.All(hosts, h => Assert.Equal(HostState.Registered, _a.HostOf(h)?.State));
         Assert.All(hosts, h => Assert.Equal(_lab.A, _ms.Lookup(LispAddress.FromIPAddress(h))!.Rlocs.Single().Address.ToString()));
     }
 
@@ -257,7 +257,7 @@ public sealed class RegistrationTests
             .Select(l => MapRegister.TryRead(l.Payload, out var m, out _) ? m : null!).ToList();
         Assert.Equal(2, withdrawals.Count); // 100 records of 16 bytes
         Assert.All(withdrawals.SelectMany(w => w.Records), r => Assert.Equal((0u, 0), (r.Ttl, r.Locators.Count)));
-        Assert.All(hosts, h => Assert.Null(_a.StateOf(h)));
+        Assert.All(hosts, h => Assert.Null(_a.HostOf(h)?.State));
         Assert.All(hosts, h => Assert.NotNull(_routesA.Get(h)));
         Assert.DoesNotContain(_ms.ListRegistrations(), r => r.Eid.IsHost);
     }

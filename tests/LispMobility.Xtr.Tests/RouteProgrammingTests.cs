@@ -50,7 +50,7 @@ public sealed class RouteProgrammingTests : IAsyncLifetime
         Assert.True(table.Blocking, "the control traffic flowed while the route table was blocked");
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(4), $"took {clock.Elapsed}");
         Assert.Equal(_lab.A, mapping.Locators.Single().Address.ToString());
-        Assert.Equal(HostState.Registered, a.StateOf(IPAddress.Parse("10.200.0.1")));
+        Assert.Equal(HostState.Registered, a.HostOf(IPAddress.Parse("10.200.0.1"))?.State);
 
         // Once the table answers, the queue catches up: the first route installed, the second's install and removal applied.
         await a.RouteProgramming.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(10));

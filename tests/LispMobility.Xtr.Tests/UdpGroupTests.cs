@@ -80,7 +80,7 @@ public sealed class UdpGroupTests : IAsyncLifetime
         while ((_b.Engine.Counters.GroupNotifiesReceived == 0 || _a.Engine.Counters.GroupNotifiesReceived == 0) && DateTime.UtcNow < until) await Task.Delay(10);
         Assert.Equal(1, _b.Engine.Counters.GroupNotifiesReceived);
         Assert.Equal(1, _a.Engine.Counters.GroupNotifiesReceived); // B's announcement, earlier (read before or while A registered)
-        Assert.Equal(HostState.Away, _b.StateOf(Host));
+        Assert.Equal(HostState.Away, _b.HostOf(Host)?.State);
         Assert.Equal(0, _a.Engine.Counters.NotifiesRejected + _b.Engine.Counters.NotifiesRejected); // its own looped-back copy is not an error
     }
 }

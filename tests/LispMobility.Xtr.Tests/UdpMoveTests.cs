@@ -99,7 +99,7 @@ public sealed class UdpMoveTests : IAsyncLifetime
         Assert.Equal(1, _b.SolicitRemoteItrs(Host));
 
         await Eventually(() => _c.Engine.LookupMapCache(Host)?.Locators.Single().Address.ToString() == _lab.B, "C's map-cache holds B's RLOC");
-        await Eventually(() => _a.Engine.StateOf(Host) == HostState.Away, "A has the host away");
+        await Eventually(() => _a.Engine.HostOf(Host)?.State == HostState.Away, "A has the host away");
         await _a.RouteProgramming.WhenIdleAsync();
         await _b.RouteProgramming.WhenIdleAsync();
         Assert.Equal(new HostRoute(Host, HostRouteKind.Blackhole, null), _routesA.Get(Host));
@@ -133,7 +133,7 @@ public sealed class UdpMoveTests : IAsyncLifetime
         await _a.RegisterHostAsync(Host, "vm").WaitAsync(Patience);
         await Eventually(() => _a.Engine.Counters.MalformedCount + _a.Engine.Counters.UnexpectedCount + _a.Engine.Counters.NotifiesRejected >= 150, "hostile datagrams counted");
         Assert.True(_a.Engine.Counters.NotifiesRejected >= 1);
-        Assert.Equal(HostState.Registered, _a.Engine.StateOf(Host));
+        Assert.Equal(HostState.Registered, _a.Engine.HostOf(Host)?.State);
         await _a.RouteProgramming.WhenIdleAsync();
         Assert.Equal(HostRouteKind.Local, _routesA.Get(Host)!.Kind);
     }

@@ -123,8 +123,8 @@ internal sealed class LabScenario(TextWriter output, ILoggerFactory? loggers = n
             inventory.Migrate("web-01", "esx-dc2-01");
             var move = await NextMoveAsync(detections, stop.Token).ConfigureAwait(false);
             Check("move of web-01 to DC2 converged", move.Converged, move.Error ?? $"{move.Total.TotalMilliseconds:0.0} ms, steps: {string.Join(", ", move.Steps.Select(s => $"{s.Step} {s.Elapsed.TotalMilliseconds:0.0} ms"))}");
-            Check("DC1 holds web-01 away with a blackhole /32", xtrs[LabTopology.Dc1].StateOf(web01) == HostState.Away && routes[LabTopology.Dc1].Get(web01)?.Kind == HostRouteKind.Blackhole,
-                $"state {xtrs[LabTopology.Dc1].StateOf(web01)}, route {routes[LabTopology.Dc1].Get(web01)?.Kind.ToString() ?? "none"}");
+            Check("DC1 holds web-01 away with a blackhole /32", xtrs[LabTopology.Dc1].HostOf(web01)?.State == HostState.Away && routes[LabTopology.Dc1].Get(web01)?.Kind == HostRouteKind.Blackhole,
+                $"state {xtrs[LabTopology.Dc1].HostOf(web01)?.State}, route {routes[LabTopology.Dc1].Get(web01)?.Kind.ToString() ?? "none"}");
             var refreshed = await WaitAsync(() => branch.LookupMapCache(web01) is { } e && e.Eid.IsHost && Rlocs(e.Locators) == "127.77.2.1", stop.Token).ConfigureAwait(false);
             Check("branch map-cache refreshed to DC2 by SMR", refreshed, $"{branch.LookupMapCache(web01)?.Eid} -> {Rlocs(branch.LookupMapCache(web01)?.Locators ?? [])} at +{(_clock.Elapsed - moveStart).TotalMilliseconds:0.0} ms");
             var audit = store.QueryAudit(new AuditQuery(Eid: "172.16.4.10"));
@@ -138,8 +138,8 @@ internal sealed class LabScenario(TextWriter output, ILoggerFactory? loggers = n
                 home.Error ?? $"{home.Total.TotalMilliseconds:0.0} ms");
             var aggregate = await WaitAsync(() => branch.LookupMapCache(web01) is { } e && !e.Eid.IsHost && Rlocs(e.Locators) == "127.77.1.1", stop.Token).ConfigureAwait(false);
             Check("branch map-cache back on DC1's aggregate", aggregate, $"{branch.LookupMapCache(web01)?.Eid} -> {Rlocs(branch.LookupMapCache(web01)?.Locators ?? [])}");
-            var dc2Clean = await WaitAsync(() => xtrs[LabTopology.Dc2].StateOf(web01) is null && routes[LabTopology.Dc2].Get(web01) is null, stop.Token).ConfigureAwait(false);
-            Check("DC2 keeps no blackhole once the /32 is withdrawn", dc2Clean, $"state {xtrs[LabTopology.Dc2].StateOf(web01)?.ToString() ?? "none"}, route {routes[LabTopology.Dc2].Get(web01)?.Kind.ToString() ?? "none"}");
+            var dc2Clean = await WaitAsync(() => xtrs[LabTopology.Dc2].HostOf(web01)?.State is null && routes[LabTopology.Dc2].Get(web01) is null, stop.Token).ConfigureAwait(false);
+            Check("DC2 keeps no blackhole once the /32 is withdrawn", dc2Clean, $"state {xtrs[LabTopology.Dc2].HostOf(web01)?.State.ToString() ?? "none"}, route {routes[LabTopology.Dc2].Get(web01)?.Kind.ToString() ?? "none"}");
 
             Say("lab", "--- DR: fail DC1 over to DC2 without renumbering ---");
             var report = await coordinator.FailoverAsync(LabTopology.Dc1, LabTopology.Dc2, progress: new Progress<FailoverProgress>(p => Say("dr", $"{p.Converged + p.Failed}/{p.Total} done, {p.Failed} failed")), cancellationToken: stop.Token).ConfigureAwait(false);
