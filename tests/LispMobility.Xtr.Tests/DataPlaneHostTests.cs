@@ -9,6 +9,7 @@ using LispMobility.Lisp.Records;
 using LispMobility.TestSupport.Netns;
 using LispMobility.TestSupport.Pcap;
 using LispMobility.Platform;
+using LispMobility.Platform.DataPlane;
 using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Configuration;
 using LispMobility.Xtr.DataPlane;
@@ -236,6 +237,39 @@ public sealed class DataPlaneHostTests : IDisposable
         Assert.Equal(18, b.Counters.Decapsulated);
         Assert.Equal(18, b.Counters.Encapsulated);
         Assert.Equal(18, a.Counters.Decapsulated);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_wake_from_another_thread_ends_the_readers_wait_without_a_packet(bool ioUring)
+    {
+        // No IPv6 on the new TUN: its router solicitations and MLD reports would be packets to read.
+        NetworkNamespace.Run("ip", $"netns exec {_a.Name} sysctl -qw net.ipv6.conf.default.disable_ipv6=1");
+        using var tun = _a.Enter(() => new TunDevice("lmwake0", 1400));
+        using var waiting = new ManualResetEventSlim();
+        TunReader? shared = null;
+        var outcome = "";
+
+        // The reader's owner is one thread, as an ITR loop is (io_uring requests belong to the thread that issued them).
+        var owner = new Thread(() =>
+        {
+            using var reader = new TunReader(tun, 8, ItrEncapsulator.Headroom, 1500, ioUring);
+            var before = reader.Wait(0);
+            Volatile.Write(ref shared, reader);
+            waiting.Set();
+            // The wait would last a minute; a wake (what a map-cache update does for held packets) ends it with nothing to read.
+            var woken = reader.Wait(60_000);
+            var read = reader.Read();
+            reader.Rearm();
+            outcome = $"batched {reader.Batched}, before {before}, woken {woken}, read {read}, after {reader.Wait(0)}";
+        });
+        owner.Start();
+        Assert.True(waiting.Wait(TimeSpan.FromSeconds(10)));
+        Thread.Sleep(100);
+        Volatile.Read(ref shared)!.Wake();
+        Assert.True(owner.Join(TimeSpan.FromSeconds(30)), "the wait did not end on the wake");
+        Assert.Equal($"batched {ioUring}, before False, woken True, read 0, after False", outcome);
     }
 
     private sealed class NoSignals : IDataPlaneSignals

@@ -190,6 +190,12 @@ internal sealed unsafe partial class IoRing : IDisposable
         return true;
     }
 
+    /// <summary>Whether a completion is there to take.</summary>
+    public bool HasCompletion => *_cqHead != Volatile.Read(ref *_cqTail);
+
+    /// <summary>The ring's descriptor: readable (poll) while a completion is there to take.</summary>
+    public int Descriptor => _fd;
+
     /// <summary>Waits up to <paramref name="timeoutMs"/> for a completion to take; false on timeout (or a signal).</summary>
     public bool WaitForCompletion(int timeoutMs)
     {

@@ -36,6 +36,7 @@ public sealed partial class DataPlaneHost : IDisposable
     private readonly List<LispDataSocket> _sockets = [];
     private readonly DataPlaneSettings _settings;
     private readonly List<RawIpSender> _senders = [];
+    private readonly List<TunReader> _readers = [];
     private TunDevice? _tun;
     private LocalEids _eids = LocalEids.None;
 
@@ -57,6 +58,7 @@ public sealed partial class DataPlaneHost : IDisposable
         engine.EventRaised += (_, e) =>
         {
             if (e is HostRegistered or HostAway or HostAwayCleared or HostWithdrawn) RefreshEids();
+            if (e is MapCacheUpdated) WakeItrs();
         };
     }
 
@@ -110,6 +112,15 @@ public sealed partial class DataPlaneHost : IDisposable
             _options.DynamicEids.Select(d => WithoutIid(d.Prefix))));
     }
 
+    // A map-cache entry came in: ITR loops holding packets for it release them now rather than at their next wake-up.
+    private void WakeItrs()
+    {
+        lock (_readers)
+        {
+            foreach (var r in _readers) r.Wake();
+        }
+    }
+
     private void StartThread(string name, Action loop)
     {
         var thread = new Thread(() =>
@@ -139,56 +150,65 @@ public sealed partial class DataPlaneHost : IDisposable
         var offset = ItrEncapsulator.Headroom + (tun.HasVnetHeader ? VirtioNetHeader.Length : 0);
         using var reader = new TunReader(tun, Batch, ItrEncapsulator.Headroom, VirtioNetHeader.Length + 65536, _options.DataPlane.IoUring, queue);
         if (_options.DataPlane.IoUring && !reader.Batched && queue == 0) LogNoRing("TUN reads", reader.RingErrno);
-        var refused = sender.Errors;
-        while (!_stop.IsCancellationRequested)
+        lock (_readers) _readers.Add(reader);
+        try
         {
-            // While packets wait for a Map-Reply the loop polls every millisecond: the reply lands in the engine on another
-            // thread, and a short poll for at most the hold time is cheaper than a wake-up channel into the TUN's wait.
-            var ready = reader.Wait(itr.HasHeld ? 1 : 500);
-            var now = _time.GetUtcNow();
-            while (itr.HasHeld && itr.TryRelease(buffer, now, icmp, out var verdict, out var output)) Forward(verdict, buffer, output);
-
-            // What the device gave since the last wake-up (at most a batch, so that a flood cannot starve the flush).
-            var n = ready ? reader.Read() : 0;
-            for (var i = 0; i < n; i++)
+            var refused = sender.Errors;
+            while (!_stop.IsCancellationRequested)
             {
-                var slot = reader.Slot(i);
-                var length = reader.Length(i) - (offset - ItrEncapsulator.Headroom);
-                if (length <= 0) continue;
-                if (!tun.HasVnetHeader)
-                {
-                    Forward(itr.Encapsulate(slot, offset, length, now, icmp, out var output), slot, output);
-                    continue;
-                }
+                // While packets wait for a Map-Reply, the reply's map-cache update wakes the wait (WakeItrs); the 50 ms only
+                // bound how late packets held past the hold time are dropped and counted.
+                var ready = reader.Wait(itr.HasHeld ? 50 : 500);
+                var now = _time.GetUtcNow();
+                while (itr.HasHeld && itr.TryRelease(buffer, now, icmp, out var verdict, out var output)) Forward(verdict, buffer, output);
 
-                var header = VirtioNetHeader.Read(slot[ItrEncapsulator.Headroom..]);
-                var packet = slot.Slice(offset, length);
-                if (header.IsSuperPacket)
+                // What the device gave since the last wake-up (at most a batch, so that a flood cannot starve the flush).
+                var n = ready ? reader.Read() : 0;
+                for (var i = 0; i < n; i++)
                 {
-                    if (!TcpSegments.TryCreate(packet, header, out var segments))
+                    var slot = reader.Slot(i);
+                    var length = reader.Length(i) - (offset - ItrEncapsulator.Headroom);
+                    if (length <= 0) continue;
+                    if (!tun.HasVnetHeader)
                     {
-                        Counters.Drop(DataPlaneDrop.BadInnerPacket);
+                        Forward(itr.Encapsulate(slot, offset, length, now, icmp, out var output), slot, output);
                         continue;
                     }
 
-                    Counters.SuperPacket();
-                    while (segments.TryNext(buffer.AsSpan(ItrEncapsulator.Headroom), out var segment))
-                        Forward(itr.Encapsulate(buffer, ItrEncapsulator.Headroom, segment, now, icmp, out var output), buffer, output);
-                }
-                else if (header.TryCompleteChecksum(packet))
-                {
-                    Forward(itr.Encapsulate(slot, offset, length, now, icmp, out var output), slot, output);
-                }
-                else
-                {
-                    Counters.Drop(DataPlaneDrop.BadInnerPacket);
-                }
-            }
+                    var header = VirtioNetHeader.Read(slot[ItrEncapsulator.Headroom..]);
+                    var packet = slot.Slice(offset, length);
+                    if (header.IsSuperPacket)
+                    {
+                        if (!TcpSegments.TryCreate(packet, header, out var segments))
+                        {
+                            Counters.Drop(DataPlaneDrop.BadInnerPacket);
+                            continue;
+                        }
 
-            sender.Flush();
-            Counters.Drop(DataPlaneDrop.DeviceRefused, sender.Errors - refused);
-            refused = sender.Errors;
-            reader.Rearm();
+                        Counters.SuperPacket();
+                        while (segments.TryNext(buffer.AsSpan(ItrEncapsulator.Headroom), out var segment))
+                            Forward(itr.Encapsulate(buffer, ItrEncapsulator.Headroom, segment, now, icmp, out var output), buffer, output);
+                    }
+                    else if (header.TryCompleteChecksum(packet))
+                    {
+                        Forward(itr.Encapsulate(slot, offset, length, now, icmp, out var output), slot, output);
+                    }
+                    else
+                    {
+                        Counters.Drop(DataPlaneDrop.BadInnerPacket);
+                    }
+                }
+
+                sender.Flush();
+                Counters.Drop(DataPlaneDrop.DeviceRefused, sender.Errors - refused);
+                refused = sender.Errors;
+                reader.Rearm();
+            }
+        }
+        finally
+        {
+            // Out of the wake list before the using disposes it: a wake must never write to a closed (or reused) descriptor.
+            lock (_readers) _readers.Remove(reader);
         }
 
         void Forward(ItrVerdict verdict, ReadOnlySpan<byte> packets, Range output)
