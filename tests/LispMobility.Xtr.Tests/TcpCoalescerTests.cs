@@ -13,16 +13,8 @@ public sealed class TcpCoalescerTests
     private const byte Fin = 0x01, Psh = 0x08, Ack = 0x10;
 
     // Segments of a 4,000-byte write as an ITR sends them (complete checksums), from the segmenter's own tests' packet.
-    private static List<byte[]> Segments(bool v4, int payload = 4000, byte flags = Ack | Psh, uint sequence = 1000)
-    {
-        var super = TcpSegmentsTests.SuperPacket(v4, payload, flags, sequence);
-        var header = new VirtioNetHeader(VirtioNetHeader.NeedsChecksum, v4 ? VirtioNetHeader.GsoTcpV4 : VirtioNetHeader.GsoTcpV6, 0, 1448, (ushort)(v4 ? 20 : 40), 16);
-        Assert.True(TcpSegments.TryCreate(super, header, out var segments));
-        var list = new List<byte[]>();
-        var buffer = new byte[70000];
-        while (segments.TryNext(buffer, out var n)) list.Add(buffer[..n]);
-        return list;
-    }
+    private static List<byte[]> Segments(bool v4, int payload = 4000, byte flags = Ack | Psh, uint sequence = 1000) =>
+        TcpSegmentsTests.Cut(TcpSegmentsTests.SuperPacket(v4, payload, flags, sequence), TcpSegmentsTests.Tso(v4, 1448));
 
     [Theory]
     [InlineData(true)]

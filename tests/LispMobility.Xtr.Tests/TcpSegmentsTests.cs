@@ -55,11 +55,11 @@ public sealed class TcpSegmentsTests
     private static uint Pseudo(ReadOnlySpan<byte> p, bool v4, int tcpLength) =>
         v4 ? InternetChecksum.Add(0, p[12..20]) + 6u + (uint)tcpLength : InternetChecksum.Add(0, p[8..40]) + 6u + (uint)tcpLength;
 
-    private static VirtioNetHeader Tso(bool v4, ushort mss, bool ecn = false) =>
+    internal static VirtioNetHeader Tso(bool v4, ushort mss, bool ecn = false) =>
         new(VirtioNetHeader.NeedsChecksum, (byte)((v4 ? VirtioNetHeader.GsoTcpV4 : VirtioNetHeader.GsoTcpV6) | (ecn ? VirtioNetHeader.GsoEcn : 0)),
             (ushort)((v4 ? 20 : 40) + 32), mss, (ushort)(v4 ? 20 : 40), 16);
 
-    private static List<byte[]> Cut(byte[] packet, VirtioNetHeader header)
+    internal static List<byte[]> Cut(byte[] packet, VirtioNetHeader header)
     {
         Assert.True(TcpSegments.TryCreate(packet, header, out var segments));
         var list = new List<byte[]>();

@@ -100,22 +100,19 @@ public sealed class TcpCoalescer
         else
         {
             var v4 = packet[0] >> 4 == 4;
-            var tcpLength = _length - _transport;
-            uint pseudo;
             if (v4)
             {
                 BinaryPrimitives.WriteUInt16BigEndian(packet[2..], (ushort)_length);
                 BinaryPrimitives.WriteUInt16BigEndian(packet[10..], 0);
                 BinaryPrimitives.WriteUInt16BigEndian(packet[10..], InternetChecksum.Finish(InternetChecksum.Add(0, packet[.._transport])));
-                pseudo = InternetChecksum.Add(0, packet[12..20]) + 6u + (uint)tcpLength;
             }
             else
             {
                 BinaryPrimitives.WriteUInt16BigEndian(packet[4..], (ushort)(_length - IpPacket.IPv6HeaderLength));
-                pseudo = PacketWriter.PseudoHeaderSum(packet[8..40], tcpLength, 6);
             }
 
             // Partial: the field holds the pseudo-header's folded sum, as a sender's stack leaves it for its NIC.
+            var pseudo = TcpSegments.PseudoHeaderSum(packet, v4, _length - _transport);
             BinaryPrimitives.WriteUInt16BigEndian(packet[(_transport + 16)..], (ushort)~InternetChecksum.Finish(pseudo));
             header = new VirtioNetHeader(VirtioNetHeader.NeedsChecksum, v4 ? VirtioNetHeader.GsoTcpV4 : VirtioNetHeader.GsoTcpV6,
                 (ushort)_headers, (ushort)_size, (ushort)_transport, 16);
@@ -156,10 +153,7 @@ public sealed class TcpCoalescer
     // The stack trusts a super-packet's partial checksum, so every segment joined must have verified first.
     private static bool Verified(ReadOnlySpan<byte> packet, int transport)
     {
-        var tcpLength = packet.Length - transport;
-        var pseudo = transport == IpPacket.IPv4HeaderLength
-            ? InternetChecksum.Add(0, packet[12..20]) + 6u + (uint)tcpLength
-            : PacketWriter.PseudoHeaderSum(packet[8..40], tcpLength, 6);
+        var pseudo = TcpSegments.PseudoHeaderSum(packet, transport == IpPacket.IPv4HeaderLength, packet.Length - transport);
         return InternetChecksum.Finish(InternetChecksum.Add(pseudo, packet[transport..])) == 0;
     }
 }
