@@ -9,8 +9,8 @@ namespace LispMobility.Platform.DataPlane;
 
 /// <summary>
 /// A Linux TUN device (IFF_TUN, no packet-info header): IP packets routed to it are read here, and packets written here
-/// enter the host's stack as if received on it. Non-blocking; <see cref="Wait"/> blocks until a packet is there, so a
-/// loop reads every queued packet per wake-up. Created (or attached to) in the network namespace of the calling thread.
+/// enter the host's stack as if received on it. Non-blocking (a <see cref="TunReader"/> waits on it and reads every queued
+/// packet per wake-up). Created (or attached to) in the network namespace of the calling thread.
 /// With offloads (IFF_VNET_HDR), every packet read or written starts with a 10-byte virtio-net header, and the kernel may
 /// hand over TCP super-packets of up to 64 KB with their checksums left partial, for the reader to cut and complete.
 /// With several queues (IFF_MULTI_QUEUE) the kernel spreads the packets it sends to the device over the queues by flow,
@@ -27,7 +27,6 @@ public sealed partial class TunDevice : IDisposable
     private const nuint Offloads = 0x1 | 0x2 | 0x4 | 0x8;
     private const int VnetHeaderLength = 10;
     private const int Eagain = 11, Eintr = 4;
-    private const short PollIn = 1;
     private readonly int[] _fds;
     private int _fd;
 
@@ -120,13 +119,6 @@ public sealed partial class TunDevice : IDisposable
         netlink.Exchange(message, $"route {prefix}/{length} dev {Name}");
     }
 
-    /// <summary>Waits up to <paramref name="timeoutMs"/> for a packet to read from <paramref name="queue"/>; false on timeout (or a signal).</summary>
-    public unsafe bool Wait(int timeoutMs, int queue = 0)
-    {
-        var fd = new PollFd { Fd = _fds[queue], Events = PollIn };
-        return poll(&fd, 1, timeoutMs) > 0 && (fd.Revents & PollIn) != 0;
-    }
-
     /// <summary>Reads one packet from <paramref name="queue"/> into <paramref name="buffer"/>; its length, or 0 when none is queued.</summary>
     public unsafe int Read(Span<byte> buffer, int queue = 0)
     {
@@ -178,14 +170,6 @@ public sealed partial class TunDevice : IDisposable
         public nuint Length;
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    private struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Revents;
-    }
-
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int open(string path, int flags);
 
@@ -203,9 +187,6 @@ public sealed partial class TunDevice : IDisposable
 
     [LibraryImport("libc", SetLastError = true)]
     private static unsafe partial nint write(int fd, byte* buffer, nint count);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int poll(PollFd* fds, nuint count, int timeout);
 
     [LibraryImport("libc")]
     private static partial int close(int fd);
