@@ -18,9 +18,9 @@ namespace LispMobility.MappingSystem.Serving;
 /// </summary>
 internal sealed class RegistrationHandler(ServerContext context, Notifier notifier)
 {
-    private readonly RegistrationTable _table = new();
+    private readonly RegistrationTable _table = new(context.Options.ExpectedRegistrations);
     // Deadlines as UTC ticks: an item is 16 bytes, not 24 (one per registration, issue #18).
-    private readonly PriorityQueue<EtrRegistration, long> _expiry = new();
+    private readonly PriorityQueue<EtrRegistration, long> _expiry = new(context.Options.ExpectedRegistrations);
     private readonly ReplayGuard _replay = new(context.Options.ReplayWindowSize, context.Options.ReplayStateIdle);
     private readonly Dictionary<RegistrantId, Registrant> _registrantsById = [];
     // Source addresses of the registrations held now, each with how many it holds: their Map-Requests get the registered
@@ -219,7 +219,7 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
         var hasEntry = _table.TryGet(prefix, out var entry);
         if (record.Ttl == 0)
         {
-            if (hasEntry && entry.Site == site && entry.Etrs.Find(e => e.Id == id) is { } gone)
+            if (hasEntry && entry.Site == site && entry.Etrs.FindById(id) is { } gone)
             {
                 RemoveEtr(entry, gone, now, expired: false, sink, events);
                 Counters.RegistrationWithdrawn();
@@ -242,7 +242,7 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
             // A more-specific (a VM's /32) appearing under a covering prefix registered by someone else
             // is a move away from them: they must stop attracting that EID.
             var covering = prefix.MaskLength > 0 ? _table.Lookup(prefix.Address, prefix.MaskLength - 1) : null;
-            var previous = covering is null ? null : covering.Etrs.Where(e => e.Id != id).ToList();
+            var previous = covering is null ? null : Others(covering, id);
             var etr = NewEtr(from, locators, record, message, now, lifetime, entry);
             entry.Etrs.Add(etr);
             _table.Add(entry);
@@ -252,34 +252,28 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
 
             // The other order, as after a Map-Server restart: a site's aggregate registered after more-specifics other sites
             // hold under it. Its xTR must learn they are away, or it keeps attracting them. Aggregates are rare: a scan is fine.
-            if (!prefix.IsHost)
-            {
-                foreach (var away in _table.All.Where(m => m.Site != site && m.Prefix.MaskLength > prefix.MaskLength && prefix.Contains(m.Prefix.Address)).ToList())
-                {
-                    notifier.AnnounceMove(away, site.Name, [etr], now, events);
-                }
-            }
+            if (!prefix.IsHost) AnnounceAggregate(prefix, site, etr, now, events);
 
             notifier.MappingChanged(prefix, now);
             return true;
         }
 
-        var existing = entry.Etrs.Find(e => e.Id == id);
+        var existing = entry.Etrs.FindById(id);
         if (entry.Site != site || existing is null && !message.MergeRequest)
         {
             if (notifier.CrossedTheNews(source, prefix, $"moved to site {entry.Site.Name}", sink)) return false;
 
             // Another site (or, without merge, another ETR) now holds the EID: replace, and tell the previous ones.
             var fromSite = entry.Site.Name;
-            var previous = entry.Etrs.Where(e => e.Id != id).ToList();
-            entry.AwayAt?.RemoveAll(a => a.Destination.Address.Equals(source.Address)); // it holds the EID again
+            var previous = Others(entry, id);
+            HoldsAgain(entry, source.Address);
             foreach (var p in previous)
             {
                 CountRegistrant(p.Registrant.Address, -1);
                 p.Removed = true;
             }
 
-            entry.Etrs.RemoveAll(e => e.Id != id);
+            RemoveOthers(entry, id);
             entry.Site = site;
             if (existing is null) entry.Etrs.Add(NewEtr(from, locators, record, message, now, lifetime, entry));
             else Refresh(existing, from, locators, record, message, now, lifetime);
@@ -302,6 +296,24 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
         Refresh(existing, from, locators, record, message, now, lifetime);
         if (changed) notifier.MappingChanged(prefix, now);
         return true;
+    }
+
+    // The helpers below keep Apply free of lambdas over its locals: the compiler would build their closure object on every
+    // Map-Register, the common ones included (issue #18).
+    private static List<EtrRegistration> Others(RegisteredEid entry, RegistrantId id) => entry.Etrs.Where(e => e.Id != id).ToList();
+
+    private static void RemoveOthers(RegisteredEid entry, RegistrantId id) => entry.Etrs.RemoveAll(e => e.Id != id);
+
+    // The registrant holds the EID again: it is no longer away there.
+    private static void HoldsAgain(RegisteredEid entry, IPAddress registrant) => entry.AwayAt?.RemoveAll(a => a.Destination.Address.Equals(registrant));
+
+    // A site's aggregate registered after more-specifics other sites hold under it (see Apply).
+    private void AnnounceAggregate(EidPrefix prefix, Site site, EtrRegistration etr, DateTimeOffset now, List<MapServerEvent> events)
+    {
+        foreach (var away in _table.All.Where(m => m.Site != site && m.Prefix.MaskLength > prefix.MaskLength && prefix.Contains(m.Prefix.Address)).ToList())
+        {
+            notifier.AnnounceMove(away, site.Name, [etr], now, events);
+        }
     }
 
     private EtrRegistration NewEtr(Registrant from, Locator[] locators, MappingRecord record, RegisterBits message, DateTimeOffset now,
