@@ -103,8 +103,10 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
             return;
         }
 
-        var records = new MappingRecord[view.RecordCount];
-        var i = 0;
+        // The records are read in place, never copied: a copy per Map-Register (the record, its locator array, the array of
+        // records) was garbage as soon as the registrant's shared locator array matched (issue #18).
+        var message = new RegisterBits(view.Flags);
+        var longest = TimeSpan.Zero;
         foreach (var r in view.Records)
         {
             if (site.Admit(r.Eid) is null)
@@ -113,12 +115,13 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
                 return;
             }
 
-            records[i++] = r.ToRecord();
+            var lifetime = Lifetime(r.Ttl, message);
+            if (lifetime > longest) longest = lifetime;
         }
 
         if (site.AllowedRlocs is { } allowed)
         {
-            foreach (var rec in records)
+            foreach (var rec in view.Records)
             {
                 foreach (var l in rec.Locators)
                 {
@@ -131,7 +134,6 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
             }
         }
 
-        var message = new RegisterBits(view.Flags);
         var nonce = view.Nonce;
         var id = view.XtrId is { } x ? new RegistrantId(x, true) : RegistrantId.FromAddress(source.Address);
         var now = context.Time.GetUtcNow();
@@ -141,7 +143,7 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
             // RFC 9301 lets an ETR that asks for no Map-Notify send nonce 0 every time; such registrations have no replay
             // protection, so they are accepted only from sites configured for it.
             var zeroNonceAllowed = nonce == 0 && !message.WantMapNotify && site.AcceptZeroNonce;
-            if (!zeroNonceAllowed && !_replay.Admit(id, site, view.KeyId, nonce, site.ReplayProtection, now, now + Lifetime(records, message), out var why))
+            if (!zeroNonceAllowed && !_replay.Admit(id, site, view.KeyId, nonce, site.ReplayProtection, now, now + longest, out var why))
             {
                 Counters.Reject(RejectReason.Replay);
                 MapServerLog.Rejected(context.Logger, RejectReason.Replay, source, why);
@@ -149,7 +151,7 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
             }
 
             var from = Intern(id, source, key);
-            foreach (var record in records) stale |= !Apply(record, message, site, from, now, sink, events);
+            foreach (var record in view.Records) stale |= !Apply(record, message, site, from, now, sink, events);
             notifier.RetellUndelivered(source, _table);
             notifier.SendAnnouncements(now, sink);
 
@@ -168,21 +170,8 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
     }
 
     // How long a registered record lives: its TTL under the T bit, else the registration timeout (RFC 9301 §8.2).
-    private TimeSpan Lifetime(MappingRecord record, RegisterBits message) =>
-        message.UseTtlForTimeout && record.Ttl != MappingRecord.TtlLocalPolicy ? TimeSpan.FromMinutes(record.Ttl) : context.Options.RegistrationTimeout;
-
-    // How long what one Map-Register registered lives: its longest record.
-    private TimeSpan Lifetime(MappingRecord[] records, RegisterBits message)
-    {
-        var longest = TimeSpan.Zero;
-        foreach (var r in records)
-        {
-            var lifetime = Lifetime(r, message);
-            if (lifetime > longest) longest = lifetime;
-        }
-
-        return longest;
-    }
+    private TimeSpan Lifetime(uint ttl, RegisterBits message) =>
+        message.UseTtlForTimeout && ttl != MappingRecord.TtlLocalPolicy ? TimeSpan.FromMinutes(ttl) : context.Options.RegistrationTimeout;
 
     // The Map-Notify echoes the Map-Register byte for byte (records, xTR-ID, site-ID, MAC length) under its own
     // type and flags and MAC (RFC 9301 §5.7), so it is built by patching a copy rather than re-serializing.
@@ -210,7 +199,7 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
     }
 
     // Under the lock. False when the record was skipped as crossing the news (CrossedTheNews).
-    private bool Apply(MappingRecord record, RegisterBits message, Site site, Registrant from, DateTimeOffset now, IDatagramSink sink,
+    private bool Apply(MappingRecordView record, RegisterBits message, Site site, Registrant from, DateTimeOffset now, IDatagramSink sink,
         List<MapServerEvent> events)
     {
         var id = from.Id;
@@ -228,12 +217,10 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
             return true;
         }
 
-        var lifetime = Lifetime(record, message);
-        var locators = record.Locators as Locator[] ?? record.Locators.ToArray();
+        var lifetime = Lifetime(record.Ttl, message);
 
         // An xTR registers its many EIDs with the same RLOC set: one array for all of them, not one each.
-        if (from.LastLocators is { } shared && shared.AsSpan().SequenceEqual(locators)) locators = shared;
-        else from.LastLocators = locators;
+        var locators = from.LastLocators is { } shared && SameLocators(shared, record) ? shared : from.LastLocators = CopyLocators(record);
         if (!hasEntry)
         {
             if (notifier.CrossedTheNews(source, prefix, "is registered nowhere since this registrant lost it", sink)) return false;
@@ -316,7 +303,27 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
         }
     }
 
-    private EtrRegistration NewEtr(Registrant from, Locator[] locators, MappingRecord record, RegisterBits message, DateTimeOffset now,
+    private static bool SameLocators(Locator[] locators, MappingRecordView record)
+    {
+        if (locators.Length != record.LocatorCount) return false;
+        var i = 0;
+        foreach (var l in record.Locators)
+        {
+            if (!locators[i++].Equals(l)) return false;
+        }
+
+        return true;
+    }
+
+    private static Locator[] CopyLocators(MappingRecordView record)
+    {
+        var locators = new Locator[record.LocatorCount];
+        var i = 0;
+        foreach (var l in record.Locators) locators[i++] = l;
+        return locators;
+    }
+
+    private EtrRegistration NewEtr(Registrant from, Locator[] locators, MappingRecordView record, RegisterBits message, DateTimeOffset now,
         TimeSpan lifetime, RegisteredEid owner)
     {
         var etr = new EtrRegistration
@@ -329,7 +336,7 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
         return etr;
     }
 
-    private void Refresh(EtrRegistration etr, Registrant from, Locator[] locators, MappingRecord record, RegisterBits message,
+    private void Refresh(EtrRegistration etr, Registrant from, Locator[] locators, MappingRecordView record, RegisterBits message,
         DateTimeOffset now, TimeSpan lifetime)
     {
         if (!etr.Registrant.Address.Equals(from.EndPoint.Address))
