@@ -85,10 +85,11 @@ public sealed record MapServerOptions
     public int ExpectedRegistrations { get; set; } = 100_000;
 
     /// <summary>
-    /// Receive loops per listen endpoint (each its own SO_REUSEPORT socket); 0 = one per processor. The registrations are
-    /// applied under one lock, so more loops only spread the MAC checks and the sends, and contend for it.
+    /// Receive loops per listen endpoint (each its own SO_REUSEPORT socket); 0 = one per processor. One by default: the
+    /// registrations are applied under one lock, and a second loop made each registration cost ≈ 1.5× the server CPU on a
+    /// 2-core host (docs/benchmarks.md, issue #18); more loops pay only where the MAC checks and sends need more cores.
     /// </summary>
-    public int ReceiveLoops { get; set; }
+    public int ReceiveLoops { get; set; } = 1;
 
     /// <summary>TTL of a negative reply for an address inside a site but not registered (minutes).</summary>
     public uint UnregisteredNegativeTtlMinutes { get; set; } = 1;
