@@ -86,7 +86,7 @@ public sealed record MapServerOptions
 
     /// <summary>
     /// Receive loops per listen endpoint (each its own SO_REUSEPORT socket); 0 = one per processor. One by default: the
-    /// registrations are applied under one lock, and a second loop made each registration cost ≈ 1.5× the server CPU on a
+    /// registrations are applied under one lock, and a second loop made each registration cost 1.3–1.5× the server CPU on a
     /// 2-core host (docs/benchmarks.md, issue #18); more loops pay only where the MAC checks and sends need more cores.
     /// </summary>
     public int ReceiveLoops { get; set; } = 1;
