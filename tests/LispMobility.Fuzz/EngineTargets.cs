@@ -34,6 +34,7 @@ internal static class EngineTargets
     public static MapServerOptions MapServerOptions() => new()
     {
         Listen = ["127.30.0.100:4342"],
+        ExpectedRegistrations = 0, // a server per input holding a handful: tables sized for 100,000 would be most of its cost
         Sites =
         [
             Site("a", "10.1.0.0/16"), Site("b", "10.2.0.0/16"),

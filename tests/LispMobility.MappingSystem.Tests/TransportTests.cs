@@ -50,7 +50,7 @@ public sealed class TransportTests
     [Fact]
     public async Task Burst_of_map_registers_from_one_xtr_is_accepted_without_false_replays()
     {
-        await using var service = await StartAsync(UdpOptions("127.10.30.5:0"));
+        await using var service = await StartAsync(UdpOptions("127.10.30.5:0") with { ReceiveLoops = 0 });
         var server = service.LocalEndpoints[0];
         Assert.True(service.Transport!.ReceiveLoopsPerSocket == Environment.ProcessorCount || !OperatingSystem.IsLinux());
         using var xtr = Bind("127.10.1.1");
@@ -65,6 +65,18 @@ public sealed class TransportTests
         await UdpTests.WaitUntil(() => service.Server.Counters.RegistersAccepted + service.Server.Counters.Rejected(RejectReason.Replay) == Count);
         Assert.Equal(0, service.Server.Counters.Rejected(RejectReason.Replay));
         Assert.Equal(Count, service.Server.RegistrationCount);
+    }
+
+    [Fact]
+    public async Task A_map_server_runs_one_receive_loop_unless_configured_for_more()
+    {
+        await using (var one = await StartAsync(UdpOptions("127.10.30.8:0")))
+        {
+            Assert.Equal(1, one.Transport!.ReceiveLoopsPerSocket);
+        }
+
+        await using var three = await StartAsync(UdpOptions("127.10.30.8:0") with { ReceiveLoops = 3 });
+        Assert.Equal(OperatingSystem.IsLinux() ? 3 : 1, three.Transport!.ReceiveLoopsPerSocket);
     }
 
     [Fact]

@@ -69,6 +69,8 @@ public sealed class WireAndOptionsTests
             Listen = ["0.0.0.0", "[::]:4342"],
             MapNotifyPort = 70000,
             RegistrationTimeout = TimeSpan.Zero,
+            ExpectedRegistrations = -1,
+            ReceiveLoops = 65,
             Sites =
             [
                 new() { Name = "dc1", EidPrefixes = [new() { Prefix = "10.1.0.0/33" }], Keys = [new() { KeyId = 1, Key = "" }, new() { KeyId = 1, Algorithm = AuthAlgorithm.None, Key = "x" }], AllowedRlocs = ["not-an-ip"] },
@@ -79,7 +81,8 @@ public sealed class WireAndOptionsTests
         var errors = bad.Validate();
         string[] paths =
         [
-            "MapServer.Listen[0]", "MapServer.MapNotifyPort", "MapServer.RegistrationTimeout", "MapServer.Sites[0].EidPrefixes[0].Prefix",
+            "MapServer.Listen[0]", "MapServer.MapNotifyPort", "MapServer.RegistrationTimeout", "MapServer.ExpectedRegistrations", "MapServer.ReceiveLoops",
+            "MapServer.Sites[0].EidPrefixes[0].Prefix",
             "MapServer.Sites[0].Keys[0].Key", "MapServer.Sites[0].Keys[1].KeyId", "MapServer.Sites[0].Keys[1].Algorithm",
             "MapServer.Sites[0].AllowedRlocs[0]", "MapServer.Sites[1].Name", "MapServer.Sites[1].EidPrefixes", "MapServer.Sites[1].Keys",
         ];

@@ -77,6 +77,20 @@ public sealed record MapServerOptions
     /// <summary>Bound of the requesters remembered by the rate limiter and the SMR list.</summary>
     public int MaxTrackedRequesters { get; set; } = 100_000;
 
+    /// <summary>
+    /// Registrations the tables are sized for at start: the EID table and the expiry queue then take their first
+    /// registrations without doubling into fresh arrays and copying (a mass failover or a restart registers them all at once,
+    /// issue #18). Beyond it they grow as before; pages not yet used cost no resident memory.
+    /// </summary>
+    public int ExpectedRegistrations { get; set; } = 100_000;
+
+    /// <summary>
+    /// Receive loops per listen endpoint (each its own SO_REUSEPORT socket); 0 = one per processor. One by default: the
+    /// registrations are applied under one lock, and a second loop made each registration cost 1.3–1.5× the server CPU on a
+    /// 2-core host (docs/benchmarks.md, issue #18); more loops pay only where the MAC checks and sends need more cores.
+    /// </summary>
+    public int ReceiveLoops { get; set; } = 1;
+
     /// <summary>TTL of a negative reply for an address inside a site but not registered (minutes).</summary>
     public uint UnregisteredNegativeTtlMinutes { get; set; } = 1;
 
@@ -105,6 +119,8 @@ public sealed record MapServerOptions
         if (SmrRetries is < 0 or > 10) errors.Add(Invariant($"{path}.SmrRetries: {SmrRetries} must be 0 to 10"));
         if (RegisteredRequestsPerSecond <= 0 || RegisteredRequestBurst < 1) errors.Add($"{path}.RegisteredRequestsPerSecond/RegisteredRequestBurst: must be positive");
         if (MaxTrackedRequesters < 1) errors.Add($"{path}.MaxTrackedRequesters: must be positive");
+        if (ExpectedRegistrations is < 0 or > 10_000_000) errors.Add(Invariant($"{path}.ExpectedRegistrations: {ExpectedRegistrations} must be 0 to 10000000"));
+        if (ReceiveLoops is < 0 or > 64) errors.Add(Invariant($"{path}.ReceiveLoops: {ReceiveLoops} must be 0 (one per processor) to 64"));
         if (Sites.Count == 0) errors.Add($"{path}.Sites: no site configured; nothing could register");
         var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         for (var i = 0; i < Sites.Count; i++)

@@ -25,7 +25,7 @@ public sealed class MapServerService(MapServer server, MapServerOptions options,
     {
         ArgumentNullException.ThrowIfNull(options);
         var endpoints = options.EffectiveListen.Select(IPEndPoint.Parse).ToList();
-        _transport = new UdpDatagramTransport(server, endpoints, loggers.CreateLogger<UdpDatagramTransport>(), receiveLoopsPerSocket: Environment.ProcessorCount);
+        _transport = new UdpDatagramTransport(server, endpoints, loggers.CreateLogger<UdpDatagramTransport>(), receiveLoopsPerSocket: options.ReceiveLoops > 0 ? options.ReceiveLoops : Environment.ProcessorCount);
         _transport.Start();
         return Task.CompletedTask;
     }

@@ -87,6 +87,17 @@ internal abstract class EtrSet : IEnumerable<EtrRegistration>
 
     public bool Exists(Predicate<EtrRegistration> match) => Find(match) is not null;
 
+    /// <summary>The registration of <paramref name="id"/>, if any (a loop, not <see cref="Find"/>: no closure per Map-Register).</summary>
+    public EtrRegistration? FindById(RegistrantId id)
+    {
+        for (var i = 0; i < _count; i++)
+        {
+            if (this[i].Id == id) return this[i];
+        }
+
+        return null;
+    }
+
     public bool Remove(EtrRegistration etr) => RemoveAll(e => ReferenceEquals(e, etr)) > 0;
 
     public int RemoveAll(Predicate<EtrRegistration> match)

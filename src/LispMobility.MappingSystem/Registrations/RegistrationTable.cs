@@ -7,9 +7,9 @@ namespace LispMobility.MappingSystem.Registrations;
 /// <see cref="ulong"/>: a Map-Server holds hundreds of thousands of /32s, and an <see cref="EidPrefix"/> key makes each
 /// dictionary entry 64 bytes instead of 24 (issue #18). Every other prefix goes to the shared <see cref="PrefixTable{TValue}"/>.
 /// </summary>
-internal sealed class RegistrationTable
+internal sealed class RegistrationTable(int expected = 0)
 {
-    private readonly Dictionary<ulong, RegisteredEid> _ipv4 = [];
+    private readonly Dictionary<ulong, RegisteredEid> _ipv4 = new(expected);
     // Per instance (see InstanceOf): how many IPv4 prefixes of each mask length, so a lookup probes only lengths that exist.
     private readonly Dictionary<uint, int[]> _ipv4MaskCounts = [];
     private readonly PrefixTable<RegisteredEid> _other = new();

@@ -18,9 +18,9 @@ namespace LispMobility.MappingSystem.Serving;
 /// </summary>
 internal sealed class RegistrationHandler(ServerContext context, Notifier notifier)
 {
-    private readonly RegistrationTable _table = new();
+    private readonly RegistrationTable _table = new(context.Options.ExpectedRegistrations);
     // Deadlines as UTC ticks: an item is 16 bytes, not 24 (one per registration, issue #18).
-    private readonly PriorityQueue<EtrRegistration, long> _expiry = new();
+    private readonly PriorityQueue<EtrRegistration, long> _expiry = new(context.Options.ExpectedRegistrations);
     private readonly ReplayGuard _replay = new(context.Options.ReplayWindowSize, context.Options.ReplayStateIdle);
     private readonly Dictionary<RegistrantId, Registrant> _registrantsById = [];
     // Source addresses of the registrations held now, each with how many it holds: their Map-Requests get the registered
@@ -103,8 +103,10 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
             return;
         }
 
-        var records = new MappingRecord[view.RecordCount];
-        var i = 0;
+        // The records are read in place, never copied: a copy per Map-Register (the record, its locator array, the array of
+        // records) was garbage as soon as the registrant's shared locator array matched (issue #18).
+        var message = new RegisterBits(view.Flags);
+        var longest = TimeSpan.Zero;
         foreach (var r in view.Records)
         {
             if (site.Admit(r.Eid) is null)
@@ -113,12 +115,13 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
                 return;
             }
 
-            records[i++] = r.ToRecord();
+            var lifetime = Lifetime(r.Ttl, message);
+            if (lifetime > longest) longest = lifetime;
         }
 
         if (site.AllowedRlocs is { } allowed)
         {
-            foreach (var rec in records)
+            foreach (var rec in view.Records)
             {
                 foreach (var l in rec.Locators)
                 {
@@ -131,7 +134,6 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
             }
         }
 
-        var message = new RegisterBits(view.Flags);
         var nonce = view.Nonce;
         var id = view.XtrId is { } x ? new RegistrantId(x, true) : RegistrantId.FromAddress(source.Address);
         var now = context.Time.GetUtcNow();
@@ -141,7 +143,7 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
             // RFC 9301 lets an ETR that asks for no Map-Notify send nonce 0 every time; such registrations have no replay
             // protection, so they are accepted only from sites configured for it.
             var zeroNonceAllowed = nonce == 0 && !message.WantMapNotify && site.AcceptZeroNonce;
-            if (!zeroNonceAllowed && !_replay.Admit(id, site, view.KeyId, nonce, site.ReplayProtection, now, now + Lifetime(records, message), out var why))
+            if (!zeroNonceAllowed && !_replay.Admit(id, site, view.KeyId, nonce, site.ReplayProtection, now, now + longest, out var why))
             {
                 Counters.Reject(RejectReason.Replay);
                 MapServerLog.Rejected(context.Logger, RejectReason.Replay, source, why);
@@ -149,7 +151,7 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
             }
 
             var from = Intern(id, source, key);
-            foreach (var record in records) stale |= !Apply(record, message, site, from, now, sink, events);
+            foreach (var record in view.Records) stale |= !Apply(record, message, site, from, now, sink, events);
             notifier.RetellUndelivered(source, _table);
             notifier.SendAnnouncements(now, sink);
 
@@ -168,21 +170,8 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
     }
 
     // How long a registered record lives: its TTL under the T bit, else the registration timeout (RFC 9301 §8.2).
-    private TimeSpan Lifetime(MappingRecord record, RegisterBits message) =>
-        message.UseTtlForTimeout && record.Ttl != MappingRecord.TtlLocalPolicy ? TimeSpan.FromMinutes(record.Ttl) : context.Options.RegistrationTimeout;
-
-    // How long what one Map-Register registered lives: its longest record.
-    private TimeSpan Lifetime(MappingRecord[] records, RegisterBits message)
-    {
-        var longest = TimeSpan.Zero;
-        foreach (var r in records)
-        {
-            var lifetime = Lifetime(r, message);
-            if (lifetime > longest) longest = lifetime;
-        }
-
-        return longest;
-    }
+    private TimeSpan Lifetime(uint ttl, RegisterBits message) =>
+        message.UseTtlForTimeout && ttl != MappingRecord.TtlLocalPolicy ? TimeSpan.FromMinutes(ttl) : context.Options.RegistrationTimeout;
 
     // The Map-Notify echoes the Map-Register byte for byte (records, xTR-ID, site-ID, MAC length) under its own
     // type and flags and MAC (RFC 9301 §5.7), so it is built by patching a copy rather than re-serializing.
@@ -210,7 +199,7 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
     }
 
     // Under the lock. False when the record was skipped as crossing the news (CrossedTheNews).
-    private bool Apply(MappingRecord record, RegisterBits message, Site site, Registrant from, DateTimeOffset now, IDatagramSink sink,
+    private bool Apply(MappingRecordView record, RegisterBits message, Site site, Registrant from, DateTimeOffset now, IDatagramSink sink,
         List<MapServerEvent> events)
     {
         var id = from.Id;
@@ -219,7 +208,7 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
         var hasEntry = _table.TryGet(prefix, out var entry);
         if (record.Ttl == 0)
         {
-            if (hasEntry && entry.Site == site && entry.Etrs.Find(e => e.Id == id) is { } gone)
+            if (hasEntry && entry.Site == site && entry.Etrs.FindById(id) is { } gone)
             {
                 RemoveEtr(entry, gone, now, expired: false, sink, events);
                 Counters.RegistrationWithdrawn();
@@ -228,12 +217,10 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
             return true;
         }
 
-        var lifetime = Lifetime(record, message);
-        var locators = record.Locators as Locator[] ?? record.Locators.ToArray();
+        var lifetime = Lifetime(record.Ttl, message);
 
         // An xTR registers its many EIDs with the same RLOC set: one array for all of them, not one each.
-        if (from.LastLocators is { } shared && shared.AsSpan().SequenceEqual(locators)) locators = shared;
-        else from.LastLocators = locators;
+        var locators = from.LastLocators is { } shared && SameLocators(shared, record) ? shared : from.LastLocators = CopyLocators(record);
         if (!hasEntry)
         {
             if (notifier.CrossedTheNews(source, prefix, "is registered nowhere since this registrant lost it", sink)) return false;
@@ -242,7 +229,7 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
             // A more-specific (a VM's /32) appearing under a covering prefix registered by someone else
             // is a move away from them: they must stop attracting that EID.
             var covering = prefix.MaskLength > 0 ? _table.Lookup(prefix.Address, prefix.MaskLength - 1) : null;
-            var previous = covering is null ? null : covering.Etrs.Where(e => e.Id != id).ToList();
+            var previous = covering is null ? null : Others(covering, id);
             var etr = NewEtr(from, locators, record, message, now, lifetime, entry);
             entry.Etrs.Add(etr);
             _table.Add(entry);
@@ -252,34 +239,28 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
 
             // The other order, as after a Map-Server restart: a site's aggregate registered after more-specifics other sites
             // hold under it. Its xTR must learn they are away, or it keeps attracting them. Aggregates are rare: a scan is fine.
-            if (!prefix.IsHost)
-            {
-                foreach (var away in _table.All.Where(m => m.Site != site && m.Prefix.MaskLength > prefix.MaskLength && prefix.Contains(m.Prefix.Address)).ToList())
-                {
-                    notifier.AnnounceMove(away, site.Name, [etr], now, events);
-                }
-            }
+            if (!prefix.IsHost) AnnounceAggregate(prefix, site, etr, now, events);
 
             notifier.MappingChanged(prefix, now);
             return true;
         }
 
-        var existing = entry.Etrs.Find(e => e.Id == id);
+        var existing = entry.Etrs.FindById(id);
         if (entry.Site != site || existing is null && !message.MergeRequest)
         {
             if (notifier.CrossedTheNews(source, prefix, $"moved to site {entry.Site.Name}", sink)) return false;
 
             // Another site (or, without merge, another ETR) now holds the EID: replace, and tell the previous ones.
             var fromSite = entry.Site.Name;
-            var previous = entry.Etrs.Where(e => e.Id != id).ToList();
-            entry.AwayAt?.RemoveAll(a => a.Destination.Address.Equals(source.Address)); // it holds the EID again
+            var previous = Others(entry, id);
+            HoldsAgain(entry, source.Address);
             foreach (var p in previous)
             {
                 CountRegistrant(p.Registrant.Address, -1);
                 p.Removed = true;
             }
 
-            entry.Etrs.RemoveAll(e => e.Id != id);
+            RemoveOthers(entry, id);
             entry.Site = site;
             if (existing is null) entry.Etrs.Add(NewEtr(from, locators, record, message, now, lifetime, entry));
             else Refresh(existing, from, locators, record, message, now, lifetime);
@@ -304,7 +285,45 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
         return true;
     }
 
-    private EtrRegistration NewEtr(Registrant from, Locator[] locators, MappingRecord record, RegisterBits message, DateTimeOffset now,
+    // The helpers below keep Apply free of lambdas over its locals: the compiler would build their closure object on every
+    // Map-Register, the common ones included (issue #18).
+    private static List<EtrRegistration> Others(RegisteredEid entry, RegistrantId id) => entry.Etrs.Where(e => e.Id != id).ToList();
+
+    private static void RemoveOthers(RegisteredEid entry, RegistrantId id) => entry.Etrs.RemoveAll(e => e.Id != id);
+
+    // The registrant holds the EID again: it is no longer away there.
+    private static void HoldsAgain(RegisteredEid entry, IPAddress registrant) => entry.AwayAt?.RemoveAll(a => a.Destination.Address.Equals(registrant));
+
+    // A site's aggregate registered after more-specifics other sites hold under it (see Apply).
+    private void AnnounceAggregate(EidPrefix prefix, Site site, EtrRegistration etr, DateTimeOffset now, List<MapServerEvent> events)
+    {
+        foreach (var away in _table.All.Where(m => m.Site != site && m.Prefix.MaskLength > prefix.MaskLength && prefix.Contains(m.Prefix.Address)).ToList())
+        {
+            notifier.AnnounceMove(away, site.Name, [etr], now, events);
+        }
+    }
+
+    private static bool SameLocators(Locator[] locators, MappingRecordView record)
+    {
+        if (locators.Length != record.LocatorCount) return false;
+        var i = 0;
+        foreach (var l in record.Locators)
+        {
+            if (!locators[i++].Equals(l)) return false;
+        }
+
+        return true;
+    }
+
+    private static Locator[] CopyLocators(MappingRecordView record)
+    {
+        var locators = new Locator[record.LocatorCount];
+        var i = 0;
+        foreach (var l in record.Locators) locators[i++] = l;
+        return locators;
+    }
+
+    private EtrRegistration NewEtr(Registrant from, Locator[] locators, MappingRecordView record, RegisterBits message, DateTimeOffset now,
         TimeSpan lifetime, RegisteredEid owner)
     {
         var etr = new EtrRegistration
@@ -317,7 +336,7 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
         return etr;
     }
 
-    private void Refresh(EtrRegistration etr, Registrant from, Locator[] locators, MappingRecord record, RegisterBits message,
+    private void Refresh(EtrRegistration etr, Registrant from, Locator[] locators, MappingRecordView record, RegisterBits message,
         DateTimeOffset now, TimeSpan lifetime)
     {
         if (!etr.Registrant.Address.Equals(from.EndPoint.Address))

@@ -60,7 +60,15 @@ internal sealed class BatchReceiveLoop(UdpDatagramTransport transport, Socket so
             var sources = new SourceEndpoints(socket.AddressFamily);
             var destinations = new Dictionary<IPEndPoint, SocketAddress>();
             var stop = transport.Stopping;
-            socket.ReceiveTimeout = 500; // to notice a stop even where closing does not wake a blocked receive
+            try
+            {
+                socket.ReceiveTimeout = 500; // to notice a stop even where closing does not wake a blocked receive
+            }
+            catch (ObjectDisposedException)
+            {
+                return true; // stopped as it started: the socket holds its descriptor open (see Run) but refuses options
+            }
+
             while (!stop.IsCancellationRequested)
             {
                 int n;
