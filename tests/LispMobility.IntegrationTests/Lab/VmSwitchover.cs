@@ -49,7 +49,11 @@ internal sealed class VmSwitchover : IDisposable
             vmNetlink = PacketSocket.InNamespace(ns("vm"), () => new NetlinkSocket(TimeSpan.FromSeconds(5)));
             // Sends only; what it would receive is dropped at a minimal buffer.
             var eth0 = PacketSocket.InNamespace(ns("vm"), () => PacketSocket.Open("eth0", promiscuous: false, TimeSpan.FromMilliseconds(1), 4096));
-            return new VmSwitchover(sites, vmNetlink, eth0);
+            var switchover = new VmSwitchover(sites, vmNetlink, eth0);
+            // The first read of the NIC (a bridge: a long answer) costs this process milliseconds of first use: here, not in
+            // the first move's switchover.
+            switchover.WaitReady();
+            return switchover;
         }
         catch
         {
