@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The multi-site lab of the system test, built by hand in network namespaces (run as root):
 #   scripts/netns-lab.sh up [--no-agents]   namespaces, veths, bridges, configs in LAB_DIR; the four agents unless --no-agents
-#   scripts/netns-lab.sh move dc1|dc2       move the VM's veth to that site's server bridge and announce it (GARP); says what it did
+#   scripts/netns-lab.sh move dc1|dc2       switch the VM's NIC to its port at that site and announce it (GARP); says what it did
 #   scripts/netns-lab.sh start|stop|restart NODE   one node's agent (ms, dc1, dc2, br), e.g. `stop dc1` to fail a site
 #   scripts/netns-lab.sh netem on|off       30 % loss + 50 ms delay on every site link (tc netem, else NFQUEUE + LinkEmulator)
 #   scripts/netns-lab.sh cli NODE VERB...   a CLI verb against a node's agent, e.g. `cli br map-cache`
@@ -11,11 +11,12 @@
 # address and every control and data packet on the core, so `LAB_RLOCS=ipv6` carries IPv4 and IPv6 EIDs over IPv6 RLOCs).
 #
 #   ${P}-ms   core bridge 198.18.0.1/24 and 2001:db8:ff::1/64, the Map-Server/Resolver (agent with an embedded MapServer)
-#   ${P}-dc1  wan 198.18.0.11/24, 2001:db8:ff::11/64 ─┐   srv bridge 172.16.4.1/24 and 2001:db8:4::1/64 (servers); VM veth "vm" starts here
-#   ${P}-dc2  wan 198.18.0.12/24, 2001:db8:ff::12/64 ─┼─ veth to the core; srv bridge 172.16.4.1/24 and 2001:db8:4::1/64 (same gateway addresses: no renumbering)
+#   ${P}-dc1  wan 198.18.0.11/24, 2001:db8:ff::11/64 ─┐   srv bridge 172.16.4.1/24 and 2001:db8:4::1/64 (servers), port "vm" to the VM; the VM starts here
+#   ${P}-dc2  wan 198.18.0.12/24, 2001:db8:ff::12/64 ─┼─ veth to the core; srv bridge as DC1's: same gateway addresses and MAC (no renumbering), port "vm"
 #   ${P}-br   wan 198.18.0.13/24, 2001:db8:ff::13/64 ─┘   the branch: an ITR only
 #   ${P}-tap  wan 198.18.0.66/24 on the core, for hand-made control packets
-#   ${P}-vm   eth0 172.16.4.10/24 and 2001:db8:4::10/64, the VM (default routes via 172.16.4.1 and 2001:db8:4::1, the gateway at whichever site it is)
+#   ${P}-vm   eth0 172.16.4.10/24 and 2001:db8:4::10/64, the VM (default routes via 172.16.4.1 and 2001:db8:4::1, the gateway at whichever site it is);
+#             eth0 is a bridge with a port to each site (dc1, dc2; isolated from each other), one up: the host the VM runs on now
 #   ${P}-bh   eth0 10.50.0.10/24 and 2001:db8:50::10/64, a host behind the branch (the branch registers 10.50.0.0/24 and
 #             2001:db8:50::/64), default via 10.50.0.1 and 2001:db8:50::1
 # The xTRs of dc1, dc2 and br run the LISP data plane (TUN lisp0, UDP 4341): `ip netns exec ${P}-bh ping 172.16.4.10`
@@ -39,6 +40,9 @@ esac
 
 ns() { echo "$P-$1"; }
 
+GATEWAY_MAC=02:00:00:04:00:01
+VM_MAC=02:00:00:04:00:10
+
 # address:port as the configuration writes it (an IPv6 address in brackets).
 endpoint() { case "$1" in *:*) echo "[$1]:$2" ;; *) echo "$1:$2" ;; esac; }
 
@@ -59,7 +63,9 @@ topology_up() {
     ip -n "$(ns ms)" link set dev "$s" master core up
   done
   for s in dc1 dc2; do
-    ip -n "$(ns "$s")" link add srv type bridge
+    # One gateway MAC at both sites, as a fabric that lets VMs move presents (the same HSRP vMAC everywhere): a VM keeps
+    # its ARP and ND entries across a live move.
+    ip -n "$(ns "$s")" link add srv address "$GATEWAY_MAC" type bridge
     ip -n "$(ns "$s")" addr add 172.16.4.1/24 dev srv
     ip -n "$(ns "$s")" addr add 2001:db8:4::1/64 dev srv nodad
     ip -n "$(ns "$s")" link set srv up
@@ -71,16 +77,29 @@ topology_up() {
   ip -n "$(ns tap)" addr add 198.18.0.66/24 dev wan
   ip -n "$(ns tap)" link set wan up
   ip -n "$(ns ms)" link set dev tap master core up
+  # The VM's NIC has a port to each site, built once: a live move is a switch of the port that is up (as a hypervisor's
+  # switchover makes the VM's MAC appear on another switch port), not a device moved between namespaces (which alone costs
+  # the kernel 15-30 ms). Its ports never forward to each other (isolated), carry nothing of their own (no IPv6), and have
+  # interface indexes unlike their peers' (a veth whose index equals its peer's has its carrier acted on up to a second late).
   ip netns add "$(ns vm)"
   ip -n "$(ns vm)" link set lo up
-  ip -n "$(ns vm)" link add eth0 type veth peer name vm netns "$(ns dc1)"
+  ip -n "$(ns vm)" link add eth0 address "$VM_MAC" type bridge mcast_snooping 0
+  local index=10
+  for s in dc1 dc2; do
+    index=$((index + 1))
+    ip -n "$(ns vm)" link add "$s" index "$index" type veth peer name vm index $((index + 10)) netns "$(ns "$s")"
+    ip netns exec "$(ns vm)" sysctl -qw "net.ipv6.conf.$s.disable_ipv6=1"
+    ip -n "$(ns vm)" link set dev "$s" master eth0
+    ip -n "$(ns vm)" link set dev "$s" type bridge_slave isolated on
+    ip -n "$(ns "$s")" link set dev vm master srv up
+  done
   ip -n "$(ns vm)" addr add 172.16.4.10/24 dev eth0
   ip -n "$(ns vm)" addr add 2001:db8:4::10/64 dev eth0 nodad
   # What a guest does when its hypervisor says it moved (virtio's announce): an unsolicited NA for each IPv6 address;
   # `move` triggers it by setting the MAC again. Addresses survive a cold move's link down.
   ip netns exec "$(ns vm)" sysctl -qw net.ipv6.conf.eth0.ndisc_notify=1 net.ipv6.conf.eth0.keep_addr_on_down=1
   ip -n "$(ns vm)" link set eth0 up
-  ip -n "$(ns dc1)" link set dev vm master srv up
+  ip -n "$(ns vm)" link set dc1 up
   ip -n "$(ns vm)" route add default via 172.16.4.1
   ip -n "$(ns vm)" -6 route add default via 2001:db8:4::1
   # The branch's host: its /24 is the branch's EID prefix, its gateway the branch xTR.
@@ -104,13 +123,19 @@ move_vm() {
   case "$to" in dc1|dc2) ;; *) echo "move: no site '$to' (dc1 or dc2)" >&2; exit 2 ;; esac
   ip netns list | grep -q "^$(ns vm)\b" || { echo "move: the lab is not up (no namespace $(ns vm)): run $0 up" >&2; exit 1; }
   from=$([ "$to" = dc1 ] && echo dc2 || echo dc1)
-  if ip -n "$(ns "$from")" link show vm >/dev/null 2>&1; then
-    ip -n "$(ns "$from")" link set dev vm netns "$(ns "$to")"
-    what="moved the VM (172.16.4.10 and 2001:db8:4::10, veth vm) from $from to $to (bridge srv in $(ns "$to"))"
+  # The new port up first, and running (both bridges forward on it) before the old one goes down: the VM's NIC never
+  # loses its carrier, as a migrated guest's does not.
+  ip -n "$(ns vm)" link set dev "$to" up
+  for _ in $(seq 100); do
+    ip -n "$(ns vm)" -o link show dev "$to" | grep -q 'state UP' && ip -n "$(ns "$to")" -o link show dev vm | grep -q 'state UP' && break
+    sleep 0.01
+  done
+  if ip -n "$(ns vm)" -o link show dev "$from" | grep -q '[<,]UP[,>]'; then
+    ip -n "$(ns vm)" link set dev "$from" down
+    what="moved the VM (172.16.4.10 and 2001:db8:4::10) from $from to $to (its port $to up, $from down; bridge srv in $(ns "$to"))"
   else
-    what="the VM (172.16.4.10 and 2001:db8:4::10, veth vm) was already at $to (bridge srv in $(ns "$to")): not moved, announced again"
+    what="the VM (172.16.4.10 and 2001:db8:4::10) was already at $to (bridge srv in $(ns "$to")): not moved, announced again"
   fi
-  ip -n "$(ns "$to")" link set dev vm master srv up
   announce_ipv6
   # What a hypervisor does after a move: announce the VM's address (ESXi sends RARP, Hyper-V and KVM GARP).
   if ip netns exec "$(ns vm)" arping -q -U -c 3 -I eth0 172.16.4.10 2>/dev/null; then

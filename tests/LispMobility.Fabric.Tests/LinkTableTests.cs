@@ -4,64 +4,68 @@ using LispMobility.TestSupport.Netns;
 
 namespace LispMobility.Fabric.Tests;
 
-/// <summary>The link operations the system test's lab moves its VM with, against the kernel in two namespaces, checked with <c>ip</c>.</summary>
+/// <summary>
+/// The link operations the system test's lab switches its VM's port with (a veth between the VM's bridge and a site's),
+/// against the kernel in two namespaces, checked with <c>ip</c>.
+/// </summary>
 public sealed class LinkTableTests : IDisposable
 {
-    private readonly NetworkNamespace _old = NetworkNamespace.Create("lmlto");
-    private readonly NetworkNamespace _new = NetworkNamespace.Create("lmltn");
-    private readonly NetlinkSocket _oldSocket;
-    private readonly NetlinkSocket _newSocket;
+    private readonly NetworkNamespace _vm = NetworkNamespace.Create("lmltv");
+    private readonly NetworkNamespace _site = NetworkNamespace.Create("lmlts");
+    private readonly NetlinkSocket _vmSocket;
+    private readonly NetlinkSocket _siteSocket;
 
     public LinkTableTests()
     {
-        _old.Ip("link add port type veth peer name guest");
-        _old.Ip("link set guest up");
-        _new.Ip("link add br0 type bridge");
-        _new.Ip("link set br0 up");
-        _oldSocket = _old.Enter(() => new NetlinkSocket(TimeSpan.FromSeconds(5)));
-        _newSocket = _new.Enter(() => new NetlinkSocket(TimeSpan.FromSeconds(5)));
+        _vm.Ip("link add nic type bridge");
+        _vm.Ip($"link add port index 31 type veth peer name vm index 41 netns {_site.Name}");
+        _vm.Ip("link set dev port master nic");
+        _vm.Ip("link set nic up");
+        _site.Ip("link add srv type bridge");
+        _site.Ip("link set srv up");
+        _site.Ip("link set dev vm master srv up");
+        _vmSocket = _vm.Enter(() => new NetlinkSocket(TimeSpan.FromSeconds(5)));
+        _siteSocket = _site.Enter(() => new NetlinkSocket(TimeSpan.FromSeconds(5)));
     }
 
     [Fact]
-    public void A_port_moves_to_another_namespace_joins_its_bridge_up_and_runs_once_the_kernel_has_seen_its_carrier()
+    public void A_port_set_up_runs_at_both_ends_once_the_kernel_has_seen_its_carrier_and_set_down_stops_both()
     {
-        var oldLinks = new LinkTable(_oldSocket);
-        var newLinks = new LinkTable(_newSocket);
-        using (var target = File.OpenHandle($"/var/run/netns/{_new.Name}"))
-        {
-            oldLinks.MoveToNamespace("port", (int)target.DangerousGetHandle());
-        }
+        var vmLinks = new LinkTable(_vmSocket);
+        var siteLinks = new LinkTable(_siteSocket);
+        Assert.False(vmLinks.Find("port")!.Up);
+        Assert.False(siteLinks.Find("vm")!.Running); // up, but its peer is down: no carrier
 
-        Assert.Null(oldLinks.Find("port"));
-        Assert.False(newLinks.Find("port")!.Up); // a moved link arrives down
+        vmLinks.SetUp("port");
 
-        newLinks.AttachUp("port", newLinks.Find("br0")!.Index);
-
-        var link = _new.Ip("link show dev port");
-        Assert.Contains("master br0", link, StringComparison.Ordinal);
-        Assert.Contains(",UP", link, StringComparison.Ordinal);
+        Assert.Contains(",UP", _vm.Ip("link show dev port"), StringComparison.Ordinal);
         var deadline = Environment.TickCount64 + 10_000; // linkwatch runs soon after; 10 s only bounds a broken kernel
-        while (newLinks.Find("port") is not { Running: true } && Environment.TickCount64 < deadline) Thread.Sleep(1);
-        Assert.True(newLinks.Find("port")!.Running);
+        while (!(vmLinks.Find("port") is { Running: true } && siteLinks.Find("vm") is { Running: true } && vmLinks.Find("nic") is { Running: true })
+            && Environment.TickCount64 < deadline) Thread.Sleep(1);
+        Assert.True(vmLinks.Find("port")!.Running);
+        Assert.True(siteLinks.Find("vm")!.Running);
+        Assert.True(vmLinks.Find("nic")!.Running); // the bridge has carrier once a port forwards
 
-        newLinks.SetDown("port");
-        Assert.False(newLinks.Find("port")!.Up);
-        Assert.False(newLinks.Find("port")!.Running);
+        vmLinks.SetDown("port");
+        Assert.False(vmLinks.Find("port")!.Up);
+        Assert.False(vmLinks.Find("port")!.Running);
+        deadline = Environment.TickCount64 + 10_000;
+        while (siteLinks.Find("vm") is { Running: true } && Environment.TickCount64 < deadline) Thread.Sleep(1);
+        Assert.False(siteLinks.Find("vm")!.Running);
     }
 
     [Fact]
-    public void Moving_a_link_that_is_not_there_is_enodev()
+    public void Setting_up_a_link_that_is_not_there_is_enodev()
     {
-        using var target = File.OpenHandle($"/var/run/netns/{_new.Name}");
-        var error = Assert.Throws<NetlinkException>(() => new LinkTable(_oldSocket).MoveToNamespace("nothere", (int)target.DangerousGetHandle()));
+        var error = Assert.Throws<NetlinkException>(() => new LinkTable(_vmSocket).SetUp("nothere"));
         Assert.Equal(NetlinkSocket.Enodev, error.Errno);
     }
 
     public void Dispose()
     {
-        _oldSocket.Dispose();
-        _newSocket.Dispose();
-        _old.Dispose();
-        _new.Dispose();
+        _vmSocket.Dispose();
+        _siteSocket.Dispose();
+        _vm.Dispose();
+        _site.Dispose();
     }
 }

@@ -4,8 +4,8 @@ using LispMobility.IntegrationTests.Lab;
 namespace LispMobility.IntegrationTests;
 
 /// <summary>
-/// Issue 16's invariant, checked all at once against the VM's real place (the lab's inventory: which site's bridge holds
-/// its veth): the mapping system (a lookup through the Map-Resolver and the Map-Server's registrations), the routes at
+/// Issue 16's invariant, checked all at once against the VM's real place (the lab's inventory: at which site the VM's
+/// port is up): the mapping system (a lookup through the Map-Resolver and the Map-Server's registrations), the routes at
 /// both sites, and a ping from the branch host through the data plane.
 /// </summary>
 internal static class Invariant

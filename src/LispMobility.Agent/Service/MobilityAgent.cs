@@ -100,6 +100,8 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
             logger: loggers.CreateLogger<Reconciler>());
         var directory = _directory;
         var token = _stop.Token;
+        WarmedUp = Task.Run(() => WarmUpAsync(token), token);
+        _tasks.Add(WarmedUp);
         _tasks.Add(Task.Run(async () =>
         {
             var (restored, notRestored) = await Coordinator.RestoreAsync(token).ConfigureAwait(false);
@@ -122,6 +124,25 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
         {
             if (watcher is DataPlaneWatcher dataPlane) ProbeWhenAway(dataPlane);
             _tasks.Add(Task.Run(() => watcher.RunAsync(Stream, token), token));
+        }
+    }
+
+    /// <summary>The warm-up of the move path started at start (<see cref="MoveWarmUp"/>): its report, or null when it failed.</summary>
+    public Task<WarmUpReport?> WarmedUp { get; private set; } = Task.FromResult<WarmUpReport?>(null);
+
+    // Off the start path: the agent serves while it runs, and a move that comes meanwhile only finds less of its code compiled.
+    private async Task<WarmUpReport?> WarmUpAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var report = await MoveWarmUp.RunAsync(config.Mobility, cancellationToken).ConfigureAwait(false);
+            LogWarmedUp(report.Took.TotalMilliseconds, report.Moves.Count, report.Moves.Count(m => m.Converged));
+            return report;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogWarmUpFailed(e);
+            return null;
         }
     }
 
@@ -258,6 +279,12 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
 
     [LoggerMessage(EventId = 5208, Level = LogLevel.Information, Message = "The last run left {Count} EID(s) held away (blackhole routes): probing each here once, in case its VM came back while the agent was down")]
     private partial void LogProbingLeftovers(int count);
+
+    [LoggerMessage(EventId = 5209, Level = LogLevel.Information, Message = "Warmed up the move path in {Milliseconds:0} ms: {Converged} of {Moves} moves converged on throwaway engines (nothing registered, journaled or audited)")]
+    private partial void LogWarmedUp(double milliseconds, int moves, int converged);
+
+    [LoggerMessage(EventId = 5210, Level = LogLevel.Warning, Message = "The warm-up of the move path failed; the first move pays for first use")]
+    private partial void LogWarmUpFailed(Exception exception);
 
     [LoggerMessage(EventId = 5207, Level = LogLevel.Error, Message = "The reconciliation ({Cause}) failed")]
     private partial void LogReconcileFailed(Exception exception, string cause);

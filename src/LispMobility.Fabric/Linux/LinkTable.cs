@@ -73,16 +73,6 @@ internal sealed class LinkTable(NetlinkSocket socket)
         socket.Exchange(new NetlinkMessage(Rtnl.NewLink, Rtnl.FRequest | Rtnl.FAck).Ifinfo(0, 0, Rtnl.IffUp)
             .Attribute(Rtnl.IflaIfname, name), $"RTM_NEWLINK set {name} down");
 
-    /// <summary>Moves a link to the network namespace open as <paramref name="namespaceFd"/> (it arrives there down).</summary>
-    public void MoveToNamespace(string name, int namespaceFd) =>
-        socket.Exchange(new NetlinkMessage(Rtnl.NewLink, Rtnl.FRequest | Rtnl.FAck).Ifinfo(0)
-            .Attribute(Rtnl.IflaIfname, name).Attribute(Rtnl.IflaNetNsFd, (uint)namespaceFd), $"RTM_NEWLINK move {name} to another namespace");
-
-    /// <summary>Makes a link a port of a bridge and brings it up, in one request.</summary>
-    public void AttachUp(string name, int masterIndex) =>
-        socket.Exchange(new NetlinkMessage(Rtnl.NewLink, Rtnl.FRequest | Rtnl.FAck).Ifinfo(0, Rtnl.IffUp, Rtnl.IffUp)
-            .Attribute(Rtnl.IflaIfname, name).Attribute(Rtnl.IflaMaster, (uint)masterIndex), $"RTM_NEWLINK attach {name} to {masterIndex} and set up");
-
     public void Delete(string name) =>
         socket.Exchange(new NetlinkMessage(Rtnl.DelLink, Rtnl.FRequest | Rtnl.FAck).Ifinfo(0)
             .Attribute(Rtnl.IflaIfname, name), $"RTM_DELLINK {name}");

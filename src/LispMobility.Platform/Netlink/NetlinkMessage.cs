@@ -11,7 +11,7 @@ public static class Rtnl
     public const ushort FRequest = 0x1, FMulti = 0x2, FAck = 0x4, FDump = 0x300;
     public const ushort FReplace = 0x100, FExcl = 0x200, FCreate = 0x400;
     public const ushort FCapped = 0x100, FAckTlvs = 0x200; // flags on an NLMSG_ERROR reply
-    public const ushort IflaAddress = 1, IflaIfname = 3, IflaLink = 5, IflaMaster = 10, IflaLinkinfo = 18, IflaNetNsFd = 28;
+    public const ushort IflaAddress = 1, IflaIfname = 3, IflaLink = 5, IflaLinkinfo = 18;
     public const ushort IflaInfoKind = 1, IflaInfoData = 2, IflaMacvlanMode = 1;
     public const uint MacvlanModeBridge = 4;
     public const ushort IfaAddress = 1, IfaLocal = 2;

@@ -4,6 +4,7 @@ using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Runtime.Versioning;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace LispMobility.Watchers.DataPlane;
 
@@ -176,37 +177,67 @@ public sealed partial class DataPlaneWatcher : IWorkloadWatcher, ILivenessProbe
     [SupportedOSPlatform("linux")]
     private void Read(PacketSocket socket, IWorkloadEvents events, CancellationToken ct)
     {
-        var throttle = new ReportThrottle(_options.TableCapacity, _options.DedupWindow, _options.ReportsPerSecond, _options.ReportBurst, _time);
+        var throttle = NewThrottle();
         var buffer = new byte[9216]; // a jumbo frame
         while (!ct.IsCancellationRequested)
         {
             var length = socket.Receive(buffer, out var packetType);
             if (length < 0 || packetType == PacketSocket.PacketOutgoing) continue;
-            Interlocked.Increment(ref _frames);
-            if (!NeighborFrameReader.TryRead(buffer.AsSpan(0, length), out var frame, out var reason))
-            {
-                if (reason is not null && Interlocked.Increment(ref _malformed) % 1000 == 1) LogMalformed(_logger, socket.InterfaceName, reason);
-                continue;
-            }
-            if (frame.Address is { } sender && !_probes.IsEmpty && _probes.TryGetValue(sender, out var probe)) probe.TrySetResult();
-            var address = Reportable(frame.Address) ? frame.Address : null;
-            var verdict = throttle.Admit(frame.Mac, address, frame.Signal != NeighborSignal.IpPacket);
-            if (verdict != ThrottleVerdict.Report)
-            {
-                if (verdict is ThrottleVerdict.RateLimited or ThrottleVerdict.TableFull && Interlocked.Increment(ref _suppressed) % 1000 == 1)
-                    LogSuppressed(_logger, socket.InterfaceName, verdict.ToString());
-                continue;
-            }
-            if (address is not null) _directory.Learn(frame.Mac, address);
-            IReadOnlyList<IPAddress> addresses = address is not null ? [address] : _directory.Lookup(frame.Mac);
-            var mac = FormatMac(frame.Mac);
-            var fact = new WorkloadObserved(mac, mac, [frame.Mac], addresses, _host, _options.Site, WorkloadChange.Discovered,
-                Name, _time.GetTimestamp(), Interface: socket.InterfaceName);
-            Interlocked.Increment(ref _reported);
-            LogDiscovered(_logger, mac, frame.Signal.ToString(), string.Join(' ', addresses), socket.InterfaceName);
             // A full stream blocks this capture thread; the kernel's bounded socket buffer then drops frames, not us.
-            events.PublishAsync(fact, ct).AsTask().GetAwaiter().GetResult();
+            if (Take(buffer.AsSpan(0, length), socket.InterfaceName, throttle) is { } fact) events.PublishAsync(fact, ct).AsTask().GetAwaiter().GetResult();
         }
+    }
+
+    private ReportThrottle NewThrottle() => new(_options.TableCapacity, _options.DedupWindow, _options.ReportsPerSecond, _options.ReportBurst, _time);
+
+    // One captured frame: the fact it reports, or null (not a neighbour frame, or throttled). The capture loop's whole decision.
+    private WorkloadObserved? Take(ReadOnlySpan<byte> bytes, string interfaceName, ReportThrottle throttle)
+    {
+        Interlocked.Increment(ref _frames);
+        if (!NeighborFrameReader.TryRead(bytes, out var frame, out var reason))
+        {
+            if (reason is not null && Interlocked.Increment(ref _malformed) % 1000 == 1) LogMalformed(_logger, interfaceName, reason);
+            return null;
+        }
+        if (frame.Address is { } sender && !_probes.IsEmpty && _probes.TryGetValue(sender, out var probe)) probe.TrySetResult();
+        var address = Reportable(frame.Address) ? frame.Address : null;
+        var verdict = throttle.Admit(frame.Mac, address, frame.Signal != NeighborSignal.IpPacket);
+        if (verdict != ThrottleVerdict.Report)
+        {
+            if (verdict is ThrottleVerdict.RateLimited or ThrottleVerdict.TableFull && Interlocked.Increment(ref _suppressed) % 1000 == 1)
+                LogSuppressed(_logger, interfaceName, verdict.ToString());
+            return null;
+        }
+        if (address is not null) _directory.Learn(frame.Mac, address);
+        IReadOnlyList<IPAddress> addresses = address is not null ? [address] : _directory.Lookup(frame.Mac);
+        var mac = FormatMac(frame.Mac);
+        var fact = new WorkloadObserved(mac, mac, [frame.Mac], addresses, _host, _options.Site, WorkloadChange.Discovered,
+            Name, _time.GetTimestamp(), Interface: interfaceName);
+        Interlocked.Increment(ref _reported);
+        LogDiscovered(_logger, mac, frame.Signal.ToString(), string.Join(' ', addresses), interfaceName);
+        return fact;
+    }
+
+    /// <summary>
+    /// The capture loop's handling of a VM's announce (a gratuitous ARP for each IPv4 address, an unsolicited NA for each IPv6
+    /// one, from <paramref name="mac"/>) run on a throwaway watcher of <paramref name="site"/> that logs nothing: the facts a
+    /// watcher there would report. For an agent's warm-up at start; no socket, no shared state.
+    /// </summary>
+    public static IReadOnlyList<WorkloadObserved> WarmUp(string site, PhysicalAddress mac, IReadOnlyList<IPAddress> addresses)
+    {
+        ArgumentNullException.ThrowIfNull(addresses);
+        var watcher = new DataPlaneWatcher(new DataPlaneOptions { Interfaces = ["warm-up"], Site = site, HostName = site }, NullLogger<DataPlaneWatcher>.Instance);
+        var throttle = watcher.NewThrottle();
+        var facts = new List<WorkloadObserved>();
+        foreach (var address in addresses)
+        {
+            var frame = address.AddressFamily == AddressFamily.InterNetworkV6
+                ? NeighborFrames.UnsolicitedNeighborAdvertisement(mac, address)
+                : NeighborFrames.Arp(1, mac, address, address);
+            if (watcher.Take(frame, "warm-up", throttle) is { } fact) facts.Add(fact);
+        }
+
+        return facts;
     }
 
     // Link-local and multicast addresses are never EIDs; the MAC is still worth reporting.

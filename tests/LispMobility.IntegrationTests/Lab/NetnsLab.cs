@@ -163,16 +163,10 @@ public sealed class NetnsLab : IAsyncDisposable
         return r.ExitCode == -1 ? null : r.Output;
     }
 
-    /// <summary>The site whose server bridge holds the VM's veth: the lab's inventory, what a hypervisor would report.</summary>
-    public async Task<string> VmSiteAsync()
-    {
-        foreach (var site in new[] { "dc1", "dc2" })
-        {
-            if ((await RunAsync("ip", ["-n", Ns(site), "link", "show", "dev", "vm"], TimeSpan.FromSeconds(10)).ConfigureAwait(false)).ExitCode == 0) return site;
-        }
-
-        throw new InvalidOperationException("the VM's veth is at neither site");
-    }
+    /// <summary>The site whose port of the VM is up: the lab's inventory, what a hypervisor would report.</summary>
+    public Task<string> VmSiteAsync() => OperatingSystem.IsLinux()
+        ? Task.FromResult(Switchover().CurrentSite())
+        : throw new PlatformNotSupportedException("the lab is Linux only");
 
     /// <summary>The Prometheus text of a node's /metrics.</summary>
     public async Task<string> MetricsAsync(string node) => (await HttpGetAsync(node, "/metrics").ConfigureAwait(false)).Output;
@@ -240,11 +234,12 @@ public sealed class NetnsLab : IAsyncDisposable
     }
 
     /// <summary>
-    /// Moves the VM's veth to a site's server bridge and lets the VM announce itself, as a live migration does: a gratuitous
+    /// Switches the VM's NIC to its port at a site and lets the VM announce itself, as a live migration does: a gratuitous
     /// ARP for its IPv4 address right after the switchover, an unsolicited NA for its IPv6 address (its kernel's, as on a
     /// hypervisor's announce; see netns-lab.sh), then two more gratuitous ARPs a second apart (as `arping -U -c 3` did before:
     /// an agent restarted within two seconds of the move still sees one, which the chaos tests rely on). The switchover and
-    /// the first GARP take a millisecond or two (<see cref="VmSwitchover"/>: no process per step).
+    /// the first GARP take a millisecond or two (<see cref="VmSwitchover"/>: no process per step, no device moved).
+    /// A cold move takes the VM's NIC down before and brings it up after.
     /// </summary>
     public async Task MoveVmAsync(string site, bool cold = false)
     {
@@ -253,16 +248,15 @@ public sealed class NetnsLab : IAsyncDisposable
         var vm = IPAddress.Parse("172.16.4.10");
         var watch = Stopwatch.StartNew();
         if (cold) switchover.SetVmLink(up: false);
-        var moved = switchover.Move(site, out var namespaceChange);
+        var moved = switchover.Move(site, out var portUp, out var portSwitch);
         if (cold) switchover.SetVmLink(up: true);
-        var up = watch.Elapsed;
         switchover.WaitReady();
         var ready = watch.Elapsed;
         switchover.Garp(vm);
         var switched = watch.Elapsed;
         switchover.AnnounceIPv6();
-        Log($"{(moved ? "moved the VM" : "the VM was already")} to {site}: namespace change {namespaceChange.TotalMilliseconds:0.0} ms, " +
-            $"attached and up {up.TotalMilliseconds:0.0} ms, both ends running {ready.TotalMilliseconds:0.0} ms, first GARP sent {switched.TotalMilliseconds:0.0} ms");
+        Log($"{(moved ? "moved the VM" : "the VM was already")} to {site}: new port up and running at both ends {portUp.TotalMilliseconds:0.00} ms, " +
+            $"old port down {portSwitch.TotalMilliseconds:0.00} ms, NIC running {ready.TotalMilliseconds:0.00} ms, first GARP sent {switched.TotalMilliseconds:0.00} ms");
         await RepeatGarpAsync(switchover, vm).ConfigureAwait(false);
     }
 

@@ -56,6 +56,20 @@ public sealed class DataPlaneWatcherTests : IAsyncLifetime
     }
 
     [Fact]
+    public void The_warm_up_reports_an_announce_as_a_watcher_of_the_site_would_and_leaves_this_watcher_untouched()
+    {
+        var mac = PhysicalAddress.Parse("02-00-00-00-00-01");
+
+        var facts = DataPlaneWatcher.WarmUp("warm", mac, [IPAddress.Parse("192.0.2.10"), IPAddress.Parse("2001:db8:ffff::10")]);
+
+        Assert.Equal(["192.0.2.10", "2001:db8:ffff::10"], facts.SelectMany(f => f.Addresses).Select(a => a.ToString()));
+        Assert.All(facts, f => Assert.Equal(("warm", WorkloadChange.Discovered, "dataplane", "02:00:00:00:00:01"), (f.Site, f.Change, f.Source, f.WorkloadId)));
+        Assert.Empty(_directory.Lookup(mac));
+        Assert.Equal(0, _watcher.Statistics.Reported);
+        Assert.DoesNotContain(_log.Collector.GetSnapshot(), r => r.Message.Contains("02:00:00:00:00:01", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Rarp_is_reported_with_the_addresses_known_for_its_mac_or_none()
     {
         _directory.Learn(new WorkloadObserved("vm-63", "web", [_net.VmMac], [IPAddress.Parse("10.0.0.42")], "esx", "paris",
