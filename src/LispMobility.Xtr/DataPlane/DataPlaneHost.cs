@@ -169,34 +169,25 @@ public sealed partial class DataPlaneHost : IDisposable
                     var slot = reader.Slot(i);
                     var length = reader.Length(i) - (offset - ItrEncapsulator.Headroom);
                     if (length <= 0) continue;
-                    if (!tun.HasVnetHeader)
+                    // Without a virtio-net header a packet is as one whose header asks for nothing (the default).
+                    var header = tun.HasVnetHeader ? VirtioNetHeader.Read(slot[ItrEncapsulator.Headroom..]) : default;
+                    var packet = slot.Slice(offset, length);
+                    if (!header.IsSuperPacket)
                     {
-                        Forward(itr.Encapsulate(slot, offset, length, now, icmp, out var output), slot, output);
+                        if (header.TryCompleteChecksum(packet)) Forward(itr.Encapsulate(slot, offset, length, now, icmp, out var output), slot, output);
+                        else Counters.Drop(DataPlaneDrop.BadInnerPacket);
                         continue;
                     }
 
-                    var header = VirtioNetHeader.Read(slot[ItrEncapsulator.Headroom..]);
-                    var packet = slot.Slice(offset, length);
-                    if (header.IsSuperPacket)
-                    {
-                        if (!TcpSegments.TryCreate(packet, header, out var segments))
-                        {
-                            Counters.Drop(DataPlaneDrop.BadInnerPacket);
-                            continue;
-                        }
-
-                        Counters.SuperPacket();
-                        while (segments.TryNext(buffer.AsSpan(ItrEncapsulator.Headroom), out var segment))
-                            Forward(itr.Encapsulate(buffer, ItrEncapsulator.Headroom, segment, now, icmp, out var output), buffer, output);
-                    }
-                    else if (header.TryCompleteChecksum(packet))
-                    {
-                        Forward(itr.Encapsulate(slot, offset, length, now, icmp, out var output), slot, output);
-                    }
-                    else
+                    if (!TcpSegments.TryCreate(packet, header, out var segments))
                     {
                         Counters.Drop(DataPlaneDrop.BadInnerPacket);
+                        continue;
                     }
+
+                    Counters.SuperPacket();
+                    while (segments.TryNext(buffer.AsSpan(ItrEncapsulator.Headroom), out var segment))
+                        Forward(itr.Encapsulate(buffer, ItrEncapsulator.Headroom, segment, now, icmp, out var output), buffer, output);
                 }
 
                 sender.Flush();
