@@ -25,7 +25,8 @@ public sealed partial class TunDevice : IDisposable
     private const short IffTun = 0x0001, IffMultiQueue = 0x0100, IffNoPi = 0x1000, IffVnetHdr = 0x4000;
     // TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN: what the reader completes and cuts itself (no UDP segmentation).
     private const nuint Offloads = 0x1 | 0x2 | 0x4 | 0x8;
-    private const int VnetHeaderLength = 10;
+    /// <summary>Bytes of the virtio-net header before each packet where the device takes one (the TUN's default size).</summary>
+    internal const int VnetHeaderLength = 10;
     private const int Eagain = 11, Eintr = 4;
     private readonly int[] _fds;
     private int _fd;

@@ -29,7 +29,7 @@ public sealed unsafe class TunWriter : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxPacket, 1);
         _capacity = capacity;
-        _header = tun.HasVnetHeader ? 10 : 0;
+        _header = tun.HasVnetHeader ? TunDevice.VnetHeaderLength : 0;
         _slotSize = (_header + maxPacket + 63) & ~63;
         _lengths = new int[capacity];
         _results = new int[capacity];
