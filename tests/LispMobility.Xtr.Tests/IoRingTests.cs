@@ -12,9 +12,8 @@ public sealed partial class IoRingTests
     public unsafe void A_batch_of_writes_and_one_of_reads_move_one_datagram_each_in_order()
     {
         if (!OperatingSystem.IsLinux()) return;
-        var (a, b) = LoopbackPair();
-        using var _a = a;
-        using var _b = b;
+        using var pair = new LoopbackPair();
+        var (a, b) = (pair.A, pair.B);
         using var ring = IoRing.TryCreate(8, out var errno);
         Assert.True(ring is not null, $"io_uring_setup: errno {errno}");
 
@@ -82,9 +81,8 @@ public sealed partial class IoRingTests
     public unsafe void Reads_kept_in_flight_complete_in_the_datagrams_order_as_they_arrive_and_cancel_all_answers_the_rest()
     {
         if (!OperatingSystem.IsLinux()) return;
-        var (a, b) = LoopbackPair();
-        using var _a = a;
-        using var _b = b;
+        using var pair = new LoopbackPair();
+        var (a, b) = (pair.A, pair.B);
         var fd = (int)b.SafeHandle.DangerousGetHandle();
         SetNonBlocking(fd);
         using var ring = IoRing.TryCreate(4, out _);
@@ -111,15 +109,25 @@ public sealed partial class IoRingTests
     }
 
     // Two loopback UDP sockets connected to each other: a datagram socket reads one datagram per read, as a TUN one packet.
-    private static (Socket A, Socket B) LoopbackPair()
+    private sealed class LoopbackPair : IDisposable
     {
-        var a = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        var b = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        a.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        b.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        a.Connect(b.LocalEndPoint!);
-        b.Connect(a.LocalEndPoint!);
-        return (a, b);
+        public LoopbackPair()
+        {
+            A.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            B.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            A.Connect(B.LocalEndPoint!);
+            B.Connect(A.LocalEndPoint!);
+        }
+
+        public Socket A { get; } = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+
+        public Socket B { get; } = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+
+        public void Dispose()
+        {
+            A.Dispose();
+            B.Dispose();
+        }
     }
 
     private static void SetNonBlocking(int fd) => Assert.Equal(0, fcntl(fd, 4, fcntl(fd, 3, 0) | 0x800)); // F_SETFL, F_GETFL, O_NONBLOCK
