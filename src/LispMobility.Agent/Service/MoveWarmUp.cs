@@ -50,7 +50,8 @@ internal static class MoveWarmUp
     public static async Task<WarmUpReport> RunAsync(MobilityOptions agent, CancellationToken cancellationToken)
     {
         var watch = Stopwatch.StartNew();
-        var wire = new Wire();
+        // A few dozen datagrams at most per call; the bound keeps a misbehaving exchange from looping.
+        var wire = new InMemoryWire(maxDeliveriesPerCall: 1000);
         wire.Attach(MapServerAt, new MapServer(MapServerOptions()));
         var routers = new Dictionary<string, ITunnelRouter>();
         foreach (var site in new[] { Home, Away, Branch })
@@ -127,51 +128,7 @@ internal static class MoveWarmUp
         DynamicEids = site == Branch ? [] : [new DynamicEidOptions { Name = Range, Prefix = "192.0.2.0/24" }, new DynamicEidOptions { Name = Range6, Prefix = "2001:db8:ffff::/64" }],
     };
 
-    /// <summary>
-    /// The warm-up's network: what an engine queues is handed to the engine at the destination within the same call, until
-    /// nothing is in flight (a few dozen datagrams at most; a bound keeps a misbehaving exchange from looping).
-    /// </summary>
-    private sealed class Wire
-    {
-        private readonly Dictionary<IPEndPoint, IDatagramEngine> _nodes = [];
-        private readonly Lock _gate = new();
-
-        public void Attach(IPEndPoint at, IDatagramEngine engine)
-        {
-            lock (_gate) _nodes[at] = engine;
-        }
-
-        public T Call<T>(IPEndPoint at, Func<IDatagramSink, T> call)
-        {
-            lock (_gate)
-            {
-                var queued = new DatagramList();
-                try
-                {
-                    return call(queued);
-                }
-                finally
-                {
-                    Deliver(at, queued);
-                }
-            }
-        }
-
-        private void Deliver(IPEndPoint from, DatagramList queued)
-        {
-            var wire = new Queue<(IPEndPoint From, OutgoingDatagram Datagram)>(queued.Items.Select(d => (from, d)));
-            queued.Clear();
-            for (var n = 0; n < 1000 && wire.TryDequeue(out var next); n++)
-            {
-                if (!_nodes.TryGetValue(next.Datagram.Destination, out var engine)) continue;
-                var replies = new DatagramList();
-                engine.Receive(next.Datagram.Payload.Span, next.From, replies);
-                foreach (var r in replies.Items) wire.Enqueue((next.Datagram.Destination, r));
-            }
-        }
-    }
-
-    private sealed class Shell(Wire wire, IPEndPoint at) : IXtrShell
+    private sealed class Shell(InMemoryWire wire, IPEndPoint at) : IXtrShell
     {
         public T Run<T>(Func<IDatagramSink, T> call) => wire.Call(at, call);
     }

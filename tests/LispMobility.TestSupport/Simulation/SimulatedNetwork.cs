@@ -12,8 +12,17 @@ namespace LispMobility.TestSupport.Simulation;
 /// </summary>
 public sealed class SimulatedNetwork
 {
-    private readonly Dictionary<IPEndPoint, IDatagramEngine> _nodes = [];
-    private readonly object _gate = new();
+    private readonly InMemoryWire _wire = new();
+
+    public SimulatedNetwork()
+    {
+        _wire.Observe = (from, to, payload) =>
+        {
+            LispMessage.TryPeekType(payload, out var type);
+            Log.Add((type, from, to, payload));
+            return Drop(type, from, to, payload);
+        };
+    }
 
     /// <summary>Every datagram put on the wire, delivered or not: (type, from, to).</summary>
     public List<(LispMessageType Type, IPEndPoint From, IPEndPoint To, byte[] Payload)> Log { get; } = [];
@@ -21,75 +30,23 @@ public sealed class SimulatedNetwork
     /// <summary>Datagrams for which this returns true are lost.</summary>
     public Func<LispMessageType, IPEndPoint, IPEndPoint, byte[], bool> Drop { get; set; } = (_, _, _, _) => false;
 
-    public void Attach(IPEndPoint endpoint, IDatagramEngine engine)
-    {
-        lock (_gate) _nodes[endpoint] = engine;
-    }
+    public void Attach(IPEndPoint endpoint, IDatagramEngine engine) => _wire.Attach(endpoint, engine);
 
     /// <summary>The node at <paramref name="endpoint"/> is gone (stopped, crashed): what is sent there is lost.</summary>
-    public void Detach(IPEndPoint endpoint)
-    {
-        lock (_gate) _nodes.Remove(endpoint);
-    }
+    public void Detach(IPEndPoint endpoint) => _wire.Detach(endpoint);
 
     /// <summary>Delivers what an API call on the engine at <paramref name="from"/> queued, and everything that follows.</summary>
-    public void Send(IPEndPoint from, DatagramList queued)
-    {
-        lock (_gate) Deliver(from, queued);
-    }
-
-    private void Deliver(IPEndPoint from, DatagramList queued)
-    {
-        var wire = new Queue<(IPEndPoint, OutgoingDatagram)>();
-        foreach (var d in queued.Items) wire.Enqueue((from, d));
-        queued.Clear();
-        while (wire.TryDequeue(out var next))
-        {
-            var (source, d) = next;
-            var payload = d.Payload.ToArray();
-            LispMessage.TryPeekType(payload, out var type);
-            Log.Add((type, source, d.Destination, payload));
-            if (Drop(type, source, d.Destination, payload) || !_nodes.TryGetValue(d.Destination, out var engine)) continue;
-            var replies = new DatagramList();
-            engine.Receive(payload, source, replies);
-            foreach (var r in replies.Items) wire.Enqueue((d.Destination, r));
-        }
-    }
+    public void Send(IPEndPoint from, DatagramList queued) => _wire.Send(from, queued);
 
     /// <summary>Runs every engine's timers once (after the clock moved) and delivers what they sent.</summary>
-    public void Tick()
-    {
-        lock (_gate)
-        {
-            foreach (var (endpoint, engine) in _nodes.ToList())
-            {
-                var queued = new DatagramList();
-                engine.OnTimer(queued);
-                Deliver(endpoint, queued);
-            }
-        }
-    }
+    public void Tick() => _wire.Tick();
 
     /// <summary>Runs <paramref name="call"/> on the engine at <paramref name="at"/> with a fresh sink, then delivers.</summary>
-    public T Call<T>(IPEndPoint at, Func<IDatagramSink, T> call)
-    {
-        lock (_gate)
-        {
-            var queued = new DatagramList();
-            try
-            {
-                return call(queued);
-            }
-            finally
-            {
-                Deliver(at, queued);
-            }
-        }
-    }
+    public T Call<T>(IPEndPoint at, Func<IDatagramSink, T> call) => _wire.Call(at, call);
 
     public int Count(LispMessageType type, IPEndPoint? from = null, IPEndPoint? to = null)
     {
-        lock (_gate) return Log.Count(l => l.Type == type && (from is null || l.From.Equals(from)) && (to is null || l.To.Equals(to)));
+        lock (_wire.Gate) return Log.Count(l => l.Type == type && (from is null || l.From.Equals(from)) && (to is null || l.To.Equals(to)));
     }
 
     /// <summary>Map-Registers (or Map-Notifies) that carry exactly one host (/32, /128) record: host registrations, not the periodic database.</summary>
