@@ -233,37 +233,29 @@ public sealed class ReconcilerTests : IAsyncLifetime
     [Fact]
     public async Task A_restarted_site_that_had_acknowledged_the_news_of_its_vm_leaving_holds_it_away_again()
     {
-        // Kill -9 chaos, seed 275803250 (sequence 23): DC1 acknowledged the Map-Server's news that the VM left for DC2, then died;
-        // the Map-Server will not tell again, and the restarted xTR holds no away state for it.
+        // Kill -9 chaos, seeds 275803250 and 402997238: DC1 acknowledged the Map-Server's news that the VM left for DC2, then
+        // died before it journaled anything of it. The restarted xTR's aggregate registration is a mere refresh at the
+        // Map-Server, which tells it again of the /32 DC2 holds under it; nothing is left for the reconciler to repair.
         var dc1 = new SiteAgent(this, MobilityLab.Dc1);
         var dc2 = new SiteAgent(this, MobilityLab.Dc2);
         Assert.Null(dc1.Sees(WorkloadChange.Discovered));
         Assert.True((await dc2.Sees()!).Converged);
-        Assert.True((await dc1.Sees()!).Converged);
-        Assert.True((await dc2.Sees()!).Converged);
         await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].HostOf(Vm)?.State is HostState.Away, "DC1 told the VM left");
-        await _lab.Xtrs[MobilityLab.Dc1].DisposeAsync();
-        _lab.StartXtr(MobilityLab.Dc1);
-        dc1 = new SiteAgent(this, MobilityLab.Dc1);
-        Assert.Null(_lab.Xtrs[MobilityLab.Dc1].HostOf(Vm)?.State);
+        var moves = _lab.MapServer.Server.Counters.Moves;
 
-        var report = await dc1.ReconcileAsync();
+        for (var restart = 1; restart <= 2; restart++)
+        {
+            await _lab.Xtrs[MobilityLab.Dc1].DisposeAsync();
+            _lab.StartXtr(MobilityLab.Dc1);
+            dc1 = new SiteAgent(this, MobilityLab.Dc1);
 
-        var repair = Assert.Single(report.Repairs);
-        Assert.Contains("holds it away", repair.Difference, StringComparison.Ordinal);
-        Assert.True((await repair.Move).Converged, (await repair.Move).Error);
-        Assert.Equal(HostState.Away, _lab.Xtrs[MobilityLab.Dc1].HostOf(Vm)?.State);
-        await AssertVmAtAsync(MobilityLab.Dc2, report);
-        Assert.Empty((await dc1.ReconcileAsync()).Repairs);
+            await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].HostOf(Vm)?.State is HostState.Away, $"restart {restart}: DC1 told again that the VM is away");
+            Assert.Equal(HostRouteKind.Blackhole, _lab.Routes[MobilityLab.Dc1].Get(Vm)?.Kind);
+            Assert.Empty((await dc1.ReconcileAsync()).Repairs);
+            await AssertVmAtAsync(MobilityLab.Dc2);
+        }
 
-        // Killed again: the journal now says the VM left for DC2's RLOCs, and the site must hold it away once more.
-        await _lab.Xtrs[MobilityLab.Dc1].DisposeAsync();
-        _lab.StartXtr(MobilityLab.Dc1);
-        dc1 = new SiteAgent(this, MobilityLab.Dc1);
-        Assert.Null(_lab.Xtrs[MobilityLab.Dc1].HostOf(Vm)?.State);
-        var again = Assert.Single((await dc1.ReconcileAsync()).Repairs);
-        Assert.True((await again.Move).Converged, (await again.Move).Error);
-        Assert.Equal(HostState.Away, _lab.Xtrs[MobilityLab.Dc1].HostOf(Vm)?.State);
+        Assert.Equal(moves, _lab.MapServer.Server.Counters.Moves); // told again, not moved again
     }
 
     [Fact]

@@ -80,6 +80,19 @@ internal sealed class Notifier(ServerContext context)
     }
 
     /// <summary>
+    /// Tells the registrant of <paramref name="to"/> again that another site holds the EID (see RegistrationHandler's
+    /// RetellAggregate), unless news of that EID is already on its way there: not a move, so neither counted nor logged as one.
+    /// </summary>
+    public void Retell(RegisteredEid entry, EtrRegistration to)
+    {
+        var destination = context.NotifyDestination(to.Registrant);
+        if (_unacknowledged.ContainsKey((destination.Address, entry.Prefix))) return;
+        _announcements.Add((destination, to.Key, new MappingRecord { Eid = entry.Prefix, Ttl = entry.Ttl, Authoritative = true, Locators = entry.MergedLocators() }));
+        entry.AwayAt ??= [];
+        if (!entry.AwayAt.Exists(a => a.Destination.Equals(destination))) entry.AwayAt.Add((destination, to.Key));
+    }
+
+    /// <summary>
     /// The EID-prefix is gone (withdrawn or expired); the registrants that hold it away are told with a record without
     /// locators (TTL 0), so that they drop the away state and the covering prefix serves them again.
     /// </summary>
@@ -106,6 +119,8 @@ internal sealed class Notifier(ServerContext context)
         {
             _undelivered.Remove(key);
             if (!table.TryGet(key.Eid, out var entry) || entry.Etrs.Count == 0 || entry.Etrs.Exists(e => e.Registrant.Address.Equals(source.Address))) continue;
+            // The refresh of an aggregate queued it already (Retell).
+            if (_announcements.Exists(a => a.Destination.Address.Equals(source.Address) && a.Record.Eid == key.Eid)) continue;
             _announcements.Add((destination, siteKey, new MappingRecord { Eid = entry.Prefix, Ttl = entry.Ttl, Authoritative = true, Locators = entry.MergedLocators() }));
         }
     }

@@ -274,13 +274,16 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
 
         if (existing is null)
         {
-            entry.Etrs.Add(NewEtr(from, locators, record, message, now, lifetime, entry));
+            var joined = NewEtr(from, locators, record, message, now, lifetime, entry);
+            entry.Etrs.Add(joined);
+            if (!prefix.IsHost) RetellAggregate(prefix, site, joined);
             notifier.MappingChanged(prefix, now);
             return true;
         }
 
         var changed = !existing.Locators.AsSpan().SequenceEqual(locators);
         Refresh(existing, from, locators, record, message, now, lifetime);
+        if (!prefix.IsHost) RetellAggregate(prefix, site, existing);
         if (changed) notifier.MappingChanged(prefix, now);
         return true;
     }
@@ -297,11 +300,21 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
     // A site's aggregate registered after more-specifics other sites hold under it (see Apply).
     private void AnnounceAggregate(EidPrefix prefix, Site site, EtrRegistration etr, DateTimeOffset now, List<MapServerEvent> events)
     {
-        foreach (var away in _table.All.Where(m => m.Site != site && m.Prefix.MaskLength > prefix.MaskLength && prefix.Contains(m.Prefix.Address)).ToList())
-        {
-            notifier.AnnounceMove(away, site.Name, [etr], now, events);
-        }
+        foreach (var away in HeldElsewhere(prefix, site)) notifier.AnnounceMove(away, site.Name, [etr], now, events);
     }
+
+    // Every registration of an aggregate that is not new (a refresh, or another xTR of the site joining it) tells its
+    // registrant again of the more-specifics other sites hold under it. An xTR that acknowledged the news and then lost
+    // it (killed before it journaled the away state, restarted) registers its aggregate again as a mere refresh, and
+    // would otherwise attract those EIDs for good; a second xTR joining the site was never told. Already-away xTRs ack
+    // and ignore it. Aggregates are few and refreshed once a minute: the scan is cheap next to the /32s' registrations.
+    private void RetellAggregate(EidPrefix prefix, Site site, EtrRegistration etr)
+    {
+        foreach (var away in HeldElsewhere(prefix, site)) notifier.Retell(away, etr);
+    }
+
+    private List<RegisteredEid> HeldElsewhere(EidPrefix prefix, Site site) =>
+        _table.All.Where(m => m.Site != site && m.Prefix.MaskLength > prefix.MaskLength && prefix.Contains(m.Prefix.Address)).ToList();
 
     private static bool SameLocators(Locator[] locators, MappingRecordView record)
     {
