@@ -99,7 +99,9 @@ public sealed class MoveRetryTests : IAsyncLifetime
         var failed = await coordinator.MoveAsync(new MoveIntent(Eid, "vm", null, MobilityLab.Dc1, "migration", "test"));
         Assert.True(failed is { Converged: false, Retryable: true }, failed.Error);
 
-        // Before the back-off ends the VM is back at DC2, whose own agent registers it; the Map-Server tells DC1.
+        // Before the back-off ends the VM is back at DC2, whose own agent registers it; the Map-Server tells DC1. Not before DC2
+        // acknowledged the news of the withdrawal: news crossing a registration wins, and the registration would fail.
+        await MobilityLab.Eventually(() => _lab.MapServer.Server.PendingNotifyCount == 0, "DC2 acknowledged the news of the move home");
         await _lab.Xtrs[MobilityLab.Dc2].RegisterHostAsync(Eid, MobilityLab.VmRange);
         await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].HostOf(Eid)?.State is HostState.Away, "DC1 told the EID is away");
 
