@@ -58,13 +58,13 @@ public sealed class DataPlaneHostTests : IDisposable
         _b.Dispose();
     }
 
-    private DataPlaneHost Xtr(NetworkNamespace ns, string site, string rloc, string eids, string remote, string remoteRloc, uint iid, bool ioUring = true, bool offloads = true, int queues = 1)
+    private DataPlaneHost Xtr(NetworkNamespace ns, string site, string rloc, string eids, string remote, string remoteRloc, uint iid, bool ioUring = true, bool offloads = true, int queues = 1, bool udpOffloads = true)
     {
         var options = new XtrOptions
         {
             Site = site, Rlocs = [new LocatorOptions { Address = rloc }], DatabaseMappings = [$"[{iid}]{eids}"],
             MapServers = [new MapServerPeerOptions { Address = "192.0.2.99:4342", Key = "k" }], MapResolvers = ["192.0.2.99:4342"],
-            DataPlane = new XtrDataPlaneOptions { Enabled = true, TunName = "lisp0", RemoteEidPrefixes = [remote], IoUring = ioUring, Offloads = offloads, Queues = queues },
+            DataPlane = new XtrDataPlaneOptions { Enabled = true, TunName = "lisp0", RemoteEidPrefixes = [remote], IoUring = ioUring, Offloads = offloads, Queues = queues, UdpOffloads = udpOffloads },
         };
         var engine = new XtrEngine(options, new InMemoryRouteTable());
         Install(engine, EidPrefix.Parse($"[{iid}]{remote}"), rloc: remoteRloc);
@@ -163,13 +163,14 @@ public sealed class DataPlaneHostTests : IDisposable
     }
 
     [Theory]
-    [InlineData(true, 1)]
-    [InlineData(false, 1)]
-    [InlineData(true, 2)]
-    public async Task A_tcp_stream_crosses_whole_and_with_offloads_the_itr_reads_super_packets_and_cuts_them(bool offloads, int queues)
+    [InlineData(true, 1, true)]
+    [InlineData(true, 1, false)]
+    [InlineData(false, 1, true)]
+    [InlineData(true, 2, true)]
+    public async Task A_tcp_stream_crosses_whole_and_with_offloads_the_itr_reads_super_packets_and_cuts_them(bool offloads, int queues, bool udpOffloads)
     {
-        var a = Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 0, offloads: offloads, queues: queues);
-        var b = Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 0, offloads: offloads, queues: queues);
+        var a = Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 0, offloads: offloads, queues: queues, udpOffloads: udpOffloads);
+        var b = Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 0, offloads: offloads, queues: queues, udpOffloads: udpOffloads);
         var link = _a.Ip("-d link show lisp0");
         Assert.Contains(offloads ? "vnet_hdr on" : "vnet_hdr off", link, StringComparison.Ordinal);
         if (queues > 1) Assert.Contains($"multi_queue numqueues {queues} ", link, StringComparison.Ordinal);
@@ -217,6 +218,17 @@ public sealed class DataPlaneHostTests : IDisposable
         else
         {
             Assert.Equal(0, a.Counters.SuperPackets + b.Counters.Joined);
+        }
+
+        // With UDP offloads a super-packet's segments leave as one GSO send and, over the one veth, arrive as one GRO run.
+        if (offloads && udpOffloads)
+        {
+            Assert.True(a.Counters.SegmentedSends > 0, "the ITR sent no run of segments as one UDP GSO send");
+            Assert.True(b.Counters.CoalescedReceives > 0, "the ETR received no run of segments as one (UDP GRO)");
+        }
+        else
+        {
+            Assert.Equal(0, a.Counters.SegmentedSends + b.Counters.CoalescedReceives);
         }
     }
 

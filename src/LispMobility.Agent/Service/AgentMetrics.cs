@@ -88,7 +88,7 @@ internal sealed class AgentMetrics
             () => (agent.XtrOrNull?.RemoteRlocs() ?? []).Where(r => r.RoundTrip is not null).Select(r => new Measurement<double>(r.RoundTrip!.Value.TotalSeconds, Rloc(r))),
             unit: "s", description: "Round trip of the last answered RLOC probe per remote locator.");
         xtr.CreateObservableCounter("lispmobility_data_plane_packets_total", () => DataPlanePackets(agent.XtrOrNull),
-            description: "Data-plane packets encapsulated, decapsulated, forwarded natively, or held on a map-cache miss; TCP super-packets the ITR cut (super-packet) and runs of segments the ETR joined (joined).");
+            description: "Data-plane packets encapsulated, decapsulated, forwarded natively, or held on a map-cache miss; TCP super-packets the ITR cut (super-packet) and runs of segments the ETR joined (joined); runs of outer packets sent as one UDP GSO send (udp-gso-send) and received as one (udp-gro-receive).");
         xtr.CreateObservableCounter("lispmobility_data_plane_drops_total", () => DataPlaneDrops(agent.XtrOrNull),
             description: "Data-plane packets dropped, by reason.");
 
@@ -154,6 +154,8 @@ internal sealed class AgentMetrics
         yield return new Measurement<long>(c.Held, new KeyValuePair<string, object?>("result", "held"));
         yield return new Measurement<long>(c.SuperPackets, new KeyValuePair<string, object?>("result", "super-packet"));
         yield return new Measurement<long>(c.Joined, new KeyValuePair<string, object?>("result", "joined"));
+        yield return new Measurement<long>(c.SegmentedSends, new KeyValuePair<string, object?>("result", "udp-gso-send"));
+        yield return new Measurement<long>(c.CoalescedReceives, new KeyValuePair<string, object?>("result", "udp-gro-receive"));
     }
 
     private static IEnumerable<Measurement<long>> DataPlaneDrops(XtrNode? node)

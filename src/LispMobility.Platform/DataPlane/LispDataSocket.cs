@@ -7,7 +7,8 @@ namespace LispMobility.Platform.DataPlane;
 
 /// <summary>
 /// The ETR's UDP 4341 socket on one local RLOC: datagrams received by <c>recvmmsg</c>, up to a batch per wake-up, read in
-/// place (no copy, no allocation). One loop owns it.
+/// place (no copy, no allocation). With UDP GRO, a run of equal datagrams an ITR sent as one GSO send (and the path kept
+/// whole) arrives as one buffer of segments (<see cref="SegmentSize"/>). One loop owns it.
 /// </summary>
 [SupportedOSPlatform("linux")]
 public sealed class LispDataSocket : IDisposable
@@ -16,8 +17,14 @@ public sealed class LispDataSocket : IDisposable
     private readonly MessageBatch _batch;
     private readonly int _fd;
 
-    /// <summary>Binds <paramref name="local"/> (an RLOC and port 4341).</summary>
-    public LispDataSocket(IPEndPoint local, int batchSize = 64, int slotSize = 9216, int receiveTimeoutMs = 500)
+    // SOL_UDP, UDP_GRO.
+    private const int SolUdp = 17, UdpGro = 104;
+
+    /// <summary>
+    /// Binds <paramref name="local"/> (an RLOC and port 4341); with <paramref name="coalesce"/>, asks for UDP GRO (a kernel
+    /// that refuses leaves <see cref="Coalescing"/> false and every datagram arrives alone, as without).
+    /// </summary>
+    public LispDataSocket(IPEndPoint local, int batchSize = 64, int slotSize = 9216, int receiveTimeoutMs = 500, bool coalesce = false)
     {
         ArgumentNullException.ThrowIfNull(local);
         _socket = new Socket(local.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
@@ -27,7 +34,21 @@ public sealed class LispDataSocket : IDisposable
             _socket.ReceiveBufferSize = 4 << 20;
             _socket.ReceiveTimeout = receiveTimeoutMs; // the stop check
             _socket.Bind(local);
-            _batch = new MessageBatch(batchSize, slotSize);
+            if (coalesce)
+            {
+                try
+                {
+                    _socket.SetRawSocketOption(SolUdp, UdpGro, BitConverter.GetBytes(1));
+                    Coalescing = true;
+                }
+                catch (SocketException e)
+                {
+                    CoalesceError = e.SocketErrorCode;
+                }
+            }
+
+            // A run takes up to 64 KB: a slot smaller than that would cut it.
+            _batch = new MessageBatch(batchSize, Coalescing ? 65536 : slotSize, coalesced: Coalescing);
             _fd = (int)_socket.SafeHandle.DangerousGetHandle();
         }
         catch
@@ -41,6 +62,15 @@ public sealed class LispDataSocket : IDisposable
 
     /// <summary>The bound address.</summary>
     public IPEndPoint Local { get; }
+
+    /// <summary>True when the socket receives runs of segments (UDP GRO).</summary>
+    public bool Coalescing { get; }
+
+    /// <summary>Why the kernel refused UDP GRO, when it was asked for and refused.</summary>
+    public SocketError? CoalesceError { get; }
+
+    /// <summary>The segment size of datagram <paramref name="index"/> when it is a run of segments (see <see cref="Coalescing"/>), else 0.</summary>
+    public int SegmentSize(int index) => _batch.SegmentSize(index);
 
     /// <summary>Receives a batch (blocking up to the receive timeout for the first datagram); how many, 0 on timeout.</summary>
     public int Receive()

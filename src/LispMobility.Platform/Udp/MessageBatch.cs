@@ -14,7 +14,7 @@ internal sealed unsafe partial class MessageBatch : IDisposable
     /// <summary>sizeof(struct sockaddr_storage).</summary>
     public const int AddressSize = 128;
     private const int MsgTrunc = 0x20, MsgWaitForOne = 0x10000;
-    private const int SolUdp = 17, UdpSegment = 103;
+    private const int SolUdp = 17, UdpSegment = 103, UdpGro = 104;
     private const int EIO = 5, EINVAL = 22, EMSGSIZE = 90, ENOPROTOOPT = 92, EOPNOTSUPP = 95;
 
     // The kernel's UDP_MAX_SEGMENTS was 64 before Linux 6.6 (128 since); one GSO send also stays under the 64 KiB of one IP packet.
@@ -30,13 +30,18 @@ internal sealed unsafe partial class MessageBatch : IDisposable
     private MMsgHdr* _segmented;
     private byte* _control;
     private int* _runs;
+    private byte* _received;
 
     /// <summary>
     /// Allocates <paramref name="capacity"/> slots of <paramref name="slotSize"/> bytes (untouched pages stay uncommitted).
     /// With <paramref name="segment"/>, <see cref="Send"/> hands a run of datagrams of one size to one destination to the
     /// kernel as one UDP GSO send (UDP_SEGMENT): the stack is walked once per run instead of once per datagram.
     /// </summary>
-    public MessageBatch(int capacity, int slotSize, bool segment = false)
+    /// <remarks>
+    /// With <paramref name="coalesced"/>, each received datagram gets room for its control messages: a socket with UDP_GRO
+    /// then says per datagram that it holds a run of segments, and of what size (<see cref="SegmentSize"/>).
+    /// </remarks>
+    public MessageBatch(int capacity, int slotSize, bool segment = false, bool coalesced = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(slotSize, 1);
@@ -46,6 +51,7 @@ internal sealed unsafe partial class MessageBatch : IDisposable
         _addresses = (byte*)NativeMemory.AllocZeroed((nuint)capacity * AddressSize);
         _headers = (MMsgHdr*)NativeMemory.AllocZeroed((nuint)capacity, (nuint)sizeof(MMsgHdr));
         _iov = (IoVec*)NativeMemory.AllocZeroed((nuint)capacity, (nuint)sizeof(IoVec));
+        if (coalesced) _received = (byte*)NativeMemory.AllocZeroed((nuint)capacity, (nuint)ControlSize);
         if (!segment) return;
         Segmenting = true;
         _segmented = (MMsgHdr*)NativeMemory.AllocZeroed((nuint)capacity, (nuint)sizeof(MMsgHdr));
@@ -74,7 +80,14 @@ internal sealed unsafe partial class MessageBatch : IDisposable
     /// </summary>
     public int Receive(int fd, out int errno)
     {
-        for (var i = 0; i < Capacity; i++) Prepare(i, _slotSize, AddressSize);
+        for (var i = 0; i < Capacity; i++)
+        {
+            Prepare(i, _slotSize, AddressSize);
+            if (_received is null) continue;
+            _headers[i].Header.Control = _received + (nint)i * ControlSize;
+            _headers[i].Header.ControlLength = (nuint)ControlSize;
+        }
+
         var n = recvmmsg(fd, _headers, (uint)Capacity, MsgWaitForOne, null);
         errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
         Count = Math.Max(0, n);
@@ -86,6 +99,33 @@ internal sealed unsafe partial class MessageBatch : IDisposable
 
     /// <summary>The sender of received datagram <paramref name="index"/> as the kernel's sockaddr bytes.</summary>
     public ReadOnlySpan<byte> Address(int index) => new(_addresses + (nint)index * AddressSize, (int)Math.Min(_headers[index].Header.NameLength, AddressSize));
+
+    /// <summary>
+    /// The size of the segments received datagram <paramref name="index"/> is a run of (UDP GRO: each a datagram the sender
+    /// sent, the last possibly shorter), or 0 when it is one datagram or the batch was not made for coalesced receives.
+    /// </summary>
+    public int SegmentSize(int index)
+    {
+        if (_received is null) return 0;
+        var header = _headers[index].Header;
+        var control = (byte*)header.Control;
+        var length = (int)header.ControlLength;
+        var offset = 0;
+        while (offset + sizeof(nuint) + 2 * sizeof(int) <= length)
+        {
+            var cmsgLength = (int)*(nuint*)(control + offset);
+            if (cmsgLength < sizeof(nuint) + 2 * sizeof(int) || offset + cmsgLength > length) return 0;
+            if (*(int*)(control + offset + sizeof(nuint)) == SolUdp && *(int*)(control + offset + sizeof(nuint) + sizeof(int)) == UdpGro
+                && cmsgLength >= sizeof(nuint) + 3 * sizeof(int))
+            {
+                return *(int*)(control + offset + sizeof(nuint) + 2 * sizeof(int));
+            }
+
+            offset += (cmsgLength + sizeof(nuint) - 1) & ~(sizeof(nuint) - 1);
+        }
+
+        return 0;
+    }
 
     /// <summary>True when datagram <paramref name="index"/> was longer than a slot and arrived cut.</summary>
     public bool Truncated(int index) => (_headers[index].Header.Flags & MsgTrunc) != 0;
@@ -218,7 +258,8 @@ internal sealed unsafe partial class MessageBatch : IDisposable
         NativeMemory.Free(_segmented);
         NativeMemory.Free(_control);
         NativeMemory.Free(_runs);
-        _payloads = _addresses = _control = null;
+        NativeMemory.Free(_received);
+        _payloads = _addresses = _control = _received = null;
         _headers = _segmented = null;
         _iov = null;
         _runs = null;

@@ -56,6 +56,8 @@ public sealed class DataPlaneCounters
     private long _held;
     private long _superPackets;
     private long _joined;
+    private long _segmentedSends;
+    private long _coalescedReceives;
 
     /// <summary>Packets encapsulated toward a remote RLOC.</summary>
     public long Encapsulated => Volatile.Read(ref _encapsulated);
@@ -74,6 +76,12 @@ public sealed class DataPlaneCounters
 
     /// <summary>Runs of decapsulated TCP segments the ETR joined into one super-packet for the TUN (receive offload).</summary>
     public long Joined => Volatile.Read(ref _joined);
+
+    /// <summary>Runs of outer packets the ITR handed the kernel as one UDP GSO send (a super-packet's segments to one RLOC).</summary>
+    public long SegmentedSends => Volatile.Read(ref _segmentedSends);
+
+    /// <summary>Runs of outer datagrams the ETR received as one (UDP GRO: sent as one GSO send, kept whole on the way).</summary>
+    public long CoalescedReceives => Volatile.Read(ref _coalescedReceives);
 
     /// <summary>Packets dropped for <paramref name="reason"/>.</summary>
     public long Dropped(DataPlaneDrop reason) => Volatile.Read(ref _drops[(int)reason]);
@@ -98,6 +106,13 @@ public sealed class DataPlaneCounters
     {
         if (runs > 0) Interlocked.Add(ref _joined, runs);
     }
+
+    internal void SegmentedSend(long runs)
+    {
+        if (runs > 0) Interlocked.Add(ref _segmentedSends, runs);
+    }
+
+    internal void CoalescedReceive() => Interlocked.Increment(ref _coalescedReceives);
 
     internal void SuperPacket() => Interlocked.Increment(ref _superPackets);
 

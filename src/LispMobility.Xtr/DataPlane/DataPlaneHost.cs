@@ -81,9 +81,12 @@ public sealed partial class DataPlaneHost : IDisposable
         }
 
         for (var q = 0; q < _tun.Queues; q++) _senders.Add(new RawIpSender());
+        var udpOffloads = _options.DataPlane.Offloads && _options.DataPlane.UdpOffloads;
         foreach (var rloc in _settings.LocalRlocs)
         {
-            _sockets.Add(new LispDataSocket(new IPEndPoint(rloc.ToIPAddress(), DataPort)));
+            var socket = new LispDataSocket(new IPEndPoint(rloc.ToIPAddress(), DataPort), coalesce: udpOffloads);
+            _sockets.Add(socket);
+            if (socket.CoalesceError is { } error) LogNoGro(socket.Local.ToString(), error.ToString());
         }
 
         for (var q = 0; q < _tun.Queues; q++)
@@ -145,6 +148,11 @@ public sealed partial class DataPlaneHost : IDisposable
         var icmp = new byte[1500];
         var tun = _tun!;
         var sender = _senders[queue];
+        // A super-packet's segments go to one RLOC with one outer source port: one UDP GSO send where the socket can be had.
+        using var segmenter = tun.HasVnetHeader && _options.DataPlane.UdpOffloads ? new UdpSegmentSender() : null;
+        // Packets leave in the order read: whichever sender holds packets sends them before the other takes one.
+        var rawQueued = false;
+        var segmentsQueued = false;
         // Where the TUN puts a virtio-net header before each packet, the packet starts after it (the header's bytes then
         // belong to the headroom the outer headers are written into).
         var offset = ItrEncapsulator.Headroom + (tun.HasVnetHeader ? VirtioNetHeader.Length : 0);
@@ -154,6 +162,8 @@ public sealed partial class DataPlaneHost : IDisposable
         try
         {
             var refused = sender.Errors;
+            var segmentRefused = 0L;
+            var segmentedSends = 0L;
             while (!_stop.IsCancellationRequested)
             {
                 // While packets wait for a Map-Reply, the reply's map-cache update wakes the wait (WakeItrs); the 50 ms only
@@ -187,12 +197,23 @@ public sealed partial class DataPlaneHost : IDisposable
 
                     Counters.SuperPacket();
                     while (segments.TryNext(buffer.AsSpan(ItrEncapsulator.Headroom), out var segment))
-                        Forward(itr.Encapsulate(buffer, ItrEncapsulator.Headroom, segment, now, icmp, out var output), buffer, output);
+                        Forward(itr.Encapsulate(buffer, ItrEncapsulator.Headroom, segment, now, icmp, out var output), buffer, output, segmented: true);
                 }
 
+                segmenter?.Flush();
+                segmentsQueued = false;
                 sender.Flush();
+                rawQueued = false;
                 Counters.Drop(DataPlaneDrop.DeviceRefused, sender.Errors - refused);
                 refused = sender.Errors;
+                if (segmenter is not null)
+                {
+                    Counters.Drop(DataPlaneDrop.DeviceRefused, segmenter.Errors - segmentRefused);
+                    segmentRefused = segmenter.Errors;
+                    Counters.SegmentedSend(segmenter.SegmentedSends - segmentedSends);
+                    segmentedSends = segmenter.SegmentedSends;
+                }
+
                 reader.Rearm();
             }
         }
@@ -202,18 +223,45 @@ public sealed partial class DataPlaneHost : IDisposable
             lock (_readers) _readers.Remove(reader);
         }
 
-        void Forward(ItrVerdict verdict, ReadOnlySpan<byte> packets, Range output)
+        void Forward(ItrVerdict verdict, ReadOnlySpan<byte> packets, Range output, bool segmented = false)
         {
             switch (verdict)
             {
+                case ItrVerdict.Encapsulated when segmented && segmenter is not null:
+                    if (rawQueued)
+                    {
+                        sender.Flush();
+                        rawQueued = false;
+                    }
+
+                    if (segmenter.TryQueue(packets[output]))
+                    {
+                        segmentsQueued = true;
+                        break;
+                    }
+
+                    QueueRaw(packets[output]);
+                    break;
                 case ItrVerdict.Encapsulated:
                 case ItrVerdict.Native:
-                    sender.Queue(packets[output]);
+                    QueueRaw(packets[output]);
                     break;
                 case ItrVerdict.IcmpReply:
                     if (!tun.Write(icmp.AsSpan(output))) Counters.Drop(DataPlaneDrop.DeviceRefused);
                     break;
             }
+        }
+
+        void QueueRaw(ReadOnlySpan<byte> packet)
+        {
+            if (segmentsQueued)
+            {
+                segmenter!.Flush();
+                segmentsQueued = false;
+            }
+
+            sender.Queue(packet);
+            rawQueued = true;
         }
     }
 
@@ -229,26 +277,26 @@ public sealed partial class DataPlaneHost : IDisposable
         if (_options.DataPlane.IoUring && !writer.Batched) LogNoRing("TUN writes", writer.RingErrno);
         var refused = 0L;
         var joined = 0L;
+        var now = _time.GetUtcNow();
         while (!_stop.IsCancellationRequested)
         {
             var n = socket.Receive();
             if (n == 0) continue;
-            var now = _time.GetUtcNow();
+            now = _time.GetUtcNow();
             for (var i = 0; i < n; i++)
             {
                 if (!socket.TrySource(i, out _, out var source)) continue;
                 var payload = socket.Payload(i);
-                if (!etr.TryDecapsulate(payload, kind, source, local, now, out var inner)) continue;
-                var packet = payload[inner];
-                if (joiner is null)
+                var size = socket.SegmentSize(i);
+                if (size <= 0 || size >= payload.Length)
                 {
-                    writer.Queue(packet);
+                    Take(payload, source);
                     continue;
                 }
 
-                if (joiner.TryAppend(packet)) continue;
-                if (joiner.HasRun) writer.QueueFramed(joiner.Take());
-                if (!joiner.TryStart(packet)) writer.Queue(packet);
+                // A run of datagrams an ITR sent as one GSO send: each segment is a datagram of its own.
+                Counters.CoalescedReceive();
+                for (var at = 0; at < payload.Length; at += size) Take(payload.Slice(at, Math.Min(size, payload.Length - at)), source);
             }
 
             if (joiner is { HasRun: true }) writer.QueueFramed(joiner.Take());
@@ -260,6 +308,21 @@ public sealed partial class DataPlaneHost : IDisposable
             }
             Counters.Drop(DataPlaneDrop.DeviceRefused, writer.Dropped - refused);
             refused = writer.Dropped;
+        }
+
+        void Take(ReadOnlySpan<byte> payload, UInt128 source)
+        {
+            if (!etr.TryDecapsulate(payload, kind, source, local, now, out var inner)) return;
+            var packet = payload[inner];
+            if (joiner is null)
+            {
+                writer.Queue(packet);
+                return;
+            }
+
+            if (joiner.TryAppend(packet)) return;
+            if (joiner.HasRun) writer.QueueFramed(joiner.Take());
+            if (!joiner.TryStart(packet)) writer.Queue(packet);
         }
     }
 
@@ -282,6 +345,9 @@ public sealed partial class DataPlaneHost : IDisposable
 
     [LoggerMessage(EventId = 2303, Level = LogLevel.Warning, Message = "data plane: the TUN refused checksum and segmentation offload (errno {Errno}), TCP is read a segment at a time")]
     private partial void LogNoOffloads(int errno);
+
+    [LoggerMessage(EventId = 2304, Level = LogLevel.Warning, Message = "data plane: the UDP 4341 socket on {Rloc} refused UDP GRO ({Error}), each outer datagram is received alone")]
+    private partial void LogNoGro(string rloc, string error);
 
     [LoggerMessage(EventId = 2301, Level = LogLevel.Error, Message = "data-plane loop {Loop} stopped on a fault")]
     private partial void LogLoopFault(Exception e, string loop);
