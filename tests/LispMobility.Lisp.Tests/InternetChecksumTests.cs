@@ -31,4 +31,38 @@ public sealed class InternetChecksumTests
         Array.Fill(bytes, (byte)0xFF);
         Assert.Equal(InternetChecksum.Finish(WordByWord(0xFFFF, bytes)), InternetChecksum.Finish(InternetChecksum.Add(0xFFFF, bytes)));
     }
+
+    [Fact]
+    public void Long_inputs_summed_32_bytes_a_step_give_the_word_by_word_checksum_at_every_tail_and_alignment()
+    {
+        var random = new Random(6936);
+        var bytes = new byte[70_000];
+        random.NextBytes(bytes);
+        foreach (var length in new[] { 64, 65, 95, 96, 97, 127, 1448, 1449, 1500, 9000, 65_535, 65_536, 69_990 })
+            for (var start = 0; start < 4; start++)
+                Assert.Equal(Reference(bytes.AsSpan(start, length)), InternetChecksum.Finish(InternetChecksum.Add(0, bytes.AsSpan(start, length))));
+    }
+
+    [Fact]
+    public void Inputs_past_the_vector_lanes_fold_interval_still_give_the_word_by_word_checksum()
+    {
+        // 2 MB of 0xFF: 65,536 vector steps, twice the steps after which the 32-bit lanes are widened; without that they overflow.
+        var ones = new byte[2 << 20];
+        Array.Fill(ones, (byte)0xFF);
+        Assert.Equal(Reference(ones), InternetChecksum.Finish(InternetChecksum.Add(0, ones)));
+        var random = new byte[(2 << 20) + 37];
+        new Random(1624).NextBytes(random);
+        Assert.Equal(Reference(random), InternetChecksum.Finish(InternetChecksum.Add(0, random)));
+    }
+
+    // RFC 1071 word by word, in 64 bits so that megabytes do not overflow the reference itself.
+    private static ushort Reference(ReadOnlySpan<byte> data)
+    {
+        ulong sum = 0;
+        var i = 0;
+        for (; i + 1 < data.Length; i += 2) sum += BinaryPrimitives.ReadUInt16BigEndian(data[i..]);
+        if (i < data.Length) sum += (uint)(data[i] << 8);
+        while ((sum >> 16) != 0) sum = (sum & 0xFFFF) + (sum >> 16);
+        return (ushort)~sum;
+    }
 }

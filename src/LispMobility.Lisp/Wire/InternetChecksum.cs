@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace LispMobility.Lisp.Wire;
 
@@ -13,8 +14,8 @@ public static class InternetChecksum
         // The ones'-complement sum does not depend on byte order (RFC 1071 §2(B)): 32-bit words in the machine's order are
         // summed into 64 bits, folded to 16, and swapped once to network order. A segment's 1,400 bytes cost 350 adds, not 700.
         var whole = data.Length & ~3;
-        ulong wide = 0;
-        foreach (var word in MemoryMarshal.Cast<byte, uint>(data[..whole])) wide += word;
+        var (wide, vectored) = Vector256.IsHardwareAccelerated && data.Length >= 2 * Vector256<byte>.Count ? SumVectors(data) : (0UL, 0);
+        foreach (var word in MemoryMarshal.Cast<byte, uint>(data[vectored..whole])) wide += word;
         wide = (wide & 0xFFFFFFFF) + (wide >> 32);
         wide = (wide & 0xFFFFFFFF) + (wide >> 32);
         var folded = (uint)((wide & 0xFFFF) + (wide >> 16));
@@ -25,6 +26,33 @@ public static class InternetChecksum
         for (; i + 1 < data.Length; i += 2) sum += BinaryPrimitives.ReadUInt16BigEndian(data[i..]);
         if (i < data.Length) sum += (uint)(data[i] << 8);
         return sum;
+    }
+
+    // 32 bytes a step: each 32-bit lane takes its two 16-bit words (machine order, as the scalar loop's words fold to), so a
+    // lane grows by at most 0x1FFFE a step and is widened into the 64-bit total every 32,768 steps, before it could overflow.
+    // A segment's checksum is a quarter of the scalar loop's time (docs/benchmarks.md), on the ITR's cut and the ETR's check.
+    private static (ulong Sum, int Length) SumVectors(ReadOnlySpan<byte> data)
+    {
+        const int StepsPerFold = 32_768;
+        var mask = Vector256.Create(0xFFFFu);
+        ref var start = ref MemoryMarshal.GetReference(data);
+        var length = data.Length & ~(Vector256<byte>.Count - 1);
+        ulong total = 0;
+        for (var i = 0; i < length;)
+        {
+            var acc = Vector256<uint>.Zero;
+            var stop = Math.Min(length, i + StepsPerFold * Vector256<byte>.Count);
+            for (; i < stop; i += Vector256<byte>.Count)
+            {
+                var v = Vector256.LoadUnsafe(ref start, (nuint)i).AsUInt32();
+                acc += (v & mask) + Vector256.ShiftRightLogical(v, 16);
+            }
+
+            var (lower, upper) = Vector256.Widen(acc);
+            total += Vector256.Sum(lower + upper);
+        }
+
+        return (total, length);
     }
 
     /// <summary>Folds the carries of a running sum and complements it: the checksum to write.</summary>

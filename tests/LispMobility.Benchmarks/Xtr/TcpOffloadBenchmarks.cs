@@ -72,7 +72,17 @@ public class TcpOffloadBenchmarks
         return sum;
     }
 
-    /// <summary>The same sum by <see cref="InternetChecksum.Add"/>, 32-bit words into 64 bits.</summary>
+    /// <summary>The same sum, 32-bit words into 64 bits (<see cref="InternetChecksum.Add"/> before it summed 32 bytes a step).</summary>
+    [Benchmark]
+    public ulong ChecksumWords()
+    {
+        var data = _super.AsSpan(52, Mss);
+        ulong wide = 0;
+        foreach (var word in System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(data[..(data.Length & ~3)])) wide += word;
+        return wide;
+    }
+
+    /// <summary>The same sum by <see cref="InternetChecksum.Add"/>: 32 bytes a step (Vector256), the tail in 32-bit words.</summary>
     [Benchmark]
     public uint ChecksumWide() => InternetChecksum.Add(0, _super.AsSpan(52, Mss));
 }
