@@ -37,6 +37,8 @@ public sealed class DataPlaneHostTests : IDisposable
             _a.Ip($"link add wan type veth peer name wan netns {_b.Name}");
             _a.Ip("addr add 198.51.100.1/24 dev wan");
             _b.Ip("addr add 198.51.100.2/24 dev wan");
+            _a.Ip("addr add 2001:db8:100::1/64 dev wan nodad");
+            _b.Ip("addr add 2001:db8:100::2/64 dev wan nodad");
             _a.Ip("link set wan up");
             _b.Ip("link set wan up");
             _a.Ip("addr add 10.9.0.5/32 dev lo");
@@ -163,14 +165,16 @@ public sealed class DataPlaneHostTests : IDisposable
     }
 
     [Theory]
-    [InlineData(true, 1, true)]
-    [InlineData(true, 1, false)]
-    [InlineData(false, 1, true)]
-    [InlineData(true, 2, true)]
-    public async Task A_tcp_stream_crosses_whole_and_with_offloads_the_itr_reads_super_packets_and_cuts_them(bool offloads, int queues, bool udpOffloads)
+    [InlineData(true, 1, true, false)]
+    [InlineData(true, 1, false, false)]
+    [InlineData(false, 1, true, false)]
+    [InlineData(true, 2, true, false)]
+    [InlineData(true, 1, true, true)]
+    public async Task A_tcp_stream_crosses_whole_and_with_offloads_the_itr_reads_super_packets_and_cuts_them(bool offloads, int queues, bool udpOffloads, bool ipv6Rlocs)
     {
-        var a = Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 0, offloads: offloads, queues: queues, udpOffloads: udpOffloads);
-        var b = Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 0, offloads: offloads, queues: queues, udpOffloads: udpOffloads);
+        var (rlocA, rlocB) = ipv6Rlocs ? ("2001:db8:100::1", "2001:db8:100::2") : ("198.51.100.1", "198.51.100.2");
+        var a = Xtr(_a, "a", rlocA, "10.9.0.0/24", "172.16.4.0/24", rlocB, iid: 0, offloads: offloads, queues: queues, udpOffloads: udpOffloads);
+        var b = Xtr(_b, "b", rlocB, "172.16.4.0/24", "10.9.0.0/24", rlocA, iid: 0, offloads: offloads, queues: queues, udpOffloads: udpOffloads);
         var link = _a.Ip("-d link show lisp0");
         Assert.Contains(offloads ? "vnet_hdr on" : "vnet_hdr off", link, StringComparison.Ordinal);
         if (queues > 1) Assert.Contains($"multi_queue numqueues {queues} ", link, StringComparison.Ordinal);
@@ -180,6 +184,11 @@ public sealed class DataPlaneHostTests : IDisposable
         listener.Listen();
         using var client = _a.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
         client.Bind(new IPEndPoint(IPAddress.Parse("10.9.0.5"), 0));
+        // An unusual TTL and DSCP, which the outer header must copy (the UDP GSO path sets them on its socket).
+        client.Ttl = 33;
+        client.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.TypeOfService, 0x20);
+        var pcap = Path.Combine(Path.GetTempPath(), $"lisp-tcp-{Environment.ProcessId}-{Guid.NewGuid():N}.pcap");
+        using var capture = TsharkCapture.Start(_a.Name, "wan", "udp dst port 4341 and greater 1200", 40, TimeSpan.FromSeconds(30), pcap);
 
         // 8 MB of random bytes, written in 256 KB sends so that TCP builds super-packets where the TUN offers TSO.
         var data = RandomNumberGenerator.GetBytes(8 << 20);
@@ -229,6 +238,34 @@ public sealed class DataPlaneHostTests : IDisposable
         else
         {
             Assert.Equal(0, a.Counters.SegmentedSends + b.Counters.CoalescedReceives);
+        }
+
+        // On the wire (a GSO send as the capture sees it: its first segment's headers): a LISP data header with a nonce, the
+        // outer TTL (hop limit) and DSCP copied from the inner header, and a UDP checksum computed where GSO sent it (the
+        // connection's first segments are no super-packets: they go raw, checksum 0 over IPv4).
+        Assert.True(capture.WaitForExit(TimeSpan.FromSeconds(35)), "tshark did not stop");
+        try
+        {
+            var rows = Tshark.DecodeFields(pcap, "ip.ttl", "ip.dsfield", "ipv6.hlim", "ipv6.tclass", "udp.checksum", "lisp-data.flags.nonce");
+            Assert.Equal(40, rows.Count);
+            foreach (var r in rows)
+            {
+                var ttls = r[0].Split(',');
+                var dscps = r[1].Split(',').Select(d => Convert.ToInt32(d, 16)).ToArray();
+                Assert.All(ttls, t => Assert.Equal("33", t));
+                Assert.All(dscps, d => Assert.Equal(0x20, d));
+                Assert.Equal(ipv6Rlocs ? 1 : 2, ttls.Length); // outer and inner IPv4 headers, or the inner one under IPv6
+                if (ipv6Rlocs) Assert.Equal(("33", 0x20), (r[2], Convert.ToInt32(r[3], 16)));
+                Assert.Equal("1", r[5]);
+            }
+
+            var computed = rows.Count(r => Convert.ToInt32(r[4], 16) != 0);
+            if (offloads && udpOffloads) Assert.True(computed > 0, "no outer packet with a computed UDP checksum: none was sent by GSO");
+            else if (!ipv6Rlocs) Assert.Equal(0, computed);
+        }
+        finally
+        {
+            File.Delete(pcap);
         }
     }
 
