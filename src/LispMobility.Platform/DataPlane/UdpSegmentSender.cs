@@ -16,7 +16,7 @@ namespace LispMobility.Platform.DataPlane;
 [SupportedOSPlatform("linux")]
 public sealed class UdpSegmentSender : IDisposable
 {
-    private const int SolSocket = 1, SoReusePort = 15, SolIp = 0, IpMtuDiscover = 10, SolIpv6 = 41, Ipv6MtuDiscover = 23, Ipv6Tclass = 67;
+    private const int SolIp = 0, IpMtuDiscover = 10, SolIpv6 = 41, Ipv6MtuDiscover = 23, Ipv6Tclass = 67;
     private const int PmtuDiscProbe = 3;
 
     // Sockets are kept per flow (source address and port) until this many, then all closed and opened again as needed.
@@ -184,8 +184,9 @@ public sealed class UdpSegmentSender : IDisposable
             try
             {
                 if (v6) socket.DualMode = false;
-                // Every ITR thread binds the flows it sees; the kernel keeps a flow on one queue, but a rehash may move it.
-                socket.SetRawSocketOption(SolSocket, SoReusePort, BitConverter.GetBytes(1));
+                // No SO_REUSEPORT: with it, a program already on this port with SO_REUSEPORT would share its traffic with a
+                // socket that never reads. A port in use (by another program, or by another ITR thread that a flow moved
+                // from) fails the bind, and that flow's segments go raw.
                 socket.SetRawSocketOption(v6 ? SolIpv6 : SolIp, v6 ? Ipv6MtuDiscover : IpMtuDiscover, BitConverter.GetBytes(PmtuDiscProbe));
                 socket.SendBufferSize = 4 << 20;
                 // Nothing is read from it: what arrives at the port is held in the smallest buffer the kernel allows.

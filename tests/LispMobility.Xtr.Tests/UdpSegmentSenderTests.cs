@@ -1,0 +1,113 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using LispMobility.Platform.DataPlane;
+
+namespace LispMobility.Xtr.Tests;
+
+/// <summary>
+/// The ITR's UDP GSO sender on loopback: outer packets built as the encapsulator builds them leave from their own source port,
+/// a run as one send, in the order queued; what it cannot send (another protocol, a port in use) is left to the caller.
+/// </summary>
+public sealed class UdpSegmentSenderTests
+{
+    [Fact]
+    public void A_run_of_one_flows_segments_leaves_as_one_gso_send_and_arrives_as_the_same_datagrams_from_the_flows_port()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var receiver = Receiver();
+        var port = FreePort();
+        using var sender = new UdpSegmentSender();
+        var payloads = Enumerable.Range(0, 6).Select(i => Enumerable.Repeat((byte)i, i == 5 ? 300 : 1000).ToArray()).ToArray();
+
+        foreach (var p in payloads) Assert.True(sender.TryQueue(Outer(port, Port(receiver), ttl: 33, p)));
+        sender.Flush();
+
+        Assert.Equal(1, sender.SegmentedSends);
+        Assert.Equal(0, sender.Errors);
+        foreach (var p in payloads)
+        {
+            var (data, from) = Receive(receiver);
+            Assert.Equal(p, data);
+            Assert.Equal(port, from.Port);
+        }
+    }
+
+    [Fact]
+    public void Packets_of_two_flows_interleaved_arrive_in_the_order_queued()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var receiver = Receiver();
+        var (one, two) = (FreePort(), FreePort());
+        using var sender = new UdpSegmentSender();
+
+        Assert.True(sender.TryQueue(Outer(one, Port(receiver), 64, [1])));
+        Assert.True(sender.TryQueue(Outer(two, Port(receiver), 64, [2])));
+        Assert.True(sender.TryQueue(Outer(one, Port(receiver), 64, [3])));
+        sender.Flush();
+
+        Assert.Equal([(1, one), (2, two), (3, one)], Enumerable.Range(0, 3).Select(_ => Receive(receiver)).Select(r => ((int)r.Data[0], r.From.Port)).ToArray());
+    }
+
+    [Fact]
+    public void A_source_port_another_socket_holds_and_a_packet_that_is_not_udp_are_left_to_the_caller()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var receiver = Receiver();
+        using var holder = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        holder.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using var sender = new UdpSegmentSender();
+
+        Assert.False(sender.TryQueue(Outer(Port(holder), Port(receiver), 64, [1])));
+        Assert.Equal(1, sender.Unbound);
+        var tcp = Outer(FreePort(), Port(receiver), 64, [1]);
+        tcp[9] = 6;
+        Assert.False(sender.TryQueue(tcp));
+        Assert.False(sender.TryQueue(Outer(FreePort(), Port(receiver), 64, [1]).AsSpan(0, 24)));
+        sender.Flush();
+        Assert.Equal(0, receiver.Available);
+    }
+
+    // An outer IPv4/UDP packet from 127.0.0.1:source to 127.0.0.1:destination, as PacketWriter lays it out.
+    private static byte[] Outer(int source, int destination, byte ttl, byte[] payload)
+    {
+        var packet = new byte[28 + payload.Length];
+        packet[0] = 0x45;
+        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(2), (ushort)packet.Length);
+        packet[6] = 0x40;
+        packet[8] = ttl;
+        packet[9] = 17;
+        IPAddress.Loopback.GetAddressBytes().CopyTo(packet, 12);
+        IPAddress.Loopback.GetAddressBytes().CopyTo(packet, 16);
+        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(20), (ushort)source);
+        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(22), (ushort)destination);
+        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(24), (ushort)(8 + payload.Length));
+        payload.CopyTo(packet, 28);
+        return packet;
+    }
+
+    private static Socket Receiver()
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 5000 };
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return socket;
+    }
+
+    private static (byte[] Data, IPEndPoint From) Receive(Socket socket)
+    {
+        var buffer = new byte[2048];
+        EndPoint from = new IPEndPoint(IPAddress.Any, 0);
+        var n = socket.ReceiveFrom(buffer, ref from);
+        return (buffer[..n], (IPEndPoint)from);
+    }
+
+    private static int Port(Socket socket) => ((IPEndPoint)socket.LocalEndPoint!).Port;
+
+    // A port nothing holds now (the kernel's pick, released).
+    private static int FreePort()
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return Port(probe);
+    }
+}
