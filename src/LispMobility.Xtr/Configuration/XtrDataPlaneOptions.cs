@@ -45,11 +45,12 @@ public sealed record XtrDataPlaneOptions
     public bool Offloads { get; init; } = true;
 
     /// <summary>
-    /// With <see cref="Offloads"/>: the segments the ITR cuts from one TCP super-packet leave through a UDP socket of the
-    /// flow's outer source port as one UDP GSO send (UDP_SEGMENT) instead of one raw send each, and the ETR's UDP 4341
-    /// socket takes such runs whole (UDP_GRO) where the path kept them. Those outer packets carry a computed UDP checksum
-    /// (GSO needs one; RFC 9300 §5.3 allows it). A port in use by another program, or a kernel that refuses, falls back
-    /// to the raw send for those packets. False sends every outer packet raw, with UDP checksum 0.
+    /// The segments the ITR cuts from one TCP super-packet, and the second and later packets of one flow in a batch read
+    /// from the TUN, leave through a UDP socket of the flow's outer source port as one UDP GSO send (UDP_SEGMENT) instead
+    /// of one raw send each, and the ETR's UDP 4341 socket takes such runs whole (UDP_GRO) where the path kept them. Those
+    /// outer packets carry a computed UDP checksum (GSO needs one; RFC 9300 §5.3 allows it). A port in use by another
+    /// program, or a kernel that refuses, falls back to the raw send for those packets. False sends every outer packet
+    /// raw, with UDP checksum 0.
     /// </summary>
     public bool UdpOffloads { get; init; } = true;
 

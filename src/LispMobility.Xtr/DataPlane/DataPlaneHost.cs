@@ -81,7 +81,7 @@ public sealed partial class DataPlaneHost : IDisposable
         }
 
         for (var q = 0; q < _tun.Queues; q++) _senders.Add(new RawIpSender());
-        var udpOffloads = _options.DataPlane.Offloads && _options.DataPlane.UdpOffloads;
+        var udpOffloads = _options.DataPlane.UdpOffloads;
         foreach (var rloc in _settings.LocalRlocs)
         {
             var socket = new LispDataSocket(new IPEndPoint(rloc.ToIPAddress(), DataPort), coalesce: udpOffloads);
@@ -148,8 +148,11 @@ public sealed partial class DataPlaneHost : IDisposable
         var icmp = new byte[1500];
         var tun = _tun!;
         var sender = _senders[queue];
-        // A super-packet's segments go to one RLOC with one outer source port: one UDP GSO send where the socket can be had.
-        using var segmenter = tun.HasVnetHeader && _options.DataPlane.UdpOffloads ? new UdpSegmentSender() : null;
+        // A super-packet's segments go to one RLOC with one outer source port, as do the packets of a burst of one flow read in
+        // one batch: one UDP GSO send each where the flow's socket can be had.
+        using var segmenter = _options.DataPlane.UdpOffloads ? new UdpSegmentSender() : null;
+        var lastFlow = new byte[34];
+        var lastFlowLength = 0;
         // Packets leave in the order read: whichever sender holds packets sends them before the other takes one.
         var rawQueued = false;
         var segmentsQueued = false;
@@ -202,6 +205,7 @@ public sealed partial class DataPlaneHost : IDisposable
 
                 segmenter?.Flush();
                 segmentsQueued = false;
+                lastFlowLength = 0;
                 sender.Flush();
                 rawQueued = false;
                 Counters.Drop(DataPlaneDrop.DeviceRefused, sender.Errors - refused);
@@ -227,7 +231,9 @@ public sealed partial class DataPlaneHost : IDisposable
         {
             switch (verdict)
             {
-                case ItrVerdict.Encapsulated when segmented && segmenter is not null:
+                // A flow's first packet goes raw, so that a one-off flow never costs a socket of its own; its next ones in
+                // the same batch (a run), and every segment of a super-packet, go to the segmenter.
+                case ItrVerdict.Encapsulated when segmenter is not null && (SameFlowAsLast(packets[output]) || segmented):
                     if (rawQueued)
                     {
                         sender.Flush();
@@ -250,6 +256,17 @@ public sealed partial class DataPlaneHost : IDisposable
                     if (!tun.Write(icmp.AsSpan(output))) Counters.Drop(DataPlaneDrop.DeviceRefused);
                     break;
             }
+        }
+
+        // Whether the outer packet has the previous one's addresses and source port (our own PacketWriter's layout); it
+        // becomes the previous one.
+        bool SameFlowAsLast(ReadOnlySpan<byte> packet)
+        {
+            var key = packet[0] >> 4 == 4 && packet.Length >= 22 ? packet[12..22] : packet.Length >= 42 ? packet[8..42] : default;
+            var same = key.Length == lastFlowLength && key.SequenceEqual(lastFlow.AsSpan(0, lastFlowLength));
+            key.CopyTo(lastFlow);
+            lastFlowLength = key.Length;
+            return same;
         }
 
         void QueueRaw(ReadOnlySpan<byte> packet)
