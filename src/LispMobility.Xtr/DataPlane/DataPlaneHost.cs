@@ -167,6 +167,8 @@ public sealed partial class DataPlaneHost : IDisposable
             var refused = sender.Errors;
             var segmentRefused = 0L;
             var segmentedSends = 0L;
+            var toldUnbound = false;
+            var toldRefused = false;
             while (!_stop.IsCancellationRequested)
             {
                 // While packets wait for a Map-Reply, the reply's map-cache update wakes the wait (WakeItrs); the 50 ms only
@@ -216,6 +218,18 @@ public sealed partial class DataPlaneHost : IDisposable
                     segmentRefused = segmenter.Errors;
                     Counters.SegmentedSend(segmenter.SegmentedSends - segmentedSends);
                     segmentedSends = segmenter.SegmentedSends;
+                    // Nothing is lost either way, but the operator asked for GSO: say once per loop when it is not had.
+                    if (!toldUnbound && segmenter.Unbound > 0)
+                    {
+                        toldUnbound = true;
+                        LogGsoUnbound(queue);
+                    }
+
+                    if (!toldRefused && segmenter.SegmentationRefused != 0)
+                    {
+                        toldRefused = true;
+                        LogGsoRefused(queue, segmenter.SegmentationRefused);
+                    }
                 }
 
                 reader.Rearm();
@@ -362,6 +376,12 @@ public sealed partial class DataPlaneHost : IDisposable
 
     [LoggerMessage(EventId = 2303, Level = LogLevel.Warning, Message = "data plane: the TUN refused checksum and segmentation offload (errno {Errno}), TCP is read a segment at a time")]
     private partial void LogNoOffloads(int errno);
+
+    [LoggerMessage(EventId = 2305, Level = LogLevel.Warning, Message = "data plane: ITR queue {Queue} could not bind a flow's outer source port (another socket holds it); that flow's packets are sent raw, one at a time")]
+    private partial void LogGsoUnbound(int queue);
+
+    [LoggerMessage(EventId = 2306, Level = LogLevel.Warning, Message = "data plane: ITR queue {Queue}: the kernel refused UDP GSO (errno {Errno}); runs are sent one datagram at a time")]
+    private partial void LogGsoRefused(int queue, int errno);
 
     [LoggerMessage(EventId = 2304, Level = LogLevel.Warning, Message = "data plane: the UDP 4341 socket on {Rloc} refused UDP GRO ({Error}), each outer datagram is received alone")]
     private partial void LogNoGro(string rloc, string error);
