@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -188,7 +189,8 @@ public sealed class DataPlaneHostTests : IDisposable
         client.Ttl = 33;
         client.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.TypeOfService, 0x20);
         var pcap = Path.Combine(Path.GetTempPath(), $"lisp-tcp-{Environment.ProcessId}-{Guid.NewGuid():N}.pcap");
-        using var capture = TsharkCapture.Start(_a.Name, "wan", "udp dst port 4341 and greater 1200", 40, TimeSpan.FromSeconds(30), pcap);
+        // A's data segments only: B's ITR sends runs of ACKs as GSO packets of more than 1,200 bytes too.
+        using var capture = TsharkCapture.Start(_a.Name, "wan", $"udp dst port 4341 and src host {rlocA} and greater 1200", 40, TimeSpan.FromSeconds(30), pcap);
 
         // 8 MB of random bytes, written in 256 KB sends so that TCP builds super-packets where the TUN offers TSO.
         var data = RandomNumberGenerator.GetBytes(8 << 20);
@@ -268,6 +270,51 @@ public sealed class DataPlaneHostTests : IDisposable
         {
             File.Delete(pcap);
         }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_burst_of_one_udp_flows_datagrams_arrives_whole_and_in_order_and_with_offloads_the_etr_joins_runs_of_them(bool offloads)
+    {
+        var a = Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 0, offloads: offloads);
+        var b = Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 0, offloads: offloads);
+        using var receiver = _b.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp));
+        receiver.ReceiveBufferSize = 8 << 20;
+        receiver.ReceiveTimeout = 5000;
+        receiver.Bind(new IPEndPoint(IPAddress.Parse("172.16.4.10"), 5002));
+        using var sender = _a.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp));
+        sender.Bind(new IPEndPoint(IPAddress.Parse("10.9.0.5"), 0));
+        var target = new IPEndPoint(IPAddress.Parse("172.16.4.10"), 5002);
+
+        // 12 bursts of 50 datagrams of 200 bytes (sequence number, then a pattern of it), the last of each burst shorter, as a
+        // run's last may be; each burst is received before the next is sent (more at once would overflow the TUN's queue,
+        // which drops silently, as a NIC's does).
+        const int count = 600, burst = 50;
+        var buffer = new byte[2048];
+        for (var start = 0; start < count; start += burst)
+        {
+            for (var i = start; i < start + burst; i++)
+            {
+                var datagram = Enumerable.Repeat((byte)i, i % burst == burst - 1 ? 120 : 200).ToArray();
+                BinaryPrimitives.WriteInt32BigEndian(datagram, i);
+                sender.SendTo(datagram, target);
+            }
+
+            for (var i = start; i < start + burst; i++)
+            {
+                int n;
+                try { n = receiver.Receive(buffer); }
+                catch (SocketException) { throw new Xunit.Sdk.XunitException($"datagram {i} missing; B decapsulated {b.Counters.Decapsulated}, joined {b.Counters.Joined}; A encapsulated {a.Counters.Encapsulated}"); }
+                Assert.Equal(i, BinaryPrimitives.ReadInt32BigEndian(buffer));
+                Assert.Equal(i % burst == burst - 1 ? 120 : 200, n);
+                Assert.All(buffer.AsSpan(4, n - 4).ToArray(), x => Assert.Equal((byte)i, x));
+            }
+        }
+
+        Assert.Equal(0, b.Counters.Dropped(DataPlaneDrop.DeviceRefused));
+        if (offloads) Assert.True(b.Counters.Joined > 0, "the ETR joined no run of datagrams");
+        else Assert.Equal(0, b.Counters.Joined);
     }
 
     [Fact]

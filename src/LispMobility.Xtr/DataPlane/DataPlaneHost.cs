@@ -303,8 +303,10 @@ public sealed partial class DataPlaneHost : IDisposable
         var kind = socket.Local.AddressFamily == AddressFamily.InterNetwork ? AddressKind.IPv4 : AddressKind.IPv6;
         var tun = _tun!;
         using var writer = new TunWriter(tun, Batch, 65536, _options.DataPlane.IoUring);
-        // Where the TUN takes a virtio-net header, a batch's consecutive segments of one TCP flow are written as one super-packet.
+        // Where the TUN takes a virtio-net header, a batch's consecutive segments of one TCP flow, or datagrams of one UDP flow,
+        // are written as one super-packet. One run is pending at a time, so packets reach the TUN in the order received.
         var joiner = tun.HasVnetHeader ? new TcpCoalescer() : null;
+        var udpJoiner = tun.HasVnetHeader ? new UdpCoalescer() : null;
         if (_options.DataPlane.IoUring && !writer.Batched) LogNoRing("TUN writes", writer.RingErrno);
         var refused = 0L;
         var joined = 0L;
@@ -331,11 +333,12 @@ public sealed partial class DataPlaneHost : IDisposable
             }
 
             if (joiner is { HasRun: true }) writer.QueueFramed(joiner.Take());
+            if (udpJoiner is { HasRun: true }) writer.QueueFramed(udpJoiner.Take());
             writer.Flush();
             if (joiner is not null)
             {
-                Counters.Join(joiner.Joined - joined);
-                joined = joiner.Joined;
+                Counters.Join(joiner.Joined + udpJoiner!.Joined - joined);
+                joined = joiner.Joined + udpJoiner.Joined;
             }
             Counters.Drop(DataPlaneDrop.DeviceRefused, writer.Dropped - refused);
             refused = writer.Dropped;
@@ -351,9 +354,10 @@ public sealed partial class DataPlaneHost : IDisposable
                 return;
             }
 
-            if (joiner.TryAppend(packet)) return;
+            if (joiner.TryAppend(packet) || udpJoiner!.TryAppend(packet)) return;
             if (joiner.HasRun) writer.QueueFramed(joiner.Take());
-            if (!joiner.TryStart(packet)) writer.Queue(packet);
+            if (udpJoiner.HasRun) writer.QueueFramed(udpJoiner.Take());
+            if (!joiner.TryStart(packet) && !udpJoiner.TryStart(packet)) writer.Queue(packet);
         }
     }
 

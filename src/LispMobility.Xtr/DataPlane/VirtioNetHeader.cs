@@ -29,6 +29,9 @@ public readonly record struct VirtioNetHeader(byte Flags, byte GsoType, ushort H
     /// <summary>GSO type: an IPv6 TCP super-packet.</summary>
     public const byte GsoTcpV6 = 4;
 
+    /// <summary>GSO type: a UDP super-packet (USO), cut into datagrams of <see cref="GsoSize"/> payload bytes.</summary>
+    public const byte GsoUdpL4 = 5;
+
     /// <summary>GSO flag: the super-packet's flow uses ECN (CWR stays on the first segment only).</summary>
     public const byte GsoEcn = 0x80;
 
