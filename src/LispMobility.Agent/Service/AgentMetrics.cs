@@ -88,7 +88,7 @@ internal sealed class AgentMetrics
             () => (agent.XtrOrNull?.RemoteRlocs() ?? []).Where(r => r.RoundTrip is not null).Select(r => new Measurement<double>(r.RoundTrip!.Value.TotalSeconds, Rloc(r))),
             unit: "s", description: "Round trip of the last answered RLOC probe per remote locator.");
         xtr.CreateObservableCounter("lispmobility_data_plane_packets_total", () => DataPlanePackets(agent.XtrOrNull),
-            description: "Data-plane packets encapsulated, decapsulated, forwarded natively, or held on a map-cache miss; TCP super-packets the ITR cut (super-packet) and runs of segments the ETR joined (joined); runs of outer packets sent as one UDP GSO send (udp-gso-send) and received as one (udp-gro-receive).");
+            description: "Data-plane packets encapsulated, decapsulated, forwarded natively, or held on a map-cache miss; TCP super-packets the ITR cut (super-packet) and runs of TCP segments or UDP datagrams the ETR joined (joined); runs of outer packets sent as one UDP GSO send (udp-gso-send) and received as one (udp-gro-receive).");
         xtr.CreateObservableCounter("lispmobility_data_plane_drops_total", () => DataPlaneDrops(agent.XtrOrNull),
             description: "Data-plane packets dropped, by reason.");
 

@@ -74,7 +74,7 @@ public sealed class DataPlaneCounters
     /// <summary>TCP super-packets the TUN handed over (segmentation offload) and the ITR cut into segments (each segment then counts as a packet).</summary>
     public long SuperPackets => Volatile.Read(ref _superPackets);
 
-    /// <summary>Runs of decapsulated TCP segments the ETR joined into one super-packet for the TUN (receive offload).</summary>
+    /// <summary>Runs of decapsulated TCP segments, or UDP datagrams, the ETR joined into one super-packet for the TUN (receive offload).</summary>
     public long Joined => Volatile.Read(ref _joined);
 
     /// <summary>Runs of outer packets the ITR handed the kernel as one UDP GSO send (a super-packet's segments to one RLOC).</summary>
