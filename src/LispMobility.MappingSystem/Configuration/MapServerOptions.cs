@@ -80,9 +80,7 @@ public sealed record MapServerOptions
     /// <summary>
     /// Registrations the tables are sized for at start: the EID table and the expiry queue then take their first
     /// registrations without doubling into fresh arrays and copying (a mass failover or a restart registers them all at once,
-    /// issue #18), and the objects of that many registrations are made at start (<c>RegistrationStock</c>), so that they are
-    /// old before the mass registration comes (≈ 180 bytes each, ≈ 17 MB resident at idle for the default). Beyond it the
-    /// tables grow and the objects are made as before.
+    /// issue #18). Beyond it they grow as before; pages not yet used cost no resident memory.
     /// </summary>
     public int ExpectedRegistrations { get; set; } = 100_000;
 

@@ -15,8 +15,8 @@ internal sealed class RegistrationStock
     // Made in pairs, an EID-prefix's object next to its first ETR's, as a new registration takes them; a slot is cleared
     // when taken, so the stock holds on to nothing it handed out (a removed registration is never reused: queue items and
     // the previous ETRs of a move still see it).
-    private RegisteredEid?[] _eids;
-    private EtrRegistration?[] _etrs;
+    private readonly RegisteredEid?[] _eids;
+    private readonly EtrRegistration?[] _etrs;
     private int _nextEid;
     private int _nextEtr;
 
@@ -36,7 +36,6 @@ internal sealed class RegistrationStock
         if (_nextEid == _eids.Length) return new RegisteredEid(prefix, site);
         var eid = _eids[_nextEid]!;
         _eids[_nextEid++] = null;
-        if (_nextEid == _eids.Length) (_eids, _nextEid) = ([], 0); // used up: its array goes too
         return eid.Name(prefix, site);
     }
 
@@ -45,7 +44,6 @@ internal sealed class RegistrationStock
         if (_nextEtr == _etrs.Length) return new EtrRegistration();
         var etr = _etrs[_nextEtr]!;
         _etrs[_nextEtr++] = null;
-        if (_nextEtr == _etrs.Length) (_etrs, _nextEtr) = ([], 0);
         return etr;
     }
 }
