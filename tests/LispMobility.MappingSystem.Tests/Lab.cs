@@ -28,7 +28,6 @@ internal static class Lab
     public static MapServerOptions Options() => new()
     {
         Listen = ["127.0.0.1:0"],
-        ExpectedRegistrations = 8, // a lab registers a handful; 8 still runs out of the stock made at start, so both paths run
         Sites =
         [
             new SiteOptions

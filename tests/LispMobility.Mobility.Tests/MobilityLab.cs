@@ -105,7 +105,6 @@ internal sealed class MobilityLab : IAsyncDisposable
     {
         Listen = [$"{MsAddress}:4342"],
         MapNotifyPort = 4342,
-        ExpectedRegistrations = 8, // a lab registers a handful: tables and a stock for 100,000 would be most of its start
         NotifyRetransmitInterval = TimeSpan.FromMilliseconds(300),
         RequestsPerSecondPerRequester = 1_000_000,
         RequestBurstPerRequester = 1_000_000,

@@ -34,7 +34,6 @@ internal sealed class XtrLab(int net)
     {
         Listen = [$"{listen ?? Ms}:4342"],
         MapNotifyPort = 4342,
-        ExpectedRegistrations = 8, // a lab registers a handful: tables and a stock for 100,000 would be most of its start
         NotifyRetransmitInterval = TimeSpan.FromMilliseconds(500),
         RequestsPerSecondPerRequester = 100_000,
         RequestBurstPerRequester = 100_000,

@@ -9,11 +9,11 @@ namespace LispMobility.MappingSystem.Registrations;
 internal sealed class EtrRegistration
 {
     /// <summary>Who registered, from where, with which key (shared by the registrant's registrations).</summary>
-    public Registrant From { get; set; } = null!;
+    public required Registrant From { get; set; }
     public RegistrantId Id => From.Id;
     public IPEndPoint Registrant => From.EndPoint;
     public SiteKey Key => From.Key;
-    public Locator[] Locators { get; set; } = [];
+    public required Locator[] Locators { get; set; }
     public uint Ttl { get; set; }
     public ushort MapVersion { get; set; }
     public bool ProxyReply { get; set; }
@@ -127,29 +127,12 @@ internal abstract class EtrSet : IEnumerable<EtrRegistration>
 }
 
 /// <summary>An EID-prefix with the ETRs of one site that registered it.</summary>
-internal sealed class RegisteredEid : EtrSet
+internal sealed class RegisteredEid(EidPrefix prefix, Site site) : EtrSet
 {
     private int _roundRobin;
 
-    public RegisteredEid(EidPrefix prefix, Site site)
-    {
-        Prefix = prefix;
-        Site = site;
-    }
-
-    // A blank one for the RegistrationStock, named once (Name) when it is taken.
-    internal RegisteredEid() => Site = null!;
-
-    /// <summary>Gives a blank object from the stock its prefix and site (once, before anyone else sees it).</summary>
-    internal RegisteredEid Name(EidPrefix prefix, Site site)
-    {
-        Prefix = prefix;
-        Site = site;
-        return this;
-    }
-
-    public EidPrefix Prefix { get; private set; }
-    public Site Site { get; set; }
+    public EidPrefix Prefix { get; } = prefix;
+    public Site Site { get; set; } = site;
 
     /// <summary>The ETRs (this object itself: see <see cref="EtrSet"/>).</summary>
     public EtrSet Etrs => this;

@@ -19,7 +19,6 @@ namespace LispMobility.MappingSystem.Serving;
 internal sealed class RegistrationHandler(ServerContext context, Notifier notifier)
 {
     private readonly RegistrationTable _table = new(context.Options.ExpectedRegistrations);
-    private readonly RegistrationStock _stock = new(context.Options.ExpectedRegistrations);
     // Deadlines as UTC ticks: an item is 16 bytes, not 24 (one per registration, issue #18).
     private readonly PriorityQueue<EtrRegistration, long> _expiry = new(context.Options.ExpectedRegistrations);
     private readonly ReplayGuard _replay = new(context.Options.ReplayWindowSize, context.Options.ReplayStateIdle);
@@ -228,7 +227,7 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
         {
             if (notifier.CrossedTheNews(source, prefix, "is registered nowhere since this registrant lost it", sink)) return false;
 
-            entry = _stock.TakeEid(prefix, site);
+            entry = new RegisteredEid(prefix, site);
             // A more-specific (a VM's /32) appearing under a covering prefix registered by someone else
             // is a move away from them: they must stop attracting that EID.
             var covering = prefix.MaskLength > 0 ? _table.Lookup(prefix.Address, prefix.MaskLength - 1) : null;
@@ -342,16 +341,11 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
     private EtrRegistration NewEtr(Registrant from, Locator[] locators, MappingRecordView record, RegisterBits message, DateTimeOffset now,
         TimeSpan lifetime, RegisteredEid owner)
     {
-        var etr = _stock.TakeEtr();
-        etr.From = from;
-        etr.Locators = locators;
-        etr.Ttl = record.Ttl;
-        etr.MapVersion = record.MapVersion;
-        etr.ProxyReply = message.ProxyMapReply;
-        etr.Merge = message.MergeRequest;
-        etr.LastRegistered = now;
-        etr.ExpiresAt = now + lifetime;
-        etr.Owner = owner;
+        var etr = new EtrRegistration
+        {
+            From = from, Locators = locators, Ttl = record.Ttl, MapVersion = record.MapVersion,
+            ProxyReply = message.ProxyMapReply, Merge = message.MergeRequest, LastRegistered = now, ExpiresAt = now + lifetime, Owner = owner,
+        };
         QueueExpiry(etr, etr.ExpiresAt.UtcTicks);
         CountRegistrant(from.EndPoint.Address, +1);
         return etr;
