@@ -10,7 +10,7 @@ public sealed class Site
     internal Site(SiteOptions options)
     {
         Name = options.Name;
-        Prefixes = options.EidPrefixes.Select(p => new SitePrefix(EidPrefix.Parse(p.Prefix), p.AcceptMoreSpecifics)).ToArray();
+        _prefixes = options.EidPrefixes.Select(p => new SitePrefix(EidPrefix.Parse(p.Prefix), p.AcceptMoreSpecifics)).ToArray();
         Keys = options.Keys.ToDictionary(k => k.KeyId, k => new SiteKey(k.KeyId, k.Algorithm, Encoding.UTF8.GetBytes(k.Key)));
         AllowedRlocs = options.AllowedRlocs.Count == 0 ? null : options.AllowedRlocs.Select(LispAddress.Parse).ToHashSet();
         AcceptZeroNonce = options.AcceptZeroNonce;
@@ -26,8 +26,12 @@ public sealed class Site
     /// <summary>The site's name.</summary>
     public string Name { get; }
 
+    // An array, looped over as one: Admit runs for every record of every Map-Register, and a foreach over the interface
+    // allocated an enumerator each time (issue #18).
+    private readonly SitePrefix[] _prefixes;
+
     /// <summary>Its EID-prefixes.</summary>
-    public IReadOnlyList<SitePrefix> Prefixes { get; }
+    public IReadOnlyList<SitePrefix> Prefixes => _prefixes;
 
     internal IReadOnlyDictionary<byte, SiteKey> Keys { get; }
 
@@ -37,7 +41,7 @@ public sealed class Site
     public SitePrefix? Admit(EidPrefix eid)
     {
         SitePrefix? best = null;
-        foreach (var p in Prefixes)
+        foreach (var p in _prefixes)
         {
             if (!p.Prefix.Contains(eid)) continue;
             if (eid.MaskLength != p.Prefix.MaskLength && !p.AcceptMoreSpecifics) continue;

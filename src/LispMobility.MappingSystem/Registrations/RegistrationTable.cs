@@ -11,7 +11,7 @@ internal sealed class RegistrationTable(int expected = 0)
 {
     private readonly Dictionary<ulong, RegisteredEid> _ipv4 = new(expected);
     // Per instance (see InstanceOf): how many IPv4 prefixes of each mask length, so a lookup probes only lengths that exist.
-    private readonly Dictionary<uint, int[]> _ipv4MaskCounts = [];
+    private readonly Dictionary<uint, MaskLengths> _ipv4MaskCounts = [];
     private readonly PrefixTable<RegisteredEid> _other = new();
 
     public int Count => _ipv4.Count + _other.Count;
@@ -37,8 +37,8 @@ internal sealed class RegistrationTable(int expected = 0)
         }
 
         var instance = InstanceOf(prefix.Address);
-        if (!_ipv4MaskCounts.TryGetValue(instance, out var counts)) _ipv4MaskCounts[instance] = counts = new int[33];
-        counts[prefix.MaskLength]++;
+        if (!_ipv4MaskCounts.TryGetValue(instance, out var lengths)) _ipv4MaskCounts[instance] = lengths = new MaskLengths();
+        lengths.Add(prefix.MaskLength);
     }
 
     public void Remove(RegisteredEid entry)
@@ -50,17 +50,21 @@ internal sealed class RegistrationTable(int expected = 0)
             return;
         }
 
-        if (_ipv4.Remove(Key(prefix.Address, prefix.MaskLength))) _ipv4MaskCounts[InstanceOf(prefix.Address)][prefix.MaskLength]--;
+        if (_ipv4.Remove(Key(prefix.Address, prefix.MaskLength))) _ipv4MaskCounts[InstanceOf(prefix.Address)].Remove(prefix.MaskLength);
     }
 
     /// <summary>The most specific registered prefix covering <paramref name="address"/>.</summary>
     public RegisteredEid? Lookup(LispAddress address, int maxMaskLength = int.MaxValue)
     {
         if (!IsCompact(address)) return _other.TryLookup(address, out _, out var entry, maxMaskLength) ? entry : null;
-        if (!_ipv4MaskCounts.TryGetValue(InstanceOf(address), out var counts)) return null;
-        for (var m = Math.Min(32, maxMaskLength); m >= 0; m--)
+        if (!_ipv4MaskCounts.TryGetValue(InstanceOf(address), out var lengths) || maxMaskLength < 0) return null;
+        // Only the lengths held, longest first: a new /32's search for a covering prefix probed all 32 shorter ones (issue #18).
+        var present = lengths.Present & (ulong.MaxValue >> (63 - Math.Min(32, maxMaskLength)));
+        while (present != 0)
         {
-            if (counts[m] != 0 && _ipv4.TryGetValue(Key(address, m), out var found)) return found;
+            var m = 63 - System.Numerics.BitOperations.LeadingZeroCount(present);
+            if (_ipv4.TryGetValue(Key(address, m), out var found)) return found;
+            present &= ~(1UL << m);
         }
 
         return null;
@@ -77,5 +81,24 @@ internal sealed class RegistrationTable(int expected = 0)
     {
         var bits = maskLength == 0 ? 0u : address.IPv4Value & (uint.MaxValue << (32 - maskLength));
         return (ulong)InstanceOf(address) << 38 | (ulong)bits << 6 | (uint)maskLength;
+    }
+
+    /// <summary>How many prefixes of each mask length (0–32) one instance holds, and which lengths it holds any of.</summary>
+    private sealed class MaskLengths
+    {
+        private readonly int[] _counts = new int[33];
+
+        /// <summary>Bit m set: some prefix of length m is held.</summary>
+        public ulong Present { get; private set; }
+
+        public void Add(int maskLength)
+        {
+            if (_counts[maskLength]++ == 0) Present |= 1UL << maskLength;
+        }
+
+        public void Remove(int maskLength)
+        {
+            if (--_counts[maskLength] == 0) Present &= ~(1UL << maskLength);
+        }
     }
 }

@@ -61,6 +61,7 @@ internal sealed class SmrScheduler(MapServerOptions options, TimeProvider time, 
     /// <summary>Schedules SMRs to every recent requester of an address inside <paramref name="prefix"/>.</summary>
     public void MappingChanged(EidPrefix prefix, DateTimeOffset now)
     {
+        if (_requesters.Count == 0) return; // no one to tell, as for every registration of a Map-Server nobody queries
         if (prefix.IsHost)
         {
             if (_requesters.TryGetValue(prefix.Address, out var set)) Schedule(prefix.Address, set, now);

@@ -114,7 +114,13 @@ internal sealed class Notifier(ServerContext context)
     /// <summary>The news this registrant never acknowledged, queued again when the EID is still held by another registrant.</summary>
     public void RetellUndelivered(IPEndPoint source, RegistrationTable table)
     {
-        if (_undelivered.Count == 0) return;
+        // The lambdas below capture source: their closure object is built on entry to the method that holds them, so the
+        // common case (nothing undelivered, every Map-Register) returns before that method (issue #18).
+        if (_undelivered.Count != 0) RetellUndeliveredTo(source, table);
+    }
+
+    private void RetellUndeliveredTo(IPEndPoint source, RegistrationTable table)
+    {
         foreach (var (key, (destination, siteKey)) in _undelivered.Where(u => u.Key.Registrant.Equals(source.Address)).ToList())
         {
             _undelivered.Remove(key);
@@ -191,7 +197,7 @@ internal sealed class Notifier(ServerContext context)
     /// </summary>
     public bool CrossedTheNews(IPEndPoint source, EidPrefix eid, string news, IDatagramSink sink)
     {
-        if (!_unacknowledged.TryGetValue((source.Address, eid), out var nonce) || !_pending.TryGetValue(nonce, out var p)) return false;
+        if (_unacknowledged.Count == 0 || !_unacknowledged.TryGetValue((source.Address, eid), out var nonce) || !_pending.TryGetValue(nonce, out var p)) return false;
         sink.Send(p.Datagram, p.Destination);
         Counters.NotifyRetransmit();
         Counters.Reject(RejectReason.StaleRegistration);

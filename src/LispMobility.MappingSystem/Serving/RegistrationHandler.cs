@@ -23,9 +23,11 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
     private readonly PriorityQueue<EtrRegistration, long> _expiry = new(context.Options.ExpectedRegistrations);
     private readonly ReplayGuard _replay = new(context.Options.ReplayWindowSize, context.Options.ReplayStateIdle);
     private readonly Dictionary<RegistrantId, Registrant> _registrantsById = [];
-    // Source addresses of the registrations held now, each with how many it holds: their Map-Requests get the registered
-    // rate. Written under the lock, read by the receive path without it.
-    private readonly ConcurrentDictionary<IPAddress, int> _registrants = new();
+    // How many registrations each source address holds now (under the lock), and the addresses holding any, which the
+    // receive path reads without the lock (their Map-Requests get the registered rate). The set changes only when a count
+    // leaves or reaches zero: a concurrent dictionary's write takes a lock of its own, once per new registration (issue #18).
+    private readonly Dictionary<IPAddress, int> _holds = [];
+    private readonly ConcurrentDictionary<IPAddress, byte> _registrants = new();
 
     [ThreadStatic]
     private static List<Site>? t_candidates;
@@ -414,9 +416,16 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
     // Under the lock.
     private void CountRegistrant(IPAddress address, int delta)
     {
-        var count = _registrants.GetValueOrDefault(address) + delta;
-        if (count > 0) _registrants[address] = count;
-        else _registrants.TryRemove(address, out _);
+        ref var count = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_holds, address, out var held);
+        count += delta; // 0 when not held before: no count is kept at zero or below
+        if (count > 0)
+        {
+            if (!held) _registrants[address] = 0;
+            return;
+        }
+
+        _holds.Remove(address);
+        _registrants.TryRemove(address, out _);
     }
 
     /// <summary>Removes the registrations whose deadline passed (under the lock).</summary>

@@ -119,8 +119,11 @@ internal sealed class BatchReceiveLoop(UdpDatagramTransport transport, Socket so
     // payload larger than a slot, goes out at once after what is queued, so a destination still gets its datagrams in order.
     private void Queue(DatagramList outgoing, int fd, MessageBatch replies, IPEndPoint[] targets, Dictionary<IPEndPoint, SocketAddress> destinations)
     {
-        foreach (var d in outgoing.Items)
+        // By index: a foreach over the interface allocated an enumerator for every datagram received (issue #18).
+        var items = outgoing.Items;
+        for (var i = 0; i < items.Count; i++)
         {
+            var d = items[i];
             if (d.Destination.AddressFamily != socket.AddressFamily)
             {
                 transport.SendNow(d.Payload.Span, d.Destination);
