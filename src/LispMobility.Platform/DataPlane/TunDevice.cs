@@ -25,6 +25,8 @@ public sealed partial class TunDevice : IDisposable
     private const short IffTun = 0x0001, IffMultiQueue = 0x0100, IffNoPi = 0x1000, IffVnetHdr = 0x4000;
     // TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN: what the reader completes and cuts itself (no UDP segmentation).
     private const nuint Offloads = 0x1 | 0x2 | 0x4 | 0x8;
+    // TUN_F_USO4 | TUN_F_USO6: UDP segmentation, offered only to learn whether the kernel knows it (Linux 6.2).
+    private const nuint UdpOffloads = 0x20 | 0x40;
     /// <summary>Bytes of the virtio-net header before each packet where the device takes one (the TUN's default size).</summary>
     internal const int VnetHeaderLength = 10;
     private const int Eagain = 11, Eintr = 4;
@@ -52,6 +54,15 @@ public sealed partial class TunDevice : IDisposable
             _fd = _fds[0];
             HasVnetHeader = offloads;
             if (offloads && ioctl(_fd, TunSetOffload, Offloads) < 0) OffloadErrno = Marshal.GetLastPInvokeError();
+            if (offloads && OffloadErrno == 0 && ioctl(_fd, TunSetOffload, Offloads | UdpOffloads) == 0)
+            {
+                // This kernel knows UDP segmentation in the virtio-net header, so a UDP super-packet written to the device is
+                // taken (before 6.2 it is refused, and its datagrams lost). Read ones are not wanted, the reader cuts TCP
+                // only: the offer goes back to TCP.
+                if (ioctl(_fd, TunSetOffload, Offloads) < 0) throw new IOException($"TUNSETOFFLOAD {name}: errno {Marshal.GetLastPInvokeError()} taking back UDP segmentation");
+                TakesUdpSuperPackets = true;
+            }
+
             Name = name;
             Index = (int)if_nametoindex(name);
             // MTU and up in one RTM_NEWLINK; the MTU is what the ITR may carry after the encapsulation's 36/56 bytes.
@@ -97,6 +108,9 @@ public sealed partial class TunDevice : IDisposable
 
     /// <summary>Why the kernel refused the offloads (the errno of TUNSETOFFLOAD), or 0: then no packet is a super-packet or has a partial checksum.</summary>
     public int OffloadErrno { get; }
+
+    /// <summary>Whether UDP super-packets (VIRTIO_NET_HDR_GSO_UDP_L4) may be written to the device: Linux 6.2 and later.</summary>
+    public bool TakesUdpSuperPackets { get; }
 
     /// <summary>The number of queues, each read by its own loop.</summary>
     public int Queues => _fds.Length;

@@ -74,6 +74,7 @@ public sealed partial class DataPlaneHost : IDisposable
         RefreshEids();
         _tun = new TunDevice(_options.DataPlane.TunName, TunMtu, _options.DataPlane.Offloads, _options.DataPlane.EffectiveQueues);
         if (_tun.OffloadErrno != 0) LogNoOffloads(_tun.OffloadErrno);
+        else if (_tun.HasVnetHeader && !_tun.TakesUdpSuperPackets) LogNoUdpSuperPackets();
         foreach (var text in _options.DataPlane.RemoteEidPrefixes)
         {
             var p = EidPrefix.Parse(text);
@@ -306,7 +307,7 @@ public sealed partial class DataPlaneHost : IDisposable
         // Where the TUN takes a virtio-net header, a batch's consecutive segments of one TCP flow, or datagrams of one UDP flow,
         // are written as one super-packet. One run is pending at a time, so packets reach the TUN in the order received.
         var joiner = tun.HasVnetHeader ? new TcpCoalescer() : null;
-        var udpJoiner = tun.HasVnetHeader ? new UdpCoalescer() : null;
+        var udpJoiner = tun.TakesUdpSuperPackets ? new UdpCoalescer() : null;
         if (_options.DataPlane.IoUring && !writer.Batched) LogNoRing("TUN writes", writer.RingErrno);
         var refused = 0L;
         var joined = 0L;
@@ -337,8 +338,9 @@ public sealed partial class DataPlaneHost : IDisposable
             writer.Flush();
             if (joiner is not null)
             {
-                Counters.Join(joiner.Joined + udpJoiner!.Joined - joined);
-                joined = joiner.Joined + udpJoiner.Joined;
+                var runs = joiner.Joined + (udpJoiner?.Joined ?? 0);
+                Counters.Join(runs - joined);
+                joined = runs;
             }
             Counters.Drop(DataPlaneDrop.DeviceRefused, writer.Dropped - refused);
             refused = writer.Dropped;
@@ -354,10 +356,10 @@ public sealed partial class DataPlaneHost : IDisposable
                 return;
             }
 
-            if (joiner.TryAppend(packet) || udpJoiner!.TryAppend(packet)) return;
+            if (joiner.TryAppend(packet) || udpJoiner?.TryAppend(packet) == true) return;
             if (joiner.HasRun) writer.QueueFramed(joiner.Take());
-            if (udpJoiner.HasRun) writer.QueueFramed(udpJoiner.Take());
-            if (!joiner.TryStart(packet) && !udpJoiner.TryStart(packet)) writer.Queue(packet);
+            if (udpJoiner is { HasRun: true }) writer.QueueFramed(udpJoiner.Take());
+            if (!joiner.TryStart(packet) && udpJoiner?.TryStart(packet) != true) writer.Queue(packet);
         }
     }
 
@@ -386,6 +388,9 @@ public sealed partial class DataPlaneHost : IDisposable
 
     [LoggerMessage(EventId = 2306, Level = LogLevel.Warning, Message = "data plane: ITR queue {Queue}: the kernel refused UDP GSO (errno {Errno}); runs are sent one datagram at a time")]
     private partial void LogGsoRefused(int queue, int errno);
+
+    [LoggerMessage(EventId = 2307, Level = LogLevel.Information, Message = "data plane: this kernel takes no UDP super-packets on the TUN (before Linux 6.2): the ETR writes a UDP flow's datagrams one by one")]
+    private partial void LogNoUdpSuperPackets();
 
     [LoggerMessage(EventId = 2304, Level = LogLevel.Warning, Message = "data plane: the UDP 4341 socket on {Rloc} refused UDP GRO ({Error}), each outer datagram is received alone")]
     private partial void LogNoGro(string rloc, string error);
