@@ -34,7 +34,7 @@ public sealed class UdpSegmentSender : IDisposable
     /// <summary>Segments the kernel refused (no route, buffer full).</summary>
     public long Errors => Interlocked.Read(ref _errors);
 
-    /// <summary>Packets left to the caller because no socket could be bound to their source address and port (in use).</summary>
+    /// <summary>Packets left to the caller because their flow has no usable socket (its source port held by another, no descriptor left, or its TTL or TOS refused).</summary>
     public long Unbound => Interlocked.Read(ref _unbound);
 
     /// <summary>Sends that carried a run of segments as one (UDP GSO).</summary>
@@ -68,7 +68,11 @@ public sealed class UdpSegmentSender : IDisposable
         if (flow.Ttl != ttl || flow.TrafficClass != trafficClass)
         {
             Flush();
-            flow.Apply(ttl, trafficClass);
+            if (!flow.TryApply(ttl, trafficClass))
+            {
+                _unbound++;
+                return false;
+            }
         }
 
         Span<byte> sockaddr = stackalloc byte[v6 ? 28 : 16];
@@ -180,7 +184,16 @@ public sealed class UdpSegmentSender : IDisposable
             if (v6) BinaryPrimitives.WriteUInt128BigEndian(bytes, source);
             else BinaryPrimitives.WriteUInt32BigEndian(bytes, (uint)source);
             var address = new IPAddress(bytes);
-            var socket = new Socket(v6 ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            Socket socket;
+            try
+            {
+                socket = new Socket(v6 ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            }
+            catch (SocketException)
+            {
+                return null; // out of descriptors: that flow goes raw
+            }
+
             try
             {
                 if (v6) socket.DualMode = false;
@@ -201,17 +214,26 @@ public sealed class UdpSegmentSender : IDisposable
             }
         }
 
-        public void Apply(byte ttl, byte trafficClass)
+        /// <summary>Sets the outer TTL and TOS; false when the kernel refuses (the packet then goes another way).</summary>
+        public bool TryApply(byte ttl, byte trafficClass)
         {
-            if (Ttl != ttl) socket.SetSocketOption(v6 ? SocketOptionLevel.IPv6 : SocketOptionLevel.IP, SocketOptionName.IpTimeToLive, ttl);
-            if (TrafficClass != trafficClass)
+            try
             {
-                if (v6) socket.SetRawSocketOption(SolIpv6, Ipv6Tclass, BitConverter.GetBytes((int)trafficClass));
-                else socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.TypeOfService, trafficClass);
-            }
+                if (Ttl != ttl) socket.SetSocketOption(v6 ? SocketOptionLevel.IPv6 : SocketOptionLevel.IP, SocketOptionName.IpTimeToLive, ttl);
+                Ttl = ttl;
+                if (TrafficClass != trafficClass)
+                {
+                    if (v6) socket.SetRawSocketOption(SolIpv6, Ipv6Tclass, BitConverter.GetBytes((int)trafficClass));
+                    else socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.TypeOfService, trafficClass);
+                }
 
-            Ttl = ttl;
-            TrafficClass = trafficClass;
+                TrafficClass = trafficClass;
+                return true;
+            }
+            catch (SocketException)
+            {
+                return false;
+            }
         }
 
         public void Dispose() => socket.Dispose();

@@ -383,7 +383,7 @@ public sealed partial class DataPlaneHost : IDisposable
     [LoggerMessage(EventId = 2303, Level = LogLevel.Warning, Message = "data plane: the TUN refused checksum and segmentation offload (errno {Errno}), TCP is read a segment at a time")]
     private partial void LogNoOffloads(int errno);
 
-    [LoggerMessage(EventId = 2305, Level = LogLevel.Warning, Message = "data plane: ITR queue {Queue} could not bind a flow's outer source port (another socket holds it); that flow's packets are sent raw, one at a time")]
+    [LoggerMessage(EventId = 2305, Level = LogLevel.Warning, Message = "data plane: ITR queue {Queue} has no UDP socket for a flow's outer source port (another socket holds it, or no descriptor is left); that flow's packets are sent raw, one at a time")]
     private partial void LogGsoUnbound(int queue);
 
     [LoggerMessage(EventId = 2306, Level = LogLevel.Warning, Message = "data plane: ITR queue {Queue}: the kernel refused UDP GSO (errno {Errno}); runs are sent one datagram at a time")]
