@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using LispMobility.Lisp.Addressing;
+using LispMobility.Lisp.Wire;
 using LispMobility.Xtr.Caching;
 
 namespace LispMobility.Xtr.DataPlane;
@@ -29,6 +30,24 @@ public readonly record struct IpPacket(
             Write(Source, Kind, s);
             Write(Destination, Kind, d);
             return RlocSelector.FlowHash(s[..n], d[..n], Protocol, SourcePort, DestinationPort);
+        }
+    }
+
+    /// <summary>
+    /// Sets the length of the IPv4 (total length, and the header checksum anew) or IPv6 (payload length) header of
+    /// <paramref name="packet"/> to the packet's whole length: the coalescers' super-packets, grown by what they joined.
+    /// </summary>
+    internal static void SetLength(Span<byte> packet)
+    {
+        if (packet[0] >> 4 == 4)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(packet[2..], (ushort)packet.Length);
+            BinaryPrimitives.WriteUInt16BigEndian(packet[10..], 0);
+            BinaryPrimitives.WriteUInt16BigEndian(packet[10..], InternetChecksum.Finish(InternetChecksum.Add(0, packet[..IPv4HeaderLength])));
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(packet[4..], (ushort)(packet.Length - IPv6HeaderLength));
         }
     }
 

@@ -100,16 +100,7 @@ public sealed class TcpCoalescer
         else
         {
             var v4 = packet[0] >> 4 == 4;
-            if (v4)
-            {
-                BinaryPrimitives.WriteUInt16BigEndian(packet[2..], (ushort)_length);
-                BinaryPrimitives.WriteUInt16BigEndian(packet[10..], 0);
-                BinaryPrimitives.WriteUInt16BigEndian(packet[10..], InternetChecksum.Finish(InternetChecksum.Add(0, packet[.._transport])));
-            }
-            else
-            {
-                BinaryPrimitives.WriteUInt16BigEndian(packet[4..], (ushort)(_length - IpPacket.IPv6HeaderLength));
-            }
+            IpPacket.SetLength(packet);
 
             // Partial: the field holds the pseudo-header's folded sum, as a sender's stack leaves it for its NIC.
             var pseudo = TcpSegments.PseudoHeaderSum(packet, v4, _length - _transport);

@@ -88,16 +88,7 @@ public sealed class UdpCoalescer
         {
             var v4 = _transport == IpPacket.IPv4HeaderLength;
             var udpLength = _length - _transport;
-            if (v4)
-            {
-                BinaryPrimitives.WriteUInt16BigEndian(packet[2..], (ushort)_length);
-                BinaryPrimitives.WriteUInt16BigEndian(packet[10..], 0);
-                BinaryPrimitives.WriteUInt16BigEndian(packet[10..], InternetChecksum.Finish(InternetChecksum.Add(0, packet[.._transport])));
-            }
-            else
-            {
-                BinaryPrimitives.WriteUInt16BigEndian(packet[4..], (ushort)udpLength);
-            }
+            IpPacket.SetLength(packet);
 
             // The UDP length and partial checksum of the whole: the stack's segmentation swaps the length for each segment's.
             BinaryPrimitives.WriteUInt16BigEndian(packet[(_transport + 4)..], (ushort)udpLength);
