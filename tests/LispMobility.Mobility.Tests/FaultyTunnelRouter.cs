@@ -20,7 +20,8 @@ public enum RouterCall
 /// <summary>
 /// A real xTR with faults injected in front of it: the next N calls of a chosen kind throw before reaching the xTR (so the
 /// network is untouched by a failed attempt), a call can be held until the caller cancels (a crash in the middle of a step),
-/// and every call is counted.
+/// every call is counted, and an EID can be forgotten (the xTR reports no state for it, as one restarted against a
+/// Map-Server that does not tell it again what it lost).
 /// </summary>
 internal sealed class FaultyTunnelRouter(ITunnelRouter inner) : ITunnelRouter
 {
@@ -28,6 +29,7 @@ internal sealed class FaultyTunnelRouter(ITunnelRouter inner) : ITunnelRouter
     private readonly ConcurrentDictionary<RouterCall, int> _calls = new();
     private readonly ConcurrentDictionary<RouterCall, bool> _hang = new();
     private readonly ConcurrentDictionary<IPAddress, bool> _broken = new();
+    private readonly ConcurrentDictionary<IPAddress, bool> _forgotten = new();
     private readonly TaskCompletionSource _hanging = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public string Site => inner.Site;
@@ -139,13 +141,16 @@ internal sealed class FaultyTunnelRouter(ITunnelRouter inner) : ITunnelRouter
 
     public void HoldAway(IPAddress eid, MapCacheEntry mapping) => inner.HoldAway(eid, mapping);
 
-    public HostInfo? HostOf(IPAddress eid) => inner.HostOf(eid);
+    public HostInfo? HostOf(IPAddress eid) => _forgotten.ContainsKey(eid) ? null : inner.HostOf(eid);
 
     public IReadOnlyList<HostInfo> Hosts()
     {
         _calls.AddOrUpdate(RouterCall.Hosts, 1, (_, c) => c + 1);
-        return inner.Hosts();
+        return _forgotten.IsEmpty ? inner.Hosts() : [.. inner.Hosts().Where(h => !_forgotten.ContainsKey(h.Eid.Address.ToIPAddress()))];
     }
+
+    /// <summary>From now on the xTR reports no state for <paramref name="eid"/>.</summary>
+    public void Forget(IPAddress eid) => _forgotten[eid] = true;
 
     private async Task EnterAsync(RouterCall call, CancellationToken cancellationToken)
     {

@@ -260,6 +260,37 @@ public sealed class ReconcilerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Against_a_map_server_that_does_not_tell_again_a_restarted_site_holds_its_vm_away_through_its_reconciler()
+    {
+        // This project's Map-Server tells a restarted xTR again what it lost (the test above); another vendor's may not. The
+        // restarted xTR is made to report no state for the VM, and the journal, which places the VM at DC1 last, leads the
+        // reconciler to hold it away itself, journaled so that the next restart does so again.
+        var dc1 = new SiteAgent(this, MobilityLab.Dc1);
+        var dc2 = new SiteAgent(this, MobilityLab.Dc2);
+        Assert.Null(dc1.Sees(WorkloadChange.Discovered));
+        Assert.True((await dc2.Sees()!).Converged);
+        Assert.True((await dc1.Sees()!).Converged);
+        Assert.True((await dc2.Sees()!).Converged);
+        await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].HostOf(Vm)?.State is HostState.Away, "DC1 told the VM left");
+        await _lab.Xtrs[MobilityLab.Dc1].DisposeAsync();
+        _lab.StartXtr(MobilityLab.Dc1);
+        var forgetful = new FaultyTunnelRouter(_lab.Xtrs[MobilityLab.Dc1]);
+        forgetful.Forget(Vm);
+        dc1 = new SiteAgent(this, MobilityLab.Dc1, forgetful);
+        Assert.DoesNotContain(Vm, dc1.Coordinator.EidsHeldAway());
+
+        var report = await dc1.ReconcileAsync();
+
+        var repair = Assert.Single(report.Repairs);
+        Assert.Contains("holds it away", repair.Difference, StringComparison.Ordinal);
+        Assert.True((await repair.Move).Converged, (await repair.Move).Error);
+        Assert.Contains(Vm, dc1.Coordinator.EidsHeldAway());
+        Assert.True(dc1.Coordinator.Store.Owners()[Vm.ToString()].HeldAway);
+        await MobilityLab.Eventually(() => _lab.Routes[MobilityLab.Dc1].Get(Vm)?.Kind == HostRouteKind.Blackhole, "DC1 blackholes the VM");
+        await AssertVmAtAsync(MobilityLab.Dc2, report);
+    }
+
+    [Fact]
     public async Task A_site_that_still_registers_a_VM_its_watcher_reports_gone_withdraws_it_after_the_hold_down()
     {
         var dc2 = new SiteAgent(this, MobilityLab.Dc2);
