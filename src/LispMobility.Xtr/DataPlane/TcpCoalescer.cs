@@ -14,17 +14,13 @@ namespace LispMobility.Xtr.DataPlane;
 public sealed class TcpCoalescer
 {
     private const byte Ack = 0x10, Psh = 0x08;
-    private const int MaxLength = 65535;
-    private readonly byte[] _run = new byte[VirtioNetHeader.Length + MaxLength];
-    private int _length;
+    private readonly CoalescedRun _run = new();
     private int _transport;
     private int _headers;
     private int _size;
-    private int _segments;
-    private bool _closed;
 
     /// <summary>Whether a run is pending (then <see cref="Take"/> before anything else is written, to keep the order).</summary>
-    public bool HasRun => _length > 0;
+    public bool HasRun => _run.Length > 0;
 
     /// <summary>Runs of two segments or more written as one super-packet.</summary>
     public long Joined { get; private set; }
@@ -32,8 +28,8 @@ public sealed class TcpCoalescer
     /// <summary>Joins <paramref name="packet"/> to the pending run when it continues it; false otherwise (nothing changes).</summary>
     public bool TryAppend(ReadOnlySpan<byte> packet)
     {
-        if (_length == 0 || _closed || packet.Length <= _headers || _length + packet.Length - _headers > MaxLength) return false;
-        var run = _run.AsSpan(VirtioNetHeader.Length, _length);
+        if (_run.Length == 0 || _run.Closed || packet.Length <= _headers || _run.Length + packet.Length - _headers > CoalescedRun.MaxLength) return false;
+        var run = _run.Packet;
         var payload = packet.Length - _headers;
         if (payload > _size || !Candidate(packet, out var transport, out var headers) || transport != _transport || headers != _headers) return false;
         // Same addresses, ports, TOS/traffic class, TTL/hop limit, DF, ack number, window and options; the next sequence number.
@@ -49,20 +45,18 @@ public sealed class TcpCoalescer
         if (!packet.Slice(t, 4).SequenceEqual(run.Slice(t, 4)) || !packet.Slice(t + 8, 5).SequenceEqual(run.Slice(t + 8, 5))
             || !packet.Slice(t + 14, 2).SequenceEqual(run.Slice(t + 14, 2))
             || !packet.Slice(t + 20, headers - t - 20).SequenceEqual(run.Slice(t + 20, headers - t - 20))
-            || BinaryPrimitives.ReadUInt32BigEndian(packet[(t + 4)..]) != BinaryPrimitives.ReadUInt32BigEndian(run[(t + 4)..]) + (uint)(_length - _headers)
+            || BinaryPrimitives.ReadUInt32BigEndian(packet[(t + 4)..]) != BinaryPrimitives.ReadUInt32BigEndian(run[(t + 4)..]) + (uint)(_run.Length - _headers)
             || !Verified(packet, transport))
         {
             return false;
         }
 
-        packet[headers..].CopyTo(_run.AsSpan(VirtioNetHeader.Length + _length));
-        _length += payload;
-        _segments++;
+        _run.Append(packet[headers..]);
         // A short segment or PSH ends the run, as in GRO: what follows is a new write by the sender.
         if (payload < _size || (packet[t + 13] & Psh) != 0)
         {
-            _closed = true;
-            _run[VirtioNetHeader.Length + t + 13] |= (byte)(packet[t + 13] & Psh);
+            _run.Closed = true;
+            _run.Packet[t + 13] |= (byte)(packet[t + 13] & Psh);
         }
 
         return true;
@@ -71,15 +65,12 @@ public sealed class TcpCoalescer
     /// <summary>Begins a run with <paramref name="packet"/> when it is a data segment that may be joined; false otherwise.</summary>
     public bool TryStart(ReadOnlySpan<byte> packet)
     {
-        if (_length != 0) throw new InvalidOperationException("a run is pending: take it first");
-        if (!Candidate(packet, out var transport, out var headers) || packet.Length == headers || packet.Length > MaxLength || !Verified(packet, transport)) return false;
-        packet.CopyTo(_run.AsSpan(VirtioNetHeader.Length));
-        _length = packet.Length;
+        if (_run.Length != 0) throw new InvalidOperationException("a run is pending: take it first");
+        if (!Candidate(packet, out var transport, out var headers) || packet.Length == headers || packet.Length > CoalescedRun.MaxLength || !Verified(packet, transport)) return false;
+        _run.Start(packet, closed: (packet[transport + 13] & Psh) != 0);
         _transport = transport;
         _headers = headers;
         _size = packet.Length - headers;
-        _segments = 1;
-        _closed = (packet[transport + 13] & Psh) != 0;
         return true;
     }
 
@@ -90,31 +81,17 @@ public sealed class TcpCoalescer
     /// </summary>
     public ReadOnlySpan<byte> Take()
     {
-        if (_length == 0) return default;
-        var packet = _run.AsSpan(VirtioNetHeader.Length, _length);
-        VirtioNetHeader header;
-        if (_segments == 1)
-        {
-            header = new VirtioNetHeader(VirtioNetHeader.DataValid, VirtioNetHeader.GsoNone, 0, 0, 0, 0);
-        }
-        else
-        {
-            var v4 = packet[0] >> 4 == 4;
-            IpPacket.SetLength(packet);
-
-            // Partial: the field holds the pseudo-header's folded sum, as a sender's stack leaves it for its NIC.
-            var pseudo = TcpSegments.PseudoHeaderSum(packet, v4, _length - _transport);
-            BinaryPrimitives.WriteUInt16BigEndian(packet[(_transport + 16)..], (ushort)~InternetChecksum.Finish(pseudo));
-            header = new VirtioNetHeader(VirtioNetHeader.NeedsChecksum, v4 ? VirtioNetHeader.GsoTcpV4 : VirtioNetHeader.GsoTcpV6,
-                (ushort)_headers, (ushort)_size, (ushort)_transport, 16);
-            Joined++;
-        }
-
-        header.Write(_run);
-        var length = VirtioNetHeader.Length + _length;
-        _length = 0;
-        _closed = false;
-        return _run.AsSpan(0, length);
+        if (_run.Length == 0) return default;
+        if (_run.Segments == 1) return _run.Take(VirtioNetHeader.Verified);
+        var packet = _run.Packet;
+        var v4 = packet[0] >> 4 == 4;
+        IpPacket.SetLength(packet);
+        // Partial: the field holds the pseudo-header's folded sum, as a sender's stack leaves it for its NIC.
+        var pseudo = TcpSegments.PseudoHeaderSum(packet, v4, packet.Length - _transport);
+        BinaryPrimitives.WriteUInt16BigEndian(packet[(_transport + 16)..], (ushort)~InternetChecksum.Finish(pseudo));
+        Joined++;
+        return _run.Take(new VirtioNetHeader(VirtioNetHeader.NeedsChecksum, v4 ? VirtioNetHeader.GsoTcpV4 : VirtioNetHeader.GsoTcpV6,
+            (ushort)_headers, (ushort)_size, (ushort)_transport, 16));
     }
 
     // IPv4 without options or fragments, IPv6 without extension headers; TCP with ACK and nothing but PSH beside it.

@@ -13,20 +13,15 @@ namespace LispMobility.Xtr.DataPlane;
 /// </summary>
 public sealed class UdpCoalescer
 {
-    private const int MaxLength = 65535;
-
     // The kernel cuts at most this many segments from one UDP GSO packet (UDP_MAX_SEGMENTS before Linux 6.6).
     private const int MaxSegments = 64;
     private const int UdpHeader = 8;
-    private readonly byte[] _run = new byte[VirtioNetHeader.Length + MaxLength];
-    private int _length;
+    private readonly CoalescedRun _run = new();
     private int _transport;
     private int _size;
-    private int _segments;
-    private bool _closed;
 
     /// <summary>Whether a run is pending (then <see cref="Take"/> before anything else is written, to keep the order).</summary>
-    public bool HasRun => _length > 0;
+    public bool HasRun => _run.Length > 0;
 
     /// <summary>Runs of two datagrams or more written as one super-packet.</summary>
     public long Joined { get; private set; }
@@ -34,11 +29,11 @@ public sealed class UdpCoalescer
     /// <summary>Joins <paramref name="packet"/> to the pending run when it continues it; false otherwise (nothing changes).</summary>
     public bool TryAppend(ReadOnlySpan<byte> packet)
     {
-        if (_length == 0 || _closed || _segments == MaxSegments) return false;
+        if (_run.Length == 0 || _run.Closed || _run.Segments == MaxSegments) return false;
         if (!Candidate(packet, out var transport) || transport != _transport) return false;
         var payload = packet.Length - transport - UdpHeader;
-        if (payload > _size || _length + payload > MaxLength) return false;
-        var run = _run.AsSpan(VirtioNetHeader.Length, _length);
+        if (payload > _size || _run.Length + payload > CoalescedRun.MaxLength) return false;
+        var run = _run.Packet;
         // Same version and TOS (traffic class, flow label), DF, TTL (hop limit), protocol and addresses; same ports.
         var v4 = transport == IpPacket.IPv4HeaderLength;
         if (v4 ? !packet[..2].SequenceEqual(run[..2]) || !packet.Slice(6, 4).SequenceEqual(run.Slice(6, 4)) || !packet.Slice(12, 8).SequenceEqual(run.Slice(12, 8))
@@ -48,25 +43,20 @@ public sealed class UdpCoalescer
         }
 
         if (!packet.Slice(transport, 4).SequenceEqual(run.Slice(transport, 4)) || !Verified(packet, transport)) return false;
-        packet[(transport + UdpHeader)..].CopyTo(_run.AsSpan(VirtioNetHeader.Length + _length));
-        _length += payload;
-        _segments++;
+        _run.Append(packet[(transport + UdpHeader)..]);
         // A shorter datagram can only be a run's last: the stack cuts every segment but the last to the first's size.
-        if (payload < _size) _closed = true;
+        if (payload < _size) _run.Closed = true;
         return true;
     }
 
     /// <summary>Begins a run with <paramref name="packet"/> when it is a datagram that may be joined; false otherwise.</summary>
     public bool TryStart(ReadOnlySpan<byte> packet)
     {
-        if (_length != 0) throw new InvalidOperationException("a run is pending: take it first");
+        if (_run.Length != 0) throw new InvalidOperationException("a run is pending: take it first");
         if (!Candidate(packet, out var transport) || packet.Length == transport + UdpHeader || !Verified(packet, transport)) return false;
-        packet.CopyTo(_run.AsSpan(VirtioNetHeader.Length));
-        _length = packet.Length;
+        _run.Start(packet, closed: false);
         _transport = transport;
         _size = packet.Length - transport - UdpHeader;
-        _segments = 1;
-        _closed = false;
         return true;
     }
 
@@ -77,32 +67,18 @@ public sealed class UdpCoalescer
     /// </summary>
     public ReadOnlySpan<byte> Take()
     {
-        if (_length == 0) return default;
-        var packet = _run.AsSpan(VirtioNetHeader.Length, _length);
-        VirtioNetHeader header;
-        if (_segments == 1)
-        {
-            header = new VirtioNetHeader(VirtioNetHeader.DataValid, VirtioNetHeader.GsoNone, 0, 0, 0, 0);
-        }
-        else
-        {
-            var v4 = _transport == IpPacket.IPv4HeaderLength;
-            var udpLength = _length - _transport;
-            IpPacket.SetLength(packet);
-
-            // The UDP length and partial checksum of the whole: the stack's segmentation swaps the length for each segment's.
-            BinaryPrimitives.WriteUInt16BigEndian(packet[(_transport + 4)..], (ushort)udpLength);
-            var pseudo = v4 ? InternetChecksum.Add(0, packet[12..20]) + 17u + (uint)udpLength : PacketWriter.PseudoHeaderSum(packet[8..40], udpLength, 17);
-            BinaryPrimitives.WriteUInt16BigEndian(packet[(_transport + 6)..], (ushort)~InternetChecksum.Finish(pseudo));
-            header = new VirtioNetHeader(VirtioNetHeader.NeedsChecksum, VirtioNetHeader.GsoUdpL4, (ushort)(_transport + UdpHeader), (ushort)_size, (ushort)_transport, 6);
-            Joined++;
-        }
-
-        header.Write(_run);
-        var length = VirtioNetHeader.Length + _length;
-        _length = 0;
-        _closed = false;
-        return _run.AsSpan(0, length);
+        if (_run.Length == 0) return default;
+        if (_run.Segments == 1) return _run.Take(VirtioNetHeader.Verified);
+        var packet = _run.Packet;
+        var v4 = _transport == IpPacket.IPv4HeaderLength;
+        var udpLength = packet.Length - _transport;
+        IpPacket.SetLength(packet);
+        // The UDP length and partial checksum of the whole: the stack's segmentation swaps the length for each segment's.
+        BinaryPrimitives.WriteUInt16BigEndian(packet[(_transport + 4)..], (ushort)udpLength);
+        var pseudo = v4 ? InternetChecksum.Add(0, packet[12..20]) + 17u + (uint)udpLength : PacketWriter.PseudoHeaderSum(packet[8..40], udpLength, 17);
+        BinaryPrimitives.WriteUInt16BigEndian(packet[(_transport + 6)..], (ushort)~InternetChecksum.Finish(pseudo));
+        Joined++;
+        return _run.Take(new VirtioNetHeader(VirtioNetHeader.NeedsChecksum, VirtioNetHeader.GsoUdpL4, (ushort)(_transport + UdpHeader), (ushort)_size, (ushort)_transport, 6));
     }
 
     // IPv4 without options or fragments and with DF, IPv6 without extension headers; UDP whose length is the packet's rest.

@@ -35,6 +35,9 @@ public readonly record struct VirtioNetHeader(byte Flags, byte GsoType, ushort H
     /// <summary>GSO flag: the super-packet's flow uses ECN (CWR stays on the first segment only).</summary>
     public const byte GsoEcn = 0x80;
 
+    /// <summary>The header of a packet written as it came, its checksum already verified.</summary>
+    public static readonly VirtioNetHeader Verified = new(DataValid, GsoNone, 0, 0, 0, 0);
+
     /// <summary>Whether the packet is a super-packet to cut into segments.</summary>
     public bool IsSuperPacket => (GsoType & ~GsoEcn) != GsoNone;
 
