@@ -42,6 +42,10 @@ internal sealed class Notifier(ServerContext context)
     // the EIDs that moved away from it while it was down, though its aggregate's registration is only a refresh here.
     private readonly Dictionary<(IPAddress Registrant, EidPrefix Eid), (IPEndPoint Destination, SiteKey Key)> _undelivered = [];
 
+    // The EIDs some registrant was told it lost (a move), while they stay registered: what the registration of an aggregate
+    // tells again (RegistrationHandler.RetellAggregate) is among these, so that it need not scan every registration.
+    private readonly HashSet<RegisteredEid> _moved = [];
+
     // The moves found while one Map-Register is applied, told to each previous registrant together by SendAnnouncements
     // (a bulk failover moves dozens of EIDs per Map-Register; one Map-Notify and one ack each, not per EID).
     private readonly List<(IPEndPoint Destination, SiteKey Key, MappingRecord Record)> _announcements = [];
@@ -60,10 +64,14 @@ internal sealed class Notifier(ServerContext context)
     /// <summary>Sends the SMRs due; returns when the next one is.</summary>
     public DateTimeOffset? SendSmrsDue(DateTimeOffset now, IDatagramSink sink, List<MapServerEvent> events) => _smr.SendDue(now, sink, events, Counters);
 
+    /// <summary>The registered EIDs some registrant was told it lost (under the lock).</summary>
+    public IReadOnlyCollection<RegisteredEid> Moved => _moved;
+
     /// <summary>Tells every previous registrant where the EID went, until each acknowledges.</summary>
     public void AnnounceMove(RegisteredEid entry, string fromSite, List<EtrRegistration> previous, DateTimeOffset now, List<MapServerEvent> events)
     {
         Counters.Move();
+        _moved.Add(entry);
         var record = new MappingRecord { Eid = entry.Prefix, Ttl = entry.Ttl, Authoritative = true, Locators = entry.MergedLocators() };
         var notified = new List<IPEndPoint>();
         foreach (var p in previous.DistinctBy(p => p.Registrant.Address))
@@ -98,6 +106,7 @@ internal sealed class Notifier(ServerContext context)
     /// </summary>
     public void AnnounceGone(RegisteredEid entry)
     {
+        _moved.Remove(entry);
         if (entry.AwayAt is not { Count: > 0 } away) return;
         var record = new MappingRecord { Eid = entry.Prefix, Ttl = 0, Authoritative = true, Locators = [] };
         foreach (var (destination, key) in away) _announcements.Add((destination, key, record));

@@ -309,14 +309,19 @@ internal sealed class RegistrationHandler(ServerContext context, Notifier notifi
     // registrant again of the more-specifics other sites hold under it. An xTR that acknowledged the news and then lost
     // it (killed before it journaled the away state, restarted) registers its aggregate again as a mere refresh, and
     // would otherwise attract those EIDs for good; a second xTR joining the site was never told. Already-away xTRs ack
-    // and ignore it. Aggregates are few and refreshed once a minute: the scan is cheap next to the /32s' registrations.
+    // and ignore it. Such EIDs were announced as moved (at their move, or when the aggregate was new): only those are looked at.
     private void RetellAggregate(EidPrefix prefix, Site site, EtrRegistration etr)
     {
-        foreach (var away in HeldElsewhere(prefix, site)) notifier.Retell(away, etr);
+        foreach (var away in notifier.Moved)
+        {
+            if (IsHeldElsewhere(away, prefix, site)) notifier.Retell(away, etr);
+        }
     }
 
-    private List<RegisteredEid> HeldElsewhere(EidPrefix prefix, Site site) =>
-        _table.All.Where(m => m.Site != site && m.Prefix.MaskLength > prefix.MaskLength && prefix.Contains(m.Prefix.Address)).ToList();
+    private List<RegisteredEid> HeldElsewhere(EidPrefix prefix, Site site) => _table.All.Where(m => IsHeldElsewhere(m, prefix, site)).ToList();
+
+    private static bool IsHeldElsewhere(RegisteredEid entry, EidPrefix prefix, Site site) =>
+        entry.Site != site && entry.Prefix.MaskLength > prefix.MaskLength && prefix.Contains(entry.Prefix.Address);
 
     private static bool SameLocators(Locator[] locators, MappingRecordView record)
     {
