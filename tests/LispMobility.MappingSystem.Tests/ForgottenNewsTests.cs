@@ -17,8 +17,7 @@ public sealed class ForgottenNewsTests
     [Fact]
     public void News_acknowledged_and_then_forgotten_is_told_again_by_the_next_refresh_of_the_aggregate_without_counting_a_move()
     {
-        _server.Receive(Register(1, Dc1Secret, Record("10.200.0.0/16", 1440, "127.10.1.1")), Dc1Xtr, _sent);
-        _server.Receive(Register(1, Dc2Secret, Record("10.200.0.7/32", 1440, "127.10.2.1")), Dc2Xtr, _sent);
+        Dc2TakesAnEidUnderDc1sAggregate();
         Acknowledge(News(), Dc1Xtr, Dc1Secret);
         Assert.Equal(0, _server.PendingNotifyCount);
         _sent.Clear();
@@ -34,8 +33,7 @@ public sealed class ForgottenNewsTests
     [Fact]
     public void A_refresh_of_the_aggregate_while_the_news_awaits_its_ack_does_not_queue_it_twice()
     {
-        _server.Receive(Register(1, Dc1Secret, Record("10.200.0.0/16", 1440, "127.10.1.1")), Dc1Xtr, _sent);
-        _server.Receive(Register(1, Dc2Secret, Record("10.200.0.7/32", 1440, "127.10.2.1")), Dc2Xtr, _sent);
+        Dc2TakesAnEidUnderDc1sAggregate();
         _sent.Clear();
 
         _server.Receive(Register(2, Dc1Secret, Record("10.200.0.0/16", 1440, "127.10.1.1")), Dc1Xtr, _sent);
@@ -47,8 +45,7 @@ public sealed class ForgottenNewsTests
     [Fact]
     public void A_second_xtr_joining_the_sites_aggregate_is_told_of_the_eids_other_sites_hold_under_it()
     {
-        _server.Receive(Register(1, Dc1Secret, Record("10.200.0.0/16", 1440, "127.10.1.1")), Dc1Xtr, _sent);
-        _server.Receive(Register(1, Dc2Secret, Record("10.200.0.7/32", 1440, "127.10.2.1")), Dc2Xtr, _sent);
+        Dc2TakesAnEidUnderDc1sAggregate();
         _sent.Clear();
 
         var join = (RegisterMessage(1, Record("10.200.0.0/16", 1440, "127.10.1.2")) with { MergeRequest = true }).ToSignedArray(Key(Dc1Secret));
@@ -69,6 +66,13 @@ public sealed class ForgottenNewsTests
 
         Assert.Equal(2ul, ReadNotify(Assert.Single(_sent.Items)).Nonce);
         Assert.Equal(0, _server.PendingNotifyCount);
+    }
+
+    // DC1 registers its aggregate 10.200.0.0/16, DC2 a /32 under it: DC1 is sent the news.
+    private void Dc2TakesAnEidUnderDc1sAggregate()
+    {
+        _server.Receive(Register(1, Dc1Secret, Record("10.200.0.0/16", 1440, "127.10.1.1")), Dc1Xtr, _sent);
+        _server.Receive(Register(1, Dc2Secret, Record("10.200.0.7/32", 1440, "127.10.2.1")), Dc2Xtr, _sent);
     }
 
     // The one unsolicited Map-Notify sent to dc1 since the last Clear.
