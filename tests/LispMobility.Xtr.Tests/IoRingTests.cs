@@ -1,17 +1,18 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using LispMobility.Platform.DataPlane;
 
 namespace LispMobility.Xtr.Tests;
 
 /// <summary>The io_uring batches under the TUN reader and writer, on connected loopback UDP sockets (one datagram per read, as a TUN).</summary>
+[SupportedOSPlatform("linux")]
 public sealed partial class IoRingTests
 {
     [Fact]
     public unsafe void A_batch_of_writes_and_one_of_reads_move_one_datagram_each_in_order()
     {
-        if (!OperatingSystem.IsLinux()) return;
         using var pair = new LoopbackPair();
         var (a, b) = (pair.A, pair.B);
         using var ring = IoRing.TryCreate(8, out var errno);
@@ -49,7 +50,6 @@ public sealed partial class IoRingTests
     [Fact]
     public unsafe void A_full_batch_refuses_more_until_submitted()
     {
-        if (!OperatingSystem.IsLinux()) return;
         using var ring = IoRing.TryCreate(2, out _);
         Assert.NotNull(ring);
         var buffer = stackalloc byte[1];
@@ -64,7 +64,6 @@ public sealed partial class IoRingTests
     [Fact]
     public unsafe void A_read_of_an_empty_nonblocking_socket_is_parked_not_answered_eagain_and_a_submit_without_waiting_says_so()
     {
-        if (!OperatingSystem.IsLinux()) return;
         using var b = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         b.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         using var ring = IoRing.TryCreate(4, out _);
@@ -80,7 +79,6 @@ public sealed partial class IoRingTests
     [Fact]
     public unsafe void Reads_kept_in_flight_complete_in_the_datagrams_order_as_they_arrive_and_cancel_all_answers_the_rest()
     {
-        if (!OperatingSystem.IsLinux()) return;
         using var pair = new LoopbackPair();
         var (a, b) = (pair.A, pair.B);
         var fd = (int)b.SafeHandle.DangerousGetHandle();

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.Versioning;
 using LispMobility.Platform.DataPlane;
 
 namespace LispMobility.Xtr.Tests;
@@ -9,12 +10,12 @@ namespace LispMobility.Xtr.Tests;
 /// The ITR's UDP GSO sender on loopback: outer packets built as the encapsulator builds them leave from their own source port,
 /// a run as one send, in the order queued; what it cannot send (another protocol, a port in use) is left to the caller.
 /// </summary>
+[SupportedOSPlatform("linux")]
 public sealed class UdpSegmentSenderTests
 {
     [Fact]
     public void A_run_of_one_flows_segments_leaves_as_one_gso_send_and_arrives_as_the_same_datagrams_from_the_flows_port()
     {
-        if (!OperatingSystem.IsLinux()) return;
         using var receiver = Receiver();
         var port = FreePort();
         using var sender = new UdpSegmentSender();
@@ -36,7 +37,6 @@ public sealed class UdpSegmentSenderTests
     [Fact]
     public void Packets_of_two_flows_interleaved_arrive_in_the_order_queued()
     {
-        if (!OperatingSystem.IsLinux()) return;
         using var receiver = Receiver();
         var (one, two) = (FreePort(), FreePort());
         using var sender = new UdpSegmentSender();
@@ -52,7 +52,6 @@ public sealed class UdpSegmentSenderTests
     [Fact]
     public void A_source_port_another_socket_holds_and_a_packet_that_is_not_udp_are_left_to_the_caller()
     {
-        if (!OperatingSystem.IsLinux()) return;
         using var receiver = Receiver();
         using var holder = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         holder.Bind(new IPEndPoint(IPAddress.Loopback, 0));
