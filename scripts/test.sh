@@ -92,6 +92,14 @@ fuzz_targets=$(ls "$root/tests/LispMobility.Fuzz/seeds" | wc -l)
 passed=$(( passed + fuzz_clean )); failed=$(( failed + fuzz_targets - fuzz_clean ))
 if [ "$fuzz_ran" -ne "$fuzz_targets" ]; then log "fuzzing reported $fuzz_ran of $fuzz_targets targets"; fuzz_status=1; fi
 if [ "$fuzz_status" -ne 0 ] && [ "$status" -eq 0 ]; then status=$fuzz_status; fi
+# The names of failed tests, repeated here because a CI log often shows only its tail.
+if [ "${failed:-0}" -gt 0 ]; then
+  echo; echo "[test.sh] failed:"
+  grep -ohE '<UnitTestResult [^>]*testName="[^"]*"[^>]*outcome="Failed"' "$results"/*.trx 2>/dev/null \
+    | sed -E 's/.*testName="([^"]*)".*/  \1/' | sed 's/&quot;/"/g; s/&amp;/\&/g'
+  grep -hE '^fuzz [a-z-]+: ' "$results/fuzz.log" 2>/dev/null | grep -vE ' 0 crashes, 0 hangs$' | sed 's/^/  /'
+  [ "$pester_failed" -eq 0 ] || echo "  Pester: $pester_failed (see $results/pester.log)"
+fi
 echo
 echo "tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
 if [ "${passed:-0}" -eq 0 ] && [ "$status" -eq 0 ]; then echo "[test.sh] no test ran" >&2; exit 1; fi
