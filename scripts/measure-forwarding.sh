@@ -6,7 +6,7 @@
 # Run under the CPU lock: flock /tmp/lispmobility-cpu.lock scripts/measure-forwarding.sh
 # Environment: SECONDS_PER_RUN (10), FLOOD_RATE (0 = unlimited), LISPMOBILITY_DLL (the agent build; default the newest),
 # BUILDS="label=path/lispmobility.dll ..." to measure several agent builds one after the other in the same lab (br and
-# DC1 restarted with each; e.g. before/after a change), then the plain path once.
+# DC1 restarted with each; e.g. before/after a change), then the plain path; ROUNDS=N does all that N times, alternating.
 set -euo pipefail
 export LAB_PREFIX=${LAB_PREFIX:-lmfwd} LAB_DIR=${LAB_DIR:-/tmp/lispmobility-fwd-lab}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,19 +43,27 @@ run() { # label
 
 echo "| path | 64-byte UDP packets/s (udpflood, 36-byte payloads) | bulk TCP (iperf3, 1 stream) |"
 echo "|---|---|---|"
-i=0
-for b in $builds; do
-  # Every build after the first restarts br and DC1, a repeat of the first's too (the lab came up with the first).
-  if [ $((i++)) -gt 0 ]; then
-    for n in br dc1; do LISPMOBILITY_DLL=${b#*=} "$lab" restart "$n" >/dev/null; done
-    reach
-  fi
-  # What the running build opened: "vnet_hdr on" where the TUN carries offloads (Xtr:DataPlane:Offloads).
-  vnet=$(ip -n "$(ns br)" -d link show lisp0 | grep -o 'vnet_hdr [a-z]*' || echo 'vnet_hdr ?')
-  run "LISP (${b%%=*}, $vnet): br ITR (TUN) -> DC1 ETR (UDP 4341)"
+# ROUNDS > 1 alternates: every build, then the plain path, again and again in the same lab, so that the machine's load
+# (shared cores) weighs on both sides alike and the run-to-run spread shows.
+last=$first
+for round in $(seq "${ROUNDS:-1}"); do
+  for b in $builds; do
+    # A build other than the one running restarts br and DC1 with it (a repeat of a label is restarted too: "-again").
+    if [ "$b" != "$last" ]; then
+      for n in br dc1; do LISPMOBILITY_DLL=${b#*=} "$lab" restart "$n" >/dev/null; done
+      reach
+      last=$b
+    fi
+    # What the running build opened: "vnet_hdr on" where the TUN carries offloads (Xtr:DataPlane:Offloads).
+    vnet=$(ip -n "$(ns br)" -d link show lisp0 | grep -o 'vnet_hdr [a-z]*' || echo 'vnet_hdr ?')
+    run "LISP (${b%%=*}, $vnet): br ITR (TUN) -> DC1 ETR (UDP 4341)"
+  done
+  # The same veths without LISP: host routes beat the TUN's prefixes, both ways; taken out again for the next round.
+  ip -n "$(ns br)" route add 172.16.4.10/32 via 198.18.0.11
+  ip -n "$(ns dc1)" route add 10.50.0.10/32 via 198.18.0.13
+  run "plain kernel routing, same veths"
+  ip -n "$(ns br)" route del 172.16.4.10/32 via 198.18.0.11
+  ip -n "$(ns dc1)" route del 10.50.0.10/32 via 198.18.0.13
+  reach
 done
-# The same veths without LISP: host routes beat the TUN's prefixes, both ways.
-ip -n "$(ns br)" route add 172.16.4.10/32 via 198.18.0.11
-ip -n "$(ns dc1)" route add 10.50.0.10/32 via 198.18.0.13
-run "plain kernel routing, same veths"
 echo "loadavg after: $(cat /proc/loadavg)"
