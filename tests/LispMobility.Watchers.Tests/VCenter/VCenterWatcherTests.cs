@@ -19,8 +19,10 @@ public sealed class VCenterWatcherTests(VcsimFixture vcsim) : IClassFixture<Vcsi
         Assert.Equal((WorkloadChange.Discovered, "DC0_C0_H1", "paris"), (discovered.Change, discovered.Host, discovered.Site));
         await run.WaitForLogAsync(4020, TimeSpan.FromSeconds(10)); // the change feed is open
 
-        var clock = Stopwatch.StartNew();
+        // Timed from the migration's end (the client returns once vCenter completed the task), not from the client's start:
+        // under load its own start and login took seconds on a CI machine, which says nothing of the watcher.
         await vcsim.RunAsync("migrate", "DC0_C0_RP0_VM0", VcsimFixture.StandaloneHost);
+        var clock = Stopwatch.StartNew();
         var moved = await run.NextAsync(f => f.Name == "DC0_C0_RP0_VM0", Deadline + TimeSpan.FromSeconds(1));
         var latency = clock.Elapsed;
 
@@ -29,7 +31,7 @@ public sealed class VCenterWatcherTests(VcsimFixture vcsim) : IClassFixture<Vcsi
             (moved.WorkloadId, moved.Host, moved.Site, moved.PreviousHost, moved.PreviousSite, moved.Source));
         Assert.Equal([IPAddress.Parse("10.0.0.42"), IPAddress.Parse("2001:db8:42::42")], moved.Addresses);
         Assert.Equal([PhysicalAddress.Parse("00-0C-29-33-34-38")], moved.Macs);
-        Assert.True(latency <= Deadline, $"reported {latency.TotalMilliseconds:0} ms after the migration command started");
+        Assert.True(latency <= Deadline, $"reported {latency.TotalMilliseconds:0} ms after vCenter completed the migration");
         Assert.DoesNotContain(vcsim.Password, run.Log.Text(), StringComparison.Ordinal);
     }
 
@@ -87,8 +89,8 @@ public sealed class VCenterWatcherTests(VcsimFixture vcsim) : IClassFixture<Vcsi
         while ((run.Watcher.FeedSessionKey is null || run.Watcher.FeedSessionKey == key) && DateTime.UtcNow < deadline) await Task.Delay(50);
         Assert.NotEqual(key, run.Watcher.FeedSessionKey);
 
-        var clock = Stopwatch.StartNew();
         await vcsim.RunAsync("migrate", "DC0_H0_VM1", "DC0_C0_H2");
+        var clock = Stopwatch.StartNew(); // from the migration's end, as above
         var moved = await run.NextAsync(f => f.Name == "DC0_H0_VM1", Deadline + TimeSpan.FromSeconds(1));
         Assert.Equal((WorkloadChange.Migrated, "DC0_C0_H2", "paris", "dr"), (moved.Change, moved.Host, moved.Site, moved.PreviousSite));
         Assert.True(clock.Elapsed <= Deadline, $"reported after {clock.Elapsed.TotalMilliseconds:0} ms");
