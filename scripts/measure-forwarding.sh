@@ -26,23 +26,55 @@ LISPMOBILITY_DLL=${first#*=} "$lab" up >/dev/null
 reach() { for _ in $(seq 60); do ip netns exec "$(ns bh)" ping -n -c 1 -W 1 172.16.4.10 >/dev/null 2>&1 && return 0; sleep 0.5; done; echo "172.16.4.10 unreachable" >&2; }
 reach
 
-run() { # label
-  local label=$1 pps tcp
+# CPU ticks (user + system, USER_HZ) of the threads of process $1 whose name starts with $2; "ksoftirqd" sums the kernel's
+# softirq threads instead. The kernel charges softirq work done on a thread's way out of a syscall (a veth's forwarding
+# on to the next namespace's socket) to that thread, and the rest to ksoftirqd or to idle.
+ticks() { # pid|ksoftirqd prefix
+  python3 - "$@" <<'PY'
+import glob, sys
+pid, prefix = sys.argv[1], sys.argv[2]
+paths = glob.glob(f"/proc/{pid}/task/*/stat") if pid != "ksoftirqd" else glob.glob("/proc/[0-9]*/stat")
+total = 0
+for path in paths:
+    try:
+        text = open(path).read()
+    except OSError:
+        continue
+    name, rest = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:].split()
+    if name.startswith(prefix): total += int(rest[11]) + int(rest[12])
+print(total)
+PY
+}
+
+run() { # label [lisp]
+  local label=$1 pps tcp cpu=""
   ip netns exec "$(ns vm)" iperf3 -s -D -I "$LAB_DIR/iperf3.pid"; sleep 0.5
   ip netns exec "$(ns vm)" "$flood" recv 9000 "$secs" >"$LAB_DIR/flood-recv.out" & local rx=$!
   sleep 0.3
-  local sent received
+  local sent received itr0 etr0 soft0 itr1 etr1 soft1
+  if [ -n "${2:-}" ]; then itr0=$(ticks "$(cat "$LAB_DIR/br.pid")" lisp-itr); etr0=$(ticks "$(cat "$LAB_DIR/dc1.pid")" lisp-etr); soft0=$(ticks ksoftirqd ksoftirqd); fi
   sent=$(ip netns exec "$(ns bh)" "$flood" send 172.16.4.10 9000 "$secs" 36 "${FLOOD_RATE:-0}")
+  if [ -n "${2:-}" ]; then itr1=$(ticks "$(cat "$LAB_DIR/br.pid")" lisp-itr); etr1=$(ticks "$(cat "$LAB_DIR/dc1.pid")" lisp-etr); soft1=$(ticks ksoftirqd ksoftirqd); fi
   wait "$rx" || true
   received=$(grep received "$LAB_DIR/flood-recv.out" || echo "received 0 pps")
   pps="$(echo "$sent" | cut -d' ' -f2) offered, $(echo "$received" | cut -d' ' -f2) received"
+  # Packets per CPU-second: what each role forwarded per second of its own threads' CPU (ksoftirqd given to both, the
+  # conservative side), so the per-core rate shows even where the generator takes the cores the xTRs would use.
+  if [ -n "${2:-}" ]; then
+    cpu=$(python3 -c 'import sys
+rx, secs, hz = float(sys.argv[1]), float(sys.argv[2]), 100.0
+itr, etr, soft = (int(sys.argv[4]) - int(sys.argv[3])) / hz, (int(sys.argv[6]) - int(sys.argv[5])) / hz, (int(sys.argv[8]) - int(sys.argv[7])) / hz
+per = lambda c: "%.2f M" % (rx * secs / c / 1e6) if c > 0 else "?"
+print(" ITR %.2f, ETR %.2f, ksoftirqd %.2f cores; per core: ITR %s (%s with ksoftirqd), ETR %s (%s)" % (itr / secs, etr / secs, soft / secs, per(itr), per(itr + soft), per(etr), per(etr + soft)))' \
+      "$(echo "$received" | cut -d' ' -f2)" "$secs" "$itr0" "$itr1" "$etr0" "$etr1" "$soft0" "$soft1")
+  fi
   tcp=$(ip netns exec "$(ns bh)" iperf3 -c 172.16.4.10 -t "$secs" -J | python3 -c 'import json,sys; print("%.2f Gbps" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))')
   kill "$(cat "$LAB_DIR/iperf3.pid")" 2>/dev/null || true
-  echo "| $label | $pps | $tcp |"
+  echo "| $label | $pps | $tcp |${cpu:+$cpu |}"
 }
 
-echo "| path | 64-byte UDP packets/s (udpflood, 36-byte payloads) | bulk TCP (iperf3, 1 stream) |"
-echo "|---|---|---|"
+echo "| path | 64-byte UDP packets/s (udpflood, 36-byte payloads) | bulk TCP (iperf3, 1 stream) | xTR threads' CPU during the flood, packets per CPU-second |"
+echo "|---|---|---|---|"
 # ROUNDS > 1 alternates: every build, then the plain path, again and again in the same lab, so that the machine's load
 # (shared cores) weighs on both sides alike and the run-to-run spread shows.
 last=$first
@@ -56,7 +88,7 @@ for round in $(seq "${ROUNDS:-1}"); do
     fi
     # What the running build opened: "vnet_hdr on" where the TUN carries offloads (Xtr:DataPlane:Offloads).
     vnet=$(ip -n "$(ns br)" -d link show lisp0 | grep -o 'vnet_hdr [a-z]*' || echo 'vnet_hdr ?')
-    run "LISP (${b%%=*}, $vnet): br ITR (TUN) -> DC1 ETR (UDP 4341)"
+    run "LISP (${b%%=*}, $vnet): br ITR (TUN) -> DC1 ETR (UDP 4341)" lisp
   done
   # The same veths without LISP: host routes beat the TUN's prefixes, both ways; taken out again for the next round.
   ip -n "$(ns br)" route add 172.16.4.10/32 via 198.18.0.11
