@@ -96,8 +96,8 @@ if [ "$fuzz_status" -ne 0 ] && [ "$status" -eq 0 ]; then status=$fuzz_status; fi
 if [ "${failed:-0}" -gt 0 ]; then
   echo; echo "[test.sh] failed:"
   grep -ohE '<UnitTestResult [^>]*testName="[^"]*"[^>]*outcome="Failed"' "$results"/*.trx 2>/dev/null \
-    | sed -E 's/.*testName="([^"]*)".*/  \1/' | sed 's/&quot;/"/g; s/&amp;/\&/g'
-  grep -hE '^fuzz [a-z-]+: ' "$results/fuzz.log" 2>/dev/null | grep -vE ' 0 crashes, 0 hangs$' | sed 's/^/  /'
+    | sed -E 's/.*testName="([^"]*)".*/  \1/' | sed 's/&quot;/"/g; s/&amp;/\&/g' || true
+  grep -hE '^fuzz [a-z-]+: ' "$results/fuzz.log" 2>/dev/null | grep -vE ' 0 crashes, 0 hangs$' | sed 's/^/  /' || true
   [ "$pester_failed" -eq 0 ] || echo "  Pester: $pester_failed (see $results/pester.log)"
 fi
 echo
