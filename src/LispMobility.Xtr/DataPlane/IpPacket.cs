@@ -33,6 +33,16 @@ public readonly record struct IpPacket(
         }
     }
 
+    /// <summary>IP protocol numbers of the transports the data plane cuts and joins.</summary>
+    internal const byte Tcp = 6, Udp = 17;
+
+    /// <summary>
+    /// The sum of the pseudo-header of a <paramref name="protocol"/> header and payload of <paramref name="upperLength"/>
+    /// bytes in the IPv4 or IPv6 <paramref name="packet"/> (no options, no extension headers).
+    /// </summary>
+    internal static uint PseudoHeaderSum(ReadOnlySpan<byte> packet, bool v4, int upperLength, byte protocol) =>
+        v4 ? InternetChecksum.Add(0, packet[12..20]) + protocol + (uint)upperLength : PacketWriter.PseudoHeaderSum(packet[8..40], upperLength, protocol);
+
     /// <summary>
     /// Sets the length of the IPv4 (total length, and the header checksum anew) or IPv6 (payload length) header of
     /// <paramref name="packet"/> to the packet's whole length: the coalescers' super-packets, grown by what they joined.

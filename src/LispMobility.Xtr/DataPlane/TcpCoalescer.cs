@@ -87,7 +87,7 @@ public sealed class TcpCoalescer
         var v4 = packet[0] >> 4 == 4;
         IpPacket.SetLength(packet);
         // Partial: the field holds the pseudo-header's folded sum, as a sender's stack leaves it for its NIC.
-        var pseudo = TcpSegments.PseudoHeaderSum(packet, v4, packet.Length - _transport);
+        var pseudo = IpPacket.PseudoHeaderSum(packet, v4, packet.Length - _transport, IpPacket.Tcp);
         BinaryPrimitives.WriteUInt16BigEndian(packet[(_transport + 16)..], (ushort)~InternetChecksum.Finish(pseudo));
         Joined++;
         return _run.Take(new VirtioNetHeader(VirtioNetHeader.NeedsChecksum, v4 ? VirtioNetHeader.GsoTcpV4 : VirtioNetHeader.GsoTcpV6,
@@ -121,7 +121,7 @@ public sealed class TcpCoalescer
     // The stack trusts a super-packet's partial checksum, so every segment joined must have verified first.
     private static bool Verified(ReadOnlySpan<byte> packet, int transport)
     {
-        var pseudo = TcpSegments.PseudoHeaderSum(packet, transport == IpPacket.IPv4HeaderLength, packet.Length - transport);
+        var pseudo = IpPacket.PseudoHeaderSum(packet, transport == IpPacket.IPv4HeaderLength, packet.Length - transport, IpPacket.Tcp);
         return InternetChecksum.Finish(InternetChecksum.Add(pseudo, packet[transport..])) == 0;
     }
 }

@@ -101,14 +101,10 @@ public ref struct TcpSegments
         if (!last) tcp[13] &= unchecked((byte)~(Fin | Psh));
         if (_index > 0) tcp[13] &= unchecked((byte)~Cwr);
         BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], 0);
-        BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], InternetChecksum.Finish(InternetChecksum.Add(PseudoHeaderSum(segment, _v4, length - _transport), tcp)));
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], InternetChecksum.Finish(InternetChecksum.Add(IpPacket.PseudoHeaderSum(segment, _v4, length - _transport, IpPacket.Tcp), tcp)));
         _offset += payload;
         _index++;
         if (payload == 0) _offset = _end + 1;
         return true;
     }
-
-    /// <summary>The sum of the pseudo-header of a TCP segment of <paramref name="tcpLength"/> bytes in the IPv4 or IPv6 <paramref name="packet"/>.</summary>
-    internal static uint PseudoHeaderSum(ReadOnlySpan<byte> packet, bool v4, int tcpLength) =>
-        v4 ? InternetChecksum.Add(0, packet[12..20]) + 6u + (uint)tcpLength : PacketWriter.PseudoHeaderSum(packet[8..40], tcpLength, 6);
 }

@@ -75,7 +75,7 @@ public sealed class UdpCoalescer
         IpPacket.SetLength(packet);
         // The UDP length and partial checksum of the whole: the stack's segmentation swaps the length for each segment's.
         BinaryPrimitives.WriteUInt16BigEndian(packet[(_transport + 4)..], (ushort)udpLength);
-        var pseudo = v4 ? InternetChecksum.Add(0, packet[12..20]) + 17u + (uint)udpLength : PacketWriter.PseudoHeaderSum(packet[8..40], udpLength, 17);
+        var pseudo = IpPacket.PseudoHeaderSum(packet, v4, udpLength, IpPacket.Udp);
         BinaryPrimitives.WriteUInt16BigEndian(packet[(_transport + 6)..], (ushort)~InternetChecksum.Finish(pseudo));
         Joined++;
         return _run.Take(new VirtioNetHeader(VirtioNetHeader.NeedsChecksum, VirtioNetHeader.GsoUdpL4, (ushort)(_transport + UdpHeader), (ushort)_size, (ushort)_transport, 6));
@@ -88,11 +88,11 @@ public sealed class UdpCoalescer
         if (packet.Length < IpPacket.IPv4HeaderLength + UdpHeader) return false;
         switch (packet[0])
         {
-            case 0x45 when packet[9] == 17 && BinaryPrimitives.ReadUInt16BigEndian(packet[6..]) == 0x4000
+            case 0x45 when packet[9] == IpPacket.Udp && BinaryPrimitives.ReadUInt16BigEndian(packet[6..]) == 0x4000
                            && BinaryPrimitives.ReadUInt16BigEndian(packet[2..]) == packet.Length:
                 transport = IpPacket.IPv4HeaderLength;
                 break;
-            case >= 0x60 and < 0x70 when packet.Length >= IpPacket.IPv6HeaderLength + UdpHeader && packet[6] == 17
+            case >= 0x60 and < 0x70 when packet.Length >= IpPacket.IPv6HeaderLength + UdpHeader && packet[6] == IpPacket.Udp
                                          && IpPacket.IPv6HeaderLength + BinaryPrimitives.ReadUInt16BigEndian(packet[4..]) == packet.Length:
                 transport = IpPacket.IPv6HeaderLength;
                 break;
@@ -111,7 +111,7 @@ public sealed class UdpCoalescer
         var udp = packet[transport..];
         var checksum = BinaryPrimitives.ReadUInt16BigEndian(udp[6..]);
         if (checksum == 0) return v4;
-        var pseudo = v4 ? InternetChecksum.Add(0, packet[12..20]) + 17u + (uint)udp.Length : PacketWriter.PseudoHeaderSum(packet[8..40], udp.Length, 17);
+        var pseudo = IpPacket.PseudoHeaderSum(packet, v4, udp.Length, IpPacket.Udp);
         return InternetChecksum.Finish(InternetChecksum.Add(pseudo, udp)) == 0;
     }
 }
