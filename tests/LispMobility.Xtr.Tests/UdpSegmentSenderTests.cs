@@ -50,6 +50,23 @@ public sealed class UdpSegmentSenderTests
     }
 
     [Fact]
+    public void Past_its_socket_limit_the_oldest_flow_is_closed_its_queued_packets_sent_first_and_opened_again_when_it_returns()
+    {
+        using var receiver = Receiver();
+        var (one, two, three) = (FreePort(), FreePort(), FreePort());
+        using var sender = new UdpSegmentSender(maxFlows: 2);
+
+        // 3 is queued on the oldest flow's socket when the third flow needs one: it must leave before that socket closes.
+        foreach (var (port, mark) in new[] { (one, 1), (two, 2), (one, 3), (three, 4), (one, 5), (two, 6) })
+            Assert.True(sender.TryQueue(Outer(port, Port(receiver), 64, [(byte)mark])));
+        sender.Flush();
+
+        Assert.Equal(0, sender.Errors + sender.Unbound);
+        Assert.Equal([(1, one), (2, two), (3, one), (4, three), (5, one), (6, two)],
+            Enumerable.Range(0, 6).Select(_ => Receive(receiver)).Select(r => ((int)r.Data[0], r.From.Port)).ToArray());
+    }
+
+    [Fact]
     public void A_source_port_another_socket_holds_and_a_packet_that_is_not_udp_are_left_to_the_caller()
     {
         using var receiver = Receiver();

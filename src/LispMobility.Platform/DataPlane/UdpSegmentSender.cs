@@ -19,23 +19,29 @@ public sealed class UdpSegmentSender : IDisposable
     private const int SolIp = 0, IpMtuDiscover = 10, SolIpv6 = 41, Ipv6MtuDiscover = 23, Ipv6Tclass = 67;
     private const int PmtuDiscProbe = 3;
 
-    // Sockets are kept per flow (source address and port) until this many, then all closed and opened again as needed.
-    private const int MaxFlows = 256;
-
+    // Sockets are kept per flow (source address and port), at most this many: past it the oldest flow's socket is closed, so
+    // a busy ITR with more flows opens one socket per new flow rather than all of them again.
+    private readonly int _maxFlows;
     private readonly Dictionary<(UInt128 Source, ushort Port, bool V6), Flow?> _flows = [];
+    private readonly Queue<(UInt128 Source, ushort Port, bool V6)> _opened = new();
     private readonly MessageBatch _batch;
     private Flow? _current;
     private long _errors;
     private long _unbound;
 
-    /// <summary>Up to <paramref name="batchSize"/> segments of up to <paramref name="slotSize"/> bytes queued at once.</summary>
-    public UdpSegmentSender(int batchSize = 64, int slotSize = 9216) => _batch = new MessageBatch(batchSize, slotSize, segment: true);
+    /// <summary>Up to <paramref name="batchSize"/> segments of up to <paramref name="slotSize"/> bytes queued at once, sockets for up to <paramref name="maxFlows"/> flows.</summary>
+    public UdpSegmentSender(int batchSize = 64, int slotSize = 9216, int maxFlows = 256)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxFlows, 1);
+        _maxFlows = maxFlows;
+        _batch = new MessageBatch(batchSize, slotSize, segment: true);
+    }
 
     /// <summary>Segments the kernel refused (no route, buffer full).</summary>
-    public long Errors => Interlocked.Read(ref _errors);
+    public long Errors => _errors;
 
     /// <summary>Packets left to the caller because their flow has no usable socket (its source port held by another, no descriptor left, or its TTL or TOS refused).</summary>
-    public long Unbound => Interlocked.Read(ref _unbound);
+    public long Unbound => _unbound;
 
     /// <summary>Sends that carried a run of segments as one (UDP GSO).</summary>
     public long SegmentedSends => _batch.SegmentedSends;
@@ -108,16 +114,20 @@ public sealed class UdpSegmentSender : IDisposable
     private Flow? FlowOf(UInt128 source, ushort port, bool v6)
     {
         if (_flows.TryGetValue((source, port, v6), out var flow)) return flow;
-        if (_flows.Count >= MaxFlows)
+        if (_flows.Count >= _maxFlows && _flows.Remove(_opened.Dequeue(), out var oldest) && oldest is not null)
         {
-            Flush();
-            _current = null;
-            foreach (var f in _flows.Values) f?.Dispose();
-            _flows.Clear();
+            if (ReferenceEquals(oldest, _current))
+            {
+                Flush();
+                _current = null;
+            }
+
+            oldest.Dispose();
         }
 
         flow = Flow.TryOpen(source, port, v6);
         _flows[(source, port, v6)] = flow;
+        _opened.Enqueue((source, port, v6));
         return flow;
     }
 
@@ -168,6 +178,7 @@ public sealed class UdpSegmentSender : IDisposable
     {
         foreach (var f in _flows.Values) f?.Dispose();
         _flows.Clear();
+        _opened.Clear();
         _batch.Dispose();
     }
 
