@@ -189,14 +189,9 @@ public sealed class ReconcilerTests : IAsyncLifetime
     [Fact]
     public async Task Fault_2_a_restarted_DC1_that_missed_the_news_and_sees_the_VM_back_is_healed_by_its_reconciler()
     {
-        var dc1 = new SiteAgent(this, MobilityLab.Dc1);
-        var dc2 = new SiteAgent(this, MobilityLab.Dc2);
-        Assert.Null(dc1.Sees(WorkloadChange.Discovered));
-        Assert.True((await dc2.Sees()!).Converged);
-        await _lab.Xtrs[MobilityLab.Dc1].DisposeAsync();
-        _lab.StartXtr(MobilityLab.Dc1);
+        var (dc1, dc2) = await VmMovedToDc2Async();
         // Whether or not the news reached it yet, the watcher sees the VM back at DC1 and the reconciler compares.
-        dc1 = new SiteAgent(this, MobilityLab.Dc1);
+        dc1 = await RestartAsync(MobilityLab.Dc1);
         var detected = dc1.Sees();
         if (detected is not null) await detected;
 
@@ -211,10 +206,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
     {
         // Kill -9 chaos, seed 667761375: DC2 down while the VM went to DC1 and back; its announcements came before DC2 started,
         // so no watcher reported it, and nothing registered it at DC2.
-        var dc1 = new SiteAgent(this, MobilityLab.Dc1);
-        var dc2 = new SiteAgent(this, MobilityLab.Dc2);
-        Assert.Null(dc1.Sees(WorkloadChange.Discovered));
-        Assert.True((await dc2.Sees()!).Converged);
+        var (dc1, dc2) = await VmMovedToDc2Async();
         await _lab.Xtrs[MobilityLab.Dc2].DisposeAsync();
         Assert.True((await dc1.Sees()!).Converged);
         _vmAt = MobilityLab.Dc2;
@@ -236,18 +228,13 @@ public sealed class ReconcilerTests : IAsyncLifetime
         // Kill -9 chaos, seeds 275803250 and 402997238: DC1 acknowledged the Map-Server's news that the VM left for DC2, then
         // died before it journaled anything of it. The restarted xTR's aggregate registration is a mere refresh at the
         // Map-Server, which tells it again of the /32 DC2 holds under it; nothing is left for the reconciler to repair.
-        var dc1 = new SiteAgent(this, MobilityLab.Dc1);
-        var dc2 = new SiteAgent(this, MobilityLab.Dc2);
-        Assert.Null(dc1.Sees(WorkloadChange.Discovered));
-        Assert.True((await dc2.Sees()!).Converged);
+        var (dc1, dc2) = await VmMovedToDc2Async();
         await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].HostOf(Vm)?.State is HostState.Away, "DC1 told the VM left");
         var moves = _lab.MapServer.Server.Counters.Moves;
 
         for (var restart = 1; restart <= 2; restart++)
         {
-            await _lab.Xtrs[MobilityLab.Dc1].DisposeAsync();
-            _lab.StartXtr(MobilityLab.Dc1);
-            dc1 = new SiteAgent(this, MobilityLab.Dc1);
+            dc1 = await RestartAsync(MobilityLab.Dc1);
 
             // The route reaches the table after the state changes: the route programmer runs beside the engine.
             await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].HostOf(Vm)?.State is HostState.Away && _lab.Routes[MobilityLab.Dc1].Get(Vm)?.Kind == HostRouteKind.Blackhole,
@@ -265,18 +252,16 @@ public sealed class ReconcilerTests : IAsyncLifetime
         // This project's Map-Server tells a restarted xTR again what it lost (the test above); another vendor's may not. The
         // restarted xTR is made to report no state for the VM, and the journal, which places the VM at DC1 last, leads the
         // reconciler to hold it away itself, journaled so that the next restart does so again.
-        var dc1 = new SiteAgent(this, MobilityLab.Dc1);
-        var dc2 = new SiteAgent(this, MobilityLab.Dc2);
-        Assert.Null(dc1.Sees(WorkloadChange.Discovered));
-        Assert.True((await dc2.Sees()!).Converged);
+        var (dc1, dc2) = await VmMovedToDc2Async();
         Assert.True((await dc1.Sees()!).Converged);
         Assert.True((await dc2.Sees()!).Converged);
         await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].HostOf(Vm)?.State is HostState.Away, "DC1 told the VM left");
-        await _lab.Xtrs[MobilityLab.Dc1].DisposeAsync();
-        _lab.StartXtr(MobilityLab.Dc1);
-        var forgetful = new FaultyTunnelRouter(_lab.Xtrs[MobilityLab.Dc1]);
-        forgetful.Forget(Vm);
-        dc1 = new SiteAgent(this, MobilityLab.Dc1, forgetful);
+        dc1 = await RestartAsync(MobilityLab.Dc1, xtr =>
+        {
+            var forgetful = new FaultyTunnelRouter(xtr);
+            forgetful.Forget(Vm);
+            return forgetful;
+        });
         Assert.DoesNotContain(Vm, dc1.Coordinator.EidsHeldAway());
 
         var report = await dc1.ReconcileAsync();
@@ -305,6 +290,25 @@ public sealed class ReconcilerTests : IAsyncLifetime
         Assert.Null(_lab.Xtrs[MobilityLab.Dc2].HostOf(Vm)?.State);
         var journal = dc2.Coordinator.Store.Move(released.Id)!;
         Assert.Equal(("gone", Reconciler.Trigger), (journal.ToSite, journal.Trigger));
+    }
+
+    // Both sites' agents, the VM discovered at DC1 (its home) and moved to DC2.
+    private async Task<(SiteAgent Dc1, SiteAgent Dc2)> VmMovedToDc2Async()
+    {
+        var dc1 = new SiteAgent(this, MobilityLab.Dc1);
+        var dc2 = new SiteAgent(this, MobilityLab.Dc2);
+        Assert.Null(dc1.Sees(WorkloadChange.Discovered));
+        Assert.True((await dc2.Sees()!).Converged);
+        return (dc1, dc2);
+    }
+
+    // Kill -9 of a site's xTR and a new one at once, with a new agent over it (the restarted agent process), the xTR seen
+    // through wrap when given.
+    private async Task<SiteAgent> RestartAsync(string site, Func<ITunnelRouter, ITunnelRouter>? wrap = null)
+    {
+        await _lab.Xtrs[site].DisposeAsync();
+        _lab.StartXtr(site);
+        return new SiteAgent(this, site, wrap?.Invoke(_lab.Xtrs[site]));
     }
 
     // The invariant: the mapping system, the routes at both sites and the watchers agree that the VM is at `site`.
