@@ -46,15 +46,18 @@ print(total)
 PY
 }
 
+# ticks of br's ITR threads, DC1's ETR thread and ksoftirqd, on one line.
+xtr_ticks() { echo "$(ticks "$(cat "$LAB_DIR/br.pid")" lisp-itr) $(ticks "$(cat "$LAB_DIR/dc1.pid")" lisp-etr) $(ticks ksoftirqd ksoftirqd)"; }
+
 run() { # label [lisp]
   local label=$1 pps tcp cpu=""
   ip netns exec "$(ns vm)" iperf3 -s -D -I "$LAB_DIR/iperf3.pid"; sleep 0.5
   ip netns exec "$(ns vm)" "$flood" recv 9000 "$secs" >"$LAB_DIR/flood-recv.out" & local rx=$!
   sleep 0.3
-  local sent received itr0 etr0 soft0 itr1 etr1 soft1
-  if [ -n "${2:-}" ]; then itr0=$(ticks "$(cat "$LAB_DIR/br.pid")" lisp-itr); etr0=$(ticks "$(cat "$LAB_DIR/dc1.pid")" lisp-etr); soft0=$(ticks ksoftirqd ksoftirqd); fi
+  local sent received before after
+  [ -z "${2:-}" ] || before=$(xtr_ticks)
   sent=$(ip netns exec "$(ns bh)" "$flood" send 172.16.4.10 9000 "$secs" 36 "${FLOOD_RATE:-0}")
-  if [ -n "${2:-}" ]; then itr1=$(ticks "$(cat "$LAB_DIR/br.pid")" lisp-itr); etr1=$(ticks "$(cat "$LAB_DIR/dc1.pid")" lisp-etr); soft1=$(ticks ksoftirqd ksoftirqd); fi
+  [ -z "${2:-}" ] || after=$(xtr_ticks)
   wait "$rx" || true
   received=$(grep received "$LAB_DIR/flood-recv.out" || echo "received 0 pps")
   pps="$(echo "$sent" | cut -d' ' -f2) offered, $(echo "$received" | cut -d' ' -f2) received"
@@ -63,10 +66,10 @@ run() { # label [lisp]
   if [ -n "${2:-}" ]; then
     cpu=$(python3 -c 'import sys
 rx, secs, hz = float(sys.argv[1]), float(sys.argv[2]), 100.0
-itr, etr, soft = (int(sys.argv[4]) - int(sys.argv[3])) / hz, (int(sys.argv[6]) - int(sys.argv[5])) / hz, (int(sys.argv[8]) - int(sys.argv[7])) / hz
+itr, etr, soft = ((a - b) / hz for a, b in zip(map(int, sys.argv[4].split()), map(int, sys.argv[3].split())))
 per = lambda c: "%.2f M" % (rx * secs / c / 1e6) if c > 0 else "?"
 print(" ITR %.2f, ETR %.2f, ksoftirqd %.2f cores; per core: ITR %s (%s with ksoftirqd), ETR %s (%s)" % (itr / secs, etr / secs, soft / secs, per(itr), per(itr + soft), per(etr), per(etr + soft)))' \
-      "$(echo "$received" | cut -d' ' -f2)" "$secs" "$itr0" "$itr1" "$etr0" "$etr1" "$soft0" "$soft1")
+      "$(echo "$received" | cut -d' ' -f2)" "$secs" "$before" "$after")
   fi
   tcp=$(ip netns exec "$(ns bh)" iperf3 -c 172.16.4.10 -t "$secs" -J | python3 -c 'import json,sys; print("%.2f Gbps" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))')
   kill "$(cat "$LAB_DIR/iperf3.pid")" 2>/dev/null || true
