@@ -333,8 +333,7 @@ public sealed partial class DataPlaneHost : IDisposable
                 for (var at = 0; at < payload.Length; at += size) Take(payload.Slice(at, Math.Min(size, payload.Length - at)), source);
             }
 
-            if (joiner is { HasRun: true }) writer.QueueFramed(joiner.Take());
-            if (udpJoiner is { HasRun: true }) writer.QueueFramed(udpJoiner.Take());
+            WritePendingRun();
             writer.Flush();
             if (joiner is not null)
             {
@@ -357,9 +356,15 @@ public sealed partial class DataPlaneHost : IDisposable
             }
 
             if (joiner.TryAppend(packet) || udpJoiner?.TryAppend(packet) == true) return;
-            if (joiner.HasRun) writer.QueueFramed(joiner.Take());
-            if (udpJoiner is { HasRun: true }) writer.QueueFramed(udpJoiner.Take());
+            WritePendingRun();
             if (!joiner.TryStart(packet) && udpJoiner?.TryStart(packet) != true) writer.Queue(packet);
+        }
+
+        // The one run pending (TCP or UDP), if any, goes to the TUN before anything after it.
+        void WritePendingRun()
+        {
+            if (joiner is { HasRun: true }) writer.QueueFramed(joiner.Take());
+            else if (udpJoiner is { HasRun: true }) writer.QueueFramed(udpJoiner.Take());
         }
     }
 
