@@ -21,9 +21,11 @@ public sealed class TsharkCapture : IDisposable
 
     /// <summary>
     /// Captures up to <paramref name="count"/> packets matching <paramref name="filter"/> on <paramref name="device"/> (inside
-    /// network namespace <paramref name="netns"/> when given) into <paramref name="path"/>, for at most <paramref name="duration"/>.
+    /// network namespace <paramref name="netns"/> when given) into <paramref name="path"/>, for at most <paramref name="duration"/>;
+    /// with <paramref name="snapLength"/>, only each packet's first bytes (headers), so that a flood of 64 KB GSO packets does
+    /// not overrun the capture's buffer while tshark waits for a core.
     /// </summary>
-    public static TsharkCapture Start(string? netns, string device, string filter, int count, TimeSpan duration, string path)
+    public static TsharkCapture Start(string? netns, string device, string filter, int count, TimeSpan duration, string path, int snapLength = 0)
     {
         var exe = Tshark.ExecutablePath ?? throw new InvalidOperationException("tshark is not installed (apt-get install tshark; scripts/test.sh does this)");
         var info = new ProcessStartInfo(netns is null ? exe : "ip") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
@@ -32,6 +34,12 @@ public sealed class TsharkCapture : IDisposable
                      "-a", "duration:" + (int)Math.Ceiling(duration.TotalSeconds), "-w", path })
         {
             info.ArgumentList.Add(a);
+        }
+
+        if (snapLength > 0)
+        {
+            info.ArgumentList.Add("-s");
+            info.ArgumentList.Add(snapLength.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
 
         var process = Process.Start(info) ?? throw new InvalidOperationException("tshark did not start");
