@@ -13,11 +13,13 @@ internal static class DataPlaneMeasurements
     public static async Task<int> RunAsync(string[] args, TextWriter output)
     {
         var moves = 20;
+        var settle = TimeSpan.Zero;
         string? logs = null;
         for (var i = 0; i + 1 < args.Length; i++)
         {
             if (args[i] == "--moves") moves = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
             if (args[i] == "--logs") logs = args[i + 1];
+            if (args[i] == "--settle") settle = TimeSpan.FromSeconds(double.Parse(args[i + 1], CultureInfo.InvariantCulture));
         }
 
         await using var lab = await NetnsLab.StartAsync(new WriterOutput(output)).ConfigureAwait(false);
@@ -26,6 +28,8 @@ internal static class DataPlaneMeasurements
             TimeSpan.FromSeconds(30), "the branch host reaches the VM").ConfigureAwait(false);
         using var pinger = Pinger.Start(lab.Ns("bh"), "172.16.4.10", TimeSpan.FromMilliseconds(5));
         await pinger.ReplyAfterAsync(pinger.Now - TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        // A first move long after the agents' start, not the one right after it (what the start still compiles).
+        await Task.Delay(settle).ConfigureAwait(false);
         var lost = new List<int>();
         var outage = new List<double>();
         var failed = 0;
