@@ -33,7 +33,7 @@ public readonly record struct IpPacket(
         }
     }
 
-    /// <summary>IP protocol numbers of the transports the data plane cuts and joins.</summary>
+    /// <summary>IP protocol numbers of TCP and UDP (the transports the data plane cuts, joins and encapsulates in).</summary>
     internal const byte Tcp = 6, Udp = 17;
 
     /// <summary>
@@ -125,5 +125,6 @@ public readonly record struct IpPacket(
     public static UInt128 Bits(LispAddress address) =>
         address.Kind == AddressKind.IPv4 ? address.IPv4Value : new UInt128(address.IPv6High, address.IPv6Low);
 
-    private static bool HasPorts(byte protocol) => protocol is 6 or 17 or 132 or 136;
+    // SCTP (132) and UDP-Lite (136) carry their ports where TCP and UDP do.
+    private static bool HasPorts(byte protocol) => protocol is Tcp or Udp or 132 or 136;
 }

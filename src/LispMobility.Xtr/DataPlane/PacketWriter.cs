@@ -29,7 +29,7 @@ internal static class PacketWriter
         // DF on the outer header: the ITR checked the size against the path, and with DF the ID field may be 0 (RFC 6864).
         BinaryPrimitives.WriteUInt32BigEndian(packet[4..], 0x00004000);
         packet[8] = ttl;
-        packet[9] = 17;
+        packet[9] = IpPacket.Udp;
         BinaryPrimitives.WriteUInt16BigEndian(packet[10..], 0);
         BinaryPrimitives.WriteUInt32BigEndian(packet[12..], source);
         BinaryPrimitives.WriteUInt32BigEndian(packet[16..], destination);
@@ -46,13 +46,13 @@ internal static class PacketWriter
         var udpLength = 8 + udpPayloadLength;
         BinaryPrimitives.WriteUInt32BigEndian(packet, 0x60000000u | ((uint)trafficClass << 20) | (flowLabel & 0xFFFFF));
         BinaryPrimitives.WriteUInt16BigEndian(packet[4..], (ushort)udpLength);
-        packet[6] = 17;
+        packet[6] = IpPacket.Udp;
         packet[7] = hopLimit;
         BinaryPrimitives.WriteUInt128BigEndian(packet[8..], source);
         BinaryPrimitives.WriteUInt128BigEndian(packet[24..], destination);
         var udp = packet.Slice(40, udpLength);
         Udp(udp, sourcePort, udpLength, 0);
-        var sum = InternetChecksum.Add(PseudoHeaderSum(packet[8..40], udpLength, 17), udp);
+        var sum = InternetChecksum.Add(PseudoHeaderSum(packet[8..40], udpLength, IpPacket.Udp), udp);
         var checksum = InternetChecksum.Finish(sum);
         BinaryPrimitives.WriteUInt16BigEndian(udp[6..], checksum == 0 ? (ushort)0xFFFF : checksum);
     }

@@ -101,11 +101,11 @@ public sealed class TcpCoalescer
         if (packet.Length < IpPacket.IPv4HeaderLength) return false;
         switch (packet[0])
         {
-            case 0x45 when packet[9] == 6 && (BinaryPrimitives.ReadUInt16BigEndian(packet[6..]) & 0xBFFF) == 0
+            case 0x45 when packet[9] == IpPacket.Tcp && (BinaryPrimitives.ReadUInt16BigEndian(packet[6..]) & 0xBFFF) == 0
                            && BinaryPrimitives.ReadUInt16BigEndian(packet[2..]) == packet.Length:
                 transport = IpPacket.IPv4HeaderLength;
                 break;
-            case >= 0x60 and < 0x70 when packet.Length >= IpPacket.IPv6HeaderLength && packet[6] == 6
+            case >= 0x60 and < 0x70 when packet.Length >= IpPacket.IPv6HeaderLength && packet[6] == IpPacket.Tcp
                                          && IpPacket.IPv6HeaderLength + BinaryPrimitives.ReadUInt16BigEndian(packet[4..]) == packet.Length:
                 transport = IpPacket.IPv6HeaderLength;
                 break;

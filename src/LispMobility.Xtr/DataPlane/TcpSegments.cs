@@ -51,12 +51,12 @@ public ref struct TcpSegments
             case 4 when type == VirtioNetHeader.GsoTcpV4 && packet.Length >= IpPacket.IPv4HeaderLength:
                 transport = (packet[0] & 0x0F) * 4;
                 end = BinaryPrimitives.ReadUInt16BigEndian(packet[2..]);
-                if (transport < IpPacket.IPv4HeaderLength || packet[9] != 6 || (BinaryPrimitives.ReadUInt16BigEndian(packet[6..]) & 0x3FFF) != 0) return false;
+                if (transport < IpPacket.IPv4HeaderLength || packet[9] != IpPacket.Tcp || (BinaryPrimitives.ReadUInt16BigEndian(packet[6..]) & 0x3FFF) != 0) return false;
                 break;
             case 6 when type == VirtioNetHeader.GsoTcpV6 && packet.Length >= IpPacket.IPv6HeaderLength:
                 transport = IpPacket.IPv6HeaderLength;
                 end = IpPacket.IPv6HeaderLength + BinaryPrimitives.ReadUInt16BigEndian(packet[4..]);
-                if (packet[6] != 6) return false;
+                if (packet[6] != IpPacket.Tcp) return false;
                 break;
             default:
                 return false;
