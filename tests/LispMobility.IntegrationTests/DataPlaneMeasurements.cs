@@ -22,6 +22,13 @@ internal static class DataPlaneMeasurements
             if (args[i] == "--settle") settle = TimeSpan.FromSeconds(double.Parse(args[i + 1], CultureInfo.InvariantCulture));
         }
 
+        // Without ping the lab's first check would only time out, naming nothing.
+        if (!(Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(dir => dir.Length > 0 && File.Exists(Path.Combine(dir, "ping"))))
+        {
+            await output.WriteLineAsync("measure-outage: ping is not installed (apt-get install -y iputils-ping; scripts/test.sh installs it)").ConfigureAwait(false);
+            return 2;
+        }
+
         await using var lab = await NetnsLab.StartAsync(new WriterOutput(output)).ConfigureAwait(false);
         await lab.EventuallyAsync(async () =>
             (await NetnsLab.RunAsync("ip", ["netns", "exec", lab.Ns("bh"), "ping", "-n", "-c", "1", "-W", "1", "172.16.4.10"], TimeSpan.FromSeconds(10)).ConfigureAwait(false)).ExitCode == 0,
