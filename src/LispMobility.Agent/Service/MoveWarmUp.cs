@@ -12,11 +12,12 @@ using LispMobility.Platform.Routing;
 using LispMobility.Watchers.DataPlane;
 using LispMobility.Xtr;
 using LispMobility.Xtr.Configuration;
+using LispMobility.Xtr.DataPlane;
 
 namespace LispMobility.Agent.Service;
 
-/// <summary>What the warm-up did: its moves' outcomes and how long it took.</summary>
-internal sealed record WarmUpReport(IReadOnlyList<MoveOutcome> Moves, TimeSpan Took)
+/// <summary>What the warm-up did: its moves' outcomes, the data packets its throwaway ETRs delivered, and how long it took.</summary>
+internal sealed record WarmUpReport(IReadOnlyList<MoveOutcome> Moves, int DataPackets, TimeSpan Took)
 {
     /// <summary>True when every move of the warm-up converged (the whole path ran).</summary>
     public bool Converged => Moves.Count > 0 && Moves.All(m => m.Converged);
@@ -30,7 +31,9 @@ internal sealed record WarmUpReport(IReadOnlyList<MoveOutcome> Moves, TimeSpan T
 /// (an IPv4 and an IPv6 EID) is detected away from home and the VM moved there, then back home, each move through every
 /// step (registration and Map-Notify, the home site's news and away state, the Map-Server's SMR and the branch's new
 /// Map-Request, the check through the Map-Resolver). Nothing reaches a socket, a route table, the agent's journal, audit
-/// history, metrics or log: every engine, store and route table here is its own and dropped after.
+/// history, metrics or log: every engine, store and route table here is its own and dropped after. The engines' answers
+/// arrive a moment after each call, so the awaits suspend as on a network; then the data plane's per-packet path runs on
+/// throwaway engines too (<see cref="DataPlaneWarmUp"/>).
 /// </summary>
 internal static class MoveWarmUp
 {
@@ -94,7 +97,9 @@ internal static class MoveWarmUp
             moves.Add(await coordinator.MoveAsync(new MoveIntent(eid, "warm-up", Away, Home, "warm-up", "warm-up"), cancellationToken).ConfigureAwait(false));
         }
 
-        return new WarmUpReport(moves, watch.Elapsed);
+        // The new site's first data packets of a move, both ways (DataPlaneWarmUp).
+        var packets = DataPlaneWarmUp.Run(DateTimeOffset.UtcNow);
+        return new WarmUpReport(moves, packets, watch.Elapsed);
     }
 
     private static DynamicEidRangeOptions RangeOptions(string name, string prefix) => new() { Name = name, Prefix = prefix, HomeSite = Home, Sites = [Home, Away] };
@@ -128,8 +133,30 @@ internal static class MoveWarmUp
         DynamicEids = site == Branch ? [] : [new DynamicEidOptions { Name = Range, Prefix = "192.0.2.0/24" }, new DynamicEidOptions { Name = Range6, Prefix = "2001:db8:ffff::/64" }],
     };
 
-    private sealed class Shell(InMemoryWire wire, IPEndPoint at) : IXtrShell
+    /// <summary>An xTR's shell on the in-memory wire that delivers what each call sends a moment after the call returns.</summary>
+    internal sealed class Shell(InMemoryWire wire, IPEndPoint at) : IXtrShell
     {
-        public T Run<T>(Func<IDatagramSink, T> call) => wire.Call(at, call);
+        public T Run<T>(Func<IDatagramSink, T> call)
+        {
+            // Not within the call: the caller's await then finds its answer pending and suspends, as on a real network, so the
+            // suspension's code (the async state machines' boxes over every awaiting method of the move path, most of what a
+            // first move compiled) is compiled here and not in the first move.
+            var queued = new DatagramList();
+            // The engine may reuse a payload's buffer once the call returns: each is copied before it waits.
+            var result = wire.Call(at, _ => call(new CopyingSink(queued)));
+            if (queued.Items.Count > 0) _ = DeliverSoonAsync(queued);
+            return result;
+        }
+
+        private async Task DeliverSoonAsync(DatagramList queued)
+        {
+            await Task.Delay(1).ConfigureAwait(false);
+            wire.Send(at, queued);
+        }
+    }
+
+    private sealed class CopyingSink(DatagramList into) : IDatagramSink
+    {
+        public void Send(ReadOnlyMemory<byte> payload, IPEndPoint destination) => into.Send(payload.ToArray(), destination);
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.Versioning;
 using LispMobility.Lisp.Addressing;
 using LispMobility.Platform.DataPlane;
@@ -142,6 +143,9 @@ public sealed partial class DataPlaneHost : IDisposable
         thread.Start();
     }
 
+    // The two loops are called once and run for the agent's life: compiled optimised at their first call, they never wait
+    // for on-stack replacement, whose compilation would otherwise fall on a site's first data packets (a move's, at a new site).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ItrLoop(int queue)
     {
         var itr = new ItrEncapsulator(_settings, () => _engine.MapCacheSnapshot, Counters, _signals);
@@ -297,6 +301,7 @@ public sealed partial class DataPlaneHost : IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void EtrLoop(LispDataSocket socket)
     {
         var etr = new EtrDecapsulator(_settings, () => Volatile.Read(ref _eids), Counters, _signals);

@@ -1,8 +1,10 @@
+using System.Net;
 using System.Text;
 using LispMobility.Agent.Service;
 using LispMobility.Lisp.Addressing;
 using LispMobility.Mobility.Configuration;
 using LispMobility.Mobility.Persistence;
+using LispMobility.Platform;
 using LispMobility.Platform.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -33,6 +35,36 @@ public sealed class MoveWarmUpTests : IDisposable
         // Away from home, the saga waited for the home site's news (the Map-Server's Map-Notify) and found it away.
         Assert.All(report.Moves.Where(m => m.ToSite == "warm-up-away"),
             m => Assert.Contains("warm-up-home away", m.Steps[1].Detail, StringComparison.Ordinal));
+        // Then the data plane's first packets, both EID families over both RLOC families (DataPlaneWarmUpTests says which).
+        Assert.Equal(16, report.DataPackets);
+    }
+
+    [Fact]
+    public async Task A_calls_datagrams_arrive_after_the_call_returns_so_the_callers_await_suspends()
+    {
+        var wire = new InMemoryWire();
+        var from = IPEndPoint.Parse("203.0.113.1:4342");
+        var to = IPEndPoint.Parse("203.0.113.9:4342");
+        var receiver = new Recorder();
+        wire.Attach(to, receiver);
+        var shell = new MoveWarmUp.Shell(wire, from);
+        var payload = new byte[] { 1, 2, 3 };
+
+        Task<byte[]> returned;
+        // Holding the wire's gate keeps any delivery that is not part of the call itself waiting (the gate is re-entrant, so
+        // one within the call would still happen): the datagram is not delivered while the call runs.
+        lock (wire.Gate)
+        {
+            returned = shell.Run(sink =>
+            {
+                sink.Send(payload, to);
+                return receiver.Received.Task;
+            });
+            payload[0] = 9; // the engine reusing its buffer once the call returned
+            Assert.False(returned.IsCompleted);
+        }
+
+        Assert.Equal([1, 2, 3], await returned.WaitAsync(TimeSpan.FromSeconds(10)));
     }
 
     [Fact]
@@ -63,6 +95,15 @@ public sealed class MoveWarmUpTests : IDisposable
         {
             await agent.StopAsync(CancellationToken.None);
         }
+    }
+
+    private sealed class Recorder : IDatagramEngine
+    {
+        public TaskCompletionSource<byte[]> Received { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Receive(ReadOnlySpan<byte> datagram, IPEndPoint source, IDatagramSink sink) => Received.TrySetResult(datagram.ToArray());
+
+        public TimeSpan? OnTimer(IDatagramSink sink) => null;
     }
 
     private ServiceCollection Compose()
