@@ -71,7 +71,7 @@ public sealed class DataPlaneHostTests : IDisposable
         };
         var engine = new XtrEngine(options, new InMemoryRouteTable());
         Install(engine, EidPrefix.Parse($"[{iid}]{remote}"), rloc: remoteRloc);
-        var host = new DataPlaneHost(options, engine, new NoSignals(), null, NullLogger<DataPlaneHost>.Instance);
+        var host = new DataPlaneHost(options, engine, NoDataPlaneSignals.Instance, null, NullLogger<DataPlaneHost>.Instance);
         _hosts.Add(host);
         ns.Enter(host.Start);
         return host;
@@ -368,12 +368,5 @@ public sealed class DataPlaneHostTests : IDisposable
         Volatile.Read(ref shared)!.Wake();
         Assert.True(owner.Join(TimeSpan.FromSeconds(30)), "the wait did not end on the wake");
         Assert.Equal($"batched {ioUring}, before False, woken True, read 0, after False", outcome);
-    }
-
-    private sealed class NoSignals : IDataPlaneSignals
-    {
-        public void MapCacheMiss(LispAddress destination) { }
-
-        public void SolicitItr(LispAddress itrRloc, LispAddress eid) { }
     }
 }

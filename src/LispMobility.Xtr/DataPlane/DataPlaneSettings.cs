@@ -45,3 +45,24 @@ public interface IDataPlaneSignals
     /// </summary>
     void LocatorStatusBits(LispAddress sourceEid, uint bits, int width) { }
 }
+
+/// <summary>Signals nobody acts on: for engines that run detached from a control plane (the warm-up, benchmarks, tests).</summary>
+public sealed class NoDataPlaneSignals : IDataPlaneSignals
+{
+    /// <summary>The one instance (it holds nothing).</summary>
+    public static NoDataPlaneSignals Instance { get; } = new();
+
+    private NoDataPlaneSignals()
+    {
+    }
+
+    /// <inheritdoc />
+    public void MapCacheMiss(LispAddress destination)
+    {
+    }
+
+    /// <inheritdoc />
+    public void SolicitItr(LispAddress itrRloc, LispAddress eid)
+    {
+    }
+}

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using LispMobility.Lisp.Addressing;
 using LispMobility.Lisp.Records;
-using LispMobility.Lisp.Wire;
+using LispMobility.Lisp.Messages;
 using LispMobility.Xtr.Caching;
 
 namespace LispMobility.Xtr.DataPlane;
@@ -38,7 +38,7 @@ public static class DataPlaneWarmUp
     private static int RunPair(LispAddress itrRloc, LispAddress etrRloc, LispAddress source, LispAddress destination, DateTimeOffset now)
     {
         var counters = new DataPlaneCounters();
-        var signals = new NoSignals();
+        var signals = NoDataPlaneSignals.Instance;
         var cache = new MapCache(16);
         var itr = new ItrEncapsulator(new DataPlaneSettings { LocalRlocs = [itrRloc] }, () => cache.Snapshot, counters, signals);
         var here = new LocalEids([], [destination], []);
@@ -49,7 +49,10 @@ public static class DataPlaneWarmUp
         var udp = new UdpCoalescer();
         var buffer = new byte[ItrEncapsulator.Headroom + 1500];
         var icmp = new byte[1500];
-        var outerHeaders = etrRloc.Kind == AddressKind.IPv4 ? IpPacket.IPv4HeaderLength + 8 : 40 + 8;
+        // The ETR takes the outer UDP payload: the LISP header and the inner packet.
+        var outerHeaders = (etrRloc.Kind == AddressKind.IPv4 ? PacketWriter.IPv4Overhead : PacketWriter.IPv6Overhead) - DataPlaneHeader.Length;
+        // What the TUN's virtio-net header says of a packet that asks for nothing.
+        var noOffload = VirtioNetHeader.Read(new byte[VirtioNetHeader.Length]);
         var delivered = 0;
 
         foreach (var protocol in (byte[])[source.Kind == AddressKind.IPv4 ? (byte)1 : (byte)58, IpPacket.Udp])
@@ -57,7 +60,7 @@ public static class DataPlaneWarmUp
             foreach (var step in (int[])[0, 1, 2])
             {
                 var length = WritePacket(buffer.AsSpan(ItrEncapsulator.Headroom), source, destination, protocol);
-                VirtioNetHeader.Read(new byte[VirtioNetHeader.Length]).TryCompleteChecksum(buffer.AsSpan(ItrEncapsulator.Headroom, length));
+                noOffload.TryCompleteChecksum(buffer.AsSpan(ItrEncapsulator.Headroom, length));
                 var verdict = itr.Encapsulate(buffer, ItrEncapsulator.Headroom, length, now, icmp, out var output);
                 if (verdict == ItrVerdict.Held)
                 {
@@ -84,35 +87,33 @@ public static class DataPlaneWarmUp
         return delivered;
     }
 
-    // An echo request (ICMP or ICMPv6) or a UDP datagram with 32 bytes of data; checksums left at 0, which no step checks.
+    // An echo request (ICMP or ICMPv6) or a UDP datagram with 32 bytes of data; transport checksums left at 0, which no step checks.
     private static int WritePacket(Span<byte> p, LispAddress source, LispAddress destination, byte protocol)
     {
         const int Transport = 8 + 32;
         p.Clear();
-        int header;
-        if (source.Kind == AddressKind.IPv4)
+        var v4 = source.Kind == AddressKind.IPv4;
+        var header = v4 ? IpPacket.IPv4HeaderLength : IpPacket.IPv6HeaderLength;
+        if (v4)
         {
-            header = IpPacket.IPv4HeaderLength;
             p[0] = 0x45;
-            BinaryPrimitives.WriteUInt16BigEndian(p[2..], (ushort)(header + Transport));
             p[6] = 0x40;
             p[8] = 64;
             p[9] = protocol;
             source.ToIPAddress().TryWriteBytes(p[12..16], out _);
             destination.ToIPAddress().TryWriteBytes(p[16..20], out _);
-            BinaryPrimitives.WriteUInt16BigEndian(p[10..], InternetChecksum.Finish(InternetChecksum.Add(0, p[..header])));
         }
         else
         {
-            header = 40;
             p[0] = 0x60;
-            BinaryPrimitives.WriteUInt16BigEndian(p[4..], Transport);
             p[6] = protocol;
             p[7] = 64;
             source.ToIPAddress().TryWriteBytes(p[8..24], out _);
             destination.ToIPAddress().TryWriteBytes(p[24..40], out _);
         }
 
+        // The lengths, and the IPv4 header's checksum.
+        IpPacket.SetLength(p[..(header + Transport)]);
         var t = p[header..];
         if (protocol == IpPacket.Udp)
         {
@@ -126,12 +127,5 @@ public static class DataPlaneWarmUp
         }
 
         return header + Transport;
-    }
-
-    private sealed class NoSignals : IDataPlaneSignals
-    {
-        public void MapCacheMiss(LispAddress destination) { }
-
-        public void SolicitItr(LispAddress itrRloc, LispAddress eid) { }
     }
 }

@@ -35,7 +35,7 @@ public class DataPlaneBenchmarks
         for (uint i = 0; i < 99_999; i++) _cache.Install(new MappingRecord { Eid = new EidPrefix(LispAddress.IPv4(0x0A000000u + i * 661), 32), Locators = v4 }, T0);
         _cache.Install(new MappingRecord { Eid = EidPrefix.Parse("172.16.0.0/16"), Locators = v6 }, T0);
         var counters = new DataPlaneCounters();
-        var signals = new NoSignals();
+        var signals = NoDataPlaneSignals.Instance;
         var settings = new DataPlaneSettings { LocalRlocs = [LispAddress.Parse("198.51.100.9"), LispAddress.Parse("2001:db8:eeee::9")] };
         _itr = new ItrEncapsulator(settings, () => _cache.Snapshot, counters, signals);
         var eids = new LocalEids([EidPrefix.Parse("10.0.0.0/8")], [], [LispAddress.Parse("10.99.0.1")]);
@@ -77,11 +77,4 @@ public class DataPlaneBenchmarks
     /// <summary>Header, instance ID, RLOC and inner checks at the ETR.</summary>
     [Benchmark]
     public bool Decapsulate() => _etr.TryDecapsulate(_encapsulated, AddressKind.IPv4, _from, _to, T0, out _);
-
-    private sealed class NoSignals : IDataPlaneSignals
-    {
-        public void MapCacheMiss(LispAddress destination) { }
-
-        public void SolicitItr(LispAddress itrRloc, LispAddress eid) { }
-    }
 }
