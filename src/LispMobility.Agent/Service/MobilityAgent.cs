@@ -135,7 +135,7 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
     {
         try
         {
-            var report = await MoveWarmUp.RunAsync(config.Mobility, cancellationToken).ConfigureAwait(false);
+            var report = await MoveWarmUp.RunAsync(config.Mobility, config.Xtr.DataPlane?.Enabled == true, cancellationToken).ConfigureAwait(false);
             LogWarmedUp(report.Took.TotalMilliseconds, report.Moves.Count, report.Moves.Count(m => m.Converged), report.DataPackets);
             return report;
         }

@@ -32,8 +32,8 @@ internal sealed record WarmUpReport(IReadOnlyList<MoveOutcome> Moves, int DataPa
 /// step (registration and Map-Notify, the home site's news and away state, the Map-Server's SMR and the branch's new
 /// Map-Request, the check through the Map-Resolver). Nothing reaches a socket, a route table, the agent's journal, audit
 /// history, metrics or log: every engine, store and route table here is its own and dropped after. The engines' answers
-/// arrive a moment after each call, so the awaits suspend as on a network; then the data plane's per-packet path runs on
-/// throwaway engines too (<see cref="DataPlaneWarmUp"/>).
+/// arrive a moment after each call, so the awaits suspend as on a network; then, where the xTR runs a data plane, its per-packet
+/// path runs on throwaway engines too (<see cref="DataPlaneWarmUp"/>).
 /// </summary>
 internal static class MoveWarmUp
 {
@@ -49,8 +49,11 @@ internal static class MoveWarmUp
     /// <summary>The EIDs the warm-up moves (in its own ranges, which no agent's configuration sees).</summary>
     public static readonly IReadOnlyList<IPAddress> Eids = [IPAddress.Parse("192.0.2.10"), IPAddress.Parse("2001:db8:ffff::10")];
 
-    /// <summary>Runs the warm-up with the agent's step retries (<paramref name="agent"/>); throws only when cancelled.</summary>
-    public static async Task<WarmUpReport> RunAsync(MobilityOptions agent, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs the warm-up with the agent's step retries (<paramref name="agent"/>), and the data plane's when this agent's xTR
+    /// runs one (<paramref name="dataPlane"/>; a Windows host's does not); throws only when cancelled.
+    /// </summary>
+    public static async Task<WarmUpReport> RunAsync(MobilityOptions agent, bool dataPlane, CancellationToken cancellationToken)
     {
         var watch = Stopwatch.StartNew();
         // A few dozen datagrams at most per call; the bound keeps a misbehaving exchange from looping.
@@ -98,7 +101,7 @@ internal static class MoveWarmUp
         }
 
         // The new site's first data packets of a move, both ways (DataPlaneWarmUp).
-        var packets = DataPlaneWarmUp.Run(DateTimeOffset.UtcNow);
+        var packets = dataPlane ? DataPlaneWarmUp.Run(DateTimeOffset.UtcNow) : 0;
         return new WarmUpReport(moves, packets, watch.Elapsed);
     }
 
