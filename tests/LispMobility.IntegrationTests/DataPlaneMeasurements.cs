@@ -1,5 +1,6 @@
 using System.Globalization;
 using LispMobility.IntegrationTests.Lab;
+using LispMobility.TestSupport;
 
 namespace LispMobility.IntegrationTests;
 
@@ -23,7 +24,7 @@ internal static class DataPlaneMeasurements
         }
 
         // Without ping the lab's first check would only time out, naming nothing.
-        if (!(Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(dir => dir.Length > 0 && File.Exists(Path.Combine(dir, "ping"))))
+        if (Executables.Find("ping") is null)
         {
             await output.WriteLineAsync("measure-outage: ping is not installed (apt-get install -y iputils-ping; scripts/test.sh installs it)").ConfigureAwait(false);
             return 2;

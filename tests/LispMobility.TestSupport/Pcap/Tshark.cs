@@ -15,7 +15,7 @@ public static class Tshark
     /// <summary>Preferences that make tshark verify IPv4 and UDP checksums, so a wrong one shows as an error-level expert item.</summary>
     public static readonly IReadOnlyList<string> ChecksumChecks = ["-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"];
 
-    private static readonly Lazy<string?> Executable = new(FindExecutable);
+    private static readonly Lazy<string?> Executable = new(() => Executables.Find("tshark"));
 
     /// <summary>The tshark executable on PATH, or null.</summary>
     public static string? ExecutablePath => Executable.Value;
@@ -65,18 +65,6 @@ public static class Tshark
         var result = Run(args);
         result.EnsureSuccess();
         return result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')).ToArray();
-    }
-
-    private static string? FindExecutable()
-    {
-        var path = Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin";
-        foreach (var dir in path.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
-        {
-            var candidate = Path.Combine(dir, "tshark");
-            if (File.Exists(candidate)) return candidate;
-        }
-
-        return null;
     }
 }
 
