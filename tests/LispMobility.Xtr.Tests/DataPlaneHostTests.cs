@@ -61,13 +61,13 @@ public sealed class DataPlaneHostTests : IDisposable
         _b.Dispose();
     }
 
-    private DataPlaneHost Xtr(NetworkNamespace ns, string site, string rloc, string eids, string remote, string remoteRloc, uint iid, bool ioUring = true, bool offloads = true, int queues = 1, bool udpOffloads = true)
+    private DataPlaneHost Xtr(NetworkNamespace ns, string site, string rloc, string eids, string remote, string remoteRloc, uint iid, bool ioUring = true, bool offloads = true, int queues = 1, bool udpOffloads = true, string device = "tun")
     {
         var options = new XtrOptions
         {
             Site = site, Rlocs = [new LocatorOptions { Address = rloc }], DatabaseMappings = [$"[{iid}]{eids}"],
             MapServers = [new MapServerPeerOptions { Address = "192.0.2.99:4342", Key = "k" }], MapResolvers = ["192.0.2.99:4342"],
-            DataPlane = new XtrDataPlaneOptions { Enabled = true, TunName = "lisp0", RemoteEidPrefixes = [remote], IoUring = ioUring, Offloads = offloads, Queues = queues, UdpOffloads = udpOffloads },
+            DataPlane = new XtrDataPlaneOptions { Enabled = true, Device = device, TunName = "lisp0", RemoteEidPrefixes = [remote], IoUring = ioUring, Offloads = offloads, Queues = queues, UdpOffloads = udpOffloads },
         };
         var engine = new XtrEngine(options, new InMemoryRouteTable());
         Install(engine, EidPrefix.Parse($"[{iid}]{remote}"), rloc: remoteRloc);
@@ -89,13 +89,17 @@ public sealed class DataPlaneHostTests : IDisposable
         Assert.NotNull(engine.MapCacheSnapshot.Lookup(prefix.Address, DateTimeOffset.UtcNow));
     }
 
-    [Fact]
-    public void A_ping_crosses_lisp_both_ways_and_wireshark_decodes_the_data_packets()
+    [Theory]
+    [InlineData("tun")]
+    [InlineData("veth")]
+    public void A_ping_crosses_lisp_both_ways_and_wireshark_decodes_the_data_packets(string device)
     {
         Assert.True(Tshark.IsAvailable, "tshark is not installed; scripts/test.sh installs it (apt-get install tshark)");
-        var a = Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 4660);
-        var b = Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 4660);
-        Assert.Contains("mtu 1464", _a.Ip("link show lisp0"), StringComparison.Ordinal);
+        var a = Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 4660, device: device);
+        var b = Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 4660, device: device);
+        var link = _a.Ip("-d link show lisp0");
+        Assert.Contains("mtu 1464", link, StringComparison.Ordinal);
+        Assert.Contains(device == "veth" ? "veth" : "tun type tun", link, StringComparison.Ordinal);
         Assert.Contains("172.16.4.0/24 dev lisp0", _a.Ip("route show"), StringComparison.Ordinal);
 
         var pcap = Path.Combine(Path.GetTempPath(), $"lisp-dp-{Environment.ProcessId}-{Guid.NewGuid():N}.pcap");
@@ -129,11 +133,13 @@ public sealed class DataPlaneHostTests : IDisposable
         }
     }
 
-    [Fact]
-    public void The_tun_mtu_leaves_room_for_the_encapsulation_and_a_packet_that_fits_crosses_whole()
+    [Theory]
+    [InlineData("tun")]
+    [InlineData("veth")]
+    public void The_tun_mtu_leaves_room_for_the_encapsulation_and_a_packet_that_fits_crosses_whole(string device)
     {
-        Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 0);
-        Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 0);
+        Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 0, device: device);
+        Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 0, device: device);
 
         // 1464 bytes with DF (the largest that fits 1500 after 36 of encapsulation) crosses; 1465 is refused by the host's
         // stack itself, which learnt the usable MTU from the TUN, so the ITR never has to drop it.
@@ -166,20 +172,35 @@ public sealed class DataPlaneHostTests : IDisposable
     }
 
     [Theory]
-    [InlineData(true, 1, true, false)]
-    [InlineData(true, 1, false, false)]
-    [InlineData(false, 1, true, false)]
-    [InlineData(true, 2, true, false)]
-    [InlineData(true, 1, true, true)]
-    public async Task A_tcp_stream_crosses_whole_and_with_offloads_the_itr_reads_super_packets_and_cuts_them(bool offloads, int queues, bool udpOffloads, bool ipv6Rlocs)
+    [InlineData(true, 1, true, false, "tun")]
+    [InlineData(true, 1, false, false, "tun")]
+    [InlineData(false, 1, true, false, "tun")]
+    [InlineData(true, 2, true, false, "tun")]
+    [InlineData(true, 1, true, true, "tun")]
+    [InlineData(true, 1, true, false, "veth")]
+    [InlineData(false, 1, true, false, "veth")]
+    [InlineData(true, 2, true, false, "veth")]
+    [InlineData(true, 1, true, true, "veth")]
+    public async Task A_tcp_stream_crosses_whole_and_with_offloads_the_itr_reads_super_packets_and_cuts_them(bool offloads, int queues, bool udpOffloads, bool ipv6Rlocs, string device)
     {
         var (rlocA, rlocB) = ipv6Rlocs ? ("2001:db8:100::1", "2001:db8:100::2") : ("198.51.100.1", "198.51.100.2");
-        var a = Xtr(_a, "a", rlocA, "10.9.0.0/24", "172.16.4.0/24", rlocB, iid: 0, offloads: offloads, queues: queues, udpOffloads: udpOffloads);
-        var b = Xtr(_b, "b", rlocB, "172.16.4.0/24", "10.9.0.0/24", rlocA, iid: 0, offloads: offloads, queues: queues, udpOffloads: udpOffloads);
+        var a = Xtr(_a, "a", rlocA, "10.9.0.0/24", "172.16.4.0/24", rlocB, iid: 0, offloads: offloads, queues: queues, udpOffloads: udpOffloads, device: device);
+        var b = Xtr(_b, "b", rlocB, "172.16.4.0/24", "10.9.0.0/24", rlocA, iid: 0, offloads: offloads, queues: queues, udpOffloads: udpOffloads, device: device);
         var link = _a.Ip("-d link show lisp0");
-        Assert.Contains(offloads ? "vnet_hdr on" : "vnet_hdr off", link, StringComparison.Ordinal);
-        if (queues > 1) Assert.Contains($"multi_queue numqueues {queues} ", link, StringComparison.Ordinal);
-        else Assert.DoesNotContain("multi_queue", link, StringComparison.Ordinal);
+        if (device == "veth")
+        {
+            // The near end keeps TCP segmentation only with offloads; the far end has the queues the rings are read from.
+            var features = _a.Exec("ethtool -k lisp0");
+            Assert.Contains(offloads ? "tcp-segmentation-offload: on" : "tcp-segmentation-offload: off", features, StringComparison.Ordinal);
+            Assert.Contains("tx-udp-segmentation: off", features, StringComparison.Ordinal);
+            Assert.Contains($"numrxqueues {queues} ", _a.Ip("-d link show lisp0p"), StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Contains(offloads ? "vnet_hdr on" : "vnet_hdr off", link, StringComparison.Ordinal);
+            if (queues > 1) Assert.Contains($"multi_queue numqueues {queues} ", link, StringComparison.Ordinal);
+            else Assert.DoesNotContain("multi_queue", link, StringComparison.Ordinal);
+        }
         using var listener = _b.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
         listener.Bind(new IPEndPoint(IPAddress.Parse("172.16.4.10"), 5001));
         listener.Listen();
@@ -276,12 +297,14 @@ public sealed class DataPlaneHostTests : IDisposable
     }
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void A_burst_of_one_udp_flows_datagrams_arrives_whole_and_in_order_and_with_offloads_the_etr_joins_runs_of_them(bool offloads)
+    [InlineData(true, "tun")]
+    [InlineData(false, "tun")]
+    [InlineData(true, "veth")]
+    [InlineData(false, "veth")]
+    public void A_burst_of_one_udp_flows_datagrams_arrives_whole_and_in_order_and_with_offloads_the_etr_joins_runs_of_them(bool offloads, string device)
     {
-        var a = Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 0, offloads: offloads);
-        var b = Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 0, offloads: offloads);
+        var a = Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 0, offloads: offloads, device: device);
+        var b = Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 0, offloads: offloads, device: device);
         using var receiver = _b.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp));
         receiver.ReceiveBufferSize = 8 << 20;
         receiver.ReceiveTimeout = 5000;
@@ -320,12 +343,14 @@ public sealed class DataPlaneHostTests : IDisposable
         else Assert.Equal(0, b.Counters.Joined);
     }
 
-    [Fact]
-    public void With_several_queues_every_ping_of_nine_flows_crosses_both_ways_and_is_counted_once()
+    [Theory]
+    [InlineData("tun")]
+    [InlineData("veth")]
+    public void With_several_queues_every_ping_of_nine_flows_crosses_both_ways_and_is_counted_once(string device)
     {
-        var a = Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 0, queues: 4);
-        var b = Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 0, queues: 4);
-        Assert.Contains("multi_queue numqueues 4 ", _a.Ip("-d link show lisp0"), StringComparison.Ordinal);
+        var a = Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 0, queues: 4, device: device);
+        var b = Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 0, queues: 4, device: device);
+        Assert.Contains(device == "veth" ? "numrxqueues 4 " : "multi_queue numqueues 4 ", _a.Ip(device == "veth" ? "-d link show lisp0p" : "-d link show lisp0"), StringComparison.Ordinal);
         for (var i = 6; i < 14; i++) _a.Ip($"addr add 10.9.0.{i}/32 dev lo");
         for (var i = 5; i < 14; i++)
         {
@@ -370,5 +395,51 @@ public sealed class DataPlaneHostTests : IDisposable
         Volatile.Read(ref shared)!.Wake();
         Assert.True(owner.Join(TimeSpan.FromSeconds(30)), "the wait did not end on the wake");
         Assert.Equal($"batched {ioUring}, before False, woken True, read 0, after False", outcome);
+    }
+
+    [Fact]
+    public void A_wake_from_another_thread_ends_the_ring_readers_wait_without_a_packet()
+    {
+        NetworkNamespace.Run("ip", $"netns exec {_a.Name} sysctl -qw net.ipv6.conf.default.disable_ipv6=1");
+        using var veth = _a.Enter(() => new VethDevice("lmwake0", 1400));
+        using var reader = _a.Enter(() => veth.OpenReader(0, 8, ItrEncapsulator.Headroom, 1500, batchedSyscalls: true));
+        var before = reader.Wait(0);
+        var outcome = "";
+        var owner = new Thread(() =>
+        {
+            var woken = reader.Wait(60_000);
+            var read = reader.Read();
+            reader.Rearm();
+            outcome = $"woken {woken}, read {read}, after {reader.Wait(0)}";
+        });
+        owner.Start();
+        Thread.Sleep(100);
+        reader.Wake();
+        Assert.True(owner.Join(TimeSpan.FromSeconds(30)), "the wait did not end on the wake");
+        Assert.Equal("before False, woken True, read 0, after False", $"before {before}, {outcome}");
+    }
+
+    [Fact]
+    public void A_veth_an_earlier_run_left_is_replaced_and_removed_on_stop_and_an_interface_of_another_kind_is_left_alone()
+    {
+        // A crash skips the dispose: the next start finds the pair (here with a peer of another name) and replaces it.
+        _a.Ip("link add lisp0 type veth peer name old0");
+        var a = Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 0, device: "veth");
+        Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 0, device: "veth");
+        var links = _a.Ip("link show");
+        Assert.DoesNotContain("old0", links, StringComparison.Ordinal);
+        Assert.Contains("lisp0p@lisp0", links, StringComparison.Ordinal);
+        Assert.Contains("2 received", _a.Exec("ping -c 2 -i 0.2 -W 2 -I 10.9.0.5 172.16.4.10"), StringComparison.Ordinal);
+
+        // Stopped, the pair and its routes go.
+        a.Dispose();
+        Assert.DoesNotContain("lisp0", _a.Ip("link show"), StringComparison.Ordinal);
+        Assert.DoesNotContain("172.16.4.0/24", _a.Ip("route show"), StringComparison.Ordinal);
+
+        // An interface of that name that is no veth belongs to someone else: the start fails and says so, the interface stays.
+        _a.Ip("link add lisp0 type bridge");
+        var e = Assert.Throws<IOException>(() => Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 0, device: "veth"));
+        Assert.Contains("interface lisp0 exists and is not a veth (bridge)", e.Message, StringComparison.Ordinal);
+        Assert.Contains("lisp0", _a.Ip("link show lisp0"), StringComparison.Ordinal);
     }
 }

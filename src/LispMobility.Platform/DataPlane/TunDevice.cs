@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using System.Text;
@@ -17,7 +16,7 @@ namespace LispMobility.Platform.DataPlane;
 /// one reader each; writes go through the first.
 /// </summary>
 [SupportedOSPlatform("linux")]
-public sealed partial class TunDevice : IDisposable
+public sealed partial class TunDevice : IEidDevice
 {
     private const int ONonblock = 0x800, ORdwr = 2, OCloexec = 0x80000;
     private const uint TunSetIff = 0x400454CA;
@@ -121,18 +120,15 @@ public sealed partial class TunDevice : IDisposable
     /// <summary>The open descriptor (O_NONBLOCK) of queue <paramref name="queue"/>.</summary>
     internal int DescriptorOf(int queue) => _fds[queue];
 
-    /// <summary>Routes <paramref name="prefix"/>/<paramref name="length"/> to this device (replacing a route already there).</summary>
-    public void AddRoute(IPAddress prefix, int length, byte routeProtocol)
-    {
-        ArgumentNullException.ThrowIfNull(prefix);
-        var family = prefix.AddressFamily == AddressFamily.InterNetwork ? (byte)2 : (byte)10;
-        var message = new NetlinkMessage(Rtnl.NewRoute, Rtnl.FRequest | Rtnl.FAck | Rtnl.FCreate | Rtnl.FReplace)
-            .Rtmsg(family, (byte)length, Rtnl.RtTableMain, routeProtocol, Rtnl.RtScopeLink, Rtnl.RtnUnicast)
-            .Attribute(Rtnl.RtaDst, prefix.GetAddressBytes())
-            .Attribute(Rtnl.RtaOif, (uint)Index);
-        using var netlink = new NetlinkSocket(TimeSpan.FromSeconds(5));
-        netlink.Exchange(message, $"route {prefix}/{length} dev {Name}");
-    }
+    /// <inheritdoc />
+    public void AddRoute(IPAddress prefix, int length, byte routeProtocol) => DeviceRoutes.Add(Index, Name, prefix, length, routeProtocol);
+
+    /// <inheritdoc />
+    public IPacketReader OpenReader(int queue, int capacity, int headroom, int maxPacket, bool batchedSyscalls) =>
+        new TunReader(this, capacity, headroom, (HasVnetHeader ? VnetHeaderLength : 0) + maxPacket, batchedSyscalls, queue);
+
+    /// <inheritdoc />
+    public IPacketWriter OpenWriter(int capacity, int maxPacket, bool batchedSyscalls) => new TunWriter(this, capacity, maxPacket, batchedSyscalls);
 
     /// <summary>Reads one packet from <paramref name="queue"/> into <paramref name="buffer"/>; its length, or 0 when none is queued.</summary>
     public unsafe int Read(Span<byte> buffer, int queue = 0)

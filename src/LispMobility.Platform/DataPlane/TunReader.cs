@@ -11,7 +11,7 @@ namespace LispMobility.Platform.DataPlane;
 /// may <see cref="Wake"/> its wait (an eventfd polled beside the device), e.g. when an answer for held packets arrived.
 /// </summary>
 [SupportedOSPlatform("linux")]
-public sealed unsafe partial class TunReader : IDisposable
+public sealed unsafe partial class TunReader : IPacketReader
 {
     private const int EfdNonblock = 0x800, EfdCloexec = 0x80000;
     private const short PollIn = 1;
@@ -66,6 +66,9 @@ public sealed unsafe partial class TunReader : IDisposable
 
     /// <summary>Why io_uring was unavailable (the errno of io_uring_setup), or 0.</summary>
     public int RingErrno { get; }
+
+    /// <summary>Always 0: what the TUN's queue drops the kernel counts as the device's transmit drops (<c>ip -s link</c>).</summary>
+    public long TakeDropped() => 0;
 
     /// <summary>Waits up to <paramref name="timeoutMs"/> for packets to read or a <see cref="Wake"/>; false on timeout.</summary>
     public bool Wait(int timeoutMs)

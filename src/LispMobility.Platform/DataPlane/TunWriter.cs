@@ -9,7 +9,7 @@ namespace LispMobility.Platform.DataPlane;
 /// unavailable). Where the device takes a virtio-net header, an empty one goes before each packet. One loop owns it.
 /// </summary>
 [SupportedOSPlatform("linux")]
-public sealed unsafe class TunWriter : IDisposable
+public sealed unsafe class TunWriter : IPacketWriter
 {
     private readonly TunDevice _tun;
     private readonly IoRing? _ring;

@@ -141,6 +141,17 @@ internal sealed unsafe partial class MessageBatch : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Queues a datagram of <paramref name="length"/> bytes for a bound or connected socket and returns its slot for the
+    /// caller to fill (so a message put together from parts is copied once); empty when the batch is full or it exceeds a slot.
+    /// </summary>
+    public Span<byte> Append(int length)
+    {
+        if (Count == Capacity || length > _slotSize) return default;
+        Prepare(Count, length, 0);
+        return new Span<byte>(_payloads + (nint)Count++ * _slotSize, length);
+    }
+
     /// <summary>Sends the queued datagrams from <paramref name="start"/> on; returns how many left, or -1 with the errno of the first.</summary>
     public int Send(int fd, int start, out int errno)
     {

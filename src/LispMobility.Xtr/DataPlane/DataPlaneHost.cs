@@ -10,11 +10,11 @@ using Microsoft.Extensions.Logging;
 namespace LispMobility.Xtr.DataPlane;
 
 /// <summary>
-/// The data plane's Linux shell: a TUN device that the remote EID space is routed to, with one queue per core, each read
-/// by its own ITR loop (io_uring reads kept in flight, a batch per wake-up; TCP super-packets cut into segments; sent as
-/// whole outer packets with one <c>sendmmsg</c> per batch) and a UDP 4341 socket per local RLOC (received with
-/// <c>recvmmsg</c> by one ETR loop each; a batch's segments of one TCP flow joined, the inner packets written to the TUN
-/// with one io_uring submission). The per-packet work is the sans-I/O <see cref="ItrEncapsulator"/>,
+/// The data plane's Linux shell: a device that the remote EID space is routed to (a TUN, or a veth pair read through a
+/// packet ring: <see cref="IEidDevice"/>), with one queue per core, each read by its own ITR loop (a batch per wake-up: io_uring
+/// reads kept in flight on the TUN, a block of the ring on the veth; TCP super-packets cut into segments; sent as whole
+/// outer packets with one <c>sendmmsg</c> per batch) and a UDP 4341 socket per local RLOC (received with <c>recvmmsg</c> by
+/// one ETR loop each; a batch's segments of one TCP flow joined, the inner packets written to the device a batch per syscall). The per-packet work is the sans-I/O <see cref="ItrEncapsulator"/>,
 /// <see cref="EtrDecapsulator"/>, <see cref="TcpSegments"/> and <see cref="TcpCoalescer"/>.
 /// </summary>
 [SupportedOSPlatform("linux")]
@@ -37,9 +37,10 @@ public sealed partial class DataPlaneHost : IDisposable
     private readonly List<LispDataSocket> _sockets = [];
     private readonly DataPlaneSettings _settings;
     private readonly List<RawIpSender> _senders = [];
-    private readonly List<TunReader> _readers = [];
-    private TunDevice? _tun;
+    private readonly List<IPacketReader> _readers = [];
+    private IEidDevice? _device;
     private LocalEids _eids = LocalEids.None;
+    private int _disposed;
 
     /// <summary>Prepares the host; <see cref="Start"/> opens the devices.</summary>
     public DataPlaneHost(XtrOptions options, XtrEngine engine, IDataPlaneSignals signals, TimeProvider? time, ILogger<DataPlaneHost> logger)
@@ -66,23 +67,26 @@ public sealed partial class DataPlaneHost : IDisposable
     /// <summary>What the data plane counted.</summary>
     public DataPlaneCounters Counters { get; } = new();
 
-    /// <summary>The TUN's MTU: the link MTU less the largest encapsulation among the RLOCs' families.</summary>
+    /// <summary>The EID device's MTU: the link MTU less the largest encapsulation among the RLOCs' families.</summary>
     public int TunMtu => _settings.LinkMtu - (_settings.LocalRlocs.Any(r => r.Kind == AddressKind.IPv6) ? 56 : 36);
 
-    /// <summary>Creates the TUN, routes the remote EID space to it, binds UDP 4341 on each RLOC and starts the loops.</summary>
+    /// <summary>Creates the EID device, routes the remote EID space to it, binds UDP 4341 on each RLOC and starts the loops.</summary>
     public void Start()
     {
         RefreshEids();
-        _tun = new TunDevice(_options.DataPlane.TunName, TunMtu, _options.DataPlane.Offloads, _options.DataPlane.EffectiveQueues);
-        if (_tun.OffloadErrno != 0) LogNoOffloads(_tun.OffloadErrno);
-        else if (_tun.HasVnetHeader && !_tun.TakesUdpSuperPackets) LogNoUdpSuperPackets();
+        var dp = _options.DataPlane;
+        _device = dp.UsesVeth
+            ? new VethDevice(dp.TunName, TunMtu, dp.Offloads, dp.EffectiveQueues)
+            : new TunDevice(dp.TunName, TunMtu, dp.Offloads, dp.EffectiveQueues);
+        if (_device.OffloadErrno != 0) LogNoOffloads(_device.Name, _device.OffloadErrno);
+        else if (_device.HasVnetHeader && !_device.TakesUdpSuperPackets) LogNoUdpSuperPackets();
         foreach (var text in _options.DataPlane.RemoteEidPrefixes)
         {
             var p = EidPrefix.Parse(text);
-            _tun.AddRoute(p.Address.ToIPAddress(), p.MaskLength, RouteProtocol);
+            _device.AddRoute(p.Address.ToIPAddress(), p.MaskLength, RouteProtocol);
         }
 
-        for (var q = 0; q < _tun.Queues; q++) _senders.Add(new RawIpSender());
+        for (var q = 0; q < _device.Queues; q++) _senders.Add(new RawIpSender());
         var udpOffloads = _options.DataPlane.UdpOffloads;
         foreach (var rloc in _settings.LocalRlocs)
         {
@@ -91,14 +95,14 @@ public sealed partial class DataPlaneHost : IDisposable
             if (socket.CoalesceError is { } error) LogNoGro(socket.Local.ToString(), error.ToString());
         }
 
-        for (var q = 0; q < _tun.Queues; q++)
+        for (var q = 0; q < _device.Queues; q++)
         {
             var queue = q;
             StartThread($"lisp-itr {q}", () => ItrLoop(queue));
         }
 
         foreach (var socket in _sockets) StartThread($"lisp-etr {socket.Local}", () => EtrLoop(socket));
-        LogStarted(_tun.Name, TunMtu, _tun.Queues, _sockets.Count);
+        LogStarted(dp.UsesVeth ? "veth (packet ring)" : "TUN", _device.Name, TunMtu, _device.Queues, _sockets.Count);
     }
 
     /// <summary>Rebuilds the ETR's view of the site's EIDs from the options and the engine's hosts.</summary>
@@ -151,7 +155,7 @@ public sealed partial class DataPlaneHost : IDisposable
         var itr = new ItrEncapsulator(_settings, () => _engine.MapCacheSnapshot, Counters, _signals);
         var buffer = new byte[ItrEncapsulator.Headroom + 65536];
         var icmp = new byte[1500];
-        var tun = _tun!;
+        var device = _device!;
         var sender = _senders[queue];
         // A super-packet's segments go to one RLOC with one outer source port, as do the packets of a burst of one flow read in
         // one batch: one UDP GSO send each where the flow's socket can be had.
@@ -163,9 +167,9 @@ public sealed partial class DataPlaneHost : IDisposable
         var segmentsQueued = false;
         // Where the TUN puts a virtio-net header before each packet, the packet starts after it (the header's bytes then
         // belong to the headroom the outer headers are written into).
-        var offset = ItrEncapsulator.Headroom + (tun.HasVnetHeader ? VirtioNetHeader.Length : 0);
-        using var reader = new TunReader(tun, Batch, ItrEncapsulator.Headroom, VirtioNetHeader.Length + 65536, _options.DataPlane.IoUring, queue);
-        if (_options.DataPlane.IoUring && !reader.Batched && queue == 0) LogNoRing("TUN reads", reader.RingErrno);
+        var offset = ItrEncapsulator.Headroom + (device.HasVnetHeader ? VirtioNetHeader.Length : 0);
+        using var reader = device.OpenReader(queue, Batch, ItrEncapsulator.Headroom, 65536, _options.DataPlane.IoUring);
+        if (_options.DataPlane.IoUring && !reader.Batched && queue == 0) LogNoRing("reads", reader.RingErrno);
         lock (_readers) _readers.Add(reader);
         try
         {
@@ -190,7 +194,7 @@ public sealed partial class DataPlaneHost : IDisposable
                     var length = reader.Length(i) - (offset - ItrEncapsulator.Headroom);
                     if (length <= 0) continue;
                     // Without a virtio-net header a packet is as one whose header asks for nothing (the default).
-                    var header = tun.HasVnetHeader ? VirtioNetHeader.Read(slot[ItrEncapsulator.Headroom..]) : default;
+                    var header = device.HasVnetHeader ? VirtioNetHeader.Read(slot[ItrEncapsulator.Headroom..]) : default;
                     var packet = slot.Slice(offset, length);
                     if (!header.IsSuperPacket)
                     {
@@ -215,7 +219,7 @@ public sealed partial class DataPlaneHost : IDisposable
                 lastFlowLength = 0;
                 sender.Flush();
                 rawQueued = false;
-                Counters.Drop(DataPlaneDrop.DeviceRefused, sender.Errors - refused);
+                Counters.Drop(DataPlaneDrop.DeviceRefused, sender.Errors - refused + reader.TakeDropped());
                 refused = sender.Errors;
                 if (segmenter is not null)
                 {
@@ -272,7 +276,7 @@ public sealed partial class DataPlaneHost : IDisposable
                     QueueRaw(packets[output]);
                     break;
                 case ItrVerdict.IcmpReply:
-                    if (!tun.Write(icmp.AsSpan(output))) Counters.Drop(DataPlaneDrop.DeviceRefused);
+                    if (!device.Write(icmp.AsSpan(output))) Counters.Drop(DataPlaneDrop.DeviceRefused);
                     break;
             }
         }
@@ -307,13 +311,13 @@ public sealed partial class DataPlaneHost : IDisposable
         var etr = new EtrDecapsulator(_settings, () => Volatile.Read(ref _eids), Counters, _signals);
         var local = IpPacket.Bits(LispAddress.FromIPAddress(socket.Local.Address));
         var kind = socket.Local.AddressFamily == AddressFamily.InterNetwork ? AddressKind.IPv4 : AddressKind.IPv6;
-        var tun = _tun!;
-        using var writer = new TunWriter(tun, Batch, 65536, _options.DataPlane.IoUring);
+        var device = _device!;
+        using var writer = device.OpenWriter(Batch, 65536, _options.DataPlane.IoUring);
         // Where the TUN takes a virtio-net header, a batch's consecutive segments of one TCP flow, or datagrams of one UDP flow,
         // are written as one super-packet. One run is pending at a time, so packets reach the TUN in the order received.
-        var joiner = tun.HasVnetHeader ? new TcpCoalescer() : null;
-        var udpJoiner = tun.TakesUdpSuperPackets ? new UdpCoalescer() : null;
-        if (_options.DataPlane.IoUring && !writer.Batched) LogNoRing("TUN writes", writer.RingErrno);
+        var joiner = device.HasVnetHeader ? new TcpCoalescer() : null;
+        var udpJoiner = device.TakesUdpSuperPackets ? new UdpCoalescer() : null;
+        if (_options.DataPlane.IoUring && !writer.Batched) LogNoRing("writes", writer.RingErrno);
         var refused = 0L;
         var joined = 0L;
         var now = _time.GetUtcNow();
@@ -373,25 +377,26 @@ public sealed partial class DataPlaneHost : IDisposable
         }
     }
 
-    /// <summary>Stops the loops and closes the devices (the kernel removes the TUN's routes with it).</summary>
+    /// <summary>Stops the loops and closes the devices (the kernel removes the EID device's routes with it).</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stop.Cancel();
         foreach (var t in _threads) t.Join(TimeSpan.FromSeconds(2));
         foreach (var s in _sockets) s.Dispose();
         foreach (var s in _senders) s.Dispose();
-        _tun?.Dispose();
+        _device?.Dispose();
         _stop.Dispose();
     }
 
-    [LoggerMessage(EventId = 2300, Level = LogLevel.Information, Message = "data plane up: TUN {Tun} (MTU {Mtu}, {Queues} queue(s), one ITR thread each), UDP 4341 on {Sockets} RLOC(s)")]
-    private partial void LogStarted(string tun, int mtu, int queues, int sockets);
+    [LoggerMessage(EventId = 2300, Level = LogLevel.Information, Message = "data plane up: {Kind} {Tun} (MTU {Mtu}, {Queues} queue(s), one ITR thread each), UDP 4341 on {Sockets} RLOC(s)")]
+    private partial void LogStarted(string kind, string tun, int mtu, int queues, int sockets);
 
-    [LoggerMessage(EventId = 2302, Level = LogLevel.Warning, Message = "data plane: io_uring is unavailable (errno {Errno}), {What} take one syscall per packet")]
+    [LoggerMessage(EventId = 2302, Level = LogLevel.Warning, Message = "data plane: io_uring is unavailable (errno {Errno}), the TUN's {What} take one syscall per packet")]
     private partial void LogNoRing(string what, int errno);
 
-    [LoggerMessage(EventId = 2303, Level = LogLevel.Warning, Message = "data plane: the TUN refused checksum and segmentation offload (errno {Errno}), TCP is read a segment at a time")]
-    private partial void LogNoOffloads(int errno);
+    [LoggerMessage(EventId = 2303, Level = LogLevel.Warning, Message = "data plane: {Device} refused its offload settings (errno {Errno}); on a TUN TCP is then read a segment at a time, on a veth super-packets of a kind the ITR cannot cut are dropped, counted as bad inner packets")]
+    private partial void LogNoOffloads(string device, int errno);
 
     [LoggerMessage(EventId = 2305, Level = LogLevel.Warning, Message = "data plane: ITR queue {Queue} has no UDP socket for a flow's outer source port (another socket holds it, or no descriptor is left); that flow's packets are sent raw, one at a time")]
     private partial void LogGsoUnbound(int queue);

@@ -1,0 +1,151 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
+
+namespace LispMobility.Platform.DataPlane;
+
+/// <summary>
+/// Writes packets into the host's stack through a <see cref="VethDevice"/>: each goes out of the far end as an Ethernet frame
+/// to the near end (its virtio-net header first where the device has offloads), a batch per <c>sendmmsg</c> on an
+/// AF_PACKET socket that bypasses the far end's queueing discipline. One loop owns it.
+/// </summary>
+[SupportedOSPlatform("linux")]
+public sealed unsafe partial class FrameWriter : IPacketWriter
+{
+    private const int AfPacket = 17, SockRaw = 3, SockNonblock = 0x800, SockCloexec = 0x80000, SolPacket = 263;
+    private const int PacketVnetHdr = 15, PacketQdiscBypass = 20;
+    private const int EthernetLength = 14, VnetLength = 10, Eintr = 4;
+    private readonly int _fd;
+    private readonly MessageBatch _batch;
+    private readonly int _vnet;
+    private readonly byte[] _ethernet = new byte[12];
+    private long _dropped;
+
+    /// <summary>Opens the socket on <paramref name="device"/>'s far end; batches of up to <paramref name="capacity"/> packets of up to <paramref name="maxPacket"/> bytes.</summary>
+    public FrameWriter(VethDevice device, int capacity, int maxPacket)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxPacket, 1);
+        _vnet = device.HasVnetHeader ? VnetLength : 0;
+        device.NearMac.CopyTo(_ethernet);
+        device.FarMac.CopyTo(_ethernet.AsSpan(6));
+        // Protocol 0: the socket only sends, nothing received is queued to it.
+        _fd = socket(AfPacket, SockRaw | SockNonblock | SockCloexec, 0);
+        if (_fd < 0) throw new IOException($"AF_PACKET socket: errno {Marshal.GetLastPInvokeError()}");
+        try
+        {
+            if (_vnet != 0) SetOption(PacketVnetHdr, 1, "PACKET_VNET_HDR");
+            SetOption(PacketQdiscBypass, 1, "PACKET_QDISC_BYPASS");
+            var address = stackalloc byte[20];
+            new Span<byte>(address, 20).Clear();
+            *(ushort*)address = AfPacket;
+            *(int*)(address + 4) = device.PeerIndex;
+            if (bind(_fd, address, 20) < 0) throw new IOException($"bind to {device.PeerName}: errno {Marshal.GetLastPInvokeError()}");
+        }
+        catch
+        {
+            close(_fd);
+            throw;
+        }
+
+        _batch = new MessageBatch(capacity, _vnet + EthernetLength + maxPacket);
+    }
+
+    /// <inheritdoc />
+    public bool Batched => true;
+
+    /// <inheritdoc />
+    public int RingErrno => 0;
+
+    /// <inheritdoc />
+    public long Dropped => _dropped;
+
+    /// <inheritdoc />
+    public void Queue(ReadOnlySpan<byte> packet)
+    {
+        var frame = Reserve(_vnet + EthernetLength + packet.Length);
+        if (frame.IsEmpty) return;
+        frame[.._vnet].Clear();
+        WriteEthernet(frame[_vnet..], packet);
+        packet.CopyTo(frame[(_vnet + EthernetLength)..]);
+    }
+
+    /// <inheritdoc />
+    public void QueueFramed(ReadOnlySpan<byte> framed)
+    {
+        if (_vnet == 0) throw new InvalidOperationException("the device takes no virtio-net header");
+        var packet = framed[VnetLength..];
+        var frame = Reserve(VnetLength + EthernetLength + packet.Length);
+        if (frame.IsEmpty) return;
+        // The header's offsets count from the IP header; on a packet socket they count from the frame's start.
+        framed[..VnetLength].CopyTo(frame);
+        var headerLength = BinaryPrimitives.ReadUInt16LittleEndian(frame[2..]);
+        if (headerLength != 0) BinaryPrimitives.WriteUInt16LittleEndian(frame[2..], (ushort)(headerLength + EthernetLength));
+        if ((frame[0] & 1) != 0) BinaryPrimitives.WriteUInt16LittleEndian(frame[6..], (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(frame[6..]) + EthernetLength));
+        WriteEthernet(frame[VnetLength..], packet);
+        packet.CopyTo(frame[(VnetLength + EthernetLength)..]);
+    }
+
+    private Span<byte> Reserve(int length)
+    {
+        var frame = _batch.Append(length);
+        if (!frame.IsEmpty) return frame;
+        Flush();
+        frame = _batch.Append(length);
+        if (frame.IsEmpty) _dropped++; // longer than a slot
+        return frame;
+    }
+
+    private void WriteEthernet(Span<byte> frame, ReadOnlySpan<byte> packet)
+    {
+        _ethernet.CopyTo(frame);
+        BinaryPrimitives.WriteUInt16BigEndian(frame[12..], packet.Length > 0 && packet[0] >> 4 == 6 ? (ushort)0x86DD : (ushort)0x0800);
+    }
+
+    /// <inheritdoc />
+    public void Flush()
+    {
+        var start = 0;
+        while (start < _batch.Count)
+        {
+            var n = _batch.Send(_fd, start, out var errno);
+            if (n > 0)
+            {
+                start += n;
+                continue;
+            }
+
+            if (errno == Eintr) continue;
+            // The frame at start was refused (the near end's backlog full, or malformed): lost, the rest still go.
+            _dropped++;
+            start++;
+        }
+
+        _batch.Clear();
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        close(_fd);
+        _batch.Dispose();
+    }
+
+    private void SetOption(int option, int value, string what)
+    {
+        if (setsockopt(_fd, SolPacket, option, &value, sizeof(int)) < 0) throw new IOException($"{what}: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int socket(int domain, int type, int protocol);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int setsockopt(int fd, int level, int option, void* value, int length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int bind(int fd, void* address, int length);
+
+    [LibraryImport("libc")]
+    private static partial int close(int fd);
+}
