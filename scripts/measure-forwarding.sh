@@ -7,6 +7,7 @@
 # Environment: SECONDS_PER_RUN (10), FLOOD_RATE (0 = unlimited), LISPMOBILITY_DLL (the agent build; default the newest),
 # BUILDS="label=path/lispmobility.dll ..." to measure several agent builds one after the other in the same lab (br and
 # DC1 restarted with each; e.g. before/after a change), then the plain path; ROUNDS=N does all that N times, alternating.
+# A path may end in @veth (or @tun, the default): that build runs with Xtr:DataPlane:Device veth, the ring-read veth pair.
 set -euo pipefail
 export LAB_PREFIX=${LAB_PREFIX:-lmfwd} LAB_DIR=${LAB_DIR:-/tmp/lispmobility-fwd-lab}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,7 +23,9 @@ trap '[ -f "$LAB_DIR/iperf3.pid" ] && kill "$(cat "$LAB_DIR/iperf3.pid")" 2>/dev
 echo "loadavg before: $(cat /proc/loadavg)"
 builds=${BUILDS:-"newest=${LISPMOBILITY_DLL:-}"}
 first=${builds%% *}
-LISPMOBILITY_DLL=${first#*=} "$lab" up >/dev/null
+dll() { local p=${1#*=}; echo "${p%@*}"; }
+device() { local p=${1#*=}; [[ $p == *@* ]] && echo "${p##*@}" || echo tun; }
+LISPMOBILITY_Xtr__DataPlane__Device=$(device "$first") LISPMOBILITY_DLL=$(dll "$first") "$lab" up >/dev/null
 reach() { for _ in $(seq 60); do ip netns exec "$(ns bh)" ping -n -c 1 -W 1 172.16.4.10 >/dev/null 2>&1 && return 0; sleep 0.5; done; echo "172.16.4.10 unreachable" >&2; }
 reach
 
@@ -46,17 +49,22 @@ print(total)
 PY
 }
 
+# Busy ticks of all cores (user, nice, system, irq, softirq, steal) from /proc/stat.
+busy_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+
 # ticks of br's ITR threads, DC1's ETR thread and ksoftirqd, on one line.
 xtr_ticks() { echo "$(ticks "$(cat "$LAB_DIR/br.pid")" lisp-itr) $(ticks "$(cat "$LAB_DIR/dc1.pid")" lisp-etr) $(ticks ksoftirqd ksoftirqd)"; }
 
 run() { # label [lisp]
-  local label=$1 pps tcp cpu=""
+  local label=$1 pps tcp cpu="" machine
   ip netns exec "$(ns vm)" iperf3 -s -D -I "$LAB_DIR/iperf3.pid"; sleep 0.5
   ip netns exec "$(ns vm)" "$flood" recv 9000 "$secs" >"$LAB_DIR/flood-recv.out" & local rx=$!
   sleep 0.3
-  local sent received before after
+  local sent received before after busy0 busy1
   [ -z "${2:-}" ] || before=$(xtr_ticks)
+  busy0=$(busy_ticks)
   sent=$(ip netns exec "$(ns bh)" "$flood" send 172.16.4.10 9000 "$secs" 36 "${FLOOD_RATE:-0}")
+  busy1=$(busy_ticks)
   [ -z "${2:-}" ] || after=$(xtr_ticks)
   wait "$rx" || true
   received=$(grep received "$LAB_DIR/flood-recv.out" || echo "received 0 pps")
@@ -71,13 +79,17 @@ per = lambda c: "%.2f M" % (rx * secs / c / 1e6) if c > 0 else "?"
 print(" ITR %.2f, ETR %.2f, ksoftirqd %.2f cores; per core: ITR %s (%s with ksoftirqd), ETR %s (%s)" % (itr / secs, etr / secs, soft / secs, per(itr), per(itr + soft), per(etr), per(etr + soft)))' \
       "$(echo "$received" | cut -d' ' -f2)" "$secs" "$before" "$after")
   fi
+  # The whole machine's CPU per packet received (generator, both xTRs, receiver, softirqs): work moved from one thread to
+  # another (e.g. a ring's copy done in the sender's softirq rather than in the ITR's read) cannot make this look better.
+  machine=$(python3 -c 'import sys; rx, secs, ticks = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[4]) - int(sys.argv[3]); print("%.2f us of CPU per packet received" % (ticks / 100.0 / (rx * secs) * 1e6) if rx > 0 else "?")' \
+    "$(echo "$received" | cut -d' ' -f2)" "$secs" "$busy0" "$busy1")
   tcp=$(ip netns exec "$(ns bh)" iperf3 -c 172.16.4.10 -t "$secs" -J | python3 -c 'import json,sys; print("%.2f Gbps" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))')
   kill "$(cat "$LAB_DIR/iperf3.pid")" 2>/dev/null || true
-  echo "| $label | $pps | $tcp |${cpu:+$cpu |}"
+  echo "| $label | $pps | $tcp | ${cpu:- } | $machine |"
 }
 
-echo "| path | 64-byte UDP packets/s (udpflood, 36-byte payloads) | bulk TCP (iperf3, 1 stream) | xTR threads' CPU during the flood, packets per CPU-second |"
-echo "|---|---|---|---|"
+echo "| path | 64-byte UDP packets/s (udpflood, 36-byte payloads) | bulk TCP (iperf3, 1 stream) | xTR threads' CPU during the flood, packets per CPU-second | whole machine during the flood |"
+echo "|---|---|---|---|---|"
 # ROUNDS > 1 alternates: every build, then the plain path, again and again in the same lab, so that the machine's load
 # (shared cores) weighs on both sides alike and the run-to-run spread shows.
 last=$first
@@ -85,13 +97,13 @@ for round in $(seq "${ROUNDS:-1}"); do
   for b in $builds; do
     # A build other than the one running restarts br and DC1 with it (a repeat of a label is restarted too: "-again").
     if [ "$b" != "$last" ]; then
-      for n in br dc1; do LISPMOBILITY_DLL=${b#*=} "$lab" restart "$n" >/dev/null; done
+      for n in br dc1; do LISPMOBILITY_Xtr__DataPlane__Device=$(device "$b") LISPMOBILITY_DLL=$(dll "$b") "$lab" restart "$n" >/dev/null; done
       reach
       last=$b
     fi
-    # What the running build opened: "vnet_hdr on" where the TUN carries offloads (Xtr:DataPlane:Offloads).
-    vnet=$(ip -n "$(ns br)" -d link show lisp0 | grep -o 'vnet_hdr [a-z]*' || echo 'vnet_hdr ?')
-    run "LISP (${b%%=*}, $vnet): br ITR (TUN) -> DC1 ETR (UDP 4341)" lisp
+    # What the running build opened: "vnet_hdr on" where the TUN carries offloads (Xtr:DataPlane:Offloads), or the veth pair.
+    vnet=$(ip -n "$(ns br)" -d link show lisp0 | grep -o 'vnet_hdr [a-z]*\|veth' | head -1 || echo 'device ?')
+    run "LISP (${b%%=*}, $vnet): br ITR -> DC1 ETR (UDP 4341)" lisp
   done
   # The same veths without LISP: host routes beat the TUN's prefixes, both ways; taken out again for the next round.
   ip -n "$(ns br)" route add 172.16.4.10/32 via 198.18.0.11

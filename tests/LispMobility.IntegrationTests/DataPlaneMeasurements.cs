@@ -16,10 +16,12 @@ internal static class DataPlaneMeasurements
         var moves = 20;
         var settle = TimeSpan.Zero;
         string? logs = null;
+        var device = "tun";
         for (var i = 0; i + 1 < args.Length; i++)
         {
             if (args[i] == "--moves") moves = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
             if (args[i] == "--logs") logs = args[i + 1];
+            if (args[i] == "--device") device = args[i + 1];
             if (args[i] == "--settle") settle = TimeSpan.FromSeconds(double.Parse(args[i + 1], CultureInfo.InvariantCulture));
         }
 
@@ -30,10 +32,17 @@ internal static class DataPlaneMeasurements
             return 2;
         }
 
-        await using var lab = await NetnsLab.StartAsync(new WriterOutput(output)).ConfigureAwait(false);
+        // --device veth: every xTR's ITR reads a veth pair through a packet ring (Xtr:DataPlane:Device).
+        await using var lab = await NetnsLab.StartAsync(new WriterOutput(output), (_, config) =>
+        {
+            if (config["Xtr"]?["DataPlane"] is System.Text.Json.Nodes.JsonObject dataPlane) dataPlane["Device"] = device;
+        }).ConfigureAwait(false);
         await lab.EventuallyAsync(async () =>
             (await NetnsLab.RunAsync("ip", ["netns", "exec", lab.Ns("bh"), "ping", "-n", "-c", "1", "-W", "1", "172.16.4.10"], TimeSpan.FromSeconds(10)).ConfigureAwait(false)).ExitCode == 0,
             TimeSpan.FromSeconds(30), "the branch host reaches the VM").ConfigureAwait(false);
+        // The round trip through both ITRs at a light rate (100 pings, 20 ms apart), where a ring's block timeout would show.
+        var rtt = await NetnsLab.RunAsync("ip", ["netns", "exec", lab.Ns("bh"), "ping", "-n", "-q", "-c", "100", "-i", "0.02", "172.16.4.10"], TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        await output.WriteLineAsync($"device {device}; light-rate round trip: {rtt.Output.Split('\n').LastOrDefault(l => l.StartsWith("rtt", StringComparison.Ordinal))?.Trim()}").ConfigureAwait(false);
         using var pinger = Pinger.Start(lab.Ns("bh"), "172.16.4.10", TimeSpan.FromMilliseconds(5));
         await pinger.ReplyAfterAsync(pinger.Now - TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         // A first move long after the agents' start, not the one right after it (what the start still compiles).

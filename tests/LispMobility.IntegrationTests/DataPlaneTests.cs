@@ -1,5 +1,7 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using LispMobility.IntegrationTests.Lab;
+using LispMobility.TestSupport.Netns;
 using LispMobility.TestSupport.Pcap;
 using Xunit.Abstractions;
 
@@ -50,6 +52,32 @@ public sealed class DataPlaneTests(ITestOutputHelper output)
             Assert.True(await pinger.ReplyAfterAsync(pinger.Now, TimeSpan.FromSeconds(30)), $"no reply from the VM at {to}");
             var (lost, outage) = pinger.OutageAfter(moved);
             lab.Log($"at {to}: {lost} replies lost, outage {outage.TotalMilliseconds:0} ms");
+        }
+    }
+
+    [Fact]
+    public async Task With_the_ring_read_veth_device_the_branch_host_reaches_the_vm_over_both_families_and_a_5_ms_pinger_follows_two_moves()
+    {
+        // Xtr:DataPlane:Device veth at every xTR: the ITRs read a veth pair's far end through a TPACKET_V3 ring.
+        await using var lab = await NetnsLab.StartAsync(output, (_, config) =>
+        {
+            if (config["Xtr"]?["DataPlane"] is JsonObject dataPlane) dataPlane["Device"] = "veth";
+        });
+        foreach (var node in new[] { "br", "dc1", "dc2" })
+            Assert.Contains("lisp0p@lisp0", NetworkNamespace.Run("ip", $"-n {lab.Ns(node)} link show"), StringComparison.Ordinal);
+        await ReachableAsync(lab, Vm);
+        await ReachableAsync(lab, Vm6);
+        using var pinger = Pinger.Start(lab.Ns("bh"), Vm, TimeSpan.FromMilliseconds(5));
+        Assert.True(await pinger.ReplyAfterAsync(pinger.Now - TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10)), "no reply before the moves");
+        foreach (var to in new[] { "dc2", "dc1" })
+        {
+            await Task.Delay(1000); // past the hold-down
+            var moved = pinger.Now;
+            await lab.MoveVmAsync(to);
+            Assert.True(await pinger.ReplyAfterAsync(pinger.Now, TimeSpan.FromSeconds(30)), $"no reply from the VM at {to}");
+            var (lost, outage) = pinger.OutageAfter(moved);
+            lab.Log($"veth, at {to}: {lost} replies lost, outage {outage.TotalMilliseconds:0} ms");
+            await ReachableAsync(lab, Vm6);
         }
     }
 

@@ -14,7 +14,7 @@ public static class Program
             case "measure-outage":
                 return await DataPlaneMeasurements.RunAsync(args.Skip(1).ToArray(), Console.Out);
             default:
-                Console.Error.WriteLine("usage: dotnet LispMobility.IntegrationTests.dll measure [--runs N] [--eids N] | measure-outage [--moves 20] [--settle SECONDS] [--logs DIR]");
+                Console.Error.WriteLine("usage: dotnet LispMobility.IntegrationTests.dll measure [--runs N] [--eids N] | measure-outage [--moves 20] [--settle SECONDS] [--logs DIR] [--device tun|veth]");
                 return 2;
         }
     }
