@@ -11,7 +11,8 @@ namespace LispMobility.Platform.DataPlane;
 /// packet (the ring's block timeout): the price of the batching is up to 1 ms of added latency at low rates. With several
 /// queues, each reader's socket joins one fanout group that spreads the packets by flow hash.
 /// Each packet is handed over as a TUN reader would: the headroom, then (with offloads) its virtio-net header made relative
-/// to the IP header, then the IP packet; the Ethernet header is dropped, frames that carry no IP packet are skipped.
+/// to the IP header, then the IP packet; the Ethernet header is dropped, frames that carry no IP packet are skipped (and
+/// counted with the packets the ring had no room for).
 /// </summary>
 [SupportedOSPlatform("linux")]
 public sealed unsafe partial class PacketRingReader : IPacketReader
@@ -42,7 +43,6 @@ public sealed unsafe partial class PacketRingReader : IPacketReader
     private uint _left;
     private byte* _next;
     private long _dropped;
-    private long _skipped;
 
     /// <summary>
     /// Opens a ring on <paramref name="device"/>'s far end (in the calling thread's namespace) handing over at most
@@ -104,10 +104,7 @@ public sealed unsafe partial class PacketRingReader : IPacketReader
     /// <inheritdoc />
     public int RingErrno => 0;
 
-    /// <summary>Frames skipped: no IP packet in them, or cut short (longer than a block).</summary>
-    public long Skipped => _skipped;
-
-    /// <inheritdoc />
+    /// <summary>Packets the ring had no room for, and frames skipped: cut short (longer than a block) or with no IP packet in them.</summary>
     public long TakeDropped()
     {
         var dropped = _dropped;
@@ -166,7 +163,7 @@ public sealed unsafe partial class PacketRingReader : IPacketReader
             var type = BinaryPrimitives.ReverseEndianness(*(ushort*)(mac + 12));
             if (header->SnapLength < header->Length || net - mac != EthernetLength || type is not (0x0800 or 0x86DD))
             {
-                _skipped++;
+                _dropped++;
                 continue;
             }
 

@@ -11,10 +11,11 @@ namespace LispMobility.Xtr.DataPlane;
 
 /// <summary>
 /// The data plane's Linux shell: a device that the remote EID space is routed to (a TUN, or a veth pair read through a
-/// packet ring: <see cref="IEidDevice"/>), with one queue per core, each read by its own ITR loop (a batch per wake-up: io_uring
-/// reads kept in flight on the TUN, a block of the ring on the veth; TCP super-packets cut into segments; sent as whole
-/// outer packets with one <c>sendmmsg</c> per batch) and a UDP 4341 socket per local RLOC (received with <c>recvmmsg</c> by
-/// one ETR loop each; a batch's segments of one TCP flow joined, the inner packets written to the device a batch per syscall). The per-packet work is the sans-I/O <see cref="ItrEncapsulator"/>,
+/// packet ring: <see cref="IEidDevice"/>), with one queue per core, each read by its own ITR loop (a batch per wake-up:
+/// io_uring reads kept in flight on the TUN, a block of the ring on the veth; TCP super-packets cut into segments; sent as
+/// whole outer packets with one <c>sendmmsg</c> per batch) and a UDP 4341 socket per local RLOC (received with
+/// <c>recvmmsg</c> by one ETR loop each; a batch's segments of one TCP flow joined, the inner packets written to the device
+/// a batch per syscall). The per-packet work is the sans-I/O <see cref="ItrEncapsulator"/>,
 /// <see cref="EtrDecapsulator"/>, <see cref="TcpSegments"/> and <see cref="TcpCoalescer"/>.
 /// </summary>
 [SupportedOSPlatform("linux")]
