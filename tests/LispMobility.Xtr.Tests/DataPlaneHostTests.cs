@@ -442,4 +442,25 @@ public sealed class DataPlaneHostTests : IDisposable
         Assert.Contains("interface lisp0 exists and is not a veth (bridge)", e.Message, StringComparison.Ordinal);
         Assert.Contains("lisp0", _a.Ip("link show lisp0"), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_frame_on_the_veth_that_carries_no_ip_packet_is_counted_as_dropped_and_ip_still_crosses()
+    {
+        var a = Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 0, device: "veth");
+        Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 0, device: "veth");
+        var before = a.Counters.Dropped(DataPlaneDrop.DeviceRefused);
+
+        // An ARP-typed frame out of the near end reaches the ITR's ring as the routed packets do; there is nothing to forward in it.
+        var frame = new byte[60];
+        frame[0] = 0x02;
+        frame[6] = 0x02;
+        frame[12] = 0x08;
+        frame[13] = 0x06;
+        _a.Enter(() => EthernetFrames.Send("lisp0", frame));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (a.Counters.Dropped(DataPlaneDrop.DeviceRefused) == before && DateTime.UtcNow < deadline) Thread.Sleep(20);
+        Assert.Equal(before + 1, a.Counters.Dropped(DataPlaneDrop.DeviceRefused));
+        Assert.Equal(0, a.Counters.Encapsulated);
+        Assert.Contains("2 received", _a.Exec("ping -c 2 -i 0.2 -W 2 -I 10.9.0.5 172.16.4.10"), StringComparison.Ordinal);
+    }
 }
