@@ -29,6 +29,18 @@ public sealed class DataPlaneOptionsTests
     }
 
     [Fact]
+    public void The_device_is_tun_or_veth_and_a_veths_name_leaves_room_for_its_peers()
+    {
+        Assert.Empty(new XtrDataPlaneOptions { Enabled = true, Device = "veth", TunName = "lisp0" }.Validate("Xtr.DataPlane"));
+        Assert.Empty(new XtrDataPlaneOptions { Enabled = true, Device = "TUN", TunName = "fifteen-chars-x" }.Validate("Xtr.DataPlane"));
+        Assert.Equal(["Xtr.DataPlane.Device: 'xdp' is neither 'tun' nor 'veth'"], new XtrDataPlaneOptions { Enabled = true, Device = "xdp" }.Validate("Xtr.DataPlane"));
+        Assert.Equal(["Xtr.DataPlane.TunName: 'fifteen-chars-x' is longer than 14 characters, and the veth pair's far end adds a 'p'"],
+            new XtrDataPlaneOptions { Enabled = true, Device = "veth", TunName = "fifteen-chars-x" }.Validate("Xtr.DataPlane"));
+        Assert.True(new XtrDataPlaneOptions { Device = "Veth" }.UsesVeth);
+        Assert.False(new XtrDataPlaneOptions().UsesVeth);
+    }
+
+    [Fact]
     public void The_xtr_options_report_the_data_planes_problems()
     {
         var options = new XtrOptions
