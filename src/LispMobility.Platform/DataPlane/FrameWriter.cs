@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 
 namespace LispMobility.Platform.DataPlane;
@@ -10,10 +9,8 @@ namespace LispMobility.Platform.DataPlane;
 /// AF_PACKET socket that bypasses the far end's queueing discipline. One loop owns it.
 /// </summary>
 [SupportedOSPlatform("linux")]
-public sealed unsafe partial class FrameWriter : IPacketWriter
+public sealed class FrameWriter : IPacketWriter
 {
-    private const int AfPacket = 17, SockRaw = 3, SockNonblock = 0x800, SockCloexec = 0x80000, SolPacket = 263;
-    private const int PacketVnetHdr = 15, PacketQdiscBypass = 20;
     private const int EthernetLength = 14, VnetLength = 10, Eintr = 4;
     private readonly int _fd;
     private readonly MessageBatch _batch;
@@ -30,22 +27,17 @@ public sealed unsafe partial class FrameWriter : IPacketWriter
         _vnet = device.HasVnetHeader ? VnetLength : 0;
         device.NearMac.CopyTo(_ethernet);
         device.FarMac.CopyTo(_ethernet.AsSpan(6));
-        // Protocol 0: the socket only sends, nothing received is queued to it.
-        _fd = socket(AfPacket, SockRaw | SockNonblock | SockCloexec, 0);
-        if (_fd < 0) throw new IOException($"AF_PACKET socket: errno {Marshal.GetLastPInvokeError()}");
+        _fd = AfPacket.Open();
         try
         {
-            if (_vnet != 0) SetOption(PacketVnetHdr, 1, "PACKET_VNET_HDR");
-            SetOption(PacketQdiscBypass, 1, "PACKET_QDISC_BYPASS");
-            var address = stackalloc byte[20];
-            new Span<byte>(address, 20).Clear();
-            *(ushort*)address = AfPacket;
-            *(int*)(address + 4) = device.PeerIndex;
-            if (bind(_fd, address, 20) < 0) throw new IOException($"bind to {device.PeerName}: errno {Marshal.GetLastPInvokeError()}");
+            if (_vnet != 0) AfPacket.SetOption(_fd, AfPacket.PacketVnetHdr, 1, "PACKET_VNET_HDR");
+            AfPacket.SetOption(_fd, AfPacket.PacketQdiscBypass, 1, "PACKET_QDISC_BYPASS");
+            // Protocol 0: the socket only sends, nothing received is queued to it.
+            AfPacket.Bind(_fd, device.PeerIndex, 0, device.PeerName);
         }
         catch
         {
-            close(_fd);
+            AfPacket.close(_fd);
             throw;
         }
 
@@ -128,24 +120,7 @@ public sealed unsafe partial class FrameWriter : IPacketWriter
     /// <inheritdoc />
     public void Dispose()
     {
-        close(_fd);
+        AfPacket.close(_fd);
         _batch.Dispose();
     }
-
-    private void SetOption(int option, int value, string what)
-    {
-        if (setsockopt(_fd, SolPacket, option, &value, sizeof(int)) < 0) throw new IOException($"{what}: errno {Marshal.GetLastPInvokeError()}");
-    }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int socket(int domain, int type, int protocol);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int setsockopt(int fd, int level, int option, void* value, int length);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int bind(int fd, void* address, int length);
-
-    [LibraryImport("libc")]
-    private static partial int close(int fd);
 }

@@ -17,20 +17,15 @@ namespace LispMobility.Platform.DataPlane;
 [SupportedOSPlatform("linux")]
 public sealed unsafe partial class PacketRingReader : IPacketReader
 {
-    private const int AfPacket = 17, SockRaw = 3, SockNonblock = 0x800, SockCloexec = 0x80000, SolPacket = 263;
-    private const int PacketRxRing = 5, PacketStatistics = 6, PacketVersion = 10, PacketVnetHdr = 15, PacketFanout = 18, PacketIgnoreOutgoing = 23;
     private const int TpacketV3 = 2, FanoutHash = 0;
-    private const ushort EthPAll = 0x0003;
     private const int BlockSize = 1 << 20, Blocks = 8, FrameSize = 2048, BlockTimeoutMs = 1;
     private const uint StatusUser = 1;
     private const int EthernetLength = 14, VnetLength = 10;
     // Where a packet's header and frame start relative to its tpacket3_hdr: TPACKET_ALIGN(sizeof tpacket3_hdr + sockaddr_ll)
     // and the MAC header's 16 reserved bytes; the headroom the caller asks for must fit before the IP header.
     private const int FrameHeader = 96;
-    private const short PollIn = 1, PollErr = 8;
-    private const int EfdNonblock = 0x800, EfdCloexec = 0x80000;
     private readonly int _fd;
-    private readonly int _wake;
+    private readonly WakeableWait _wait;
     private readonly byte* _ring;
     private readonly int _capacity;
     private readonly int _headroom;
@@ -61,14 +56,13 @@ public sealed unsafe partial class PacketRingReader : IPacketReader
         _headroom = headroom;
         _starts = new nint[capacity];
         _lengths = new int[capacity];
-        _fd = socket(AfPacket, SockRaw | SockNonblock | SockCloexec, 0); // protocol 0: nothing arrives before the ring is bound
-        if (_fd < 0) throw new IOException($"AF_PACKET socket: errno {Marshal.GetLastPInvokeError()}");
+        _fd = AfPacket.Open(); // nothing arrives before the ring is bound
         try
         {
-            SetOption(PacketVersion, TpacketV3, "PACKET_VERSION TPACKET_V3");
-            if (_vnet != 0) SetOption(PacketVnetHdr, 1, "PACKET_VNET_HDR");
+            AfPacket.SetOption(_fd, AfPacket.PacketVersion, TpacketV3, "PACKET_VERSION TPACKET_V3");
+            if (_vnet != 0) AfPacket.SetOption(_fd, AfPacket.PacketVnetHdr, 1, "PACKET_VNET_HDR");
             // The ETR's frames leave through the same far end: never copied into the ITR's ring.
-            SetOption(PacketIgnoreOutgoing, 1, "PACKET_IGNORE_OUTGOING");
+            AfPacket.SetOption(_fd, AfPacket.PacketIgnoreOutgoing, 1, "PACKET_IGNORE_OUTGOING");
             var request = stackalloc uint[7];
             request[0] = BlockSize;
             request[1] = Blocks;
@@ -77,23 +71,17 @@ public sealed unsafe partial class PacketRingReader : IPacketReader
             request[4] = BlockTimeoutMs;
             request[5] = 0;
             request[6] = 0;
-            if (setsockopt(_fd, SolPacket, PacketRxRing, request, 7 * sizeof(uint)) < 0) throw new IOException($"PACKET_RX_RING on {device.PeerName}: errno {Marshal.GetLastPInvokeError()}");
+            if (AfPacket.setsockopt(_fd, AfPacket.SolPacket, AfPacket.PacketRxRing, request, 7 * sizeof(uint)) < 0) throw new IOException($"PACKET_RX_RING on {device.PeerName}: errno {Marshal.GetLastPInvokeError()}");
             _ring = (byte*)mmap(null, (nuint)BlockSize * Blocks, 3 /* PROT_READ | PROT_WRITE */, 1 /* MAP_SHARED */, _fd, 0);
             if (_ring == (byte*)-1) throw new IOException($"mmap of the packet ring: errno {Marshal.GetLastPInvokeError()}");
-            var address = stackalloc byte[20];
-            new Span<byte>(address, 20).Clear();
-            *(ushort*)address = AfPacket;
-            *(ushort*)(address + 2) = BinaryPrimitives.ReverseEndianness(EthPAll);
-            *(int*)(address + 4) = device.PeerIndex;
-            if (bind(_fd, address, 20) < 0) throw new IOException($"bind to {device.PeerName}: errno {Marshal.GetLastPInvokeError()}");
-            if (device.Queues > 1) SetOption(PacketFanout, (device.PeerIndex & 0xFFFF) | (FanoutHash << 16), "PACKET_FANOUT");
-            _wake = eventfd(0, EfdNonblock | EfdCloexec);
-            if (_wake < 0) throw new IOException($"eventfd: errno {Marshal.GetLastPInvokeError()}");
+            AfPacket.Bind(_fd, device.PeerIndex, AfPacket.AllProtocols, device.PeerName);
+            if (device.Queues > 1) AfPacket.SetOption(_fd, AfPacket.PacketFanout, (device.PeerIndex & 0xFFFF) | (FanoutHash << 16), "PACKET_FANOUT");
+            _wait = new WakeableWait();
         }
         catch
         {
             if (_ring != null && _ring != (byte*)-1) munmap(_ring, (nuint)BlockSize * Blocks);
-            close(_fd);
+            AfPacket.close(_fd);
             throw;
         }
     }
@@ -119,26 +107,11 @@ public sealed unsafe partial class PacketRingReader : IPacketReader
     /// <inheritdoc />
     public bool Wait(int timeoutMs)
     {
-        if (Ready) return true;
-        var fds = stackalloc PollFd[2];
-        fds[0] = new PollFd { Fd = _fd, Events = PollIn | PollErr };
-        fds[1] = new PollFd { Fd = _wake, Events = PollIn };
-        if (poll(fds, 2, timeoutMs) <= 0) return Ready;
-        if ((fds[1].Revents & PollIn) != 0)
-        {
-            ulong drained;
-            _ = read(_wake, &drained, sizeof(ulong));
-        }
-
-        return true;
+        return Ready || _wait.Wait(_fd, timeoutMs) || Ready;
     }
 
     /// <inheritdoc />
-    public void Wake()
-    {
-        ulong one = 1;
-        _ = write(_wake, &one, sizeof(ulong));
-    }
+    public void Wake() => _wait.Wake();
 
     /// <inheritdoc />
     public int Read()
@@ -206,20 +179,15 @@ public sealed unsafe partial class PacketRingReader : IPacketReader
         // Packets the ring had no room for: read (and reset) once per block handed back, not per packet.
         var statistics = stackalloc uint[3];
         var length = 3 * sizeof(uint);
-        if (getsockopt(_fd, SolPacket, PacketStatistics, statistics, &length) == 0) _dropped += statistics[1];
+        if (AfPacket.getsockopt(_fd, AfPacket.SolPacket, AfPacket.PacketStatistics, statistics, &length) == 0) _dropped += statistics[1];
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
-        close(_wake);
+        _wait.Dispose();
         munmap(_ring, (nuint)BlockSize * Blocks);
-        close(_fd);
-    }
-
-    private void SetOption(int option, int value, string what)
-    {
-        if (setsockopt(_fd, SolPacket, option, &value, sizeof(int)) < 0) throw new IOException($"{what}: errno {Marshal.GetLastPInvokeError()}");
+        AfPacket.close(_fd);
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -245,44 +213,9 @@ public sealed unsafe partial class PacketRingReader : IPacketReader
         public ushort Net;
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    private struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Revents;
-    }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int socket(int domain, int type, int protocol);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int setsockopt(int fd, int level, int option, void* value, int length);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int getsockopt(int fd, int level, int option, void* value, int* length);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int bind(int fd, void* address, int length);
-
     [LibraryImport("libc", SetLastError = true)]
     private static partial void* mmap(void* address, nuint length, int protection, int flags, int fd, long offset);
 
     [LibraryImport("libc")]
     private static partial int munmap(void* address, nuint length);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int eventfd(uint initial, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int poll(PollFd* fds, nuint count, int timeout);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint read(int fd, void* buffer, nint count);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint write(int fd, void* buffer, nint count);
-
-    [LibraryImport("libc")]
-    private static partial int close(int fd);
 }

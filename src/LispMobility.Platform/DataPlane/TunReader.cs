@@ -11,10 +11,8 @@ namespace LispMobility.Platform.DataPlane;
 /// may <see cref="Wake"/> its wait (an eventfd polled beside the device), e.g. when an answer for held packets arrived.
 /// </summary>
 [SupportedOSPlatform("linux")]
-public sealed unsafe partial class TunReader : IPacketReader
+public sealed unsafe class TunReader : IPacketReader
 {
-    private const int EfdNonblock = 0x800, EfdCloexec = 0x80000;
-    private const short PollIn = 1;
     private const int MinimumInFlight = 8, Eagain = 11, Eintr = 4;
     private readonly TunDevice _tun;
     private readonly int _queue;
@@ -25,7 +23,7 @@ public sealed unsafe partial class TunReader : IPacketReader
     private readonly int[] _lengths;
     private readonly int[] _ready;
     private readonly Stack<int> _free;
-    private readonly int _wake;
+    private readonly WakeableWait _wait = new();
     private byte* _slots;
     private int _count;
     private int _inFlight;
@@ -50,8 +48,6 @@ public sealed unsafe partial class TunReader : IPacketReader
         _ready = new int[capacity];
         _free = new Stack<int>(capacity);
         for (var i = capacity - 1; i >= 0; i--) _free.Push(i);
-        _wake = eventfd(0, EfdNonblock | EfdCloexec);
-        if (_wake < 0) throw new IOException($"eventfd: errno {Marshal.GetLastPInvokeError()}");
         _slots = (byte*)NativeMemory.Alloc((nuint)capacity * (nuint)_slotSize); // untouched pages stay uncommitted
         var errno = 0;
         _ring = useRing ? IoRing.TryCreate(capacity, out errno) : null;
@@ -74,25 +70,11 @@ public sealed unsafe partial class TunReader : IPacketReader
     public bool Wait(int timeoutMs)
     {
         if (_ring is { HasCompletion: true }) return true;
-        var fds = stackalloc PollFd[2];
-        fds[0] = new PollFd { Fd = _ring?.Descriptor ?? _tun.DescriptorOf(_queue), Events = PollIn };
-        fds[1] = new PollFd { Fd = _wake, Events = PollIn };
-        if (poll(fds, 2, timeoutMs) <= 0) return false;
-        if ((fds[1].Revents & PollIn) != 0)
-        {
-            ulong drained;
-            _ = read(_wake, &drained, sizeof(ulong));
-        }
-
-        return true;
+        return _wait.Wait(_ring?.Descriptor ?? _tun.DescriptorOf(_queue), timeoutMs);
     }
 
     /// <summary>Ends the owner's current or next <see cref="Wait"/> at once; from any thread.</summary>
-    public void Wake()
-    {
-        ulong one = 1;
-        _ = write(_wake, &one, sizeof(ulong));
-    }
+    public void Wake() => _wait.Wake();
 
     /// <summary>
     /// The packets read since the last call (non-blocking; 0 when none): packet i is <see cref="Slot"/>(i) from the
@@ -165,7 +147,7 @@ public sealed unsafe partial class TunReader : IPacketReader
     public void Dispose()
     {
         if (_slots == null) return;
-        close(_wake);
+        _wait.Dispose();
         if (_ring is not null)
         {
             // Parked reads write into the slots when a packet comes: the slots are freed only once all are cancelled (else
@@ -182,27 +164,4 @@ public sealed unsafe partial class TunReader : IPacketReader
         NativeMemory.Free(_slots);
         _slots = null;
     }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Revents;
-    }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int eventfd(uint initial, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int poll(PollFd* fds, nuint count, int timeout);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint read(int fd, void* buffer, nint count);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint write(int fd, void* buffer, nint count);
-
-    [LibraryImport("libc")]
-    private static partial int close(int fd);
 }
