@@ -9,6 +9,7 @@
 # Environment: LAB_PREFIX (default lml), LAB_DIR (configs, logs), LISPMOBILITY_DLL / LINKEMU_DLL (agent / link emulator), LAB_NETEM (tc|emulator),
 # LAB_RLOCS (ipv4, the default, or ipv6: the core is dual-stack either way; this picks the family of the RLOCs, the Map-Server's
 # address and every control and data packet on the core, so `LAB_RLOCS=ipv6` carries IPv4 and IPv6 EIDs over IPv6 RLOCs).
+# LAB_DEVICE (tun, the default, or veth): the xTRs' Xtr:DataPlane:Device, the TUN or the veth pair read through a packet ring.
 #
 #   ${P}-ms   core bridge 198.18.0.1/24 and 2001:db8:ff::1/64, the Map-Server/Resolver (agent with an embedded MapServer)
 #   ${P}-dc1  wan 198.18.0.11/24, 2001:db8:ff::11/64 ─┐   srv bridge 172.16.4.1/24 and 2001:db8:4::1/64 (servers), port "vm" to the VM; the VM starts here
@@ -19,7 +20,8 @@
 #             eth0 is a bridge with a port to each site (dc1, dc2; isolated from each other), one up: the host the VM runs on now
 #   ${P}-bh   eth0 10.50.0.10/24 and 2001:db8:50::10/64, a host behind the branch (the branch registers 10.50.0.0/24 and
 #             2001:db8:50::/64), default via 10.50.0.1 and 2001:db8:50::1
-# The xTRs of dc1, dc2 and br run the LISP data plane (TUN lisp0, UDP 4341): `ip netns exec ${P}-bh ping 172.16.4.10`
+# The xTRs of dc1, dc2 and br run the LISP data plane (TUN lisp0, or the veth pair lisp0/lisp0p with LAB_DEVICE=veth; UDP
+# 4341): `ip netns exec ${P}-bh ping 172.16.4.10`
 # and `ip netns exec ${P}-bh ping -6 2001:db8:4::10` cross the core encapsulated both ways (IPv4 and IPv6 EIDs over IPv4
 # RLOCs, or over IPv6 RLOCs with LAB_RLOCS=ipv6), and follow the VM when it moves.
 # Dynamic-EID ranges (home DC1, allowed at DC1 and DC2): vm-web 172.16.4.0/24 and vm-web6 2001:db8:4::/64 (the VM's two
@@ -32,6 +34,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 SITES=(dc1 dc2 br)
 declare -A RLOC4=([ms]=198.18.0.1 [dc1]=198.18.0.11 [dc2]=198.18.0.12 [br]=198.18.0.13)
 declare -A RLOC6=([ms]=2001:db8:ff::1 [dc1]=2001:db8:ff::11 [dc2]=2001:db8:ff::12 [br]=2001:db8:ff::13)
+case "${LAB_DEVICE:-tun}" in tun|veth) ;; *) echo "LAB_DEVICE='$LAB_DEVICE': tun or veth" >&2; exit 2 ;; esac
 case "${LAB_RLOCS:-ipv4}" in
   ipv4) declare -n RLOC=RLOC4 ;;
   ipv6) declare -n RLOC=RLOC6 ;;
@@ -263,7 +266,7 @@ config() { # node site key aggregate dynamic remote-eids
     dp='"Watchers": { "DataPlane": { "Interfaces": ["srv"] } },'
     dyn='{ "Name": "vm-web", "Interface": "srv" }, { "Name": "vm-web6", "Interface": "srv" }, { "Name": "vm-dr", "Interface": "srv" }'
   fi
-  [ -n "$remote" ] && forwarding=", \"DataPlane\": { \"Enabled\": true, \"RemoteEidPrefixes\": [$remote] }, \"RlocProbeInterval\": \"00:00:01\""
+  [ -n "$remote" ] && forwarding=", \"DataPlane\": { \"Enabled\": true, \"Device\": \"${LAB_DEVICE:-tun}\", \"RemoteEidPrefixes\": [$remote] }, \"RlocProbeInterval\": \"00:00:01\""
   cat >"$DIR/$node.json" <<EOF
 { $ms_section
   "Xtr": { "Site": "$site", "Listen": ["$(endpoint "${RLOC[$node]}" "$([ "$node" = ms ] && echo 4343 || echo 4342)")"], "Rlocs": [ { "Address": "${RLOC[$node]}" } ],
