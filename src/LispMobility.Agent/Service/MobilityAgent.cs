@@ -136,7 +136,8 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
         try
         {
             var report = await MoveWarmUp.RunAsync(config.Mobility, config.Xtr.DataPlane?.Enabled == true, cancellationToken).ConfigureAwait(false);
-            LogWarmedUp(report.Took.TotalMilliseconds, report.Moves.Count, report.Moves.Count(m => m.Converged), report.DataPackets);
+            var (methods, _, took) = EagerJit.Run(cancellationToken);
+            LogWarmedUp(report.Took.TotalMilliseconds, report.Moves.Count, report.Moves.Count(m => m.Converged), report.DataPackets, methods, took.TotalMilliseconds);
             return report;
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -280,8 +281,8 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
     [LoggerMessage(EventId = 5208, Level = LogLevel.Information, Message = "The last run left {Count} EID(s) held away (blackhole routes): probing each here once, in case its VM came back while the agent was down")]
     private partial void LogProbingLeftovers(int count);
 
-    [LoggerMessage(EventId = 5209, Level = LogLevel.Information, Message = "Warmed up the move path in {Milliseconds:0} ms: {Converged} of {Moves} moves converged and {DataPackets} data packets crossed on throwaway engines (nothing registered, journaled, audited or sent)")]
-    private partial void LogWarmedUp(double milliseconds, int moves, int converged, int dataPackets);
+    [LoggerMessage(EventId = 5209, Level = LogLevel.Information, Message = "Warmed up the move path in {Milliseconds:0} ms: {Converged} of {Moves} moves converged and {DataPackets} data packets crossed on throwaway engines (nothing registered, journaled, audited or sent); then compiled {Methods} methods of the agent in {JitMilliseconds:0} ms")]
+    private partial void LogWarmedUp(double milliseconds, int moves, int converged, int dataPackets, int methods, double jitMilliseconds);
 
     [LoggerMessage(EventId = 5210, Level = LogLevel.Warning, Message = "The warm-up of the move path failed; the first move pays for first use")]
     private partial void LogWarmUpFailed(Exception exception);
