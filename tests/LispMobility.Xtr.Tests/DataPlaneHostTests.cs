@@ -463,4 +463,37 @@ public sealed class DataPlaneHostTests : IDisposable
         Assert.Equal(0, a.Counters.Encapsulated);
         Assert.Contains("2 received", _a.Exec("ping -c 2 -i 0.2 -W 2 -I 10.9.0.5 172.16.4.10"), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_packet_written_to_the_veth_enters_the_stack_as_if_received_on_its_near_end_and_one_too_long_is_refused()
+    {
+        // What the ITR writes back into the device (ICMP Fragmentation Needed, Packet Too Big) goes this way.
+        using var veth = _a.Enter(() => new VethDevice("lmw0", 1464));
+        veth.AddRoute(IPAddress.Parse("172.16.4.0"), 24, DataPlaneHost.RouteProtocol);
+        using var receiver = _a.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp));
+        receiver.ReceiveTimeout = 5000;
+        receiver.Bind(new IPEndPoint(IPAddress.Parse("10.9.0.5"), 5003));
+
+        // IPv4 172.16.4.10:4000 -> 10.9.0.5:5003, UDP checksum 0, "hello".
+        var packet = new byte[20 + 8 + 5];
+        packet[0] = 0x45;
+        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(2), (ushort)packet.Length);
+        packet[8] = 64;
+        packet[9] = 17;
+        IPAddress.Parse("172.16.4.10").GetAddressBytes().CopyTo(packet, 12);
+        IPAddress.Parse("10.9.0.5").GetAddressBytes().CopyTo(packet, 16);
+        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(10), LispMobility.Lisp.Wire.InternetChecksum.Finish(LispMobility.Lisp.Wire.InternetChecksum.Add(0, packet.AsSpan(0, 20))));
+        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(20), 4000);
+        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(22), 5003);
+        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(24), 13);
+        "hello"u8.CopyTo(packet.AsSpan(28));
+
+        Assert.True(veth.Write(packet));
+        var buffer = new byte[64];
+        EndPoint from = new IPEndPoint(IPAddress.Any, 0);
+        var n = receiver.ReceiveFrom(buffer, ref from);
+        Assert.Equal("hello", System.Text.Encoding.ASCII.GetString(buffer, 0, n));
+        Assert.Equal(new IPEndPoint(IPAddress.Parse("172.16.4.10"), 4000), from);
+        Assert.False(veth.Write(new byte[70_000]));
+    }
 }

@@ -129,8 +129,8 @@ public sealed partial class VethDevice : IEidDevice
     {
         lock (_writeLock)
         {
-            _writer.Queue(packet);
             var before = _writer.Dropped;
+            _writer.Queue(packet);
             _writer.Flush();
             return _writer.Dropped == before;
         }
