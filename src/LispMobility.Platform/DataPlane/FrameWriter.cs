@@ -11,7 +11,7 @@ namespace LispMobility.Platform.DataPlane;
 [SupportedOSPlatform("linux")]
 public sealed class FrameWriter : IPacketWriter
 {
-    private const int EthernetLength = 14, VnetLength = 10, Eintr = 4;
+    private const int EthernetLength = 14, VnetLength = 10;
     private readonly int _fd;
     private readonly MessageBatch _batch;
     private readonly int _vnet;
@@ -96,26 +96,7 @@ public sealed class FrameWriter : IPacketWriter
     }
 
     /// <inheritdoc />
-    public void Flush()
-    {
-        var start = 0;
-        while (start < _batch.Count)
-        {
-            var n = _batch.Send(_fd, start, out var errno);
-            if (n > 0)
-            {
-                start += n;
-                continue;
-            }
-
-            if (errno == Eintr) continue;
-            // The frame at start was refused (the near end's backlog full, or malformed): lost, the rest still go.
-            _dropped++;
-            start++;
-        }
-
-        _batch.Clear();
-    }
+    public void Flush() => _dropped += _batch.SendAll(_fd); // refused: the near end's backlog full, or a malformed frame
 
     /// <inheritdoc />
     public void Dispose()

@@ -52,27 +52,11 @@ public sealed class RawIpSender : IDisposable
         if (!batch.TryAdd(packet, sockaddr)) Interlocked.Increment(ref _errors);
     }
 
-    /// <summary>Sends everything queued.</summary>
+    /// <summary>Sends everything queued; a packet the kernel refuses is lost and counted, the rest still go.</summary>
     public void Flush()
     {
-        Send(_batch4, _fd4);
-        Send(_batch6, _fd6);
-    }
-
-    private void Send(MessageBatch batch, int fd)
-    {
-        var start = 0;
-        while (start < batch.Count)
-        {
-            var n = batch.Send(fd, start, out var errno);
-            if (n > 0) { start += n; continue; }
-            if (errno == 4) continue;
-            // The packet at start was refused: lost, the rest still go.
-            Interlocked.Increment(ref _errors);
-            start++;
-        }
-
-        batch.Clear();
+        var refused = _batch4.SendAll(_fd4) + _batch6.SendAll(_fd6);
+        if (refused > 0) Interlocked.Add(ref _errors, refused);
     }
 
     /// <inheritdoc />

@@ -97,18 +97,8 @@ public sealed class UdpSegmentSender : IDisposable
     public void Flush()
     {
         if (_current is null || _batch.Count == 0) return;
-        var start = 0;
-        while (start < _batch.Count)
-        {
-            var n = _batch.Send(_current.Fd, start, out var errno);
-            if (n > 0) { start += n; continue; }
-            if (errno == 4) continue;
-            // The segment at start was refused: lost, the rest still go.
-            _errors++;
-            start++;
-        }
-
-        _batch.Clear();
+        // A segment the kernel refuses is lost and counted, the rest still go.
+        _errors += _batch.SendAll(_current.Fd);
     }
 
     private Flow? FlowOf(UInt128 source, ushort port, bool v6)

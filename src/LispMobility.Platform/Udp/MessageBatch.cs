@@ -152,6 +152,33 @@ internal sealed unsafe partial class MessageBatch : IDisposable
         return new Span<byte>(_payloads + (nint)Count++ * _slotSize, length);
     }
 
+    /// <summary>
+    /// Sends every queued datagram and empties the batch; returns how many the kernel refused. A refused datagram (no route,
+    /// queue full) is lost and the rest still go; an interrupted send is retried.
+    /// </summary>
+    public int SendAll(int fd)
+    {
+        const int Eintr = 4;
+        var refused = 0;
+        var start = 0;
+        while (start < Count)
+        {
+            var n = Send(fd, start, out var errno);
+            if (n > 0)
+            {
+                start += n;
+                continue;
+            }
+
+            if (errno == Eintr) continue;
+            refused++;
+            start++;
+        }
+
+        Clear();
+        return refused;
+    }
+
     /// <summary>Sends the queued datagrams from <paramref name="start"/> on; returns how many left, or -1 with the errno of the first.</summary>
     public int Send(int fd, int start, out int errno)
     {
