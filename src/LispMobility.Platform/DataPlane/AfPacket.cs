@@ -42,6 +42,18 @@ internal static unsafe partial class AfPacket
         if (bind(fd, address, 20) < 0) throw new IOException($"bind to {name}: errno {Marshal.GetLastPInvokeError()}");
     }
 
+    /// <summary>
+    /// Moves the offsets of a virtio-net header by <paramref name="delta"/> bytes: on a packet socket they count from the
+    /// frame's start (the Ethernet header), where the data plane counts them from the IP header, as a TUN does.
+    /// </summary>
+    public static void RebaseVnetHeader(Span<byte> header, int delta)
+    {
+        // hdr_len is 0 but for a super-packet; csum_start means something only with VIRTIO_NET_HDR_F_NEEDS_CSUM.
+        var headerLength = BinaryPrimitives.ReadUInt16LittleEndian(header[2..]);
+        if (headerLength != 0) BinaryPrimitives.WriteUInt16LittleEndian(header[2..], (ushort)(headerLength + delta));
+        if ((header[0] & 1) != 0) BinaryPrimitives.WriteUInt16LittleEndian(header[6..], (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(header[6..]) + delta));
+    }
+
     [LibraryImport("libc", SetLastError = true)]
     private static partial int socket(int domain, int type, int protocol);
 

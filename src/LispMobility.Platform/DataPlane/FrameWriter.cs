@@ -70,11 +70,8 @@ public sealed class FrameWriter : IPacketWriter
         var packet = framed[VnetLength..];
         var frame = Reserve(VnetLength + EthernetLength + packet.Length);
         if (frame.IsEmpty) return;
-        // The header's offsets count from the IP header; on a packet socket they count from the frame's start.
         framed[..VnetLength].CopyTo(frame);
-        var headerLength = BinaryPrimitives.ReadUInt16LittleEndian(frame[2..]);
-        if (headerLength != 0) BinaryPrimitives.WriteUInt16LittleEndian(frame[2..], (ushort)(headerLength + EthernetLength));
-        if ((frame[0] & 1) != 0) BinaryPrimitives.WriteUInt16LittleEndian(frame[6..], (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(frame[6..]) + EthernetLength));
+        AfPacket.RebaseVnetHeader(frame[..VnetLength], EthernetLength);
         WriteEthernet(frame[VnetLength..], packet);
         packet.CopyTo(frame[(VnetLength + EthernetLength)..]);
     }

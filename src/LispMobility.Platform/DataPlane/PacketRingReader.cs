@@ -144,15 +144,10 @@ public sealed unsafe partial class PacketRingReader : IPacketReader
             if (_vnet != 0)
             {
                 // The kernel put the header before the Ethernet header, its offsets counted from there; the ITR wants it next to
-                // the IP header and counted from it, as a TUN writes it.
-                var vnet = new Span<byte>(mac - VnetLength, VnetLength);
-                var flags = vnet[0];
-                var headerLength = BinaryPrimitives.ReadUInt16LittleEndian(vnet[2..]);
-                var checksumStart = BinaryPrimitives.ReadUInt16LittleEndian(vnet[6..]);
+                // the IP header and counted from it, as a TUN writes it (the two overlap: copied before the rebase).
                 var moved = new Span<byte>(net - VnetLength, VnetLength);
-                vnet.CopyTo(moved);
-                if (headerLength >= EthernetLength) BinaryPrimitives.WriteUInt16LittleEndian(moved[2..], (ushort)(headerLength - EthernetLength));
-                if ((flags & 1) != 0) BinaryPrimitives.WriteUInt16LittleEndian(moved[6..], (ushort)(checksumStart - EthernetLength));
+                new Span<byte>(mac - VnetLength, VnetLength).CopyTo(moved);
+                AfPacket.RebaseVnetHeader(moved, -EthernetLength);
             }
 
             _starts[_count] = (nint)(net - _vnet - _headroom - _ring);
