@@ -55,6 +55,25 @@ public sealed class InternetChecksumTests
         Assert.Equal(Reference(random), InternetChecksum.Finish(InternetChecksum.Add(0, random)));
     }
 
+    [Fact]
+    public void Copy_and_add_copies_the_bytes_and_gives_the_sum_add_gives_in_one_pass()
+    {
+        var random = new Random(4341);
+        var bytes = new byte[70_000];
+        random.NextBytes(bytes);
+        foreach (var length in new[] { 0, 1, 2, 3, 31, 63, 64, 65, 97, 1447, 1448, 9001, 65_535 })
+        {
+            var source = bytes.AsSpan(length % 4, length);
+            var destination = new byte[length + 8];
+            var sum = InternetChecksum.CopyAndAdd(0x1234, source, destination);
+            Assert.Equal(InternetChecksum.Add(0x1234, source), sum);
+            Assert.True(source.SequenceEqual(destination.AsSpan(0, length)), $"{length} bytes copied");
+            Assert.All(destination[length..], b => Assert.Equal(0, b));
+        }
+
+        Assert.Throws<ArgumentException>(() => InternetChecksum.CopyAndAdd(0, bytes.AsSpan(0, 100), new byte[99]));
+    }
+
     // RFC 1071 word by word, in 64 bits so that megabytes do not overflow the reference itself.
     private static ushort Reference(ReadOnlySpan<byte> data)
     {

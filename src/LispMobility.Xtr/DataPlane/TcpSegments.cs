@@ -6,8 +6,9 @@ namespace LispMobility.Xtr.DataPlane;
 /// <summary>
 /// Cuts a TCP super-packet that a TUN with TSO handed over into the segments the path carries, as a NIC's segmentation
 /// offload would: each segment gets the headers with its own IPv4 length, ID and header checksum (or IPv6 payload length),
-/// its sequence number, FIN and PSH on the last segment only, CWR on the first only, and a whole TCP checksum. Reads the
-/// super-packet, writes one segment at a time into the caller's buffer; allocates nothing.
+/// its sequence number, FIN and PSH on the last segment only, CWR on the first only, and a whole TCP checksum, summed in
+/// the same pass that copies the payload. Reads the super-packet, writes one segment at a time into the caller's buffer;
+/// allocates nothing.
 /// </summary>
 public ref struct TcpSegments
 {
@@ -34,6 +35,9 @@ public ref struct TcpSegments
 
     /// <summary>The bytes of the IP and TCP headers every segment repeats.</summary>
     public readonly int HeaderLength => _headers;
+
+    /// <summary>The longest segment: the headers and a full segment's payload.</summary>
+    public readonly int MaxSegmentLength => _headers + _size;
 
     /// <summary>
     /// Reads the super-packet <paramref name="packet"/> that <paramref name="header"/> describes; false when it is not a
@@ -82,7 +86,7 @@ public ref struct TcpSegments
         var last = _offset + payload >= _end;
         length = _headers + payload;
         _packet[.._headers].CopyTo(destination);
-        _packet.Slice(_offset, payload).CopyTo(destination[_headers..]);
+        var payloadSum = InternetChecksum.CopyAndAdd(0, _packet.Slice(_offset, payload), destination[_headers..]);
         var segment = destination[..length];
         if (_v4)
         {
@@ -101,7 +105,9 @@ public ref struct TcpSegments
         if (!last) tcp[13] &= unchecked((byte)~(Fin | Psh));
         if (_index > 0) tcp[13] &= unchecked((byte)~Cwr);
         BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], 0);
-        BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], InternetChecksum.Finish(InternetChecksum.Add(IpPacket.PseudoHeaderSum(segment, _v4, length - _transport, IpPacket.Tcp), tcp)));
+        // The payload starts a whole number of 32-bit words into the TCP header, so its sum adds to the header's as it is.
+        var sum = IpPacket.PseudoHeaderSum(segment, _v4, length - _transport, IpPacket.Tcp) + payloadSum;
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], InternetChecksum.Finish(InternetChecksum.Add(sum, tcp[..(_headers - _transport)])));
         _offset += payload;
         _index++;
         if (payload == 0) _offset = _end + 1;
