@@ -84,6 +84,35 @@ public sealed class UdpSegmentSenderTests
         Assert.Equal(0, receiver.Available);
     }
 
+    [Fact]
+    public void Packets_put_together_in_the_workspace_are_queued_where_they_lie_and_arrive_through_flow_changes_and_a_full_batch()
+    {
+        using var receiver = Receiver();
+        var (one, two) = (FreePort(), FreePort());
+        using var sender = new UdpSegmentSender(batchSize: 8);
+        var expected = new List<(int Mark, int Port)>();
+
+        // 20 packets on one flow overfill the batch of 8 (the ninth is put together outside it, then copied in after the
+        // send); then flows alternate, each change sending the batch from under the packet in the workspace.
+        for (var i = 0; i < 26; i++)
+        {
+            var port = i < 20 || i % 2 == 0 ? one : two;
+            var workspace = sender.Workspace;
+            var packet = Outer(port, Port(receiver), 64, Enumerable.Repeat((byte)i, 700).ToArray());
+            packet.CopyTo(workspace);
+            Assert.True(sender.TryQueue(workspace[..packet.Length]));
+            expected.Add((i, port));
+            // Queued in place: the next packet is put together elsewhere, so this one's bytes stay as they are.
+            if (i < 7) Assert.False(sender.Workspace.Overlaps(workspace[..packet.Length]), $"packet {i}: the workspace did not move on");
+        }
+
+        sender.Flush();
+        Assert.Equal(0, sender.Errors + sender.Unbound);
+        var received = Enumerable.Range(0, 26).Select(_ => Receive(receiver)).ToArray();
+        Assert.Equal(expected, received.Select(r => ((int)r.Data[0], r.From.Port)).ToArray());
+        Assert.All(received, r => Assert.True(r.Data.Length == 700 && r.Data.All(b => b == r.Data[0])));
+    }
+
     // An outer IPv4/UDP packet from 127.0.0.1:source to 127.0.0.1:destination, as PacketWriter lays it out.
     private static byte[] Outer(int source, int destination, byte ttl, byte[] payload)
     {

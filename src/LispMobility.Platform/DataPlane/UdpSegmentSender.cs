@@ -25,6 +25,7 @@ public sealed class UdpSegmentSender : IDisposable
     private readonly Dictionary<(UInt128 Source, ushort Port, bool V6), Flow?> _flows = [];
     private readonly Queue<(UInt128 Source, ushort Port, bool V6)> _opened = new();
     private readonly MessageBatch _batch;
+    private readonly byte[] _scratch;
     private Flow? _current;
     private long _errors;
     private long _unbound;
@@ -35,7 +36,14 @@ public sealed class UdpSegmentSender : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(maxFlows, 1);
         _maxFlows = maxFlows;
         _batch = new MessageBatch(batchSize, slotSize, segment: true);
+        _scratch = new byte[slotSize];
     }
+
+    /// <summary>
+    /// Where to put the next outer packet together so that <see cref="TryQueue"/> takes it without a copy: the batch's next
+    /// free slot (a buffer of the same size while the batch is full). Its bytes are the caller's until the next call here.
+    /// </summary>
+    public Span<byte> Workspace => _batch.Free is { IsEmpty: false } free ? free : _scratch;
 
     /// <summary>Segments the kernel refused (no route, buffer full).</summary>
     public long Errors => _errors;
@@ -87,7 +95,9 @@ public sealed class UdpSegmentSender : IDisposable
         BinaryPrimitives.WriteUInt16BigEndian(sockaddr[2..], destinationPort);
         if (v6) BinaryPrimitives.WriteUInt128BigEndian(sockaddr[8..], destination);
         else BinaryPrimitives.WriteUInt32BigEndian(sockaddr[4..], (uint)destination);
-        if (_batch.TryAdd(payload, sockaddr)) return true;
+        // Put together in the workspace, it is queued where it lies; otherwise (or when a flush above sent the batch from under
+        // it) it is copied into the next slot.
+        if (_batch.TryCommit(payload, sockaddr) || _batch.TryAdd(payload, sockaddr)) return true;
         Flush();
         if (!_batch.TryAdd(payload, sockaddr)) _errors++;
         return true;

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace LispMobility.Platform;
@@ -142,6 +143,28 @@ internal sealed unsafe partial class MessageBatch : IDisposable
     }
 
     /// <summary>
+    /// The slot the next datagram queued fills, for one put together in place and queued by <see cref="TryCommit"/>
+    /// without a copy; empty when the batch is full. The same memory until a datagram is queued or the batch is sent.
+    /// </summary>
+    public Span<byte> Free => Count == Capacity ? default : new Span<byte>(_payloads + (nint)Count * _slotSize, _slotSize);
+
+    /// <summary>
+    /// Queues <paramref name="payload"/>, which lies in <see cref="Free"/>, to a sockaddr where it lies; false (nothing
+    /// queued) when it does not lie there, e.g. because the batch was sent since.
+    /// </summary>
+    public bool TryCommit(ReadOnlySpan<byte> payload, ReadOnlySpan<byte> address)
+    {
+        if (Count == Capacity || address.Length > AddressSize) return false;
+        var slot = _payloads + (nint)Count * _slotSize;
+        var start = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(payload));
+        if (start < slot || start + payload.Length > slot + _slotSize) return false;
+        address.CopyTo(new Span<byte>(_addresses + (nint)Count * AddressSize, AddressSize));
+        Prepare(Count, payload.Length, address.Length, (int)(start - slot));
+        Count++;
+        return true;
+    }
+
+    /// <summary>
     /// Queues a datagram of <paramref name="length"/> bytes for a bound or connected socket and returns its slot for the
     /// caller to fill (so a message put together from parts is copied once); empty when the batch is full or it exceeds a slot.
     /// </summary>
@@ -271,9 +294,9 @@ internal sealed unsafe partial class MessageBatch : IDisposable
     /// <summary>Forgets the datagrams held.</summary>
     public void Clear() => Count = 0;
 
-    private void Prepare(int i, int length, int addressLength)
+    private void Prepare(int i, int length, int addressLength, int offset = 0)
     {
-        _iov[i] = new IoVec { Base = _payloads + (nint)i * _slotSize, Length = (nuint)length };
+        _iov[i] = new IoVec { Base = _payloads + (nint)i * _slotSize + offset, Length = (nuint)length };
         _headers[i] = new MMsgHdr
         {
             Header = new MsgHdr

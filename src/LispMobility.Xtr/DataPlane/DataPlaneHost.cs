@@ -211,8 +211,14 @@ public sealed partial class DataPlaneHost : IDisposable
                     }
 
                     Counters.SuperPacket();
-                    while (segments.TryNext(buffer.AsSpan(ItrEncapsulator.Headroom), out var segment))
-                        Forward(itr.Encapsulate(buffer, ItrEncapsulator.Headroom, segment, now, icmp, out var output), buffer, output, segmented: true);
+                    while (true)
+                    {
+                        // Each segment is cut and encapsulated where the GSO sender queues it (its workspace), not copied there after.
+                        var room = segmenter is { Workspace.Length: var free } && free >= ItrEncapsulator.Headroom + segments.MaxSegmentLength
+                            ? segmenter.Workspace : buffer;
+                        if (!segments.TryNext(room[ItrEncapsulator.Headroom..], out var segment)) break;
+                        Forward(itr.Encapsulate(room, ItrEncapsulator.Headroom, segment, now, icmp, out var output), room, output, segmented: true);
+                    }
                 }
 
                 segmenter?.Flush();
