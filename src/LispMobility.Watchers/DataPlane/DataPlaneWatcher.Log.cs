@@ -35,4 +35,10 @@ public sealed partial class DataPlaneWatcher
 
     [LoggerMessage(EventId = 4209, Level = LogLevel.Warning, Message = "Liveness probe on {Interface} for {Address} not sent: {Reason}")]
     private static partial void LogProbeSendFailed(ILogger logger, string @interface, IPAddress address, string reason);
+
+    [LoggerMessage(EventId = 4210, Level = LogLevel.Warning, Message = "The kernel refused the sniffer's filter of known senders on {Interface} ({Reason}): every IP packet the VMs send there is read, as before")]
+    private static partial void LogFilterRefused(ILogger logger, string @interface, string reason);
+
+    [LoggerMessage(EventId = 4211, Level = LogLevel.Information, Message = "The sniffer's kernel filter on {Interface} holds {Held} known senders; {Left} more do not fit, their IP packets are read")]
+    private static partial void LogFilterFull(ILogger logger, string @interface, int held, int left);
 }

@@ -179,12 +179,64 @@ public sealed partial class DataPlaneWatcher : IWorkloadWatcher, ILivenessProbe
     {
         var throttle = NewThrottle();
         var buffer = new byte[9216]; // a jumbo frame
+        var filter = new KnownSenderFilter(socket, throttle, _time, _logger);
         while (!ct.IsCancellationRequested)
         {
             var length = socket.Receive(buffer, out var packetType);
+            filter.Refresh();
             if (length < 0 || packetType == PacketSocket.PacketOutgoing) continue;
             // A full stream blocks this capture thread; the kernel's bounded socket buffer then drops frames, not us.
             if (Take(buffer.AsSpan(0, length), socket.InterfaceName, throttle) is { } fact) events.PublishAsync(fact, ct).AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    /// <summary>
+    /// Keeps a capture socket's kernel filter (<see cref="SenderFilter"/>) in step with its throttle's known senders: rebuilt
+    /// when they changed, at most every 200 ms (a burst of new hosts costs one rebuild, not one each). A filter is charged to
+    /// the socket's option memory (net.core.optmem_max, 20 KB before Linux 6.9): one the kernel refuses is tried again with
+    /// half the instructions, the senders left out read as without it. One capture thread owns it.
+    /// </summary>
+    [SupportedOSPlatform("linux")]
+    private sealed class KnownSenderFilter(PacketSocket socket, ReportThrottle throttle, TimeProvider time, ILogger logger)
+    {
+        private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(200);
+        private int _budget = SenderFilter.MaxInstructions;
+        private int _applied;
+        private long _appliedAt = time.GetTimestamp();
+        private bool _refused;
+        private int _toldLeft;
+
+        public void Refresh()
+        {
+            if (_refused || throttle.Version == _applied || time.GetElapsedTime(_appliedAt) < Interval) return;
+            _applied = throttle.Version;
+            _appliedAt = time.GetTimestamp();
+            while (true)
+            {
+                var program = SenderFilter.Build(throttle.KnownSenders, _budget, out var left);
+                if (socket.TrySetFilter(program, out var error))
+                {
+                    // Said once, and again only when more are left out than last said.
+                    if (left > _toldLeft)
+                    {
+                        _toldLeft = left;
+                        LogFilterFull(logger, socket.InterfaceName, throttle.KnownSenders.Count() - left, left);
+                    }
+
+                    return;
+                }
+
+                if (program.Length > 64)
+                {
+                    _budget = program.Length / 2;
+                    continue;
+                }
+
+                // Nothing is lost: the packets it would drop reach the reader, which finds them known.
+                _refused = true;
+                LogFilterRefused(logger, socket.InterfaceName, error ?? "unknown");
+                return;
+            }
         }
     }
 

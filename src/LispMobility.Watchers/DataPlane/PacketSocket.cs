@@ -81,26 +81,40 @@ internal sealed partial class PacketSocket : IDisposable
         }
     }
 
-    // A classic BPF filter that drops the frames this host sends out of the interface before they are copied to the socket:
-    // the sniffer learns from what the VMs send, and on a data-plane site every packet delivered to a VM leaves through
-    // this port, which cost a recvfrom each (9-14 % of both cores in the forwarding lab, docs/benchmarks.md).
-    private static unsafe void DropOutgoingInKernel(int fd, string interfaceName)
+    // The sniffer learns from what the VMs send, and on a data-plane site every packet delivered to a VM leaves through this
+    // port, which cost a recvfrom each (9-14 % of both cores in the forwarding lab, docs/benchmarks.md): from the start the
+    // kernel drops those frames, before they are copied to the socket.
+    private static void DropOutgoingInKernel(int fd, string interfaceName)
     {
-        // ld [SKF_AD_OFF + SKF_AD_PKTTYPE]; jeq #PACKET_OUTGOING, drop, accept; drop: ret #0; accept: ret #-1
-        var program = stackalloc ulong[4];
-        program[0] = Instruction(0x20, 0, 0, 0xFFFFF000 + 4);
-        program[1] = Instruction(0x15, 0, 1, PacketOutgoing);
-        program[2] = Instruction(0x06, 0, 0, 0);
-        program[3] = Instruction(0x06, 0, 0, 0xFFFFFFFF);
-        Span<byte> fprog = stackalloc byte[16];
-        fprog.Clear();
-        BinaryPrimitives.WriteUInt16LittleEndian(fprog, 4);
-        BinaryPrimitives.WriteUInt64LittleEndian(fprog[8..], (ulong)program);
-        if (SetSockOpt(fd, SolSocket, SoAttachFilter, fprog, fprog.Length) != 0)
-            throw new InvalidOperationException($"SO_ATTACH_FILTER on '{interfaceName}' failed: {LastError()}");
+        if (!TrySetFilter(fd, SenderFilter.Build([], SenderFilter.BaseInstructions, out _), out var error))
+            throw new InvalidOperationException($"SO_ATTACH_FILTER on '{interfaceName}' failed: {error}");
+    }
 
-        // struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; } in the machine's order.
-        static ulong Instruction(ushort code, byte jt, byte jf, uint k) => code | ((ulong)jt << 16) | ((ulong)jf << 24) | ((ulong)k << 32);
+    /// <summary>
+    /// Replaces the socket's filter with <paramref name="program"/> (<see cref="SenderFilter"/>); false with the kernel's
+    /// reason when it refused it (the filter before stays).
+    /// </summary>
+    public bool TrySetFilter(ulong[] program, out string? error) => TrySetFilter(Volatile.Read(ref _fd), program, out error);
+
+    private static unsafe bool TrySetFilter(int fd, ulong[] program, out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(program);
+        fixed (ulong* instructions = program)
+        {
+            // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
+            Span<byte> fprog = stackalloc byte[16];
+            fprog.Clear();
+            BinaryPrimitives.WriteUInt16LittleEndian(fprog, (ushort)program.Length);
+            BinaryPrimitives.WriteUInt64LittleEndian(fprog[8..], (ulong)instructions);
+            if (SetSockOpt(fd, SolSocket, SoAttachFilter, fprog, fprog.Length) == 0)
+            {
+                error = null;
+                return true;
+            }
+        }
+
+        error = LastError();
+        return false;
     }
 
     /// <summary>Receives one frame; -1 when the receive timeout passed with nothing. <paramref name="packetType"/> is sll_pkttype.</summary>

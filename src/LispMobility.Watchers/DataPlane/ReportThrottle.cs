@@ -21,6 +21,13 @@ internal sealed class ReportThrottle(int capacity, TimeSpan window, double repor
     /// <summary>Entries held now (never more than the capacity).</summary>
     public int Count => _seen.Count;
 
+    /// <summary>Changes whenever an entry is added or swept: the sniffer's kernel filter is rebuilt from <see cref="KnownSenders"/> then.</summary>
+    public int Version { get; private set; }
+
+    /// <summary>The senders held with an address: their next plain IP packets would only be <see cref="ThrottleVerdict.Known"/>.</summary>
+    public IEnumerable<(PhysicalAddress Mac, IPAddress Address)> KnownSenders =>
+        _seen.Keys.Where(k => k.Address is not null).Select(k => (k.Mac, k.Address!));
+
     /// <summary>
     /// Announcements are reported when not reported in the window; a plain IP packet only the first time its
     /// sender is seen, because ordinary traffic would otherwise report every host every window.
@@ -41,6 +48,7 @@ internal sealed class ReportThrottle(int capacity, TimeSpan window, double repor
         if (_seen.Count >= capacity && !Sweep(now)) return ThrottleVerdict.TableFull;
         if (!TakeToken(now)) return ThrottleVerdict.RateLimited;
         _seen[key] = new Entry { LastSeen = now, LastReported = now };
+        Version++;
         return ThrottleVerdict.Report;
     }
 
@@ -49,7 +57,7 @@ internal sealed class ReportThrottle(int capacity, TimeSpan window, double repor
     {
         foreach (var (key, entry) in _seen)
         {
-            if (now - entry.LastSeen >= _windowTicks) _seen.Remove(key);
+            if (now - entry.LastSeen >= _windowTicks && _seen.Remove(key)) Version++;
         }
         return _seen.Count < capacity;
     }

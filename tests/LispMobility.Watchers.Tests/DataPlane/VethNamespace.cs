@@ -44,6 +44,9 @@ internal sealed class VethNamespace : IDisposable
     public string VmEnd { get; }
     public PhysicalAddress VmMac { get; } = PhysicalAddress.Parse(VmMacText.Replace(':', '-'));
 
+    /// <summary>The VM's MAC as bytes.</summary>
+    public static byte[] VmMacBytes => PhysicalAddress.Parse(VmMacText.Replace(':', '-')).GetAddressBytes();
+
     /// <summary>Runs an <c>ip</c> command inside the namespace.</summary>
     public void IpInside(string arguments) => Ip($"-n {Name} {arguments}");
 
