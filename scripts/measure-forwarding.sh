@@ -83,13 +83,19 @@ print(" ITR %.2f, ETR %.2f, ksoftirqd %.2f cores; per core: ITR %s (%s with ksof
   # another (e.g. a ring's copy done in the sender's softirq rather than in the ITR's read) cannot make this look better.
   machine=$(python3 -c 'import sys; rx, secs, ticks = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[4]) - int(sys.argv[3]); print("%.2f us of CPU per packet received" % (ticks / 100.0 / (rx * secs) * 1e6) if rx > 0 else "?")' \
     "$(echo "$received" | cut -d' ' -f2)" "$secs" "$busy0" "$busy1")
-  tcp=$(ip netns exec "$(ns bh)" iperf3 -c 172.16.4.10 -t "$secs" -J | python3 -c 'import json,sys; print("%.2f Gbps" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))')
+  # Bulk TCP, and the whole machine's CPU per GB received meanwhile: what the path costs per byte, whatever idle time the
+  # shared cores leave (a change that removes work shows here even where the rate is within the run-to-run spread).
+  busy0=$(busy_ticks)
+  tcp=$(ip netns exec "$(ns bh)" iperf3 -c 172.16.4.10 -t "$secs" -J | python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))')
+  busy1=$(busy_ticks)
   kill "$(cat "$LAB_DIR/iperf3.pid")" 2>/dev/null || true
-  echo "| $label | $pps | $tcp | ${cpu:- } | $machine |"
+  bulk=$(python3 -c 'import sys; gbps, secs, ticks = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[4]) - int(sys.argv[3]); cores = ticks / 100.0 / secs; print("%.2f cores busy, %.2f core-seconds per GB" % (cores, cores / (gbps / 8)) if gbps > 0 else "?")' \
+    "$tcp" "$secs" "$busy0" "$busy1")
+  echo "| $label | $pps | $tcp Gbps | ${cpu:- } | $machine | $bulk |"
 }
 
-echo "| path | 64-byte UDP packets/s (udpflood, 36-byte payloads) | bulk TCP (iperf3, 1 stream) | xTR threads' CPU during the flood, packets per CPU-second | whole machine during the flood |"
-echo "|---|---|---|---|---|"
+echo "| path | 64-byte UDP packets/s (udpflood, 36-byte payloads) | bulk TCP (iperf3, 1 stream) | xTR threads' CPU during the flood, packets per CPU-second | whole machine during the flood | whole machine during bulk TCP |"
+echo "|---|---|---|---|---|---|"
 # ROUNDS > 1 alternates: every build, then the plain path, again and again in the same lab, so that the machine's load
 # (shared cores) weighs on both sides alike and the run-to-run spread shows.
 last=$first
