@@ -123,7 +123,9 @@ internal sealed class LabScenario(TextWriter output, ILoggerFactory? loggers = n
             inventory.Migrate("web-01", "esx-dc2-01");
             var move = await NextMoveAsync(detections, stop.Token).ConfigureAwait(false);
             Check("move of web-01 to DC2 converged", move.Converged, move.Error ?? $"{move.Total.TotalMilliseconds:0.0} ms, steps: {string.Join(", ", move.Steps.Select(s => $"{s.Step} {s.Elapsed.TotalMilliseconds:0.0} ms"))}");
-            Check("DC1 holds web-01 away with a blackhole /32", xtrs[LabTopology.Dc1].HostOf(web01)?.State == HostState.Away && routes[LabTopology.Dc1].Get(web01)?.Kind == HostRouteKind.Blackhole,
+            // The route is programmed through the xTR's route queue, a moment after the host turns away.
+            var away = await WaitAsync(() => xtrs[LabTopology.Dc1].HostOf(web01)?.State == HostState.Away && routes[LabTopology.Dc1].Get(web01)?.Kind == HostRouteKind.Blackhole, stop.Token).ConfigureAwait(false);
+            Check("DC1 holds web-01 away with a blackhole /32", away,
                 $"state {xtrs[LabTopology.Dc1].HostOf(web01)?.State}, route {routes[LabTopology.Dc1].Get(web01)?.Kind.ToString() ?? "none"}");
             var refreshed = await WaitAsync(() => branch.LookupMapCache(web01) is { } e && e.Eid.IsHost && Rlocs(e.Locators) == "127.77.2.1", stop.Token).ConfigureAwait(false);
             Check("branch map-cache refreshed to DC2 by SMR", refreshed, $"{branch.LookupMapCache(web01)?.Eid} -> {Rlocs(branch.LookupMapCache(web01)?.Locators ?? [])} at +{(_clock.Elapsed - moveStart).TotalMilliseconds:0.0} ms");
