@@ -18,8 +18,8 @@ public interface IXtrStatus
     /// <summary>The dynamic hosts and their state.</summary>
     IReadOnlyList<HostInfo> Hosts();
 
-    /// <summary>When each Map-Server last acknowledged a registration.</summary>
-    IReadOnlyList<(IPEndPoint MapServer, DateTimeOffset? LastAcknowledged)> MapServerStatus();
+    /// <summary>When each Map-Server last acknowledged a registration, and when one was last sent to it.</summary>
+    IReadOnlyList<(IPEndPoint MapServer, DateTimeOffset? LastAcknowledged, DateTimeOffset? LastSent)> MapServerStatus();
 
     /// <summary>The map-cache entries, most recently used first.</summary>
     IReadOnlyList<MapCacheEntry> MapCacheEntries();

@@ -268,7 +268,7 @@ public sealed class XtrEngine : IDatagramEngine
     }
 
     /// <summary>When each Map-Server last acknowledged a registration.</summary>
-    public IReadOnlyList<(IPEndPoint MapServer, DateTimeOffset? LastAcknowledged)> MapServerStatus()
+    public IReadOnlyList<(IPEndPoint MapServer, DateTimeOffset? LastAcknowledged, DateTimeOffset? LastSent)> MapServerStatus()
     {
         lock (_gate) { return _registrar.MapServerStatus(); }
     }

@@ -86,7 +86,7 @@ public sealed class XtrNode : ITunnelRouter, IXtrStatus, IAsyncDisposable
     public IReadOnlyList<HostInfo> Hosts() => Engine.Hosts();
 
     /// <inheritdoc />
-    public IReadOnlyList<(IPEndPoint MapServer, DateTimeOffset? LastAcknowledged)> MapServerStatus() => Engine.MapServerStatus();
+    public IReadOnlyList<(IPEndPoint MapServer, DateTimeOffset? LastAcknowledged, DateTimeOffset? LastSent)> MapServerStatus() => Engine.MapServerStatus();
 
     /// <inheritdoc />
     public IReadOnlyList<MapCacheEntry> MapCacheEntries() => Engine.MapCacheEntries();

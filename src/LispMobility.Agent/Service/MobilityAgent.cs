@@ -232,7 +232,7 @@ internal sealed partial class MobilityAgent : IHostedService, IAsyncDisposable
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
         {
-            foreach (var (ms, acked) in Xtr.MapServerStatus())
+            foreach (var (ms, acked, _) in Xtr.MapServerStatus())
             {
                 var before = last.GetValueOrDefault(ms);
                 last[ms] = acked;

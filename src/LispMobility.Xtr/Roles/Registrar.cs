@@ -26,8 +26,8 @@ internal sealed class Registrar(XtrSite site, HostTable hosts)
     private DateTimeOffset _quickUntil = site.Time.GetUtcNow() + site.Options.QuickRegisterWindow;
     private DateTimeOffset _nextPeriodic = site.Time.GetUtcNow();
 
-    public IReadOnlyList<(IPEndPoint MapServer, DateTimeOffset? LastAcknowledged)> MapServerStatus() =>
-        site.MapServers.Select(m => (m.Endpoint, m.LastAcknowledged)).ToList();
+    public IReadOnlyList<(IPEndPoint MapServer, DateTimeOffset? LastAcknowledged, DateTimeOffset? LastSent)> MapServerStatus() =>
+        site.MapServers.Select(m => (m.Endpoint, m.LastAcknowledged, m.LastSent)).ToList();
 
     /// <summary>Registers hosts (their records sharing Map-Registers) and installs their host routes; one task per address.</summary>
     public Task<RegistrationResult>[] Register(IReadOnlyList<IPAddress> addresses, string? rangeName, XtrCall call, Action<List<DynamicHost>> announce)
@@ -161,6 +161,7 @@ internal sealed class Registrar(XtrSite site, HostTable hosts)
             ProxyMapReply = ms.Options.ProxyReply, WantMapNotify = true, MergeRequest = true, Records = records, XtrId = site.XtrId, SiteId = site.Options.SiteId,
         };
         _pending[nonce] = (ms, carried, call.Now);
+        ms.LastSent = call.Now;
         call.Sink.Send(register.ToSignedArray(ms.Key), ms.Endpoint);
         site.Counters.RegisterSent();
     }

@@ -95,6 +95,9 @@ internal sealed record MapServerPeer(int Index, IPEndPoint Endpoint, MapServerPe
 {
     public DateTimeOffset? LastAcknowledged { get; set; }
 
+    /// <summary>When a Map-Register last went to it; null while this xTR had nothing to register.</summary>
+    public DateTimeOffset? LastSent { get; set; }
+
     /// <summary>The nonces of this Map-Server's news (unsolicited Map-Notifies) applied lately.</summary>
     public RecentNonces News { get; } = new(capacity: 4096, retention: TimeSpan.FromMinutes(10));
 

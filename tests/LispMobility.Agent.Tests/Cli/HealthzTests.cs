@@ -44,3 +44,43 @@ public sealed class HealthzTests : IAsyncLifetime
         if (_agent is not null) await _agent.DisposeAsync();
     }
 }
+
+/// <summary>A standby site with nothing to register sends no registration, and its silent Map-Server is no reason to be degraded.</summary>
+public sealed class HealthzStandbySiteTests : IAsyncLifetime
+{
+    private const int ApiPort = 4388; // one port per test class: classes run in parallel
+    private InProcessAgent? _agent;
+
+    public async Task InitializeAsync()
+    {
+        // No aggregate and no VM here: the xTR has nothing to register, the Map-Server (nothing on 127.91.5.9) hears nothing.
+        _agent = await InProcessAgent.StartAsync("healthz-standby", p => $$"""
+        {
+          "Xtr": { "Site": "dc2", "Listen": ["127.91.5.1:4342"], "Rlocs": [ { "Address": "127.91.5.1" } ],
+            "MapServers": [ { "Address": "127.91.5.9:4342", "KeyId": 1, "Key": "k1" } ], "MapResolvers": ["127.91.5.9:4342"],
+            "DynamicEids": [ { "Name": "vm-web", "Prefix": "172.16.7.0/24" } ],
+            "RegisterInterval": "00:00:01", "QuickRegisterInterval": "00:00:01", "ResolveTimeout": "00:00:01" },
+          "Mobility": { "Database": "{{p.Database}}",
+            "Ranges": [ { "Name": "vm-web", "Prefix": "172.16.7.0/24", "HomeSite": "dc1", "Sites": ["dc1", "dc2"] } ] },
+          "Agent": { "RouteTable": "memory" },
+          "ManagementApi": { "BindAddress": "127.0.0.1", "Port": {{ApiPort}}, "TokenFile": "{{p.TokenFile}}" },
+          "Log": { "File": false, "Console": false, "Journald": "false" }
+        }
+        """);
+    }
+
+    [Fact]
+    public async Task Past_three_registration_intervals_with_nothing_to_register_healthz_stays_healthy()
+    {
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        var body = await _agent!.Api.GetStringAsync(new Uri("/healthz", UriKind.Relative));
+
+        Assert.StartsWith("Healthy", body, StringComparison.Ordinal);
+        Assert.Contains("map-server 127.91.5.9:4342: nothing registered yet: nothing to register", body, StringComparison.Ordinal);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_agent is not null) await _agent.DisposeAsync();
+    }
+}
