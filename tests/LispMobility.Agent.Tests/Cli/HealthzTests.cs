@@ -9,20 +9,27 @@ public sealed class HealthzTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         // Nothing listens on 127.91.4.9; registrations every second make three silent intervals come soon.
-        _agent = await InProcessAgent.StartAsync("healthz", p => $$"""
+        _agent = await StartAsync("healthz", ApiPort, "127.91.4", "\"172.16.6.0/24\"");
+    }
+
+    /// <summary>
+    /// An agent of site dc1 on <paramref name="net"/>.1 whose Map-Server, <paramref name="net"/>.9, never answers; it registers
+    /// <paramref name="aggregates"/> (JSON strings, or none) and holds VMs of 172.16.6.0/24, registering every second.
+    /// </summary>
+    internal static Task<InProcessAgent> StartAsync(string name, int apiPort, string net, string aggregates) =>
+        InProcessAgent.StartAsync(name, p => $$"""
         {
-          "Xtr": { "Site": "dc1", "Listen": ["127.91.4.1:4342"], "Rlocs": [ { "Address": "127.91.4.1" } ],
-            "MapServers": [ { "Address": "127.91.4.9:4342", "KeyId": 1, "Key": "k1" } ], "MapResolvers": ["127.91.4.9:4342"],
-            "DatabaseMappings": ["172.16.6.0/24"], "DynamicEids": [ { "Name": "vm-web", "Prefix": "172.16.6.0/24" } ],
+          "Xtr": { "Site": "dc1", "Listen": ["{{net}}.1:4342"], "Rlocs": [ { "Address": "{{net}}.1" } ],
+            "MapServers": [ { "Address": "{{net}}.9:4342", "KeyId": 1, "Key": "k1" } ], "MapResolvers": ["{{net}}.9:4342"],
+            "DatabaseMappings": [{{aggregates}}], "DynamicEids": [ { "Name": "vm-web", "Prefix": "172.16.6.0/24" } ],
             "RegisterInterval": "00:00:01", "QuickRegisterInterval": "00:00:01", "ResolveTimeout": "00:00:01" },
           "Mobility": { "Database": "{{p.Database}}",
             "Ranges": [ { "Name": "vm-web", "Prefix": "172.16.6.0/24", "HomeSite": "dc1", "Sites": ["dc1"] } ] },
           "Agent": { "RouteTable": "memory" },
-          "ManagementApi": { "BindAddress": "127.0.0.1", "Port": {{ApiPort}}, "TokenFile": "{{p.TokenFile}}" },
+          "ManagementApi": { "BindAddress": "127.0.0.1", "Port": {{apiPort}}, "TokenFile": "{{p.TokenFile}}" },
           "Log": { "File": false, "Console": false, "Journald": "false" }
         }
         """);
-    }
 
     [Fact]
     public async Task An_unreachable_map_server_makes_healthz_degraded_naming_it()
@@ -54,19 +61,7 @@ public sealed class HealthzStandbySiteTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         // No aggregate and no VM here: the xTR has nothing to register, the Map-Server (nothing on 127.91.5.9) hears nothing.
-        _agent = await InProcessAgent.StartAsync("healthz-standby", p => $$"""
-        {
-          "Xtr": { "Site": "dc2", "Listen": ["127.91.5.1:4342"], "Rlocs": [ { "Address": "127.91.5.1" } ],
-            "MapServers": [ { "Address": "127.91.5.9:4342", "KeyId": 1, "Key": "k1" } ], "MapResolvers": ["127.91.5.9:4342"],
-            "DynamicEids": [ { "Name": "vm-web", "Prefix": "172.16.7.0/24" } ],
-            "RegisterInterval": "00:00:01", "QuickRegisterInterval": "00:00:01", "ResolveTimeout": "00:00:01" },
-          "Mobility": { "Database": "{{p.Database}}",
-            "Ranges": [ { "Name": "vm-web", "Prefix": "172.16.7.0/24", "HomeSite": "dc1", "Sites": ["dc1", "dc2"] } ] },
-          "Agent": { "RouteTable": "memory" },
-          "ManagementApi": { "BindAddress": "127.0.0.1", "Port": {{ApiPort}}, "TokenFile": "{{p.TokenFile}}" },
-          "Log": { "File": false, "Console": false, "Journald": "false" }
-        }
-        """);
+        _agent = await HealthzTests.StartAsync("healthz-standby", ApiPort, "127.91.5", "");
     }
 
     [Fact]
