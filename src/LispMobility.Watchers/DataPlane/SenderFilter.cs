@@ -52,7 +52,7 @@ internal static class SenderFilter
         var fourCount = Math.Min(v4.Count, room / V4Entry);
         var sixCount = Math.Min(v6.Count, (room - fourCount * V4Entry) / V6Entry);
         left = v4.Count - fourCount + v6.Count - sixCount;
-        var p = new List<ulong>(16 + fourCount * V4Entry + sixCount * V6Entry)
+        var p = new List<ulong>(BaseInstructions + fourCount * V4Entry + sixCount * V6Entry)
         {
             Op(LdW, 0, 0, PacketTypeOffset),
             Op(Jeq, 0, 1, PacketSocket.PacketOutgoing),
