@@ -24,11 +24,10 @@ public sealed class TcpCoalescerTests
         var ip = v4 ? 20 : 40;
         var segments = Segments(v4);
         var joiner = new TcpCoalescer();
-        var room = new byte[TcpCoalescer.RoomLength];
-        Assert.True(joiner.TryStart(segments[0], room));
-        Assert.True(joiner.TryAppend(segments[1], room));
-        Assert.True(joiner.TryAppend(segments[2], room));
-        var framed = joiner.Take(room).ToArray();
+        Assert.True(joiner.TryStart(segments[0]));
+        Assert.True(joiner.TryAppend(segments[1]));
+        Assert.True(joiner.TryAppend(segments[2]));
+        var framed = joiner.Take().ToArray();
         Assert.False(joiner.HasRun);
         Assert.Equal(1, joiner.Joined);
 
@@ -64,16 +63,14 @@ public sealed class TcpCoalescerTests
         var corrupt = (byte[])segments[1].Clone();
         corrupt[^1] ^= 0x5A;
         var joiner = new TcpCoalescer();
-        var room = new byte[TcpCoalescer.RoomLength];
         var clean = new TcpCoalescer();
-        var cleanRoom = new byte[TcpCoalescer.RoomLength];
 
-        Assert.True(joiner.TryStart(segments[0], room) && clean.TryStart(segments[0], cleanRoom));
+        Assert.True(joiner.TryStart(segments[0]) && clean.TryStart(segments[0]));
         // Its payload was copied behind the run while it was summed; the run does not take it.
-        Assert.False(joiner.TryAppend(corrupt, room));
-        Assert.True(joiner.TryAppend(segments[1], room) && clean.TryAppend(segments[1], cleanRoom));
+        Assert.False(joiner.TryAppend(corrupt));
+        Assert.True(joiner.TryAppend(segments[1]) && clean.TryAppend(segments[1]));
 
-        Assert.Equal(clean.Take(cleanRoom).ToArray(), joiner.Take(room).ToArray());
+        Assert.Equal(clean.Take().ToArray(), joiner.Take().ToArray());
     }
 
     [Fact]
@@ -81,9 +78,8 @@ public sealed class TcpCoalescerTests
     {
         var segment = Segments(v4: true)[0];
         var joiner = new TcpCoalescer();
-        var room = new byte[TcpCoalescer.RoomLength];
-        Assert.True(joiner.TryStart(segment, room));
-        var framed = joiner.Take(room).ToArray();
+        Assert.True(joiner.TryStart(segment));
+        var framed = joiner.Take().ToArray();
         Assert.Equal(new VirtioNetHeader(VirtioNetHeader.DataValid, 0, 0, 0, 0, 0), VirtioNetHeader.Read(framed));
         Assert.Equal(segment, framed[VirtioNetHeader.Length..]);
         Assert.Equal(0, joiner.Joined);
@@ -113,9 +109,8 @@ public sealed class TcpCoalescerTests
         }
 
         var joiner = new TcpCoalescer();
-        var room = new byte[TcpCoalescer.RoomLength];
-        Assert.Equal(startsRun, joiner.TryStart(first, room));
-        if (startsRun) Assert.False(joiner.TryAppend(next, room), what);
+        Assert.Equal(startsRun, joiner.TryStart(first));
+        if (startsRun) Assert.False(joiner.TryAppend(next), what);
         Assert.Equal(0, joiner.Joined);
     }
 

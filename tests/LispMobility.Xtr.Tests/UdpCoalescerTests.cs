@@ -18,12 +18,11 @@ public sealed class UdpCoalescerTests
         var ip = v4 ? 20 : 40;
         var datagrams = new[] { Datagram(v4, 1, 300), Datagram(v4, 2, 300), Datagram(v4, 3, 120) };
         var joiner = new UdpCoalescer();
-        var room = new byte[TcpCoalescer.RoomLength];
-        Assert.True(joiner.TryStart(datagrams[0], room));
-        Assert.True(joiner.TryAppend(datagrams[1], room));
-        Assert.True(joiner.TryAppend(datagrams[2], room));
-        Assert.False(joiner.TryAppend(Datagram(v4, 4, 120), room)); // after a shorter one the run is closed
-        var framed = joiner.Take(room).ToArray();
+        Assert.True(joiner.TryStart(datagrams[0]));
+        Assert.True(joiner.TryAppend(datagrams[1]));
+        Assert.True(joiner.TryAppend(datagrams[2]));
+        Assert.False(joiner.TryAppend(Datagram(v4, 4, 120))); // after a shorter one the run is closed
+        var framed = joiner.Take().ToArray();
         Assert.False(joiner.HasRun);
         Assert.Equal(1, joiner.Joined);
 
@@ -51,9 +50,8 @@ public sealed class UdpCoalescerTests
     {
         var datagram = Datagram(true, 1, 300);
         var joiner = new UdpCoalescer();
-        var room = new byte[TcpCoalescer.RoomLength];
-        Assert.True(joiner.TryStart(datagram, room));
-        var framed = joiner.Take(room).ToArray();
+        Assert.True(joiner.TryStart(datagram));
+        var framed = joiner.Take().ToArray();
         Assert.Equal((VirtioNetHeader.GsoNone, VirtioNetHeader.DataValid), (VirtioNetHeader.Read(framed).GsoType, VirtioNetHeader.Read(framed).Flags));
         Assert.Equal(datagram, framed[VirtioNetHeader.Length..]);
         Assert.Equal(0, joiner.Joined);
@@ -73,32 +71,30 @@ public sealed class UdpCoalescerTests
             ["IPv6"] = Datagram(false, 2, 300),
             ["TCP"] = WithProtocol(Datagram(true, 2, 300), 6),
         };
-        var room = new byte[TcpCoalescer.RoomLength];
         foreach (var (what, next) in cases)
         {
             var joiner = new UdpCoalescer();
-            Assert.True(joiner.TryStart(first, room));
-            Assert.False(joiner.TryAppend(next, room), what);
+            Assert.True(joiner.TryStart(first));
+            Assert.False(joiner.TryAppend(next), what);
         }
 
-        Assert.False(new UdpCoalescer().TryStart(Datagram(true, 1, 300, df: false), room));
-        Assert.False(new UdpCoalescer().TryStart(Corrupt(Datagram(true, 1, 300)), room));
+        Assert.False(new UdpCoalescer().TryStart(Datagram(true, 1, 300, df: false)));
+        Assert.False(new UdpCoalescer().TryStart(Corrupt(Datagram(true, 1, 300))));
         var v6 = Datagram(false, 1, 300);
         v6[46] = v6[47] = 0; // a zero checksum is invalid over IPv6
-        Assert.False(new UdpCoalescer().TryStart(v6, room));
+        Assert.False(new UdpCoalescer().TryStart(v6));
         var noChecksum = Datagram(true, 1, 300);
         noChecksum[26] = noChecksum[27] = 0; // over IPv4 it means none
-        Assert.True(new UdpCoalescer().TryStart(noChecksum, room));
+        Assert.True(new UdpCoalescer().TryStart(noChecksum));
     }
 
     [Fact]
     public void A_run_stops_at_64_datagrams_the_most_the_stack_cuts_from_one()
     {
         var joiner = new UdpCoalescer();
-        var room = new byte[TcpCoalescer.RoomLength];
-        Assert.True(joiner.TryStart(Datagram(true, 0, 100), room));
-        for (var i = 1; i < 64; i++) Assert.True(joiner.TryAppend(Datagram(true, i, 100), room));
-        Assert.False(joiner.TryAppend(Datagram(true, 64, 100), room));
+        Assert.True(joiner.TryStart(Datagram(true, 0, 100)));
+        for (var i = 1; i < 64; i++) Assert.True(joiner.TryAppend(Datagram(true, i, 100)));
+        Assert.False(joiner.TryAppend(Datagram(true, 64, 100)));
     }
 
     // A UDP datagram 10.9.0.5:40000 -> 172.16.4.10:5002 (or 2001:db8:9::5 -> 2001:db8:4::10) with its checksum.

@@ -64,32 +64,16 @@ public sealed class FrameWriter : IPacketWriter
     }
 
     /// <inheritdoc />
-    public Span<byte> ReserveFramed()
+    public void QueueFramed(ReadOnlySpan<byte> framed)
     {
         if (_vnet == 0) throw new InvalidOperationException("the device takes no virtio-net header");
-        var free = _batch.Free;
-        if (free.IsEmpty)
-        {
-            Flush();
-            free = _batch.Free;
-        }
-
-        // The framed packet goes where it ends up in the frame; its header moves to the front at the commit.
-        return free[EthernetLength..];
-    }
-
-    /// <inheritdoc />
-    public void CommitFramed(int length)
-    {
-        if (_vnet == 0) throw new InvalidOperationException("the device takes no virtio-net header");
-        ArgumentOutOfRangeException.ThrowIfLessThan(length, VnetLength);
-        var frame = _batch.Append(EthernetLength + length);
-        if (frame.IsEmpty) throw new InvalidOperationException("no slot was reserved");
-        Span<byte> header = stackalloc byte[VnetLength];
-        frame.Slice(EthernetLength, VnetLength).CopyTo(header);
-        header.CopyTo(frame);
+        var packet = framed[VnetLength..];
+        var frame = Reserve(VnetLength + EthernetLength + packet.Length);
+        if (frame.IsEmpty) return;
+        framed[..VnetLength].CopyTo(frame);
         AfPacket.RebaseVnetHeader(frame[..VnetLength], EthernetLength);
-        WriteEthernet(frame[VnetLength..], frame[(VnetLength + EthernetLength)..]);
+        WriteEthernet(frame[VnetLength..], packet);
+        packet.CopyTo(frame[(VnetLength + EthernetLength)..]);
     }
 
     private Span<byte> Reserve(int length)

@@ -94,15 +94,8 @@ public interface IPacketWriter : IDisposable
     /// <summary>Queues a copy of <paramref name="packet"/>; flushes first when the batch is full.</summary>
     void Queue(ReadOnlySpan<byte> packet);
 
-    /// <summary>
-    /// The next slot, for a framed packet (its virtio-net header, then the packet: a super-packet, or one whose checksum is
-    /// verified) put together in place and queued by <see cref="CommitFramed"/>; flushes first when the batch is full. The
-    /// same memory until the next call that queues or flushes. Only for a device that takes the header.
-    /// </summary>
-    Span<byte> ReserveFramed();
-
-    /// <summary>Queues the framed packet of <paramref name="length"/> bytes put together in <see cref="ReserveFramed"/>'s slot.</summary>
-    void CommitFramed(int length);
+    /// <summary>Queues a copy of <paramref name="framed"/>, a packet after its own virtio-net header; only for a device that takes one.</summary>
+    void QueueFramed(ReadOnlySpan<byte> framed);
 
     /// <summary>Writes everything queued.</summary>
     void Flush();

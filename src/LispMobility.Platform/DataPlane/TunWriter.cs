@@ -6,8 +6,7 @@ namespace LispMobility.Platform.DataPlane;
 /// <summary>
 /// Writes packets to a <see cref="TunDevice"/> a batch per syscall: <see cref="Queue"/> copies a packet into a native slot,
 /// <see cref="Flush"/> writes them all with one io_uring submission (one <c>write</c> per packet where io_uring is
-/// unavailable). Where the device takes a virtio-net header, an empty one goes before each packet queued, and a framed
-/// packet may be put together in a slot itself (<see cref="ReserveFramed"/>). One loop owns it.
+/// unavailable). Where the device takes a virtio-net header, an empty one goes before each packet. One loop owns it.
 /// </summary>
 [SupportedOSPlatform("linux")]
 public sealed unsafe class TunWriter : IPacketWriter
@@ -51,9 +50,22 @@ public sealed unsafe class TunWriter : IPacketWriter
     public long Dropped => _dropped;
 
     /// <summary>Queues a copy of <paramref name="packet"/> (after an empty virtio-net header where the device takes one); flushes first when the batch is full.</summary>
-    public void Queue(ReadOnlySpan<byte> packet)
+    public void Queue(ReadOnlySpan<byte> packet) => Queue(packet, framed: false);
+
+    /// <summary>
+    /// Queues a copy of <paramref name="framed"/>, a packet that starts with its own virtio-net header (a super-packet to
+    /// segment, or a verified checksum); only for a device that takes the header.
+    /// </summary>
+    public void QueueFramed(ReadOnlySpan<byte> framed)
     {
-        if (_header + packet.Length > _slotSize)
+        if (_header == 0) throw new InvalidOperationException($"{_tun.Name} takes no virtio-net header");
+        Queue(framed, framed: true);
+    }
+
+    private void Queue(ReadOnlySpan<byte> packet, bool framed)
+    {
+        var header = framed ? 0 : _header;
+        if (header + packet.Length > _slotSize)
         {
             _dropped++;
             return;
@@ -61,26 +73,9 @@ public sealed unsafe class TunWriter : IPacketWriter
 
         if (_count == _capacity) Flush();
         var slot = new Span<byte>(_slots + (nint)_count * _slotSize, _slotSize);
-        slot[.._header].Clear();
-        packet.CopyTo(slot[_header..]);
-        _lengths[_count++] = _header + packet.Length;
-    }
-
-    /// <inheritdoc />
-    public Span<byte> ReserveFramed()
-    {
-        if (_header == 0) throw new InvalidOperationException($"{_tun.Name} takes no virtio-net header");
-        if (_count == _capacity) Flush();
-        return new Span<byte>(_slots + (nint)_count * _slotSize, _slotSize);
-    }
-
-    /// <inheritdoc />
-    public void CommitFramed(int length)
-    {
-        if (_header == 0) throw new InvalidOperationException($"{_tun.Name} takes no virtio-net header");
-        if (_count == _capacity) throw new InvalidOperationException("no slot was reserved");
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _slotSize);
-        _lengths[_count++] = length;
+        slot[..header].Clear();
+        packet.CopyTo(slot[header..]);
+        _lengths[_count++] = header + packet.Length;
     }
 
     /// <summary>Writes everything queued.</summary>

@@ -3,18 +3,16 @@ using LispMobility.Lisp.Wire;
 namespace LispMobility.Xtr.DataPlane;
 
 /// <summary>
-/// The run a receive coalescer (<see cref="TcpCoalescer"/>, <see cref="UdpCoalescer"/>) is joining, kept in the caller's
-/// room (the EID device writer's next slot, so the run is written from where it was joined): the virtio-net header's room,
-/// the first packet whole, then each joined packet's payload. Each copy also sums what it copies, so that the coalescer
-/// verifies a checksum in the same pass.
+/// The run a receive coalescer (<see cref="TcpCoalescer"/>, <see cref="UdpCoalescer"/>) is joining: the first packet whole,
+/// then each joined packet's payload, behind room for the virtio-net header it is written to the TUN with. A packet's
+/// checksum is verified in the pass that copies it in: it is copied behind the run first, and taken only if it verifies.
 /// </summary>
 internal sealed class CoalescedRun
 {
     /// <summary>The longest super-packet (one IP packet's length field).</summary>
     public const int MaxLength = 65535;
 
-    /// <summary>The room a run needs: its virtio-net header, then the longest super-packet.</summary>
-    public const int RoomLength = VirtioNetHeader.Length + MaxLength;
+    private readonly byte[] _buffer = new byte[VirtioNetHeader.Length + MaxLength];
 
     /// <summary>Bytes of the run's packet so far, 0 when none is pending.</summary>
     public int Length { get; private set; }
@@ -25,51 +23,48 @@ internal sealed class CoalescedRun
     /// <summary>Whether nothing more may be joined (what ended it, e.g. PSH or a shorter payload, came).</summary>
     public bool Closed { get; set; }
 
-    /// <summary>The run's packet so far in <paramref name="room"/> (headers of the first packet, then the payloads).</summary>
-    public Span<byte> Packet(Span<byte> room) => room.Slice(VirtioNetHeader.Length, Length);
+    /// <summary>The run's packet so far (headers of the first packet, then the payloads).</summary>
+    public Span<byte> Packet => _buffer.AsSpan(VirtioNetHeader.Length, Length);
 
     /// <summary>
-    /// Copies <paramref name="packet"/> into <paramref name="room"/> as a run's first packet and gives the sum of its bytes
-    /// from <paramref name="sumFrom"/> (an even offset) on; nothing is pending until <see cref="Start"/>.
+    /// Begins a run with <paramref name="packet"/> whole when it verifies: its bytes from <paramref name="checkFrom"/> (an
+    /// even offset) on are summed as they are copied, and with <paramref name="sum"/> (the pseudo-header's) must give all
+    /// ones; without <paramref name="check"/> nothing is verified. False: no run is pending.
     /// </summary>
-    public static uint CopyFirst(ReadOnlySpan<byte> packet, Span<byte> room, int sumFrom)
-    {
-        if (room.Length < RoomLength) throw new ArgumentException($"a run needs {RoomLength} bytes of room, not {room.Length}", nameof(room));
-        var target = room[VirtioNetHeader.Length..];
-        packet[..sumFrom].CopyTo(target);
-        return InternetChecksum.CopyAndAdd(0, packet[sumFrom..], target[sumFrom..]);
-    }
-
-    /// <summary>Begins a run with the <paramref name="length"/> bytes <see cref="CopyFirst"/> copied.</summary>
-    public void Start(int length, bool closed)
+    public bool TryStart(ReadOnlySpan<byte> packet, int checkFrom, uint sum, bool check, bool closed)
     {
         if (Length != 0) throw new InvalidOperationException("a run is pending: take it first");
-        Length = length;
+        var target = _buffer.AsSpan(VirtioNetHeader.Length);
+        packet[..checkFrom].CopyTo(target);
+        if (!Verifies(InternetChecksum.CopyAndAdd(sum, packet[checkFrom..], target[checkFrom..]), check)) return false;
+        Length = packet.Length;
         Segments = 1;
         Closed = closed;
+        return true;
     }
 
     /// <summary>
-    /// Copies a joined packet's <paramref name="payload"/> after the run in <paramref name="room"/> and gives its sum; the
-    /// run is unchanged until <see cref="Append"/> (so a payload that fails its check is left behind it, unused).
+    /// Appends a joined packet's <paramref name="payload"/> when it verifies: summed as it is copied behind the run, with
+    /// <paramref name="sum"/> (the pseudo-header's and the headers' before the payload) it must give all ones. False: the
+    /// run is as it was (the copy behind it is not part of it).
     /// </summary>
-    public uint CopyNext(ReadOnlySpan<byte> payload, Span<byte> room) =>
-        InternetChecksum.CopyAndAdd(0, payload, room[(VirtioNetHeader.Length + Length)..]);
-
-    /// <summary>Takes the <paramref name="payloadLength"/> bytes <see cref="CopyNext"/> copied into the run.</summary>
-    public void Append(int payloadLength)
+    public bool TryAppend(ReadOnlySpan<byte> payload, uint sum, bool check)
     {
-        Length += payloadLength;
+        if (!Verifies(InternetChecksum.CopyAndAdd(sum, payload, _buffer.AsSpan(VirtioNetHeader.Length + Length)), check)) return false;
+        Length += payload.Length;
         Segments++;
+        return true;
     }
 
-    /// <summary>The run with <paramref name="header"/> before it in <paramref name="room"/>; no run is pending after.</summary>
-    public ReadOnlySpan<byte> Take(VirtioNetHeader header, Span<byte> room)
+    private static bool Verifies(uint sum, bool check) => !check || InternetChecksum.Finish(sum) == 0;
+
+    /// <summary>The run with <paramref name="header"/> before it; no run is pending after.</summary>
+    public ReadOnlySpan<byte> Take(VirtioNetHeader header)
     {
-        header.Write(room);
+        header.Write(_buffer);
         var length = VirtioNetHeader.Length + Length;
         Length = 0;
         Closed = false;
-        return room[..length];
+        return _buffer.AsSpan(0, length);
     }
 }

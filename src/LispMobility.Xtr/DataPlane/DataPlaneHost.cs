@@ -371,17 +371,16 @@ public sealed partial class DataPlaneHost : IDisposable
                 return;
             }
 
-            // A run is joined in the writer's next slot, and only there, until it is committed.
-            if (joiner.TryAppend(packet, writer.ReserveFramed()) || udpJoiner?.TryAppend(packet, writer.ReserveFramed()) == true) return;
+            if (joiner.TryAppend(packet) || udpJoiner?.TryAppend(packet) == true) return;
             WritePendingRun();
-            if (!joiner.TryStart(packet, writer.ReserveFramed()) && udpJoiner?.TryStart(packet, writer.ReserveFramed()) != true) writer.Queue(packet);
+            if (!joiner.TryStart(packet) && udpJoiner?.TryStart(packet) != true) writer.Queue(packet);
         }
 
-        // The one run pending (TCP or UDP), if any, goes to the device before anything after it.
+        // The one run pending (TCP or UDP), if any, goes to the TUN before anything after it.
         void WritePendingRun()
         {
-            if (joiner is { HasRun: true }) writer.CommitFramed(joiner.Take(writer.ReserveFramed()).Length);
-            else if (udpJoiner is { HasRun: true }) writer.CommitFramed(udpJoiner.Take(writer.ReserveFramed()).Length);
+            if (joiner is { HasRun: true }) writer.QueueFramed(joiner.Take());
+            else if (udpJoiner is { HasRun: true }) writer.QueueFramed(udpJoiner.Take());
         }
     }
 

@@ -47,7 +47,6 @@ public static class DataPlaneWarmUp
         var etr = new EtrDecapsulator(new DataPlaneSettings { LocalRlocs = [etrRloc] }, () => eids, counters, signals);
         var tcp = new TcpCoalescer();
         var udp = new UdpCoalescer();
-        var room = new byte[TcpCoalescer.RoomLength];
         var buffer = new byte[ItrEncapsulator.Headroom + 1500];
         var icmp = new byte[1500];
         // The ETR takes the outer UDP payload: the LISP header and the inner packet.
@@ -76,15 +75,15 @@ public static class DataPlaneWarmUp
                 if (!etr.TryDecapsulate(payload, etrRloc.Kind, IpPacket.Bits(itrRloc), IpPacket.Bits(etrRloc), now, out var inner)) continue;
                 delivered++;
                 var packet = payload[inner];
-                if (tcp.TryAppend(packet, room) || udp.TryAppend(packet, room)) continue;
-                if (tcp.HasRun) tcp.Take(room);
-                if (udp.HasRun) udp.Take(room);
-                if (!tcp.TryStart(packet, room)) udp.TryStart(packet, room);
+                if (tcp.TryAppend(packet) || udp.TryAppend(packet)) continue;
+                if (tcp.HasRun) tcp.Take();
+                if (udp.HasRun) udp.Take();
+                if (!tcp.TryStart(packet)) udp.TryStart(packet);
             }
         }
 
-        if (tcp.HasRun) tcp.Take(room);
-        if (udp.HasRun) udp.Take(room);
+        if (tcp.HasRun) tcp.Take();
+        if (udp.HasRun) udp.Take();
         return delivered;
     }
 

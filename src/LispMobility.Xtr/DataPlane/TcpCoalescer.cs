@@ -9,9 +9,7 @@ namespace LispMobility.Xtr.DataPlane;
 /// takes 64 KB at a time instead of one segment per packet. Joins only what GRO would: data segments with ACK (PSH
 /// ends a run) whose checksum verifies, in sequence, with the same IP and TCP headers but for length, ID and sequence.
 /// Sans I/O: <see cref="TryAppend"/> joins a segment to the pending run, <see cref="TryStart"/> begins one, <see cref="Take"/>
-/// gives the run with its header. The run is kept in the caller's room (at least <see cref="RoomLength"/> bytes, the same
-/// on every call until <see cref="Take"/>): the writer's next slot, so the run is written without another copy; each
-/// segment's checksum is verified in the pass that copies its payload there. One loop owns it.
+/// gives the run with its header. One loop owns it.
 /// </summary>
 public sealed class TcpCoalescer
 {
@@ -21,20 +19,17 @@ public sealed class TcpCoalescer
     private int _headers;
     private int _size;
 
-    /// <summary>The room a run needs.</summary>
-    public const int RoomLength = CoalescedRun.RoomLength;
-
     /// <summary>Whether a run is pending (then <see cref="Take"/> before anything else is written, to keep the order).</summary>
     public bool HasRun => _run.Length > 0;
 
     /// <summary>Runs of two segments or more written as one super-packet.</summary>
     public long Joined { get; private set; }
 
-    /// <summary>Joins <paramref name="packet"/> to the pending run in <paramref name="room"/> when it continues it; false otherwise (the run is unchanged).</summary>
-    public bool TryAppend(ReadOnlySpan<byte> packet, Span<byte> room)
+    /// <summary>Joins <paramref name="packet"/> to the pending run when it continues it; false otherwise (nothing changes).</summary>
+    public bool TryAppend(ReadOnlySpan<byte> packet)
     {
         if (_run.Length == 0 || _run.Closed || packet.Length <= _headers || _run.Length + packet.Length - _headers > CoalescedRun.MaxLength) return false;
-        var run = _run.Packet(room);
+        var run = _run.Packet;
         var payload = packet.Length - _headers;
         if (payload > _size || !Candidate(packet, out var transport, out var headers) || transport != _transport || headers != _headers) return false;
         // Same addresses, ports, TOS/traffic class, TTL/hop limit, DF, ack number, window and options; the next sequence number.
@@ -55,29 +50,27 @@ public sealed class TcpCoalescer
             return false;
         }
 
-        // The stack trusts a super-packet's partial checksum, so every segment joined must verify: its payload is summed as it
-        // is copied behind the run (a whole number of 32-bit words into the TCP header, so the sums add as they are).
-        var sum = IpPacket.PseudoHeaderSum(packet, v4, packet.Length - t, IpPacket.Tcp) + InternetChecksum.Add(0, packet[t..headers]) + _run.CopyNext(packet[headers..], room);
-        if (InternetChecksum.Finish(sum) != 0) return false;
-        _run.Append(payload);
+        // The stack trusts a super-packet's partial checksum, so every segment joined must verify. The payload starts a whole
+        // number of 32-bit words into the TCP header, so its sum adds to the header's as it is.
+        var sum = IpPacket.PseudoHeaderSum(packet, v4, packet.Length - t, IpPacket.Tcp) + InternetChecksum.Add(0, packet[t..headers]);
+        if (!_run.TryAppend(packet[headers..], sum, check: true)) return false;
         // A short segment or PSH ends the run, as in GRO: what follows is a new write by the sender.
         if (payload < _size || (packet[t + 13] & Psh) != 0)
         {
             _run.Closed = true;
-            _run.Packet(room)[t + 13] |= (byte)(packet[t + 13] & Psh);
+            _run.Packet[t + 13] |= (byte)(packet[t + 13] & Psh);
         }
 
         return true;
     }
 
-    /// <summary>Begins a run in <paramref name="room"/> with <paramref name="packet"/> when it is a data segment that may be joined; false otherwise.</summary>
-    public bool TryStart(ReadOnlySpan<byte> packet, Span<byte> room)
+    /// <summary>Begins a run with <paramref name="packet"/> when it is a data segment that may be joined; false otherwise.</summary>
+    public bool TryStart(ReadOnlySpan<byte> packet)
     {
         if (_run.Length != 0) throw new InvalidOperationException("a run is pending: take it first");
         if (!Candidate(packet, out var transport, out var headers) || packet.Length == headers || packet.Length > CoalescedRun.MaxLength) return false;
-        var sum = IpPacket.PseudoHeaderSum(packet, transport == IpPacket.IPv4HeaderLength, packet.Length - transport, IpPacket.Tcp) + CoalescedRun.CopyFirst(packet, room, transport);
-        if (InternetChecksum.Finish(sum) != 0) return false;
-        _run.Start(packet.Length, closed: (packet[transport + 13] & Psh) != 0);
+        var pseudo = IpPacket.PseudoHeaderSum(packet, transport == IpPacket.IPv4HeaderLength, packet.Length - transport, IpPacket.Tcp);
+        if (!_run.TryStart(packet, transport, pseudo, check: true, closed: (packet[transport + 13] & Psh) != 0)) return false;
         _transport = transport;
         _headers = headers;
         _size = packet.Length - headers;
@@ -89,11 +82,11 @@ public sealed class TcpCoalescer
     /// checksum marked verified); two or more as a super-packet whose TCP checksum is left partial for the stack, with the
     /// header's segment size the first segment's payload.
     /// </summary>
-    public ReadOnlySpan<byte> Take(Span<byte> room)
+    public ReadOnlySpan<byte> Take()
     {
         if (_run.Length == 0) return default;
-        if (_run.Segments == 1) return _run.Take(VirtioNetHeader.Verified, room);
-        var packet = _run.Packet(room);
+        if (_run.Segments == 1) return _run.Take(VirtioNetHeader.Verified);
+        var packet = _run.Packet;
         var v4 = packet[0] >> 4 == 4;
         IpPacket.SetLength(packet);
         // Partial: the field holds the pseudo-header's folded sum, as a sender's stack leaves it for its NIC.
@@ -101,7 +94,7 @@ public sealed class TcpCoalescer
         BinaryPrimitives.WriteUInt16BigEndian(packet[(_transport + 16)..], (ushort)~InternetChecksum.Finish(pseudo));
         Joined++;
         return _run.Take(new VirtioNetHeader(VirtioNetHeader.NeedsChecksum, v4 ? VirtioNetHeader.GsoTcpV4 : VirtioNetHeader.GsoTcpV6,
-            (ushort)_headers, (ushort)_size, (ushort)_transport, 16), room);
+            (ushort)_headers, (ushort)_size, (ushort)_transport, 16));
     }
 
     // IPv4 without options or fragments, IPv6 without extension headers; TCP with ACK and nothing but PSH beside it.

@@ -8,8 +8,8 @@ namespace LispMobility.Xtr.DataPlane;
 /// of one payload size (the last may be shorter), are joined into one UDP GSO super-packet (VIRTIO_NET_HDR_GSO_UDP_L4),
 /// written to the TUN once; the stack forwards it whole and cuts it back into the same datagrams where it is delivered.
 /// Joins only IPv4 datagrams with DF (their IDs carry nothing) and IPv6 ones, with identical IP and UDP headers but for
-/// the lengths, IPv4 ID and checksums, and a checksum that verifies (or none, over IPv4). Sans I/O, and kept in the caller's
-/// room, like <see cref="TcpCoalescer"/>. One loop owns it.
+/// the lengths, IPv4 ID and checksums, and a checksum that verifies (or none, over IPv4). Sans I/O, like
+/// <see cref="TcpCoalescer"/>. One loop owns it.
 /// </summary>
 public sealed class UdpCoalescer
 {
@@ -26,14 +26,14 @@ public sealed class UdpCoalescer
     /// <summary>Runs of two datagrams or more written as one super-packet.</summary>
     public long Joined { get; private set; }
 
-    /// <summary>Joins <paramref name="packet"/> to the pending run in <paramref name="room"/> when it continues it; false otherwise (the run is unchanged).</summary>
-    public bool TryAppend(ReadOnlySpan<byte> packet, Span<byte> room)
+    /// <summary>Joins <paramref name="packet"/> to the pending run when it continues it; false otherwise (nothing changes).</summary>
+    public bool TryAppend(ReadOnlySpan<byte> packet)
     {
         if (_run.Length == 0 || _run.Closed || _run.Segments == MaxSegments) return false;
         if (!Candidate(packet, out var transport) || transport != _transport) return false;
         var payload = packet.Length - transport - UdpHeader;
         if (payload > _size || _run.Length + payload > CoalescedRun.MaxLength) return false;
-        var run = _run.Packet(room);
+        var run = _run.Packet;
         // Same version and TOS (traffic class, flow label), DF, TTL (hop limit), protocol and addresses; same ports.
         var v4 = transport == IpPacket.IPv4HeaderLength;
         if (v4 ? !packet[..2].SequenceEqual(run[..2]) || !packet.Slice(6, 4).SequenceEqual(run.Slice(6, 4)) || !packet.Slice(12, 8).SequenceEqual(run.Slice(12, 8))
@@ -42,22 +42,19 @@ public sealed class UdpCoalescer
             return false;
         }
 
-        if (!packet.Slice(transport, 4).SequenceEqual(run.Slice(transport, 4))) return false;
-        var sum = _run.CopyNext(packet[(transport + UdpHeader)..], room);
-        if (!Verified(packet, transport, sum, UdpHeader)) return false;
-        _run.Append(payload);
+        if (!packet.Slice(transport, 4).SequenceEqual(run.Slice(transport, 4)) || !Checksum(packet, transport, out var check, out var pseudo)) return false;
+        if (!_run.TryAppend(packet[(transport + UdpHeader)..], pseudo + InternetChecksum.Add(0, packet.Slice(transport, UdpHeader)), check)) return false;
         // A shorter datagram can only be a run's last: the stack cuts every segment but the last to the first's size.
         if (payload < _size) _run.Closed = true;
         return true;
     }
 
-    /// <summary>Begins a run in <paramref name="room"/> with <paramref name="packet"/> when it is a datagram that may be joined; false otherwise.</summary>
-    public bool TryStart(ReadOnlySpan<byte> packet, Span<byte> room)
+    /// <summary>Begins a run with <paramref name="packet"/> when it is a datagram that may be joined; false otherwise.</summary>
+    public bool TryStart(ReadOnlySpan<byte> packet)
     {
         if (_run.Length != 0) throw new InvalidOperationException("a run is pending: take it first");
-        if (!Candidate(packet, out var transport) || packet.Length == transport + UdpHeader) return false;
-        if (!Verified(packet, transport, CoalescedRun.CopyFirst(packet, room, transport), 0)) return false;
-        _run.Start(packet.Length, closed: false);
+        if (!Candidate(packet, out var transport) || packet.Length == transport + UdpHeader || !Checksum(packet, transport, out var check, out var pseudo)) return false;
+        if (!_run.TryStart(packet, transport, pseudo, check, closed: false)) return false;
         _transport = transport;
         _size = packet.Length - transport - UdpHeader;
         return true;
@@ -68,11 +65,11 @@ public sealed class UdpCoalescer
     /// checksum marked verified); two or more as a super-packet whose UDP checksum is left partial for the stack, with the
     /// header's segment size the first datagram's payload.
     /// </summary>
-    public ReadOnlySpan<byte> Take(Span<byte> room)
+    public ReadOnlySpan<byte> Take()
     {
         if (_run.Length == 0) return default;
-        if (_run.Segments == 1) return _run.Take(VirtioNetHeader.Verified, room);
-        var packet = _run.Packet(room);
+        if (_run.Segments == 1) return _run.Take(VirtioNetHeader.Verified);
+        var packet = _run.Packet;
         var v4 = _transport == IpPacket.IPv4HeaderLength;
         var udpLength = packet.Length - _transport;
         IpPacket.SetLength(packet);
@@ -81,7 +78,7 @@ public sealed class UdpCoalescer
         var pseudo = IpPacket.PseudoHeaderSum(packet, v4, udpLength, IpPacket.Udp);
         BinaryPrimitives.WriteUInt16BigEndian(packet[(_transport + 6)..], (ushort)~InternetChecksum.Finish(pseudo));
         Joined++;
-        return _run.Take(new VirtioNetHeader(VirtioNetHeader.NeedsChecksum, VirtioNetHeader.GsoUdpL4, (ushort)(_transport + UdpHeader), (ushort)_size, (ushort)_transport, 6), room);
+        return _run.Take(new VirtioNetHeader(VirtioNetHeader.NeedsChecksum, VirtioNetHeader.GsoUdpL4, (ushort)(_transport + UdpHeader), (ushort)_size, (ushort)_transport, 6));
     }
 
     // IPv4 without options or fragments and with DF, IPv6 without extension headers; UDP whose length is the packet's rest.
@@ -106,16 +103,14 @@ public sealed class UdpCoalescer
         return BinaryPrimitives.ReadUInt16BigEndian(packet[(transport + 4)..]) == packet.Length - transport;
     }
 
-    // The stack trusts a super-packet's partial checksum, so every datagram joined must have verified first (an IPv4 datagram
-    // without one, 0, has nothing to verify; over IPv6 a zero checksum is invalid). The bytes from the UDP header's start +
-    // summedFrom on were summed as they were copied (copied); the rest of the header is summed here.
-    private static bool Verified(ReadOnlySpan<byte> packet, int transport, uint copied, int summedFrom)
+    // The stack trusts a super-packet's partial checksum, so every datagram joined must verify: whether its checksum is to be
+    // checked (an IPv4 datagram without one, 0, has nothing to verify) and the pseudo-header's sum; false for a zero checksum
+    // over IPv6, which is invalid.
+    private static bool Checksum(ReadOnlySpan<byte> packet, int transport, out bool check, out uint pseudo)
     {
         var v4 = transport == IpPacket.IPv4HeaderLength;
-        var udp = packet[transport..];
-        var checksum = BinaryPrimitives.ReadUInt16BigEndian(udp[6..]);
-        if (checksum == 0) return v4;
-        var pseudo = IpPacket.PseudoHeaderSum(packet, v4, udp.Length, IpPacket.Udp);
-        return InternetChecksum.Finish(InternetChecksum.Add(pseudo + copied, udp[..summedFrom])) == 0;
+        check = BinaryPrimitives.ReadUInt16BigEndian(packet[(transport + 6)..]) != 0;
+        pseudo = check ? IpPacket.PseudoHeaderSum(packet, v4, packet.Length - transport, IpPacket.Udp) : 0;
+        return check || v4;
     }
 }
