@@ -214,8 +214,8 @@ public sealed partial class DataPlaneHost : IDisposable
                     while (true)
                     {
                         // Each segment is cut and encapsulated where the GSO sender queues it (its workspace), not copied there after.
-                        var room = segmenter is { Workspace.Length: var free } && free >= ItrEncapsulator.Headroom + segments.MaxSegmentLength
-                            ? segmenter.Workspace : buffer;
+                        Span<byte> room = segmenter is null ? buffer : segmenter.Workspace;
+                        if (room.Length < ItrEncapsulator.Headroom + segments.MaxSegmentLength) room = buffer;
                         if (!segments.TryNext(room[ItrEncapsulator.Headroom..], out var segment)) break;
                         Forward(itr.Encapsulate(room, ItrEncapsulator.Headroom, segment, now, icmp, out var output), room, output, segmented: true);
                     }
