@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 
 namespace LispMobility.Platform.DataPlane;
 
@@ -11,6 +12,7 @@ namespace LispMobility.Platform.DataPlane;
 /// (<see cref="Issue"/>, <see cref="WaitForCompletion"/>, <see cref="TryTake"/>) and completed as packets arrive.
 /// Not thread-safe: one ring belongs to one loop.
 /// </summary>
+[SupportedOSPlatform("linux")]
 internal sealed unsafe partial class IoRing : IDisposable
 {
     private const long SysSetup = 425, SysEnter = 426; // the same number on every architecture since Linux 5.1
@@ -21,8 +23,6 @@ internal sealed unsafe partial class IoRing : IDisposable
     private const int Eintr = 4;
     private const byte OpAsyncCancel = 14;
     private const uint CancelFlagAll = 1, CancelFlagAny = 4;
-    private const short PollIn = 1;
-
 
     private int _fd;
     private byte* _sqRing;
@@ -200,8 +200,7 @@ internal sealed unsafe partial class IoRing : IDisposable
     public bool WaitForCompletion(int timeoutMs)
     {
         if (*_cqHead != Volatile.Read(ref *_cqTail)) return true;
-        var fd = new PollFd { Fd = _fd, Events = PollIn };
-        return poll(&fd, 1, timeoutMs) > 0;
+        return WakeableWait.Readable(_fd, timeoutMs);
     }
 
     /// <summary>
@@ -290,14 +289,6 @@ internal sealed unsafe partial class IoRing : IDisposable
     }
 
     [StructLayout(LayoutKind.Sequential)]
-    private struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Revents;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
     private struct Cqe
     {
         public ulong UserData;
@@ -310,9 +301,6 @@ internal sealed unsafe partial class IoRing : IDisposable
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial void* mmap(void* address, nuint length, int protection, int flags, int fd, long offset);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int poll(PollFd* fds, nuint count, int timeout);
 
     [LibraryImport("libc")]
     private static partial int munmap(void* address, nuint length);

@@ -5,7 +5,8 @@ namespace LispMobility.Platform.DataPlane;
 
 /// <summary>
 /// A reader's wait on one descriptor that any thread can end early: <c>poll</c> on the descriptor and an eventfd, which
-/// <see cref="Wake"/> signals (e.g. when an answer for packets held on a map-cache miss arrived).
+/// <see cref="Wake"/> signals (e.g. when an answer for packets held on a map-cache miss arrived). The data plane's one
+/// <c>poll</c>: <see cref="Readable"/> waits on a descriptor alone.
 /// </summary>
 [SupportedOSPlatform("linux")]
 internal sealed unsafe partial class WakeableWait : IDisposable
@@ -34,6 +35,13 @@ internal sealed unsafe partial class WakeableWait : IDisposable
         }
 
         return true;
+    }
+
+    /// <summary>Waits up to <paramref name="timeoutMs"/> for <paramref name="fd"/> alone to be readable; false on timeout (or a signal).</summary>
+    public static bool Readable(int fd, int timeoutMs)
+    {
+        var pollFd = new PollFd { Fd = fd, Events = PollIn };
+        return poll(&pollFd, 1, timeoutMs) > 0;
     }
 
     /// <summary>Ends the current or next <see cref="Wait"/> at once; from any thread.</summary>
