@@ -213,14 +213,14 @@ public sealed partial class DataPlaneWatcher : IWorkloadWatcher, ILivenessProbe
             _appliedAt = time.GetTimestamp();
             while (true)
             {
-                var program = SenderFilter.Build(throttle.KnownSenders, _budget, out var left);
+                var program = SenderFilter.Build(throttle.KnownSenders, _budget, out var held, out var left);
                 if (socket.TrySetFilter(program, out var error))
                 {
                     // Said once, and again only when more are left out than last said.
                     if (left > _toldLeft)
                     {
                         _toldLeft = left;
-                        LogFilterFull(logger, socket.InterfaceName, throttle.KnownSenders.Count() - left, left);
+                        LogFilterFull(logger, socket.InterfaceName, held, left);
                     }
 
                     return;

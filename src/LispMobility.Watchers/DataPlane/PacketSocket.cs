@@ -86,7 +86,7 @@ internal sealed partial class PacketSocket : IDisposable
     // kernel drops those frames, before they are copied to the socket.
     private static void DropOutgoingInKernel(int fd, string interfaceName)
     {
-        if (!TrySetFilter(fd, SenderFilter.Build([], SenderFilter.BaseInstructions, out _), out var error))
+        if (!TrySetFilter(fd, SenderFilter.Build([], SenderFilter.BaseInstructions, out _, out _), out var error))
             throw new InvalidOperationException($"SO_ATTACH_FILTER on '{interfaceName}' failed: {error}");
     }
 

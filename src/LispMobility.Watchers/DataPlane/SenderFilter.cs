@@ -32,9 +32,9 @@ internal static class SenderFilter
     /// <summary>
     /// The program for <paramref name="known"/> senders; past what fits in <paramref name="maxInstructions"/> (at most
     /// <see cref="MaxInstructions"/>) the rest are left out (their packets reach the socket, as without a filter).
-    /// <paramref name="left"/> tells how many were.
+    /// <paramref name="held"/> tells how many it drops the packets of, <paramref name="left"/> how many were left out.
     /// </summary>
-    public static ulong[] Build(IEnumerable<(PhysicalAddress Mac, IPAddress Address)> known, int maxInstructions, out int left)
+    public static ulong[] Build(IEnumerable<(PhysicalAddress Mac, IPAddress Address)> known, int maxInstructions, out int held, out int left)
     {
         ArgumentNullException.ThrowIfNull(known);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxInstructions, BaseInstructions);
@@ -51,6 +51,7 @@ internal static class SenderFilter
         var room = Math.Min(maxInstructions, MaxInstructions) - BaseInstructions;
         var fourCount = Math.Min(v4.Count, room / V4Entry);
         var sixCount = Math.Min(v6.Count, (room - fourCount * V4Entry) / V6Entry);
+        held = fourCount + sixCount;
         left = v4.Count - fourCount + v6.Count - sixCount;
         var p = new List<ulong>(BaseInstructions + fourCount * V4Entry + sixCount * V6Entry)
         {
