@@ -224,7 +224,7 @@ internal sealed class LabScenario(TextWriter output, ILoggerFactory? loggers = n
     {
         switch (e)
         {
-            case HostAway a: Say(site, $"{a.Eid} is away (now at {Rlocs(a.NewRlocs)}): blackhole /32 installed, Map-Notify-Ack sent"); break;
+            case HostAway a: Say(site, $"{a.Eid} is away (now at {Rlocs(a.NewRlocs)}): blackhole /32 queued, Map-Notify-Ack sent"); break;
             case HostAwayCleared c: Say(site, $"{c.Eid} is registered nowhere any more: blackhole /32 removed"); break;
             case MapCacheUpdated u when site == LabTopology.Branch: Say(site, $"map-cache {u.Eid} -> {(u.Rlocs.Count == 0 ? "negative" : Rlocs(u.Rlocs))}{(u.SmrInvoked ? " (SMR-invoked)" : "")}"); break;
             case SmrReceived r: Say(site, $"SMR received for {r.Eid} from {r.From}"); break;
