@@ -74,6 +74,25 @@ public sealed record XtrDataPlaneOptions
     /// </summary>
     public int Queues { get; init; }
 
+    /// <summary>
+    /// The kernel fast path (BPF programs on the TUN's egress and the RLOC interfaces' ingress, Linux 6.6 or later): flows
+    /// whose destination has a map-cache entry with IPv4 RLOCs are encapsulated, and data for this site's EIDs
+    /// decapsulated, in the kernel, super-packets whole; misses, ICMP errors, IPv6 RLOCs and anything the programs do not
+    /// take go through the user-space data plane as before. "auto" (the default) uses it where the kernel takes it and
+    /// says once why not otherwise; "on" makes a refusal a start error; "off" keeps everything in user space. The TUN
+    /// device only (not the veth pair).
+    /// </summary>
+    public string FastPath { get; init; } = "auto";
+
+    /// <summary>The fast path's decapsulation device (a VXLAN device it creates); empty: the TUN's name with an "x".</summary>
+    public string FastPathDevice { get; init; } = "";
+
+    /// <summary>That device's UDP port; VXLAN from the network to it is dropped (counted as a foreign tunnel).</summary>
+    public int FastPathPort { get; init; } = 4340;
+
+    /// <summary>The decapsulation device's name in effect.</summary>
+    public string EffectiveFastPathDevice => string.IsNullOrEmpty(FastPathDevice) ? TunName + "x" : FastPathDevice;
+
     /// <summary>The queues to open: <see cref="Queues"/>, or one per core (at most 8) when it is 0.</summary>
     public int EffectiveQueues => Queues > 0 ? Queues : Math.Clamp(Environment.ProcessorCount, 1, 8);
 
@@ -90,6 +109,13 @@ public sealed record XtrDataPlaneOptions
 
         if (!UsesVeth && !string.Equals(Device, "tun", StringComparison.OrdinalIgnoreCase)) errors.Add($"{path}.Device: '{Device}' is neither 'tun' nor 'veth'");
         else if (UsesVeth && TunName.Length > 14) errors.Add($"{path}.TunName: '{TunName}' is longer than 14 characters, and the veth pair's far end adds a 'p'");
+        if (FastPath is not ("auto" or "on" or "off")) errors.Add($"{path}.FastPath: '{FastPath}' is none of auto, on, off");
+        if (EffectiveFastPathDevice.Length > 15 || EffectiveFastPathDevice.Any(c => c is '/' or ' ' || char.IsControl(c)))
+        {
+            errors.Add($"{path}.FastPathDevice: '{EffectiveFastPathDevice}' is not an interface name (1-15 characters, no '/' or spaces)");
+        }
+
+        if (FastPathPort is < 1 or > 65535 or 4341 or 4342) errors.Add(string.Create(CultureInfo.InvariantCulture, $"{path}.FastPathPort: {FastPathPort} is not a free UDP port (1-65535, not LISP's 4341 or 4342)"));
         if (LinkMtu is < 1336 or > 65535) errors.Add(string.Create(CultureInfo.InvariantCulture, $"{path}.LinkMtu: {LinkMtu} is outside 1336-65535 (the TUN must still carry IPv6's 1280 after 56 bytes of encapsulation)"));
         if (MissQueueDepth is < 0 or > 64) errors.Add(string.Create(CultureInfo.InvariantCulture, $"{path}.MissQueueDepth: {MissQueueDepth} is outside 0-64 (0 drops packets of a miss)"));
         if (Queues is < 0 or > 64) errors.Add(string.Create(CultureInfo.InvariantCulture, $"{path}.Queues: {Queues} is outside 0-64 (0 is one per core)"));

@@ -43,6 +43,10 @@ public enum DataPlaneDrop
     /// buffer full) or the TUN's queue was full, as on a congested link.
     /// </summary>
     DeviceRefused,
+    /// <summary>VXLAN to the kernel fast path's decapsulation port that its ETR program did not hand over: from the network, dropped.</summary>
+    ForeignTunnel,
+    /// <summary>A kernel helper refused a packet the fast path had begun to change (encapsulation or decapsulation half done).</summary>
+    FastPathFailed,
 }
 
 /// <summary>What the data plane counted; updated from every forwarding thread without a lock.</summary>
@@ -58,6 +62,8 @@ public sealed class DataPlaneCounters
     private long _joined;
     private long _segmentedSends;
     private long _coalescedReceives;
+    private long _fastPathEncapsulated;
+    private long _fastPathDecapsulated;
 
     /// <summary>Packets encapsulated toward a remote RLOC.</summary>
     public long Encapsulated => Volatile.Read(ref _encapsulated);
@@ -83,6 +89,15 @@ public sealed class DataPlaneCounters
     /// <summary>Runs of outer datagrams the ETR received as one (UDP GRO: sent as one GSO send, kept whole on the way).</summary>
     public long CoalescedReceives => Volatile.Read(ref _coalescedReceives);
 
+    /// <summary>
+    /// Packets the kernel fast path encapsulated (a super-packet counts once, as the kernel cuts it later); included in
+    /// <see cref="Encapsulated"/>.
+    /// </summary>
+    public long FastPathEncapsulated => Volatile.Read(ref _fastPathEncapsulated);
+
+    /// <summary>Packets the kernel fast path decapsulated (a super-packet counts once); included in <see cref="Decapsulated"/>.</summary>
+    public long FastPathDecapsulated => Volatile.Read(ref _fastPathDecapsulated);
+
     /// <summary>Packets dropped for <paramref name="reason"/>.</summary>
     public long Dropped(DataPlaneDrop reason) => Volatile.Read(ref _drops[(int)reason]);
 
@@ -97,6 +112,14 @@ public sealed class DataPlaneCounters
     }
 
     internal void Encapsulation() => Interlocked.Increment(ref _encapsulated);
+
+    internal void FastPath(long encapsulated, long decapsulated)
+    {
+        Interlocked.Add(ref _fastPathEncapsulated, encapsulated);
+        Interlocked.Add(ref _encapsulated, encapsulated);
+        Interlocked.Add(ref _fastPathDecapsulated, decapsulated);
+        Interlocked.Add(ref _decapsulated, decapsulated);
+    }
 
     internal void Decapsulation() => Interlocked.Increment(ref _decapsulated);
 

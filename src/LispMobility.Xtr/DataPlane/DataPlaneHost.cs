@@ -4,6 +4,8 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Versioning;
 using LispMobility.Lisp.Addressing;
 using LispMobility.Platform.DataPlane;
+using LispMobility.Platform.DataPlane.FastPath;
+using LispMobility.Platform.Netlink;
 using LispMobility.Xtr.Configuration;
 using Microsoft.Extensions.Logging;
 
@@ -40,6 +42,8 @@ public sealed partial class DataPlaneHost : IDisposable
     private readonly List<RawIpSender> _senders = [];
     private readonly List<IPacketReader> _readers = [];
     private IEidDevice? _device;
+    private KernelFastPath? _fastPath;
+    private FastPathMirror? _mirror;
     private LocalEids _eids = LocalEids.None;
     private int _disposed;
 
@@ -62,6 +66,7 @@ public sealed partial class DataPlaneHost : IDisposable
         {
             if (e is HostRegistered or HostAway or HostAwayCleared or HostWithdrawn) RefreshEids();
             if (e is MapCacheUpdated) WakeItrs();
+            if (e is HostRegistered or HostAway or HostAwayCleared or HostWithdrawn or MapCacheUpdated or RlocReachabilityChanged) _mirror?.Changed();
         };
     }
 
@@ -104,6 +109,37 @@ public sealed partial class DataPlaneHost : IDisposable
 
         foreach (var socket in _sockets) StartThread($"lisp-etr {socket.Local}", () => EtrLoop(socket));
         LogStarted(dp.UsesVeth ? "veth (packet ring)" : "TUN", _device.Name, TunMtu, _device.Queues, _sockets.Count);
+        StartFastPath();
+    }
+
+    /// <summary>Whether the kernel fast path runs (Xtr:DataPlane:FastPath).</summary>
+    public bool FastPathActive => _fastPath is not null;
+
+    // The kernel fast path beside the user-space loops (which keep everything it does not take); "auto" says why it is not
+    // had and goes on without it, "on" makes that a start error.
+    private void StartFastPath()
+    {
+        var dp = _options.DataPlane;
+        if (dp.FastPath == "off") return;
+        try
+        {
+            if (dp.UsesVeth) throw new IOException("the kernel fast path runs on the TUN device, not the veth pair");
+            _fastPath = KernelFastPath.Open(new FastPathSetup(_device!.Name, [.. _settings.LocalRlocs.Where(r => r.IsIp).Select(r => r.ToIPAddress())],
+                _settings.InstanceId ?? 0, dp.EffectiveFastPathDevice, (ushort)dp.FastPathPort));
+        }
+        catch (Exception e) when (e is IOException or NetlinkException or UnauthorizedAccessException)
+        {
+            if (dp.FastPath == "on") throw new IOException($"Xtr:DataPlane:FastPath is on, and the kernel fast path cannot start: {e.Message}", e);
+            LogNoFastPath(e.Message);
+            return;
+        }
+
+        var mirror = new FastPathMirror(_fastPath, _settings, () => _engine.MapCacheSnapshot, _engine.MapCacheEntries, () => Volatile.Read(ref _eids),
+            Counters, _signals, _time, _logger);
+        mirror.Sync();
+        _mirror = mirror;
+        StartThread("lisp-fastpath", () => mirror.Run(_stop.Token));
+        LogFastPath(_device!.Name, string.Join(", ", _fastPath.EtrInterfaces), dp.EffectiveFastPathDevice, dp.FastPathPort);
     }
 
     /// <summary>Rebuilds the ETR's view of the site's EIDs from the options and the engine's hosts.</summary>
@@ -390,6 +426,7 @@ public sealed partial class DataPlaneHost : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stop.Cancel();
         foreach (var t in _threads) t.Join(TimeSpan.FromSeconds(2));
+        _fastPath?.Dispose();
         foreach (var s in _sockets) s.Dispose();
         foreach (var s in _senders) s.Dispose();
         _device?.Dispose();
@@ -416,6 +453,12 @@ public sealed partial class DataPlaneHost : IDisposable
 
     [LoggerMessage(EventId = 2304, Level = LogLevel.Warning, Message = "data plane: the UDP 4341 socket on {Rloc} refused UDP GRO ({Error}), each outer datagram is received alone")]
     private partial void LogNoGro(string rloc, string error);
+
+    [LoggerMessage(EventId = 2308, Level = LogLevel.Information, Message = "data plane: kernel fast path on: ITR program on {Tun} egress, ETR program on {Interfaces} ingress, decapsulation through {Device} (UDP {Port}); the rest goes through user space")]
+    private partial void LogFastPath(string tun, string interfaces, string device, int port);
+
+    [LoggerMessage(EventId = 2309, Level = LogLevel.Warning, Message = "data plane: no kernel fast path ({Reason}); every packet goes through user space")]
+    private partial void LogNoFastPath(string reason);
 
     [LoggerMessage(EventId = 2301, Level = LogLevel.Error, Message = "data-plane loop {Loop} stopped on a fault")]
     private partial void LogLoopFault(Exception e, string loop);

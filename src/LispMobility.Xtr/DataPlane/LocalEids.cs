@@ -42,6 +42,28 @@ public sealed class LocalEids
         return Covers(_dynamic, kind, address) ? LocalEidState.Unlisted : LocalEidState.NotOurs;
     }
 
+    /// <summary>
+    /// The view as a longest-prefix-match table that answers as <see cref="StateOf"/> does (the kernel fast path's copy):
+    /// dynamic ranges (unlisted, or local where a site prefix covers them), site prefixes (local), then hosts here (local)
+    /// and away, each host a full-length entry. A later entry for the same prefix replaces an earlier one.
+    /// </summary>
+    public IEnumerable<(EidPrefix Prefix, LocalEidState State)> Table()
+    {
+        foreach (var d in _dynamic)
+        {
+            var covered = _prefixes.Any(p => p.MaskLength <= d.MaskLength && Covers([p], d.Address.Kind, IpPacket.Bits(d.Address)));
+            yield return (d, covered ? LocalEidState.Local : LocalEidState.Unlisted);
+        }
+
+        foreach (var p in _prefixes) yield return (p, LocalEidState.Local);
+        foreach (var (kind, bits) in _present) yield return (Host(kind, bits), LocalEidState.Local);
+        foreach (var (kind, bits) in _away) yield return (Host(kind, bits), LocalEidState.Away);
+    }
+
+    private static EidPrefix Host(AddressKind kind, UInt128 bits) => kind == AddressKind.IPv4
+        ? new EidPrefix(LispAddress.IPv4((uint)bits), 32)
+        : new EidPrefix(LispAddress.IPv6((ulong)(bits >> 64), (ulong)bits), 128);
+
     private static bool Covers(EidPrefix[] prefixes, AddressKind kind, UInt128 address)
     {
         foreach (var p in prefixes)

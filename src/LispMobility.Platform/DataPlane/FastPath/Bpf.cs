@@ -1,0 +1,182 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
+using System.Text;
+
+namespace LispMobility.Platform.DataPlane.FastPath;
+
+/// <summary>A BPF program as compiled: its entry name, its instructions, and the instructions that load a map (by name).</summary>
+internal sealed record BpfImage(string Name, byte[] Instructions, (int Instruction, string Map)[] Maps);
+
+/// <summary>The kernel refused a BPF step: <see cref="Errno"/> and, for a program load, the verifier's log.</summary>
+public sealed class BpfException(int errno, string what, string? log = null)
+    : IOException($"{what}: errno {errno} ({Marshal.GetPInvokeErrorMessage(errno)}){(string.IsNullOrEmpty(log) ? "" : "; verifier: " + Tail(log))}")
+{
+    /// <summary>The errno.</summary>
+    public int Errno { get; } = errno;
+
+    private static string Tail(string log)
+    {
+        var lines = log.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        return string.Join(" | ", lines.Skip(Math.Max(0, lines.Length - 4)));
+    }
+}
+
+/// <summary>
+/// The <c>bpf(2)</c> commands the fast path uses, on raw descriptors: maps (create, update, delete, look up, walk),
+/// program loads (maps written into the 64-bit loads that name them) and tcx links. Hand-written: the feed has no BPF
+/// library for .NET, and these are a handful of fixed-layout calls (docs/packages.md).
+/// </summary>
+[SupportedOSPlatform("linux")]
+internal static unsafe partial class Bpf
+{
+    public const uint MapHash = 1, MapArray = 2, MapPercpuArray = 6, MapLruHash = 9, MapLpmTrie = 11;
+    public const uint NoPrealloc = 1;
+    public const uint TcxIngress = 46, TcxEgress = 47;
+    private const int MapCreate = 0, MapLookup = 1, MapUpdate = 2, MapDelete = 3, MapNextKey = 4, ProgLoad = 5, LinkCreate = 28;
+    private const uint ProgSchedCls = 3;
+    private const int Enoent = 2, Enospc = 28;
+    private static readonly long SysBpf = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 280 : 321;
+
+    /// <summary>Creates a map; returns its descriptor.</summary>
+    public static int CreateMap(uint type, int keySize, int valueSize, int maxEntries, uint flags, string name)
+    {
+        var attr = stackalloc byte[72];
+        new Span<byte>(attr, 72).Clear();
+        *(uint*)attr = type;
+        *(uint*)(attr + 4) = (uint)keySize;
+        *(uint*)(attr + 8) = (uint)valueSize;
+        *(uint*)(attr + 12) = (uint)maxEntries;
+        *(uint*)(attr + 16) = flags;
+        Encoding.ASCII.GetBytes(name.AsSpan(0, Math.Min(name.Length, 15)), new Span<byte>(attr + 28, 15));
+        var fd = Call(MapCreate, attr, 72);
+        return fd >= 0 ? fd : throw new BpfException(Marshal.GetLastPInvokeError(), $"bpf map {name}: create");
+    }
+
+    /// <summary>Writes <paramref name="value"/> under <paramref name="key"/>; false when the map is full.</summary>
+    public static bool Update(int map, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        fixed (byte* k = key)
+        fixed (byte* v = value)
+        {
+            if (Element(MapUpdate, map, k, v) >= 0) return true;
+            var errno = Marshal.GetLastPInvokeError();
+            return errno == Enospc || errno == 7 /* E2BIG */ ? false : throw new BpfException(errno, "bpf map update");
+        }
+    }
+
+    /// <summary>Deletes <paramref name="key"/>; false when it was not there.</summary>
+    public static bool Delete(int map, ReadOnlySpan<byte> key)
+    {
+        fixed (byte* k = key)
+        {
+            if (Element(MapDelete, map, k, null) >= 0) return true;
+            var errno = Marshal.GetLastPInvokeError();
+            return errno == Enoent ? false : throw new BpfException(errno, "bpf map delete");
+        }
+    }
+
+    /// <summary>Reads <paramref name="key"/>'s value (every CPU's, one after the other, for a per-CPU map); false when absent.</summary>
+    public static bool Lookup(int map, ReadOnlySpan<byte> key, Span<byte> value)
+    {
+        fixed (byte* k = key)
+        fixed (byte* v = value)
+        {
+            if (Element(MapLookup, map, k, v) >= 0) return true;
+            var errno = Marshal.GetLastPInvokeError();
+            return errno == Enoent ? false : throw new BpfException(errno, "bpf map lookup");
+        }
+    }
+
+    /// <summary>The key after <paramref name="key"/> (the first when it is empty); false at the end.</summary>
+    public static bool NextKey(int map, ReadOnlySpan<byte> key, Span<byte> next)
+    {
+        fixed (byte* k = key)
+        fixed (byte* n = next)
+        {
+            if (Element(MapNextKey, map, key.IsEmpty ? null : k, n) >= 0) return true;
+            var errno = Marshal.GetLastPInvokeError();
+            return errno == Enoent ? false : throw new BpfException(errno, "bpf map walk");
+        }
+    }
+
+    /// <summary>Loads a tc program, its map loads pointed at <paramref name="maps"/>; returns its descriptor.</summary>
+    public static int LoadProgram(BpfImage image, IReadOnlyDictionary<string, int> maps, string license)
+    {
+        var code = (byte[])image.Instructions.Clone();
+        foreach (var (instruction, map) in image.Maps)
+        {
+            var at = instruction * 8;
+            if (!maps.TryGetValue(map, out var fd)) throw new InvalidOperationException($"{image.Name}: no map {map}");
+            code[at + 1] = (byte)((code[at + 1] & 0x0F) | (1 << 4)); // src_reg = BPF_PSEUDO_MAP_FD
+            MemoryMarshal.Write(code.AsSpan(at + 4), fd);
+        }
+
+        var licenseBytes = Encoding.ASCII.GetBytes(license + "\0");
+        var log = new byte[1 << 16];
+        var attr = stackalloc byte[128];
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            fixed (byte* insns = code)
+            fixed (byte* lic = licenseBytes)
+            fixed (byte* logBuffer = log)
+            {
+                new Span<byte>(attr, 128).Clear();
+                *(uint*)attr = ProgSchedCls;
+                *(uint*)(attr + 4) = (uint)(code.Length / 8);
+                *(ulong*)(attr + 8) = (ulong)insns;
+                *(ulong*)(attr + 16) = (ulong)lic;
+                // The first try without a log (it costs the verifier time); a refusal is loaded again with one, to say why.
+                if (attempt == 1)
+                {
+                    *(uint*)(attr + 24) = 1;
+                    *(uint*)(attr + 28) = (uint)log.Length;
+                    *(ulong*)(attr + 32) = (ulong)logBuffer;
+                }
+
+                Encoding.ASCII.GetBytes(image.Name.AsSpan(0, Math.Min(image.Name.Length, 15)), new Span<byte>(attr + 48, 15));
+                var fd = Call(ProgLoad, attr, 128);
+                if (fd >= 0) return fd;
+                var errno = Marshal.GetLastPInvokeError();
+                if (attempt == 1) throw new BpfException(errno, $"bpf program {image.Name}: load", Encoding.ASCII.GetString(log).TrimEnd('\0'));
+            }
+        }
+
+        throw new InvalidOperationException("unreachable");
+    }
+
+    /// <summary>Attaches a tc program to an interface through a tcx link (Linux 6.6); closing the link detaches it.</summary>
+    public static int AttachTcx(int program, int ifindex, uint attachType, string what)
+    {
+        var attr = stackalloc byte[64];
+        new Span<byte>(attr, 64).Clear();
+        *(uint*)attr = (uint)program;
+        *(uint*)(attr + 4) = (uint)ifindex;
+        *(uint*)(attr + 8) = attachType;
+        var fd = Call(LinkCreate, attr, 64);
+        return fd >= 0 ? fd : throw new BpfException(Marshal.GetLastPInvokeError(), $"attach {what} (tcx, Linux 6.6 or later)");
+    }
+
+    /// <summary>Closes a descriptor this class returned.</summary>
+    public static void Close(int fd)
+    {
+        if (fd >= 0) _ = close(fd);
+    }
+
+    private static int Element(int command, int map, byte* key, byte* value)
+    {
+        var attr = stackalloc byte[32];
+        new Span<byte>(attr, 32).Clear();
+        *(uint*)attr = (uint)map;
+        *(ulong*)(attr + 8) = (ulong)key;
+        *(ulong*)(attr + 16) = (ulong)value;
+        return Call(command, attr, 32);
+    }
+
+    private static int Call(int command, byte* attr, uint size) => (int)syscall(SysBpf, command, attr, size);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial long syscall(long number, int command, byte* attr, uint size);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int close(int fd);
+}
