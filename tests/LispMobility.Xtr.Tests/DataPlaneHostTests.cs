@@ -61,13 +61,14 @@ public sealed class DataPlaneHostTests : IDisposable
         _b.Dispose();
     }
 
-    private DataPlaneHost Xtr(NetworkNamespace ns, string site, string rloc, string eids, string remote, string remoteRloc, uint iid, bool ioUring = true, bool offloads = true, int queues = 1, bool udpOffloads = true, string device = "tun")
+    private DataPlaneHost Xtr(NetworkNamespace ns, string site, string rloc, string eids, string remote, string remoteRloc, uint iid, bool ioUring = true, bool offloads = true, int queues = 1, bool udpOffloads = true, string device = "tun", string fastPath = "off")
     {
         var options = new XtrOptions
         {
             Site = site, Rlocs = [new LocatorOptions { Address = rloc }], DatabaseMappings = [$"[{iid}]{eids}"],
             MapServers = [new MapServerPeerOptions { Address = "192.0.2.99:4342", Key = "k" }], MapResolvers = ["192.0.2.99:4342"],
-            DataPlane = new XtrDataPlaneOptions { Enabled = true, Device = device, TunName = "lisp0", RemoteEidPrefixes = [remote], IoUring = ioUring, Offloads = offloads, Queues = queues, UdpOffloads = udpOffloads },
+            DataPlane = new XtrDataPlaneOptions { Enabled = true, Device = device, TunName = "lisp0", RemoteEidPrefixes = [remote], IoUring = ioUring, Offloads = offloads, Queues = queues, UdpOffloads = udpOffloads,
+                FastPath = fastPath },
         };
         var engine = new XtrEngine(options, new InMemoryRouteTable());
         Install(engine, EidPrefix.Parse($"[{iid}]{remote}"), rloc: remoteRloc);
@@ -201,42 +202,13 @@ public sealed class DataPlaneHostTests : IDisposable
             if (queues > 1) Assert.Contains($"multi_queue numqueues {queues} ", link, StringComparison.Ordinal);
             else Assert.DoesNotContain("multi_queue", link, StringComparison.Ordinal);
         }
-        using var listener = _b.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
-        listener.Bind(new IPEndPoint(IPAddress.Parse("172.16.4.10"), 5001));
-        listener.Listen();
-        using var client = _a.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
-        client.Bind(new IPEndPoint(IPAddress.Parse("10.9.0.5"), 0));
-        // An unusual TTL and DSCP, which the outer header must copy (the UDP GSO path sets them on its socket).
-        client.Ttl = 33;
-        client.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.TypeOfService, 0x20);
         var pcap = Path.Combine(Path.GetTempPath(), $"lisp-tcp-{Environment.ProcessId}-{Guid.NewGuid():N}.pcap");
         // A's data segments only: B's ITR sends runs of ACKs as GSO packets of more than 1,200 bytes too. Headers only: under
         // load, whole 64 KB GSO packets overran the capture's buffer (17 of 40 captured in one whole-suite run).
         using var capture = TsharkCapture.Start(_a.Name, "wan", $"udp dst port 4341 and src host {rlocA} and greater 1200", 40, TimeSpan.FromSeconds(30), pcap, snapLength: 160);
 
-        // 8 MB of random bytes, written in 256 KB sends so that TCP builds super-packets where the TUN offers TSO.
         var data = RandomNumberGenerator.GetBytes(8 << 20);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var accept = listener.AcceptAsync(timeout.Token);
-        await client.ConnectAsync(new IPEndPoint(IPAddress.Parse("172.16.4.10"), 5001), timeout.Token);
-        using var server = await accept;
-        var received = Task.Run(async () =>
-        {
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            var chunk = new byte[65536];
-            long total = 0;
-            int n;
-            while ((n = await server.ReceiveAsync(chunk, SocketFlags.None, timeout.Token)) > 0)
-            {
-                hash.AppendData(chunk, 0, n);
-                total += n;
-            }
-
-            return (total, hash.GetHashAndReset());
-        });
-        for (var sent = 0; sent < data.Length; sent += 256 << 10) await client.SendAsync(data.AsMemory(sent, 256 << 10), SocketFlags.None, timeout.Token);
-        client.Shutdown(SocketShutdown.Send);
-        var (count, digest) = await received;
+        var (count, digest) = await StreamAsync(data, ttl: 33, tos: 0x20);
 
         Assert.Equal(data.Length, count);
         Assert.Equal(SHA256.HashData(data), digest);
@@ -294,6 +266,143 @@ public sealed class DataPlaneHostTests : IDisposable
         {
             File.Delete(pcap);
         }
+    }
+
+    [Fact]
+    public void With_the_kernel_fast_path_a_ping_crosses_in_the_kernel_both_ways_and_wireshark_decodes_the_data_packets()
+    {
+        Assert.True(Tshark.IsAvailable, "tshark is not installed; scripts/test.sh installs it (apt-get install tshark)");
+        Route();
+        var a = Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 4660, fastPath: "on");
+        var b = Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 4660, fastPath: "on");
+        Assert.True(a.FastPathActive && b.FastPathActive);
+        Assert.Contains("vxlan", _b.Ip("-d link show lisp0x"), StringComparison.Ordinal);
+        var pcap = Path.Combine(Path.GetTempPath(), $"lisp-fp-{Environment.ProcessId}-{Guid.NewGuid():N}.pcap");
+        try
+        {
+            using (var capture = TsharkCapture.Start(_a.Name, "wan", "udp port 4341", 4, TimeSpan.FromSeconds(20), pcap))
+            {
+                var ping = NetworkNamespace.Run("ip", $"netns exec {_a.Name} ping -c 4 -i 0.2 -W 2 -I 10.9.0.5 172.16.4.10");
+                Assert.Contains("4 received", ping, StringComparison.Ordinal);
+                Assert.True(capture.WaitForExit(TimeSpan.FromSeconds(25)), "tshark did not stop");
+            }
+
+            // The programs' counters reach the data plane's at its next poll; every packet went through the kernel, none
+            // through the user-space loops.
+            Assert.True(SpinWait.SpinUntil(() => a.Counters.FastPathEncapsulated >= 4 && b.Counters.FastPathDecapsulated >= 4 && b.Counters.FastPathEncapsulated >= 4 && a.Counters.FastPathDecapsulated >= 4, 3000),
+                $"A: {a.Counters.FastPathEncapsulated} out, {a.Counters.FastPathDecapsulated} in; B: {b.Counters.FastPathEncapsulated} out, {b.Counters.FastPathDecapsulated} in");
+            Assert.Equal(a.Counters.FastPathEncapsulated, a.Counters.Encapsulated);
+            Assert.Equal(b.Counters.FastPathDecapsulated, b.Counters.Decapsulated);
+            var rows = Tshark.DecodeFields(pcap, "lisp-data.flags.nonce", "lisp-data.flags.lsb", "lisp-data.flags.iid", "lisp-data.iid", "lisp-data.lsb8", "udp.srcport", "udp.checksum", "icmp.type");
+            Assert.Equal(4, rows.Count);
+            foreach (var r in rows)
+            {
+                Assert.Equal(("1", "1", "1", "4660"), (r[0], r[1], r[2], r[3]));
+                Assert.Equal(1, Convert.ToInt32(r[4], r[4].StartsWith("0x", StringComparison.Ordinal) ? 16 : 10));
+                Assert.InRange(int.Parse(r[5], System.Globalization.CultureInfo.InvariantCulture), 49152, 65535);
+                Assert.Equal(0, Convert.ToInt32(r[6], 16));
+            }
+
+            Assert.Equal(2, rows.Count(r => r[7] == "8"));
+            Assert.Equal(2, rows.Count(r => r[7] == "0"));
+        }
+        finally
+        {
+            File.Delete(pcap);
+        }
+    }
+
+    [Fact]
+    public async Task With_the_kernel_fast_path_a_tcp_stream_crosses_whole_as_super_packets_and_the_outer_header_copies_ttl_and_dscp()
+    {
+        Route();
+        var a = Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 0, fastPath: "on");
+        var b = Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 0, fastPath: "on");
+        var pcap = Path.Combine(Path.GetTempPath(), $"lisp-fptcp-{Environment.ProcessId}-{Guid.NewGuid():N}.pcap");
+        using var capture = TsharkCapture.Start(_a.Name, "wan", "udp dst port 4341 and src host 198.51.100.1 and greater 1200", 20, TimeSpan.FromSeconds(30), pcap, snapLength: 160);
+        var data = RandomNumberGenerator.GetBytes(8 << 20);
+        var (count, digest) = await StreamAsync(data, ttl: 33, tos: 0x20);
+
+        Assert.Equal(data.Length, count);
+        Assert.Equal(SHA256.HashData(data), digest);
+        Assert.True(SpinWait.SpinUntil(() => b.Counters.FastPathDecapsulated > 0, 3000), "B's ETR program decapsulated nothing");
+        // Super-packets crossed whole: far fewer packets than the stream's 1,424-byte segments. The user-space ITR read none.
+        Assert.InRange(a.Counters.FastPathEncapsulated, 1, data.Length / 1424 / 2);
+        Assert.Equal(0, a.Counters.SuperPackets + a.Counters.Encapsulated - a.Counters.FastPathEncapsulated);
+        Assert.Equal(0, b.Counters.Dropped(DataPlaneDrop.FastPathFailed) + a.Counters.Dropped(DataPlaneDrop.FastPathFailed));
+
+        Assert.True(capture.WaitForExit(TimeSpan.FromSeconds(35)), "tshark did not stop");
+        try
+        {
+            var rows = Tshark.DecodeFields(pcap, "ip.ttl", "ip.dsfield", "udp.checksum", "lisp-data.flags.nonce", "frame.len");
+            Assert.NotEmpty(rows);
+            foreach (var r in rows)
+            {
+                Assert.Equal(["33", "33"], r[0].Split(','));
+                Assert.All(r[1].Split(','), d => Assert.Equal(0x20, Convert.ToInt32(d, 16)));
+                Assert.Equal((0, "1"), (Convert.ToInt32(r[2], 16), r[3]));
+            }
+
+            // The capture sees a super-packet as the kernel passed it: one frame of many segments.
+            Assert.Contains(rows, r => int.Parse(r[4], System.Globalization.CultureInfo.InvariantCulture) > 1500);
+        }
+        finally
+        {
+            File.Delete(pcap);
+        }
+    }
+
+    [Fact]
+    public void On_a_host_that_does_not_forward_the_fast_path_leaves_its_own_packets_to_the_user_space_itr()
+    {
+        // The ITR program's route lookup is a forwarding one; a host that forwards nothing sends through the user-space ITR.
+        var a = Xtr(_a, "a", "198.51.100.1", "10.9.0.0/24", "172.16.4.0/24", "198.51.100.2", iid: 0, fastPath: "on");
+        var b = Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 0, fastPath: "on");
+        var ping = NetworkNamespace.Run("ip", $"netns exec {_a.Name} ping -c 3 -i 0.2 -W 2 -I 10.9.0.5 172.16.4.10");
+        Assert.Contains("3 received", ping, StringComparison.Ordinal);
+        Assert.True(SpinWait.SpinUntil(() => b.Counters.FastPathDecapsulated >= 3, 3000), $"B's ETR program decapsulated {b.Counters.FastPathDecapsulated}");
+        Assert.Equal((0L, 3L), (a.Counters.FastPathEncapsulated, a.Counters.Encapsulated));
+    }
+
+    // Both xTRs route (as an xTR that carries its site's traffic does): the ITR program's route lookup is a forwarding one.
+    private void Route()
+    {
+        _a.Exec("sysctl -qw net.ipv4.ip_forward=1");
+        _b.Exec("sysctl -qw net.ipv4.ip_forward=1");
+    }
+
+    // A TCP stream of data from A's EID to B's, written in 256 KB sends so that TCP builds super-packets where the TUN offers
+    // TSO, with an unusual TTL and DSCP that the outer header must copy; what B received, counted and hashed.
+    private async Task<(long Count, byte[] Digest)> StreamAsync(byte[] data, int ttl, int tos)
+    {
+        using var listener = _b.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        listener.Bind(new IPEndPoint(IPAddress.Parse("172.16.4.10"), 5001));
+        listener.Listen();
+        using var client = _a.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        client.Bind(new IPEndPoint(IPAddress.Parse("10.9.0.5"), 0));
+        client.Ttl = (short)ttl;
+        client.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.TypeOfService, tos);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var accept = listener.AcceptAsync(timeout.Token);
+        await client.ConnectAsync(new IPEndPoint(IPAddress.Parse("172.16.4.10"), 5001), timeout.Token);
+        using var server = await accept;
+        var received = Task.Run(async () =>
+        {
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var chunk = new byte[65536];
+            long total = 0;
+            int n;
+            while ((n = await server.ReceiveAsync(chunk, SocketFlags.None, timeout.Token)) > 0)
+            {
+                hash.AppendData(chunk, 0, n);
+                total += n;
+            }
+
+            return (total, hash.GetHashAndReset());
+        });
+        for (var sent = 0; sent < data.Length; sent += 256 << 10) await client.SendAsync(data.AsMemory(sent, Math.Min(256 << 10, data.Length - sent)), SocketFlags.None, timeout.Token);
+        client.Shutdown(SocketShutdown.Send);
+        return await received;
     }
 
     [Theory]

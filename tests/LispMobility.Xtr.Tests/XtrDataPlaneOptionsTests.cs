@@ -41,6 +41,29 @@ public sealed class DataPlaneOptionsTests
     }
 
     [Fact]
+    public void The_fast_path_is_auto_on_or_off_with_a_decapsulation_device_of_its_own_and_a_port_that_is_not_lisps()
+    {
+        var defaults = new XtrDataPlaneOptions { Enabled = true };
+        Assert.Equal("auto", defaults.FastPath);
+        Assert.Equal("lisp0x", defaults.EffectiveFastPathDevice);
+        Assert.Equal(4340, defaults.FastPathPort);
+        Assert.Equal("fifteen-chars-x", new XtrDataPlaneOptions { TunName = "fifteen-chars-a" }.EffectiveFastPathDevice);
+        Assert.Equal("vx9", new XtrDataPlaneOptions { FastPathDevice = "vx9" }.EffectiveFastPathDevice);
+        Assert.Empty(new XtrDataPlaneOptions { Enabled = true, FastPath = "off" }.Validate("Xtr.DataPlane"));
+        Assert.Empty(new XtrDataPlaneOptions { Enabled = true, FastPath = "on", FastPathDevice = "lispdec", FastPathPort = 8472 }.Validate("Xtr.DataPlane"));
+
+        var errors = new XtrDataPlaneOptions { Enabled = true, FastPath = "yes", FastPathDevice = "lisp0", FastPathPort = 4341 }.Validate("Xtr.DataPlane");
+        Assert.Equal(
+            [
+                "Xtr.DataPlane.FastPath: 'yes' is none of auto, on, off",
+                "Xtr.DataPlane.FastPathDevice: 'lisp0' is not an interface name of its own (up to 15 characters, no '/' or spaces, not the TUN's)",
+                "Xtr.DataPlane.FastPathPort: 4341 is not a free UDP port (1-65535, not LISP's 4341 or 4342)",
+            ], errors);
+        Assert.Single(new XtrDataPlaneOptions { Enabled = true, FastPathDevice = "a/b" }.Validate("Xtr.DataPlane"));
+        Assert.Single(new XtrDataPlaneOptions { Enabled = true, FastPathPort = 70000 }.Validate("Xtr.DataPlane"));
+    }
+
+    [Fact]
     public void The_xtr_options_report_the_data_planes_problems()
     {
         var options = new XtrOptions

@@ -156,6 +156,8 @@ internal sealed class AgentMetrics
         yield return new Measurement<long>(c.Joined, new KeyValuePair<string, object?>("result", "joined"));
         yield return new Measurement<long>(c.SegmentedSends, new KeyValuePair<string, object?>("result", "udp-gso-send"));
         yield return new Measurement<long>(c.CoalescedReceives, new KeyValuePair<string, object?>("result", "udp-gro-receive"));
+        yield return new Measurement<long>(c.FastPathEncapsulated, new KeyValuePair<string, object?>("result", "fast-path-encapsulated"));
+        yield return new Measurement<long>(c.FastPathDecapsulated, new KeyValuePair<string, object?>("result", "fast-path-decapsulated"));
     }
 
     private static IEnumerable<Measurement<long>> DataPlaneDrops(XtrNode? node)

@@ -84,14 +84,14 @@ public sealed record XtrDataPlaneOptions
     /// </summary>
     public string FastPath { get; init; } = "auto";
 
-    /// <summary>The fast path's decapsulation device (a VXLAN device it creates); empty: the TUN's name with an "x".</summary>
+    /// <summary>The fast path's decapsulation device (a VXLAN device it creates); empty: the TUN's name with an "x" (its 15th character replaced by it).</summary>
     public string FastPathDevice { get; init; } = "";
 
     /// <summary>That device's UDP port; VXLAN from the network to it is dropped (counted as a foreign tunnel).</summary>
     public int FastPathPort { get; init; } = 4340;
 
     /// <summary>The decapsulation device's name in effect.</summary>
-    public string EffectiveFastPathDevice => string.IsNullOrEmpty(FastPathDevice) ? TunName + "x" : FastPathDevice;
+    public string EffectiveFastPathDevice => string.IsNullOrEmpty(FastPathDevice) ? TunName[..Math.Min(TunName.Length, 14)] + "x" : FastPathDevice;
 
     /// <summary>The queues to open: <see cref="Queues"/>, or one per core (at most 8) when it is 0.</summary>
     public int EffectiveQueues => Queues > 0 ? Queues : Math.Clamp(Environment.ProcessorCount, 1, 8);
@@ -110,9 +110,9 @@ public sealed record XtrDataPlaneOptions
         if (!UsesVeth && !string.Equals(Device, "tun", StringComparison.OrdinalIgnoreCase)) errors.Add($"{path}.Device: '{Device}' is neither 'tun' nor 'veth'");
         else if (UsesVeth && TunName.Length > 14) errors.Add($"{path}.TunName: '{TunName}' is longer than 14 characters, and the veth pair's far end adds a 'p'");
         if (FastPath is not ("auto" or "on" or "off")) errors.Add($"{path}.FastPath: '{FastPath}' is none of auto, on, off");
-        if (EffectiveFastPathDevice.Length > 15 || EffectiveFastPathDevice.Any(c => c is '/' or ' ' || char.IsControl(c)))
+        if (FastPathDevice.Length > 15 || FastPathDevice.Any(c => c is '/' or ' ' || char.IsControl(c)) || FastPathDevice == TunName)
         {
-            errors.Add($"{path}.FastPathDevice: '{EffectiveFastPathDevice}' is not an interface name (1-15 characters, no '/' or spaces)");
+            errors.Add($"{path}.FastPathDevice: '{FastPathDevice}' is not an interface name of its own (up to 15 characters, no '/' or spaces, not the TUN's)");
         }
 
         if (FastPathPort is < 1 or > 65535 or 4341 or 4342) errors.Add(string.Create(CultureInfo.InvariantCulture, $"{path}.FastPathPort: {FastPathPort} is not a free UDP port (1-65535, not LISP's 4341 or 4342)"));

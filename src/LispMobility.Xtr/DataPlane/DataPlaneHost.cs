@@ -140,6 +140,9 @@ public sealed partial class DataPlaneHost : IDisposable
         _mirror = mirror;
         StartThread("lisp-fastpath", () => mirror.Run(_stop.Token));
         LogFastPath(_device!.Name, string.Join(", ", _fastPath.EtrInterfaces), dp.EffectiveFastPathDevice, dp.FastPathPort);
+        // The ITR program's route lookup is a forwarding one: a host that forwards nothing gets no kernel encapsulation.
+        var forwarding = $"/proc/sys/net/ipv4/conf/{_device.Name}/forwarding";
+        if (File.Exists(forwarding) && File.ReadAllText(forwarding).Trim() == "0") LogNotForwarding(_device.Name);
     }
 
     /// <summary>Rebuilds the ETR's view of the site's EIDs from the options and the engine's hosts.</summary>
@@ -459,6 +462,9 @@ public sealed partial class DataPlaneHost : IDisposable
 
     [LoggerMessage(EventId = 2309, Level = LogLevel.Warning, Message = "data plane: no kernel fast path ({Reason}); every packet goes through user space")]
     private partial void LogNoFastPath(string reason);
+
+    [LoggerMessage(EventId = 2310, Level = LogLevel.Warning, Message = "data plane: IPv4 forwarding is off on {Tun} (net.ipv4.ip_forward): the kernel fast path decapsulates, but every packet to encapsulate goes through the user-space ITR")]
+    private partial void LogNotForwarding(string tun);
 
     [LoggerMessage(EventId = 2301, Level = LogLevel.Error, Message = "data-plane loop {Loop} stopped on a fault")]
     private partial void LogLoopFault(Exception e, string loop);

@@ -7,7 +7,7 @@ namespace LispMobility.Platform.DataPlane.FastPath;
 internal static class LispFastPathImage
 {
     /// <summary>The SHA-256 of the lisp_fastpath.c these programs were compiled from.</summary>
-    public const string SourceSha256 = "5900445c6bd1d11cd0af01f7bbc510186b0e5ffab55a33c44696c0e90ac90c05";
+    public const string SourceSha256 = "dde6062d8497f12b2d657bcc70ddbb4cd05b318285a46362536e7775dcdd5f27";
 
     /// <summary>The programs' license, as the kernel is told it.</summary>
     public const string License = "Dual MIT/GPL";

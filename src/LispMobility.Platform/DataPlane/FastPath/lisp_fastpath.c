@@ -8,9 +8,10 @@
 // lisp_etr (ingress of each RLOC interface): a LISP data packet to a local RLOC, of our instance ID, for an EID that is
 // here, is turned into a VXLAN packet to the agent's decapsulation device (in place: the LISP header becomes a VXLAN header
 // and an inner Ethernet header is added) and marked; the kernel's VXLAN receive path then strips it, clearing the GSO
-// and encapsulation state of a super-packet (which a bpf_skb_adjust_room decapsulation leaves stale before Linux 6.19's
-// BPF_F_ADJ_ROOM_DECAP_L4_UDP). Data for an EID that moved away is dropped and reported (the agent sends the SMR);
-// locator-status bits are reported. Anything else goes on to the UDP 4341 socket and the user-space ETR.
+// and encapsulation state of a super-packet (which a bpf_skb_adjust_room decapsulation leaves stale on kernels without
+// BPF_F_ADJ_ROOM_DECAP_L4_UDP, added to bpf-next in 2026: stale, it makes a bridge cut and checksum the packet in
+// software). Data for an EID that moved away is dropped and reported (the agent sends the SMR); locator-status bits are
+// reported. Anything else goes on to the UDP 4341 socket and the user-space ETR.
 //
 // lisp_vxlan (ingress of the decapsulation device): a packet lisp_etr marked enters the stack on the EID device, as the
 // user-space ETR's packets do (so reverse-path filters and firewall rules see one interface either way); VXLAN from the
@@ -175,6 +176,7 @@ SEC("tc/itr") int lisp_itr(struct __sk_buff *skb)
 	fib.ifindex = skb->ifindex;
 	fib.ipv4_src = route->src;
 	fib.ipv4_dst = dst;
+	// A forwarding lookup: on a host that forwards nothing (BPF_FIB_LKUP_RET_FWD_DISABLED) the user-space ITR sends.
 	long rc = bpf_fib_lookup(skb, &fib, sizeof fib, 0);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH) return NEXT;
 
