@@ -8,7 +8,8 @@
 # BUILDS="label=path/lispmobility.dll ..." to measure several agent builds one after the other in the same lab (br and
 # DC1 restarted with each; e.g. before/after a change), then the plain path; ROUNDS=N does all that N times, alternating.
 # A path may end in @veth (or @tun, the default): that build runs with Xtr:DataPlane:Device veth, the ring-read veth pair;
-# @user runs it on the TUN with Xtr:DataPlane:FastPath off (every packet through the user-space loops, no kernel fast path).
+# @user runs it on the TUN with Xtr:DataPlane:FastPath off (every packet through the user-space loops, no kernel fast path),
+# @bulk with FastPath bulk (the kernel's ITR program takes TCP super-packets only).
 set -euo pipefail
 export LAB_PREFIX=${LAB_PREFIX:-lmfwd} LAB_DIR=${LAB_DIR:-/tmp/lispmobility-fwd-lab}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,7 +28,7 @@ first=${builds%% *}
 dll() { local p=${1#*=}; echo "${p%@*}"; }
 suffix() { local p=${1#*=}; [[ $p == *@* ]] && echo "${p##*@}" || echo tun; }
 device() { [ "$(suffix "$1")" = veth ] && echo veth || echo tun; }
-fastpath() { [ "$(suffix "$1")" = user ] && echo off || echo auto; }
+fastpath() { case "$(suffix "$1")" in user) echo off ;; bulk) echo bulk ;; *) echo auto ;; esac; }
 LISPMOBILITY_Xtr__DataPlane__FastPath=$(fastpath "$first") LISPMOBILITY_Xtr__DataPlane__Device=$(device "$first") LISPMOBILITY_DLL=$(dll "$first") "$lab" up >/dev/null
 reach() { for _ in $(seq 60); do ip netns exec "$(ns bh)" ping -n -c 1 -W 1 172.16.4.10 >/dev/null 2>&1 && return 0; sleep 0.5; done; echo "172.16.4.10 unreachable" >&2; }
 reach
@@ -112,7 +113,7 @@ for round in $(seq "${ROUNDS:-1}"); do
     fi
     # What the running build opened: "vnet_hdr on" where the TUN carries offloads (Xtr:DataPlane:Offloads), or the veth pair.
     vnet=$(ip -n "$(ns br)" -d link show lisp0 | grep -o 'vnet_hdr [a-z]*\|veth' | head -1 || echo 'device ?')
-    ip -n "$(ns br)" link show lisp0x >/dev/null 2>&1 && vnet="$vnet, kernel fast path" || vnet="$vnet, user space only"
+    ip -n "$(ns br)" link show lisp0x >/dev/null 2>&1 && vnet="$vnet, kernel fast path $(fastpath "$b")" || vnet="$vnet, user space only"
     run "LISP (${b%%=*}, $vnet): br ITR -> DC1 ETR (UDP 4341)" lisp
   done
   # The same veths without LISP: host routes beat the TUN's prefixes, both ways; taken out again for the next round.

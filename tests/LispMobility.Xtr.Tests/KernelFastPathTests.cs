@@ -3,9 +3,13 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.Versioning;
 using System.Security.Cryptography;
+using LispMobility.Lisp.Addressing;
 using LispMobility.Platform.DataPlane;
 using LispMobility.Platform.DataPlane.FastPath;
 using LispMobility.TestSupport.Netns;
+using LispMobility.Xtr.Caching;
+using LispMobility.Xtr.DataPlane;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace LispMobility.Xtr.Tests;
 
@@ -180,6 +184,19 @@ public sealed class KernelFastPathTests : IDisposable
     }
 
     [Fact]
+    public void With_super_packets_only_the_itr_program_leaves_a_single_packet_to_the_tun()
+    {
+        _path.Dispose();
+        using var bulk = _xtr.Enter(() => KernelFastPath.Open(new FastPathSetup("lisp0", [IPAddress.Parse("198.51.100.2")], Iid, "lisp0x", 4340, SuperPacketsOnly: true)));
+        var rloc = IPAddress.Parse("198.51.100.1");
+        Assert.True(bulk.SetRoute(IPAddress.Parse("10.9.0.0"), 24, new FastPathRoute(Iid, 0x01, IPAddress.Parse("198.51.100.2"), Enumerable.Repeat(rloc, 16).ToList())));
+        using var sender = Bound(_xtr, "172.16.4.10", 7777);
+        sender.SendTo(new byte[64], new IPEndPoint(IPAddress.Parse("10.9.0.5"), 9));
+        Assert.Null(TryReceive(_remote, 300));
+        Assert.Equal(0, bulk.ReadCounters().Encapsulated);
+    }
+
+    [Fact]
     public void Disposing_detaches_the_programs_and_deletes_the_decapsulation_device_and_a_leftover_is_replaced()
     {
         _path.Dispose();
@@ -195,6 +212,29 @@ public sealed class KernelFastPathTests : IDisposable
         var refused = Assert.Throws<IOException>(() => _xtr.Enter(() => KernelFastPath.Open(new FastPathSetup("lisp0", [IPAddress.Parse("198.51.100.2")], Iid, "br9", 4341))));
         Assert.Contains("br9 exists and is not a VXLAN device", refused.Message, StringComparison.Ordinal);
         Assert.Throws<IOException>(() => _xtr.Enter(() => KernelFastPath.Open(new FastPathSetup("lisp0", [IPAddress.Parse("203.0.113.1")], Iid, "lisp1x", 4341))));
+    }
+
+    [Fact]
+    public async Task A_mirror_that_fails_round_after_round_detaches_the_programs_and_user_space_gets_every_packet()
+    {
+        var settings = new DataPlaneSettings { LocalRlocs = [LispAddress.Parse("198.51.100.2")], InstanceId = Iid };
+        var failing = false;
+        var view = new LocalEids([EidPrefix.Parse("172.16.4.0/24")], [], []);
+        var mirror = new FastPathMirror(_path, settings, () => MapCacheSnapshot.Empty, () => [],
+            () => failing ? throw new InvalidOperationException("the engine is gone") : view, new DataPlaneCounters(), NoDataPlaneSignals.Instance, TimeProvider.System, NullLogger.Instance);
+        mirror.Sync();
+        Send(Lisp(0x88, Iid, 0, "10.9.0.5", "172.16.4.10", [1]));
+        Assert.Equal([1], Receive(_eid));
+
+        failing = true;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var run = Task.Run(() => mirror.Run(stop.Token));
+        await run.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.True(mirror.Detached);
+        Assert.Throws<InvalidOperationException>(() => _xtr.Ip("link show lisp0x"));
+        var packet = Lisp(0x88, Iid, 0, "10.9.0.5", "172.16.4.10", [2]);
+        Send(packet);
+        Assert.Equal(packet, TryReceive(_userSpace, 2000));
     }
 
     private void Send(byte[] lisp) => _remote.SendTo(lisp, new IPEndPoint(IPAddress.Parse("198.51.100.2"), 4341));

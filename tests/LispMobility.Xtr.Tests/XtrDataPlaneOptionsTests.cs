@@ -50,12 +50,13 @@ public sealed class DataPlaneOptionsTests
         Assert.Equal("fifteen-chars-x", new XtrDataPlaneOptions { TunName = "fifteen-chars-a" }.EffectiveFastPathDevice);
         Assert.Equal("vx9", new XtrDataPlaneOptions { FastPathDevice = "vx9" }.EffectiveFastPathDevice);
         Assert.Empty(new XtrDataPlaneOptions { Enabled = true, FastPath = "off" }.Validate("Xtr.DataPlane"));
+        Assert.Empty(new XtrDataPlaneOptions { Enabled = true, FastPath = "bulk" }.Validate("Xtr.DataPlane"));
         Assert.Empty(new XtrDataPlaneOptions { Enabled = true, FastPath = "on", FastPathDevice = "lispdec", FastPathPort = 8472 }.Validate("Xtr.DataPlane"));
 
         var errors = new XtrDataPlaneOptions { Enabled = true, FastPath = "yes", FastPathDevice = "lisp0", FastPathPort = 4341 }.Validate("Xtr.DataPlane");
         Assert.Equal(
             [
-                "Xtr.DataPlane.FastPath: 'yes' is none of auto, on, off",
+                "Xtr.DataPlane.FastPath: 'yes' is none of auto, on, bulk, off",
                 "Xtr.DataPlane.FastPathDevice: 'lisp0' is not an interface name of its own (up to 15 characters, no '/' or spaces, not the TUN's)",
                 "Xtr.DataPlane.FastPathPort: 4341 is not a free UDP port (1-65535, not LISP's 4341 or 4342)",
             ], errors);

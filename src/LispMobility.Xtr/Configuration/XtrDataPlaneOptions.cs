@@ -79,8 +79,10 @@ public sealed record XtrDataPlaneOptions
     /// whose destination has a map-cache entry with IPv4 RLOCs are encapsulated, and data for this site's EIDs
     /// decapsulated, in the kernel, super-packets whole; misses, ICMP errors, IPv6 RLOCs and anything the programs do not
     /// take go through the user-space data plane as before. "auto" (the default) uses it where the kernel takes it and
-    /// says once why not otherwise; "on" makes a refusal a start error; "off" keeps everything in user space. The TUN
-    /// device only (not the veth pair).
+    /// says once why not otherwise; "on" makes a refusal a start error; "bulk" is "auto" with the ITR program taking TCP
+    /// super-packets only (single packets are encapsulated in user space, which sends a burst of one flow as one UDP GSO
+    /// send: cheaper where the kernel's per-packet path is dear, as in some VMs); "off" keeps everything in user space.
+    /// The TUN device only (not the veth pair).
     /// </summary>
     public string FastPath { get; init; } = "auto";
 
@@ -109,7 +111,7 @@ public sealed record XtrDataPlaneOptions
 
         if (!UsesVeth && !string.Equals(Device, "tun", StringComparison.OrdinalIgnoreCase)) errors.Add($"{path}.Device: '{Device}' is neither 'tun' nor 'veth'");
         else if (UsesVeth && TunName.Length > 14) errors.Add($"{path}.TunName: '{TunName}' is longer than 14 characters, and the veth pair's far end adds a 'p'");
-        if (FastPath is not ("auto" or "on" or "off")) errors.Add($"{path}.FastPath: '{FastPath}' is none of auto, on, off");
+        if (FastPath is not ("auto" or "on" or "bulk" or "off")) errors.Add($"{path}.FastPath: '{FastPath}' is none of auto, on, bulk, off");
         if (FastPathDevice.Length > 15 || FastPathDevice.Any(c => c is '/' or ' ' || char.IsControl(c)) || FastPathDevice == TunName)
         {
             errors.Add($"{path}.FastPathDevice: '{FastPathDevice}' is not an interface name of its own (up to 15 characters, no '/' or spaces, not the TUN's)");

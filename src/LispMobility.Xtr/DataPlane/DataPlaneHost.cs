@@ -113,7 +113,7 @@ public sealed partial class DataPlaneHost : IDisposable
     }
 
     /// <summary>Whether the kernel fast path runs (Xtr:DataPlane:FastPath).</summary>
-    public bool FastPathActive => _fastPath is not null;
+    public bool FastPathActive => _fastPath is not null && _mirror is { Detached: false };
 
     // The kernel fast path beside the user-space loops (which keep everything it does not take); "auto" says why it is not
     // had and goes on without it, "on" makes that a start error.
@@ -125,7 +125,7 @@ public sealed partial class DataPlaneHost : IDisposable
         {
             if (dp.UsesVeth) throw new IOException("the kernel fast path runs on the TUN device, not the veth pair");
             _fastPath = KernelFastPath.Open(new FastPathSetup(_device!.Name, [.. _settings.LocalRlocs.Where(r => r.IsIp).Select(r => r.ToIPAddress())],
-                _settings.InstanceId ?? 0, dp.EffectiveFastPathDevice, (ushort)dp.FastPathPort));
+                _settings.InstanceId ?? 0, dp.EffectiveFastPathDevice, (ushort)dp.FastPathPort, SuperPacketsOnly: dp.FastPath == "bulk"));
         }
         catch (Exception e) when (e is IOException or NetlinkException or UnauthorizedAccessException)
         {
@@ -139,7 +139,7 @@ public sealed partial class DataPlaneHost : IDisposable
         mirror.Sync();
         _mirror = mirror;
         StartThread("lisp-fastpath", () => mirror.Run(_stop.Token));
-        LogFastPath(_device!.Name, string.Join(", ", _fastPath.EtrInterfaces), dp.EffectiveFastPathDevice, dp.FastPathPort);
+        LogFastPath(_device!.Name, dp.FastPath == "bulk" ? "TCP super-packets" : "every packet", string.Join(", ", _fastPath.EtrInterfaces), dp.EffectiveFastPathDevice, dp.FastPathPort);
         // The ITR program's route lookup is a forwarding one: a host that forwards nothing gets no kernel encapsulation.
         var forwarding = $"/proc/sys/net/ipv4/conf/{_device.Name}/forwarding";
         if (File.Exists(forwarding) && File.ReadAllText(forwarding).Trim() == "0") LogNotForwarding(_device.Name);
@@ -457,8 +457,8 @@ public sealed partial class DataPlaneHost : IDisposable
     [LoggerMessage(EventId = 2304, Level = LogLevel.Warning, Message = "data plane: the UDP 4341 socket on {Rloc} refused UDP GRO ({Error}), each outer datagram is received alone")]
     private partial void LogNoGro(string rloc, string error);
 
-    [LoggerMessage(EventId = 2308, Level = LogLevel.Information, Message = "data plane: kernel fast path on: ITR program on {Tun} egress, ETR program on {Interfaces} ingress, decapsulation through {Device} (UDP {Port}); the rest goes through user space")]
-    private partial void LogFastPath(string tun, string interfaces, string device, int port);
+    [LoggerMessage(EventId = 2308, Level = LogLevel.Information, Message = "data plane: kernel fast path on: ITR program on {Tun} egress ({Takes} of a mirrored destination), ETR program on {Interfaces} ingress, decapsulation through {Device} (UDP {Port}); the rest goes through user space")]
+    private partial void LogFastPath(string tun, string takes, string interfaces, string device, int port);
 
     [LoggerMessage(EventId = 2309, Level = LogLevel.Warning, Message = "data plane: no kernel fast path ({Reason}); every packet goes through user space")]
     private partial void LogNoFastPath(string reason);

@@ -18,6 +18,9 @@ namespace LispMobility.Xtr.DataPlane;
 [SupportedOSPlatform("linux")]
 internal sealed partial class FastPathMirror
 {
+    /// <summary>Failed rounds in a row (100 ms apart) after which the programs are detached.</summary>
+    public const int FaultLimit = 10;
+
     private const int PollMs = 100;
     private readonly KernelFastPath _kernel;
     private readonly DataPlaneSettings _settings;
@@ -62,25 +65,40 @@ internal sealed partial class FastPathMirror
         _lsbs = (byte)(settings.LocalRlocs.Count >= 8 ? 0xFF : (1 << settings.LocalRlocs.Count) - 1);
     }
 
+    /// <summary>Whether the copy failed so often that the programs were detached (the user-space loops carry everything since).</summary>
+    public bool Detached { get; private set; }
+
     /// <summary>The map-cache or the EID view changed: copy it now rather than at the next poll.</summary>
     public void Changed() => _changed.Set();
 
-    /// <summary>Copies, reports and counts until <paramref name="stop"/>; a fault in one round is logged and the next round goes on.</summary>
+    /// <summary>
+    /// Copies, reports and counts until <paramref name="stop"/>. A round that fails is logged and the next one tries again;
+    /// after <see cref="FaultLimit"/> failed rounds in a row the programs are detached, since maps that no longer follow the
+    /// map-cache would send traffic where the VM no longer is.
+    /// </summary>
     public void Run(CancellationToken stop)
     {
+        var faults = 0;
         while (!stop.IsCancellationRequested)
         {
             _changed.WaitOne(PollMs);
             try
             {
                 Sync();
+                faults = 0;
             }
-            catch (Exception e) when (e is BpfException or ArgumentException or InvalidOperationException)
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
                 LogSyncFault(e);
+                if (++faults < FaultLimit) continue;
+                _kernel.Dispose();
+                Detached = true;
+                LogDetached(FaultLimit);
+                return;
             }
         }
     }
+
 
     /// <summary>One round: the ETR's view, then the routes, then the reports and counters.</summary>
     internal void Sync()
@@ -226,6 +244,9 @@ internal sealed partial class FastPathMirror
 
     [LoggerMessage(EventId = 2311, Level = LogLevel.Warning, Message = "data plane: the kernel fast path could not copy the map-cache or EID view this round (it retries at the next)")]
     private partial void LogSyncFault(Exception e);
+
+    [LoggerMessage(EventId = 2314, Level = LogLevel.Error, Message = "data plane: the kernel fast path's maps could not be kept up to date ({Rounds} rounds in a row): its programs are detached, and the user-space data plane carries every packet")]
+    private partial void LogDetached(int rounds);
 
     [LoggerMessage(EventId = 2312, Level = LogLevel.Warning, Message = "data plane: the kernel fast path's ITR map is full ({Capacity} prefixes per family); further map-cache entries are served by the user-space ITR")]
     private partial void LogRoutesFull(int capacity);

@@ -14,7 +14,8 @@ namespace LispMobility.Platform.DataPlane.FastPath;
 /// <param name="InstanceId">The site's instance ID, required of received packets.</param>
 /// <param name="DecapsulationDevice">The VXLAN device the ETR program hands packets to (created, replaced if left over, deleted on dispose).</param>
 /// <param name="DecapsulationPort">Its UDP port (on every address of the host; VXLAN from the network to it is dropped).</param>
-public sealed record FastPathSetup(string EidDevice, IReadOnlyList<IPAddress> Rlocs, uint InstanceId, string DecapsulationDevice, ushort DecapsulationPort);
+/// <param name="SuperPacketsOnly">The ITR program takes TCP super-packets only, single packets going on to the user-space ITR.</param>
+public sealed record FastPathSetup(string EidDevice, IReadOnlyList<IPAddress> Rlocs, uint InstanceId, string DecapsulationDevice, ushort DecapsulationPort, bool SuperPacketsOnly = false);
 
 /// <summary>How one remote EID-prefix is encapsulated: the LISP header's instance ID and LSBs, the outer source, the RLOC per flow bucket.</summary>
 public sealed record FastPathRoute(uint InstanceId, byte LocatorStatusBits, IPAddress Source, IReadOnlyList<IPAddress> Buckets)
@@ -64,7 +65,7 @@ public sealed partial class KernelFastPath : IDisposable
     /// <summary>EID entries (prefixes, hosts here, hosts away) the ETR map holds per address family.</summary>
     public const int MaxEids = 65536;
 
-    private const int MaxRlocs = 4, RouteSize = 8 + 4 * FastPathRoute.BucketCount, ConfigSize = 32, ReportSize = 28, Counters = 8;
+    private const int MaxRlocs = 4, RouteSize = 8 + 4 * FastPathRoute.BucketCount, ConfigSize = 36, ReportSize = 28, Counters = 8;
     private const ushort IflaMtu = 4, IflaVxlanLearning = 7, IflaVxlanPort = 15, IflaVxlanZeroCsum6Rx = 20, IflaVxlanCollectMetadata = 25;
     private static readonly byte[] VxlanMac = [0x02, 0x4c, 0x49, 0x53, 0x50, 0x78];
     private readonly Dictionary<string, int> _maps = [];
@@ -243,6 +244,7 @@ public sealed partial class KernelFastPath : IDisposable
         BinaryPrimitives.WriteInt32LittleEndian(value[20..], eidIndex);
         BinaryPrimitives.WriteUInt16BigEndian(value[24..], setup.DecapsulationPort);
         VxlanMac.CopyTo(value[26..]);
+        BinaryPrimitives.WriteUInt32LittleEndian(value[32..], setup.SuperPacketsOnly ? 1u : 0u);
         Span<byte> key = stackalloc byte[4];
         key.Clear();
         if (!Bpf.Update(_maps["config"], key, value)) throw new IOException("bpf map lisp_config refused its one entry");

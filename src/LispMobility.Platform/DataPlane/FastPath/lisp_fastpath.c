@@ -80,7 +80,12 @@ struct config {
 	u32 eid_ifindex;       // the EID device (the TUN), where decapsulated packets enter the stack
 	u16 vxlan_port;        // the decapsulation device's UDP port, network order
 	u8 vxlan_mac[6];       // its MAC address
+	u32 itr_flags;         // ITR_SUPER_PACKETS_ONLY
 };
+
+// The ITR program takes super-packets only; single packets go to the user-space ITR, which sends a burst of one flow as
+// one UDP GSO send (cheaper than the kernel's per-packet path where interrupts and wake-ups cost much, as in some VMs).
+#define ITR_SUPER_PACKETS_ONLY 1
 
 // etr4/etr6 values.
 #define EID_LOCAL 1
@@ -160,6 +165,9 @@ SEC("tc/itr") int lisp_itr(struct __sk_buff *skb)
 		return NEXT;
 	}
 	if (!route || ttl == 0) return NEXT;
+	u32 zero = 0;
+	struct config *cfg = bpf_map_lookup_elem(&config, &zero);
+	if (!cfg || ((cfg->itr_flags & ITR_SUPER_PACKETS_ONLY) && !skb->gso_size)) return NEXT;
 
 	u32 hash = bpf_get_hash_recalc(skb);
 	u32 dst = route->dst[hash & (BUCKETS - 1)];
