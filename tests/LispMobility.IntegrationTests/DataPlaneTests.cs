@@ -33,6 +33,24 @@ public sealed class DataPlaneTests(ITestOutputHelper output)
         Assert.True(rows.Select(r => r[4]).Distinct().Count() > 1, "a random nonce per packet");
         Assert.Contains(rows, r => r[0] == $"{NetnsLab.Rloc["br"]},10.50.0.10" && r[1] == $"{NetnsLab.Rloc["dc1"]},{Vm}" && r[6] == "8");
         Assert.Contains(rows, r => r[0] == $"{NetnsLab.Rloc["dc1"]},{Vm}" && r[1] == $"{NetnsLab.Rloc["br"]},10.50.0.10" && r[6] == "0");
+
+        // The lab runs the agents' defaults: the kernel fast path carried the pings (its counters reach /metrics every 100 ms).
+        var deadline = DateTime.UtcNow.AddSeconds(3);
+        long encapsulated, decapsulated;
+        do
+        {
+            encapsulated = Counter(await lab.MetricsAsync("br"), "fast-path-encapsulated");
+            decapsulated = Counter(await lab.MetricsAsync("dc1"), "fast-path-decapsulated");
+        }
+        while ((encapsulated < 4 || decapsulated < 4) && DateTime.UtcNow < deadline && await Task.Delay(100).ContinueWith(_ => true));
+        Assert.True(encapsulated >= 4 && decapsulated >= 4, $"fast path: br encapsulated {encapsulated}, DC1 decapsulated {decapsulated}");
+        Assert.Contains("kernel fast path on", File.ReadAllText(Path.Combine(lab.Directory, "br.log")), StringComparison.Ordinal);
+    }
+
+    private static long Counter(string metrics, string result)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(metrics, $"lispmobility_data_plane_packets_total\\{{[^}}]*result=\"{result}\"[^}}]*\\}} (\\d+)");
+        return match.Success ? long.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
     }
 
     [Fact]
