@@ -99,7 +99,6 @@ internal sealed partial class FastPathMirror
         }
     }
 
-
     /// <summary>One round: the ETR's view, then the routes, then the reports and counters.</summary>
     internal void Sync()
     {

@@ -149,6 +149,9 @@ SEC("tc/itr") int lisp_itr(struct __sk_buff *skb)
 	if (skb->protocol == be16(ETH_P_IP)) {
 		struct iphdr *ip = data;
 		if ((void *)(ip + 1) > end) return NEXT;
+		// Multicast, broadcast, 0/8 and 169.254/16 are no EIDs: the user-space ITR drops and counts them.
+		u32 top = be32(ip->daddr) >> 24;
+		if (top == 0 || top >= 224 || (be32(ip->daddr) >> 16) == 0xa9fe) return NEXT;
 		struct lpm4 key = { 32, ip->daddr };
 		route = bpf_map_lookup_elem(&itr4, &key);
 		tos = ip->tos;
@@ -156,6 +159,9 @@ SEC("tc/itr") int lisp_itr(struct __sk_buff *skb)
 	} else if (skb->protocol == be16(ETH_P_IPV6)) {
 		struct ipv6hdr *ip = data;
 		if ((void *)(ip + 1) > end) return NEXT;
+		// Multicast (ff00::/8) and link-local (fe80::/10) are no EIDs either.
+		u8 first = ip->daddr.in6_u.u6_addr8[0];
+		if (first == 0xff || (first == 0xfe && (ip->daddr.in6_u.u6_addr8[1] & 0xc0) == 0x80)) return NEXT;
 		struct lpm6 key = { 128 };
 		__builtin_memcpy(key.addr, &ip->daddr, 16);
 		route = bpf_map_lookup_elem(&itr6, &key);
@@ -173,6 +179,8 @@ SEC("tc/itr") int lisp_itr(struct __sk_buff *skb)
 	u32 dst = route->dst[hash & (BUCKETS - 1)];
 	if (!dst) return NEXT;
 	u32 len = skb->len;
+	// The outer IPv4 header's 16-bit length must hold it (a BIG TCP super-packet does not fit).
+	if (len + sizeof(struct outer4) > 0xffff) return NEXT;
 	// The route toward the RLOC and its MTU: a packet that would not fit it whole goes to the user-space ITR, which answers
 	// with the ICMP error. A super-packet's segments were checked against the TUN's MTU when the kernel forwarded it there
 	// (a length of 0 skips the check).
