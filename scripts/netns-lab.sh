@@ -10,6 +10,8 @@
 # LAB_RLOCS (ipv4, the default, or ipv6: the core is dual-stack either way; this picks the family of the RLOCs, the Map-Server's
 # address and every control and data packet on the core, so `LAB_RLOCS=ipv6` carries IPv4 and IPv6 EIDs over IPv6 RLOCs).
 # LAB_DEVICE (tun, the default, or veth): the xTRs' Xtr:DataPlane:Device, the TUN or the veth pair read through a packet ring.
+# The agents take LISPMOBILITY_* settings from the environment, e.g. LISPMOBILITY_Xtr__DataPlane__FastPath=off (the kernel
+# fast path, on by default over IPv4 RLOCs with the TUN: lisp0x in each xTR's namespace is its decapsulation device).
 #
 #   ${P}-ms   core bridge 198.18.0.1/24 and 2001:db8:ff::1/64, the Map-Server/Resolver (agent with an embedded MapServer)
 #   ${P}-dc1  wan 198.18.0.11/24, 2001:db8:ff::11/64 ─┐   srv bridge 172.16.4.1/24 and 2001:db8:4::1/64 (servers), port "vm" to the VM; the VM starts here

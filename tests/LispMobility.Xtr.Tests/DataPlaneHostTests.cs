@@ -103,16 +103,9 @@ public sealed class DataPlaneHostTests : IDisposable
         Assert.Contains(device == "veth" ? "veth" : "tun type tun", link, StringComparison.Ordinal);
         Assert.Contains("172.16.4.0/24 dev lisp0", _a.Ip("route show"), StringComparison.Ordinal);
 
-        var pcap = Path.Combine(Path.GetTempPath(), $"lisp-dp-{Environment.ProcessId}-{Guid.NewGuid():N}.pcap");
+        var pcap = PingCaptured();
         try
         {
-            using (var capture = TsharkCapture.Start(_a.Name, "wan", "udp port 4341", 4, TimeSpan.FromSeconds(20), pcap))
-            {
-                var ping = NetworkNamespace.Run("ip", $"netns exec {_a.Name} ping -c 4 -i 0.2 -W 2 -I 10.9.0.5 172.16.4.10");
-                Assert.Contains("4 received", ping, StringComparison.Ordinal);
-                Assert.True(capture.WaitForExit(TimeSpan.FromSeconds(25)), "tshark did not stop");
-            }
-
             Assert.True(a.Counters.Encapsulated >= 4 && a.Counters.Decapsulated >= 4, $"A: {a.Counters.Encapsulated} out, {a.Counters.Decapsulated} in");
             Assert.True(b.Counters.Encapsulated >= 4 && b.Counters.Decapsulated >= 4, $"B: {b.Counters.Encapsulated} out, {b.Counters.Decapsulated} in");
             var rows = Tshark.DecodeFields(pcap, "lisp-data.flags.nonce", "lisp-data.flags.iid", "lisp-data.iid", "ip.src", "udp.srcport", "icmp.type");
@@ -277,16 +270,9 @@ public sealed class DataPlaneHostTests : IDisposable
         var b = Xtr(_b, "b", "198.51.100.2", "172.16.4.0/24", "10.9.0.0/24", "198.51.100.1", iid: 4660, fastPath: "on");
         Assert.True(a.FastPathActive && b.FastPathActive);
         Assert.Contains("vxlan", _b.Ip("-d link show lisp0x"), StringComparison.Ordinal);
-        var pcap = Path.Combine(Path.GetTempPath(), $"lisp-fp-{Environment.ProcessId}-{Guid.NewGuid():N}.pcap");
+        var pcap = PingCaptured();
         try
         {
-            using (var capture = TsharkCapture.Start(_a.Name, "wan", "udp port 4341", 4, TimeSpan.FromSeconds(20), pcap))
-            {
-                var ping = NetworkNamespace.Run("ip", $"netns exec {_a.Name} ping -c 4 -i 0.2 -W 2 -I 10.9.0.5 172.16.4.10");
-                Assert.Contains("4 received", ping, StringComparison.Ordinal);
-                Assert.True(capture.WaitForExit(TimeSpan.FromSeconds(25)), "tshark did not stop");
-            }
-
             // The programs' counters reach the data plane's at its next poll; every packet went through the kernel, none
             // through the user-space loops.
             Assert.True(SpinWait.SpinUntil(() => a.Counters.FastPathEncapsulated >= 4 && b.Counters.FastPathDecapsulated >= 4 && b.Counters.FastPathEncapsulated >= 4 && a.Counters.FastPathDecapsulated >= 4, 3000),
@@ -367,6 +353,25 @@ public sealed class DataPlaneHostTests : IDisposable
         Assert.Contains("3 received", ping, StringComparison.Ordinal);
         Assert.True(SpinWait.SpinUntil(() => b.Counters.FastPathDecapsulated >= 3, 3000), $"B's ETR program decapsulated {b.Counters.FastPathDecapsulated}");
         Assert.Equal((0L, 3L), (a.Counters.FastPathEncapsulated, a.Counters.Encapsulated));
+    }
+
+    // Four pings from A's EID to B's, while tshark on A's veth keeps the four LISP packets they make; the capture's file.
+    private string PingCaptured()
+    {
+        var pcap = Path.Combine(Path.GetTempPath(), $"lisp-dp-{Environment.ProcessId}-{Guid.NewGuid():N}.pcap");
+        try
+        {
+            using var capture = TsharkCapture.Start(_a.Name, "wan", "udp port 4341", 4, TimeSpan.FromSeconds(20), pcap);
+            var ping = NetworkNamespace.Run("ip", $"netns exec {_a.Name} ping -c 4 -i 0.2 -W 2 -I 10.9.0.5 172.16.4.10");
+            Assert.Contains("4 received", ping, StringComparison.Ordinal);
+            Assert.True(capture.WaitForExit(TimeSpan.FromSeconds(25)), "tshark did not stop");
+            return pcap;
+        }
+        catch
+        {
+            File.Delete(pcap);
+            throw;
+        }
     }
 
     // Both xTRs route (as an xTR that carries its site's traffic does): the ITR program's route lookup is a forwarding one.

@@ -50,7 +50,7 @@ public sealed partial class VethDevice : IEidDevice
         var netlink = _netlink;
         try
         {
-            RemoveLeftover(netlink, name);
+            LeftoverLink.Remove(netlink, name, "veth", "a veth", "Xtr:DataPlane:TunName");
             var create = new NetlinkMessage(Rtnl.NewLink, Rtnl.FRequest | Rtnl.FAck | Rtnl.FCreate | Rtnl.FExcl).Ifinfo(0)
                 .Attribute(Rtnl.IflaIfname, name).Attribute(Rtnl.IflaAddress, _nearMac).Attribute(IflaMtu, (uint)mtu)
                 .Attribute(IflaNumTxQueues, (uint)queues).Attribute(IflaNumRxQueues, (uint)queues);
@@ -166,32 +166,6 @@ public sealed partial class VethDevice : IEidDevice
         {
             // Already gone (its namespace went first).
         }
-    }
-
-    // A veth of this name is what an earlier run left (a crash skips the dispose): replaced. Any other kind of interface is the
-    // operator's, and not ours to delete.
-    private static void RemoveLeftover(NetlinkSocket netlink, string name)
-    {
-        List<(ushort Type, byte[] Payload)> reply;
-        try
-        {
-            reply = netlink.Exchange(new NetlinkMessage(Rtnl.GetLink, Rtnl.FRequest | Rtnl.FAck).Ifinfo(0).Attribute(Rtnl.IflaIfname, name), $"get link {name}");
-        }
-        catch (NetlinkException e) when (e.Errno == Enodev)
-        {
-            return;
-        }
-
-        string? kind = null;
-        foreach (var (type, payload) in reply)
-        {
-            if (type != Rtnl.NewLink || payload.Length < Rtnl.IfinfoLength) continue;
-            var attributes = NetlinkAttributes.Parse(payload.AsSpan(Rtnl.IfinfoLength));
-            if (attributes.GetValueOrDefault(Rtnl.IflaLinkinfo) is { } info) kind = NetlinkAttributes.String(NetlinkAttributes.Parse(info), Rtnl.IflaInfoKind);
-        }
-
-        if (kind != "veth") throw new IOException($"interface {name} exists and is not a veth ({kind ?? "no kind"}): choose another Xtr:DataPlane:TunName");
-        netlink.Exchange(new NetlinkMessage(Rtnl.DelLink, Rtnl.FRequest | Rtnl.FAck).Ifinfo(0).Attribute(Rtnl.IflaIfname, name), $"delete leftover veth {name}");
     }
 
     [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]

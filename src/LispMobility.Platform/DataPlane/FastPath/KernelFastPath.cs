@@ -251,10 +251,10 @@ public sealed partial class KernelFastPath : IDisposable
     }
 
     // A collect-metadata VXLAN device (any VNI), no learning, zero UDP checksums accepted over IPv6, an MTU that takes any
-    // inner packet; a VXLAN device of that name left by an earlier run is replaced, any other interface is the operator's.
+    // inner packet.
     private int CreateDecapsulationDevice(ushort port)
     {
-        RemoveLeftover();
+        LeftoverLink.Remove(_netlink, _vxlan, "vxlan", "a VXLAN device", "Xtr:DataPlane:FastPathDevice");
         var create = new NetlinkMessage(Rtnl.NewLink, Rtnl.FRequest | Rtnl.FAck | Rtnl.FCreate | Rtnl.FExcl).Ifinfo(0)
             .Attribute(Rtnl.IflaIfname, _vxlan).Attribute(Rtnl.IflaAddress, VxlanMac).Attribute(IflaMtu, 65000u);
         var info = create.BeginNested(Rtnl.IflaLinkinfo);
@@ -269,30 +269,6 @@ public sealed partial class KernelFastPath : IDisposable
         var index = IndexOf(_vxlan);
         _netlink.Exchange(new NetlinkMessage(Rtnl.NewLink, Rtnl.FRequest | Rtnl.FAck).Ifinfo(index, Rtnl.IffUp, Rtnl.IffUp), $"set {_vxlan} up");
         return index;
-    }
-
-    private void RemoveLeftover()
-    {
-        List<(ushort Type, byte[] Payload)> reply;
-        try
-        {
-            reply = _netlink.Exchange(new NetlinkMessage(Rtnl.GetLink, Rtnl.FRequest | Rtnl.FAck).Ifinfo(0).Attribute(Rtnl.IflaIfname, _vxlan), $"get link {_vxlan}");
-        }
-        catch (NetlinkException e) when (e.Errno == NetlinkSocket.Enodev)
-        {
-            return;
-        }
-
-        string? kind = null;
-        foreach (var (type, payload) in reply)
-        {
-            if (type != Rtnl.NewLink || payload.Length < Rtnl.IfinfoLength) continue;
-            var attributes = NetlinkAttributes.Parse(payload.AsSpan(Rtnl.IfinfoLength));
-            if (attributes.GetValueOrDefault(Rtnl.IflaLinkinfo) is { } linkInfo) kind = NetlinkAttributes.String(NetlinkAttributes.Parse(linkInfo), Rtnl.IflaInfoKind);
-        }
-
-        if (kind != "vxlan") throw new IOException($"interface {_vxlan} exists and is not a VXLAN device ({kind ?? "no kind"}): choose another Xtr:DataPlane:FastPathDevice");
-        _netlink.Exchange(new NetlinkMessage(Rtnl.DelLink, Rtnl.FRequest | Rtnl.FAck).Ifinfo(0).Attribute(Rtnl.IflaIfname, _vxlan), $"delete leftover {_vxlan}");
     }
 
     private static string RouteMap(IPAddress prefix) => prefix.AddressFamily == AddressFamily.InterNetwork ? "itr4" : "itr6";
