@@ -45,6 +45,7 @@ public sealed class DataPlaneTests(ITestOutputHelper output)
         while ((encapsulated < 4 || decapsulated < 4) && DateTime.UtcNow < deadline && await Task.Delay(100).ContinueWith(_ => true));
         Assert.True(encapsulated >= 4 && decapsulated >= 4, $"fast path: br encapsulated {encapsulated}, DC1 decapsulated {decapsulated}");
         Assert.Contains("kernel fast path on", File.ReadAllText(Path.Combine(lab.Directory, "br.log")), StringComparison.Ordinal);
+        Assert.Matches(@"(?m)^lispmobility_data_plane_fast_path(\{[^}]*\})? 1\b", await lab.MetricsAsync("dc1"));
     }
 
     private static long Counter(string metrics, string result)
