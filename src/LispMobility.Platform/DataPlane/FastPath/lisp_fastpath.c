@@ -6,12 +6,13 @@
 // super-packets) and sent toward its RLOC with bpf_redirect_neigh. Anything else goes on to the TUN and the user-space ITR.
 //
 // lisp_etr (ingress of each RLOC interface): a LISP data packet to a local RLOC, of our instance ID, for an EID that is
-// here, is turned into a VXLAN packet to the agent's decapsulation device (in place: the LISP header becomes a VXLAN header
-// and an inner Ethernet header is added) and marked; the kernel's VXLAN receive path then strips it, clearing the GSO
-// and encapsulation state of a super-packet (which a bpf_skb_adjust_room decapsulation leaves stale on kernels without
-// BPF_F_ADJ_ROOM_DECAP_L4_UDP, added to bpf-next in 2026: stale, it makes a bridge cut and checksum the packet in
-// software). Data for an EID that moved away is dropped and reported (the agent sends the SMR); locator-status bits are
-// reported. Anything else goes on to the UDP 4341 socket and the user-space ETR.
+// here, loses its outer headers and enters the stack on the EID device. A super-packet is instead turned into a VXLAN
+// packet to the agent's decapsulation device (in place: the LISP header becomes a VXLAN header and an inner Ethernet
+// header is added) and marked; the kernel's VXLAN receive path then strips it, clearing the GSO and encapsulation state
+// that a bpf_skb_adjust_room decapsulation leaves stale on kernels without BPF_F_ADJ_ROOM_DECAP_L4_UDP (added to bpf-next
+// in 2026; stale, it makes a bridge cut and checksum the packet in software). Data for an EID that moved away is dropped
+// and reported (the agent sends the SMR); locator-status bits are reported. Anything else goes on to the UDP 4341 socket
+// and the user-space ETR.
 //
 // lisp_vxlan (ingress of the decapsulation device): a packet lisp_etr marked enters the stack on the EID device, as the
 // user-space ETR's packets do (so reverse-path filters and firewall rules see one interface either way); VXLAN from the
@@ -60,6 +61,9 @@ char reports[1] SEC(".maps.reports");
 #define MAX_RLOCS 4
 #define DATA_PORT 4341
 #define MARK 0x4c495350 /* "LISP" */
+// bpf_skb_adjust_room's flags that set skb->protocol to the inner family when it takes the outer headers off (Linux 6.3).
+#define ADJ_ROOM_DECAP_L3_IPV4 (1ULL << 7)
+#define ADJ_ROOM_DECAP_L3_IPV6 (1ULL << 8)
 // Not ours: the next tcx program on the interface decides, or the stack (the user-space data plane) when there is none.
 #define NEXT TC_ACT_UNSPEC
 
@@ -327,6 +331,15 @@ SEC("tc/etr") int lisp_etr(struct __sk_buff *skb)
 			__builtin_memcpy(l.eid, &ip->saddr, 16);
 		}
 		report(&l);
+	}
+
+	// A single packet (no super-packet, so no GSO state to leave stale) loses its outer headers here and enters the stack on
+	// the EID device at once: cheaper than the VXLAN receive path, which only a super-packet needs.
+	if (!skb->gso_size) {
+		u64 decap = proto == be16(ETH_P_IPV6) ? ADJ_ROOM_DECAP_L3_IPV6 : ADJ_ROOM_DECAP_L3_IPV4;
+		if (bpf_skb_adjust_room(skb, -(int)sizeof(struct outer4), BPF_ADJ_ROOM_MAC, decap)) return NEXT;
+		count(C_ETR_PACKETS, 1);
+		return bpf_redirect(cfg->eid_ifindex, BPF_F_INGRESS);
 	}
 
 	// LISP (UDP 4341, 8-byte header, inner IP) becomes VXLAN (UDP to the device's port, 8-byte header, inner Ethernet):
