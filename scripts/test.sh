@@ -18,6 +18,8 @@ command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
 command -v clang >/dev/null 2>&1 || need+=(clang)
 [ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
+# A locator killed on the lab's core bridge (RlocProbingTests): ebtables-nft, which Debian's iptables usually brings.
+command -v ebtables >/dev/null 2>&1 || need+=(ebtables)
 command -v ethtool >/dev/null 2>&1 || need+=(ethtool)
 # libvirt's C library: the libvirt watcher's tests run its test driver in process (test:///default, no daemon).
 ldconfig -p 2>/dev/null | grep -q 'libvirt\.so\.0 ' || need+=(libvirt0)

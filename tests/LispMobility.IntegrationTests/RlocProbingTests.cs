@@ -36,7 +36,9 @@ public sealed class RlocProbingTests(ITestOutputHelper output)
         Assert.True(await pinger.ReplyAfterAsync(pinger.Now, TimeSpan.FromSeconds(10)), "no reply before the locator dies");
 
         var killed = pinger.Now;
-        await lab.IpAsync("netns", "exec", lab.Ns("dc1"), "iptables", "-w", "-A", "INPUT", "-d", Second, "-j", "DROP");
+        // The locator dies on the path (the core bridge drops every frame to it), as a dead link or router kills it: DC1's own
+        // firewall would not do, since its kernel fast path takes LISP data at the interface, before netfilter sees it.
+        await lab.IpAsync("netns", "exec", lab.Ns("ms"), "ebtables", "-A", "FORWARD", "-p", "IPv4", "--ip-dst", Second, "-j", "DROP");
         lab.Log($"{Second} dropped at DC1");
         await lab.EventuallyAsync(async () => await SecondUpAsync(lab) == false, TimeSpan.FromSeconds(20), "the branch marks DC1's second RLOC down");
         Assert.True(await pinger.ReplyAfterAsync(pinger.Now, TimeSpan.FromSeconds(10)), "no reply through DC1's first RLOC");
@@ -44,7 +46,7 @@ public sealed class RlocProbingTests(ITestOutputHelper output)
         lab.Log($"locator died: {lost} replies lost, outage {outage.TotalMilliseconds:0} ms");
         Assert.True(lost > 0, "the pings did not go to the locator that died");
 
-        await lab.IpAsync("netns", "exec", lab.Ns("dc1"), "iptables", "-w", "-D", "INPUT", "-d", Second, "-j", "DROP");
+        await lab.IpAsync("netns", "exec", lab.Ns("ms"), "ebtables", "-D", "FORWARD", "-p", "IPv4", "--ip-dst", Second, "-j", "DROP");
         await lab.EventuallyAsync(async () => await SecondUpAsync(lab) == true, TimeSpan.FromSeconds(20), "the branch marks DC1's second RLOC up again");
         Assert.True(await pinger.ReplyAfterAsync(pinger.Now, TimeSpan.FromSeconds(10)), "no reply after the locator came back");
     }

@@ -313,7 +313,9 @@ public sealed class DataPlaneHostTests : IDisposable
 
         Assert.Equal(data.Length, count);
         Assert.Equal(SHA256.HashData(data), digest);
-        Assert.True(SpinWait.SpinUntil(() => b.Counters.FastPathDecapsulated > 0, 3000), "B's ETR program decapsulated nothing");
+        // The programs' counters reach the data plane's at each xTR's next poll (every 100 ms).
+        Assert.True(SpinWait.SpinUntil(() => a.Counters.FastPathEncapsulated > 0 && b.Counters.FastPathDecapsulated > 0, 3000),
+            $"A's ITR program encapsulated {a.Counters.FastPathEncapsulated}, B's ETR program decapsulated {b.Counters.FastPathDecapsulated}");
         // Super-packets crossed whole: far fewer packets than the stream's 1,424-byte segments. The user-space ITR read none
         // of them (with "bulk" it sent the handshake's and the stream's single packets).
         Assert.InRange(a.Counters.FastPathEncapsulated, 1, data.Length / 1424 / 2);

@@ -217,6 +217,47 @@ public sealed class KernelFastPathTests : IDisposable
     }
 
     [Fact]
+    public void The_mirror_copies_the_etr_view_and_turns_the_programs_reports_into_smrs_and_locator_status_bits_and_counts()
+    {
+        var settings = new DataPlaneSettings { LocalRlocs = [LispAddress.Parse("198.51.100.2")], InstanceId = Iid };
+        var view = new LocalEids([EidPrefix.Parse("172.16.4.0/24")], [], [LispAddress.Parse("172.16.4.11")]);
+        var signals = new RecordingSignals();
+        var counters = new DataPlaneCounters();
+        var mirror = new FastPathMirror(_path, settings, () => MapCacheSnapshot.Empty, () => [], () => view, counters, signals, TimeProvider.System, NullLogger.Instance);
+        mirror.Sync();
+        Send(Lisp(0xC8, Iid, 0x01, "10.9.0.5", "172.16.4.10", [1]));
+        Assert.Equal([1], Receive(_eid));
+        Send(Lisp(0x88, Iid, 0, "10.9.0.5", "172.16.4.11", [2]));
+        Assert.True(SpinWait.SpinUntil(() => _path.ReadCounters().AwayDropped == 1, 2000));
+
+        mirror.Sync();
+        Assert.Equal([("198.51.100.1", "172.16.4.11")], signals.Solicited);
+        Assert.Equal([($"[{Iid}]10.9.0.5", 1u, 8)], signals.Bits);
+        Assert.Equal((1, 1, 1), (counters.FastPathDecapsulated, counters.Decapsulated, counters.Dropped(DataPlaneDrop.EidAway)));
+        // Reported again within the signal interval, nothing new is signalled.
+        Send(Lisp(0x88, Iid, 0, "10.9.0.5", "172.16.4.11", [3]));
+        Assert.True(SpinWait.SpinUntil(() => _path.ReadCounters().AwayDropped == 2, 2000));
+        mirror.Sync();
+        Assert.Single(signals.Solicited);
+        Assert.Equal(2, counters.Dropped(DataPlaneDrop.EidAway));
+    }
+
+    private sealed class RecordingSignals : IDataPlaneSignals
+    {
+        public List<(string Itr, string Eid)> Solicited { get; } = [];
+
+        public List<(string Eid, uint Bits, int Width)> Bits { get; } = [];
+
+        public void MapCacheMiss(LispAddress destination)
+        {
+        }
+
+        public void SolicitItr(LispAddress itrRloc, LispAddress eid) => Solicited.Add((itrRloc.ToString(), eid.ToString()));
+
+        public void LocatorStatusBits(LispAddress sourceEid, uint bits, int width) => Bits.Add((sourceEid.ToString(), bits, width));
+    }
+
+    [Fact]
     public async Task A_mirror_that_fails_round_after_round_detaches_the_programs_and_user_space_gets_every_packet()
     {
         var settings = new DataPlaneSettings { LocalRlocs = [LispAddress.Parse("198.51.100.2")], InstanceId = Iid };
