@@ -34,7 +34,7 @@ internal static unsafe partial class Bpf
     public const uint TcxIngress = 46, TcxEgress = 47;
     private const int MapCreate = 0, MapLookup = 1, MapUpdate = 2, MapDelete = 3, MapNextKey = 4, ProgLoad = 5, LinkCreate = 28;
     private const uint ProgSchedCls = 3;
-    private const int Enoent = 2, Enospc = 28;
+    private const int Enoent = 2, E2big = 7, Enospc = 28;
     private static readonly long SysBpf = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 280 : 321;
 
     /// <summary>Creates a map; returns its descriptor.</summary>
@@ -53,51 +53,17 @@ internal static unsafe partial class Bpf
     }
 
     /// <summary>Writes <paramref name="value"/> under <paramref name="key"/>; false when the map is full.</summary>
-    public static bool Update(int map, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
-    {
-        fixed (byte* k = key)
-        fixed (byte* v = value)
-        {
-            if (Element(MapUpdate, map, k, v) >= 0) return true;
-            var errno = Marshal.GetLastPInvokeError();
-            return errno == Enospc || errno == 7 /* E2BIG */ ? false : throw new BpfException(errno, "bpf map update");
-        }
-    }
+    public static bool Update(int map, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) =>
+        Element(MapUpdate, map, key, value, Enospc, E2big, "bpf map update");
 
     /// <summary>Deletes <paramref name="key"/>; false when it was not there.</summary>
-    public static bool Delete(int map, ReadOnlySpan<byte> key)
-    {
-        fixed (byte* k = key)
-        {
-            if (Element(MapDelete, map, k, null) >= 0) return true;
-            var errno = Marshal.GetLastPInvokeError();
-            return errno == Enoent ? false : throw new BpfException(errno, "bpf map delete");
-        }
-    }
+    public static bool Delete(int map, ReadOnlySpan<byte> key) => Element(MapDelete, map, key, default, Enoent, Enoent, "bpf map delete");
 
     /// <summary>Reads <paramref name="key"/>'s value (every CPU's, one after the other, for a per-CPU map); false when absent.</summary>
-    public static bool Lookup(int map, ReadOnlySpan<byte> key, Span<byte> value)
-    {
-        fixed (byte* k = key)
-        fixed (byte* v = value)
-        {
-            if (Element(MapLookup, map, k, v) >= 0) return true;
-            var errno = Marshal.GetLastPInvokeError();
-            return errno == Enoent ? false : throw new BpfException(errno, "bpf map lookup");
-        }
-    }
+    public static bool Lookup(int map, ReadOnlySpan<byte> key, Span<byte> value) => Element(MapLookup, map, key, value, Enoent, Enoent, "bpf map lookup");
 
     /// <summary>The key after <paramref name="key"/> (the first when it is empty); false at the end.</summary>
-    public static bool NextKey(int map, ReadOnlySpan<byte> key, Span<byte> next)
-    {
-        fixed (byte* k = key)
-        fixed (byte* n = next)
-        {
-            if (Element(MapNextKey, map, key.IsEmpty ? null : k, n) >= 0) return true;
-            var errno = Marshal.GetLastPInvokeError();
-            return errno == Enoent ? false : throw new BpfException(errno, "bpf map walk");
-        }
-    }
+    public static bool NextKey(int map, ReadOnlySpan<byte> key, Span<byte> next) => Element(MapNextKey, map, key, next, Enoent, Enoent, "bpf map walk");
 
     /// <summary>Loads a tc program, its map loads pointed at <paramref name="maps"/>; returns its descriptor.</summary>
     public static int LoadProgram(BpfImage image, IReadOnlyDictionary<string, int> maps, string license)
@@ -111,37 +77,13 @@ internal static unsafe partial class Bpf
             MemoryMarshal.Write(code.AsSpan(at + 4), fd);
         }
 
+        // The first try without a log (it costs the verifier time); a refusal is loaded again with one, to say why.
         var licenseBytes = Encoding.ASCII.GetBytes(license + "\0");
+        var loaded = Load(image.Name, code, licenseBytes, []);
+        if (loaded >= 0) return loaded;
         var log = new byte[1 << 16];
-        var attr = stackalloc byte[128];
-        for (var attempt = 0; attempt < 2; attempt++)
-        {
-            fixed (byte* insns = code)
-            fixed (byte* lic = licenseBytes)
-            fixed (byte* logBuffer = log)
-            {
-                new Span<byte>(attr, 128).Clear();
-                *(uint*)attr = ProgSchedCls;
-                *(uint*)(attr + 4) = (uint)(code.Length / 8);
-                *(ulong*)(attr + 8) = (ulong)insns;
-                *(ulong*)(attr + 16) = (ulong)lic;
-                // The first try without a log (it costs the verifier time); a refusal is loaded again with one, to say why.
-                if (attempt == 1)
-                {
-                    *(uint*)(attr + 24) = 1;
-                    *(uint*)(attr + 28) = (uint)log.Length;
-                    *(ulong*)(attr + 32) = (ulong)logBuffer;
-                }
-
-                Encoding.ASCII.GetBytes(image.Name.AsSpan(0, Math.Min(image.Name.Length, 15)), new Span<byte>(attr + 48, 15));
-                var fd = Call(ProgLoad, attr, 128);
-                if (fd >= 0) return fd;
-                var errno = Marshal.GetLastPInvokeError();
-                if (attempt == 1) throw new BpfException(errno, $"bpf program {image.Name}: load", Encoding.ASCII.GetString(log).TrimEnd('\0'));
-            }
-        }
-
-        throw new InvalidOperationException("unreachable");
+        loaded = Load(image.Name, code, licenseBytes, log);
+        return loaded >= 0 ? loaded : throw new BpfException(Marshal.GetLastPInvokeError(), $"bpf program {image.Name}: load", Encoding.ASCII.GetString(log).TrimEnd('\0'));
     }
 
     /// <summary>Attaches a tc program to an interface through a tcx link (Linux 6.6); closing the link detaches it.</summary>
@@ -162,14 +104,46 @@ internal static unsafe partial class Bpf
         if (fd >= 0) _ = close(fd);
     }
 
-    private static int Element(int command, int map, byte* key, byte* value)
+    // One element command (the kernel writes into value for a lookup or a walk); false when it fails with one of the two
+    // errnos that mean "absent" (or "full", for an update).
+    private static bool Element(int command, int map, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, int absent, int alsoAbsent, string what)
     {
-        var attr = stackalloc byte[32];
-        new Span<byte>(attr, 32).Clear();
-        *(uint*)attr = (uint)map;
-        *(ulong*)(attr + 8) = (ulong)key;
-        *(ulong*)(attr + 16) = (ulong)value;
-        return Call(command, attr, 32);
+        fixed (byte* k = key)
+        fixed (byte* v = value)
+        {
+            var attr = stackalloc byte[32];
+            new Span<byte>(attr, 32).Clear();
+            *(uint*)attr = (uint)map;
+            *(ulong*)(attr + 8) = (ulong)k;
+            *(ulong*)(attr + 16) = (ulong)v;
+            if (Call(command, attr, 32) >= 0) return true;
+            var errno = Marshal.GetLastPInvokeError();
+            return errno == absent || errno == alsoAbsent ? false : throw new BpfException(errno, what);
+        }
+    }
+
+    private static int Load(string name, byte[] code, byte[] license, byte[] log)
+    {
+        fixed (byte* insns = code)
+        fixed (byte* lic = license)
+        fixed (byte* logBuffer = log)
+        {
+            var attr = stackalloc byte[128];
+            new Span<byte>(attr, 128).Clear();
+            *(uint*)attr = ProgSchedCls;
+            *(uint*)(attr + 4) = (uint)(code.Length / 8);
+            *(ulong*)(attr + 8) = (ulong)insns;
+            *(ulong*)(attr + 16) = (ulong)lic;
+            if (log.Length > 0)
+            {
+                *(uint*)(attr + 24) = 1;
+                *(uint*)(attr + 28) = (uint)log.Length;
+                *(ulong*)(attr + 32) = (ulong)logBuffer;
+            }
+
+            Encoding.ASCII.GetBytes(name.AsSpan(0, Math.Min(name.Length, 15)), new Span<byte>(attr + 48, 15));
+            return Call(ProgLoad, attr, 128);
+        }
     }
 
     private static int Call(int command, byte* attr, uint size) => (int)syscall(SysBpf, command, attr, size);

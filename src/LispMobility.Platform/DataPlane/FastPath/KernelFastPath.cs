@@ -74,6 +74,8 @@ public sealed partial class KernelFastPath : IDisposable
     private readonly NetlinkSocket _netlink;
     private readonly string _vxlan;
     private readonly int _cpus;
+    // Every CPU's value of one counter, as the kernel hands a per-CPU map's element over (read every 100 ms).
+    private readonly byte[] _counterValues;
     private bool _vxlanCreated;
     private int _disposed;
 
@@ -81,6 +83,7 @@ public sealed partial class KernelFastPath : IDisposable
     {
         _vxlan = setup.DecapsulationDevice;
         _cpus = PossibleCpus();
+        _counterValues = new byte[8 * _cpus];
         _netlink = new NetlinkSocket(TimeSpan.FromSeconds(5));
     }
 
@@ -164,7 +167,7 @@ public sealed partial class KernelFastPath : IDisposable
     {
         Span<long> sums = stackalloc long[Counters];
         Span<byte> key = stackalloc byte[4];
-        var values = new byte[8 * _cpus];
+        var values = _counterValues;
         for (var i = 0; i < Counters; i++)
         {
             BinaryPrimitives.WriteInt32LittleEndian(key, i);
