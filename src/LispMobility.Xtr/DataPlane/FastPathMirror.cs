@@ -36,7 +36,7 @@ internal sealed partial class FastPathMirror
     private readonly IPAddress? _source;
     private readonly bool _hasV6Rloc;
     private readonly byte _lsbs;
-    private readonly Dictionary<(IPAddress, int), string> _routes = [];
+    private readonly Dictionary<(IPAddress, int), FastPathRoute> _routes = [];
     private readonly Dictionary<(IPAddress, int), LocalEidState> _localEids = [];
     private readonly List<FastPathReport> _reports = [];
     private MapCacheSnapshot? _syncedSnapshot;
@@ -169,9 +169,8 @@ internal sealed partial class FastPathMirror
 
         foreach (var (key, route) in wanted)
         {
-            var signature = Signature(route);
-            if (_routes.TryGetValue(key, out var had) && had == signature) continue;
-            if (_kernel.SetRoute(key.Item1, key.Item2, route)) _routes[key] = signature;
+            if (_routes.TryGetValue(key, out var had) && Same(had, route)) continue;
+            if (_kernel.SetRoute(key.Item1, key.Item2, route)) _routes[key] = route;
             else if (!_toldRoutesFull)
             {
                 _toldRoutesFull = true;
@@ -229,7 +228,8 @@ internal sealed partial class FastPathMirror
         return buckets;
     }
 
-    private static string Signature(FastPathRoute r) => $"{r.InstanceId}/{r.LocatorStatusBits}/{r.Source}/{string.Join(',', r.Buckets)}";
+    private static bool Same(FastPathRoute a, FastPathRoute b) =>
+        a.InstanceId == b.InstanceId && a.LocatorStatusBits == b.LocatorStatusBits && a.Source.Equals(b.Source) && a.Buckets.SequenceEqual(b.Buckets);
 
     private void Report(FastPathReport r, DateTimeOffset now)
     {
