@@ -63,7 +63,7 @@ public sealed partial class TunDevice : IEidDevice
             }
 
             Name = name;
-            Index = (int)if_nametoindex(name);
+            Index = InterfaceIndex.Of(name);
             // MTU and up in one RTM_NEWLINK; the MTU is what the ITR may carry after the encapsulation's 36/56 bytes.
             using var netlink = new NetlinkSocket(TimeSpan.FromSeconds(5));
             netlink.Exchange(new NetlinkMessage(Rtnl.NewLink, Rtnl.FRequest | Rtnl.FAck).Ifinfo(Index, Rtnl.IffUp, Rtnl.IffUp).Attribute(IflaMtu, (uint)mtu),
@@ -201,7 +201,4 @@ public sealed partial class TunDevice : IEidDevice
 
     [LibraryImport("libc")]
     private static partial int close(int fd);
-
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial uint if_nametoindex(string name);
 }

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using System.Text;
 using LispMobility.Platform.Netlink;
@@ -16,7 +15,7 @@ namespace LispMobility.Platform.DataPlane;
 /// segmentation offload only (the ITR cuts TCP), every other kind of segmentation is turned off, so the kernel cuts those itself.
 /// </summary>
 [SupportedOSPlatform("linux")]
-public sealed partial class VethDevice : IEidDevice
+public sealed class VethDevice : IEidDevice
 {
     /// <summary>The suffix of the far end's name.</summary>
     public const string PeerSuffix = "p";
@@ -71,8 +70,8 @@ public sealed partial class VethDevice : IEidDevice
 
         try
         {
-            Index = (int)if_nametoindex(name);
-            PeerIndex = (int)if_nametoindex(PeerName);
+            Index = InterfaceIndex.Of(name);
+            PeerIndex = InterfaceIndex.Of(PeerName);
             if (Index == 0 || PeerIndex == 0) throw new IOException($"veth {name}/{PeerName} was created but cannot be found");
             OffloadErrno = EthtoolFeatures.Restrict(name, keepTcp: offloads);
             // Linux 6.2 and later take UDP segmentation in a written virtio-net header, as a TUN does.
@@ -167,7 +166,4 @@ public sealed partial class VethDevice : IEidDevice
             // Already gone (its namespace went first).
         }
     }
-
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial uint if_nametoindex(string name);
 }

@@ -96,7 +96,7 @@ public sealed partial class LinuxRouteTable(byte routeProtocol = LinuxRouteTable
         if (local)
         {
             if (string.IsNullOrEmpty(route.Interface)) throw new RouteTableException($"a local route for {route.Address} needs an interface");
-            var index = if_nametoindex(route.Interface);
+            var index = (uint)InterfaceIndex.Of(route.Interface);
             if (index == 0) throw new RouteTableException($"interface '{route.Interface}' does not exist (route for {route.Address})");
             message.Attribute(Rtnl.RtaOif, index);
         }
@@ -189,8 +189,6 @@ public sealed partial class LinuxRouteTable(byte routeProtocol = LinuxRouteTable
         return System.Text.Encoding.ASCII.GetString(end < 0 ? name : name[..end]);
     }
 
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial uint if_nametoindex(string name);
 
     [LibraryImport("libc")]
     private static unsafe partial IntPtr if_indextoname(uint index, byte* name);

@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using LispMobility.Platform.Netlink;
 
@@ -57,7 +56,7 @@ public readonly record struct FastPathCounts(long Encapsulated, long Encapsulate
 /// decapsulation device; disposing detaches everything (the kernel does too if the process dies).
 /// </summary>
 [SupportedOSPlatform("linux")]
-public sealed partial class KernelFastPath : IDisposable
+public sealed class KernelFastPath : IDisposable
 {
     /// <summary>Remote EID-prefixes the ITR map holds per address family.</summary>
     public const int MaxRoutes = 65536;
@@ -296,7 +295,7 @@ public sealed partial class KernelFastPath : IDisposable
 
     private static int IndexOf(string name)
     {
-        var index = (int)if_nametoindex(name);
+        var index = InterfaceIndex.Of(name);
         return index > 0 ? index : throw new IOException($"no interface {name}");
     }
 
@@ -317,7 +316,4 @@ public sealed partial class KernelFastPath : IDisposable
         var highest = text.Split(',').Select(part => int.Parse(part.Split('-')[^1], System.Globalization.CultureInfo.InvariantCulture)).Max();
         return highest + 1;
     }
-
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial uint if_nametoindex(string name);
 }
