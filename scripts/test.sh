@@ -98,8 +98,17 @@ if [ "$fuzz_status" -ne 0 ] && [ "$status" -eq 0 ]; then status=$fuzz_status; fi
 # The names of failed tests, repeated here because a CI log often shows only its tail.
 if [ "${failed:-0}" -gt 0 ]; then
   echo; echo "[test.sh] failed:"
-  grep -ohE '<UnitTestResult [^>]*testName="[^"]*"[^>]*outcome="Failed"' "$results"/*.trx 2>/dev/null \
-    | sed -E 's/.*testName="([^"]*)".*/  \1/' | sed 's/&quot;/"/g; s/&amp;/\&/g' || true
+  # Each with the first lines of its message: the tail is then enough to tell a flaky check from a broken one.
+  python3 - "$results" <<'PY' || true
+import glob, sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+for trx in sorted(glob.glob(sys.argv[1] + "/*.trx")):
+    for r in ET.parse(trx).getroot().iterfind(".//t:UnitTestResult[@outcome='Failed']", ns):
+        print("  " + r.get("testName"))
+        message = r.findtext("t:Output/t:ErrorInfo/t:Message", default="", namespaces=ns).strip().splitlines()
+        for line in message[:3]:
+            print("      " + line[:300])
+PY
   grep -hE '^fuzz [a-z-]+: ' "$results/fuzz.log" 2>/dev/null | grep -vE ' 0 crashes, 0 hangs$' | sed 's/^/  /' || true
   [ "$pester_failed" -eq 0 ] || echo "  Pester: $pester_failed (see $results/pester.log)"
 fi

@@ -11,6 +11,8 @@ namespace LispMobility.Lisp.Tests;
 public sealed class FuzzTests
 {
     private const int Buffers = 1_000_000;
+    private const long ViewAllocationBound = 16 * 1024;
+    private const long HeapAllocationPerByteBound = 256;
     private readonly ITestOutputHelper _output;
 
     public FuzzTests(ITestOutputHelper output) => _output = output;
@@ -21,20 +23,19 @@ public sealed class FuzzTests
         var fuzzer = new Fuzzer(seed: 20261122);
         var scratch = new byte[512];
         var accepted = 0;
-        long maxViewAllocation = 0, maxHeapAllocationPerByte = 0;
+        (long Bytes, int Buffer) maxView = (0, -1), maxHeapPerByte = (0, -1);
         var clock = Stopwatch.StartNew();
         for (var i = 0; i < Buffers; i++)
         {
             var buffer = fuzzer.Next(scratch);
             try
             {
-                var before = GC.GetAllocatedBytesForCurrentThread();
-                accepted += ReadViews(buffer);
-                var afterViews = GC.GetAllocatedBytesForCurrentThread();
-                accepted += ReadHeap(buffer, i % 64 == 0);
-                var afterHeap = GC.GetAllocatedBytesForCurrentThread();
-                maxViewAllocation = Math.Max(maxViewAllocation, afterViews - before);
-                maxHeapAllocationPerByte = Math.Max(maxHeapAllocationPerByte, (afterHeap - afterViews) / Math.Max(16, buffer.Length));
+                var views = Measure(static (b, _) => ReadViews(b), buffer, verify: false, bound: ViewAllocationBound);
+                var perByteDivisor = Math.Max(16, buffer.Length);
+                var heap = Measure(ReadHeap, buffer, verify: i % 64 == 0, bound: HeapAllocationPerByteBound * perByteDivisor);
+                accepted += views.Accepted + heap.Accepted;
+                if (views.Bytes > maxView.Bytes) maxView = (views.Bytes, i);
+                if (heap.Bytes / perByteDivisor > maxHeapPerByte.Bytes) maxHeapPerByte = (heap.Bytes / perByteDivisor, i);
             }
             catch (Exception e)
             {
@@ -46,15 +47,35 @@ public sealed class FuzzTests
         }
 
         _output.WriteLine($"{Buffers} buffers in {clock.Elapsed.TotalSeconds:F1} s, {accepted} reads accepted, " +
-                          $"max view allocation {maxViewAllocation} B, max heap-reader allocation {maxHeapAllocationPerByte} B per input byte");
+                          $"max view allocation {maxView.Bytes} B (buffer {maxView.Buffer}), " +
+                          $"max heap-reader allocation {maxHeapPerByte.Bytes} B per input byte (buffer {maxHeapPerByte.Buffer})");
 
         // The mutations keep a good share valid, so the deep paths (records, locators, LCAF) were exercised too.
         Assert.InRange(accepted, Buffers / 20, Buffers * 10);
 
         // Views allocate only for LCAF AFI-lists and unknown LCAFs; bounded by the input (512 bytes at most) with a margin.
-        Assert.InRange(maxViewAllocation, 0, 16 * 1024);
-        Assert.InRange(maxHeapAllocationPerByte, 0, 256);
+        Assert.True(maxView.Bytes <= ViewAllocationBound, $"buffer {maxView.Buffer}: the views allocated {maxView.Bytes} B");
+        Assert.True(maxHeapPerByte.Bytes <= HeapAllocationPerByteBound, $"buffer {maxHeapPerByte.Buffer}: the heap readers allocated {maxHeapPerByte.Bytes} B per input byte");
     }
+
+    /// <summary>
+    /// What <paramref name="read"/> allocates for <paramref name="buffer"/>. A one-off cost of the runtime (a type's first
+    /// use, a thread's string-builder or pool array refilled after a GC trimmed it) lands on whichever buffer meets it, at
+    /// a moment that depends on what else the process ran; so a reading over <paramref name="bound"/> is taken once more,
+    /// warm, and only what the reader allocates for that input counts.
+    /// </summary>
+    private static (int Accepted, long Bytes) Measure(Reader read, ReadOnlySpan<byte> buffer, bool verify, long bound)
+    {
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var accepted = read(buffer, verify);
+        var bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+        if (bytes <= bound) return (accepted, bytes);
+        before = GC.GetAllocatedBytesForCurrentThread();
+        read(buffer, verify);
+        return (accepted, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    private delegate int Reader(ReadOnlySpan<byte> buffer, bool verify);
 
     [Fact]
     public void Views_of_inline_records_allocate_nothing()
