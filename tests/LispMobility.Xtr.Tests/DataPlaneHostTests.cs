@@ -279,6 +279,8 @@ public sealed class DataPlaneHostTests : IDisposable
                 $"A: {a.Counters.FastPathEncapsulated} out, {a.Counters.FastPathDecapsulated} in; B: {b.Counters.FastPathEncapsulated} out, {b.Counters.FastPathDecapsulated} in");
             Assert.Equal(a.Counters.FastPathEncapsulated, a.Counters.Encapsulated);
             Assert.Equal(b.Counters.FastPathDecapsulated, b.Counters.Decapsulated);
+            // A ping is one packet each way: no super-packet.
+            Assert.Equal((0L, 0L), (a.Counters.FastPathEncapsulatedSuperPackets, b.Counters.FastPathDecapsulatedSuperPackets));
             var rows = Tshark.DecodeFields(pcap, "lisp-data.flags.nonce", "lisp-data.flags.lsb", "lisp-data.flags.iid", "lisp-data.iid", "lisp-data.lsb8", "udp.srcport", "udp.checksum", "icmp.type");
             Assert.Equal(4, rows.Count);
             foreach (var r in rows)
@@ -314,8 +316,10 @@ public sealed class DataPlaneHostTests : IDisposable
         Assert.Equal(data.Length, count);
         Assert.Equal(SHA256.HashData(data), digest);
         // The programs' counters reach the data plane's at each xTR's next poll (every 100 ms).
-        Assert.True(SpinWait.SpinUntil(() => a.Counters.FastPathEncapsulated > 0 && b.Counters.FastPathDecapsulated > 0, 3000),
-            $"A's ITR program encapsulated {a.Counters.FastPathEncapsulated}, B's ETR program decapsulated {b.Counters.FastPathDecapsulated}");
+        Assert.True(SpinWait.SpinUntil(() => a.Counters.FastPathEncapsulatedSuperPackets > 0 && b.Counters.FastPathDecapsulatedSuperPackets > 0, 3000),
+            $"A's ITR program encapsulated {a.Counters.FastPathEncapsulated} ({a.Counters.FastPathEncapsulatedSuperPackets} super-packets), " +
+            $"B's ETR program decapsulated {b.Counters.FastPathDecapsulated} ({b.Counters.FastPathDecapsulatedSuperPackets} super-packets)");
+        Assert.InRange(a.Counters.FastPathEncapsulatedSuperPackets, 1, a.Counters.FastPathEncapsulated);
         // Super-packets crossed whole: far fewer packets than the stream's 1,424-byte segments. The user-space ITR read none
         // of them (with "bulk" it sent the handshake's and the stream's single packets).
         Assert.InRange(a.Counters.FastPathEncapsulated, 1, data.Length / 1424 / 2);

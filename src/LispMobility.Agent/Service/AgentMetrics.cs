@@ -88,7 +88,7 @@ internal sealed class AgentMetrics
             () => (agent.XtrOrNull?.RemoteRlocs() ?? []).Where(r => r.RoundTrip is not null).Select(r => new Measurement<double>(r.RoundTrip!.Value.TotalSeconds, Rloc(r))),
             unit: "s", description: "Round trip of the last answered RLOC probe per remote locator.");
         xtr.CreateObservableCounter("lispmobility_data_plane_packets_total", () => DataPlanePackets(agent.XtrOrNull),
-            description: "Data-plane packets encapsulated, decapsulated, forwarded natively, or held on a map-cache miss; TCP super-packets the ITR cut (super-packet) and runs of TCP segments or UDP datagrams the ETR joined (joined); runs of outer packets sent as one UDP GSO send (udp-gso-send) and received as one (udp-gro-receive); of all these, what the kernel fast path encapsulated and decapsulated (fast-path-encapsulated, fast-path-decapsulated).");
+            description: "Data-plane packets encapsulated, decapsulated, forwarded natively, or held on a map-cache miss; TCP super-packets the ITR cut (super-packet) and runs of TCP segments or UDP datagrams the ETR joined (joined); runs of outer packets sent as one UDP GSO send (udp-gso-send) and received as one (udp-gro-receive); of all these, what the kernel fast path encapsulated and decapsulated (fast-path-encapsulated, fast-path-decapsulated), and of those the super-packets (fast-path-super-encapsulated, fast-path-super-decapsulated).");
         xtr.CreateObservableGauge("lispmobility_data_plane_fast_path", () => FastPath(agent.XtrOrNull),
             description: "1 while the kernel fast path's programs are attached, 0 when the data plane runs without them (off, refused at start, or detached after its maps could not be kept up to date).");
         xtr.CreateObservableCounter("lispmobility_data_plane_drops_total", () => DataPlaneDrops(agent.XtrOrNull),
@@ -160,6 +160,8 @@ internal sealed class AgentMetrics
         yield return new Measurement<long>(c.CoalescedReceives, new KeyValuePair<string, object?>("result", "udp-gro-receive"));
         yield return new Measurement<long>(c.FastPathEncapsulated, new KeyValuePair<string, object?>("result", "fast-path-encapsulated"));
         yield return new Measurement<long>(c.FastPathDecapsulated, new KeyValuePair<string, object?>("result", "fast-path-decapsulated"));
+        yield return new Measurement<long>(c.FastPathEncapsulatedSuperPackets, new KeyValuePair<string, object?>("result", "fast-path-super-encapsulated"));
+        yield return new Measurement<long>(c.FastPathDecapsulatedSuperPackets, new KeyValuePair<string, object?>("result", "fast-path-super-decapsulated"));
     }
 
     private static IEnumerable<Measurement<int>> FastPath(XtrNode? node)

@@ -121,7 +121,9 @@ internal sealed partial class FastPathMirror
         _kernel.DrainReports(_reports);
         foreach (var r in _reports) Report(r, now);
         var counts = _kernel.ReadCounters();
-        _counters.FastPath(counts.Encapsulated - _counted.Encapsulated, counts.Decapsulated - _counted.Decapsulated);
+        _counters.FastPath(
+            counts.Encapsulated - _counted.Encapsulated, counts.EncapsulatedSuperPackets - _counted.EncapsulatedSuperPackets,
+            counts.Decapsulated - _counted.Decapsulated, counts.DecapsulatedSuperPackets - _counted.DecapsulatedSuperPackets);
         _counters.Drop(DataPlaneDrop.EidAway, counts.AwayDropped - _counted.AwayDropped);
         _counters.Drop(DataPlaneDrop.ForeignTunnel, counts.ForeignVxlanDropped - _counted.ForeignVxlanDropped);
         _counters.Drop(DataPlaneDrop.FastPathFailed, counts.Failed - _counted.Failed);
