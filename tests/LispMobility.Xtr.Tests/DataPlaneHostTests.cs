@@ -30,6 +30,7 @@ public sealed class DataPlaneHostTests : IDisposable
     private readonly NetworkNamespace _a = NetworkNamespace.Create("lmdpa");
     private readonly NetworkNamespace _b = NetworkNamespace.Create("lmdpb");
     private readonly List<IDisposable> _hosts = [];
+    private readonly Dictionary<DataPlaneHost, XtrEngine> _engines = [];
 
     public DataPlaneHostTests()
     {
@@ -74,6 +75,7 @@ public sealed class DataPlaneHostTests : IDisposable
         Install(engine, EidPrefix.Parse($"[{iid}]{remote}"), rloc: remoteRloc);
         var host = new DataPlaneHost(options, engine, NoDataPlaneSignals.Instance, null, NullLogger<DataPlaneHost>.Instance);
         _hosts.Add(host);
+        _engines[host] = engine;
         ns.Enter(host.Start);
         return host;
     }
@@ -281,6 +283,8 @@ public sealed class DataPlaneHostTests : IDisposable
             Assert.Equal(b.Counters.FastPathDecapsulated, b.Counters.Decapsulated);
             // A ping is one packet each way: no super-packet.
             Assert.Equal((0L, 0L), (a.Counters.FastPathEncapsulatedSuperPackets, b.Counters.FastPathDecapsulatedSuperPackets));
+            // The ITR program noted the route used, and the mirror the map-cache entry (its last use at the engine's next sweep).
+            Assert.NotNull(_engines[a].MapCacheSnapshot.Lookup(LispAddress.Parse("[4660]172.16.4.10"), DateTimeOffset.UtcNow)!.DataUsed);
             var rows = Tshark.DecodeFields(pcap, "lisp-data.flags.nonce", "lisp-data.flags.lsb", "lisp-data.flags.iid", "lisp-data.iid", "lisp-data.lsb8", "udp.srcport", "udp.checksum", "icmp.type");
             Assert.Equal(4, rows.Count);
             foreach (var r in rows)

@@ -20,7 +20,7 @@ public sealed class FastPathImageTests
     [Fact]
     public void Every_map_load_names_a_map_the_loader_creates_and_sits_on_a_64_bit_load()
     {
-        string[] maps = ["itr4", "itr6", "etr4", "etr6", "config", "counters", "reports"];
+        string[] maps = ["itr4", "itr6", "etr4", "etr6", "config", "counters", "reports", "used"];
         foreach (var image in new[] { LispFastPathImage.LispItr, LispFastPathImage.LispEtr, LispFastPathImage.LispVxlan })
         {
             Assert.Equal(0, image.Instructions.Length % 8);

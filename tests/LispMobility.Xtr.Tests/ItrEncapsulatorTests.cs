@@ -58,6 +58,8 @@ public sealed class ItrEncapsulatorTests
         Assert.Equal(0b11u, lisp.LocatorStatusBits);
         Assert.Equal(inner, outer[36..].ToArray());
         Assert.Equal(1, _counters.Encapsulated);
+        // The packet is noted on its entry, for the map-cache's last use and LRU order.
+        Assert.Equal(T0, _cache.Get(EidPrefix.Parse("[7]172.16.4.0/24"))!.DataUsed);
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using LispMobility.Lisp.Messages;
 using LispMobility.Lisp.Records;
 using LispMobility.Platform;
 using LispMobility.Xtr.Caching;
+using LispMobility.Xtr.Configuration;
 using LispMobility.Platform.Routing;
 using LispMobility.Xtr.Routing;
 using Microsoft.Extensions.Time.Testing;
@@ -79,6 +80,61 @@ public sealed class ItrTests
         Assert.Equal(1, cache.Evictions);
         Assert.Null(cache.Get(EidPrefix.Parse("10.2.0.0/16")));
         Assert.Equal(["10.4.0.0/16", "10.1.0.0/16", "10.3.0.0/16"], cache.Entries.Select(e => e.Eid.ToString()));
+    }
+
+    [Fact]
+    public void What_the_data_plane_used_becomes_the_entrys_last_use_at_the_sweep_and_keeps_it_from_eviction()
+    {
+        var cache = new MapCache(3);
+        cache.Install(Record("10.1.0.0/16", rlocs: "192.0.2.1"), T0);
+        cache.Install(Record("10.2.0.0/16", rlocs: "192.0.2.2"), T0);
+        cache.Install(Record("10.3.0.0/16", rlocs: "192.0.2.3"), T0);
+        // The ITR sends by 10.1/16, the least recently used, through the published snapshot: one stamp a second at most.
+        var entry = cache.Snapshot.Lookup(LispAddress.Parse("10.1.0.1"), T0)!;
+        entry.NoteDataUse(T0.AddSeconds(5).UtcTicks);
+        entry.NoteDataUse(T0.AddSeconds(5.5).UtcTicks);
+        Assert.Equal(T0.AddSeconds(5), entry.DataUsed);
+        entry.NoteDataUse(T0.AddSeconds(6).UtcTicks);
+        Assert.Equal(T0.AddSeconds(6), entry.DataUsed);
+        Assert.Equal(T0, entry.LastUsed);
+
+        var used = new List<MapCacheEntry>();
+        Assert.Equal(0, cache.Expire(T0.AddSeconds(7), used));
+        Assert.Same(entry, Assert.Single(used));
+        Assert.Equal(T0.AddSeconds(6), entry.LastUsed);
+        used.Clear();
+        cache.Expire(T0.AddSeconds(8), used);
+        Assert.Empty(used);
+
+        cache.Install(Record("10.4.0.0/16", rlocs: "192.0.2.4"), T0.AddSeconds(8));
+        Assert.Null(cache.Get(EidPrefix.Parse("10.2.0.0/16")));
+        Assert.Equal(["10.4.0.0/16", "10.1.0.0/16", "10.3.0.0/16"], cache.Entries.Select(e => e.Eid.ToString()));
+    }
+
+    [Fact]
+    public async Task A_remote_itr_only_the_data_plane_sends_to_stays_in_use_and_is_solicited_after_a_move()
+    {
+        var (itr, sent) = Itr();
+        var task = itr.BeginResolve(IPAddress.Parse("10.1.0.5"), sent);
+        var nonce = Requests(sent).Single().Nonce;
+        itr.Receive(new MapReply { Nonce = nonce, Records = [Record("10.1.0.0/16", rlocs: _lab.A)] }.ToArray(), _lab.Endpoint(_lab.A), sent);
+        await task.WaitAsync(TimeSpan.FromSeconds(5));
+        var host = IPAddress.Parse("10.3.0.9");
+
+        // Past the in-use window with no lookup, A is not in use any more...
+        _time.Advance(new XtrOptions().InUseWindow + TimeSpan.FromMinutes(1));
+        itr.OnTimer(sent);
+        Assert.Equal(0, itr.SolicitRemoteItrs(host, sent));
+
+        // ...until the data plane sends by its entry: the next sweep (once a second) takes that in.
+        var now = _time.GetUtcNow();
+        itr.MapCacheSnapshot.Lookup(LispAddress.Parse("10.1.0.5"), now)!.NoteDataUse(now.UtcTicks);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        itr.OnTimer(sent);
+        Assert.Equal(now, itr.MapCacheEntries().Single().LastUsed);
+        sent.Clear();
+        Assert.Equal(1, itr.SolicitRemoteItrs(host, sent));
+        Assert.Equal(_lab.Endpoint(_lab.A), Assert.Single(sent.Items).Destination);
     }
 
     private (XtrEngine Itr, DatagramList Sent) Itr()

@@ -12,8 +12,25 @@ public sealed record MapCacheEntry(EidPrefix Eid, IReadOnlyList<Locator> Locator
     /// <summary>The locators as an array, which the data plane walks without allocating an enumerator.</summary>
     public Locator[] LocatorArray { get; } = Locators as Locator[] ?? [.. Locators];
 
-    /// <summary>When a lookup last hit the entry.</summary>
+    private long _dataUse;
+
+    /// <summary>
+    /// When a lookup last hit the entry, or a packet sent by it as the map-cache's once-a-second sweep last saw
+    /// (<see cref="DataUsed"/>).
+    /// </summary>
     public DateTimeOffset LastUsed { get; internal set; }
+
+    /// <summary>When the data plane (user-space ITR or kernel fast path) last noted a packet sent by this entry, to the second; null before.</summary>
+    public DateTimeOffset? DataUsed => Volatile.Read(ref _dataUse) is > 0 and var t ? new DateTimeOffset(t, TimeSpan.Zero) : null;
+
+    /// <summary>
+    /// Notes a packet sent by this entry at <paramref name="utcTicks"/>; any data-plane thread, per packet. The entry is shared
+    /// by every ITR thread: its stamp is written at most once a second, so its cache line is not passed between cores per packet.
+    /// </summary>
+    internal void NoteDataUse(long utcTicks)
+    {
+        if (utcTicks - Volatile.Read(ref _dataUse) >= TimeSpan.TicksPerSecond) Volatile.Write(ref _dataUse, utcTicks);
+    }
 
     /// <summary>What installed the entry: a Map-Reply to an ordinary Map-Request, or one to an SMR-invoked refresh.</summary>
     public MapCacheSource LearnedBy { get; init; }
@@ -137,7 +154,7 @@ public sealed class MapCache(int capacity)
             var e = node.Value;
             if (!Array.Exists(e.LocatorArray, l => l.Address == rloc && l.Reachable != reachable)) continue;
             var locators = Array.ConvertAll(e.LocatorArray, l => l.Address == rloc ? l with { Reachable = reachable } : l);
-            var entry = new MapCacheEntry(e.Eid, locators, e.Action, e.TtlMinutes, e.Installed, e.Expires) { LastUsed = e.LastUsed };
+            var entry = new MapCacheEntry(e.Eid, locators, e.Action, e.TtlMinutes, e.Installed, e.Expires) { LastUsed = Latest(e) };
             node.Value = entry;
             Publish(e.Eid, entry);
             changed++;
@@ -146,19 +163,31 @@ public sealed class MapCache(int capacity)
         return changed;
     }
 
-    /// <summary>Drops every expired entry; returns how many.</summary>
-    public int Expire(DateTimeOffset now)
+    /// <summary>
+    /// Drops every expired entry; returns how many. An entry the data plane used since its last use here takes that as its
+    /// last use and moves to the front, so that the least recently used entry goes first whichever path carried the traffic
+    /// (the data plane reads the published snapshot and never touches the list); it is added to <paramref name="dataUsed"/>.
+    /// </summary>
+    public int Expire(DateTimeOffset now, List<MapCacheEntry>? dataUsed = null)
     {
         var removed = 0;
         for (var node = _lru.First; node is not null;)
         {
             var next = node.Next;
-            if (node.Value.Expires <= now)
+            var e = node.Value;
+            if (e.Expires <= now)
             {
-                _table.Remove(node.Value.Eid);
+                _table.Remove(e.Eid);
                 _lru.Remove(node);
-                Publish(node.Value.Eid, null);
+                Publish(e.Eid, null);
                 removed++;
+            }
+            else if (e.DataUsed is { } used && used > e.LastUsed)
+            {
+                e.LastUsed = used;
+                _lru.Remove(node);
+                _lru.AddFirst(node);
+                dataUsed?.Add(e);
             }
 
             node = next;
@@ -166,4 +195,6 @@ public sealed class MapCache(int capacity)
 
         return removed;
     }
+
+    private static DateTimeOffset Latest(MapCacheEntry e) => e.DataUsed is { } used && used > e.LastUsed ? used : e.LastUsed;
 }

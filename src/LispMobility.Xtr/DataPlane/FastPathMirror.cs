@@ -12,7 +12,8 @@ namespace LispMobility.Xtr.DataPlane;
 /// Keeps the kernel fast path's maps a copy of what the user-space data plane decides by: the map-cache's entries that the
 /// ITR program can serve (positive, live, of the site's instance ID, whose chosen locators are IPv4), with the locators
 /// spread over the flow buckets by weight, and the ETR's EID view. It also takes the programs' reports (SMRs to send,
-/// locator-status bits) to the control plane and their counters into <see cref="DataPlaneCounters"/>. One thread calls
+/// locator-status bits) to the control plane, their notes of routes used to the map-cache entries, and their counters into
+/// <see cref="DataPlaneCounters"/>. One thread calls
 /// <see cref="Run"/>; <see cref="Changed"/> may be called from any thread.
 /// </summary>
 [SupportedOSPlatform("linux")]
@@ -39,6 +40,7 @@ internal sealed partial class FastPathMirror
     private readonly Dictionary<(IPAddress, int), FastPathRoute> _routes = [];
     private readonly Dictionary<(IPAddress, int), LocalEidState> _localEids = [];
     private readonly List<FastPathReport> _reports = [];
+    private readonly List<IPAddress> _used = [];
     private MapCacheSnapshot? _syncedSnapshot;
     private LocalEids? _syncedEids;
     private DateTimeOffset _nextExpiry = DateTimeOffset.MaxValue;
@@ -120,6 +122,16 @@ internal sealed partial class FastPathMirror
         _reports.Clear();
         _kernel.DrainReports(_reports);
         foreach (var r in _reports) Report(r, now);
+        _used.Clear();
+        if (_kernel.DrainUsed(_used) > 0)
+        {
+            // As the user-space ITR notes a packet sent by an entry: the map-cache's sweep takes it in as the entry's last use.
+            foreach (var destination in _used)
+            {
+                snapshot.Lookup(LispAddress.FromIPAddress(destination).WithInstanceId(_settings.InstanceId), now)?.NoteDataUse(now.UtcTicks);
+            }
+        }
+
         var counts = _kernel.ReadCounters();
         _counters.FastPath(
             counts.Encapsulated - _counted.Encapsulated, counts.EncapsulatedSuperPackets - _counted.EncapsulatedSuperPackets,

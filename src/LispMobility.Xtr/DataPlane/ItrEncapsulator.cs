@@ -135,6 +135,7 @@ public sealed class ItrEncapsulator
             return ItrVerdict.Held;
         }
 
+        entry.NoteDataUse(now.UtcTicks);
         if (entry.IsNegative)
         {
             switch (entry.Action)

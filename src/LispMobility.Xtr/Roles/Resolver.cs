@@ -20,6 +20,7 @@ internal sealed class Resolver(XtrSite site)
     // The remote RLOCs of map-cache entries and when an entry using them was last installed or used: kept as entries come
     // and go instead of walking the cache per move.
     private readonly Dictionary<LispAddress, DateTimeOffset> _remoteRlocs = [];
+    private readonly List<MapCacheEntry> _dataUsed = [];
     private int _resolverIndex;
     private DateTimeOffset _nextCacheSweep;
 
@@ -106,11 +107,13 @@ internal sealed class Resolver(XtrSite site)
         return inUse;
     }
 
-    private void NoteRemoteRlocs(IReadOnlyList<Locator> locators, DateTimeOffset now)
+    private void NoteRemoteRlocs(IReadOnlyList<Locator> locators, DateTimeOffset when)
     {
         foreach (var l in locators)
         {
-            if (l.IsUsable && l.Address.IsIp && !site.IsOwnRloc(l.Address)) _remoteRlocs[l.Address.WithInstanceId(null)] = now;
+            if (!l.IsUsable || !l.Address.IsIp || site.IsOwnRloc(l.Address)) continue;
+            var rloc = l.Address.WithInstanceId(null);
+            if (!_remoteRlocs.TryGetValue(rloc, out var last) || last < when) _remoteRlocs[rloc] = when;
         }
     }
 
@@ -195,10 +198,13 @@ internal sealed class Resolver(XtrSite site)
             foreach (var w in r.Waiters) call.Completions.Add(() => w.TrySetException(new InvalidOperationException($"the resolution of {r.Eid} failed and was given up")));
         }
 
-        // Expiry walks the whole cache: once a second is enough (a lookup already skips an expired entry).
+        // Expiry walks the whole cache: once a second is enough (a lookup already skips an expired entry). The same walk takes
+        // in what the data plane used, so the remote ITRs it sends to count as in use for the SMRs after a move.
         if (_cache.Count > 0 && call.Now >= _nextCacheSweep)
         {
-            _cache.Expire(call.Now);
+            _dataUsed.Clear();
+            _cache.Expire(call.Now, _dataUsed);
+            foreach (var e in _dataUsed) NoteRemoteRlocs(e.Locators, e.LastUsed);
             _nextCacheSweep = call.Now + TimeSpan.FromSeconds(1);
         }
 

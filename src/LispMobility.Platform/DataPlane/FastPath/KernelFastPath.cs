@@ -64,7 +64,7 @@ public sealed class KernelFastPath : IDisposable
     /// <summary>EID entries (prefixes, hosts here, hosts away) the ETR map holds per address family.</summary>
     public const int MaxEids = 65536;
 
-    private const int MaxRlocs = 4, RouteSize = 8 + 4 * FastPathRoute.BucketCount, ConfigSize = 36, ReportSize = 28, Counters = 8;
+    private const int MaxRlocs = 4, RouteSize = 8 + 4 * FastPathRoute.BucketCount + 8, UsedKeySize = 20, MaxUsedNotes = 8192, ConfigSize = 36, ReportSize = 28, Counters = 8;
     private const ushort IflaMtu = 4, IflaVxlanLearning = 7, IflaVxlanPort = 15, IflaVxlanZeroCsum6Rx = 20, IflaVxlanCollectMetadata = 25;
     private static readonly byte[] VxlanMac = [0x02, 0x4c, 0x49, 0x53, 0x50, 0x78];
     private readonly Dictionary<string, int> _maps = [];
@@ -134,6 +134,8 @@ public sealed class KernelFastPath : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(value, route.InstanceId << 8 | route.LocatorStatusBits);
         WriteV4(value[4..], route.Source);
         for (var i = 0; i < FastPathRoute.BucketCount; i++) WriteV4(value[(8 + 4 * i)..], route.Buckets[i]);
+        // Not used yet: the program notes the route's first packet.
+        value[(8 + 4 * FastPathRoute.BucketCount)..].Clear();
         Span<byte> key = stackalloc byte[20];
         return Bpf.Update(_maps[RouteMap(prefix)], Key(prefix, length, key), value);
     }
@@ -184,10 +186,8 @@ public sealed class KernelFastPath : IDisposable
         var map = _maps["reports"];
         Span<byte> key = stackalloc byte[ReportSize];
         var taken = 0;
-        // Each walk starts over from the first key, as the one just read is deleted; the map holds at most its capacity.
-        for (var guard = 0; guard < 4096 && Bpf.NextKey(map, default, key); guard++)
+        for (var guard = 0; guard < 4096 && Take(map, key); guard++)
         {
-            Bpf.Delete(map, key);
             var kind = (FastPathReportKind)key[0];
             var eid = key[1] == 4 ? new IPAddress(key.Slice(12, 4)) : new IPAddress(key.Slice(12, 16));
             into.Add(new FastPathReport(kind, new IPAddress(key.Slice(8, 4)), eid, BinaryPrimitives.ReadUInt32LittleEndian(key[4..])));
@@ -195,6 +195,33 @@ public sealed class KernelFastPath : IDisposable
         }
 
         return taken;
+    }
+
+    /// <summary>
+    /// Moves the destinations whose routes the ITR program noted used (at most once a route and second) into
+    /// <paramref name="into"/>; returns how many. Notes beyond the map's 8,192 between two calls push out the oldest.
+    /// </summary>
+    public int DrainUsed(List<IPAddress> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        var map = _maps["used"];
+        Span<byte> key = stackalloc byte[UsedKeySize];
+        var taken = 0;
+        for (var guard = 0; guard < MaxUsedNotes && Take(map, key); guard++)
+        {
+            into.Add(key[0] == 4 ? new IPAddress(key.Slice(4, 4)) : new IPAddress(key.Slice(4, 16)));
+            taken++;
+        }
+
+        return taken;
+    }
+
+    // Takes one key out of a map the programs fill: each walk starts over from the first key, as the one read is deleted.
+    private static bool Take(int map, Span<byte> key)
+    {
+        if (!Bpf.NextKey(map, default, key)) return false;
+        Bpf.Delete(map, key);
+        return true;
     }
 
     /// <summary>Detaches the programs (closing their links), closes the maps and deletes the decapsulation device.</summary>
@@ -228,6 +255,7 @@ public sealed class KernelFastPath : IDisposable
         _maps["config"] = Bpf.CreateMap(Bpf.MapArray, 4, ConfigSize, 1, 0, "lisp_config");
         _maps["counters"] = Bpf.CreateMap(Bpf.MapPercpuArray, 4, 8, Counters, 0, "lisp_counters");
         _maps["reports"] = Bpf.CreateMap(Bpf.MapLruHash, ReportSize, 8, 1024, 0, "lisp_reports");
+        _maps["used"] = Bpf.CreateMap(Bpf.MapLruHash, UsedKeySize, 8, MaxUsedNotes, 0, "lisp_used");
     }
 
     private int Load(BpfImage image)

@@ -4,6 +4,7 @@
 // lisp_itr (egress of the EID device, a TUN): a packet whose destination has a usable map-cache entry that the agent
 // mirrored into itr4/itr6 is encapsulated here (outer IPv4 + UDP 4341 + LISP header, UDP-tunnel GSO kept for
 // super-packets) and sent toward its RLOC with bpf_redirect_neigh. Anything else goes on to the TUN and the user-space ITR.
+// A route notes its use in `used` at most once a second, for the agent's map-cache (last use, LRU order, ITRs in use).
 //
 // lisp_etr (ingress of each RLOC interface): a LISP data packet to a local RLOC, of our instance ID, for an EID that is
 // here, loses its outer headers and enters the stack on the EID device. A super-packet is instead turned into a VXLAN
@@ -56,6 +57,7 @@ char etr6[1] SEC(".maps.etr6");
 char config[1] SEC(".maps.config");
 char counters[1] SEC(".maps.counters");
 char reports[1] SEC(".maps.reports");
+char used[1] SEC(".maps.used");
 
 #define BUCKETS 16
 #define MAX_RLOCS 4
@@ -72,6 +74,7 @@ struct route {
 	u32 iid_lsb;       // instance ID << 8 | locator-status bits, host order
 	u32 src;           // outer source (a local IPv4 RLOC), network order
 	u32 dst[BUCKETS];  // outer destination per flow-hash bucket (weights spread over the buckets), network order
+	u64 used;          // when this program last noted the route used (bpf_ktime_get_ns); the agent writes 0
 };
 
 struct lpm4 { u32 prefixlen; u32 addr; };
@@ -85,6 +88,13 @@ struct config {
 	u16 vxlan_port;        // the decapsulation device's UDP port, network order
 	u8 vxlan_mac[6];       // its MAC address
 	u32 itr_flags;         // ITR_SUPER_PACKETS_ONLY
+};
+
+// used key: a destination whose route carried data (the value is the time); the agent reads and deletes them, and marks
+// the map-cache entry used, as the user-space ITR does, so that its last use and LRU order count kernel-carried traffic.
+struct used_key {
+	u32 family;      // 4 or 6
+	u32 addr[4];     // IPv4 in addr[0]
 };
 
 // The ITR program takes super-packets only; single packets go to the user-space ITR, which sends a burst of one flow as
@@ -149,6 +159,7 @@ SEC("tc/itr") int lisp_itr(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	struct route *route;
+	struct used_key dest = {};
 	u8 tos, ttl;
 	if (skb->protocol == be16(ETH_P_IP)) {
 		struct iphdr *ip = data;
@@ -158,6 +169,8 @@ SEC("tc/itr") int lisp_itr(struct __sk_buff *skb)
 		if (top == 0 || top >= 224 || (be32(ip->daddr) >> 16) == 0xa9fe) return NEXT;
 		struct lpm4 key = { 32, ip->daddr };
 		route = bpf_map_lookup_elem(&itr4, &key);
+		dest.family = 4;
+		dest.addr[0] = ip->daddr;
 		tos = ip->tos;
 		ttl = ip->ttl;
 	} else if (skb->protocol == be16(ETH_P_IPV6)) {
@@ -169,6 +182,8 @@ SEC("tc/itr") int lisp_itr(struct __sk_buff *skb)
 		struct lpm6 key = { 128 };
 		__builtin_memcpy(key.addr, &ip->daddr, 16);
 		route = bpf_map_lookup_elem(&itr6, &key);
+		dest.family = 6;
+		__builtin_memcpy(dest.addr, key.addr, 16);
 		tos = (ip->priority << 4) | (ip->flow_lbl[0] >> 4);
 		ttl = ip->hop_limit;
 	} else {
@@ -232,6 +247,12 @@ SEC("tc/itr") int lisp_itr(struct __sk_buff *skb)
 	if (bpf_skb_store_bytes(skb, ETH_HLEN, &h, sizeof h, 0)) return failed();
 	count(C_ITR_PACKETS, 1);
 	if (skb->gso_size) count(C_ITR_SUPER, 1);
+	// One note per route and second (CPUs racing may write two): the rest of its packets cost a clock read.
+	u64 now = bpf_ktime_get_ns();
+	if (now - route->used >= 1000000000ULL) {
+		route->used = now;
+		bpf_map_update_elem(&used, &dest, &now, BPF_ANY);
+	}
 	return bpf_redirect_neigh(fib.ifindex, 0, 0, 0);
 }
 
