@@ -39,6 +39,7 @@ typedef unsigned long long u64;
 static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)1;
 static long (*bpf_map_update_elem)(void *map, const void *key, const void *value, u64 flags) = (void *)2;
 static u64 (*bpf_ktime_get_ns)(void) = (void *)5;
+static u64 (*bpf_ktime_get_coarse_ns)(void) = (void *)160;
 static u32 (*bpf_get_prandom_u32)(void) = (void *)7;
 static long (*bpf_skb_store_bytes)(void *skb, u32 offset, const void *from, u32 len, u64 flags) = (void *)9;
 static long (*bpf_l3_csum_replace)(void *skb, u32 offset, u64 from, u64 to, u64 size) = (void *)10;
@@ -74,7 +75,7 @@ struct route {
 	u32 iid_lsb;       // instance ID << 8 | locator-status bits, host order
 	u32 src;           // outer source (a local IPv4 RLOC), network order
 	u32 dst[BUCKETS];  // outer destination per flow-hash bucket (weights spread over the buckets), network order
-	u64 used;          // when this program last noted the route used (bpf_ktime_get_ns); the agent writes 0
+	u64 used;          // when this program last noted the route used (bpf_ktime_get_coarse_ns); the agent writes 0
 };
 
 struct lpm4 { u32 prefixlen; u32 addr; };
@@ -247,8 +248,9 @@ SEC("tc/itr") int lisp_itr(struct __sk_buff *skb)
 	if (bpf_skb_store_bytes(skb, ETH_HLEN, &h, sizeof h, 0)) return failed();
 	count(C_ITR_PACKETS, 1);
 	if (skb->gso_size) count(C_ITR_SUPER, 1);
-	// One note per route and second (CPUs racing may write two): the rest of its packets cost a clock read.
-	u64 now = bpf_ktime_get_ns();
+	// One note per route and second (CPUs racing may write two): the rest of its packets cost a read of the coarse clock,
+	// a memory load (its tick's resolution is plenty for a second).
+	u64 now = bpf_ktime_get_coarse_ns();
 	if (now - route->used >= 1000000000ULL) {
 		route->used = now;
 		bpf_map_update_elem(&used, &dest, &now, BPF_ANY);
