@@ -99,7 +99,7 @@ if [ "$fuzz_status" -ne 0 ] && [ "$status" -eq 0 ]; then status=$fuzz_status; fi
 if [ "${failed:-0}" -gt 0 ]; then
   echo; echo "[test.sh] failed:"
   # Each with the first lines of its message: the tail is then enough to tell a flaky check from a broken one.
-  python3 - "$results" <<'PY' || true
+  if command -v python3 >/dev/null; then python3 - "$results" <<'PY' || true
 import glob, sys, xml.etree.ElementTree as ET
 ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
 for trx in sorted(glob.glob(sys.argv[1] + "/*.trx")):
@@ -109,6 +109,10 @@ for trx in sorted(glob.glob(sys.argv[1] + "/*.trx")):
         for line in message[:3]:
             print("      " + line[:300])
 PY
+  else
+    grep -ohE '<UnitTestResult [^>]*testName="[^"]*"[^>]*outcome="Failed"' "$results"/*.trx 2>/dev/null \
+      | sed -E 's/.*testName="([^"]*)".*/  \1/' | sed 's/&quot;/"/g; s/&amp;/\&/g' || true
+  fi
   grep -hE '^fuzz [a-z-]+: ' "$results/fuzz.log" 2>/dev/null | grep -vE ' 0 crashes, 0 hangs$' | sed 's/^/  /' || true
   [ "$pester_failed" -eq 0 ] || echo "  Pester: $pester_failed (see $results/pester.log)"
 fi
