@@ -1,3 +1,4 @@
+using System.Runtime.Versioning;
 using System.Security.Cryptography;
 using LispMobility.Platform.DataPlane.FastPath;
 
@@ -18,9 +19,10 @@ public sealed class FastPathImageTests
     }
 
     [Fact]
+    [SupportedOSPlatform("linux")]
     public void Every_map_load_names_a_map_the_loader_creates_and_sits_on_a_64_bit_load()
     {
-        string[] maps = ["itr4", "itr6", "etr4", "etr6", "config", "counters", "reports", "used"];
+        var maps = KernelFastPath.Maps.Select(m => m.Name).ToList();
         foreach (var image in new[] { LispFastPathImage.LispItr, LispFastPathImage.LispEtr, LispFastPathImage.LispVxlan })
         {
             Assert.Equal(0, image.Instructions.Length % 8);

@@ -64,9 +64,23 @@ public sealed class KernelFastPath : IDisposable
     /// <summary>EID entries (prefixes, hosts here, hosts away) the ETR map holds per address family.</summary>
     public const int MaxEids = 65536;
 
-    private const int MaxRlocs = 4, RouteSize = 8 + 4 * FastPathRoute.BucketCount + 8, UsedKeySize = 20, MaxUsedNotes = 8192, ConfigSize = 36, ReportSize = 28, Counters = 8;
+    private const int MaxRlocs = 4, RouteSize = 8 + 4 * FastPathRoute.BucketCount + 8, UsedKeySize = 20, MaxUsedNotes = 8192, ConfigSize = 36, ReportSize = 28, MaxReports = 1024, Counters = 8;
     private const ushort IflaMtu = 4, IflaVxlanLearning = 7, IflaVxlanPort = 15, IflaVxlanZeroCsum6Rx = 20, IflaVxlanCollectMetadata = 25;
     private static readonly byte[] VxlanMac = [0x02, 0x4c, 0x49, 0x53, 0x50, 0x78];
+
+    /// <summary>Every map the programs name, as the loader creates it (the kernel's name is "lisp_" and the name).</summary>
+    internal static readonly (string Name, uint Type, int KeySize, int ValueSize, int Entries, uint Flags)[] Maps =
+    [
+        ("itr4", Bpf.MapLpmTrie, 8, RouteSize, MaxRoutes, Bpf.NoPrealloc),
+        ("itr6", Bpf.MapLpmTrie, 20, RouteSize, MaxRoutes, Bpf.NoPrealloc),
+        ("etr4", Bpf.MapLpmTrie, 8, 4, MaxEids, Bpf.NoPrealloc),
+        ("etr6", Bpf.MapLpmTrie, 20, 4, MaxEids, Bpf.NoPrealloc),
+        ("config", Bpf.MapArray, 4, ConfigSize, 1, 0),
+        ("counters", Bpf.MapPercpuArray, 4, 8, Counters, 0),
+        ("reports", Bpf.MapLruHash, ReportSize, 8, MaxReports, 0),
+        ("used", Bpf.MapLruHash, UsedKeySize, 8, MaxUsedNotes, 0),
+    ];
+
     private readonly Dictionary<string, int> _maps = [];
     private readonly List<int> _programs = [];
     private readonly List<int> _links = [];
@@ -248,14 +262,7 @@ public sealed class KernelFastPath : IDisposable
 
     private void CreateMaps()
     {
-        _maps["itr4"] = Bpf.CreateMap(Bpf.MapLpmTrie, 8, RouteSize, MaxRoutes, Bpf.NoPrealloc, "lisp_itr4");
-        _maps["itr6"] = Bpf.CreateMap(Bpf.MapLpmTrie, 20, RouteSize, MaxRoutes, Bpf.NoPrealloc, "lisp_itr6");
-        _maps["etr4"] = Bpf.CreateMap(Bpf.MapLpmTrie, 8, 4, MaxEids, Bpf.NoPrealloc, "lisp_etr4");
-        _maps["etr6"] = Bpf.CreateMap(Bpf.MapLpmTrie, 20, 4, MaxEids, Bpf.NoPrealloc, "lisp_etr6");
-        _maps["config"] = Bpf.CreateMap(Bpf.MapArray, 4, ConfigSize, 1, 0, "lisp_config");
-        _maps["counters"] = Bpf.CreateMap(Bpf.MapPercpuArray, 4, 8, Counters, 0, "lisp_counters");
-        _maps["reports"] = Bpf.CreateMap(Bpf.MapLruHash, ReportSize, 8, 1024, 0, "lisp_reports");
-        _maps["used"] = Bpf.CreateMap(Bpf.MapLruHash, UsedKeySize, 8, MaxUsedNotes, 0, "lisp_used");
+        foreach (var m in Maps) _maps[m.Name] = Bpf.CreateMap(m.Type, m.KeySize, m.ValueSize, m.Entries, m.Flags, "lisp_" + m.Name);
     }
 
     private int Load(BpfImage image)
