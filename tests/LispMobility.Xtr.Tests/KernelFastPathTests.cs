@@ -224,6 +224,44 @@ public sealed class KernelFastPathTests : IDisposable
     }
 
     [Fact]
+    public void A_batch_take_empties_a_map_of_thousands_of_keys_each_once_and_one_short_of_room_leaves_the_rest()
+    {
+        var map = Bpf.CreateMap(Bpf.MapLruHash, 20, 8, 8192, 0, "lisp_test");
+        try
+        {
+            var key = new byte[20];
+            void Fill(int count)
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    BinaryPrimitives.WriteInt32LittleEndian(key, i);
+                    Assert.True(Bpf.Update(map, key, BitConverter.GetBytes((long)i)));
+                }
+            }
+
+            Fill(5000);
+            var keys = new byte[8192 * 20];
+            var values = new byte[8192 * 8];
+            Assert.Equal(5000, Bpf.TakeBatch(map, 20, keys, values));
+            Assert.Equal(Enumerable.Range(0, 5000), Enumerable.Range(0, 5000).Select(i => BinaryPrimitives.ReadInt32LittleEndian(keys.AsSpan(i * 20))).Order());
+            // Each value beside its key.
+            Assert.All(Enumerable.Range(0, 5000), i => Assert.Equal(BinaryPrimitives.ReadInt32LittleEndian(keys.AsSpan(i * 20)), BitConverter.ToInt64(values, i * 8)));
+            Assert.False(Bpf.NextKey(map, default, key));
+            Assert.Equal(0, Bpf.TakeBatch(map, 20, keys, values));
+
+            // Room for 4 of 10: at most 4 now (a bucket that does not fit whole waits), the rest at the next.
+            Fill(10);
+            var first = Bpf.TakeBatch(map, 20, new byte[4 * 20], new byte[4 * 8]);
+            Assert.InRange(first, 1, 4);
+            Assert.Equal(10 - first, Bpf.TakeBatch(map, 20, keys, values));
+        }
+        finally
+        {
+            Bpf.Close(map);
+        }
+    }
+
+    [Fact]
     public void The_mirror_copies_the_etr_view_and_turns_the_programs_reports_into_smrs_and_locator_status_bits_and_counts()
     {
         var settings = new DataPlaneSettings { LocalRlocs = [LispAddress.Parse("198.51.100.2")], InstanceId = Iid };

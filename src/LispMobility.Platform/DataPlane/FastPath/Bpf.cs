@@ -32,7 +32,7 @@ internal static unsafe partial class Bpf
     public const uint MapHash = 1, MapArray = 2, MapPercpuArray = 6, MapLruHash = 9, MapLpmTrie = 11;
     public const uint NoPrealloc = 1;
     public const uint TcxIngress = 46, TcxEgress = 47;
-    private const int MapCreate = 0, MapLookup = 1, MapUpdate = 2, MapDelete = 3, MapNextKey = 4, ProgLoad = 5, LinkCreate = 28;
+    private const int MapCreate = 0, MapLookup = 1, MapUpdate = 2, MapDelete = 3, MapNextKey = 4, ProgLoad = 5, MapLookupAndDeleteBatch = 25, LinkCreate = 28;
     private const uint ProgSchedCls = 3;
     private const int Enoent = 2, E2big = 7, Enospc = 28;
     private static readonly long SysBpf = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 280 : 321;
@@ -64,6 +64,36 @@ internal static unsafe partial class Bpf
 
     /// <summary>The key after <paramref name="key"/> (the first when it is empty); false at the end.</summary>
     public static bool NextKey(int map, ReadOnlySpan<byte> key, Span<byte> next) => Element(MapNextKey, map, key, next, Enoent, Enoent, "bpf map walk");
+
+    /// <summary>
+    /// Takes elements out of a hash map in one call (BPF_MAP_LOOKUP_AND_DELETE_BATCH, Linux 5.6): as many as
+    /// <paramref name="keys"/> has room for (<paramref name="keySize"/> bytes each), their values beside them in
+    /// <paramref name="values"/> (8 bytes each); returns how many. The kernel takes whole buckets: one that does not fit in
+    /// the room left stays, with the rest, for the next call.
+    /// </summary>
+    public static int TakeBatch(int map, int keySize, Span<byte> keys, Span<byte> values)
+    {
+        fixed (byte* k = keys)
+        fixed (byte* v = values)
+        {
+            uint next = 0;
+            var attr = stackalloc byte[56];
+            new Span<byte>(attr, 56).Clear();
+            *(ulong*)(attr + 8) = (ulong)&next;
+            *(ulong*)(attr + 16) = (ulong)k;
+            *(ulong*)(attr + 24) = (ulong)v;
+            *(uint*)(attr + 32) = (uint)Math.Min(keys.Length / keySize, values.Length / 8);
+            *(uint*)(attr + 36) = (uint)map;
+            if (Call(MapLookupAndDeleteBatch, attr, 56) < 0)
+            {
+                // ENOENT: the walk reached the last bucket (the usual end, with what it took); ENOSPC: the first bucket did not fit.
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno != Enoent && errno != Enospc) throw new BpfException(errno, "bpf map batch take");
+            }
+
+            return (int)*(uint*)(attr + 32);
+        }
+    }
 
     /// <summary>Loads a tc program, its map loads pointed at <paramref name="maps"/>; returns its descriptor.</summary>
     public static int LoadProgram(BpfImage image, IReadOnlyDictionary<string, int> maps, string license)

@@ -89,6 +89,11 @@ public sealed class KernelFastPath : IDisposable
     private readonly int _cpus;
     // Every CPU's value of one counter, as the kernel hands a per-CPU map's element over (read every 100 ms).
     private readonly byte[] _counterValues;
+    // The keys of one drain of the reports and used maps (each as large as its map), read every 100 ms, and the values
+    // (8 bytes each: when the kernel wrote the element) the batch call hands over beside them.
+    private readonly byte[] _reportKeys = new byte[MaxReports * ReportSize];
+    private readonly byte[] _usedKeys = new byte[MaxUsedNotes * UsedKeySize];
+    private readonly byte[] _takenValues = new byte[Math.Max(MaxReports, MaxUsedNotes) * 8];
     private bool _vxlanCreated;
     private int _disposed;
 
@@ -197,15 +202,13 @@ public sealed class KernelFastPath : IDisposable
     public int DrainReports(List<FastPathReport> into)
     {
         ArgumentNullException.ThrowIfNull(into);
-        var map = _maps["reports"];
-        Span<byte> key = stackalloc byte[ReportSize];
-        var taken = 0;
-        for (var guard = 0; guard < 4096 && Take(map, key); guard++)
+        var taken = Bpf.TakeBatch(_maps["reports"], ReportSize, _reportKeys, _takenValues);
+        for (var i = 0; i < taken; i++)
         {
+            var key = _reportKeys.AsSpan(i * ReportSize, ReportSize);
             var kind = (FastPathReportKind)key[0];
             var eid = key[1] == 4 ? new IPAddress(key.Slice(12, 4)) : new IPAddress(key.Slice(12, 16));
             into.Add(new FastPathReport(kind, new IPAddress(key.Slice(8, 4)), eid, BinaryPrimitives.ReadUInt32LittleEndian(key[4..])));
-            taken++;
         }
 
         return taken;
@@ -218,25 +221,16 @@ public sealed class KernelFastPath : IDisposable
     public int DrainUsed(List<IPAddress> into)
     {
         ArgumentNullException.ThrowIfNull(into);
-        var map = _maps["used"];
-        Span<byte> key = stackalloc byte[UsedKeySize];
-        var taken = 0;
-        for (var guard = 0; guard < MaxUsedNotes && Take(map, key); guard++)
+        var taken = Bpf.TakeBatch(_maps["used"], UsedKeySize, _usedKeys, _takenValues);
+        for (var i = 0; i < taken; i++)
         {
+            var key = _usedKeys.AsSpan(i * UsedKeySize, UsedKeySize);
             into.Add(key[0] == 4 ? new IPAddress(key.Slice(4, 4)) : new IPAddress(key.Slice(4, 16)));
-            taken++;
         }
 
         return taken;
     }
 
-    // Takes one key out of a map the programs fill: each walk starts over from the first key, as the one read is deleted.
-    private static bool Take(int map, Span<byte> key)
-    {
-        if (!Bpf.NextKey(map, default, key)) return false;
-        Bpf.Delete(map, key);
-        return true;
-    }
 
     /// <summary>Detaches the programs (closing their links), closes the maps and deletes the decapsulation device.</summary>
     public void Dispose()
