@@ -374,21 +374,7 @@ public sealed class KernelFastPathTests : IDisposable
 
     private static byte[] Ipv4Udp(string source, string destination, byte[] payload)
     {
-        var p = new byte[28 + payload.Length];
-        p[0] = 0x45;
-        BinaryPrimitives.WriteUInt16BigEndian(p.AsSpan(2), (ushort)p.Length);
-        p[6] = 0x40;
-        p[8] = 64;
-        p[9] = 17;
-        IPAddress.Parse(source).TryWriteBytes(p.AsSpan(12), out _);
-        IPAddress.Parse(destination).TryWriteBytes(p.AsSpan(16), out _);
-        uint sum = 0;
-        for (var i = 0; i < 20; i += 2) sum += BinaryPrimitives.ReadUInt16BigEndian(p.AsSpan(i));
-        while (sum > 0xFFFF) sum = (sum & 0xFFFF) + (sum >> 16);
-        BinaryPrimitives.WriteUInt16BigEndian(p.AsSpan(10), (ushort)~sum);
-        BinaryPrimitives.WriteUInt16BigEndian(p.AsSpan(20), 5555);
-        BinaryPrimitives.WriteUInt16BigEndian(p.AsSpan(22), 9);
-        BinaryPrimitives.WriteUInt16BigEndian(p.AsSpan(24), (ushort)(8 + payload.Length));
+        var p = DataPlanePackets.Udp(source, destination, 5555, 9, length: 28 + payload.Length, ttl: 64, tos: 0, offset: 0);
         payload.CopyTo(p, 28);
         return p;
     }
