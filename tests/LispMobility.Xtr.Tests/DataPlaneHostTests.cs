@@ -341,11 +341,14 @@ public sealed class DataPlaneHostTests : IDisposable
             {
                 Assert.Equal(["33", "33"], r[0].Split(','));
                 Assert.All(r[1].Split(','), d => Assert.Equal(0x20, Convert.ToInt32(d, 16)));
-                Assert.Equal((0, "1"), (Convert.ToInt32(r[2], 16), r[3]));
+                Assert.Equal("1", r[3]);
+                // The ITR program leaves the outer UDP checksum 0. With "bulk" the single segments go through the user-space
+                // ITR, whose UDP GSO send (a run of them, a large frame too) has the kernel compute it.
+                if (fastPath == "on") Assert.Equal(0, Convert.ToInt32(r[2], 16));
             }
 
-            // The capture sees a super-packet as the kernel passed it: one frame of many segments.
-            Assert.Contains(rows, r => int.Parse(r[4], System.Globalization.CultureInfo.InvariantCulture) > 1500);
+            // The capture sees a super-packet as the ITR program passed it: one frame of many segments, checksum 0.
+            Assert.Contains(rows, r => int.Parse(r[4], System.Globalization.CultureInfo.InvariantCulture) > 1500 && Convert.ToInt32(r[2], 16) == 0);
         }
         finally
         {
