@@ -189,7 +189,6 @@ public sealed partial class LinuxRouteTable(byte routeProtocol = LinuxRouteTable
         return System.Text.Encoding.ASCII.GetString(end < 0 ? name : name[..end]);
     }
 
-
     [LibraryImport("libc")]
     private static unsafe partial IntPtr if_indextoname(uint index, byte* name);
 }

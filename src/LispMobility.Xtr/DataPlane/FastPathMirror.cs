@@ -13,8 +13,7 @@ namespace LispMobility.Xtr.DataPlane;
 /// ITR program can serve (positive, live, of the site's instance ID, whose chosen locators are IPv4), with the locators
 /// spread over the flow buckets by weight, and the ETR's EID view. It also takes the programs' reports (SMRs to send,
 /// locator-status bits) to the control plane, their notes of routes used to the map-cache entries, and their counters into
-/// <see cref="DataPlaneCounters"/>. One thread calls
-/// <see cref="Run"/>; <see cref="Changed"/> may be called from any thread.
+/// <see cref="DataPlaneCounters"/>. One thread calls <see cref="Run"/>; <see cref="Changed"/> may be called from any thread.
 /// </summary>
 [SupportedOSPlatform("linux")]
 internal sealed partial class FastPathMirror
