@@ -199,11 +199,12 @@ public sealed class MobilityCoordinator
     }
 
     /// <summary>
-    /// Holds away at <paramref name="site"/> an EID that left it while this agent was down (the mapping system maps it to
-    /// <paramref name="mapping"/>, it does not answer here, and the news of its going was acknowledged before the crash, so
-    /// the Map-Server will not tell again): journaled and audited like a move, so the site blackholes it and sends SMRs for it.
+    /// Holds away at <paramref name="site"/> an EID that left it without the site being told, or without it remembering
+    /// (the mapping system maps it to <paramref name="mapping"/> and it does not answer here; <paramref name="reason"/> says
+    /// how the reconciler found it): journaled and audited like a move, so the site blackholes it, stops registering it and
+    /// sends SMRs for it.
     /// </summary>
-    public async Task<MoveOutcome> HoldAwayAsync(IPAddress eid, string site, MapCacheEntry mapping, string trigger, long? decidedAt = null,
+    public async Task<MoveOutcome> HoldAwayAsync(IPAddress eid, string site, MapCacheEntry mapping, string trigger, string reason, long? decidedAt = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(eid);
@@ -217,7 +218,7 @@ public sealed class MobilityCoordinator
         var toSite = string.Join(",", mapping.Locators.Select(l => l.Address));
         var move = new MoveRecord(Guid.NewGuid(), key, key, site, toSite, trigger, "reconciler", MoveState.Running, MoveStep.Journaled, now, now, null, HeldAway: true);
         if (decidedAt is { } decided && _queue.MovedSince(key, decided)) return Supersede(move, key);
-        _journal.Begin([move], _ => $"away: {key} left {site} while this agent was down; the mapping system maps it to {toSite}, so {site} holds it away");
+        _journal.Begin([move], _ => $"away: {key} at {site}: {reason}");
         _queue.Start(move);
         router.HoldAway(eid, mapping);
         var detail = $"{key} held away at {site} (state {router.HostOf(eid)?.State.ToString() ?? "none"})";

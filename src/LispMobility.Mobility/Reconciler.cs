@@ -23,8 +23,11 @@ public sealed record ReconcileReport(string Cause, int Checked, int Unanswered, 
 /// <remarks>
 /// Each agent sees only its own hypervisors, so a VM that left is still "last seen here" for this site's watcher; and news
 /// that another site took the EID may be stale (that site re-registering, after a Map-Server restart, a VM it no longer
-/// has). When the local xTR was told the EID is away after the VM was last seen here, the <paramref name="probe"/> (ARP/ND
-/// on the VM-facing interface) decides; without one, the news wins and nothing is moved.
+/// has). When the mapping system maps the EID elsewhere, or the local xTR was told it is away after the VM was last seen
+/// here, the <paramref name="probe"/> (ARP/ND on the VM-facing interface) decides; a VM that does not answer here while this
+/// site still registers its /32 is held away, so that the stale registration stops contesting the site that has it.
+/// Without a probe, the news wins when it is newer than the sighting (or this agent's journal places the EID elsewhere),
+/// and nothing is moved.
 /// </remarks>
 public sealed partial class Reconciler(MobilityCoordinator coordinator, MoveDetector detector, TimeSpan holdDown, ILivenessProbe? probe = null,
     TimeProvider? time = null, ILogger<Reconciler>? logger = null)
@@ -72,7 +75,7 @@ public sealed partial class Reconciler(MobilityCoordinator coordinator, MoveDete
                     if (coordinator.MovedSince(eids[i], decidedAt)) continue;
                     var repair = !inventory.ContainsKey(key) && placedHere.Contains(key)
                         ? await CompareUnseenAsync(eids[i], site, hosts.GetValueOrDefault(key), entry, entry is null ? null : mappedHere, mappedTo, decidedAt, cancellationToken).ConfigureAwait(false)
-                        : await CompareAsync(eids[i], site, hosts.GetValueOrDefault(key), inventory.GetValueOrDefault(key), entry is null ? null : mappedHere, mappedTo,
+                        : await CompareAsync(eids[i], site, hosts.GetValueOrDefault(key), inventory.GetValueOrDefault(key), entry, entry is null ? null : mappedHere, mappedTo,
                             decidedAt, cancellationToken).ConfigureAwait(false);
                     if (repair is not null)
                     {
@@ -93,8 +96,8 @@ public sealed partial class Reconciler(MobilityCoordinator coordinator, MoveDete
 
     // The three views of one EID at one local site; a repair when they disagree.
     // mappedHere is null when the mapping system did not answer: only what the local views show is repaired then.
-    private async Task<Repair?> CompareAsync(IPAddress eid, string site, HostInfo? host, Sighting? seen, bool? mappedHere, string mappedTo, long decidedAt,
-        CancellationToken ct)
+    private async Task<Repair?> CompareAsync(IPAddress eid, string site, HostInfo? host, Sighting? seen, MapCacheEntry? entry, bool? mappedHere, string mappedTo,
+        long decidedAt, CancellationToken ct)
     {
         var range = coordinator.RangeOf(eid)!;
         var home = range.IsHome(site);
@@ -110,9 +113,26 @@ public sealed partial class Reconciler(MobilityCoordinator coordinator, MoveDete
 
             // Contested: the site learnt it lost the EID after the VM was last seen here (or this agent knows it moved away).
             var contested = state is HostState.Away ? host!.Since > seen.Seen : !string.Equals(coordinator.OwnerOf(eid), site, StringComparison.OrdinalIgnoreCase);
-            if (contested && !(probe is not null && await probe.IsAliveAsync(eid, ct).ConfigureAwait(false)))
+            if (probe is null)
             {
-                LogLeft(eid.ToString(), site, difference, probe is null ? "no liveness probe to check" : "it does not answer a probe here");
+                if (!contested) return new Repair(eid, site, difference, coordinator.MoveAsync(new MoveIntent(eid, seen.Vm, null, site, Trigger, "reconciler", decidedAt), ct));
+                LogLeft(eid.ToString(), site, difference, "no liveness probe to check");
+                return null;
+            }
+
+            // Mapped elsewhere, the probe decides even when this agent's journal owns the EID: the sighting here can be older than
+            // the other site's (each agent sees only its own hypervisors), and a move on it would take the VM from where it runs.
+            if ((contested || mappedHere is false) && !await probe.IsAliveAsync(eid, ct).ConfigureAwait(false))
+            {
+                // This site still registers a /32 another site registered since (the Map-Server restarted or was out of reach,
+                // and the news of the VM leaving never came): its next refresh would take the VM back, so it holds it away.
+                if (entry is { Eid.IsHost: true } && state is (HostState.Registered or HostState.Registering or HostState.Unconfirmed))
+                {
+                    var stale = $"{site} still registers the /32 of a VM that does not answer a probe here, and another site registered it since (mapped to {mappedTo}): {site} holds it away";
+                    return new Repair(eid, site, stale, coordinator.HoldAwayAsync(eid, site, entry, Trigger, stale, decidedAt, ct));
+                }
+
+                LogLeft(eid.ToString(), site, difference, "it does not answer a probe here");
                 return null;
             }
 
@@ -145,8 +165,8 @@ public sealed partial class Reconciler(MobilityCoordinator coordinator, MoveDete
         // Held away only for a /32 (or /128) that another site registered: an aggregate elsewhere is no site taking the VM.
         if (!entry.Eid.IsHost || host?.State is HostState.Away) return null;
 
-        return new Repair(eid, site, $"the journal places the VM here but no watcher has reported it since this agent started{(probe is null ? "" : ", it does not answer a probe here,")} and the mapping system maps it to {mappedTo}: {site} holds it away",
-            coordinator.HoldAwayAsync(eid, site, entry, Trigger, decidedAt, ct));
+        var difference = $"the journal places the VM here but no watcher has reported it since this agent started{(probe is null ? "" : ", it does not answer a probe here,")} and the mapping system maps it to {mappedTo}: {site} holds it away";
+        return new Repair(eid, site, difference, coordinator.HoldAwayAsync(eid, site, entry, Trigger, difference, decidedAt, ct));
     }
 
     [LoggerMessage(EventId = 3300, Level = LogLevel.Warning, Message = "Reconciling {Eid} at {Site} ({Cause}): {Difference}")]

@@ -80,10 +80,13 @@ internal sealed class MobilityLab : IAsyncDisposable
     /// </summary>
     public static MobilityLab Unstarted() => new(0, null);
 
-    /// <summary>A Map-Server with an empty registry on the lab's address (the first, or one restarted after an outage).</summary>
-    public async Task StartMapServerAsync()
+    /// <summary>
+    /// A Map-Server with an empty registry on the lab's address (the first, or one restarted after an outage), on the lab's
+    /// options or on <paramref name="options"/> (a site left out of them is refused: as if its Map-Registers were lost).
+    /// </summary>
+    public async Task StartMapServerAsync(MapServerOptions? options = null)
     {
-        var options = MapServerOptions();
+        options ??= MapServerOptions();
         MapServer = new MapServerService(new MappingSystem.MapServer(options), options, NullLoggerFactory.Instance);
         await MapServer.StartAsync(default);
     }
