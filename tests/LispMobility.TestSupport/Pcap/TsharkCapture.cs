@@ -3,9 +3,13 @@ using System.Diagnostics;
 namespace LispMobility.TestSupport.Pcap;
 
 /// <summary>
-/// A tshark capture to a file, running until it has its packet count or its duration. <see cref="Start"/> returns once tshark
-/// says it captures: under load that takes well over a second, and a packet sent before it is lost to the capture.
+/// A tshark capture to a file, running until it has its packet count or its duration. <see cref="Start"/> returns once the
+/// capture runs: under load that takes well over a second, and a packet sent before it is lost to the capture.
 /// </summary>
+/// <remarks>
+/// tshark prints "Capturing on" before it even starts dumpcap, which opens the interface. "Capture started." comes when dumpcap
+/// reports its capture file, which it opens after the interface and its filter: only then is a packet sure to be kept.
+/// </remarks>
 public sealed class TsharkCapture : IDisposable
 {
     private readonly Process _process;
@@ -50,7 +54,7 @@ public sealed class TsharkCapture : IDisposable
         {
             if (e.Data is null) return;
             lock (said) said.AppendLine(e.Data);
-            if (e.Data.Contains("Capturing on", StringComparison.Ordinal)) capturing.Set();
+            if (e.Data.Contains("Capture started.", StringComparison.Ordinal)) capturing.Set();
         };
         process.OutputDataReceived += (_, _) => { };
         process.BeginErrorReadLine();
@@ -58,7 +62,7 @@ public sealed class TsharkCapture : IDisposable
         if (!capturing.Wait(TimeSpan.FromSeconds(20)))
         {
             capture.Dispose();
-            lock (said) throw new TimeoutException($"tshark did not start capturing on {device} within 20 s: {said}");
+            lock (said) throw new TimeoutException($"tshark did not report \"Capture started.\" on {device} within 20 s: {said}");
         }
 
         return capture;
