@@ -112,6 +112,24 @@ public sealed class ItrTests
     }
 
     [Fact]
+    public void A_locator_going_down_keeps_the_entrys_data_use_for_the_sweep()
+    {
+        var cache = new MapCache(3);
+        cache.Install(Record("10.1.0.0/16", rlocs: ["192.0.2.1", "192.0.2.2"]), T0);
+        cache.Snapshot.Lookup(LispAddress.Parse("10.1.0.1"), T0)!.NoteDataUse(T0.AddSeconds(5).UtcTicks);
+
+        Assert.Equal(1, cache.SetReachable(LispAddress.Parse("192.0.2.1"), reachable: false));
+
+        var entry = cache.Snapshot.Lookup(LispAddress.Parse("10.1.0.1"), T0)!;
+        Assert.False(entry.Locators[0].Reachable);
+        Assert.Equal((T0, T0.AddSeconds(5)), (entry.LastUsed, entry.DataUsed));
+        var used = new List<MapCacheEntry>();
+        cache.Expire(T0.AddSeconds(6), used);
+        Assert.Same(entry, Assert.Single(used));
+        Assert.Equal(T0.AddSeconds(5), entry.LastUsed);
+    }
+
+    [Fact]
     public async Task A_remote_itr_only_the_data_plane_sends_to_stays_in_use_and_is_solicited_after_a_move()
     {
         var (itr, sent) = Itr();

@@ -154,7 +154,9 @@ public sealed class MapCache(int capacity)
             var e = node.Value;
             if (!Array.Exists(e.LocatorArray, l => l.Address == rloc && l.Reachable != reachable)) continue;
             var locators = Array.ConvertAll(e.LocatorArray, l => l.Address == rloc ? l with { Reachable = reachable } : l);
-            var entry = new MapCacheEntry(e.Eid, locators, e.Action, e.TtlMinutes, e.Installed, e.Expires) { LastUsed = Latest(e) };
+            var entry = new MapCacheEntry(e.Eid, locators, e.Action, e.TtlMinutes, e.Installed, e.Expires) { LastUsed = e.LastUsed };
+            // The data plane's note goes with it, for the sweep to take in as it would have from the entry replaced.
+            if (e.DataUsed is { } used) entry.NoteDataUse(used.UtcTicks);
             node.Value = entry;
             Publish(e.Eid, entry);
             changed++;
@@ -195,6 +197,4 @@ public sealed class MapCache(int capacity)
 
         return removed;
     }
-
-    private static DateTimeOffset Latest(MapCacheEntry e) => e.DataUsed is { } used && used > e.LastUsed ? used : e.LastUsed;
 }
