@@ -112,16 +112,17 @@ public sealed class ItrTests
     }
 
     [Fact]
-    public void A_locator_going_down_keeps_the_entrys_data_use_for_the_sweep()
+    public void A_locator_going_down_keeps_the_entrys_source_and_its_data_use_for_the_sweep()
     {
         var cache = new MapCache(3);
-        cache.Install(Record("10.1.0.0/16", rlocs: ["192.0.2.1", "192.0.2.2"]), T0);
+        cache.Install(Record("10.1.0.0/16", rlocs: ["192.0.2.1", "192.0.2.2"]), T0, MapCacheSource.Smr);
         cache.Snapshot.Lookup(LispAddress.Parse("10.1.0.1"), T0)!.NoteDataUse(T0.AddSeconds(5).UtcTicks);
 
         Assert.Equal(1, cache.SetReachable(LispAddress.Parse("192.0.2.1"), reachable: false));
 
         var entry = cache.Snapshot.Lookup(LispAddress.Parse("10.1.0.1"), T0)!;
         Assert.False(entry.Locators[0].Reachable);
+        Assert.Equal(MapCacheSource.Smr, entry.LearnedBy);
         Assert.Equal((T0, T0.AddSeconds(5)), (entry.LastUsed, entry.DataUsed));
         var used = new List<MapCacheEntry>();
         cache.Expire(T0.AddSeconds(6), used);

@@ -144,7 +144,7 @@ public sealed class MapCache(int capacity)
 
     /// <summary>
     /// Marks every locator at <paramref name="rloc"/> reachable or not in every entry naming it, publishing the changed entries
-    /// (their expiry and use kept); returns how many changed. Walks the cache: for a locator's state change, not per packet.
+    /// (their expiry, use and source kept); returns how many changed. Walks the cache: for a locator's state change, not per packet.
     /// </summary>
     public int SetReachable(LispAddress rloc, bool reachable)
     {
@@ -154,7 +154,7 @@ public sealed class MapCache(int capacity)
             var e = node.Value;
             if (!Array.Exists(e.LocatorArray, l => l.Address == rloc && l.Reachable != reachable)) continue;
             var locators = Array.ConvertAll(e.LocatorArray, l => l.Address == rloc ? l with { Reachable = reachable } : l);
-            var entry = new MapCacheEntry(e.Eid, locators, e.Action, e.TtlMinutes, e.Installed, e.Expires) { LastUsed = e.LastUsed };
+            var entry = new MapCacheEntry(e.Eid, locators, e.Action, e.TtlMinutes, e.Installed, e.Expires) { LastUsed = e.LastUsed, LearnedBy = e.LearnedBy };
             // The data plane's note goes with it, for the sweep to take in as it would have from the entry replaced.
             if (e.DataUsed is { } used) entry.NoteDataUse(used.UtcTicks);
             node.Value = entry;
