@@ -113,26 +113,22 @@ public sealed partial class Reconciler(MobilityCoordinator coordinator, MoveDete
 
             // Contested: the site learnt it lost the EID after the VM was last seen here (or this agent knows it moved away).
             var contested = state is HostState.Away ? host!.Since > seen.Seen : !string.Equals(coordinator.OwnerOf(eid), site, StringComparison.OrdinalIgnoreCase);
-            if (probe is null)
-            {
-                if (!contested) return new Repair(eid, site, difference, coordinator.MoveAsync(new MoveIntent(eid, seen.Vm, null, site, Trigger, "reconciler", decidedAt), ct));
-                LogLeft(eid.ToString(), site, difference, "no liveness probe to check");
-                return null;
-            }
 
             // Mapped elsewhere, the probe decides even when this agent's journal owns the EID: the sighting here can be older than
             // the other site's (each agent sees only its own hypervisors), and a move on it would take the VM from where it runs.
-            if ((contested || mappedHere is false) && !await probe.IsAliveAsync(eid, ct).ConfigureAwait(false))
+            // Null: not asked (no probe, or nothing contradicts the sighting).
+            bool? answers = probe is not null && (contested || mappedHere is false) ? await probe.IsAliveAsync(eid, ct).ConfigureAwait(false) : null;
+            if (answers is false || (answers is null && contested))
             {
                 // This site still registers a /32 another site registered since (the Map-Server restarted or was out of reach,
                 // and the news of the VM leaving never came): its next refresh would take the VM back, so it holds it away.
-                if (entry is { Eid.IsHost: true } && state is (HostState.Registered or HostState.Registering or HostState.Unconfirmed))
+                if (answers is false && entry is { Eid.IsHost: true } && state is (HostState.Registered or HostState.Registering or HostState.Unconfirmed))
                 {
                     var stale = $"{site} still registers the /32 of a VM that does not answer a probe here, and another site registered it since (mapped to {mappedTo}): {site} holds it away";
                     return new Repair(eid, site, stale, coordinator.HoldAwayAsync(eid, site, entry, Trigger, stale, decidedAt, ct));
                 }
 
-                LogLeft(eid.ToString(), site, difference, "it does not answer a probe here");
+                LogLeft(eid.ToString(), site, difference, answers is null ? "no liveness probe to check" : "it does not answer a probe here");
                 return null;
             }
 
