@@ -31,13 +31,13 @@ public sealed class ReconcilerTests : IAsyncLifetime
     /// <summary>One site's agent: its coordinator over its own xTR, its journal, detector and reconciler.</summary>
     private sealed class SiteAgent
     {
-        public SiteAgent(ReconcilerTests test, string site, ITunnelRouter? router = null, int stepAttempts = 3)
+        public SiteAgent(ReconcilerTests test, string site, ITunnelRouter? router = null, int stepAttempts = 3, bool probe = true)
         {
             var lab = test._lab;
             Coordinator = new MobilityCoordinator(lab.MobilityOptions() with { StepAttempts = stepAttempts },
                 new Dictionary<string, ITunnelRouter> { [site] = router ?? lab.Xtrs[site] }, lab.OpenStore(site + ".db"));
             Detector = new MoveDetector(Coordinator, TimeSpan.Zero);
-            Reconciler = new Reconciler(Coordinator, Detector, TimeSpan.Zero, new Probe(test, site));
+            Reconciler = new Reconciler(Coordinator, Detector, TimeSpan.Zero, probe ? new Probe(test, site) : null);
             _test = test;
             Site = site;
         }
@@ -95,6 +95,30 @@ public sealed class ReconcilerTests : IAsyncLifetime
         Assert.Contains(audit, a => a.Trigger == Reconciler.Trigger && a.Kind == "move" && a.Outcome == "converged");
         Assert.Empty((await dc1.ReconcileAsync()).Repairs);
         Assert.Empty((await dc2.ReconcileAsync()).Repairs);
+    }
+
+    [Fact]
+    public async Task Without_a_liveness_probe_news_newer_than_the_sighting_wins_and_a_move_here_that_failed_after_it_is_repaired()
+    {
+        // An agent without a data-plane watcher: nothing can tell whether the VM answers here.
+        var dc1Router = new FaultyTunnelRouter(_lab.Xtrs[MobilityLab.Dc1]);
+        var dc1 = new SiteAgent(this, MobilityLab.Dc1, dc1Router, stepAttempts: 1, probe: false);
+        var dc2 = new SiteAgent(this, MobilityLab.Dc2, probe: false);
+        Assert.Null(dc1.Sees(WorkloadChange.Discovered));
+        Assert.True((await dc2.Sees()!).Converged);
+        await MobilityLab.Eventually(() => _lab.Xtrs[MobilityLab.Dc1].HostOf(Vm)?.State is HostState.Away, "DC1 away");
+
+        // DC1 was told the VM left after its watcher last saw it there: the news wins.
+        Assert.Empty((await dc1.ReconcileAsync()).Repairs);
+        await AssertVmAtAsync(MobilityLab.Dc2);
+
+        // Seen back at DC1 after that news, its move home failing: the sighting is the newer view, and the move is repaired.
+        dc1Router.FailNext(RouterCall.Register, 1);
+        Assert.False((await dc1.Sees()!).Converged);
+        var repair = Assert.Single((await dc1.ReconcileAsync()).Repairs);
+        Assert.Contains("holds it away", repair.Difference, StringComparison.Ordinal);
+        Assert.True((await repair.Move).Converged, (await repair.Move).Error);
+        await AssertVmAtAsync(MobilityLab.Dc1);
     }
 
     [Fact]
