@@ -24,6 +24,14 @@ public sealed class ItrTests
         Eid = EidPrefix.Parse(eid), Ttl = ttl, Action = action, Locators = rlocs.Select(r => new Locator(LispAddress.Parse(r))).ToArray(),
     };
 
+    // A cache bounded at 3, full: 10.1/16, 10.2/16, 10.3/16 installed in that order (10.1/16 the least recently used).
+    private static MapCache FullCacheOfThree()
+    {
+        var cache = new MapCache(3);
+        for (var i = 1; i <= 3; i++) cache.Install(Record($"10.{i}.0.0/16", rlocs: $"192.0.2.{i}"), T0);
+        return cache;
+    }
+
     [Fact]
     public void Map_cache_matches_the_longest_prefix_per_instance_id()
     {
@@ -68,10 +76,7 @@ public sealed class ItrTests
     [Fact]
     public void The_size_bound_evicts_the_least_recently_used_entry()
     {
-        var cache = new MapCache(3);
-        cache.Install(Record("10.1.0.0/16", rlocs: "192.0.2.1"), T0);
-        cache.Install(Record("10.2.0.0/16", rlocs: "192.0.2.2"), T0);
-        cache.Install(Record("10.3.0.0/16", rlocs: "192.0.2.3"), T0);
+        var cache = FullCacheOfThree();
         Assert.NotNull(cache.Lookup(LispAddress.Parse("10.1.0.1"), T0)); // 10.2/16 is now the least recently used
 
         cache.Install(Record("10.4.0.0/16", rlocs: "192.0.2.4"), T0);
@@ -85,10 +90,7 @@ public sealed class ItrTests
     [Fact]
     public void What_the_data_plane_used_becomes_the_entrys_last_use_at_the_sweep_and_keeps_it_from_eviction()
     {
-        var cache = new MapCache(3);
-        cache.Install(Record("10.1.0.0/16", rlocs: "192.0.2.1"), T0);
-        cache.Install(Record("10.2.0.0/16", rlocs: "192.0.2.2"), T0);
-        cache.Install(Record("10.3.0.0/16", rlocs: "192.0.2.3"), T0);
+        var cache = FullCacheOfThree();
         // The ITR sends by 10.1/16, the least recently used, through the published snapshot: one stamp a second at most.
         var entry = cache.Snapshot.Lookup(LispAddress.Parse("10.1.0.1"), T0)!;
         entry.NoteDataUse(T0.AddSeconds(5).UtcTicks);
