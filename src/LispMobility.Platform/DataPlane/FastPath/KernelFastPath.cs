@@ -231,7 +231,6 @@ public sealed class KernelFastPath : IDisposable
         return taken;
     }
 
-
     /// <summary>Detaches the programs (closing their links), closes the maps and deletes the decapsulation device.</summary>
     public void Dispose()
     {
